@@ -1,0 +1,102 @@
+//! New namespaces that the caller does not move into: made on a short-lived thread (or, for a
+//! user namespace, in a short-lived child process) and handed back as a handle.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use crate::clone::{clone_on, Stack};
+use crate::error::{Error, Result, Rule};
+use crate::handle::NsHandle;
+use crate::ns_type::NsType;
+use crate::{raw, sys, thread};
+
+/// A new namespace of type `ty`, held only by the returned handle. The calling thread is not
+/// moved.
+///
+/// A user namespace cannot be unshared by a multithreaded process, and a pid namespace cannot be
+/// opened before it has an init (pid_for_children reads as ENOENT until then), so both are made
+/// by a short-lived child born in them. When that init exits the kernel closes the pid namespace
+/// to new processes: the handle still identifies it (`parent()`, `owner()`), but running
+/// processes in a new pid namespace is `spawn({ unshare: ['pid'] })`'s job.
+pub fn create(ty: NsType) -> Result<NsHandle> {
+  if !ty.supported() {
+    return Err(Error::rule(Rule::Unsupported, "unshare").ns(ty));
+  }
+  if matches!(ty, NsType::User | NsType::Pid) {
+    return create_in_child(ty);
+  }
+  std::thread::Builder::new()
+    .name("nsjs-create".into())
+    .spawn(move || {
+      thread::unshare(&[ty])?;
+      NsHandle::current_for_children(ty)
+    })
+    .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?
+    .join()
+    .unwrap_or_else(|_| Err(Error::os(libc::EIO, "pthread_join")))
+}
+
+struct HoldArgs {
+  read_end: i32,
+}
+
+/// Child of `create_in_child`: waits until the parent has taken its user namespace, then exits.
+extern "C" fn hold(arg: *mut libc::c_void) -> libc::c_int {
+  // SAFETY: `arg` points to the parent's HoldArgs, alive until this child is reaped.
+  let a = unsafe { &*(arg as *const HoldArgs) };
+  let mut byte = 0u8;
+  // Wait for a byte, not for EOF: a child cloned at the same time by another thread holds a copy
+  // of our write end. If the parent dies, its PDEATHSIG-less child still gets EOF once every
+  // copy is gone.
+  // SAFETY: a raw read on a descriptor this child inherited into a local byte.
+  unsafe { raw::sys(libc::SYS_read, &[a.read_end as usize, &mut byte as *mut u8 as usize, 1]) };
+  0
+}
+
+fn create_in_child(ty: NsType) -> Result<NsHandle> {
+  let (r, w): (OwnedFd, OwnedFd) = sys::pipe()?;
+  let args = HoldArgs { read_end: r.as_raw_fd() };
+  let stack = Stack::new(16 * 1024)?;
+  // SAFETY: `hold` only makes raw syscalls; `args` and `stack` outlive the child, which is
+  // reaped below before either is dropped.
+  let (pid, _) = unsafe {
+    clone_on(&stack, libc::CLONE_VM | ty.clone_flag() | libc::SIGCHLD, hold, &args as *const _ as *mut _)
+  }
+  .map_err(|e| e.ns(ty))?;
+  let handle = NsHandle::open_path(&format!("/proc/{pid}/ns/{}", ty.name()), Some(ty));
+  sys::write_all(w.as_fd(), b"x")?;
+  sys::waitpid(pid)?;
+  drop(stack);
+  handle
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn creates_each_type_without_moving_the_caller() {
+    for t in NsType::ALL {
+      let before = NsHandle::current(t).unwrap();
+      let fresh = create(t).unwrap();
+      assert_eq!(fresh.ns_type(), t);
+      assert!(!fresh.same_as(&before), "{}", t.name());
+      assert!(NsHandle::current(t).unwrap().same_as(&before), "{} moved the caller", t.name());
+    }
+  }
+
+  #[test]
+  fn created_user_ns_is_owned_by_us() {
+    let u = create(NsType::User).unwrap();
+    assert_eq!(u.owner_uid().unwrap(), unsafe_free_geteuid());
+    assert!(u.parent().unwrap().same_as(&NsHandle::current(NsType::User).unwrap()));
+  }
+
+  fn unsafe_free_geteuid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+      .unwrap()
+      .lines()
+      .find_map(|l| l.strip_prefix("Uid:"))
+      .and_then(|v| v.split_whitespace().nth(1)?.parse().ok())
+      .unwrap()
+  }
+}

@@ -1,0 +1,148 @@
+//! One error shape for everything the native layer reports. The JS layer turns it into a
+//! `NamespaceError` and writes the message, so this keeps facts, not prose.
+
+use crate::ns_type::NsType;
+
+/// A rule the library enforces itself, reported with an `ERR_NS_*` code instead of an errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+  /// The file is not a namespace file (not on nsfs).
+  NotNamespace,
+  /// The namespace is of another type than the one asked for.
+  TypeMismatch,
+  /// The running kernel has no namespace of this type.
+  Unsupported,
+  /// The operation needs a single-threaded process (user and time namespaces).
+  Multithreaded,
+  /// The handle was closed.
+  Closed,
+}
+
+impl Rule {
+  pub fn code(self) -> &'static str {
+    match self {
+      Rule::NotNamespace => "ERR_NS_NOT_NAMESPACE",
+      Rule::TypeMismatch => "ERR_NS_TYPE_MISMATCH",
+      Rule::Unsupported => "ERR_NS_UNSUPPORTED",
+      Rule::Multithreaded => "ERR_NS_MULTITHREADED",
+      Rule::Closed => "ERR_NS_CLOSED",
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+  /// Positive errno, or 0 when `rule` is set.
+  pub errno: i32,
+  pub rule: Option<Rule>,
+  pub syscall: &'static str,
+  pub ns_type: Option<NsType>,
+  /// The type the caller expected, for `TypeMismatch`.
+  pub expected: Option<NsType>,
+  pub path: Option<String>,
+  pub pid: Option<i32>,
+  /// The spawner step that failed ('setns', 'uid_map', 'execve', ...).
+  pub step: Option<String>,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+  pub fn os(errno: i32, syscall: &'static str) -> Self {
+    Error { errno, rule: None, syscall, ns_type: None, expected: None, path: None, pid: None, step: None }
+  }
+
+  /// The errno of the last failed libc call.
+  pub fn last(syscall: &'static str) -> Self {
+    Self::os(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO), syscall)
+  }
+
+  pub fn rule(rule: Rule, syscall: &'static str) -> Self {
+    Error { rule: Some(rule), ..Self::os(0, syscall) }
+  }
+
+  pub fn ns(mut self, t: NsType) -> Self {
+    self.ns_type = Some(t);
+    self
+  }
+  pub fn expected(mut self, t: NsType) -> Self {
+    self.expected = Some(t);
+    self
+  }
+  pub fn path(mut self, p: impl Into<String>) -> Self {
+    self.path = Some(p.into());
+    self
+  }
+  pub fn pid(mut self, pid: i32) -> Self {
+    self.pid = Some(pid);
+    self
+  }
+  pub fn step(mut self, s: impl Into<String>) -> Self {
+    self.step = Some(s.into());
+    self
+  }
+
+  /// `errno` name such as "EPERM", or the rule's `ERR_NS_*` code.
+  pub fn code(&self) -> String {
+    match self.rule {
+      Some(r) => r.code().to_string(),
+      None => errno_name(self.errno),
+    }
+  }
+}
+
+impl std::fmt::Display for Error {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    write!(f, "{} {}", self.syscall, self.code())?;
+    if let Some(t) = self.ns_type {
+      write!(f, " ({})", t.name())?;
+    }
+    if let Some(p) = &self.path {
+      write!(f, " {p}")?;
+    }
+    Ok(())
+  }
+}
+
+impl std::error::Error for Error {}
+
+/// The symbolic name of an errno, as Node's `util.getSystemErrorName` would give it.
+pub fn errno_name(errno: i32) -> String {
+  let name = match errno {
+    libc::EPERM => "EPERM",
+    libc::ENOENT => "ENOENT",
+    libc::ESRCH => "ESRCH",
+    libc::EINTR => "EINTR",
+    libc::EIO => "EIO",
+    libc::E2BIG => "E2BIG",
+    libc::ENOEXEC => "ENOEXEC",
+    libc::EBADF => "EBADF",
+    libc::ECHILD => "ECHILD",
+    libc::EAGAIN => "EAGAIN",
+    libc::ENOMEM => "ENOMEM",
+    libc::EACCES => "EACCES",
+    libc::EFAULT => "EFAULT",
+    libc::EBUSY => "EBUSY",
+    libc::EEXIST => "EEXIST",
+    libc::EXDEV => "EXDEV",
+    libc::ENODEV => "ENODEV",
+    libc::ENOTDIR => "ENOTDIR",
+    libc::EISDIR => "EISDIR",
+    libc::EINVAL => "EINVAL",
+    libc::ENFILE => "ENFILE",
+    libc::EMFILE => "EMFILE",
+    libc::ENOTTY => "ENOTTY",
+    libc::ETXTBSY => "ETXTBSY",
+    libc::ENOSPC => "ENOSPC",
+    libc::EROFS => "EROFS",
+    libc::EPIPE => "EPIPE",
+    libc::ERANGE => "ERANGE",
+    libc::ENAMETOOLONG => "ENAMETOOLONG",
+    libc::ENOSYS => "ENOSYS",
+    libc::ELOOP => "ELOOP",
+    libc::EUSERS => "EUSERS",
+    libc::EOPNOTSUPP => "EOPNOTSUPP",
+    _ => return format!("E{errno}"),
+  };
+  name.to_string()
+}

@@ -1,0 +1,183 @@
+//! A namespace handle: one CLOEXEC descriptor on an nsfs file, with its type and identity
+//! read from the kernel when it was made.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use crate::error::{Error, Result, Rule};
+use crate::ns_type::NsType;
+use crate::sys;
+
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// O_NONBLOCK so that opening a FIFO given by mistake cannot hang the caller.
+const OPEN_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+
+#[derive(Debug)]
+pub struct NsHandle {
+  fd: OwnedFd,
+  ty: NsType,
+  dev: u64,
+  ino: u64,
+}
+
+impl NsHandle {
+  /// Checks that `fd` is a namespace file (and of `expected` type, if given) and wraps it.
+  pub fn from_owned(fd: OwnedFd, expected: Option<NsType>) -> Result<Self> {
+    let magic = sys::fstatfs_type(fd.as_fd())?;
+    if magic != NSFS_MAGIC {
+      return Err(Error::rule(Rule::NotNamespace, "fstatfs"));
+    }
+    let flag = sys::ioctl_int(fd.as_fd(), libc::NS_GET_NSTYPE as _, "ioctl")?;
+    let ty = NsType::from_clone_flag(flag).ok_or_else(|| Error::rule(Rule::NotNamespace, "ioctl"))?;
+    if let Some(want) = expected {
+      if want != ty {
+        return Err(Error::rule(Rule::TypeMismatch, "ioctl").ns(ty).expected(want));
+      }
+    }
+    let id = sys::fstat(fd.as_fd())?;
+    Ok(NsHandle { fd, ty, dev: id.dev, ino: id.ino })
+  }
+
+  /// Opens a namespace file such as `/run/netns/x` or `/proc/<pid>/ns/uts`.
+  pub fn open_path(path: &str, expected: Option<NsType>) -> Result<Self> {
+    let fd = sys::open(path, OPEN_FLAGS, 0).map_err(|e| match expected {
+      Some(t) => e.ns(t),
+      None => e,
+    })?;
+    Self::from_owned(fd, expected).map_err(|e| e.path(path))
+  }
+
+  /// Adopts a descriptor the caller keeps owning: the handle holds its own duplicate.
+  pub fn from_raw_dup(fd: RawFd, expected: Option<NsType>) -> Result<Self> {
+    let own = sys::dup_cloexec(fd)?;
+    Self::from_owned(own, expected)
+  }
+
+  /// The namespace of type `ty` that process `pid` is in, safe against pid reuse: the pidfd pins
+  /// the process first, then the namespace is taken through it (PIDFD_GET_*_NAMESPACE), or, on
+  /// kernels before 6.11, from /proc with a liveness check of the pidfd afterwards.
+  pub fn open_pid(pid: i32, ty: NsType) -> Result<Self> {
+    if !ty.supported() {
+      return Err(Error::rule(Rule::Unsupported, "open").ns(ty).pid(pid));
+    }
+    let pidfd = sys::pidfd_open(pid).map_err(|e| e.ns(ty))?;
+    let tag = |e: Error| e.ns(ty).pid(pid);
+    match sys::ioctl_fd(pidfd.as_fd(), ty.pidfd_ioctl(), "ioctl") {
+      Ok(fd) => return Self::from_owned(fd, Some(ty)).map_err(tag),
+      // Older kernels: the pidfd has no such ioctl. Everything else is a real answer.
+      Err(e) if e.errno == libc::ENOTTY || e.errno == libc::EINVAL => {}
+      Err(e) if e.errno == libc::EOPNOTSUPP => return Err(tag(Error::rule(Rule::Unsupported, "ioctl"))),
+      Err(e) => return Err(tag(e)),
+    }
+    let path = format!("/proc/{pid}/ns/{}", ty.name());
+    let handle = Self::open_path(&path, Some(ty)).map_err(|e| {
+      let e = tag(e);
+      if e.errno == libc::ENOENT { Error { errno: libc::ESRCH, ..e } } else { e }
+    })?;
+    // The process the pidfd names must still be alive, or the pid may now be someone else's.
+    sys::pidfd_send_signal(pidfd.as_fd(), 0).map_err(tag)?;
+    Ok(handle)
+  }
+
+  /// The calling thread's own namespace of type `ty`.
+  pub fn current(ty: NsType) -> Result<Self> {
+    if !ty.supported() {
+      return Err(Error::rule(Rule::Unsupported, "open").ns(ty));
+    }
+    Self::open_path(&format!("/proc/thread-self/ns/{}", ty.name()), Some(ty))
+  }
+
+  /// The namespace of type `ty` that the calling thread's next children will be in.
+  pub fn current_for_children(ty: NsType) -> Result<Self> {
+    Self::open_path(&format!("/proc/thread-self/ns/{}", ty.for_children_name()), Some(ty))
+  }
+
+  pub fn ns_type(&self) -> NsType {
+    self.ty
+  }
+  pub fn device(&self) -> u64 {
+    self.dev
+  }
+  pub fn inode(&self) -> u64 {
+    self.ino
+  }
+  pub fn raw_fd(&self) -> RawFd {
+    self.fd.as_raw_fd()
+  }
+
+  /// Same namespace: the kernel identifies a namespace by nsfs device and inode.
+  pub fn same_as(&self, other: &NsHandle) -> bool {
+    self.dev == other.dev && self.ino == other.ino
+  }
+
+  /// The user namespace that owns this one (NS_GET_USERNS).
+  pub fn owner(&self) -> Result<NsHandle> {
+    let fd = sys::ioctl_fd(self.fd.as_fd(), libc::NS_GET_USERNS as _, "ioctl").map_err(|e| e.ns(self.ty))?;
+    NsHandle::from_owned(fd, Some(NsType::User))
+  }
+
+  /// The parent of a pid or user namespace (NS_GET_PARENT).
+  pub fn parent(&self) -> Result<NsHandle> {
+    let fd = sys::ioctl_fd(self.fd.as_fd(), libc::NS_GET_PARENT as _, "ioctl").map_err(|e| e.ns(self.ty))?;
+    NsHandle::from_owned(fd, Some(self.ty))
+  }
+
+  /// The uid that created a user namespace (NS_GET_OWNER_UID).
+  pub fn owner_uid(&self) -> Result<u32> {
+    if self.ty != NsType::User {
+      return Err(Error::rule(Rule::TypeMismatch, "ioctl").ns(self.ty).expected(NsType::User));
+    }
+    sys::ioctl_owner_uid(self.fd.as_fd()).map_err(|e| e.ns(self.ty))
+  }
+}
+
+impl AsFd for NsHandle {
+  fn as_fd(&self) -> BorrowedFd<'_> {
+    self.fd.as_fd()
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn current_handles_match_proc_self() {
+    for t in NsType::ALL {
+      let h = NsHandle::current(t).unwrap();
+      let link = std::fs::read_link(format!("/proc/thread-self/ns/{}", t.name())).unwrap();
+      assert_eq!(link.to_string_lossy(), format!("{}:[{}]", t.name(), h.inode()));
+      assert_eq!(h.ns_type(), t);
+    }
+  }
+
+  #[test]
+  fn open_pid_of_self_is_current() {
+    let me = std::process::id() as i32;
+    let a = NsHandle::open_pid(me, NsType::Net).unwrap();
+    assert!(a.same_as(&NsHandle::current(NsType::Net).unwrap()));
+  }
+
+  #[test]
+  fn type_is_checked() {
+    let e = NsHandle::open_path("/proc/self/ns/net", Some(NsType::Uts)).unwrap_err();
+    assert_eq!(e.code(), "ERR_NS_TYPE_MISMATCH");
+    let e = NsHandle::open_path("/etc/hostname", None).unwrap_err();
+    assert_eq!(e.code(), "ERR_NS_NOT_NAMESPACE");
+  }
+
+  #[test]
+  fn missing_pid_is_esrch() {
+    // pid_max is at most 2^22, so this pid cannot exist.
+    let e = NsHandle::open_pid(1 << 23, NsType::Net).unwrap_err();
+    assert_eq!(e.code(), "ESRCH");
+  }
+
+  #[test]
+  fn owner_and_owner_uid() {
+    let net = NsHandle::current(NsType::Net).unwrap();
+    let user = net.owner().unwrap();
+    assert!(user.same_as(&NsHandle::current(NsType::User).unwrap()));
+    assert_eq!(user.owner_uid().unwrap(), 0);
+  }
+}

@@ -1,0 +1,89 @@
+//! Keeping a namespace alive after its last process and handle are gone: a bind mount of its
+//! nsfs file, as `ip netns add` and `unshare --net=FILE` do.
+
+use std::sync::Mutex;
+
+use crate::error::{Error, Result, Rule};
+use crate::handle::NsHandle;
+use crate::{mountinfo, sys};
+
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// Directories this process bind-mounted onto themselves to make them private, so that
+/// `unpersist` can take that mount away again once nothing is persisted in them.
+static SELF_BOUND: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn split(path: &str) -> Result<(String, String)> {
+  let p = std::path::Path::new(path);
+  let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+    return Err(Error::os(libc::EINVAL, "mount").path(path));
+  };
+  std::fs::create_dir_all(dir).map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "mkdir").path(dir.to_string_lossy()))?;
+  let dir = std::fs::canonicalize(dir).map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "realpath").path(path))?;
+  Ok((dir.to_string_lossy().into_owned(), name.to_string_lossy().into_owned()))
+}
+
+/// A bind mount does not work under a shared mount for every namespace type (the kernel refuses
+/// mnt namespace files there, and propagation would copy the mount into peers), so the parent
+/// directory becomes a private mount of its own first, as `ip netns add` does for /run/netns.
+fn make_parent_private(dir: &str) -> Result<()> {
+  let mounts = mountinfo::read();
+  let Some(m) = mountinfo::containing(&mounts, dir) else { return Ok(()) };
+  if !m.shared {
+    return Ok(());
+  }
+  if m.mount_point != dir {
+    sys::mount(dir, dir, None, libc::MS_BIND | libc::MS_REC)?;
+    SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner()).push(dir.to_string());
+  }
+  sys::mount("none", dir, None, libc::MS_PRIVATE)
+}
+
+/// Bind-mounts the namespace `h` holds onto `path` (created, must not exist).
+pub fn persist(h: &NsHandle, path: &str) -> Result<()> {
+  let tag = |e: Error| e.ns(h.ns_type()).path(path);
+  let (dir, name) = split(path).map_err(tag)?;
+  let target = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
+  make_parent_private(&dir).map_err(tag)?;
+  drop(sys::open(&target, libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL, 0o444).map_err(tag)?);
+  let src = format!("/proc/self/fd/{}", h.raw_fd());
+  if let Err(e) = sys::mount(&src, &target, None, libc::MS_BIND) {
+    let _ = sys::unlink(&target);
+    release_parent(&dir);
+    return Err(tag(e));
+  }
+  Ok(())
+}
+
+/// Unmounts a persisted namespace and removes its file.
+pub fn unpersist(path: &str) -> Result<()> {
+  match sys::statfs_type(path) {
+    Ok(NSFS_MAGIC) => {}
+    Ok(_) => return Err(Error::rule(Rule::NotNamespace, "statfs").path(path)),
+    Err(e) => return Err(e),
+  }
+  sys::umount(path, libc::MNT_DETACH)?;
+  sys::unlink(path)?;
+  if let Ok((dir, _)) = split(path) {
+    release_parent(&dir);
+  }
+  Ok(())
+}
+
+/// Takes away the self bind mount `make_parent_private` made, once nothing is mounted below it.
+fn release_parent(dir: &str) {
+  let mut bound = SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner());
+  let Some(i) = bound.iter().position(|d| d == dir) else { return };
+  let prefix = format!("{dir}/");
+  if mountinfo::read().iter().any(|m| m.mount_point.starts_with(&prefix)) {
+    return;
+  }
+  if sys::umount(dir, libc::MNT_DETACH).is_ok() {
+    bound.remove(i);
+  }
+}
+
+/// Every nsfs bind mount in the calling thread's mount namespace: (mount point, "type:[inode]").
+pub fn persisted() -> Vec<(String, String)> {
+  mountinfo::read().into_iter().filter(|m| m.fstype == "nsfs").map(|m| (m.mount_point, m.root)).collect()
+}

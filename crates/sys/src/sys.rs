@@ -1,0 +1,229 @@
+//! Thin, checked wrappers over the libc calls the rest of the crate needs. Each returns the
+//! errno as an `Error` naming the syscall; callers add the namespace type, path or pid.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::error::{Error, Result};
+
+fn cstr(s: &str, syscall: &'static str) -> Result<CString> {
+  CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).path(s))
+}
+
+fn check(ret: libc::c_int, syscall: &'static str) -> Result<libc::c_int> {
+  if ret < 0 {
+    Err(Error::last(syscall))
+  } else {
+    Ok(ret)
+  }
+}
+
+fn owned(ret: libc::c_int, syscall: &'static str) -> Result<OwnedFd> {
+  let fd = check(ret, syscall)?;
+  // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
+  Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `open(2)` with O_CLOEXEC always added.
+pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> Result<OwnedFd> {
+  let c = cstr(path, "open")?;
+  // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+  let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
+  owned(fd, "open").map_err(|e| e.path(path))
+}
+
+pub struct FileId {
+  pub dev: u64,
+  pub ino: u64,
+  pub mode: u32,
+}
+
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileId> {
+  // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+  let mut st: libc::stat = unsafe { std::mem::zeroed() };
+  // SAFETY: `fd` is open for the borrow and `st` is a valid, writable `stat`.
+  check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) }, "fstat")?;
+  Ok(FileId { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode })
+}
+
+pub fn stat(path: &str) -> Result<FileId> {
+  let c = cstr(path, "stat")?;
+  // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+  let mut st: libc::stat = unsafe { std::mem::zeroed() };
+  // SAFETY: `c` is NUL-terminated and `st` is a valid, writable `stat`.
+  check(unsafe { libc::stat(c.as_ptr(), &mut st) }, "stat").map_err(|e| e.path(path))?;
+  Ok(FileId { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode })
+}
+
+/// The filesystem magic of the file `fd` refers to.
+pub fn fstatfs_type(fd: BorrowedFd<'_>) -> Result<i64> {
+  // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+  let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+  // SAFETY: `fd` is open for the borrow and `st` is writable.
+  check(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) }, "fstatfs")?;
+  Ok(st.f_type as i64)
+}
+
+pub fn statfs_type(path: &str) -> Result<i64> {
+  let c = cstr(path, "statfs")?;
+  // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+  let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+  // SAFETY: `c` is NUL-terminated and `st` is writable.
+  check(unsafe { libc::statfs(c.as_ptr(), &mut st) }, "statfs").map_err(|e| e.path(path))?;
+  Ok(st.f_type as i64)
+}
+
+/// An ioctl without argument whose result is a new file descriptor (NS_GET_USERNS, PIDFD_GET_*).
+pub fn ioctl_fd(fd: BorrowedFd<'_>, request: libc::c_ulong, syscall: &'static str) -> Result<OwnedFd> {
+  // SAFETY: these requests take no argument pointer; `fd` is open for the borrow.
+  owned(unsafe { libc::ioctl(fd.as_raw_fd(), request as _) }, syscall)
+}
+
+/// An ioctl without argument whose result is an int (NS_GET_NSTYPE).
+pub fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, syscall: &'static str) -> Result<libc::c_int> {
+  // SAFETY: the request takes no argument pointer; `fd` is open for the borrow.
+  check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _) }, syscall)
+}
+
+/// NS_GET_OWNER_UID writes a uid_t through its argument.
+pub fn ioctl_owner_uid(fd: BorrowedFd<'_>) -> Result<u32> {
+  let mut uid: libc::uid_t = 0;
+  // SAFETY: NS_GET_OWNER_UID writes one uid_t to the pointer, which is valid and writable.
+  check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::NS_GET_OWNER_UID as _, &mut uid) }, "ioctl")?;
+  Ok(uid)
+}
+
+pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd> {
+  // SAFETY: F_DUPFD_CLOEXEC only reads `fd`; an invalid one gives EBADF, not UB.
+  owned(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) }, "dup")
+}
+
+pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> Result<()> {
+  // SAFETY: plain syscall on a descriptor that is open for the borrow.
+  check(unsafe { libc::setns(fd.as_raw_fd(), nstype) }, "setns").map(drop)
+}
+
+pub fn unshare(flags: libc::c_int) -> Result<()> {
+  // SAFETY: plain syscall with integer flags.
+  check(unsafe { libc::unshare(flags) }, "unshare").map(drop)
+}
+
+pub fn fchdir(fd: BorrowedFd<'_>) -> Result<()> {
+  // SAFETY: plain syscall on a descriptor that is open for the borrow.
+  check(unsafe { libc::fchdir(fd.as_raw_fd()) }, "fchdir").map(drop)
+}
+
+pub fn mount(src: &str, target: &str, fstype: Option<&str>, flags: libc::c_ulong) -> Result<()> {
+  let s = cstr(src, "mount")?;
+  let t = cstr(target, "mount")?;
+  let f = fstype.map(|f| cstr(f, "mount")).transpose()?;
+  let fptr = f.as_ref().map_or(std::ptr::null(), |f| f.as_ptr());
+  // SAFETY: all pointers are NUL-terminated strings (or NULL for fstype) alive for the call.
+  let ret = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), fptr, flags, std::ptr::null()) };
+  check(ret, "mount").map(drop).map_err(|e| e.path(target))
+}
+
+pub fn umount(target: &str, flags: libc::c_int) -> Result<()> {
+  let t = cstr(target, "umount2")?;
+  // SAFETY: `t` is a NUL-terminated string alive for the call.
+  check(unsafe { libc::umount2(t.as_ptr(), flags) }, "umount2").map(drop).map_err(|e| e.path(target))
+}
+
+pub fn unlink(path: &str) -> Result<()> {
+  let c = cstr(path, "unlink")?;
+  // SAFETY: `c` is a NUL-terminated string alive for the call.
+  check(unsafe { libc::unlink(c.as_ptr()) }, "unlink").map(drop).map_err(|e| e.path(path))
+}
+
+pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
+  // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+  let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+  owned(ret, "pidfd_open").map_err(|e| e.pid(pid))
+}
+
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> Result<()> {
+  // SAFETY: no siginfo pointer is passed (NULL), flags 0; `pidfd` is open for the borrow.
+  let ret = unsafe {
+    libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0)
+  } as libc::c_int;
+  check(ret, "pidfd_send_signal").map(drop)
+}
+
+/// Non-blocking `waitid(P_PIDFD)`: `Some((code, signal))` once the child has exited and was reaped.
+pub fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> Result<Option<(i32, i32)>> {
+  // SAFETY: an all-zero siginfo_t is valid; the kernel fills it in.
+  let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+  let flags = libc::WEXITED | if nohang { libc::WNOHANG } else { 0 };
+  loop {
+    // SAFETY: `info` is writable; P_PIDFD takes the descriptor as the id.
+    let ret = unsafe { libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
+    if ret < 0 {
+      let e = Error::last("waitid");
+      if e.errno == libc::EINTR {
+        continue;
+      }
+      return Err(e);
+    }
+    break;
+  }
+  // SAFETY: si_pid and si_status are valid to read after waitid returned for a child event.
+  let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+  if pid == 0 {
+    return Ok(None);
+  }
+  Ok(Some(match info.si_code {
+    libc::CLD_EXITED => (status, 0),
+    _ => (-1, status),
+  }))
+}
+
+/// `waitpid` that retries on EINTR; for children this crate made and reaps itself.
+pub fn waitpid(pid: libc::pid_t) -> Result<libc::c_int> {
+  let mut status = 0;
+  loop {
+    // SAFETY: `status` is writable; `pid` is a child of ours that nobody else reaps.
+    let ret = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+    if ret >= 0 {
+      return Ok(status);
+    }
+    let e = Error::last("waitpid");
+    if e.errno != libc::EINTR {
+      return Err(e.pid(pid));
+    }
+  }
+}
+
+pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<()> {
+  while !buf.is_empty() {
+    // SAFETY: `buf` is a valid readable slice; `fd` is open for the borrow.
+    let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+      let e = Error::last("write");
+      if e.errno == libc::EINTR {
+        continue;
+      }
+      return Err(e);
+    }
+    buf = &buf[n as usize..];
+  }
+  Ok(())
+}
+
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+  let mut fds = [0; 2];
+  // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+  check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, "pipe2")?;
+  // SAFETY: both descriptors were just created and are owned by nobody else.
+  Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// How many threads the calling process has, from /proc/self/stat.
+pub fn thread_count() -> usize {
+  std::fs::read_to_string("/proc/self/stat")
+    .ok()
+    .and_then(|s| {
+      let after = s.rsplit_once(')')?.1;
+      after.split_whitespace().nth(17)?.parse().ok()
+    })
+    .unwrap_or(usize::MAX)
+}

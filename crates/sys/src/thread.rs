@@ -1,0 +1,122 @@
+//! Namespace changes of the calling thread. Everything here acts on the thread that calls it,
+//! which is why the Node binding only calls these from the JS thread, never from a pool thread.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use crate::error::{Error, Result, Rule};
+use crate::handle::NsHandle;
+use crate::ns_type::NsType;
+use crate::sys;
+
+/// User and time namespaces can only be entered by a single-threaded process (EINVAL / EUSERS),
+/// and a Node process never is one; say so before the kernel does, with the rule's own code.
+fn check_single_threaded(ty: NsType, syscall: &'static str) -> Result<()> {
+  if matches!(ty, NsType::User | NsType::Time) && sys::thread_count() > 1 {
+    return Err(Error::rule(Rule::Multithreaded, syscall).ns(ty));
+  }
+  Ok(())
+}
+
+/// Moves the calling thread into the namespace `h` holds (for pid and time: its future children).
+pub fn join(h: &NsHandle) -> Result<()> {
+  let ty = h.ns_type();
+  check_single_threaded(ty, "setns")?;
+  if ty == NsType::Mnt {
+    // Without its own fs_struct the thread cannot change mount namespace (EINVAL), and setns
+    // would otherwise rewrite root and cwd shared by every thread of the process.
+    sys::unshare(libc::CLONE_FS).map_err(|e| e.ns(ty))?;
+  }
+  sys::setns(h.as_fd(), ty.clone_flag()).map_err(|e| e.ns(ty))
+}
+
+/// Gives the calling thread new namespaces of the given types.
+pub fn unshare(types: &[NsType]) -> Result<()> {
+  let mut flags = 0;
+  for &t in types {
+    if !t.supported() {
+      return Err(Error::rule(Rule::Unsupported, "unshare").ns(t));
+    }
+    if t == NsType::User {
+      check_single_threaded(t, "unshare")?;
+    }
+    flags |= t.clone_flag();
+  }
+  if flags & libc::CLONE_NEWNS != 0 {
+    flags |= libc::CLONE_FS;
+  }
+  sys::unshare(flags).map_err(|e| match types {
+    [one] => e.ns(*one),
+    _ => e,
+  })
+}
+
+/// What `run()` must put back: the thread's namespace of one type, and for mnt its cwd, which
+/// setns replaces with the new namespace's root.
+pub struct Saved {
+  ns: NsHandle,
+  cwd: Option<OwnedFd>,
+}
+
+/// Enters `h` on the calling thread and returns what `restore` needs to undo it.
+pub fn enter(h: &NsHandle) -> Result<Saved> {
+  let ty = h.ns_type();
+  check_single_threaded(ty, "setns")?;
+  let ns = NsHandle::current_for_children(ty)?;
+  let cwd = if ty == NsType::Mnt {
+    Some(sys::open("/proc/thread-self/cwd", libc::O_PATH | libc::O_DIRECTORY, 0)?)
+  } else {
+    None
+  };
+  join(h)?;
+  Ok(Saved { ns, cwd })
+}
+
+/// Puts the calling thread back where `enter` found it.
+pub fn restore(saved: Saved) -> Result<()> {
+  let ty = saved.ns.ns_type();
+  sys::setns(saved.ns.as_fd(), ty.clone_flag()).map_err(|e| e.ns(ty).step("restore"))?;
+  if let Some(cwd) = saved.cwd {
+    sys::fchdir(cwd.as_fd()).map_err(|e| e.ns(ty).step("restore"))?;
+  }
+  Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn on_new_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().unwrap()
+  }
+
+  #[test]
+  fn unshare_and_restore_uts_on_a_thread() {
+    on_new_thread(|| {
+      let before = NsHandle::current(NsType::Uts).unwrap();
+      let fresh = crate::create::create(NsType::Uts).unwrap();
+      let saved = enter(&fresh).unwrap();
+      assert!(NsHandle::current(NsType::Uts).unwrap().same_as(&fresh));
+      restore(saved).unwrap();
+      assert!(NsHandle::current(NsType::Uts).unwrap().same_as(&before));
+    });
+  }
+
+  #[test]
+  fn mnt_enter_restores_cwd() {
+    on_new_thread(|| {
+      std::env::set_current_dir("/tmp").ok();
+      let cwd = std::fs::read_link("/proc/thread-self/cwd").unwrap();
+      let fresh = crate::create::create(NsType::Mnt).unwrap();
+      let saved = enter(&fresh).unwrap();
+      restore(saved).unwrap();
+      assert_eq!(std::fs::read_link("/proc/thread-self/cwd").unwrap(), cwd);
+    });
+  }
+
+  #[test]
+  fn user_join_is_refused_when_multithreaded() {
+    let user = NsHandle::current(NsType::User).unwrap();
+    let _t = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+    assert_eq!(join(&user).unwrap_err().code(), "ERR_NS_MULTITHREADED");
+  }
+}
