@@ -14,8 +14,6 @@ pub mod persist;
 pub mod mountinfo;
 pub mod list;
 pub mod clone;
-pub mod pidfd;
-pub mod spawn;
 
 pub use error::{Error, Result};
 pub use handle::NsHandle;
