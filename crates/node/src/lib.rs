@@ -1,1 +1,7 @@
+//! Node-API glue over `nsjs-sys`: argument shapes in, errors out. No syscalls and no `unsafe`
+//! here; the hand-written TypeScript wrapper validates arguments before calling in.
 
+mod error;
+mod namespace;
+mod list_task;
+mod create_task;

@@ -1,0 +1,88 @@
+import { execFileSync, spawn as cpSpawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import type { ExecutionContext } from 'ava'
+
+export const ROOT = join(__dirname, '..')
+
+/** A process started with util-linux unshare in new namespaces; killed when the test ends. */
+export async function target(t: ExecutionContext, flags: string[], hostname?: string): Promise<number> {
+  const script = hostname ? `hostname ${hostname}; exec sleep 600` : 'exec sleep 600'
+  const child = cpSpawn('unshare', [...flags, 'sh', '-c', script], { stdio: 'ignore' })
+  t.teardown(() => killAndWait(child))
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', reject)
+  })
+  // Wait until sh has exec'ed sleep (with --fork, in unshare's child), so the hostname is set
+  // and the namespaces are final; that sleep is the target.
+  for (let i = 0; i < 300; i++) {
+    const found = findSleep(child.pid as number)
+    if (found) return found
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`target ${flags.join(' ')} did not start`)
+}
+
+function findSleep(pid: number): number | undefined {
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') return pid
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+    for (const k of kids) {
+      const f = findSleep(Number(k))
+      if (f) return f
+    }
+  } catch {
+    // exited meanwhile
+  }
+  return undefined
+}
+
+export function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve())
+    child.kill('SIGKILL')
+  })
+}
+
+/** `readlink /proc/<pid>/ns/<type>`, as a user would compare it. */
+export function nsLink(pid: number | 'self' | 'thread-self', type: string): string {
+  return readlinkSync(`/proc/${pid}/ns/${type}`)
+}
+
+export function fdCount(): number {
+  return readdirSync('/proc/self/fd').length
+}
+
+export function nsfsMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' - nsfs '))
+    .map((l) => l.split(' ')[4])
+}
+
+export function tempDir(t: ExecutionContext, prefix = 'nsjs-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/**
+ * Runs a script as uid/gid 65534 with no capabilities, through util-linux setpriv, with nsjs
+ * loaded from source. Resolves with its stdout parsed as JSON.
+ */
+export function asNobody(script: string): unknown {
+  const code = `const nsjs = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))});\n${script}`
+  const out = execFileSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '--import', 'tsx', '-e', code],
+    { cwd: '/', encoding: 'utf8', env: { ...process.env, HOME: '/tmp', TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') } },
+  )
+  return JSON.parse(out)
+}
+
+/** Records a thrown error's public fields, for asNobody scripts. */
+export const CATCH_FIELDS = `(e) => ({ name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, nsType: e.nsType, step: e.step, message: e.message })`

@@ -1,0 +1,115 @@
+// Opening namespaces and their identity: open, current, fromPath, fromFd, owner, parent.
+import { openSync, closeSync } from 'node:fs'
+
+import test from 'ava'
+
+import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
+import { nsLink, target } from './helpers'
+
+test('open(pid, type) names the same namespace as /proc/<pid>/ns/<type>, for all eight types', async (t) => {
+  const pid = await target(t, ['--uts', '--net', '--ipc', '--cgroup', '--mount', '--time', '--pid', '--fork'])
+  for (const type of NAMESPACE_TYPES) {
+    using ns = Namespace.open(pid, type)
+    t.is(ns.type, type)
+    t.is(ns.id, nsLink(pid, type), type)
+    t.is(typeof ns.inode, 'bigint')
+    t.is(typeof ns.device, 'bigint')
+  }
+})
+
+test('a target in new namespaces differs from ours; the same namespace compares equal', async (t) => {
+  const pid = await target(t, ['--uts', '--net'])
+  using theirs = Namespace.open(pid, 'net')
+  using again = Namespace.fromPath(`/proc/${pid}/ns/net`)
+  using mine = Namespace.current('net')
+  t.true(theirs.equals(again))
+  t.false(theirs.equals(mine))
+  using theirUser = Namespace.open(pid, 'user')
+  t.true(theirUser.equals(Namespace.current('user')), 'unshare without --user stays in our user namespace')
+})
+
+test('current(type) is the calling thread\'s namespace', (t) => {
+  for (const type of NAMESPACE_TYPES) {
+    using ns = Namespace.current(type)
+    t.is(ns.id, nsLink('thread-self', type))
+  }
+})
+
+test('fromPath checks the type and that the file is a namespace', (t) => {
+  using ok = Namespace.fromPath('/proc/self/ns/uts', 'uts')
+  t.is(ok.type, 'uts')
+  const mismatch = t.throws(() => Namespace.fromPath('/proc/self/ns/net', 'uts'), { instanceOf: NamespaceError })
+  t.is(mismatch?.code, 'ERR_NS_TYPE_MISMATCH')
+  t.is(mismatch?.nsType, 'net')
+  t.regex(mismatch?.message ?? '', /is a net namespace, not a uts namespace/)
+  const notNs = t.throws(() => Namespace.fromPath('/etc/hostname'), { instanceOf: NamespaceError })
+  t.is(notNs?.code, 'ERR_NS_NOT_NAMESPACE')
+  t.is(notNs?.path, '/etc/hostname')
+  const missing = t.throws(() => Namespace.fromPath('/nonexistent/ns'), { instanceOf: NamespaceError })
+  t.is(missing?.code, 'ENOENT')
+  t.is(missing?.errno, -2)
+})
+
+test('fromFd adopts a duplicate and reads the type from the kernel', (t) => {
+  const fd = openSync('/proc/self/ns/ipc', 'r')
+  try {
+    using ns = Namespace.fromFd(fd)
+    t.is(ns.type, 'ipc')
+    t.not(ns.fd, fd, 'the handle holds its own descriptor')
+    t.is(ns.id, nsLink('self', 'ipc'))
+    t.is(Namespace.fromFd(fd, 'ipc').type, 'ipc')
+    t.is(t.throws(() => Namespace.fromFd(fd, 'net'))?.code, 'ERR_NS_TYPE_MISMATCH')
+  } finally {
+    closeSync(fd)
+  }
+  const notNs = openSync('/etc/hostname', 'r')
+  try {
+    t.is(t.throws(() => Namespace.fromFd(notNs))?.code, 'ERR_NS_NOT_NAMESPACE')
+  } finally {
+    closeSync(notNs)
+  }
+  t.is(t.throws(() => Namespace.fromFd(987654))?.code, 'EBADF')
+})
+
+test('owner(), parent() and ownerUid() follow the kernel\'s relations', async (t) => {
+  const pid = await target(t, ['--user', '--map-root-user', '--pid', '--fork', '--net'])
+  using userNs = Namespace.open(pid, 'user')
+  using net = Namespace.open(pid, 'net')
+  t.true(net.owner().equals(userNs), 'the net namespace is owned by the new user namespace')
+  t.true(userNs.parent().equals(Namespace.current('user')))
+  t.is(userNs.ownerUid(), 0)
+  using pidNs = Namespace.open(pid, 'pid')
+  t.true(pidNs.parent().equals(Namespace.current('pid')))
+  const e = t.throws(() => net.parent(), { instanceOf: NamespaceError })
+  t.is(e?.code, 'EINVAL')
+  t.is(t.throws(() => net.ownerUid())?.code, 'ERR_NS_TYPE_MISMATCH')
+})
+
+test('close() is idempotent and later use gives ERR_NS_CLOSED', (t) => {
+  const ns = Namespace.current('net')
+  const fd = ns.fd
+  ns.close()
+  ns.close()
+  t.true(ns.closed)
+  t.throws(() => require('node:fs').fstatSync(fd), { code: 'EBADF' })
+  for (const use of [() => ns.type, () => ns.inode, () => ns.joinSync(), () => ns.run(() => 1), () => ns.owner()]) {
+    const e = t.throws(use, { instanceOf: NamespaceError })
+    t.is(e?.code, 'ERR_NS_CLOSED')
+  }
+  t.is(String(require('node:util').inspect(ns)), 'Namespace <closed>')
+})
+
+test('using releases the descriptor at the end of the block', (t) => {
+  let fd: number
+  {
+    using ns = Namespace.current('uts')
+    fd = ns.fd
+    t.notThrows(() => require('node:fs').fstatSync(fd))
+  }
+  t.throws(() => require('node:fs').fstatSync(fd), { code: 'EBADF' })
+})
+
+test('the constructor is not public', (t) => {
+  // @ts-expect-error the constructor takes a private key
+  t.throws(() => new Namespace(Symbol('x'), null), { instanceOf: TypeError })
+})

@@ -1,0 +1,20 @@
+// Compiles ts/ to CommonJS in dist/cjs and adds an ES module entry that re-exports it, so that
+// `import` and `require` share one copy of the classes (instanceof NamespaceError holds in both).
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+rmSync('dist', { recursive: true, force: true })
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { stdio: 'inherit' })
+copyFileSync('ts/native.d.ts', 'dist/cjs/native.d.ts')
+
+const cjs = require('../dist/cjs/index.js')
+const names = Object.keys(cjs).filter((k) => k !== 'default' && k !== '__esModule')
+mkdirSync('dist/esm', { recursive: true })
+writeFileSync(
+  'dist/esm/index.mjs',
+  `import cjs from '../cjs/index.js'\nexport const { ${names.join(', ')} } = cjs\nexport default cjs\n`,
+)
+writeFileSync('dist/esm/index.d.mts', `export * from '../cjs/index.js'\n`)
+console.log(`dist: cjs + esm (${names.length} exports)`)

@@ -1,0 +1,161 @@
+import { NAMESPACE_TYPES, type NamespaceType } from './types'
+
+/** The facts the native layer reports about a failure. */
+interface NativeRecord {
+  code: string
+  errno: number
+  syscall: string
+  nsType?: NamespaceType
+  expected?: NamespaceType
+  path?: string
+  pid?: number
+  step?: string
+}
+
+/**
+ * The one error class of nsjs, shaped like Node's system errors: `code` is an errno name such
+ * as 'EPERM' or an `ERR_NS_*` code for a rule the library enforces, `errno` is negative as in
+ * Node, and `nsType`, `path`, `pid`, `step` say what was being done.
+ */
+export class NamespaceError extends Error {
+  readonly code: string
+  readonly errno: number
+  readonly syscall: string
+  readonly nsType?: NamespaceType
+  readonly path?: string
+  readonly pid?: number
+  /** The spawn step that failed ('setns', 'uid_map', 'execve', ...). */
+  readonly step?: string
+
+  constructor(message: string, fields: Omit<NativeRecord, 'expected'>) {
+    super(message)
+    this.name = 'NamespaceError'
+    this.code = fields.code
+    this.errno = fields.errno === 0 ? 0 : -Math.abs(fields.errno)
+    this.syscall = fields.syscall
+    for (const k of ['nsType', 'path', 'pid', 'step'] as const) {
+      if (fields[k] !== undefined) Object.defineProperty(this, k, { value: fields[k], enumerable: true })
+    }
+  }
+}
+
+const CONFIG: Record<NamespaceType, string> = {
+  cgroup: 'CONFIG_CGROUPS', ipc: 'CONFIG_IPC_NS', mnt: 'CONFIG_NAMESPACES', net: 'CONFIG_NET_NS',
+  pid: 'CONFIG_PID_NS', time: 'CONFIG_TIME_NS', user: 'CONFIG_USER_NS', uts: 'CONFIG_UTS_NS',
+}
+
+/** Why the kernel said no, in words that name the rule and what to do instead. */
+function explain(r: NativeRecord): string {
+  const t = r.nsType ?? 'namespace'
+  const where = r.path ? ` (${r.path})` : r.pid !== undefined ? ` (pid ${r.pid})` : ''
+  switch (r.code) {
+    case 'ERR_NS_CLOSED':
+      return 'the namespace handle is closed'
+    case 'ERR_NS_NOT_NAMESPACE':
+      return `${r.path ?? 'the file'} is not a namespace file (it is not on nsfs)`
+    case 'ERR_NS_TYPE_MISMATCH':
+      return `${r.path ?? 'the namespace'} is a ${r.nsType} namespace, not a ${r.expected} namespace`
+    case 'ERR_NS_UNSUPPORTED':
+      return `this kernel has no ${t} namespaces (built without ${CONFIG[t as NamespaceType] ?? 'namespace support'})`
+    case 'ERR_NS_MULTITHREADED':
+      return r.syscall === 'unshare'
+        ? `a multithreaded process cannot create a ${t} namespace for itself; use Namespace.create('${t}') or spawn({ unshare: ['${t}'] })`
+        : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`
+    case 'ESRCH':
+      return `no process with pid ${r.pid ?? '?'} exists (it may have exited)`
+  }
+  if (r.step) return stepMessage(r)
+  if (r.code === 'EPERM' || r.code === 'EACCES') {
+    switch (r.syscall) {
+      case 'setns':
+        return t === 'user'
+          ? `joining a user namespace needs CAP_SYS_ADMIN in that user namespace`
+          : `joining a ${t} namespace needs CAP_SYS_ADMIN both in the user namespace that owns it and in the caller's own user namespace`
+      case 'unshare':
+        return `creating a ${t} namespace needs CAP_SYS_ADMIN in the caller's user namespace; unprivileged users can spawn({ unshare: ['user', '${t}'], uidMap: 'current' })`
+      case 'mount':
+      case 'umount2':
+        return `bind-mounting a namespace file needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`
+      case 'ioctl':
+        if (r.pid === undefined) return `the ${t} namespace's parent is outside the caller's own ${t} namespace, which the kernel does not reveal`
+      // falls through: an ioctl on a pidfd is how another process's namespace is opened
+      case 'open':
+      case 'pidfd_open':
+        return `opening another process's namespace needs ptrace read access to it (the same uid, or CAP_SYS_PTRACE)${where}`
+    }
+  }
+  if (r.code === 'ENOENT') return `${r.syscall}: no such file or directory${where}`
+  if (r.code === 'EEXIST') return `${r.syscall}: ${r.path ?? 'the path'} already exists`
+  if (r.code === 'EINVAL' && r.syscall === 'ioctl') {
+    return `the kernel has no such relation for a ${t} namespace (parent() is for pid and user namespaces)`
+  }
+  return `${r.syscall} failed with ${r.code}${where}`
+}
+
+const STEP_HINTS: Record<string, string> = {
+  uid_map: 'a uid_map that maps more than your own uid needs CAP_SETUID in the parent user namespace; use uidMap: \'root\' or \'current\'',
+  gid_map: 'a gid_map that maps more than your own gid needs CAP_SETGID in the parent user namespace (and setgroups: \'deny\' otherwise)',
+  setns: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too',
+  unshare: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace',
+  sethostname: 'setting the hostname needs a new uts namespace (unshare: [\'uts\'])',
+  'mount /proc': 'mounting /proc needs new pid and mnt namespaces (unshare: [\'pid\', \'mnt\'])',
+  execve: 'the command could not be executed',
+}
+
+function stepMessage(r: NativeRecord): string {
+  const hint = r.code === 'ENOENT' && r.step === 'execve'
+    ? 'the command was not found'
+    : STEP_HINTS[r.step as string] ?? ''
+  const what = r.nsType ? ` (${r.nsType})` : r.path ? ` (${r.path})` : ''
+  return `spawn failed at step '${r.step}'${what} with ${r.code}${hint ? `: ${hint}` : ''}`
+}
+
+/** Builds a NamespaceError for a library rule or errno that the TypeScript layer detects itself. */
+export function namespaceError(record: NativeRecord): NamespaceError {
+  return new NamespaceError(explain(record), record)
+}
+
+const PREFIX = 'NSJS:'
+
+/** Turns an error thrown by the native binding into a NamespaceError; other errors pass through. */
+export function fromNative(err: unknown): unknown {
+  if (err instanceof Error && err.message.startsWith(PREFIX)) {
+    const record = JSON.parse(err.message.slice(PREFIX.length)) as NativeRecord
+    const e = namespaceError(record)
+    Error.captureStackTrace?.(e, fromNative)
+    return e
+  }
+  return err
+}
+
+/** Calls into the binding, converting its errors. */
+export function native<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+/** Awaits a binding Promise, converting its errors. */
+export async function nativeAsync<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+type ArgCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE'
+
+/** Node-style argument errors: `code` as Node's own validators set it. */
+export function argError(Ctor: typeof TypeError | typeof RangeError, code: ArgCode, message: string): Error {
+  const e = new Ctor(message) as Error & { code: ArgCode }
+  e.code = code
+  Error.captureStackTrace?.(e, argError)
+  return e
+}
+
+export function isNamespaceType(v: unknown): v is NamespaceType {
+  return typeof v === 'string' && (NAMESPACE_TYPES as readonly string[]).includes(v)
+}

@@ -1,0 +1,80 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import type * as Native from './native'
+
+export type Binding = typeof Native
+
+/** The targets the release workflow builds; the package carries the ones that were built. */
+export const KNOWN_TARGETS = ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'linux-arm64-musl'] as const
+
+export type Libc = 'gnu' | 'musl'
+
+/**
+ * Which C library this process runs on: the loaded libc itself, read from /proc/self/maps, so
+ * musl systems that are not Alpine (Void, Chimera, distroless) are recognised too. Falls back to
+ * the process report, which names a glibc version only on glibc.
+ */
+export function detectLibc(maps?: string): Libc {
+  try {
+    const text = maps ?? readFileSync('/proc/self/maps', 'latin1')
+    if (/\/(ld-musl-[^/\s]*\.so|libc\.musl-[^/\s]*)/.test(text)) return 'musl'
+    if (/\/(libc\.so\.6|libc-2\.\d+\.so)\b/.test(text)) return 'gnu'
+  } catch {
+    // /proc not mounted: fall through.
+  }
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+  return header?.glibcVersionRuntime ? 'gnu' : 'musl'
+}
+
+function bindingDir(): string {
+  // ts/ (run from source) and dist/cjs/ (built) both find the package's binding/ folder.
+  for (const dir of [join(__dirname, '..', 'binding'), join(__dirname, '..', '..', 'binding')]) {
+    if (existsSync(dir)) return dir
+  }
+  return join(__dirname, '..', '..', 'binding')
+}
+
+/** The targets whose binaries are in the package. */
+export function availableTargets(dir = bindingDir()): string[] {
+  try {
+    return readdirSync(dir)
+      .map((f) => /^nsjs\.(.+)\.node$/.exec(f)?.[1])
+      .filter((t): t is string => t !== undefined)
+      .sort()
+  } catch {
+    return []
+  }
+}
+
+/** Picks the binary for a platform, or explains why there is none. */
+export function selectTarget(platform: string, arch: string, libc: Libc, available: string[]): string {
+  const want = `${platform}-${arch}-${libc}`
+  if (available.includes(want)) return want
+  const err = new Error(
+    `nsjs has no native binary for ${want} (platform ${platform}, arch ${arch}, libc ${libc}). ` +
+      (platform !== 'linux'
+        ? 'Namespaces are a Linux kernel feature; nsjs works on Linux only. '
+        : '') +
+      `This package contains: ${available.length ? available.join(', ') : 'no binaries'}; ` +
+      `nsjs is released for ${KNOWN_TARGETS.join(', ')}.`,
+  ) as Error & { code: string }
+  err.code = 'ERR_NS_UNSUPPORTED_PLATFORM'
+  throw err
+}
+
+let cached: Binding | undefined
+
+/** The native binding, loaded on first use so that importing nsjs never throws by itself. */
+export function binding(): Binding {
+  if (cached) return cached
+  const override = process.env.NSJS_NATIVE_PATH
+  if (override) {
+    cached = require(override) as Binding
+    return cached
+  }
+  const dir = bindingDir()
+  const target = selectTarget(process.platform, process.arch, process.platform === 'linux' ? detectLibc() : 'gnu', availableTargets(dir))
+  cached = require(join(dir, `nsjs.${target}.node`)) as Binding
+  return cached
+}

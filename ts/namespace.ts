@@ -1,0 +1,306 @@
+import { resolve } from 'node:path'
+import { types as utilTypes } from 'node:util'
+
+import { argError, native, nativeAsync } from './errors'
+import { binding } from './loader'
+import type { NativeNamespace } from './native'
+import type { ListOptions, NamespaceInfo, NamespaceType } from './types'
+import {
+  validateFd,
+  validateFunction,
+  validateObject,
+  validateOptionalType,
+  validatePath,
+  validatePid,
+  validateType,
+  validateTypes,
+} from './validate'
+
+const wrapKey = Symbol('nsjs.native')
+
+/**
+ * A handle on one Linux namespace: an open, close-on-exec descriptor on its nsfs file. The
+ * handle keeps the namespace alive while it is open. It is released by `close()`, by `using`
+ * (Symbol.dispose), or when the handle is garbage-collected.
+ *
+ * Namespace membership belongs to threads, not processes: `join()` and `run()` act on the
+ * calling JS thread only. See the README section "What moves when you join".
+ */
+export class Namespace {
+  readonly #native: NativeNamespace
+
+  /** @internal Use the static factories. */
+  constructor(key: typeof wrapKey, nativeHandle: NativeNamespace) {
+    if (key !== wrapKey) throw new TypeError('Namespace handles are made by Namespace.open(), current(), fromPath(), fromFd() or create()')
+    this.#native = nativeHandle
+  }
+
+  /** @internal */
+  static wrap(n: NativeNamespace): Namespace {
+    return new Namespace(wrapKey, n)
+  }
+
+  /** @internal The native handle, for spawn(). Throws ERR_NS_CLOSED after close(). */
+  get nativeHandle(): NativeNamespace {
+    native(() => this.#native.fd)
+    return this.#native
+  }
+
+  /**
+   * The namespace of type `type` that process `pid` is in (`/proc/<pid>/ns/<type>`). Safe
+   * against pid reuse: the process is pinned by a pidfd before its namespace is taken.
+   *
+   * @throws NamespaceError `ESRCH` when no such process exists; `EACCES`/`EPERM` without ptrace
+   *   access to it; `ERR_NS_UNSUPPORTED` when the kernel lacks the type.
+   * @example const net = Namespace.open(pid, 'net')
+   */
+  static open(pid: number, type: NamespaceType): Namespace {
+    validatePid(pid)
+    validateType(type)
+    return Namespace.wrap(native(() => binding().NativeNamespace.openPid(pid, type)))
+  }
+
+  /** The calling thread's own namespace of `type` (`/proc/thread-self/ns/<type>`). */
+  static current(type: NamespaceType): Namespace {
+    validateType(type)
+    return Namespace.wrap(native(() => binding().NativeNamespace.current(type)))
+  }
+
+  /**
+   * Opens a namespace file, such as a persisted `/run/netns/<name>` or `/proc/<pid>/ns/<type>`.
+   * With `type`, the file must be a namespace of that type.
+   *
+   * @throws NamespaceError `ERR_NS_NOT_NAMESPACE` when the file is not on nsfs,
+   *   `ERR_NS_TYPE_MISMATCH` when it is another type, `ENOENT` when it does not exist.
+   */
+  static fromPath(path: string, type?: NamespaceType): Namespace {
+    validatePath(path)
+    validateOptionalType(type)
+    return Namespace.wrap(native(() => binding().NativeNamespace.openPath(resolve(path), type)))
+  }
+
+  /**
+   * Adopts a namespace descriptor, for example one received over a Unix socket. The handle
+   * holds its own duplicate; the caller still owns (and closes) `fd`. The type is read from the
+   * kernel (NS_GET_NSTYPE) and checked against `type` when given.
+   */
+  static fromFd(fd: number, type?: NamespaceType): Namespace {
+    validateFd(fd)
+    validateOptionalType(type)
+    return Namespace.wrap(native(() => binding().NativeNamespace.fromFd(fd, type)))
+  }
+
+  /**
+   * Creates a new namespace of `type`, held by the returned handle. The caller is not moved into
+   * it: the work happens on a short-lived native thread (user and pid: a short-lived child).
+   * Persist it with `persist()` to keep it after the handle is closed.
+   *
+   * A new pid namespace's first process is its init; nsjs's init exits at once, after which the
+   * kernel admits no more processes into it. To run processes in a new pid namespace use
+   * `spawn(cmd, args, { unshare: ['pid'] })`.
+   */
+  static async create(type: NamespaceType): Promise<Namespace> {
+    validateType(type)
+    return Namespace.wrap(await nativeAsync(() => binding().create(type)))
+  }
+
+  /** Synchronous twin of {@link Namespace.create}. */
+  static createSync(type: NamespaceType): Namespace {
+    validateType(type)
+    return Namespace.wrap(native(() => binding().createSync(type)))
+  }
+
+  /**
+   * Gives the calling JS thread new namespaces of the given types (unshare(2)). Like `join()`,
+   * only this thread moves. A Node process cannot unshare a user namespace for itself
+   * (`ERR_NS_MULTITHREADED`); pid and time namespaces apply to children spawned afterwards.
+   */
+  static async unshare(types: NamespaceType[]): Promise<void> {
+    Namespace.unshareSync(types)
+  }
+
+  /** Synchronous twin of {@link Namespace.unshare}. */
+  static unshareSync(types: NamespaceType[]): void {
+    const list = validateTypes(types)
+    native(() => binding().unshareThread(list))
+  }
+
+  /**
+   * Removes a namespace persisted with `persist()` (or `ip netns add`): unmounts the bind mount
+   * and deletes the file, like `ip netns delete`. The namespace itself lives on while a process
+   * or handle still holds it.
+   *
+   * @throws NamespaceError `ERR_NS_NOT_NAMESPACE` when nothing is persisted at `path`.
+   */
+  static async unpersist(path: string): Promise<void> {
+    Namespace.unpersistSync(path)
+  }
+
+  /** Synchronous twin of {@link Namespace.unpersist}. */
+  static unpersistSync(path: string): void {
+    validatePath(path)
+    native(() => binding().unpersist(resolve(path)))
+  }
+
+  /**
+   * Every namespace on the system, like `lsns --json`: processes in /proc and namespaces
+   * persisted by bind mounts (with their paths). Reads only; namespaces are not opened.
+   */
+  static async list(options?: ListOptions): Promise<NamespaceInfo[]> {
+    const { type, pid } = listOptions(options)
+    return (await nativeAsync(() => binding().list(type, pid))) as NamespaceInfo[]
+  }
+
+  /** Synchronous twin of {@link Namespace.list}. */
+  static listSync(options?: ListOptions): NamespaceInfo[] {
+    const { type, pid } = listOptions(options)
+    return native(() => binding().listSync(type, pid)) as NamespaceInfo[]
+  }
+
+  /** The namespace type: 'net', 'mnt', ... */
+  get type(): NamespaceType {
+    return native(() => this.#native.type) as NamespaceType
+  }
+
+  /** The nsfs inode number that identifies the namespace (the number in `net:[4026532177]`). */
+  get inode(): bigint {
+    return native(() => this.#native.inode)
+  }
+
+  /** The nsfs device number; with `inode` the kernel's identity of a namespace. */
+  get device(): bigint {
+    return native(() => this.#native.device)
+  }
+
+  /** The identifier `readlink /proc/<pid>/ns/<type>` prints, e.g. `'net:[4026532177]'`. */
+  get id(): string {
+    return `${this.type}:[${this.inode}]`
+  }
+
+  /** The descriptor this handle owns (close-on-exec). Valid until `close()`. */
+  get fd(): number {
+    return native(() => this.#native.fd)
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#native.closed
+  }
+
+  /** Whether both handles refer to the same namespace (same nsfs device and inode). */
+  equals(other: Namespace): boolean {
+    if (!(other instanceof Namespace)) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "other" argument must be an instance of Namespace')
+    }
+    return native(() => this.#native.equals(other.nativeHandle))
+  }
+
+  /**
+   * Moves the calling JS thread into this namespace (setns(2), with the type checked), and
+   * leaves it there. Other threads of the process, including libuv's pool threads that already
+   * exist, stay where they were. For mnt, the thread first gets its own root and cwd
+   * (unshare(CLONE_FS)), and its cwd becomes the namespace's root.
+   *
+   * The returned Promise is already settled: the move happens before `join()` returns.
+   *
+   * @throws NamespaceError `ERR_NS_MULTITHREADED` for user and time namespaces (use spawn with
+   *   `join`), `EPERM` without CAP_SYS_ADMIN over the namespace, `ERR_NS_CLOSED`.
+   */
+  join(): Promise<void> {
+    try {
+      this.joinSync()
+      return Promise.resolve()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Synchronous twin of {@link Namespace.join}. */
+  joinSync(): void {
+    native(() => this.#native.join())
+  }
+
+  /**
+   * Runs the synchronous `fn` with the calling thread inside this namespace, then moves the
+   * thread back (and, for mnt, restores its cwd), also when `fn` throws. Returns what `fn`
+   * returns.
+   *
+   * Only work done synchronously inside `fn` happens in the namespace: a socket created one tick
+   * later (`net.connect`, `listen(port, host)`, dgram `bind`) is created outside. `fn` must not
+   * return a Promise; doing so throws, since the awaited part would run outside.
+   */
+  run<T>(fn: () => T): T {
+    validateFunction(fn)
+    const saved = native(() => this.#native.enter())
+    let result: T
+    try {
+      result = fn()
+    } finally {
+      native(() => saved.restore())
+    }
+    if (utilTypes.isPromise(result) || (result !== null && typeof (result as { then?: unknown })?.then === 'function')) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'run(fn): fn returned a Promise. Only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work')
+    }
+    return result
+  }
+
+  /**
+   * Keeps the namespace alive at `path` with a bind mount of its nsfs file, like
+   * `ip netns add` (for a net namespace at `/run/netns/<name>`, `ip netns` sees it). The file
+   * is created and must not exist. If the parent directory sits on a shared mount, it is first
+   * made a private mount of its own, as `ip netns add` does for /run/netns. The mount is made in
+   * the calling thread's mount namespace. It survives `close()`; remove it with
+   * `Namespace.unpersist(path)`.
+   */
+  async persist(path: string): Promise<void> {
+    this.persistSync(path)
+  }
+
+  /** Synchronous twin of {@link Namespace.persist}. */
+  persistSync(path: string): void {
+    validatePath(path)
+    native(() => this.#native.persist(resolve(path)))
+  }
+
+  /** The user namespace that owns this namespace (NS_GET_USERNS). */
+  owner(): Namespace {
+    return Namespace.wrap(native(() => this.#native.owner()))
+  }
+
+  /**
+   * The parent of a pid or user namespace (NS_GET_PARENT).
+   *
+   * @throws NamespaceError `EINVAL` for other types, `EPERM` when the parent is outside the
+   *   caller's own namespace.
+   */
+  parent(): Namespace {
+    return Namespace.wrap(native(() => this.#native.parent()))
+  }
+
+  /** The uid of the creator of a user namespace (NS_GET_OWNER_UID). */
+  ownerUid(): number {
+    return native(() => this.#native.ownerUid())
+  }
+
+  /** Releases the descriptor. Idempotent. */
+  close(): void {
+    this.#native.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** @internal */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.closed ? 'Namespace <closed>' : `Namespace <${this.id}>`
+  }
+}
+
+function listOptions(options: unknown): ListOptions {
+  const o = validateObject(options, 'options')
+  return {
+    type: validateOptionalType(o.type, 'options.type'),
+    pid: o.pid === undefined ? undefined : validatePid(o.pid, 'options.pid'),
+  }
+}

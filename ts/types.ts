@@ -1,0 +1,40 @@
+/** The eight Linux namespace types, named as in `/proc/<pid>/ns/`. */
+export type NamespaceType = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'time' | 'user' | 'uts'
+
+/** Every namespace type, in the order nsenter enters them (user first). */
+export const NAMESPACE_TYPES: readonly NamespaceType[] = Object.freeze([
+  'user',
+  'cgroup',
+  'ipc',
+  'uts',
+  'net',
+  'pid',
+  'mnt',
+  'time',
+])
+
+/** One namespace as `Namespace.list()` reports it, like a row of `lsns --json`. */
+export interface NamespaceInfo {
+  /** The namespace's inode number (lsns' NS column). */
+  id: number
+  type: NamespaceType
+  /** Processes in it (threads are not counted, as in lsns). */
+  nprocs: number
+  /** The lowest pid in it; undefined when only a bind mount holds it. */
+  pid?: number
+  /** That process's command line. */
+  command?: string
+  /** That process's uid and user name. */
+  uid?: number
+  user?: string
+  /** Paths where it is bind-mounted (persisted), in the caller's mount namespace. */
+  paths: string[]
+}
+
+/** Options of `Namespace.list()`. */
+export interface ListOptions {
+  /** Only namespaces of this type. */
+  type?: NamespaceType
+  /** Only the namespaces this process is in. */
+  pid?: number
+}

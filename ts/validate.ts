@@ -1,0 +1,81 @@
+import { argError, isNamespaceType } from './errors'
+import { NAMESPACE_TYPES, type NamespaceType } from './types'
+
+// Linux caps pid_max at 2^22 (PID_MAX_LIMIT).
+const PID_MAX = 4194304
+
+function describe(v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'string') return `type string ('${v.length > 28 ? v.slice(0, 25) + '...' : v}')`
+  if (typeof v === 'object') return 'an instance of ' + (v.constructor?.name ?? 'Object')
+  return `type ${typeof v} (${String(v)})`
+}
+
+export function validatePid(pid: unknown, name = 'pid'): number {
+  if (typeof pid !== 'number') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received ${describe(pid)}`)
+  }
+  if (!Number.isInteger(pid) || pid < 1 || pid > PID_MAX) {
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be an integer from 1 to ${PID_MAX}. Received ${pid}`)
+  }
+  return pid
+}
+
+export function validateType(type: unknown, name = 'type'): NamespaceType {
+  if (typeof type !== 'string') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type string. Received ${describe(type)}`)
+  }
+  if (!isNamespaceType(type)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be one of ${NAMESPACE_TYPES.map((t) => `'${t}'`).join(', ')}. Received '${type}'`)
+  }
+  return type
+}
+
+export function validateOptionalType(type: unknown, name = 'type'): NamespaceType | undefined {
+  return type === undefined ? undefined : validateType(type, name)
+}
+
+export function validateTypes(types: unknown, name = 'types'): NamespaceType[] {
+  if (!Array.isArray(types)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be an array of namespace types. Received ${describe(types)}`)
+  }
+  if (types.length === 0) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must name at least one namespace type`)
+  }
+  return [...new Set(types.map((t, i) => validateType(t, `${name}[${i}]`)))]
+}
+
+export function validatePath(path: unknown, name = 'path'): string {
+  if (typeof path !== 'string') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type string. Received ${describe(path)}`)
+  }
+  if (path.length === 0 || path.includes('\0')) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a non-empty string without null bytes`)
+  }
+  return path
+}
+
+export function validateFd(fd: unknown, name = 'fd'): number {
+  if (typeof fd !== 'number') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received ${describe(fd)}`)
+  }
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a non-negative integer file descriptor. Received ${fd}`)
+  }
+  return fd
+}
+
+export function validateFunction(fn: unknown, name = 'fn'): (...a: never[]) => unknown {
+  if (typeof fn !== 'function') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type function. Received ${describe(fn)}`)
+  }
+  return fn as (...a: never[]) => unknown
+}
+
+export function validateObject(v: unknown, name: string): Record<string, unknown> {
+  if (v === undefined) return {}
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type object. Received ${describe(v)}`)
+  }
+  return v as Record<string, unknown>
+}
