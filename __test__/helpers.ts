@@ -78,7 +78,7 @@ export function asNobody(script: string): unknown {
   const code = `const nsjs = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))});\n${script}`
   const out = execFileSync(
     'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '--import', 'tsx', '-e', code],
+    ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '--require', require.resolve('tsx/cjs'), '-e', code],
     { cwd: '/', encoding: 'utf8', env: { ...process.env, HOME: '/tmp', TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') } },
   )
   return JSON.parse(out)

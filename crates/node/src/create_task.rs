@@ -19,8 +19,8 @@ impl Task for CreateTask {
     create::create(self.0).napi()
   }
 
-  fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-    Ok(NativeNamespace::wrap(output))
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+    NativeNamespace::wrap(&env, output)
   }
 }
 
@@ -30,6 +30,6 @@ pub fn create(ns_type: String) -> Result<AsyncTask<CreateTask>> {
 }
 
 #[napi]
-pub fn create_sync(ns_type: String) -> Result<NativeNamespace> {
-  create::create(parse_type(&ns_type)?).napi().map(NativeNamespace::wrap)
+pub fn create_sync(env: Env, ns_type: String) -> Result<NativeNamespace> {
+  create::create(parse_type(&ns_type)?).napi().and_then(|h| NativeNamespace::wrap(&env, h))
 }

@@ -2,7 +2,8 @@
 //! operations (join, run's enter/restore, unshare, persist). These run on the JS thread that
 //! calls them, never on a pool thread, because namespace membership is per thread.
 
-use napi::bindgen_prelude::BigInt;
+use napi::bindgen_prelude::{BigInt, ObjectFinalize};
+use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::error::Rule;
 use nsjs_sys::{persist, thread, Error, NsHandle, NsType};
@@ -18,14 +19,20 @@ fn parse_opt_type(name: Option<String>) -> Result<Option<NsType>> {
   name.as_deref().map(parse_type).transpose()
 }
 
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeNamespace {
   inner: Option<NsHandle>,
 }
 
+/// What V8 is told each open handle costs. A descriptor is a scarce resource that V8 cannot see;
+/// reporting it as external memory makes the collector run (and finalizers close descriptors)
+/// long before a program that drops handles without close() reaches RLIMIT_NOFILE.
+const EXTERNAL_WEIGHT: i64 = 256 * 1024;
+
 impl NativeNamespace {
-  pub fn wrap(h: NsHandle) -> Self {
-    NativeNamespace { inner: Some(h) }
+  pub fn wrap(env: &Env, h: NsHandle) -> Result<Self> {
+    env.adjust_external_memory(EXTERNAL_WEIGHT)?;
+    Ok(NativeNamespace { inner: Some(h) })
   }
 
   pub fn handle(&self) -> Result<&NsHandle> {
@@ -37,23 +44,23 @@ impl NativeNamespace {
 impl NativeNamespace {
   /// `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse.
   #[napi(factory)]
-  pub fn open_pid(pid: i32, ns_type: String) -> Result<Self> {
-    NsHandle::open_pid(pid, parse_type(&ns_type)?).napi().map(Self::wrap)
+  pub fn open_pid(env: Env, pid: i32, ns_type: String) -> Result<Self> {
+    NsHandle::open_pid(pid, parse_type(&ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
-  pub fn open_path(path: String, ns_type: Option<String>) -> Result<Self> {
-    NsHandle::open_path(&path, parse_opt_type(ns_type)?).napi().map(Self::wrap)
+  pub fn open_path(env: Env, path: String, ns_type: Option<String>) -> Result<Self> {
+    NsHandle::open_path(&path, parse_opt_type(ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
-  pub fn from_fd(fd: i32, ns_type: Option<String>) -> Result<Self> {
-    NsHandle::from_raw_dup(fd, parse_opt_type(ns_type)?).napi().map(Self::wrap)
+  pub fn from_fd(env: Env, fd: i32, ns_type: Option<String>) -> Result<Self> {
+    NsHandle::from_raw_dup(fd, parse_opt_type(ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
-  pub fn current(ns_type: String) -> Result<Self> {
-    NsHandle::current(parse_type(&ns_type)?).napi().map(Self::wrap)
+  pub fn current(env: Env, ns_type: String) -> Result<Self> {
+    NsHandle::current(parse_type(&ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(getter, js_name = "type")]
@@ -87,13 +94,13 @@ impl NativeNamespace {
   }
 
   #[napi]
-  pub fn owner(&self) -> Result<NativeNamespace> {
-    self.handle()?.owner().napi().map(Self::wrap)
+  pub fn owner(&self, env: Env) -> Result<NativeNamespace> {
+    self.handle()?.owner().napi().and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi]
-  pub fn parent(&self) -> Result<NativeNamespace> {
-    self.handle()?.parent().napi().map(Self::wrap)
+  pub fn parent(&self, env: Env) -> Result<NativeNamespace> {
+    self.handle()?.parent().napi().and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi]
@@ -120,8 +127,17 @@ impl NativeNamespace {
 
   /// Releases the descriptor; closing twice is a no-op.
   #[napi]
-  pub fn close(&mut self) {
-    self.inner = None;
+  pub fn close(&mut self, env: Env) -> Result<()> {
+    if self.inner.take().is_some() {
+      env.adjust_external_memory(-EXTERNAL_WEIGHT)?;
+    }
+    Ok(())
+  }
+}
+
+impl ObjectFinalize for NativeNamespace {
+  fn finalize(mut self, env: Env) -> Result<()> {
+    self.close(env)
   }
 }
 

@@ -1,0 +1,100 @@
+// create(), persist(), unpersist(): new namespaces that outlive their handle, and cleanup.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import test from 'ava'
+
+import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
+import { nsLink, nsfsMounts, tempDir } from './helpers'
+
+test('create(type) makes a new namespace of every type without moving the caller', async (t) => {
+  for (const type of NAMESPACE_TYPES) {
+    const before = nsLink('thread-self', type)
+    using ns = await Namespace.create(type)
+    t.is(ns.type, type)
+    t.not(ns.id, before, type)
+    t.is(nsLink('thread-self', type), before, `${type}: the caller stayed`)
+  }
+})
+
+test('createSync(user) works from a multithreaded process and is owned by us', (t) => {
+  using user = Namespace.createSync('user')
+  t.is(user.ownerUid(), process.getuid!())
+  t.true(user.parent().equals(Namespace.current('user')))
+})
+
+test('a created net namespace can be run in: it has only a loopback device', async (t) => {
+  using net = await Namespace.create('net')
+  const ifaces = net.run(() => readFileSync('/proc/self/net/dev', 'utf8'))
+  // /proc/self is the thread group leader, i.e. this thread: its net view is the new namespace.
+  t.deepEqual(ifaces.split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(':')[0]), ['lo'])
+})
+
+test('persist() bind-mounts like ip netns add; fromPath opens it; unpersist removes it', async (t) => {
+  const name = `nsjs-test-${process.pid}`
+  const path = `/run/netns/${name}`
+  t.teardown(() => { if (existsSync(path)) Namespace.unpersistSync(path) })
+  const id = await (async () => {
+    using net = await Namespace.create('net')
+    await net.persist(path)
+    return net.id
+  })()
+  // The handle is closed: the bind mount keeps the namespace.
+  t.true(nsfsMounts().includes(path))
+  t.regex(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(`^${name}\\b`, 'm'))
+  t.is(execFileSync('ip', ['netns', 'exec', name, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }).trim(), id)
+  using again = Namespace.fromPath(path, 'net')
+  t.is(again.id, id)
+  const listed = (await Namespace.list({ type: 'net' })).find((n) => n.id === Number(again.inode))
+  t.deepEqual(listed?.paths, [path])
+  await Namespace.unpersist(path)
+  t.false(existsSync(path))
+  t.false(nsfsMounts().includes(path))
+  t.is((await t.throwsAsync(Namespace.unpersist(path), { instanceOf: NamespaceError }))?.code, 'ENOENT')
+})
+
+test('persist() refuses an existing path and leaves nothing behind on failure', async (t) => {
+  const dir = tempDir(t)
+  using uts = await Namespace.create('uts')
+  const taken = join(dir, 'taken')
+  await uts.persist(taken)
+  t.teardown(() => Namespace.unpersistSync(taken))
+  const e = await t.throwsAsync(uts.persist(taken), { instanceOf: NamespaceError })
+  t.is(e?.code, 'EEXIST')
+  t.is(nsfsMounts().filter((m) => m === taken).length, 1)
+  t.is(t.throws(() => Namespace.unpersistSync(join(dir)))?.code, 'ERR_NS_NOT_NAMESPACE')
+})
+
+test('persist() works under a shared mount, by making the parent a private mount, and undoes it', async (t) => {
+  const dir = tempDir(t)
+  // A shared tmpfs stands in for a systemd machine's shared '/'.
+  execFileSync('mount', ['-t', 'tmpfs', '--make-shared', 'nsjs-shared', dir])
+  t.teardown(() => execFileSync('umount', ['-l', dir]))
+  const sub = join(dir, 'netns')
+  mkdirSync(sub)
+  for (const type of ['mnt', 'net'] as const) {
+    using ns = await Namespace.create(type)
+    const file = join(sub, type)
+    await ns.persist(file)
+    t.is(Namespace.fromPath(file).id, ns.id)
+  }
+  const info = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === sub)
+  t.truthy(info, 'the parent became a mount point')
+  t.notRegex(info ?? '', /shared:/, 'and is private')
+  await Namespace.unpersist(join(sub, 'mnt'))
+  await Namespace.unpersist(join(sub, 'net'))
+  const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sub))
+  t.deepEqual(left, [], 'the parent\'s own mount is gone again')
+})
+
+test('persist/unpersist validate their arguments before any syscall', async (t) => {
+  using uts = Namespace.current('uts')
+  for (const bad of [undefined, 1, '', 'a\0b']) {
+    const e = await t.throwsAsync(uts.persist(bad as string))
+    t.true(e instanceof TypeError)
+    t.regex((e as { code: string }).code, /^ERR_INVALID_ARG_/)
+  }
+  t.regex((t.throws(() => Namespace.unpersistSync(42 as unknown as string)) as { code: string }).code, /^ERR_INVALID_ARG_/)
+  t.regex((await t.throwsAsync(Namespace.create('bogus' as 'net')) as { code: string }).code, /^ERR_INVALID_ARG_/)
+})

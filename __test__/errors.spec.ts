@@ -1,0 +1,79 @@
+// Errors: argument validation before any syscall, NamespaceError fields, and the unprivileged
+// (EPERM) path, run for real as uid 65534 with no capabilities.
+import test from 'ava'
+
+import { Namespace, NamespaceError } from '../ts/index'
+import { asNobody, CATCH_FIELDS, target } from './helpers'
+
+test('bad arguments throw TypeError/RangeError with Node\'s codes', (t) => {
+  const cases: Array<[() => unknown, typeof TypeError | typeof RangeError, string]> = [
+    [() => Namespace.open(-1, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.open(0, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.open(1.5, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.open(2 ** 23, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.open('12' as unknown as number, 'net'), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => Namespace.open(process.pid, 'bogus' as 'net'), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.open(process.pid, undefined as unknown as 'net'), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => Namespace.current('Net' as 'net'), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.fromPath(''), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.fromPath('/proc/self/ns/net', 'x' as 'net'), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.fromFd(-3), RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => Namespace.current('net').run('x' as unknown as () => void), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => Namespace.current('net').equals({} as Namespace), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => Namespace.unshareSync(['net', 'nope' as 'net']), TypeError, 'ERR_INVALID_ARG_VALUE'],
+  ]
+  for (const [fn, Ctor, code] of cases) {
+    const e = t.throws(fn, { instanceOf: Ctor }) as Error & { code: string }
+    t.is(e.code, code, String(fn))
+    t.false(e instanceof NamespaceError)
+  }
+})
+
+test('a pid that does not exist gives ESRCH as a NamespaceError with the pid', (t) => {
+  const e = t.throws(() => Namespace.open(4_000_000, 'net'), { instanceOf: NamespaceError })
+  t.is(e?.code, 'ESRCH')
+  t.is(e?.errno, -3)
+  t.is(e?.pid, 4_000_000)
+  t.is(e?.nsType, 'net')
+  t.is(e?.syscall, 'pidfd_open')
+  t.regex(e?.message ?? '', /no process with pid 4000000/)
+  t.true(e instanceof Error)
+})
+
+test('as uid 65534: opening root\'s process namespaces is refused, with the ptrace rule named', async (t) => {
+  const pid = await target(t, ['--net'])
+  const r = asNobody(`
+    const out = {}
+    try { nsjs.Namespace.open(${pid}, 'net'); out.open = 'opened' } catch (e) { out.open = (${CATCH_FIELDS})(e) }
+    console.log(JSON.stringify(out))`) as { open: { name: string; code: string; message: string; nsType: string } }
+  t.is(r.open.name, 'NamespaceError')
+  t.true(['EACCES', 'EPERM'].includes(r.open.code), r.open.code)
+  t.is(r.open.nsType, 'net')
+  t.regex(r.open.message, /ptrace/)
+})
+
+test('as uid 65534: join, unshare, create and persist fail with EPERM naming CAP_SYS_ADMIN', (t) => {
+  const r = asNobody(`
+    const { Namespace } = nsjs
+    const grab = (fn) => { try { const v = fn(); return v === undefined ? 'ok' : v } catch (e) { return (${CATCH_FIELDS})(e) } }
+    const net = Namespace.current('net')
+    console.log(JSON.stringify({
+      join: grab(() => net.joinSync()),
+      unshare: grab(() => Namespace.unshareSync(['net'])),
+      create: grab(() => Namespace.createSync('uts')),
+      createUser: grab(() => Namespace.createSync('user').type),
+      persist: grab(() => net.persistSync('/tmp/nsjs-nobody-' + process.pid)),
+    }))`) as Record<string, { code: string; syscall: string; message: string } | string>
+  const join = r.join as { code: string; syscall: string; message: string }
+  t.is(join.code, 'EPERM')
+  t.is(join.syscall, 'setns')
+  t.regex(join.message, /CAP_SYS_ADMIN/)
+  const unshare = r.unshare as { code: string; message: string }
+  t.is(unshare.code, 'EPERM')
+  t.regex(unshare.message, /CAP_SYS_ADMIN.*uidMap: 'current'/)
+  t.is((r.create as { code: string }).code, 'EPERM')
+  t.is(r.createUser, 'user', 'an unprivileged user may still create a user namespace')
+  const persist = r.persist as { code: string; message: string }
+  t.is(persist.code, 'EPERM')
+  t.regex(persist.message, /CAP_SYS_ADMIN/)
+})

@@ -1,0 +1,104 @@
+// join() and run(): what moves (the calling JS thread) and what does not.
+import { promises as fsp, readlinkSync, mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import { Worker } from 'node:worker_threads'
+
+import test from 'ava'
+
+import { Namespace, NamespaceError } from '../ts/index'
+import { nsLink, target } from './helpers'
+
+// join() moves this test process's JS thread for good, so the tests that do it run serially and
+// each joins namespaces of its own targets.
+
+test.serial('run(fn) shows the target\'s hostname through os.hostname() and restores it', async (t) => {
+  const pid = await target(t, ['--uts'], 'nsjs-run-target')
+  const mine = os.hostname()
+  using uts = Namespace.open(pid, 'uts')
+  t.is(uts.run(() => os.hostname()), 'nsjs-run-target')
+  t.is(os.hostname(), mine)
+  t.is(nsLink('thread-self', 'uts'), nsLink('self', 'uts'))
+})
+
+test.serial('run(fn) restores when fn throws, and returns fn\'s value', async (t) => {
+  const pid = await target(t, ['--uts'], 'nsjs-throw')
+  using uts = Namespace.open(pid, 'uts')
+  const before = nsLink('thread-self', 'uts')
+  t.throws(() => uts.run(() => { throw new Error('boom') }), { message: 'boom' })
+  t.is(nsLink('thread-self', 'uts'), before)
+  t.deepEqual(uts.run(() => ({ v: 42 })), { v: 42 })
+})
+
+test.serial('run(fn) rejects a fn that returns a Promise, after restoring', async (t) => {
+  const pid = await target(t, ['--net'])
+  using net = Namespace.open(pid, 'net')
+  const before = nsLink('thread-self', 'net')
+  const e = t.throws(() => net.run(async () => 1), { instanceOf: TypeError })
+  t.is((e as { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(nsLink('thread-self', 'net'), before)
+})
+
+test.serial('run(fn) on a mnt namespace sees its mounts and puts the cwd back', async (t) => {
+  const dir = mkdtempSync('/tmp/nsjs-mnt-')
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // A target whose mount namespace alone has a tmpfs (with a marker file) on our temp dir.
+  const pid = await target(t, ['--mount', '--propagation', 'private'])
+  require('node:child_process').execFileSync('nsenter', ['-t', String(pid), '-m', 'sh', '-c', `mount -t tmpfs nsjs ${dir} && touch ${dir}/inside`])
+  process.chdir('/tmp')
+  const cwd = readlinkSync('/proc/thread-self/cwd')
+  using mnt = Namespace.open(pid, 'mnt')
+  const seen = mnt.run(() => require('node:fs').readdirSync(dir))
+  t.deepEqual(seen, ['inside'])
+  t.deepEqual(require('node:fs').readdirSync(dir), [])
+  t.is(readlinkSync('/proc/thread-self/cwd'), cwd)
+  t.is(nsLink('thread-self', 'mnt'), nsLink('self', 'mnt'))
+})
+
+test.serial('join() is settled on return, and later sockets and lookups on this thread are inside', async (t) => {
+  const pid = await target(t, ['--net'])
+  using net = Namespace.open(pid, 'net')
+  // Make sure the libuv pool threads exist before the join: they stay outside.
+  await fsp.readlink('/proc/thread-self/ns/net')
+  const outside = nsLink('self', 'net')
+  const p = net.join()
+  t.is(nsLink('thread-self', 'net'), net.id, 'the thread moved before join() returned')
+  await p
+  t.deepEqual(Object.keys(os.networkInterfaces()), [], 'a new net namespace has only lo, which is down')
+  t.is(await fsp.readlink('/proc/thread-self/ns/net'), outside, 'a pool thread that already existed stays outside')
+  t.is(readlinkSync('/proc/self/ns/net'), net.id, 'the JS main thread is the thread group leader that /proc/self shows')
+})
+
+test('joining user or time from a multithreaded process fails fast with ERR_NS_MULTITHREADED', async (t) => {
+  const pid = await target(t, ['--user', '--map-root-user', '--time'])
+  for (const type of ['user', 'time'] as const) {
+    using ns = Namespace.open(pid, type)
+    const e = await t.throwsAsync(ns.join(), { instanceOf: NamespaceError })
+    t.is(e?.code, 'ERR_NS_MULTITHREADED')
+    t.is(e?.nsType, type)
+    t.regex(e?.message ?? '', /use spawn\(\{ join \}\)/)
+    t.is(t.throws(() => ns.run(() => 1))?.code, 'ERR_NS_MULTITHREADED')
+  }
+  t.is(nsLink('thread-self', 'user'), nsLink('self', 'user'))
+})
+
+test('Namespace.unshare() gives only the calling thread new namespaces (a worker here)', async (t) => {
+  const main = nsLink('thread-self', 'uts')
+  const code = `
+    const { parentPort } = require('node:worker_threads')
+    const { readlinkSync } = require('node:fs')
+    const { Namespace } = require(${JSON.stringify(require.resolve('../ts/index'))})
+    const before = readlinkSync('/proc/thread-self/ns/uts')
+    Namespace.unshareSync(['uts', 'ipc'])
+    parentPort.postMessage({ before, after: readlinkSync('/proc/thread-self/ns/uts') })`
+  const w = new Worker(code, { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] })
+  const msg = await new Promise<{ before: string; after: string }>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  await w.terminate()
+  t.is(msg.before, main)
+  t.not(msg.after, main)
+  t.is(nsLink('thread-self', 'uts'), main)
+  t.is((await t.throwsAsync(Namespace.unshare(['user'])))?.code, 'ERR_NS_MULTITHREADED')
+  t.is(t.throws(() => Namespace.unshareSync([]))?.constructor, TypeError)
+})

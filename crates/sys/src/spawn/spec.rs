@@ -1,0 +1,110 @@
+//! What a caller asks `spawn` for. These shapes are the contract with the Node glue: it resolves
+//! JS options ('root', 'current', defaults) into them and never sees anything below.
+
+use std::os::fd::{OwnedFd, RawFd};
+
+use crate::ns_type::NsType;
+
+/// Where one of the child's fds 0, 1, 2 comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+  Inherit,
+  Null,
+  /// A descriptor of the parent, dup2'ed onto the slot in the child. It stays owned by the caller.
+  Fd(RawFd),
+}
+
+/// The contents of a uid_map or gid_map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapSpec {
+  /// `(inside, outside, count)` lines, in the order they are written.
+  Lines(Vec<(u32, u32, u32)>),
+}
+
+/// The propagation applied recursively to "/" in a new mount namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+  Private,
+  Slave,
+  Shared,
+  Unchanged,
+}
+
+/// What `/proc/<pid>/setgroups` of a new user namespace says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetGroups {
+  Allow,
+  Deny,
+}
+
+/// One process to start. Options that configure a namespace (`uid_map`, `gid_map`, `setgroups`,
+/// `hostname`, `mount_proc`, `pivot_root`, `time_offsets`) make the spawn create that namespace
+/// when `unshare` does not list it, as `unshare --mount-proc` implies `--mount`: they never change
+/// a namespace that existed before the spawn.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+  /// A path, or a bare name looked up in PATH (the one in `env`, else the parent's).
+  pub file: String,
+  /// The full argument vector, argv[0] included.
+  pub argv: Vec<String>,
+  /// "K=V" strings: the child's whole environment.
+  pub env: Vec<String>,
+  /// Existing namespaces to enter; the descriptors stay owned by the caller.
+  pub join: Vec<(RawFd, NsType)>,
+  pub unshare: Vec<NsType>,
+  pub uid_map: Option<MapSpec>,
+  pub gid_map: Option<MapSpec>,
+  pub setgroups: Option<SetGroups>,
+  pub hostname: Option<String>,
+  pub mount_proc: bool,
+  pub propagation: Propagation,
+  /// (monotonic, boottime) offsets in seconds for a new time namespace.
+  pub time_offsets: Option<(i64, i64)>,
+  pub root: Option<String>,
+  /// Enter `root` with pivot_root instead of chroot.
+  pub pivot_root: bool,
+  pub cwd: Option<String>,
+  pub uid: Option<u32>,
+  pub gid: Option<u32>,
+  /// The signal the child gets when the thread that spawned it exits (PR_SET_PDEATHSIG).
+  pub die_with_parent: Option<i32>,
+  pub new_session: bool,
+  pub stdio: [Stdio; 3],
+}
+
+impl SpawnSpec {
+  /// A spec that runs `file` with `argv` and nothing else: empty environment, inherited stdio,
+  /// no namespaces. Callers fill in the rest.
+  pub fn new(file: impl Into<String>, argv: Vec<String>) -> Self {
+    SpawnSpec {
+      file: file.into(),
+      argv,
+      env: Vec::new(),
+      join: Vec::new(),
+      unshare: Vec::new(),
+      uid_map: None,
+      gid_map: None,
+      setgroups: None,
+      hostname: None,
+      mount_proc: false,
+      propagation: Propagation::Private,
+      time_offsets: None,
+      root: None,
+      pivot_root: false,
+      cwd: None,
+      uid: None,
+      gid: None,
+      die_with_parent: None,
+      new_session: false,
+      stdio: [Stdio::Inherit; 3],
+    }
+  }
+}
+
+/// A started process. The pidfd is what every later operation goes through, so that a reused
+/// pid can never be signalled or reaped by mistake.
+#[derive(Debug)]
+pub struct Child {
+  pub pid: i32,
+  pub pidfd: OwnedFd,
+}
