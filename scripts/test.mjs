@@ -1,0 +1,51 @@
+// The whole test run: the Rust unit tests of crates/sys (real kernel, as root), then the ava
+// suite in TAP form. Prints one closing line `N passed, N failed, N skipped` over both and exits
+// non-zero if either failed.
+import { spawn } from 'node:child_process'
+
+const extra = process.argv.slice(2)
+
+function run(cmd, args, onLine) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let buf = ''
+    child.stdout.on('data', (d) => {
+      buf += d
+      let i
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i)
+        buf = buf.slice(i + 1)
+        process.stdout.write(line + '\n')
+        onLine(line)
+      }
+    })
+    child.on('close', (code, signal) => {
+      if (buf) onLine(buf)
+      resolve(code ?? (signal ? 1 : 0))
+    })
+  })
+}
+
+const total = { passed: 0, failed: 0, skipped: 0 }
+let status = 0
+
+if (!process.env.NSJS_SKIP_CARGO_TEST && extra.length === 0) {
+  // cargo's summary: "test result: ok. 15 passed; 0 failed; 2 ignored; ..."
+  status |= await run('cargo', ['test', '-p', 'nsjs-sys', '--quiet'], (line) => {
+    const m = /test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/.exec(line)
+    if (m) {
+      total.passed += Number(m[1])
+      total.failed += Number(m[2])
+      total.skipped += Number(m[3])
+    }
+  })
+}
+
+const ava = new URL('../node_modules/ava/entrypoints/cli.mjs', import.meta.url).pathname
+status |= await run(process.execPath, [ava, '--tap', ...extra], (line) => {
+  const m = /^# (pass|fail|skip) +(\d+)/.exec(line)
+  if (m) total[{ pass: 'passed', fail: 'failed', skip: 'skipped' }[m[1]]] += Number(m[2])
+})
+
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`)
+process.exit(status || (total.failed ? 1 : 0))
