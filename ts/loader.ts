@@ -14,12 +14,24 @@ export type Libc = 'gnu' | 'musl'
  * Which C library this process runs on: the loaded libc itself, read from /proc/self/maps, so
  * musl systems that are not Alpine (Void, Chimera, distroless) are recognised too. Falls back to
  * the process report, which names a glibc version only on glibc.
+ *
+ * What the maps show (the kernel prints the resolved file, not the symlink that was opened):
+ * - glibc: `/usr/lib/x86_64-linux-gnu/libc.so.6`, or `libc-2.28.so` before glibc 2.34.
+ * - Alpine: `/lib/ld-musl-x86_64.so.1` (the real file; `libc.musl-x86_64.so.1` links to it).
+ * - Void, Chimera, Gentoo musl: `/usr/lib/libc.so`, which `/lib/ld-musl-*.so.1` links to. A
+ *   mapped file named exactly `libc.so` is musl: glibc's `libc.so` is a linker script, never mapped.
  */
 export function detectLibc(maps?: string): Libc {
   try {
     const text = maps ?? readFileSync('/proc/self/maps', 'latin1')
-    if (/\/(ld-musl-[^/\s]*\.so|libc\.musl-[^/\s]*)/.test(text)) return 'musl'
-    if (/\/(libc\.so\.6|libc-2\.\d+\.so)\b/.test(text)) return 'gnu'
+    // The pathname is the last field of each line; match whole file names only.
+    const files = new Set(text.split('\n').map((line) => /\s(\/\S*)(?: \(deleted\))?\s*$/.exec(line)?.[1]?.replace(/.*\//, '')))
+    for (const f of files) {
+      if (f && (/^ld-musl-.+\.so\.\d+$/.test(f) || /^libc\.musl-.+\.so\.\d+$/.test(f) || f === 'libc.so')) return 'musl'
+    }
+    for (const f of files) {
+      if (f && (/^libc\.so\.6$/.test(f) || /^libc-2\.\d+\.so$/.test(f))) return 'gnu'
+    }
   } catch {
     // /proc not mounted: fall through.
   }

@@ -4,6 +4,7 @@ import { types as utilTypes } from 'node:util'
 import { argError, native, nativeAsync } from './errors'
 import { binding } from './loader'
 import type { NativeNamespace } from './native'
+import { exec, spawn, type ExecOptions, type ExecResult, type NsChildProcess, type SpawnOptions } from './spawn'
 import type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 import {
   validateFd,
@@ -282,6 +283,27 @@ export class Namespace {
     return native(() => this.#native.ownerUid())
   }
 
+  /**
+   * Starts a command inside this namespace: `spawn(file, args, { ...options, join: [this, ...] })`.
+   * The handle must stay open until this returns.
+   */
+  spawn(file: string, args?: string[], options: SpawnOptions = {}): NsChildProcess {
+    return spawn(file, args, { ...options, join: [this, ...joinHandles(options.join)] })
+  }
+
+  /** Runs a command to completion inside this namespace; see {@link exec}. */
+  exec(file: string, args?: string[], options?: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
+  exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
+  exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
+    let join: Namespace[]
+    try {
+      join = [this, ...joinHandles(options.join)]
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return exec(file, args, { ...options, join })
+  }
+
   /** Releases the descriptor. Idempotent. */
   close(): void {
     this.#native.close()
@@ -295,6 +317,12 @@ export class Namespace {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.closed ? 'Namespace <closed>' : `Namespace <${this.id}>`
   }
+}
+
+function joinHandles(join: SpawnOptions['join']): Namespace[] {
+  if (join === undefined) return []
+  if (Array.isArray(join)) return join
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'Namespace#spawn/exec: options.join must be an array of Namespace handles (the handle itself is joined)')
 }
 
 function listOptions(options: unknown): ListOptions {

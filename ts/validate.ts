@@ -35,11 +35,11 @@ export function validateOptionalType(type: unknown, name = 'type'): NamespaceTyp
   return type === undefined ? undefined : validateType(type, name)
 }
 
-export function validateTypes(types: unknown, name = 'types'): NamespaceType[] {
+export function validateTypes(types: unknown, name = 'types', allowEmpty = false): NamespaceType[] {
   if (!Array.isArray(types)) {
     throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be an array of namespace types. Received ${describe(types)}`)
   }
-  if (types.length === 0) {
+  if (types.length === 0 && !allowEmpty) {
     throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must name at least one namespace type`)
   }
   return [...new Set(types.map((t, i) => validateType(t, `${name}[${i}]`)))]

@@ -5,3 +5,4 @@ mod error;
 mod namespace;
 mod list_task;
 mod create_task;
+mod spawn;

@@ -14,6 +14,8 @@ pub mod persist;
 pub mod mountinfo;
 pub mod list;
 pub mod clone;
+pub mod spawn;
+pub mod reaper;
 
 pub use error::{Error, Result};
 pub use handle::NsHandle;

@@ -149,11 +149,13 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> Result<()> 
   check(ret, "pidfd_send_signal").map(drop)
 }
 
-/// Non-blocking `waitid(P_PIDFD)`: `Some((code, signal))` once the child has exited and was reaped.
+/// `waitid(P_PIDFD)`: `Some((code, signal))` once the child has exited and was reaped; `None`
+/// when `nohang` and it is still running. `code` is -1 when a signal ended it.
+/// __WALL: a child whose exit signal is not SIGCHLD is otherwise invisible to waitid.
 pub fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> Result<Option<(i32, i32)>> {
   // SAFETY: an all-zero siginfo_t is valid; the kernel fills it in.
   let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-  let flags = libc::WEXITED | if nohang { libc::WNOHANG } else { 0 };
+  let flags = libc::WEXITED | libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
   loop {
     // SAFETY: `info` is writable; P_PIDFD takes the descriptor as the id.
     let ret = unsafe { libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
@@ -207,6 +209,21 @@ pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<()> {
     buf = &buf[n as usize..];
   }
   Ok(())
+}
+
+/// One `read(2)`, retried on EINTR; 0 means EOF.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+  loop {
+    // SAFETY: `buf` is a valid writable slice; `fd` is open for the borrow.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n >= 0 {
+      return Ok(n as usize);
+    }
+    let e = Error::last("read");
+    if e.errno != libc::EINTR {
+      return Err(e);
+    }
+  }
 }
 
 pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {

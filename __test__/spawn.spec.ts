@@ -1,0 +1,243 @@
+// spawn() and exec(): commands inside existing namespaces (nsenter) and new ones (unshare).
+import { execFileSync, spawn as cpSpawn } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
+
+import test from 'ava'
+
+import { Namespace, NamespaceError, NsChildProcess, exec, spawn } from '../ts/index'
+import { asNobody, CATCH_FIELDS, fdCount, nsLink, target, tempDir } from './helpers'
+
+test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
+  const mine = readFileSync('/proc/sys/kernel/hostname', 'utf8')
+  const r = await exec('hostname', [], { unshare: ['uts'], hostname: 'nsjs-box' })
+  t.deepEqual(r, { stdout: 'nsjs-box\n', stderr: '', code: 0, signal: null })
+  t.is(readFileSync('/proc/sys/kernel/hostname', 'utf8'), mine)
+  const implied = await exec('hostname', [], { hostname: 'implied' })
+  t.is(implied.stdout, 'implied\n', 'a hostname implies a new uts namespace')
+  t.is(readFileSync('/proc/sys/kernel/hostname', 'utf8'), mine)
+})
+
+test('new pid namespace: the command is PID 1, and with mountProc ps sees only its own processes', async (t) => {
+  t.is((await exec('sh', ['-c', 'echo $$'], { unshare: ['pid'] })).stdout, '1\n')
+  const ls = await exec('ls', ['/proc'], { unshare: ['pid', 'mnt'], mountProc: true })
+  t.deepEqual(ls.stdout.split('\n').filter((l) => /^\d+$/.test(l)), ['1'], 'ls, as PID 1, is the only process it sees')
+  t.true(readdirSync('/proc').filter((p) => /^\d+$/.test(p)).length > 10, 'our own /proc is untouched')
+})
+
+test('user namespace maps as root: root, current and an explicit range', async (t) => {
+  t.is((await exec('id', ['-u'], { unshare: ['user'], uidMap: 'root', gidMap: 'root' })).stdout, '0\n')
+  t.is((await exec('id', ['-u'], { unshare: ['user'], uidMap: 'current' })).stdout, `${process.getuid!()}\n`)
+  const r = await exec('sh', ['-c', 'id -u; cat /proc/self/uid_map; cat /proc/self/setgroups'], {
+    unshare: ['user'],
+    uidMap: [{ inside: 0, outside: 100000, count: 65536 }],
+    gidMap: [{ inside: 0, outside: 100000, count: 65536 }],
+  })
+  const [uid, map, setgroups] = r.stdout.trim().split('\n')
+  t.is(uid, '0')
+  t.deepEqual(map.trim().split(/\s+/), ['0', '100000', '65536'])
+  t.is(setgroups, 'allow', 'root may keep setgroups allowed with an explicit gid map')
+  const nobody = await exec('id', ['-u'], { unshare: ['user'], uidMap: [{ inside: 0, outside: 100000, count: 65536 }], uid: 1000 })
+  t.is(nobody.stdout, '1000\n', 'uid option switches inside the user namespace')
+})
+
+test('as uid 65534: root and current maps work, a map of other ids fails with EPERM at uid_map', async (t) => {
+  const r = asNobody(`
+    const { exec } = nsjs
+    const grab = (p) => p.then((v) => v.stdout.trim(), ${CATCH_FIELDS})
+    Promise.all([
+      grab(exec('id', ['-u'], { unshare: ['user', 'net'], uidMap: 'root', gidMap: 'root' })),
+      grab(exec('id', ['-u'], { unshare: ['user'], uidMap: 'current', gidMap: 'current' })),
+      grab(exec('id', ['-u'], { unshare: ['user'], uidMap: [{ inside: 0, outside: 0, count: 1 }] })),
+      grab(exec('hostname', [], { unshare: ['uts'], hostname: 'x' })),
+      grab(exec('sh', ['-c', 'hostname; cat /proc/self/setgroups'], { unshare: ['user', 'uts'], uidMap: 'root', gidMap: 'root', hostname: 'rootless' })),
+    ]).then((v) => console.log(JSON.stringify(v)))`) as [string, string, { code: string; step: string; name: string; message: string }, { code: string; step: string }, string]
+  t.is(r[0], '0')
+  t.is(r[1], '65534')
+  t.is(r[2].name, 'NamespaceError')
+  t.is(r[2].code, 'EPERM')
+  t.is(r[2].step, 'uid_map')
+  t.regex(r[2].message, /CAP_SETUID/)
+  t.is(r[3].code, 'EPERM', 'a new uts namespace without a user namespace needs CAP_SYS_ADMIN')
+  t.is(r[3].step, 'unshare')
+  t.is(r[4], 'rootless\ndeny')
+})
+
+test('time namespace offsets are visible inside', async (t) => {
+  const host = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0])
+  const r = await exec('cat', ['/proc/uptime'], { unshare: ['time'], timeOffsets: { monotonic: 3600, boottime: 7200 } })
+  const inside = Number(r.stdout.split(' ')[0])
+  t.true(inside - host > 7190 && inside - host < 7210, `uptime shifted by ${inside - host}s`)
+})
+
+test('join a target\'s namespaces: handles, { pid, types }, and the handle shorthands', async (t) => {
+  const pid = await target(t, ['--net', '--uts', '--mount'], 'nsjs-target')
+  const want = nsLink(pid, 'net')
+  using net = Namespace.open(pid, 'net')
+  t.is((await exec('readlink', ['/proc/self/ns/net'], { join: [net] })).stdout.trim(), want)
+  t.is((await net.exec('readlink', ['/proc/self/ns/net'])).stdout.trim(), want)
+  const both = await exec('sh', ['-c', 'readlink /proc/self/ns/net /proc/self/ns/mnt; hostname'], { join: { pid, types: ['net', 'mnt'] } })
+  t.deepEqual(both.stdout.trim().split('\n'), [want, nsLink(pid, 'mnt'), readFileSync('/proc/sys/kernel/hostname', 'utf8').trim()])
+  const all = await exec('hostname', [], { join: { pid } })
+  t.is(all.stdout, 'nsjs-target\n', 'without types every namespace the target does not share is entered')
+  const child = net.spawn('readlink', ['/proc/self/ns/net'])
+  let out = ''
+  child.stdout?.on('data', (d) => (out += d))
+  t.deepEqual(await child.exited, { code: 0, signal: null })
+  // As with child_process, 'exit' can come before the last output: 'close' comes after both.
+  if (child.stdout?.readableEnded !== true) await new Promise((r) => child.once('close', r))
+  t.is(out.trim(), want)
+})
+
+test('joining a user namespace with others works from the multithreaded parent (child does it)', async (t) => {
+  const pid = await target(t, ['--user', '--map-root-user', '--uts'], 'in-userns')
+  const r = await exec('sh', ['-c', 'id -u; hostname'], { join: { pid, types: ['user', 'uts'] } })
+  t.is(r.stdout, '0\nin-userns\n')
+})
+
+test('the child behaves like a ChildProcess: events, fields, stdio, kill through the pidfd', async (t) => {
+  const events: string[] = []
+  const child = spawn('sh', ['-c', 'read line; echo "got $line"; echo err >&2; exec sleep 30'], { unshare: ['uts'] })
+  t.true(child instanceof NsChildProcess)
+  t.true(child.pid! > 0)
+  child.on('spawn', () => events.push('spawn'))
+  child.on('exit', (code, signal) => events.push(`exit ${code} ${signal}`))
+  const closed = new Promise((r) => child.on('close', (code, signal) => r([code, signal])))
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (d) => (out += d))
+  child.stderr?.on('data', (d) => (err += d))
+  child.stdin?.end('hello\n')
+  while (!err) await new Promise((r) => setTimeout(r, 10))
+  const ns = child.namespaces()
+  t.is(ns.uts.id, nsLink(child.pid!, 'uts'))
+  t.not(ns.uts.id, nsLink('self', 'uts'))
+  t.true(child.kill('SIGTERM'))
+  t.deepEqual(await child.exited, { code: null, signal: 'SIGTERM' })
+  t.deepEqual(await closed, [null, 'SIGTERM'])
+  t.is(out, 'got hello\n')
+  t.is(err, 'err\n')
+  t.true(child.killed)
+  t.is(child.exitCode, null)
+  t.is(child.signalCode, 'SIGTERM')
+  t.false(child.kill('SIGKILL'), 'signalling an exited child is a no-op, never a reused pid')
+  t.deepEqual(events, ['spawn', 'exit null SIGTERM'])
+  t.is(t.throws(() => child.namespaces())?.code, 'ESRCH')
+})
+
+test('the child starts with default signal handlers and an empty mask (Node ignores SIGPIPE)', async (t) => {
+  const r = await exec('grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'])
+  t.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[1]), ['0000000000000000', '0000000000000000'])
+  const pipe = await exec('sh', ['-c', 'yes | head -n 1'])
+  t.is(pipe.stderr, '', 'yes died of SIGPIPE quietly instead of reporting EPIPE')
+})
+
+test('no descriptor of the parent reaches the child except stdio', async (t) => {
+  using held = Namespace.current('net')
+  t.true(held.fd > 2)
+  const r = await exec('sh', ['-c', 'ls /proc/$$/fd'])
+  t.deepEqual(r.stdout.trim().split('\n').map(Number).sort(), [0, 1, 2])
+})
+
+test('failing steps reject with a NamespaceError naming the step', async (t) => {
+  const missing = await t.throwsAsync(exec('/nonexistent/binary', []), { instanceOf: NamespaceError })
+  t.is(missing?.code, 'ENOENT')
+  t.is(missing?.step, 'execve')
+  t.is(missing?.errno, -2)
+  const noPath = await t.throwsAsync(exec('nsjs-no-such-command', []), { instanceOf: NamespaceError })
+  t.is(noPath?.step, 'execve')
+  const cwd = await t.throwsAsync(exec('true', [], { cwd: '/nonexistent-dir' }), { instanceOf: NamespaceError })
+  t.is(cwd?.step, 'chdir')
+  t.is(cwd?.code, 'ENOENT')
+  const events: unknown[] = []
+  const child = spawn('/nonexistent/binary')
+  child.on('error', (e) => events.push(e))
+  await t.throwsAsync(child.exited, { instanceOf: NamespaceError })
+  await new Promise((r) => child.once('close', r))
+  t.is(events.length, 1)
+  t.is(child.pid, undefined)
+})
+
+test('exec rejects a non-zero exit with stdout, stderr, code and signal, like promisified execFile', async (t) => {
+  const e = await t.throwsAsync(exec('sh', ['-c', 'echo out; echo err >&2; exit 3']))
+  t.like(e, { stdout: 'out\n', stderr: 'err\n', code: 3, signal: null })
+  const b = await exec('printf', ['\\x00\\xff'], { encoding: 'buffer' })
+  t.deepEqual([...b.stdout], [0, 255])
+  t.is((await exec('cat', [], { input: 'fed to stdin' })).stdout, 'fed to stdin')
+  t.is((await exec('echo', ['$HOME; ls'])).stdout, '$HOME; ls\n', 'argv is never passed through a shell')
+})
+
+test('AbortSignal and timeout kill the child and reject', async (t) => {
+  const ac = new AbortController()
+  const p = exec('sleep', ['30'], { signal: ac.signal, unshare: ['uts'] })
+  setTimeout(() => ac.abort(), 50)
+  const aborted = await t.throwsAsync(p)
+  t.is(aborted?.name, 'AbortError')
+  t.like(aborted, { signal: 'SIGTERM' })
+  const timedOut = await t.throwsAsync(exec('sleep', ['30'], { timeout: 50, killSignal: 'SIGKILL' }))
+  t.like(timedOut, { code: 'ETIMEDOUT', signal: 'SIGKILL' })
+  const pre = new AbortController()
+  pre.abort()
+  const child = spawn('sleep', ['30'], { signal: pre.signal })
+  child.on('error', () => {})
+  t.is((await t.throwsAsync(child.exited))?.name, 'AbortError')
+})
+
+test('root: chroot into a directory and pivotRoot into it in a new mount namespace', async (t) => {
+  const rootfs = join(tempDir(t), 'rootfs')
+  for (const d of ['usr', 'proc', 'etc', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true })
+  for (const l of ['bin', 'lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(rootfs, l))
+  // The binaries come from the host's /usr, bound read-only by the test (and unmounted after).
+  execFileSync('mount', ['--bind', '-o', 'ro', '/usr', join(rootfs, 'usr')])
+  t.teardown(() => execFileSync('umount', ['-l', join(rootfs, 'usr')]))
+  const chroot = await exec('sh', ['-c', 'ls / | tr "\\n" " "; pwd'], { root: rootfs, cwd: '/tmp' })
+  t.is(chroot.stdout, 'bin etc lib lib64 proc sbin tmp usr /tmp\n')
+  const pivot = await exec('sh', ['-c', 'ls / | tr "\\n" " "; echo; echo $$'], {
+    unshare: ['mnt', 'pid'], root: rootfs, pivotRoot: true, mountProc: true,
+  })
+  const [ls, pid1] = pivot.stdout.trim().split('\n')
+  t.is(ls, 'bin etc lib lib64 proc sbin tmp usr ')
+  t.is(pid1, '1')
+})
+
+test('hundreds of concurrent spawns next to child_process: all reaped, no zombies, no fd leak', async (t) => {
+  // The reaper's epoll descriptor and libuv's SIGCHLD pipe are made once, on first use.
+  await spawn('true', [], { stdio: 'ignore' }).exited
+  await new Promise((resolve) => cpSpawn('true').on('exit', resolve))
+  const startFds = fdCount()
+  const ours = Array.from({ length: 300 }, (_, i) => spawn('true', [], { unshare: i % 2 ? ['uts'] : [], stdio: 'ignore' }).exited)
+  const theirs = Array.from({ length: 50 }, () => new Promise<number | null>((resolve) => cpSpawn('true').on('exit', resolve)))
+  const results = await Promise.all(ours)
+  t.true(results.every((r) => r.code === 0 && r.signal === null))
+  t.true((await Promise.all(theirs)).every((c) => c === 0), 'node:child_process children still exit and are reaped by Node')
+  const zombies = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return fields[0] === 'Z' && Number(fields[1]) === process.pid
+    } catch {
+      return false
+    }
+  })
+  t.deepEqual(zombies, [])
+  t.is(fdCount(), startFds)
+})
+
+test('spawn validates its arguments before anything starts', (t) => {
+  const bad: Array<[() => unknown, string]> = [
+    [() => spawn(42 as unknown as string), 'ERR_INVALID_ARG_TYPE'],
+    [() => spawn('true', 'x' as unknown as string[]), 'ERR_INVALID_ARG_TYPE'],
+    [() => spawn('true', [], { unshare: ['bogus' as 'net'] }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { uidMap: 'nobody' as 'root' }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { uidMap: [{ inside: 0, outside: -1, count: 1 }] }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { stdio: ['pipe', 'bogus' as 'pipe', 'pipe'] }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { join: { pid: -5 } }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { join: [{} as Namespace] }), 'ERR_INVALID_ARG_TYPE'],
+    [() => spawn('true', [], { killSignal: 'SIGNOPE' as 'SIGTERM' }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { timeout: -1 }), 'ERR_INVALID_ARG_VALUE'],
+  ]
+  for (const [fn, code] of bad) t.is((t.throws(fn) as { code?: string }).code, code, String(fn))
+  const closed = Namespace.current('net')
+  closed.close()
+  t.is(t.throws(() => spawn('true', [], { join: [closed] }))?.code, 'ERR_NS_CLOSED')
+})

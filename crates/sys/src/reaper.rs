@@ -1,0 +1,146 @@
+//! Exit notification for spawned children without a thread per child: one native thread
+//! (started on first use, never a libuv pool thread) waits in epoll on the pidfds it was given
+//! and reaps each child through its pidfd as it exits. It never calls waitpid(-1), so children
+//! that Node's child_process owns are left to Node.
+//!
+//! No eventfd wakes the thread for a new registration: epoll_ctl(ADD) of a descriptor that is
+//! already readable wakes a thread blocked in epoll_wait on it, and nothing else needs waking.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::{raw, sys};
+
+pub type OnExit = Box<dyn FnOnce(u64, i32, i32) + Send>;
+
+struct Watched {
+  pidfd: OwnedFd,
+  id: u64,
+  on_exit: OnExit,
+}
+
+struct Reaper {
+  epoll: OwnedFd,
+  /// Keyed by a registration number, not the fd number, which a closed dup could hand to the
+  /// next registration while an event for the old one is still being handled.
+  watched: Mutex<HashMap<u64, Watched>>,
+  next_key: AtomicU64,
+}
+
+static REAPER: Mutex<Option<&'static Reaper>> = Mutex::new(None);
+
+/// Calls `on_exit(id, code, signal)` on the reaper thread once the process behind `pidfd` has
+/// exited, after reaping it: `(code, 0)` for an exit, `(-1, signal)` for a death by signal, and
+/// `(-1, 0)` if something else reaped it first. `pidfd` stays the caller's; the reaper keeps a
+/// duplicate. The callback must not block: every other exit waits for it.
+pub fn watch(pidfd: RawFd, id: u64, on_exit: OnExit) -> Result<()> {
+  let reaper = reaper()?;
+  let dup = sys::dup_cloexec(pidfd)?;
+  let key = reaper.next_key.fetch_add(1, Ordering::Relaxed);
+  let fd = dup.as_raw_fd();
+  let mut watched = reaper.watched.lock().unwrap_or_else(|p| p.into_inner());
+  // Inserted before the ADD: the event may be handled before epoll_ctl even returns.
+  watched.insert(key, Watched { pidfd: dup, id, on_exit });
+  if let Err(e) = epoll_ctl(reaper.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, key) {
+    watched.remove(&key);
+    return Err(e);
+  }
+  Ok(())
+}
+
+fn reaper() -> Result<&'static Reaper> {
+  let mut slot = REAPER.lock().unwrap_or_else(|p| p.into_inner());
+  if let Some(r) = *slot {
+    return Ok(r);
+  }
+  // SAFETY: plain syscall; the result is checked before use.
+  let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+  if ep < 0 {
+    return Err(Error::last("epoll_create1"));
+  }
+  // SAFETY: a descriptor the kernel just returned, owned by nothing else.
+  let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
+  // It lives as long as the process: the thread never ends and the addon is never unloaded.
+  let r: &'static Reaper = Box::leak(Box::new(Reaper { epoll, watched: Mutex::new(HashMap::new()), next_key: AtomicU64::new(0) }));
+  std::thread::Builder::new()
+    .name("nsjs-reaper".into())
+    .spawn(move || run(r))
+    .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?;
+  *slot = Some(r);
+  Ok(r)
+}
+
+fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, key: u64) -> Result<()> {
+  let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: key };
+  // SAFETY: `ev` is a valid epoll_event (ignored for DEL).
+  if unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) } < 0 {
+    return Err(Error::last("epoll_ctl"));
+  }
+  Ok(())
+}
+
+fn run(r: &'static Reaper) {
+  // Process-directed signals belong on the JS thread, whose handlers Node installed; here they
+  // would only interrupt epoll_wait.
+  let all: u64 = !0;
+  // SAFETY: a valid 8-byte sigset; no old mask is asked for.
+  unsafe { raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_BLOCK as usize, &all as *const u64 as usize, 0, 8]) };
+  let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+  loop {
+    // SAFETY: `events` is writable for the count passed.
+    let n = unsafe { libc::epoll_wait(r.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, -1) };
+    if n < 0 {
+      // EINTR, or a bug; either way waiting again is all there is to do.
+      continue;
+    }
+    for ev in &events[..n as usize] {
+      let key = ev.u64;
+      let Some(w) = r.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&key) else { continue };
+      // A readable pidfd means the process is a zombie (or already gone), so this never blocks.
+      let status = match sys::waitid_pidfd(w.pidfd.as_fd(), true) {
+        Ok(Some(s)) => s,
+        // Reaped by someone else (try_wait, or a stray waitpid(-1)): the status is lost.
+        Ok(None) | Err(_) => (-1, 0),
+      };
+      let _ = epoll_ctl(r.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, w.pidfd.as_raw_fd(), key);
+      drop(w.pidfd);
+      let (id, on_exit) = (w.id, w.on_exit);
+      // A panicking callback must not take the thread, and every later exit, with it.
+      let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_exit(id, status.0, status.1)));
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::spawn::{spawn, SpawnSpec};
+  use std::sync::mpsc;
+  use std::time::Duration;
+
+  #[test]
+  fn reports_exit_codes() {
+    let (tx, rx) = mpsc::channel();
+    for (i, code) in [0, 3].into_iter().enumerate() {
+      let child = spawn(&SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), format!("exit {code}")])).unwrap();
+      let tx = tx.clone();
+      watch(child.pidfd.as_raw_fd(), i as u64, Box::new(move |id, c, s| tx.send((id, c, s)).unwrap())).unwrap();
+    }
+    let mut got: Vec<_> = (0..2).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
+    got.sort();
+    assert_eq!(got, [(0, 0, 0), (1, 3, 0)]);
+  }
+
+  #[test]
+  fn a_panicking_callback_does_not_stop_the_thread() {
+    let child = spawn(&SpawnSpec::new("/bin/true", vec!["true".into()])).unwrap();
+    watch(child.pidfd.as_raw_fd(), 0, Box::new(|_, _, _| panic!("callback panic (expected by the test)"))).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let child = spawn(&SpawnSpec::new("/bin/true", vec!["true".into()])).unwrap();
+    watch(child.pidfd.as_raw_fd(), 7, Box::new(move |id, c, s| tx.send((id, c, s)).unwrap())).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), (7, 0, 0));
+  }
+}

@@ -1,0 +1,234 @@
+//! The code the spawned child runs between clone and execve, in util-linux's order (nsenter,
+//! then unshare). It may share the parent's memory (CLONE_VM) and the parent may be blocked in
+//! vfork, so it is async-signal-safe throughout: it only reads the prepared `Plan`, keeps its
+//! state on its own stack, calls `child_sys`, and ends in execve or exit_group, never a return or
+//! a panic. A failure goes to the parent as a `Report` on the error pipe.
+
+use std::ffi::c_void;
+
+use super::child_sys as k;
+use super::exec_path;
+use super::plan::Plan;
+use super::report::{Report, Site};
+use super::spec::Stdio;
+use crate::ns_type::NsType;
+
+/// The exit code of a child that failed before execve, as the shell uses for "cannot execute".
+const FAILED: i32 = 127;
+
+/// Linux has signals 1..=64; rt_sigaction refuses SIGKILL and SIGSTOP, which need no reset.
+const LAST_SIGNAL: i32 = 64;
+
+/// clone's entry point. `arg` is the parent's `Plan`.
+pub extern "C" fn main(arg: *mut c_void) -> libc::c_int {
+  // SAFETY: the parent passes a pointer to its Plan and keeps it alive and unmodified until this
+  // child has exec'ed or exited (it waits for EOF on the error pipe, or for the child's death).
+  let plan = unsafe { &*(arg as *const Plan) };
+  run(plan)
+}
+
+fn fail(p: &Plan, site: Site, ns: Option<NsType>, errno: i32) -> ! {
+  let bytes = Report { site, ns, errno }.encode();
+  // Nothing to do if this fails: the parent then sees EOF and learns of the failure from the
+  // exit status instead.
+  k::write(p.err_w, &bytes);
+  k::exit_group(FAILED)
+}
+
+/// Passes a successful result through, turns -errno into a report.
+#[inline(always)]
+fn check(p: &Plan, ret: isize, site: Site, ns: Option<NsType>) -> isize {
+  if ret < 0 {
+    fail(p, site, ns, ret.wrapping_neg() as i32);
+  }
+  ret
+}
+
+fn run(p: &Plan) -> ! {
+  // Handlers of the parent would run on the parent's memory; SIG_IGN (Node ignores SIGPIPE)
+  // would survive execve. All signals stay blocked (the parent blocked them around clone)
+  // until just before execve.
+  for sig in 1..=LAST_SIGNAL {
+    if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+      k::signal_default(sig);
+    }
+  }
+  if p.new_session {
+    check(p, k::setsid(), Site::Setsid, None);
+  }
+  if let Some(sig) = p.pdeathsig {
+    arm_parent_death_signal(p, sig);
+  }
+  if p.go_r >= 0 {
+    wait_for_go(p);
+  }
+  join(p);
+  for &t in p.unshares.iter() {
+    check(p, k::unshare(t.clone_flag()), Site::Unshare, Some(t));
+  }
+  if let Some(body) = p.timens_offsets.as_deref() {
+    write_timens_offsets(p, body);
+  }
+  if let Some(name) = p.hostname.as_deref() {
+    check(p, k::sethostname(name), Site::Sethostname, Some(NsType::Uts));
+  }
+  if let Some(flags) = p.propagation {
+    check(p, k::mount(Some(c"none"), c"/", None, flags), Site::Propagation, Some(NsType::Mnt));
+  }
+  if let Some(root) = p.root.as_deref() {
+    if p.pivot_root {
+      check(p, k::mount(Some(root), root, None, libc::MS_BIND | libc::MS_REC), Site::PivotBind, None);
+      check(p, k::chdir(root), Site::PivotChdir, None);
+      // With the same directory twice the old root ends up stacked under the new one, where a
+      // lazy unmount of "." removes it: no directory for it is needed inside `root`.
+      check(p, k::pivot_root(c".", c"."), Site::PivotRoot, None);
+      check(p, k::umount2(c".", libc::MNT_DETACH), Site::PivotUmount, None);
+      check(p, k::chdir(c"/"), Site::PivotChdirRoot, None);
+    } else {
+      check(p, k::chroot(root), Site::Chroot, None);
+      check(p, k::chdir(c"/"), Site::ChrootChdir, None);
+    }
+  }
+  if let Some(cwd) = p.cwd.as_deref() {
+    check(p, k::chdir(cwd), Site::Cwd, None);
+  }
+  if p.mount_proc {
+    if p.proc_private_first {
+      check(p, k::mount(Some(c"none"), c"/proc", None, libc::MS_PRIVATE | libc::MS_REC), Site::ProcPrivate, None);
+    }
+    let flags = libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV;
+    check(p, k::mount(Some(c"proc"), c"/proc", Some(c"proc"), flags), Site::ProcMount, None);
+  }
+  set_credentials(p);
+  if let Some(sig) = p.pdeathsig {
+    // Changing uid or gid (and entering a user namespace) cleared the first one.
+    arm_parent_death_signal(p, sig);
+  }
+  set_stdio(p);
+  check(p, k::cloexec_from(3), Site::CloseRange, None);
+  k::unblock_all_signals();
+  exec(p)
+}
+
+fn arm_parent_death_signal(p: &Plan, sig: i32) {
+  check(p, k::set_pdeathsig(sig), Site::Pdeathsig, None);
+  // The parent may have died before the signal was armed; then nobody will ever send it.
+  let ppid = k::getppid() as i32;
+  if ppid != p.parent_pid && !(p.ppid_may_be_zero && ppid == 0) {
+    fail(p, Site::ParentGone, None, libc::ESRCH);
+  }
+}
+
+fn wait_for_go(p: &Plan) {
+  // Our copy of the write end would keep the read below from ever seeing EOF.
+  k::close(p.go_w);
+  let mut byte = [0u8; 1];
+  loop {
+    match k::read(p.go_r, &mut byte) {
+      1 => break,
+      r if r == -(libc::EINTR as isize) => continue,
+      // The parent is gone or gave up: nobody waits for a report.
+      _ => k::exit_group(FAILED),
+    }
+  }
+  k::close(p.go_r);
+}
+
+/// nsenter's two passes: everything but user first, ignoring failures, since entering the
+/// target user namespace first may drop the privilege needed for the others; then user and
+/// whatever failed, now after gaining the target's privileges, and failures are final.
+fn join(p: &Plan) {
+  let mut done: u64 = 0;
+  for (i, &(fd, t)) in p.joins.iter().enumerate() {
+    if t != NsType::User && k::setns(fd, t.clone_flag()) == 0 {
+      done |= 1 << i;
+    }
+  }
+  for (i, &(fd, t)) in p.joins.iter().enumerate() {
+    if done & (1 << i) == 0 {
+      check(p, k::setns(fd, t.clone_flag()), Site::Setns, Some(t));
+    }
+  }
+}
+
+fn write_timens_offsets(p: &Plan, body: &[u8]) {
+  let t = Some(NsType::Time);
+  let fd = check(p, k::open(c"/proc/self/timens_offsets", libc::O_WRONLY | libc::O_CLOEXEC), Site::TimensOpen, t) as i32;
+  // The kernel parses the whole body from one write and sets both offsets at once.
+  let n = check(p, k::write(fd, body), Site::TimensWrite, t);
+  if n as usize != body.len() {
+    fail(p, Site::TimensWrite, t, libc::EIO);
+  }
+  k::close(fd);
+}
+
+fn set_credentials(p: &Plan) {
+  if let Some(gid) = p.gid {
+    if p.setgroups_allowed {
+      // Keep the parent's supplementary groups from reaching the command. EPERM means the
+      // kernel forbids setgroups here (unprivileged user namespace): nothing to drop then.
+      let r = k::clear_groups();
+      if r < 0 && r != -(libc::EPERM as isize) {
+        check(p, r, Site::Setgroups, None);
+      }
+    }
+    check(p, k::setresgid(gid), Site::Setresgid, None);
+  }
+  if let Some(uid) = p.uid {
+    check(p, k::setresuid(uid), Site::Setresuid, None);
+  }
+}
+
+/// Puts the requested descriptors on 0, 1, 2. Every source is first moved to 3 or above, so that
+/// filling one slot can never overwrite the source of another; the moved copies and the parent's
+/// own descriptors are CLOEXEC and vanish at execve.
+fn set_stdio(p: &Plan) {
+  let mut src: [i32; 3] = [-1; 3];
+  let mut null: i32 = -1;
+  for (slot, s) in src.iter_mut().zip(p.stdio.iter()) {
+    match *s {
+      Stdio::Inherit => {}
+      Stdio::Fd(fd) if (0..3).contains(&fd) => *slot = check(p, k::dup_above(fd, 3), Site::StdioMove, None) as i32,
+      Stdio::Fd(fd) => *slot = fd,
+      Stdio::Null => {
+        if null < 0 {
+          null = open_dev_null(p);
+        }
+        *slot = null;
+      }
+    }
+  }
+  for (target, &s) in (0..3).zip(src.iter()) {
+    if s >= 0 {
+      check(p, k::dup_onto(s, target), Site::StdioDup, None);
+    }
+  }
+}
+
+fn open_dev_null(p: &Plan) -> i32 {
+  let fd = check(p, k::open(c"/dev/null", libc::O_RDWR | libc::O_CLOEXEC), Site::StdioNull, None) as i32;
+  if fd >= 3 {
+    return fd;
+  }
+  // It took a slot the parent had closed; that slot may be about to be filled.
+  let high = check(p, k::dup_above(fd, 3), Site::StdioMove, None) as i32;
+  k::close(fd);
+  high
+}
+
+/// execvpe's loop: go on to the next candidate when this one is missing or not allowed, and
+/// report EACCES over ENOENT if any candidate was there but not executable.
+fn exec(p: &Plan) -> ! {
+  let mut errno = libc::ENOENT;
+  let mut saw_eacces = false;
+  for path in p.candidates.iter() {
+    // SAFETY: the plan's argv and envp are NULL-terminated pointer arrays into CStrings it owns.
+    let e = unsafe { k::execve(path, &p.argv, &p.envp) }.wrapping_neg() as i32;
+    if !exec_path::try_next(e) {
+      fail(p, Site::Execve, None, e);
+    }
+    saw_eacces |= e == libc::EACCES;
+    errno = e;
+  }
+  fail(p, Site::Execve, None, if saw_eacces { libc::EACCES } else { errno })
+}

@@ -1,0 +1,167 @@
+//! The parent's half of a spawn: clone the child on a fresh stack, give it its user namespace
+//! maps if it has one, and learn from the error pipe whether it reached execve.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use super::plan::Plan;
+use super::report::{self, Report};
+use super::spec::{Child, SpawnSpec};
+use super::{child, id_maps};
+use crate::clone::{clone_on, Stack, STACK_SIZE};
+use crate::error::{Error, Result};
+use crate::handle::NsHandle;
+use crate::ns_type::NsType;
+use crate::{raw, sys};
+
+pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
+  let mut plan = Plan::build(spec)?;
+  let err_pipe = pipe_above_stdio()?;
+  let go_pipe = if plan.needs_handshake() { Some(pipe_above_stdio()?) } else { None };
+  plan.err_w = err_pipe.1.as_raw_fd();
+  if let Some((r, w)) = &go_pipe {
+    plan.go_r = r.as_raw_fd();
+    plan.go_w = w.as_raw_fd();
+  }
+  plan.parent_pid = std::process::id() as i32;
+  let stack = Stack::new(STACK_SIZE).map_err(|e| e.step("clone"))?;
+  let plan = &plan;
+
+  let mut flags = libc::CLONE_PIDFD | libc::SIGCHLD | plan.clone_ns_flags;
+  if plan.share_memory {
+    flags |= libc::CLONE_VM;
+  }
+  if !plan.needs_handshake() {
+    // The parent sleeps until the child has exec'ed or exited, so the child may use its memory.
+    flags |= libc::CLONE_VFORK;
+  }
+
+  let saved_pid_ns = enter_pid_namespaces(&plan.pid_joins)?;
+  let cloned = {
+    let _blocked = BlockedSignals::all();
+    // SAFETY: `child::main` obeys clone_on's contract (raw syscalls only, see child.rs). `plan`
+    // and `stack` outlive the child's use of them: with CLONE_VFORK clone returns only after the
+    // child exec'ed or exited; otherwise `Running` below, dropped before them, kills and reaps
+    // the child on every early return, and the success path waits for EOF on the error pipe,
+    // which comes after execve has replaced the child's memory.
+    unsafe { clone_on(&stack, flags, child::main, plan as *const Plan as *mut libc::c_void) }
+  };
+  let restored = saved_pid_ns.map_or(Ok(()), |h| sys::setns(h.as_fd(), libc::CLONE_NEWPID));
+  let (pid, pidfd) = cloned.map_err(|e| e.step("clone"))?;
+  let Some(pidfd) = pidfd else {
+    return Err(Error::os(libc::EINVAL, "clone").step("clone"));
+  };
+  // SAFETY: CLONE_PIDFD made the kernel store a new descriptor that nothing else owns.
+  let running = Running { pidfd: Some(unsafe { OwnedFd::from_raw_fd(pidfd) }) };
+  // A thread left in another pid_for_children would put every later child of it there.
+  restored.map_err(|e| e.step("setns").ns(NsType::Pid))?;
+
+  let (err_r, err_w) = err_pipe;
+  // Our copy of the write end would hide the EOF that says the child exec'ed.
+  drop(err_w);
+  if let Some((go_r, go_w)) = go_pipe {
+    drop(go_r);
+    id_maps::write(pid, plan)?;
+    // A byte, not EOF: a child cloned meanwhile by another thread may hold a copy of go_w.
+    sys::write_all(go_w.as_fd(), b"g").map_err(|e| e.step("clone"))?;
+  }
+  if let Some(r) = read_report(err_r.as_fd())? {
+    let e = r.into_error();
+    return Err(match plan.path_for(r.site.step()) {
+      Some(p) => e.path(p),
+      None => e,
+    });
+  }
+  Ok(Child { pid, pidfd: running.keep() })
+}
+
+/// A child that must not outlive a failed spawn: unless kept, it is killed and reaped on drop,
+/// which is also what makes it safe to free the stack and plan it may still be using.
+struct Running {
+  pidfd: Option<OwnedFd>,
+}
+
+impl Running {
+  fn keep(mut self) -> OwnedFd {
+    self.pidfd.take().expect("kept once")
+  }
+}
+
+impl Drop for Running {
+  fn drop(&mut self) {
+    if let Some(fd) = self.pidfd.take() {
+      let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+      let _ = sys::waitid_pidfd(fd.as_fd(), false);
+    }
+  }
+}
+
+/// Both ends at 3 or above: the child fills 0..2 with dup2 and must not overwrite a pipe end
+/// that happened to land there because the parent had closed its stdin or stdout.
+fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
+  let lift = |fd: OwnedFd| if fd.as_raw_fd() < 3 { sys::dup_cloexec(fd.as_raw_fd()) } else { Ok(fd) };
+  let (r, w) = sys::pipe().map_err(|e| e.step("clone"))?;
+  Ok((lift(r).map_err(|e| e.step("clone"))?, lift(w).map_err(|e| e.step("clone"))?))
+}
+
+/// setns of a pid namespace only decides where the thread's next children are born, so joining
+/// one happens here, on the calling thread, and is undone right after clone.
+fn enter_pid_namespaces(fds: &[i32]) -> Result<Option<NsHandle>> {
+  if fds.is_empty() {
+    return Ok(None);
+  }
+  let tag = |e: Error| e.step("setns").ns(NsType::Pid);
+  let saved = NsHandle::current_for_children(NsType::Pid).map_err(tag)?;
+  for &fd in fds {
+    // SAFETY: the caller of spawn keeps its join descriptors open for the whole call.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    if let Err(e) = sys::setns(b, libc::CLONE_NEWPID) {
+      let _ = sys::setns(saved.as_fd(), libc::CLONE_NEWPID);
+      return Err(tag(e));
+    }
+  }
+  Ok(Some(saved))
+}
+
+/// Every signal blocked on the calling thread while it clones: a handler that ran in a CLONE_VM
+/// child would run on the parent's memory. The raw call also blocks the two signals glibc keeps
+/// for itself, which pthread_sigmask refuses to block.
+struct BlockedSignals {
+  old: u64,
+}
+
+impl BlockedSignals {
+  fn all() -> Self {
+    let all: u64 = !0;
+    let mut old: u64 = 0;
+    // SAFETY: both pointers are valid 8-byte sigsets, the size the kernel expects.
+    unsafe {
+      raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &all as *const u64 as usize, &mut old as *mut u64 as usize, 8])
+    };
+    BlockedSignals { old }
+  }
+}
+
+impl Drop for BlockedSignals {
+  fn drop(&mut self) {
+    // SAFETY: a valid 8-byte sigset; no old mask is asked for.
+    unsafe { raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &self.old as *const u64 as usize, 0, 8]) };
+  }
+}
+
+/// Reads until EOF (the child exec'ed) or a whole report (it failed).
+fn read_report(fd: BorrowedFd<'_>) -> Result<Option<Report>> {
+  let mut buf = [0u8; report::LEN];
+  let mut got = 0;
+  while got < buf.len() {
+    let n = sys::read(fd, &mut buf[got..]).map_err(|e| e.step("clone"))?;
+    if n == 0 {
+      break;
+    }
+    got += n;
+  }
+  match got {
+    0 => Ok(None),
+    report::LEN => Report::decode(buf).map(Some).ok_or_else(|| Error::os(libc::EIO, "read").step("clone")),
+    _ => Err(Error::os(libc::EIO, "read").step("clone")),
+  }
+}

@@ -1,0 +1,266 @@
+//! Everything the child needs, computed in the parent before clone: the child may not allocate,
+//! so each string is a CString here, each decision a flag, each file body a finished buffer.
+//! Also the rules that make namespace options imply their namespace.
+
+use std::ffi::{c_char, CString};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use super::exec_path;
+use super::spec::{MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
+use crate::error::{Error, Result};
+use crate::ns_type::NsType;
+
+/// The child keeps a bitmask of joins already done.
+const MAX_JOINS: usize = 64;
+
+pub struct Plan {
+  pub file: String,
+  pub candidates: Vec<CString>,
+  _argv: Vec<CString>,
+  /// NULL-terminated pointers into `_argv`.
+  pub argv: Vec<*const c_char>,
+  _env: Vec<CString>,
+  /// NULL-terminated pointers into `_env`.
+  pub envp: Vec<*const c_char>,
+
+  /// Pid namespaces to enter on the calling thread before clone, so the child is born inside.
+  pub pid_joins: Vec<RawFd>,
+  /// The other joins, user first then nsenter's order.
+  pub joins: Vec<(RawFd, NsType)>,
+  /// CLONE_NEWUSER / CLONE_NEWPID: what the child must be born with.
+  pub clone_ns_flags: libc::c_int,
+  /// The namespaces the child unshares itself, one call each so a failure names its type.
+  pub unshares: Vec<NsType>,
+  /// A CLONE_VM child shares the parent's mm, which makes setns(time) fail with EUSERS.
+  pub share_memory: bool,
+
+  pub setgroups_deny: bool,
+  pub uid_map: Option<Vec<u8>>,
+  pub gid_map: Option<Vec<u8>>,
+  pub timens_offsets: Option<Vec<u8>>,
+  pub hostname: Option<Vec<u8>>,
+  /// mount(2) flags for "/", when the child makes a mount namespace and the caller wants a change.
+  pub propagation: Option<libc::c_ulong>,
+  pub root: Option<CString>,
+  pub pivot_root: bool,
+  pub cwd: Option<CString>,
+  pub mount_proc: bool,
+  /// unshare --mount-proc makes an existing /proc private first when "/" was not made private
+  /// recursively, so the new proc mount cannot propagate to the host.
+  pub proc_private_first: bool,
+  pub gid: Option<u32>,
+  pub uid: Option<u32>,
+  pub setgroups_allowed: bool,
+  pub pdeathsig: Option<i32>,
+  pub new_session: bool,
+  pub stdio: [Stdio; 3],
+  /// /dev/null opened by the parent for `Stdio::Null`: the child may no longer see the parent's
+  /// /dev/null once it has changed root or joined another mount namespace.
+  _dev_null: Option<OwnedFd>,
+
+  /// Filled in by the parent right before clone.
+  pub parent_pid: i32,
+  /// In a new or joined pid namespace the parent is invisible, so getppid() reads 0.
+  pub ppid_may_be_zero: bool,
+  pub err_w: RawFd,
+  pub go_r: RawFd,
+  pub go_w: RawFd,
+}
+
+fn cstring(s: &str, step: &'static str, syscall: &'static str) -> Result<CString> {
+  CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).step(step).path(s))
+}
+
+fn cstrings(v: &[String], step: &'static str, syscall: &'static str) -> Result<(Vec<CString>, Vec<*const c_char>)> {
+  let owned = v.iter().map(|s| cstring(s, step, syscall)).collect::<Result<Vec<_>>>()?;
+  let mut ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+  ptrs.push(std::ptr::null());
+  Ok((owned, ptrs))
+}
+
+fn map_body(m: &MapSpec) -> Option<Vec<u8>> {
+  let MapSpec::Lines(lines) = m;
+  if lines.is_empty() {
+    return None;
+  }
+  Some(lines.iter().map(|(inside, outside, count)| format!("{inside} {outside} {count}\n")).collect::<String>().into_bytes())
+}
+
+fn position(t: NsType) -> usize {
+  NsType::ALL.iter().position(|x| *x == t).unwrap_or(usize::MAX)
+}
+
+impl Plan {
+  pub fn build(spec: &SpawnSpec) -> Result<Plan> {
+    let parent_path = std::env::var("PATH").ok();
+    let candidates = exec_path::candidates(&spec.file, &spec.env, parent_path.as_deref())
+      .iter()
+      .map(|c| cstring(c, "execve", "execve").map_err(|e| e.path(spec.file.clone())))
+      .collect::<Result<Vec<_>>>()?;
+    let (argv_owned, argv) = cstrings(&spec.argv, "execve", "execve")?;
+    let (env_owned, envp) = cstrings(&spec.env, "execve", "execve")?;
+
+    let mut unshare: Vec<NsType> = spec.unshare.clone();
+    let mut imply = |t: NsType, when: bool| {
+      if when && !unshare.contains(&t) {
+        unshare.push(t);
+      }
+    };
+    imply(NsType::User, spec.uid_map.is_some() || spec.gid_map.is_some());
+    imply(NsType::Uts, spec.hostname.is_some());
+    imply(NsType::Mnt, spec.mount_proc || spec.pivot_root);
+    imply(NsType::Time, spec.time_offsets.is_some());
+    unshare.sort_by_key(|t| position(*t));
+    unshare.dedup();
+
+    let mut clone_ns_flags = 0;
+    for t in [NsType::User, NsType::Pid] {
+      if unshare.contains(&t) {
+        clone_ns_flags |= t.clone_flag();
+      }
+    }
+    let unshares: Vec<NsType> = unshare.iter().copied().filter(|t| !matches!(t, NsType::User | NsType::Pid)).collect();
+
+    let pid_joins: Vec<RawFd> = spec.join.iter().filter(|(_, t)| *t == NsType::Pid).map(|(fd, _)| *fd).collect();
+    let mut joins: Vec<(RawFd, NsType)> = spec.join.iter().copied().filter(|(_, t)| *t != NsType::Pid).collect();
+    if joins.len() > MAX_JOINS {
+      return Err(Error::os(libc::EINVAL, "setns").step("setns"));
+    }
+    // Stable: two joins of one type keep the caller's order.
+    joins.sort_by_key(|(_, t)| position(*t));
+
+    let root = spec.root.as_deref().map(|r| cstring(r, if spec.pivot_root { "pivot_root" } else { "chroot" }, "chroot")).transpose()?;
+    if spec.pivot_root && root.is_none() {
+      return Err(Error::os(libc::EINVAL, "pivot_root").step("pivot_root"));
+    }
+    let cwd = spec.cwd.as_deref().map(|c| cstring(c, "chdir", "chdir")).transpose()?;
+
+    let new_mnt = unshares.contains(&NsType::Mnt);
+    let propagation = match (new_mnt, spec.propagation) {
+      (false, _) | (_, Propagation::Unchanged) => None,
+      (true, Propagation::Private) => Some(libc::MS_REC | libc::MS_PRIVATE),
+      (true, Propagation::Slave) => Some(libc::MS_REC | libc::MS_SLAVE),
+      (true, Propagation::Shared) => Some(libc::MS_REC | libc::MS_SHARED),
+    };
+
+    let mut stdio = spec.stdio;
+    let dev_null = if stdio.contains(&Stdio::Null) {
+      let fd = crate::sys::open("/dev/null", libc::O_RDWR, 0).map_err(|e| e.step("dup2"))?;
+      for s in stdio.iter_mut().filter(|s| **s == Stdio::Null) {
+        *s = Stdio::Fd(fd.as_raw_fd());
+      }
+      Some(fd)
+    } else {
+      None
+    };
+    Ok(Plan {
+      file: spec.file.clone(),
+      candidates,
+      _argv: argv_owned,
+      argv,
+      _env: env_owned,
+      envp,
+      share_memory: !joins.iter().any(|(_, t)| *t == NsType::Time),
+      ppid_may_be_zero: !pid_joins.is_empty() || clone_ns_flags & libc::CLONE_NEWPID != 0,
+      pid_joins,
+      joins,
+      clone_ns_flags,
+      unshares,
+      setgroups_deny: spec.setgroups == Some(SetGroups::Deny),
+      uid_map: spec.uid_map.as_ref().and_then(map_body),
+      gid_map: spec.gid_map.as_ref().and_then(map_body),
+      timens_offsets: spec.time_offsets.map(|(mono, boot)| format!("monotonic {mono} 0\nboottime {boot} 0\n").into_bytes()),
+      hostname: spec.hostname.as_ref().map(|h| h.clone().into_bytes()),
+      propagation,
+      proc_private_first: spec.mount_proc && spec.root.is_none() && spec.propagation != Propagation::Private,
+      root,
+      pivot_root: spec.pivot_root,
+      cwd,
+      mount_proc: spec.mount_proc,
+      gid: spec.gid,
+      uid: spec.uid,
+      setgroups_allowed: spec.setgroups != Some(SetGroups::Deny),
+      pdeathsig: spec.die_with_parent,
+      new_session: spec.new_session,
+      stdio,
+      _dev_null: dev_null,
+      parent_pid: 0,
+      err_w: -1,
+      go_r: -1,
+      go_w: -1,
+    })
+  }
+
+  /// The user namespace is born with the child, and its maps can only be written from outside
+  /// once the child exists, so the child must wait for the parent.
+  pub fn needs_handshake(&self) -> bool {
+    self.clone_ns_flags & libc::CLONE_NEWUSER != 0
+  }
+
+  /// The path an error at `step` is about, for the message the JS layer writes.
+  pub fn path_for(&self, step: &str) -> Option<String> {
+    let s = |c: &Option<CString>| c.as_ref().map(|c| c.to_string_lossy().into_owned());
+    match step {
+      "execve" => Some(self.file.clone()),
+      "chroot" | "pivot_root" => s(&self.root),
+      "chdir" => s(&self.cwd),
+      "mount /proc" => Some("/proc".into()),
+      "timens_offsets" => Some("/proc/self/timens_offsets".into()),
+      _ => None,
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn spec() -> SpawnSpec {
+    SpawnSpec::new("/bin/true", vec!["true".into()])
+  }
+
+  #[test]
+  fn options_imply_their_namespace() {
+    let mut s = spec();
+    s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+    s.hostname = Some("h".into());
+    s.mount_proc = true;
+    s.time_offsets = Some((1, 2));
+    s.unshare = vec![NsType::Pid, NsType::Net];
+    let p = Plan::build(&s).unwrap();
+    assert_eq!(p.clone_ns_flags, libc::CLONE_NEWUSER | libc::CLONE_NEWPID);
+    assert_eq!(p.unshares, [NsType::Uts, NsType::Net, NsType::Mnt, NsType::Time]);
+    assert_eq!(p.uid_map.as_deref(), Some(&b"0 0 1\n"[..]));
+    assert_eq!(p.timens_offsets.as_deref(), Some(&b"monotonic 1 0\nboottime 2 0\n"[..]));
+    assert_eq!(p.propagation, Some(libc::MS_REC | libc::MS_PRIVATE));
+    assert!(p.needs_handshake());
+    assert!(p.ppid_may_be_zero);
+  }
+
+  #[test]
+  fn plain_spec_needs_nothing() {
+    let p = Plan::build(&spec()).unwrap();
+    assert_eq!(p.clone_ns_flags, 0);
+    assert!(p.unshares.is_empty() && p.propagation.is_none() && p.share_memory && !p.needs_handshake());
+    assert_eq!(p.argv.len(), 2);
+    assert!(p.argv[1].is_null());
+  }
+
+  #[test]
+  fn joins_are_split_and_ordered() {
+    let mut s = spec();
+    s.join = vec![(7, NsType::Mnt), (5, NsType::Pid), (6, NsType::User), (8, NsType::Time)];
+    let p = Plan::build(&s).unwrap();
+    assert_eq!(p.pid_joins, [5]);
+    assert_eq!(p.joins, [(6, NsType::User), (7, NsType::Mnt), (8, NsType::Time)]);
+    assert!(!p.share_memory);
+  }
+
+  #[test]
+  fn nul_bytes_are_rejected_before_clone() {
+    let mut s = spec();
+    s.argv.push("a\0b".into());
+    let e = Plan::build(&s).err().unwrap();
+    assert_eq!((e.errno, e.step.as_deref()), (libc::EINVAL, Some("execve")));
+  }
+}

@@ -1,0 +1,455 @@
+//! The spawner against the real kernel, as root. Every test reaps what it starts and leaves no
+//! mount behind: mounts are made only inside namespaces that die with the test's processes.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::*;
+use crate::handle::NsHandle;
+use crate::ns_type::NsType;
+use crate::sys;
+
+fn spec(argv: &[&str]) -> SpawnSpec {
+  let mut s = SpawnSpec::new(argv[0], argv.iter().map(|a| a.to_string()).collect());
+  s.env = vec!["PATH=/usr/bin:/bin".into()];
+  s
+}
+
+fn wait(c: &Child) -> (i32, i32) {
+  sys::waitid_pidfd(c.pidfd.as_fd(), false).unwrap().unwrap()
+}
+
+/// Runs to completion with stdout on a pipe.
+fn output(mut s: SpawnSpec) -> (String, (i32, i32)) {
+  let (r, w) = sys::pipe().unwrap();
+  s.stdio[1] = Stdio::Fd(w.as_raw_fd());
+  let c = spawn(&s).unwrap();
+  drop(w);
+  let mut out = String::new();
+  File::from(r).read_to_string(&mut out).unwrap();
+  (out, wait(&c))
+}
+
+fn stdout_of(s: SpawnSpec) -> String {
+  let (out, status) = output(s);
+  assert_eq!(status, (0, 0), "output: {out}");
+  out.trim_end().to_string()
+}
+
+/// A zombie that is our child: what a missed reap leaves behind. A pid that was reused since
+/// belongs to someone else and does not count.
+fn is_our_zombie(pid: i32) -> bool {
+  let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+  let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+  let mut f = rest.split_whitespace();
+  let state = f.next();
+  let ppid: Option<u32> = f.next().and_then(|p| p.parse().ok());
+  state == Some("Z") && ppid == Some(std::process::id())
+}
+
+#[test]
+fn true_exits_zero_through_try_wait() {
+  let c = spawn(&spec(&["/bin/true"])).unwrap();
+  assert!(c.pid > 0);
+  let status = loop {
+    if let Some(s) = try_wait(c.pidfd.as_fd()).unwrap() {
+      break s;
+    }
+    std::thread::sleep(Duration::from_millis(2));
+  };
+  assert_eq!(status, (0, 0));
+  assert_eq!(try_wait(c.pidfd.as_fd()).unwrap_err().code(), "ECHILD");
+}
+
+#[test]
+fn exit_code_and_path_search() {
+  let (_, status) = output(spec(&["sh", "-c", "exit 42"]));
+  assert_eq!(status, (42, 0));
+}
+
+#[test]
+fn missing_binary_is_enoent_at_execve_without_zombie() {
+  // Run on a thread of a known name: the failed child carries it as its comm.
+  std::thread::Builder::new()
+    .name("nsjs-missing".into())
+    .spawn(|| {
+      for file in ["/nonexistent/nsjs-cmd", "nsjs-no-such-command"] {
+        let e = spawn(&spec(&[file])).unwrap_err();
+        assert_eq!((e.code(), e.step.as_deref(), e.syscall), ("ENOENT".into(), Some("execve"), "execve"));
+        assert_eq!(e.path.as_deref(), Some(file));
+      }
+    })
+    .unwrap()
+    .join()
+    .unwrap();
+  for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+    let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert!(!(comm.trim() == "nsjs-missing" && is_our_zombie(pid)), "zombie {pid}");
+  }
+}
+
+#[test]
+fn not_executable_is_eacces() {
+  let file = format!("/tmp/nsjs-noexec-{}", std::process::id());
+  std::fs::write(&file, "").unwrap();
+  let e = spawn(&spec(&[&file])).unwrap_err();
+  std::fs::remove_file(&file).unwrap();
+  assert_eq!((e.code().as_str(), e.step.as_deref()), ("EACCES", Some("execve")));
+}
+
+#[test]
+fn failing_steps_are_named() {
+  let mut s = spec(&["/bin/true"]);
+  s.cwd = Some("/nonexistent-nsjs-dir".into());
+  let e = spawn(&s).unwrap_err();
+  assert_eq!((e.code().as_str(), e.step.as_deref(), e.syscall), ("ENOENT", Some("chdir"), "chdir"));
+  assert_eq!(e.path.as_deref(), Some("/nonexistent-nsjs-dir"));
+
+  let mut s = spec(&["/bin/true"]);
+  s.join = vec![(-1, NsType::Net)];
+  let e = spawn(&s).unwrap_err();
+  assert_eq!((e.code().as_str(), e.step.as_deref(), e.ns_type), ("EBADF", Some("setns"), Some(NsType::Net)));
+
+  let mut s = spec(&["/bin/true"]);
+  s.stdio[2] = Stdio::Fd(1 << 20);
+  let e = spawn(&s).unwrap_err();
+  assert_eq!((e.code().as_str(), e.step.as_deref()), ("EBADF", Some("dup2")));
+}
+
+#[test]
+fn new_uts_with_hostname() {
+  let mut s = spec(&["uname", "-n"]);
+  s.unshare = vec![NsType::Uts];
+  s.hostname = Some("nsjs-test-host".into());
+  assert_eq!(stdout_of(s), "nsjs-test-host");
+  // Implied by the hostname alone, and the host keeps its own.
+  let mut s = spec(&["uname", "-n"]);
+  s.hostname = Some("nsjs-implied".into());
+  assert_eq!(stdout_of(s), "nsjs-implied");
+  assert_ne!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(), "nsjs-implied");
+}
+
+#[test]
+fn new_pid_namespace_makes_the_command_pid_1() {
+  let mut s = spec(&["sh", "-c", "echo $$"]);
+  s.unshare = vec![NsType::Pid];
+  assert_eq!(stdout_of(s), "1");
+}
+
+#[test]
+fn mount_proc_shows_the_new_pid_namespace() {
+  let host_proc = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+  let mut s = spec(&["cat", "/proc/1/cmdline"]);
+  s.unshare = vec![NsType::Pid];
+  s.mount_proc = true;
+  assert_eq!(stdout_of(s), "cat\0/proc/1/cmdline\0");
+  assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").unwrap(), host_proc);
+}
+
+#[test]
+fn user_namespace_mapping_root_to_root() {
+  let mut s = spec(&["sh", "-c", "id -u; id -g; cat /proc/self/uid_map"]);
+  s.unshare = vec![NsType::User];
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.gid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  let out = stdout_of(s);
+  let lines: Vec<_> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).collect();
+  assert_eq!(lines, [vec!["0"], vec!["0"], vec!["0", "0", "1"]]);
+}
+
+#[test]
+fn user_namespace_with_a_subordinate_range() {
+  let mut s = spec(&["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups"]);
+  s.unshare = vec![NsType::User, NsType::Mnt, NsType::Pid];
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
+  s.gid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
+  s.setgroups = Some(SetGroups::Deny);
+  s.mount_proc = true;
+  s.uid = Some(0);
+  s.gid = Some(0);
+  let out = stdout_of(s.clone());
+  let words: Vec<_> = out.split_whitespace().collect();
+  assert_eq!(words, ["0", "0", "100000", "65536", "0", "100000", "65536", "deny"]);
+  // Without uid the child keeps our kuid 0, which this map leaves out: it is the overflow uid.
+  s.uid = None;
+  s.gid = None;
+  assert!(stdout_of(s).starts_with("65534\n"));
+}
+
+#[test]
+fn credentials_inside_a_user_namespace() {
+  let mut s = spec(&["id"]);
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
+  s.gid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
+  s.uid = Some(1000);
+  s.gid = Some(1001);
+  let out = stdout_of(s);
+  // id adds names from the host's /etc/passwd when it has them: compare the numbers only.
+  let numbers: Vec<_> = out.split([' ', '(']).filter(|w| w.contains('=')).collect();
+  assert_eq!(numbers, ["uid=1000", "gid=1001", "groups=1001"], "{out}");
+}
+
+#[test]
+fn time_offsets_show_in_uptime() {
+  let host: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+  let mut s = spec(&["cat", "/proc/uptime"]);
+  s.unshare = vec![NsType::Time];
+  s.time_offsets = Some((0, 100_000));
+  let inside: f64 = stdout_of(s).split_whitespace().next().unwrap().parse().unwrap();
+  assert!(inside >= host + 100_000.0 && inside < host + 100_100.0, "host {host} inside {inside}");
+}
+
+fn ns_link(pid: &str, t: NsType) -> String {
+  std::fs::read_link(format!("/proc/{pid}/ns/{}", t.name())).unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn joins_our_own_net_namespace() {
+  let net = NsHandle::current(NsType::Net).unwrap();
+  let mut s = spec(&["readlink", "/proc/self/ns/net"]);
+  s.join = vec![(net.raw_fd(), NsType::Net)];
+  assert_eq!(stdout_of(s), ns_link("thread-self", NsType::Net));
+}
+
+#[test]
+fn joins_created_namespaces_of_every_kind_but_pid() {
+  // Time needs a child that shares no memory with us (EUSERS otherwise); user needs nsenter's
+  // ordering, since after joining it we are nobody there.
+  let types = [NsType::User, NsType::Net, NsType::Uts, NsType::Ipc, NsType::Cgroup, NsType::Mnt, NsType::Time];
+  let handles: Vec<NsHandle> = types.iter().map(|t| crate::create::create(*t).unwrap()).collect();
+  let mut s = spec(&["sh", "-c", "for t in user net uts ipc cgroup mnt time; do readlink /proc/self/ns/$t; done"]);
+  s.join = handles.iter().map(|h| (h.raw_fd(), h.ns_type())).collect();
+  let out = stdout_of(s);
+  let want: Vec<String> = handles.iter().map(|h| format!("{}:[{}]", h.ns_type().name(), h.inode())).collect();
+  assert_eq!(out.lines().collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn joins_a_pid_namespace_and_restores_the_thread() {
+  let before = NsHandle::current_for_children(NsType::Pid).unwrap();
+  let mut holder = spec(&["sleep", "100"]);
+  holder.unshare = vec![NsType::Pid];
+  let init = spawn(&holder).unwrap();
+  let pid_ns = NsHandle::open_pid(init.pid, NsType::Pid).unwrap();
+  let mut s = spec(&["sh", "-c", "echo $$; readlink /proc/self/ns/pid"]);
+  s.join = vec![(pid_ns.raw_fd(), NsType::Pid)];
+  let out = stdout_of(s);
+  let lines: Vec<_> = out.lines().collect();
+  // The holder is pid 1 there.
+  assert_eq!(lines[0], "2", "{out}");
+  assert_eq!(lines[1], format!("pid:[{}]", pid_ns.inode()));
+  assert!(NsHandle::current_for_children(NsType::Pid).unwrap().same_as(&before));
+  kill(init.pidfd.as_fd(), libc::SIGKILL).unwrap();
+  assert_eq!(wait(&init), (-1, libc::SIGKILL));
+}
+
+#[test]
+fn parent_fds_do_not_reach_the_command() {
+  let (r, w) = sys::pipe().unwrap();
+  // SAFETY: F_DUPFD without CLOEXEC on a descriptor we own; the copy is closed below.
+  let leaky = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_DUPFD, 200) };
+  assert!(leaky >= 200);
+  // SAFETY: the descriptor was just made and nothing else owns it.
+  let leaky = unsafe { OwnedFd::from_raw_fd(leaky) };
+  let out = stdout_of(spec(&["ls", "/proc/self/fd"]));
+  drop((r, w));
+  let fds: Vec<i32> = out.split_whitespace().map(|f| f.parse().unwrap()).collect();
+  assert!(!fds.contains(&leaky.as_raw_fd()), "{fds:?}");
+  // 0..2 and ls's own directory descriptor.
+  assert!(fds.iter().all(|&fd| fd <= 3), "{fds:?}");
+}
+
+#[test]
+fn stdio_null_and_shared_descriptors() {
+  let (r, w) = sys::pipe().unwrap();
+  let mut s = spec(&["sh", "-c", "cat; echo out; echo err >&2"]);
+  s.stdio = [Stdio::Null, Stdio::Fd(w.as_raw_fd()), Stdio::Fd(w.as_raw_fd())];
+  let c = spawn(&s).unwrap();
+  drop(w);
+  let mut out = String::new();
+  File::from(r).read_to_string(&mut out).unwrap();
+  assert_eq!(out, "out\nerr\n");
+  assert_eq!(wait(&c), (0, 0));
+}
+
+#[test]
+fn signals_are_reset_to_default() {
+  // SIGPIPE is ignored in Rust test binaries as in Node; the command must get the default.
+  let out = stdout_of(spec(&["sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"]));
+  for line in out.lines() {
+    let mask = u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(mask, 0, "{line}");
+  }
+}
+
+#[test]
+fn kill_reports_the_signal() {
+  let c = spawn(&spec(&["sleep", "100"])).unwrap();
+  kill(c.pidfd.as_fd(), libc::SIGTERM).unwrap();
+  assert_eq!(wait(&c), (-1, libc::SIGTERM));
+  assert_eq!(kill(c.pidfd.as_fd(), libc::SIGTERM).unwrap_err().code(), "ESRCH");
+}
+
+#[test]
+fn new_session() {
+  let mut s = spec(&["sh", "-c", "cut -d' ' -f6 /proc/self/stat; echo $$"]);
+  s.new_session = true;
+  let out = stdout_of(s);
+  let lines: Vec<_> = out.lines().collect();
+  // sh is the session leader, cut its child.
+  assert_eq!(lines[0], lines[1]);
+}
+
+#[test]
+fn dies_with_the_thread_that_spawned_it() {
+  let c = std::thread::spawn(|| {
+    let mut s = spec(&["sleep", "100"]);
+    s.die_with_parent = Some(libc::SIGKILL);
+    spawn(&s).unwrap()
+  })
+  .join()
+  .unwrap();
+  // The spawning thread is gone: the child was reparented to another of our threads and killed.
+  assert_eq!(wait(&c), (-1, libc::SIGKILL));
+}
+
+/// A directory that holds a small root filesystem (the host's /usr, bound in a private mount
+/// namespace that a holder process keeps alive), removed again on drop.
+struct MiniRoot {
+  dir: String,
+  holder: Child,
+  mnt: NsHandle,
+}
+
+impl MiniRoot {
+  fn new(tag: &str) -> MiniRoot {
+    let dir = format!("/tmp/nsjs-root-{}-{tag}", std::process::id());
+    for d in ["", "/usr", "/proc"] {
+      std::fs::create_dir(format!("{dir}{d}")).unwrap();
+    }
+    for l in ["bin", "lib", "lib64", "sbin"] {
+      std::os::unix::fs::symlink(format!("usr/{l}"), format!("{dir}/{l}")).unwrap();
+    }
+    let (r, w) = sys::pipe().unwrap();
+    let mut s = spec(&["sh", "-c", &format!("mount --bind /usr {dir}/usr && echo ready && exec sleep 100")]);
+    s.unshare = vec![NsType::Mnt];
+    s.stdio[1] = Stdio::Fd(w.as_raw_fd());
+    let holder = spawn(&s).unwrap();
+    drop(w);
+    let mut ready = [0u8; 6];
+    File::from(r).read_exact(&mut ready).unwrap();
+    let mnt = NsHandle::open_pid(holder.pid, NsType::Mnt).unwrap();
+    MiniRoot { dir, holder, mnt }
+  }
+}
+
+impl Drop for MiniRoot {
+  fn drop(&mut self) {
+    let _ = kill(self.holder.pidfd.as_fd(), libc::SIGKILL);
+    let _ = sys::waitid_pidfd(self.holder.pidfd.as_fd(), false);
+    // Never a recursive removal: the directories are empty here, and /usr is only bound inside
+    // the holder's namespace.
+    for l in ["bin", "lib", "lib64", "sbin"] {
+      let _ = std::fs::remove_file(format!("{}/{l}", self.dir));
+    }
+    for d in ["/usr", "/proc", ""] {
+      let _ = std::fs::remove_dir(format!("{}{d}", self.dir));
+    }
+  }
+}
+
+#[test]
+fn pivot_root_into_a_new_root() {
+  let root = MiniRoot::new("pivot");
+  let mut s = spec(&["sh", "-c", "ls /; echo; cut -d' ' -f5 /proc/self/mountinfo"]);
+  s.join = vec![(root.mnt.raw_fd(), NsType::Mnt)];
+  s.unshare = vec![NsType::Pid];
+  s.root = Some(root.dir.clone());
+  s.pivot_root = true;
+  s.mount_proc = true;
+  s.cwd = Some("/usr".into());
+  let out = stdout_of(s);
+  let (ls, mounts) = out.split_once("\n\n").unwrap();
+  assert_eq!(ls.split_whitespace().collect::<Vec<_>>(), ["bin", "lib", "lib64", "proc", "sbin", "usr"]);
+  // The old root is gone entirely: only the new root, its /usr and the new /proc remain.
+  assert_eq!(mounts.lines().collect::<Vec<_>>(), ["/", "/usr", "/proc"]);
+}
+
+#[test]
+fn chroot_into_a_new_root() {
+  let root = MiniRoot::new("chroot");
+  let mut s = spec(&["sh", "-c", "ls /; pwd"]);
+  s.join = vec![(root.mnt.raw_fd(), NsType::Mnt)];
+  s.root = Some(root.dir.clone());
+  s.cwd = Some("usr".into());
+  let words: Vec<_> = stdout_of(s).split_whitespace().map(String::from).collect();
+  assert_eq!(words, ["bin", "lib", "lib64", "proc", "sbin", "usr", "/usr"]);
+}
+
+#[test]
+fn many_concurrent_spawns_are_all_reaped() {
+  let (tx, rx) = std::sync::mpsc::channel();
+  let threads: Vec<_> = (0..4)
+    .map(|t| {
+      let tx = tx.clone();
+      std::thread::spawn(move || {
+        let mut pids = Vec::new();
+        for i in 0..50 {
+          let c = spawn(&spec(&["/bin/true"])).unwrap();
+          pids.push(c.pid);
+          let tx = tx.clone();
+          let id = t * 1000 + i;
+          crate::reaper::watch(c.pidfd.as_raw_fd(), id, Box::new(move |id, code, sig| tx.send((id, code, sig)).unwrap())).unwrap();
+        }
+        pids
+      })
+    })
+    .collect();
+  let pids: Vec<i32> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+  let mut ids = Vec::new();
+  for _ in 0..200 {
+    let (id, code, sig) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!((code, sig), (0, 0));
+    ids.push(id);
+  }
+  ids.sort();
+  ids.dedup();
+  assert_eq!(ids.len(), 200);
+  for pid in pids {
+    assert!(!is_our_zombie(pid), "zombie {pid}");
+  }
+}
+
+/// Run as uid 65534 by `unprivileged_map_is_eperm_at_uid_map`; ignored otherwise.
+#[test]
+#[ignore]
+fn unprivileged_helper() {
+  let status = std::fs::read_to_string("/proc/self/status").unwrap();
+  let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().next();
+  assert_eq!(uid, Some("65534"));
+  let mut s = spec(&["/bin/true"]);
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  let e = spawn(&s).unwrap_err();
+  assert_eq!((e.code().as_str(), e.step.as_deref(), e.ns_type), ("EPERM", Some("uid_map"), Some(NsType::User)));
+  // What an unprivileged user may do: map itself, after denying setgroups.
+  let mut s = spec(&["sh", "-c", "id -u; id -g"]);
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 65534, 1)]));
+  s.gid_map = Some(MapSpec::Lines(vec![(0, 65534, 1)]));
+  s.setgroups = Some(SetGroups::Deny);
+  assert_eq!(stdout_of(s), "0\n0");
+}
+
+#[test]
+fn unprivileged_map_is_eperm_at_uid_map() {
+  let exe = std::env::current_exe().unwrap().to_string_lossy().into_owned();
+  let mut s = spec(&[&exe, "--ignored", "--exact", "spawn::tests::unprivileged_helper", "--test-threads=1"]);
+  s.uid = Some(65534);
+  s.gid = Some(65534);
+  s.cwd = Some("/".into());
+  let (out, status) = output(s);
+  assert_eq!(status, (0, 0), "{out}");
+  assert!(out.contains("1 passed"), "{out}");
+}

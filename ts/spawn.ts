@@ -1,0 +1,596 @@
+import { EventEmitter } from 'node:events'
+import { Socket } from 'node:net'
+import { constants as osConstants } from 'node:os'
+import type { Readable, Writable } from 'node:stream'
+
+import { argError, native, namespaceError, NamespaceError } from './errors'
+import { binding } from './loader'
+import { Namespace } from './namespace'
+import type { NativeChild, NativeSpawnRequest } from './native'
+import { NAMESPACE_TYPES, type NamespaceType } from './types'
+import { validateObject, validatePath, validatePid, validateType, validateTypes } from './validate'
+
+/** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
+export interface IdMapEntry {
+  inside: number
+  outside: number
+  count: number
+}
+
+/**
+ * A uid/gid map for a new user namespace: 'root' maps root inside to the caller's effective id
+ * (like `unshare --map-root-user`), 'current' maps the caller's id to itself
+ * (`--map-current-user`), or explicit lines (more than your own id needs CAP_SETUID/CAP_SETGID).
+ */
+export type IdMap = 'root' | 'current' | IdMapEntry[]
+
+/** What one of fds 0, 1, 2 of the child is connected to. */
+export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined
+
+/** Existing namespaces to enter: handles, or a process whose namespaces to enter (like nsenter -t). */
+export type JoinOption = Namespace[] | { pid: number; types?: NamespaceType[] }
+
+/** Options of {@link spawn} and {@link exec}. */
+export interface SpawnOptions {
+  /**
+   * Enter existing namespaces first, like nsenter: handles, or `{ pid, types }` (all types the
+   * target does not share with us when `types` is omitted). A user namespace is entered the way
+   * nsenter does it: first when that gains privilege, last when it drops it.
+   */
+  join?: JoinOption
+  /** New namespaces for the child, like unshare(1). */
+  unshare?: NamespaceType[]
+  /** uid_map of a new user namespace (implies unshare 'user'). */
+  uidMap?: IdMap
+  /** gid_map of a new user namespace (implies unshare 'user'). */
+  gidMap?: IdMap
+  /** /proc/<pid>/setgroups of a new user namespace. Default 'deny' with gidMap 'root'/'current' or when not root. */
+  setgroups?: 'allow' | 'deny'
+  /** Hostname in a new uts namespace (implies unshare 'uts'). */
+  hostname?: string
+  /** Mount a new /proc (implies unshare 'mnt'; pair it with 'pid'), like unshare --mount-proc. */
+  mountProc?: boolean
+  /** Mount propagation set recursively on / in a new mount namespace. Default 'private'. */
+  propagation?: 'private' | 'slave' | 'shared' | 'unchanged'
+  /** Clock offsets in seconds for a new time namespace (implies unshare 'time'). */
+  timeOffsets?: { monotonic?: number; boottime?: number }
+  /** New root directory for the child (chroot, or pivot_root with `pivotRoot: true`). */
+  root?: string
+  /** Enter `root` with pivot_root(2) in a new mount namespace instead of chroot(2). */
+  pivotRoot?: boolean
+  /** Working directory, resolved inside the new root. */
+  cwd?: string
+  /** Environment. Default: process.env. */
+  env?: Record<string, string | undefined>
+  /** uid and gid the command runs as (inside the user namespace, if any). */
+  uid?: number
+  gid?: number
+  /** Signal the child gets when its parent dies (PR_SET_PDEATHSIG). `true` means SIGKILL. */
+  dieWithParent?: boolean | NodeJS.Signals | number
+  /** Start the child in a new session (setsid). */
+  detached?: boolean
+  /** Default 'pipe' for all three. */
+  stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
+  /** Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. */
+  signal?: AbortSignal
+  /** Milliseconds after which the child is killed with `killSignal` and `exited` rejects. */
+  timeout?: number
+  /** Default 'SIGTERM'. */
+  killSignal?: NodeJS.Signals | number
+  /** argv[0]. Default: the command. */
+  argv0?: string
+}
+
+/** How a child ended: `code` when it exited, `signal` when a signal ended it. */
+export interface ExitStatus {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+function signalNumber(sig: NodeJS.Signals | number, name: string): number {
+  if (typeof sig === 'number') {
+    if (Number.isInteger(sig) && sig >= 0 && sig <= 64) return sig
+  } else if (typeof sig === 'string') {
+    const n = (osConstants.signals as Record<string, number>)[sig]
+    if (n !== undefined) return n
+  }
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a signal name or number. Received ${String(sig)}`)
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  if (n === 0) return null
+  const found = Object.entries(osConstants.signals).find(([, v]) => v === n)
+  return (found?.[0] as NodeJS.Signals) ?? null
+}
+
+function validateIdMap(m: unknown, name: string, own: number): number[] | undefined {
+  if (m === undefined) return undefined
+  if (m === 'root') return [0, own, 1]
+  if (m === 'current') return [own, own, 1]
+  if (!Array.isArray(m) || m.length === 0) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option '${name}' must be 'root', 'current' or a non-empty array of { inside, outside, count }`)
+  }
+  return m.flatMap((e: IdMapEntry, i) => {
+    const vals = [e?.inside, e?.outside, e?.count]
+    if (!vals.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || e.count === 0) {
+      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option '${name}[${i}]' must have integer inside, outside and count (count > 0)`)
+    }
+    return vals as number[]
+  })
+}
+
+function firstIdIfUnmapped(map: IdMap | undefined, own: number): number | undefined {
+  if (!Array.isArray(map)) return undefined
+  return map.some((e) => own >= e.outside && own < e.outside + e.count) ? undefined : map[0].inside
+}
+
+function validateId(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= 0xffffffff) {
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option '${name}' must be an integer from 0 to 4294967294. Received ${String(v)}`)
+  }
+  return v as number
+}
+
+function optString(v: unknown, name: string): string | undefined {
+  return v === undefined ? undefined : validatePath(v, `options.${name}`)
+}
+
+function stdioCode(s: StdioOption, i: number): number {
+  if (s === 'pipe' || s === null || s === undefined) return -3
+  if (s === 'inherit') return -1
+  if (s === 'ignore') return -2
+  const fd = typeof s === 'number' ? s : (s as { fd?: unknown })?.fd
+  if (typeof fd === 'number' && Number.isInteger(fd) && fd >= 0) return fd
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'stdio[${i}]' must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd`)
+}
+
+interface Prepared {
+  request: NativeSpawnRequest
+  /** Handles opened here (join by pid) that must be closed after the spawn. */
+  opened: Namespace[]
+  /** Handles whose descriptors the request uses; they must stay open during the call. */
+  joined: Namespace[]
+  stdio: number[]
+  signal?: AbortSignal
+  timeout?: number
+  killSignal: number
+}
+
+function resolveJoin(join: unknown): { handles: Namespace[]; opened: Namespace[] } {
+  if (join === undefined) return { handles: [], opened: [] }
+  if (Array.isArray(join)) {
+    join.forEach((h, i) => {
+      if (!(h instanceof Namespace)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'join[${i}]' must be a Namespace`)
+    })
+    return { handles: join as Namespace[], opened: [] }
+  }
+  const o = validateObject(join, 'options.join')
+  const pid = validatePid(o.pid, 'options.join.pid')
+  const explicit = o.types !== undefined
+  const types = explicit ? validateTypes(o.types, 'options.join.types') : [...NAMESPACE_TYPES]
+  const opened: Namespace[] = []
+  try {
+    for (const t of types) {
+      const h = Namespace.open(pid, t)
+      // Like nsenter --all: a namespace we already share is skipped (setns to one's own user
+      // namespace is EINVAL).
+      if (!explicit || t === 'user') {
+        using mine = Namespace.current(t)
+        if (h.equals(mine)) {
+          h.close()
+          continue
+        }
+      }
+      opened.push(h)
+    }
+  } catch (err) {
+    for (const h of opened) h.close()
+    throw err
+  }
+  return { handles: opened, opened }
+}
+
+function prepare(file: unknown, args: unknown, options: unknown): Prepared {
+  validatePath(file, 'file')
+  if (args !== undefined && (!Array.isArray(args) || !args.every((a) => typeof a === 'string'))) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "args" argument must be an array of strings')
+  }
+  const argv = (args as string[] | undefined) ?? []
+  if (argv.some((a) => a.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'args must not contain null bytes')
+  const o = validateObject(options, 'options') as SpawnOptions
+  const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
+  const euid = process.geteuid?.() ?? 0
+  const egid = process.getegid?.() ?? 0
+  const uidMap = validateIdMap(o.uidMap, 'uidMap', euid)
+  const gidMap = validateIdMap(o.gidMap, 'gidMap', egid)
+  if (o.setgroups !== undefined && o.setgroups !== 'allow' && o.setgroups !== 'deny') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'setgroups' must be 'allow' or 'deny'`)
+  }
+  const setgroups = o.setgroups ?? (gidMap && (typeof o.gidMap === 'string' || euid !== 0) ? 'deny' : undefined)
+  // With an explicit map that leaves out our own id, the child's id would be unmapped (shown as
+  // 65534, the overflow id) and powerless; run it as the first mapped id instead, as container
+  // runtimes run as root inside a 0:100000:65536 map.
+  const uid = validateId(o.uid, 'uid') ?? firstIdIfUnmapped(o.uidMap, euid)
+  const gid = validateId(o.gid, 'gid') ?? firstIdIfUnmapped(o.gidMap, egid)
+  const propagation = o.propagation ?? 'private'
+  if (!['private', 'slave', 'shared', 'unchanged'].includes(propagation)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'propagation' must be 'private', 'slave', 'shared' or 'unchanged'`)
+  }
+  let timeOffsets: number[] | undefined
+  if (o.timeOffsets !== undefined) {
+    const t = validateObject(o.timeOffsets, 'options.timeOffsets')
+    timeOffsets = [t.monotonic ?? 0, t.boottime ?? 0].map((v, i) => {
+      if (!Number.isInteger(v)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'timeOffsets.${i ? 'boottime' : 'monotonic'}' must be an integer number of seconds`)
+      return v as number
+    })
+  }
+  const env = o.env ?? process.env
+  if (typeof env !== 'object' || env === null) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'env' must be an object`)
+  const envList = Object.entries(env)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`)
+  if (envList.some((e) => e.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'env must not contain null bytes')
+  let dieWithParent: number | undefined
+  if (o.dieWithParent !== undefined && o.dieWithParent !== false) {
+    dieWithParent = o.dieWithParent === true ? osConstants.signals.SIGKILL : signalNumber(o.dieWithParent, 'dieWithParent')
+  }
+  const stdioOpt = o.stdio ?? 'pipe'
+  const stdioList: StdioOption[] = typeof stdioOpt === 'string' ? [stdioOpt, stdioOpt, stdioOpt] : stdioOpt
+  if (!Array.isArray(stdioList)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'stdio' must be a string or an array`)
+  const stdio = [0, 1, 2].map((i) => stdioCode(stdioList[i], i))
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'signal' must be an AbortSignal`)
+  }
+  if (o.timeout !== undefined && (!Number.isInteger(o.timeout) || o.timeout < 0)) {
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option 'timeout' must be a non-negative integer`)
+  }
+  const killSignal = signalNumber(o.killSignal ?? 'SIGTERM', 'killSignal')
+  const { handles, opened } = resolveJoin(o.join)
+  const joinTypes = handles.map((h) => h.type)
+  return {
+    request: {
+      file: file as string,
+      argv: [o.argv0 ?? (file as string), ...argv],
+      env: envList,
+      joinFds: handles.map((h) => h.fd),
+      joinTypes,
+      unshare,
+      uidMap,
+      gidMap,
+      setgroups,
+      hostname: optString(o.hostname, 'hostname'),
+      mountProc: o.mountProc === true,
+      propagation,
+      timeOffsets,
+      root: optString(o.root, 'root'),
+      pivotRoot: o.pivotRoot === true,
+      cwd: optString(o.cwd, 'cwd'),
+      uid,
+      gid,
+      dieWithParent,
+      newSession: o.detached === true,
+      stdio,
+    },
+    opened,
+    joined: handles,
+    stdio,
+    signal: o.signal,
+    timeout: o.timeout,
+    killSignal,
+  }
+}
+
+// Children that are running and referenced keep the event loop alive through one timer, as
+// child_process's handles do; the native exit notification itself does not hold the loop.
+let liveRefs = 0
+let keepAlive: NodeJS.Timeout | undefined
+function holdLoop(delta: 1 | -1): void {
+  liveRefs += delta
+  if (liveRefs > 0 && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30)
+  if (liveRefs === 0 && keepAlive) {
+    clearInterval(keepAlive)
+    keepAlive = undefined
+  }
+}
+
+function abortError(reason: unknown): Error {
+  const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
+  e.name = 'AbortError'
+  e.code = 'ABORT_ERR'
+  return e
+}
+
+/**
+ * A process started by {@link spawn}. It behaves like Node's ChildProcess where users expect
+ * it (events 'spawn', 'exit', 'close', 'error'; `pid`, `exitCode`, `signalCode`, `killed`,
+ * `kill()`, stdio streams) and adds `exited`, a Promise of how it ended.
+ */
+export class NsChildProcess extends EventEmitter {
+  /** The child's pid, or undefined when it could not be started. */
+  pid: number | undefined
+  stdin: Writable | null = null
+  stdout: Readable | null = null
+  stderr: Readable | null = null
+  readonly stdio: [Writable | null, Readable | null, Readable | null]
+  exitCode: number | null = null
+  signalCode: NodeJS.Signals | null = null
+  /** Whether `kill()` delivered a signal. */
+  killed = false
+  /** The file and arguments, as given. */
+  readonly spawnfile: string
+  readonly spawnargs: string[]
+
+  #native: NativeChild | undefined
+  #status: { ok: ExitStatus } | { err: unknown } | undefined
+  #waiters: Array<[(s: ExitStatus) => void, (e: unknown) => void]> = []
+  #exitedPromise: Promise<ExitStatus> | undefined
+  #failure: unknown
+  #referenced = true
+  #running = false
+  #openStreams = 0
+  #cleanup: Array<() => void> = []
+
+  /** @internal */
+  constructor(file: string, args: string[], prepared: Prepared | Error) {
+    super()
+    this.spawnfile = file
+    this.spawnargs = [file, ...args]
+    this.stdio = [null, null, null]
+    if (prepared instanceof Error) {
+      this.#fail(prepared)
+      return
+    }
+    let child: NativeChild
+    try {
+      child = native(() => binding().spawnChild(prepared.request, ([code, signal]) => this.#onExit(code, signal)))
+    } catch (err) {
+      this.#fail(err)
+      return
+    } finally {
+      for (const h of prepared.opened) h.close()
+    }
+    this.#native = child
+    this.pid = child.pid
+    this.#running = true
+    holdLoop(1)
+    const fds = child.stdioFds
+    const streams = fds.map((fd, i) => {
+      if (fd < 0) return null
+      const s = new Socket({ fd, readable: i !== 0, writable: i === 0 })
+      this.#openStreams++
+      s.once('close', () => {
+        this.#openStreams--
+        this.#maybeClose()
+      })
+      // A reader that stops early must not crash the parent with EPIPE on stdin.
+      if (i === 0) s.on('error', () => {})
+      return s
+    })
+    this.stdin = streams[0] as Writable | null
+    this.stdout = streams[1] as Readable | null
+    this.stderr = streams[2] as Readable | null
+    ;(this.stdio as unknown[]).splice(0, 3, ...streams)
+    this.#armAbort(prepared)
+    process.nextTick(() => this.emit('spawn'))
+  }
+
+  #armAbort(p: Prepared): void {
+    if (p.signal) {
+      const onAbort = (): void => {
+        const err = abortError(p.signal?.reason)
+        this.#failure ??= err
+        this.kill(p.killSignal)
+        this.emit('error', err)
+      }
+      if (p.signal.aborted) process.nextTick(onAbort)
+      else {
+        p.signal.addEventListener('abort', onAbort, { once: true })
+        this.#cleanup.push(() => p.signal?.removeEventListener('abort', onAbort))
+      }
+    }
+    if (p.timeout) {
+      const timer = setTimeout(() => {
+        const err = new Error(`spawn ${this.spawnfile} timed out after ${p.timeout}ms`) as Error & { code: string }
+        err.code = 'ETIMEDOUT'
+        this.#failure ??= err
+        this.kill(p.killSignal)
+      }, p.timeout)
+      timer.unref()
+      this.#cleanup.push(() => clearTimeout(timer))
+    }
+  }
+
+  #fail(err: unknown): void {
+    this.#settle({ err })
+    process.nextTick(() => {
+      this.emit('error', err)
+      this.emit('close', (err as { errno?: number }).errno ?? -1, null)
+    })
+  }
+
+  #onExit(code: number, signal: number): void {
+    this.exitCode = signal ? null : code
+    this.signalCode = signal ? signalName(signal) : null
+    for (const c of this.#cleanup.splice(0)) c()
+    this.#native?.release()
+    if (this.#running) {
+      this.#running = false
+      if (this.#referenced) holdLoop(-1)
+    }
+    const status = { code: this.exitCode, signal: this.signalCode }
+    // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the
+    // child ended.
+    this.#settle(this.#failure ? { err: Object.assign(this.#failure as object, { exitCode: status.code, signal: status.signal }) } : { ok: status })
+    this.emit('exit', this.exitCode, this.signalCode)
+    this.#maybeClose()
+  }
+
+  #maybeClose(): void {
+    if (this.#running || this.#openStreams > 0 || !this.#status || this.#native === undefined) return
+    this.#native = undefined
+    this.emit('close', this.exitCode, this.signalCode)
+  }
+
+  #settle(s: { ok: ExitStatus } | { err: unknown }): void {
+    if (this.#status) return
+    this.#status = s
+    for (const [ok, fail] of this.#waiters.splice(0)) 'ok' in s ? ok(s.ok) : fail(s.err)
+  }
+
+  /**
+   * Resolves with `{ code, signal }` when the child has ended (a non-zero code is not an error);
+   * rejects when it could not be started, or was killed by `signal`/`timeout`.
+   */
+  get exited(): Promise<ExitStatus> {
+    this.#exitedPromise ??= new Promise((resolve, reject) => {
+      const s = this.#status
+      if (s) 'ok' in s ? resolve(s.ok) : reject(s.err)
+      else this.#waiters.push([resolve, reject])
+    })
+    return this.#exitedPromise
+  }
+
+  /**
+   * Sends a signal (default SIGTERM) through the child's pidfd, so a reused pid can never be hit.
+   * Returns false when the child has already exited.
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    const n = signalNumber(signal, 'signal')
+    if (!this.#native || !this.#running) return false
+    const sent = native(() => (this.#native as NativeChild).kill(n))
+    if (sent && n !== 0) this.killed = true
+    return sent
+  }
+
+  /**
+   * Handles on the child's namespaces, keyed by type. Close them when done (or let them be
+   * collected). Throws ESRCH once the child has exited.
+   */
+  namespaces(): Record<NamespaceType, Namespace> {
+    if (this.pid === undefined || !this.#running) {
+      throw namespaceError({ code: 'ESRCH', errno: 3, syscall: 'pidfd_open', pid: this.pid })
+    }
+    const out: Partial<Record<NamespaceType, Namespace>> = {}
+    for (const t of NAMESPACE_TYPES) out[t] = Namespace.open(this.pid, t)
+    return out as Record<NamespaceType, Namespace>
+  }
+
+  /** Lets the event loop exit while the child is still running. */
+  unref(): void {
+    if (this.#referenced && this.#running) holdLoop(-1)
+    this.#referenced = false
+    for (const s of this.stdio) (s as Socket | null)?.unref?.()
+  }
+
+  /** Undoes `unref()`. */
+  ref(): void {
+    if (!this.#referenced && this.#running) holdLoop(1)
+    this.#referenced = true
+    for (const s of this.stdio) (s as Socket | null)?.ref?.()
+  }
+}
+
+/**
+ * Starts `file` with `args` (an argv array: nothing goes through a shell) inside existing
+ * namespaces (`join`, like nsenter) and/or new ones (`unshare`, like unshare(1)), on a native
+ * clone() with its own child stack.
+ *
+ * Argument errors throw at once. A failure of any step before the command runs (setns, uid_map,
+ * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a
+ * NamespaceError naming the step, and `exited` rejects with it.
+ *
+ * @example
+ * const box = spawn('sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'box' })
+ * const { code } = await box.exited
+ */
+export function spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess {
+  const prepared = prepare(file, args, options)
+  return new NsChildProcess(file, (args ?? []) as string[], prepared)
+}
+
+/** Options of {@link exec}: those of spawn, plus how output is collected. */
+export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
+  /** 'utf8' (default) gives strings; 'buffer' gives Buffers. */
+  encoding?: BufferEncoding | 'buffer'
+  /** Written to the child's stdin, which is then closed. Without it stdin is /dev/null. */
+  input?: string | Uint8Array
+  /** Largest stdout or stderr kept, in bytes; more kills the child. Default 16 MiB. */
+  maxBuffer?: number
+  /** What fd 2 is; default 'pipe' (collected into `stderr`). */
+  stderr?: 'pipe' | 'inherit' | 'ignore'
+}
+
+export interface ExecResult<T = string> {
+  stdout: T
+  stderr: T
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+/** The error `exec` rejects with when the command ran but did not exit 0. */
+export interface ExecError<T = string> extends Error, ExecResult<T> {
+  cmd: string
+  killed: boolean
+}
+
+/**
+ * Runs a command to completion in namespaces, like util.promisify(child_process.execFile):
+ * resolves with `{ stdout, stderr, code, signal }`, and rejects with an error carrying the same
+ * fields when the exit is not 0 (or with the NamespaceError of a failed step).
+ *
+ * @example
+ * const { stdout } = await exec('hostname', [], { unshare: ['uts'], hostname: 'x' })
+ */
+export function exec(file: string, args?: string[], options?: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
+export function exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
+export function exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
+  const o = validateObject(options, 'options') as ExecOptions
+  const maxBuffer = o.maxBuffer ?? 16 * 1024 * 1024
+  const encoding = o.encoding ?? 'utf8'
+  const { input, maxBuffer: _m, encoding: _e, stderr: errMode, ...spawnOpts } = o
+  let child: NsChildProcess
+  try {
+    child = spawn(file, args, { ...spawnOpts, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', errMode ?? 'pipe'] })
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  let overflow: Error | undefined
+  const collect = (into: Buffer[], s: Readable | null): void => {
+    let size = 0
+    s?.on('data', (d: Buffer) => {
+      size += d.length
+      if (size > maxBuffer) {
+        overflow ??= Object.assign(new RangeError(`${file}: stdout or stderr exceeded maxBuffer (${maxBuffer} bytes)`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' })
+        child.kill('SIGKILL')
+        return
+      }
+      into.push(d)
+    })
+  }
+  collect(out, child.stdout)
+  collect(err, child.stderr)
+  if (input !== undefined) child.stdin?.end(input)
+  const text = (b: Buffer[]): string | Buffer => (encoding === 'buffer' ? Buffer.concat(b) : Buffer.concat(b).toString(encoding))
+  return new Promise((resolve, reject) => {
+    child.on('error', () => {}) // reported through exited/close below
+    child.exited.catch(() => {})
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      const result = { stdout: text(out), stderr: text(err), code, signal }
+      child.exited.then(
+        () => {
+          if (!overflow && code === 0) return resolve(result)
+          const e = (overflow ?? new Error(`Command failed: ${[file, ...(args ?? [])].join(' ')}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)) as ExecError<string | Buffer>
+          reject(Object.assign(e, result, { cmd: [file, ...(args ?? [])].join(' '), killed: child.killed }))
+        },
+        (failure: unknown) => {
+          if (failure instanceof NamespaceError) return reject(failure)
+          const { code: exitCode, ...rest } = result
+          reject(Object.assign(failure as object, rest, { exitCode, cmd: [file, ...(args ?? [])].join(' '), killed: child.killed }))
+        },
+      )
+    })
+  })
+}
