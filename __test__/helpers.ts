@@ -57,6 +57,19 @@ export function fdCount(): number {
   return readdirSync('/proc/self/fd').length
 }
 
+/** Descriptors of this process that are open on a namespace (what handles hold). */
+export function nsFdCount(): number {
+  let n = 0
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (/^[a-z_]+:\[\d+\]$/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++
+    } catch {
+      // closed while we looked (the readdir's own descriptor)
+    }
+  }
+  return n
+}
+
 export function nsfsMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')

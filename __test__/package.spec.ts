@@ -130,7 +130,12 @@ test('npm pack holds exactly dist (cjs + esm), binding/*.node, README.md, LICENS
   const pack = npmPack(['--dry-run'])
   const files = pack.files.map((f) => f.path).sort()
   t.log(`${pack.filename}: ${files.length} files, ${(pack.size / 1024).toFixed(0)} KiB packed, ${(pack.unpackedSize / 1024).toFixed(0)} KiB unpacked`)
-  t.deepEqual(files, expectedFiles())
+  const expected = expectedFiles()
+  t.deepEqual(
+    { missing: expected.filter((f) => !files.includes(f)), unexpected: files.filter((f) => !expected.includes(f)) },
+    { missing: [], unexpected: [] },
+  )
+  t.deepEqual(files, expected)
   t.true(files.includes(`binding/nsjs.${HOST_TARGET}.node`))
   t.false(files.some((f) => /^(crates|ts|__test__|scripts|target|npm|bench|\.github|\.ci)\//.test(f) || f.endsWith('.tgz')))
   t.true(existsSync(join(ROOT, 'README.md')), 'README.md is missing')

@@ -1,4 +1,4 @@
-// Release build of the native binding (crate nsjs-node) into binding/nsjs.<target>.node, through
+// Builds the native binding (crate nsjs-node, release by default) into binding/nsjs.<target>.node, through
 // `napi build`, which also regenerates ts/native.d.ts as the debug build does.
 //
 // With zig (cargo-zigbuild + zig, e.g. `pip install ziglang cargo-zigbuild`) it runs
@@ -7,12 +7,13 @@
 // Without zig it falls back to a plain release build for this machine, which then needs this
 // machine's glibc, and says so loudly.
 //
-//   node scripts/build-native.mjs [--target TRIPLE[.GLIBC]] [--require-zig]
+//   node scripts/build-native.mjs [--target TRIPLE[.GLIBC]] [--require-zig] [--debug]
 //
 //   --target       a Rust target; gnu targets take cargo-zigbuild's glibc suffix
 //                  (default: this machine; x86_64-unknown-linux-gnu.2.17 on x64 glibc)
 //   --require-zig  fail instead of falling back, and fail above the glibc floor (CI, release);
 //                  also NSJS_REQUIRE_ZIG=1
+//   --debug        the dev profile instead of release (same zig, so the same glibc floor)
 import { execFileSync, spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -84,7 +85,11 @@ export function findZig() {
 
 function main() {
   const { values } = parseArgs({
-    options: { target: { type: 'string' }, 'require-zig': { type: 'boolean', default: false } },
+    options: {
+      target: { type: 'string' },
+      'require-zig': { type: 'boolean', default: false },
+      debug: { type: 'boolean', default: false },
+    },
   })
   const requireZig = values['require-zig'] || process.env.NSJS_REQUIRE_ZIG === '1'
   const host = hostTriple()
@@ -94,8 +99,9 @@ function main() {
   const napi = join(dirname(cliPkg), 'dist', 'cli.js')
   // napi build copies target/<triple>/release/libnsjs_node.so to binding/nsjs.<target>.node, and
   // adds -C target-feature=-crt-static for musl (a Node addon must be a dynamic library).
+  const profile = values.debug ? 'debug' : 'release'
   const args = [
-    napi, 'build', '--manifest-path', 'crates/node/Cargo.toml', '--platform', '--release',
+    napi, 'build', '--manifest-path', 'crates/node/Cargo.toml', '--platform', ...(values.debug ? [] : ['--release']),
     '--output-dir', 'binding', '--no-js', '--dts', '../ts/native.d.ts',
   ]
 
@@ -119,11 +125,11 @@ function main() {
     how = `napi build with plain cargo for ${host} (NO zig)`
   }
 
-  const built = join(root, 'target', target.triple, 'release', 'libnsjs_node.so')
+  const built = join(root, 'target', target.triple, profile, 'libnsjs_node.so')
   const dest = join(root, 'binding', `nsjs.${target.napi}.node`)
   const glibc = maxGlibc(dest)
   const kib = Math.round(statSync(dest).size / 1024)
-  console.log(`build-native: ${relative(root, dest)} (${kib} KiB, release) from ${relative(root, built)}`)
+  console.log(`build-native: ${relative(root, dest)} (${kib} KiB, ${profile}) from ${relative(root, built)}`)
   console.log(`build-native: built by ${how}`)
   if (target.libc === 'gnu') {
     const ok = glibc === undefined || compareVersions(glibc, GLIBC_FLOOR) <= 0

@@ -41,11 +41,24 @@ if (!process.env.NSJS_SKIP_CARGO_TEST && extra.length === 0) {
   })
 }
 
+let avaSummary = false
 const ava = new URL('../node_modules/ava/entrypoints/cli.mjs', import.meta.url).pathname
-status |= await run(process.execPath, [ava, '--tap', ...extra], (line) => {
+const avaStatus = await run(process.execPath, [ava, '--tap', ...extra], (line) => {
   const m = /^# (pass|fail|skip) +(\d+)/.exec(line)
-  if (m) total[{ pass: 'passed', fail: 'failed', skip: 'skipped' }[m[1]]] += Number(m[2])
+  if (m) {
+    avaSummary = true
+    total[{ pass: 'passed', fail: 'failed', skip: 'skipped' }[m[1]]] += Number(m[2])
+  }
+  // ava's TAP reporter names a test that timed out as "not ok ... Timed out" without counting it.
+  if (/^not ok \d+ - .*[Tt]imed out/.test(line)) total.failed += 1
 })
+status |= avaStatus
+// A run that ended without its summary (a crash, a timeout) or failed without a counted failure
+// still counts as a failure, so the closing line never hides it.
+if ((!avaSummary || avaStatus !== 0) && total.failed === 0) {
+  console.log(`# ava exited with status ${avaStatus}${avaSummary ? '' : ' before printing its summary'}`)
+  total.failed += 1
+}
 
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`)
 process.exit(status || (total.failed ? 1 : 0))

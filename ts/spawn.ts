@@ -358,13 +358,17 @@ export class NsChildProcess extends EventEmitter {
     const streams = fds.map((fd, i) => {
       if (fd < 0) return null
       const s = new Socket({ fd, readable: i !== 0, writable: i === 0 })
-      this.#openStreams++
-      s.once('close', () => {
-        this.#openStreams--
-        this.#maybeClose()
-      })
-      // A reader that stops early must not crash the parent with EPIPE on stdin.
-      if (i === 0) s.on('error', () => {})
+      if (i === 0) {
+        // A reader that stops early must not crash the parent with EPIPE on stdin.
+        s.on('error', () => {})
+      } else {
+        // As in child_process, 'close' waits for the output streams; stdin is destroyed at exit.
+        this.#openStreams++
+        s.once('close', () => {
+          this.#openStreams--
+          this.#maybeClose()
+        })
+      }
       return s
     })
     this.stdin = streams[0] as Writable | null
@@ -414,6 +418,7 @@ export class NsChildProcess extends EventEmitter {
     this.signalCode = signal ? signalName(signal) : null
     for (const c of this.#cleanup.splice(0)) c()
     this.#native?.release()
+    this.stdin?.destroy()
     if (this.#running) {
       this.#running = false
       if (this.#referenced) holdLoop(-1)

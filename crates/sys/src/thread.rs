@@ -1,7 +1,7 @@
 //! Namespace changes of the calling thread. Everything here acts on the thread that calls it,
 //! which is why the Node binding only calls these from the JS thread, never from a pool thread.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result, Rule};
 use crate::handle::NsHandle;
@@ -19,14 +19,17 @@ fn check_single_threaded(ty: NsType, syscall: &'static str) -> Result<()> {
 
 /// Moves the calling thread into the namespace `h` holds (for pid and time: its future children).
 pub fn join(h: &NsHandle) -> Result<()> {
-  let ty = h.ns_type();
+  join_fd(h.as_fd(), h.ns_type())
+}
+
+fn join_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<()> {
   check_single_threaded(ty, "setns")?;
   if ty == NsType::Mnt {
     // Without its own fs_struct the thread cannot change mount namespace (EINVAL), and setns
     // would otherwise rewrite root and cwd shared by every thread of the process.
     sys::unshare(libc::CLONE_FS).map_err(|e| e.ns(ty))?;
   }
-  sys::setns(h.as_fd(), ty.clone_flag()).map_err(|e| e.ns(ty))
+  sys::setns(fd, ty.clone_flag()).map_err(|e| e.ns(ty))
 }
 
 /// Gives the calling thread new namespaces of the given types.
@@ -59,7 +62,11 @@ pub struct Saved {
 
 /// Enters `h` on the calling thread and returns what `restore` needs to undo it.
 pub fn enter(h: &NsHandle) -> Result<Saved> {
-  let ty = h.ns_type();
+  enter_fd(h.as_fd(), h.ns_type())
+}
+
+/// `enter` for a descriptor whose type the caller has checked (setns checks it again).
+pub fn enter_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<Saved> {
   check_single_threaded(ty, "setns")?;
   let ns = NsHandle::current_for_children(ty)?;
   let cwd = if ty == NsType::Mnt {
@@ -67,8 +74,14 @@ pub fn enter(h: &NsHandle) -> Result<Saved> {
   } else {
     None
   };
-  join(h)?;
+  join_fd(fd, ty)?;
   Ok(Saved { ns, cwd })
+}
+
+impl Saved {
+  pub fn ns_type(&self) -> NsType {
+    self.ns.ns_type()
+  }
 }
 
 /// Puts the calling thread back where `enter` found it.

@@ -63,6 +63,10 @@ fn run(p: &Plan) -> ! {
     wait_for_go(p);
   }
   join(p);
+  if p.late_user {
+    check(p, k::unshare(libc::CLONE_NEWUSER), Site::Unshare, Some(NsType::User));
+    write_own_maps(p);
+  }
   for &t in p.unshares.iter() {
     check(p, k::unshare(t.clone_flag()), Site::Unshare, Some(t));
   }
@@ -149,6 +153,30 @@ fn join(p: &Plan) {
       check(p, k::setns(fd, t.clone_flag()), Site::Setns, Some(t));
     }
   }
+}
+
+/// setgroups first: without CAP_SETGID in the parent namespace gid_map needs "deny" there.
+fn write_own_maps(p: &Plan) {
+  if p.setgroups_deny {
+    write_proc_self(p, c"/proc/self/setgroups", b"deny", Site::SelfSetgroups);
+  }
+  if let Some(body) = p.uid_map.as_deref() {
+    write_proc_self(p, c"/proc/self/uid_map", body, Site::SelfUidMap);
+  }
+  if let Some(body) = p.gid_map.as_deref() {
+    write_proc_self(p, c"/proc/self/gid_map", body, Site::SelfGidMap);
+  }
+}
+
+fn write_proc_self(p: &Plan, path: &std::ffi::CStr, body: &[u8], site: Site) {
+  let t = Some(NsType::User);
+  let fd = check(p, k::open(path, libc::O_WRONLY | libc::O_CLOEXEC), site, t) as i32;
+  // The kernel takes a map from one write; a short write would leave it half-set.
+  let n = check(p, k::write(fd, body), site, t);
+  if n as usize != body.len() {
+    fail(p, site, t, libc::EIO);
+  }
+  k::close(fd);
 }
 
 fn write_timens_offsets(p: &Plan, body: &[u8]) {

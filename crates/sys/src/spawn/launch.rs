@@ -9,9 +9,8 @@ use super::spec::{Child, SpawnSpec};
 use super::{child, id_maps};
 use crate::clone::{clone_on, Stack, STACK_SIZE};
 use crate::error::{Error, Result};
-use crate::handle::NsHandle;
 use crate::ns_type::NsType;
-use crate::{raw, sys};
+use crate::{raw, sys, thread};
 
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let mut plan = Plan::build(spec)?;
@@ -35,7 +34,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
     flags |= libc::CLONE_VFORK;
   }
 
-  let saved_pid_ns = enter_pid_namespaces(&plan.pid_joins)?;
+  let entered = enter_in_parent(&plan.parent_joins)?;
   let cloned = {
     let _blocked = BlockedSignals::all();
     // SAFETY: `child::main` obeys clone_on's contract (raw syscalls only, see child.rs). `plan`
@@ -45,15 +44,15 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
     // which comes after execve has replaced the child's memory.
     unsafe { clone_on(&stack, flags, child::main, plan as *const Plan as *mut libc::c_void) }
   };
-  let restored = saved_pid_ns.map_or(Ok(()), |h| sys::setns(h.as_fd(), libc::CLONE_NEWPID));
+  let restored = leave(entered);
   let (pid, pidfd) = cloned.map_err(|e| e.step("clone"))?;
   let Some(pidfd) = pidfd else {
     return Err(Error::os(libc::EINVAL, "clone").step("clone"));
   };
   // SAFETY: CLONE_PIDFD made the kernel store a new descriptor that nothing else owns.
   let running = Running { pidfd: Some(unsafe { OwnedFd::from_raw_fd(pidfd) }) };
-  // A thread left in another pid_for_children would put every later child of it there.
-  restored.map_err(|e| e.step("setns").ns(NsType::Pid))?;
+  // A thread left in another namespace would put every later child of it (and itself) there.
+  restored?;
 
   let (err_r, err_w) = err_pipe;
   // Our copy of the write end would hide the EOF that says the child exec'ed.
@@ -103,23 +102,35 @@ fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
   Ok((lift(r).map_err(|e| e.step("clone"))?, lift(w).map_err(|e| e.step("clone"))?))
 }
 
-/// setns of a pid namespace only decides where the thread's next children are born, so joining
-/// one happens here, on the calling thread, and is undone right after clone.
-fn enter_pid_namespaces(fds: &[i32]) -> Result<Option<NsHandle>> {
-  if fds.is_empty() {
-    return Ok(None);
-  }
-  let tag = |e: Error| e.step("setns").ns(NsType::Pid);
-  let saved = NsHandle::current_for_children(NsType::Pid).map_err(tag)?;
-  for &fd in fds {
+/// Enters `joins` on the calling thread for the clone; what `leave` needs to come back. pid joins
+/// only decide where the thread's next children are born; the others move the thread itself, for
+/// the few microseconds of the clone, which is why this runs on the JS thread that called spawn.
+fn enter_in_parent(joins: &[(i32, NsType)]) -> Result<Vec<thread::Saved>> {
+  let mut saved = Vec::with_capacity(joins.len());
+  for &(fd, t) in joins {
     // SAFETY: the caller of spawn keeps its join descriptors open for the whole call.
     let b = unsafe { BorrowedFd::borrow_raw(fd) };
-    if let Err(e) = sys::setns(b, libc::CLONE_NEWPID) {
-      let _ = sys::setns(saved.as_fd(), libc::CLONE_NEWPID);
-      return Err(tag(e));
+    match thread::enter_fd(b, t) {
+      Ok(s) => saved.push(s),
+      Err(e) => {
+        let _ = leave(saved);
+        return Err(e.step("setns").ns(t));
+      }
     }
   }
-  Ok(Some(saved))
+  Ok(saved)
+}
+
+/// Undoes `enter_in_parent`, last entered first.
+fn leave(saved: Vec<thread::Saved>) -> Result<()> {
+  let mut result = Ok(());
+  for s in saved.into_iter().rev() {
+    let t = s.ns_type();
+    if let Err(e) = thread::restore(s) {
+      result = result.and(Err(e.step("setns").ns(t)));
+    }
+  }
+  result
 }
 
 /// Every signal blocked on the calling thread while it clones: a handler that ran in a CLONE_VM

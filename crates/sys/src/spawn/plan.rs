@@ -23,8 +23,10 @@ pub struct Plan {
   /// NULL-terminated pointers into `_env`.
   pub envp: Vec<*const c_char>,
 
-  /// Pid namespaces to enter on the calling thread before clone, so the child is born inside.
-  pub pid_joins: Vec<RawFd>,
+  /// Namespaces to enter on the calling thread before clone (and leave right after), so that the
+  /// child is born inside them: always pid (setns only moves later children), and every join
+  /// when the child is born in a new user namespace (see `build`).
+  pub parent_joins: Vec<(RawFd, NsType)>,
   /// The other joins, user first then nsenter's order.
   pub joins: Vec<(RawFd, NsType)>,
   /// CLONE_NEWUSER / CLONE_NEWPID: what the child must be born with.
@@ -65,6 +67,10 @@ pub struct Plan {
   pub err_w: RawFd,
   pub go_r: RawFd,
   pub go_w: RawFd,
+  /// The child unshares its user namespace itself, after the joins (see `build`), and writes its
+  /// own maps: the parent is neither in that namespace nor in its parent (the joined one), so
+  /// the kernel would not let it. Only maps of the child's own ids ('root', 'current') work then.
+  pub late_user: bool,
 }
 
 fn cstring(s: &str, step: &'static str, syscall: &'static str) -> Result<CString> {
@@ -121,13 +127,26 @@ impl Plan {
     }
     let unshares: Vec<NsType> = unshare.iter().copied().filter(|t| !matches!(t, NsType::User | NsType::Pid)).collect();
 
-    let pid_joins: Vec<RawFd> = spec.join.iter().filter(|(_, t)| *t == NsType::Pid).map(|(fd, _)| *fd).collect();
-    let mut joins: Vec<(RawFd, NsType)> = spec.join.iter().copied().filter(|(_, t)| *t != NsType::Pid).collect();
+    // A child born in a new user namespace has no privilege over namespaces outside it, so it
+    // cannot join them itself. Joins of types a thread may enter (all but user and time) then
+    // happen on the calling thread, whose namespaces the child inherits at clone; its new
+    // namespaces (pid included) are then owned by the new user namespace, as with
+    // `nsenter ... unshare --user`. Joining a user or time namespace needs the single-threaded
+    // child, which then makes the new user namespace itself after its joins (`late_user`).
+    let child_only = |t: NsType| matches!(t, NsType::User | NsType::Time);
+    let new_user = clone_ns_flags & libc::CLONE_NEWUSER != 0;
+    let late_user = new_user && spec.join.iter().any(|(_, t)| child_only(*t));
+    let in_parent = |t: NsType| t == NsType::Pid || (new_user && !late_user && !child_only(t));
+    let parent_joins: Vec<(RawFd, NsType)> = spec.join.iter().copied().filter(|(_, t)| in_parent(*t)).collect();
+    let mut joins: Vec<(RawFd, NsType)> = spec.join.iter().copied().filter(|(_, t)| !in_parent(*t)).collect();
     if joins.len() > MAX_JOINS {
       return Err(Error::os(libc::EINVAL, "setns").step("setns"));
     }
     // Stable: two joins of one type keep the caller's order.
     joins.sort_by_key(|(_, t)| position(*t));
+    if late_user {
+      clone_ns_flags &= !libc::CLONE_NEWUSER;
+    }
 
     let root = spec.root.as_deref().map(|r| cstring(r, if spec.pivot_root { "pivot_root" } else { "chroot" }, "chroot")).transpose()?;
     if spec.pivot_root && root.is_none() {
@@ -161,8 +180,8 @@ impl Plan {
       _env: env_owned,
       envp,
       share_memory: !joins.iter().any(|(_, t)| *t == NsType::Time),
-      ppid_may_be_zero: !pid_joins.is_empty() || clone_ns_flags & libc::CLONE_NEWPID != 0,
-      pid_joins,
+      ppid_may_be_zero: parent_joins.iter().any(|(_, t)| *t == NsType::Pid) || clone_ns_flags & libc::CLONE_NEWPID != 0,
+      parent_joins,
       joins,
       clone_ns_flags,
       unshares,
@@ -188,6 +207,7 @@ impl Plan {
       err_w: -1,
       go_r: -1,
       go_w: -1,
+      late_user,
     })
   }
 
@@ -251,7 +271,7 @@ mod tests {
     let mut s = spec();
     s.join = vec![(7, NsType::Mnt), (5, NsType::Pid), (6, NsType::User), (8, NsType::Time)];
     let p = Plan::build(&s).unwrap();
-    assert_eq!(p.pid_joins, [5]);
+    assert_eq!(p.parent_joins, [(5, NsType::Pid)]);
     assert_eq!(p.joins, [(6, NsType::User), (7, NsType::Mnt), (8, NsType::Time)]);
     assert!(!p.share_memory);
   }

@@ -37,10 +37,13 @@ pub enum Site {
   StdioDup,
   CloseRange,
   Execve,
+  SelfSetgroups,
+  SelfUidMap,
+  SelfGidMap,
 }
 
 /// Every site, indexed by its discriminant, so that a byte from the pipe can be turned back.
-const SITES: [Site; 27] = [
+const SITES: [Site; 30] = [
   Site::Setsid,
   Site::Pdeathsig,
   Site::ParentGone,
@@ -68,6 +71,9 @@ const SITES: [Site; 27] = [
   Site::StdioDup,
   Site::CloseRange,
   Site::Execve,
+  Site::SelfSetgroups,
+  Site::SelfUidMap,
+  Site::SelfGidMap,
 ];
 
 impl Site {
@@ -88,6 +94,9 @@ impl Site {
       Site::Setresuid => "setuid",
       Site::StdioMove | Site::StdioNull | Site::StdioDup | Site::CloseRange => "dup2",
       Site::Execve => "execve",
+      Site::SelfSetgroups => "setgroups",
+      Site::SelfUidMap => "uid_map",
+      Site::SelfGidMap => "gid_map",
     }
   }
 
@@ -99,7 +108,7 @@ impl Site {
       Site::Setns => "setns",
       Site::Unshare => "unshare",
       Site::TimensOpen | Site::StdioNull => "open",
-      Site::TimensWrite => "write",
+      Site::TimensWrite | Site::SelfSetgroups | Site::SelfUidMap | Site::SelfGidMap => "write",
       Site::Sethostname => "sethostname",
       Site::Propagation | Site::PivotBind | Site::ProcPrivate | Site::ProcMount => "mount",
       Site::Chroot => "chroot",
