@@ -90,6 +90,22 @@ test('join a target\'s namespaces: handles, { pid, types }, and the handle short
   t.is(out.trim(), want)
 })
 
+test('a sandbox in a joined net namespace: new user, pid and mnt namespaces, /proc mounted', async (t) => {
+  // The joined namespace is entered with our privileges, then the new user namespace owns the
+  // new pid namespace, which is what lets the sandbox mount its /proc.
+  using net = await Namespace.create('net')
+  const before = nsLink('thread-self', 'net')
+  const r = await exec('sh', ['-c', 'id -u; echo $$; readlink /proc/self/ns/net; ls /proc | grep -c "^[0-9]"'], {
+    join: [net], unshare: ['user', 'pid', 'mnt'], uidMap: 'root', gidMap: 'root', mountProc: true,
+  })
+  const [uid, pid, netId, procs] = r.stdout.trim().split('\n')
+  t.is(uid, '0')
+  t.is(pid, '1')
+  t.is(netId, net.id)
+  t.true(Number(procs) <= 3, `the sandbox's /proc shows its own few processes (${procs})`)
+  t.is(nsLink('thread-self', 'net'), before, 'the calling thread is back in its own namespace')
+})
+
 test('joining a user namespace with others works from the multithreaded parent (child does it)', async (t) => {
   const pid = await target(t, ['--user', '--map-root-user', '--uts'], 'in-userns')
   const r = await exec('sh', ['-c', 'id -u; hostname'], { join: { pid, types: ['user', 'uts'] } })

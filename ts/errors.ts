@@ -1,16 +1,21 @@
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 
-/** The facts the native layer reports about a failure. */
-interface NativeRecord {
+/** The fields of a {@link NamespaceError}, as the native layer reports them. */
+export interface NamespaceErrorFields {
+  /** errno name ('EPERM') or `ERR_NS_*` code. */
   code: string
+  /** errno (sign is normalised to negative), or 0 for `ERR_NS_*` codes. */
   errno: number
   syscall: string
   nsType?: NamespaceType
+  /** For ERR_NS_TYPE_MISMATCH: the type that was asked for. */
   expected?: NamespaceType
   path?: string
   pid?: number
   step?: string
 }
+
+type NativeRecord = NamespaceErrorFields
 
 /**
  * The one error class of nsjs, shaped like Node's system errors: `code` is an errno name such
@@ -27,7 +32,7 @@ export class NamespaceError extends Error {
   /** The spawn step that failed ('setns', 'uid_map', 'execve', ...). */
   readonly step?: string
 
-  constructor(message: string, fields: Omit<NativeRecord, 'expected'>) {
+  constructor(message: string, fields: NamespaceErrorFields) {
     super(message)
     this.name = 'NamespaceError'
     this.code = fields.code
