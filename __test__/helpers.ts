@@ -11,7 +11,21 @@ export const ROOT = join(__dirname, '..')
 export async function target(t: ExecutionContext, flags: string[], hostname?: string): Promise<number> {
   const script = hostname ? `hostname ${hostname}; exec sleep 600` : 'exec sleep 600'
   const child = cpSpawn('unshare', [...flags, 'sh', '-c', script], { stdio: 'ignore' })
-  t.teardown(() => killAndWait(child))
+  let sleeper: number | undefined
+  t.teardown(async () => {
+    // With --fork the sleep is unshare's child: killed first, it is reaped by unshare, which then
+    // exits by itself. Killing unshare first would leave it to PID 1 instead.
+    if (sleeper !== undefined && sleeper !== child.pid) {
+      try {
+        process.kill(sleeper, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+      const exited = new Promise((r) => child.once('exit', r))
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))])
+    }
+    await killAndWait(child)
+  })
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve)
     child.once('error', reject)
@@ -20,7 +34,7 @@ export async function target(t: ExecutionContext, flags: string[], hostname?: st
   // and the namespaces are final; that sleep is the target.
   for (let i = 0; i < 300; i++) {
     const found = findSleep(child.pid as number)
-    if (found) return found
+    if (found) return (sleeper = found)
     await new Promise((r) => setTimeout(r, 10))
   }
   throw new Error(`target ${flags.join(' ')} did not start`)
