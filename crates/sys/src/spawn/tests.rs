@@ -459,20 +459,12 @@ fn joins_first_then_a_new_user_namespace_owns_the_rest() {
   // unshare(1) after nsenter: a net namespace of ours is joined with our privileges, then a new
   // user namespace is made, and the new uts namespace belongs to it.
   let net = crate::create::create(NsType::Net).unwrap();
-  let (r, w) = crate::sys::pipe().unwrap();
-  let mut spec = SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), "id -u; readlink /proc/self/ns/net; hostname".into()]);
-  spec.env = vec!["PATH=/usr/bin:/bin".into()];
-  spec.join = vec![(net.raw_fd(), NsType::Net)];
-  spec.unshare = vec![NsType::User, NsType::Uts];
-  spec.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
-  spec.hostname = Some("late-user".into());
-  spec.stdio = [Stdio::Inherit, Stdio::Fd(w.as_raw_fd()), Stdio::Inherit];
-  let child = spawn(&spec).unwrap();
-  drop(w);
-  let mut out = String::new();
-  std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut out).unwrap();
-  assert_eq!(crate::sys::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((0, 0)));
-  assert_eq!(out, format!("0\nnet:[{}]\nlate-user\n", net.inode()));
+  let mut s = spec(&["/bin/sh", "-c", "id -u; readlink /proc/self/ns/net; hostname"]);
+  s.join = vec![(net.raw_fd(), NsType::Net)];
+  s.unshare = vec![NsType::User, NsType::Uts];
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.hostname = Some("late-user".into());
+  assert_eq!(stdout_of(s), format!("0\nnet:[{}]\nlate-user", net.inode()));
 }
 
 #[test]
@@ -480,53 +472,35 @@ fn joined_namespaces_and_a_new_user_and_pid_namespace_with_proc() {
   // The sandbox case: our net namespace joined, then user+pid+mnt new, /proc mounted; the pid
   // namespace must belong to the new user namespace for that mount to be allowed.
   let net = crate::create::create(NsType::Net).unwrap();
-  let (r, w) = crate::sys::pipe().unwrap();
-  let mut spec = SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), "id -u; echo $$; readlink /proc/self/ns/net".into()]);
-  spec.env = vec!["PATH=/usr/bin:/bin".into()];
-  spec.join = vec![(net.raw_fd(), NsType::Net)];
-  spec.unshare = vec![NsType::User, NsType::Pid, NsType::Mnt];
-  spec.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
-  spec.mount_proc = true;
-  spec.stdio = [Stdio::Inherit, Stdio::Fd(w.as_raw_fd()), Stdio::Inherit];
+  let mut s = spec(&["/bin/sh", "-c", "id -u; echo $$; readlink /proc/self/ns/net"]);
+  s.join = vec![(net.raw_fd(), NsType::Net)];
+  s.unshare = vec![NsType::User, NsType::Pid, NsType::Mnt];
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.mount_proc = true;
   let before = NsHandle::current(NsType::Net).unwrap();
-  let child = spawn(&spec).unwrap();
+  assert_eq!(stdout_of(s), format!("0\n1\nnet:[{}]", net.inode()));
   assert!(NsHandle::current(NsType::Net).unwrap().same_as(&before), "the calling thread is back");
-  drop(w);
-  let mut out = String::new();
-  std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut out).unwrap();
-  assert_eq!(crate::sys::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((0, 0)));
-  assert_eq!(out, format!("0\n1\nnet:[{}]\n", net.inode()));
 }
 
 #[test]
 fn joining_a_user_namespace_and_making_a_nested_one() {
   // A target user namespace (root mapped to root), joined by the child, which then makes a user
   // namespace nested in it after its joins (the parent cannot join user namespaces itself).
-  let mut holder = SpawnSpec::new("/bin/sleep", vec!["sleep".into(), "5".into()]);
+  let mut holder = spec(&["/bin/sleep", "5"]);
   holder.unshare = vec![NsType::User];
   holder.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
   // A user namespace can only be made by a process whose uid and gid are both mapped.
   holder.gid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
   let target = spawn(&holder).unwrap();
   let outer = NsHandle::open_pid(target.pid, NsType::User).unwrap();
-  let (r, w) = crate::sys::pipe().unwrap();
-  let mut spec = SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), "id -u; readlink /proc/self/ns/user".into()]);
-  spec.env = vec!["PATH=/usr/bin:/bin".into()];
-  spec.join = vec![(outer.raw_fd(), NsType::User)];
-  spec.unshare = vec![NsType::User];
-  spec.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
-  spec.stdio = [Stdio::Inherit, Stdio::Fd(w.as_raw_fd()), Stdio::Inherit];
-  let child = spawn(&spec).unwrap();
-  drop(w);
-  let mut out = String::new();
-  std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut out).unwrap();
-  assert_eq!(crate::sys::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((0, 0)));
+  let mut s = spec(&["/bin/sh", "-c", "id -u; readlink /proc/self/ns/user"]);
+  s.join = vec![(outer.raw_fd(), NsType::User)];
+  s.unshare = vec![NsType::User];
+  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  let out = stdout_of(s);
   kill(target.pidfd.as_fd(), libc::SIGKILL).unwrap();
-  crate::sys::waitid_pidfd(target.pidfd.as_fd(), false).unwrap();
-  let mut lines = out.lines();
-  assert_eq!(lines.next(), Some("0"));
-  let inner = lines.next().unwrap();
-  assert_ne!(inner, format!("user:[{}]", outer.inode()), "a new user namespace, nested in the joined one");
-  let inner_ino: u64 = inner.trim_start_matches("user:[").trim_end_matches(']').parse().unwrap();
-  assert_ne!(inner_ino, NsHandle::current(NsType::User).unwrap().inode());
+  wait(&target);
+  let inner = out.strip_prefix("0\n").expect("root inside the nested namespace");
+  assert_ne!(inner, format!("user:[{}]", outer.inode()), "a new user namespace, not the joined one");
+  assert_ne!(inner, ns_link("self", NsType::User));
 }
