@@ -142,6 +142,17 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
   t.is(t.throws(() => child.namespaces())?.code, 'ESRCH')
 })
 
+test('stdio inherit hands the child our own fds 0-2, which Node itself keeps close-on-exec', async (t) => {
+  // A child whose stdout and stderr were closed would fail its writes (sh exits non-zero).
+  t.deepEqual(await spawn('sh', ['-c', 'echo out; echo err >&2'], { stdio: 'inherit' }).exited, { code: 0, signal: null })
+  const mixed = spawn('sh', ['-c', 'echo to-pipe; echo err >&2'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  mixed.stdout?.on('data', (d) => (out += d))
+  t.deepEqual(await mixed.exited, { code: 0, signal: null })
+  await new Promise((r) => (mixed.stdout?.readableEnded ? r(null) : mixed.stdout?.once('close', r)))
+  t.is(out, 'to-pipe\n')
+})
+
 test('the child starts with default signal handlers and an empty mask (Node ignores SIGPIPE)', async (t) => {
   const r = await exec('grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'])
   t.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[1]), ['0000000000000000', '0000000000000000'])
@@ -220,10 +231,10 @@ test('root: chroot into a directory and pivotRoot into it in a new mount namespa
 test.serial('hundreds of concurrent spawns next to child_process: all reaped, no zombies, no fd leak', async (t) => {
   // The reaper's epoll descriptor and libuv's SIGCHLD pipe are made once, on first use.
   await spawn('true', [], { stdio: 'ignore' }).exited
-  await new Promise((resolve) => cpSpawn('true').on('exit', resolve))
+  await new Promise((resolve) => cpSpawn('true').on('close', resolve))
   const startFds = fdCount()
   const ours = Array.from({ length: 300 }, (_, i) => spawn('true', [], { unshare: i % 2 ? ['uts'] : [], stdio: 'ignore' }).exited)
-  const theirs = Array.from({ length: 50 }, () => new Promise<number | null>((resolve) => cpSpawn('true').on('exit', resolve)))
+  const theirs = Array.from({ length: 50 }, () => new Promise<number | null>((resolve) => cpSpawn('true').on('close', resolve)))
   const results = await Promise.all(ours)
   t.true(results.every((r) => r.code === 0 && r.signal === null))
   t.true((await Promise.all(theirs)).every((c) => c === 0), 'node:child_process children still exit and are reaped by Node')

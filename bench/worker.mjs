@@ -4,8 +4,8 @@
 //
 // Tasks: compare (nsjs against unshare/nsenter through child_process, optionally with a ballast of
 // touched memory in this process), floor (nsjs against the C program bench/clone_exec.c), burst
-// (500 concurrent spawns with the event loop lag measured). Progress goes to stderr; the result is
-// one line of JSON on stdout.
+// (500 concurrent spawns with the event loop lag measured), breakdown (where the time of one spawn
+// goes). Progress goes to stderr; the result is one line of JSON on stdout.
 import * as cp from 'node:child_process'
 import { createRequire } from 'node:module'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
@@ -128,7 +128,11 @@ async function compare({ target, n, rounds, warmup, ballastMiB }) {
     rounds,
     perSpawnUs: perSpawn,
     medianUs: Object.fromEntries(names.map((k) => [k, median(perSpawn[k])])),
-    spawnCallMedianUs: Object.fromEntries(names.filter((k) => calls[k].length).map((k) => [k, median(calls[k]) * 1000])),
+    spawnCallUs: Object.fromEntries(
+      names
+        .filter((k) => calls[k].length)
+        .map((k) => [k, { median: median(calls[k]) * 1000, p90: percentile(calls[k], 90) * 1000, p99: percentile(calls[k], 99) * 1000, mean: (calls[k].reduce((a, b) => a + b, 0) / calls[k].length) * 1000 }]),
+    ),
   }
 }
 
@@ -138,34 +142,47 @@ async function floor({ target, n, rounds, warmup, inflight, cBinary }) {
   const runC = (args) => {
     const r = cp.spawnSync(cBinary, args, { encoding: 'utf8' })
     if (r.status !== 0) throw new Error(`${cBinary} ${args.join(' ')}: ${r.stderr || r.error}`)
-    return JSON.parse(r.stdout).per_spawn_us
+    const j = JSON.parse(r.stdout)
+    return { perSpawnUs: j.per_spawn_us, callUs: j.clone_call_us }
+  }
+  const runNs = async (fn, k) => {
+    const calls = []
+    const ms = await timed(fn, n, k, calls)
+    return { perSpawnUs: (ms * 1000) / n, callUs: (calls.reduce((a, b) => a + b, 0) * 1000) / calls.length }
   }
   const list = {
     'C uts seq': () => runC(['uts', String(n)]),
-    'nsjs uts seq': async () => ((await timed(v['nsjs uts'], n)) * 1000) / n,
+    'nsjs uts seq': () => runNs(v['nsjs uts'], 1),
     'C net seq': () => runC(['net', String(n), String(target)]),
-    'nsjs net seq': async () => ((await timed(v['nsjs join net'], n)) * 1000) / n,
+    'nsjs net seq': () => runNs(v['nsjs join net'], 1),
     [`C uts x${inflight}`]: () => runC(['uts', String(n), String(inflight)]),
-    [`nsjs uts x${inflight}`]: async () => ((await timed(v['nsjs uts'], n, inflight)) * 1000) / n,
+    [`nsjs uts x${inflight}`]: () => runNs(v['nsjs uts'], inflight),
     [`C net x${inflight}`]: () => runC(['net', String(n), String(target), String(inflight)]),
-    [`nsjs net x${inflight}`]: async () => ((await timed(v['nsjs join net'], n, inflight)) * 1000) / n,
+    [`nsjs net x${inflight}`]: () => runNs(v['nsjs join net'], inflight),
   }
   runC(['uts', String(warmup)])
   runC(['net', String(warmup), String(target)])
   await timed(v['nsjs uts'], warmup)
   await timed(v['nsjs join net'], warmup)
   const names = Object.keys(list)
-  const perSpawn = Object.fromEntries(names.map((k) => [k, []]))
+  const res = Object.fromEntries(names.map((k) => [k, []]))
   for (let r = 0; r < rounds; r++) {
     // Rotate in pairs so that each nsjs variant stays next to its C counterpart.
     const pairs = []
     for (let i = 0; i < names.length; i += 2) pairs.push([names[i], names[i + 1]])
     for (const [a, b] of rotate(pairs, r)) {
-      for (const name of r % 2 ? [b, a] : [a, b]) perSpawn[name].push(await list[name]())
+      for (const name of r % 2 ? [b, a] : [a, b]) res[name].push(await list[name]())
     }
-    log(`round ${r + 1}/${rounds}:`, names.map((k) => `${k} ${perSpawn[k].at(-1).toFixed(0)}us`).join(', '))
+    log(`round ${r + 1}/${rounds}:`, names.map((k) => `${k} ${res[k].at(-1).perSpawnUs.toFixed(0)}us`).join(', '))
   }
-  return { n, rounds, inflight, perSpawnUs: perSpawn, medianUs: Object.fromEntries(names.map((k) => [k, median(perSpawn[k])])) }
+  return {
+    n,
+    rounds,
+    inflight,
+    perSpawnUs: Object.fromEntries(names.map((k) => [k, res[k].map((x) => x.perSpawnUs)])),
+    medianUs: Object.fromEntries(names.map((k) => [k, median(res[k].map((x) => x.perSpawnUs))])),
+    blockingUs: Object.fromEntries(names.map((k) => [k, median(res[k].map((x) => x.callUs))])),
+  }
 }
 
 /**
@@ -181,10 +198,13 @@ async function burstOnce(kind, { count, chunk, file, args }) {
     maxGap = Math.max(maxGap, t - last)
     last = t
   }, 1)
-  // Let the 1 ms timer settle before the burst.
-  await new Promise((r) => setTimeout(r, 30))
+  // Both clocks run before the burst starts: the histogram records the time between two of its
+  // ticks only once it has seen a first one (also after reset()), so a burst started in the same
+  // turn as enable() or reset() would go unseen.
   h.enable()
-  last = now()
+  await new Promise((r) => setTimeout(r, 30))
+  h.reset()
+  await new Promise((r) => setTimeout(r, 5))
   maxGap = 0
   const calls = []
   const waits = []
@@ -257,7 +277,89 @@ async function burst({ count, rounds, chunk, file, args }) {
   return { count, rounds, chunk, command: [file, ...args].join(' '), runs, summary }
 }
 
-const tasks = { compare, floor, burst }
+/**
+ * Where the time of one sequential spawn (new uts namespace) goes: the C program with nsjs's
+ * system calls added step by step (see clone_exec.c), and the Node side taken apart: the env list
+ * spawn() builds from process.env, the native call alone (through the internal binding), with and
+ * without that env.
+ */
+async function breakdown({ n, rounds, warmup, cBinary }) {
+  const runC = (steps) => {
+    const r = cp.spawnSync(cBinary, [`--steps=${steps}`, 'uts', String(n)], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`${cBinary} --steps=${steps}: ${r.stderr || r.error}`)
+    const j = JSON.parse(r.stdout)
+    return { perSpawnUs: j.per_spawn_us, callUs: j.clone_call_us, callP50Us: j.clone_call_p50_us, callP90Us: j.clone_call_p90_us }
+  }
+  const envList = () =>
+    Object.entries(process.env)
+      .filter((e) => e[1] !== undefined)
+      .map(([k, v]) => `${k}=${v}`)
+  // The internal native entry point, as ts/spawn.ts calls it; optional, since it is not API.
+  let native
+  try {
+    const { binding } = require('../dist/cjs/loader.js')
+    native = binding().spawnChild
+  } catch {}
+  const request = (env) => ({ file: '/bin/true', argv: ['/bin/true'], env, joinFds: [], joinTypes: [], unshare: ['uts'], mountProc: false, propagation: 'private', pivotRoot: false, newSession: false, stdio: [-2, -2, -2] })
+  const nodeVariant = (start) => async () => {
+    const calls = []
+    const t0 = now()
+    for (let i = 0; i < n; i++) {
+      const t = now()
+      const done = start()
+      calls.push(now() - t)
+      await done
+    }
+    const perSpawnUs = ((now() - t0) * 1000) / n
+    return { perSpawnUs, callUs: (calls.reduce((a, b) => a + b, 0) * 1000) / n, callP50Us: median(calls) * 1000, callP90Us: percentile(calls, 90) * 1000 }
+  }
+  const small = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+  const list = {}
+  for (const st of ['', 'S', 'U', 'D', 'P', 'M', 'F', 'W', 'SUDPM', 'SUDPMF', 'SUDPMW']) list[`C steps=${st || '-'}`] = () => runC(st)
+  list['node spawn()'] = nodeVariant(() => spawn('/bin/true', [], { unshare: ['uts'], stdio: 'ignore' }).exited)
+  list['node spawn() env {PATH}'] = nodeVariant(() => spawn('/bin/true', [], { unshare: ['uts'], stdio: 'ignore', env: small }).exited)
+  if (native) {
+    const nativeRun = (env) => () =>
+      new Promise((resolve) => {
+        const c = native(request(env), () => {
+          c.release()
+          resolve()
+        })
+      })
+    list['node native, env list'] = nodeVariant(() => nativeRun(envList())())
+    list['node native, env []'] = nodeVariant(() => nativeRun([])())
+  }
+  list['node env list only'] = async () => {
+    const t0 = now()
+    for (let i = 0; i < n; i++) envList()
+    return { perSpawnUs: ((now() - t0) * 1000) / n, callUs: ((now() - t0) * 1000) / n }
+  }
+  // The threadsafe function behind the native call does not hold the loop open.
+  const keep = setInterval(() => {}, 1 << 30)
+  const names = Object.keys(list)
+  for (const name of names) if (!name.startsWith('C')) await list[name]()
+  runC('SUDPMF')
+  const res = Object.fromEntries(names.map((k) => [k, []]))
+  for (let r = 0; r < rounds; r++) {
+    for (const name of rotate(names, r)) res[name].push(await list[name]())
+    log(`round ${r + 1}/${rounds}`)
+  }
+  clearInterval(keep)
+  return {
+    n,
+    rounds,
+    native: Boolean(native),
+    medianUs: Object.fromEntries(
+      names.map((k) => {
+        const m = (f) => median(res[k].map(f))
+        return [k, { perSpawn: m((x) => x.perSpawnUs), call: m((x) => x.callUs), callP50: m((x) => x.callP50Us), callP90: m((x) => x.callP90Us) }]
+      }),
+    ),
+    runs: res,
+  }
+}
+
+const tasks = { compare, floor, burst, breakdown }
 if (!tasks[task]) {
   process.stderr.write(`unknown task ${task}\n`)
   process.exit(2)

@@ -1,13 +1,16 @@
 // Compiles ts/ to CommonJS in dist/cjs and adds an ES module entry that re-exports it, so that
 // `import` and `require` share one copy of the classes (instanceof NamespaceError holds in both).
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 rmSync('dist', { recursive: true, force: true })
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { stdio: 'inherit' })
 copyFileSync('ts/native.d.ts', 'dist/cjs/native.d.ts')
+// The CLI (package.json "bin"): tsc keeps the shebang of ts/cli.ts; the file must be executable.
+if (!readFileSync('dist/cjs/cli.js', 'utf8').startsWith('#!/usr/bin/env node\n')) throw new Error('dist/cjs/cli.js lost its shebang')
+chmodSync('dist/cjs/cli.js', 0o755)
 
 const cjs = require('../dist/cjs/index.js')
 const names = Object.keys(cjs).filter((k) => k !== 'default' && k !== '__esModule')

@@ -229,6 +229,11 @@ fn set_stdio(p: &Plan) {
   for (target, &s) in (0..3).zip(src.iter()) {
     if s >= 0 {
       check(p, k::dup_onto(s, target), Site::StdioDup, None);
+    } else {
+      // Inherit: Node marks its own 0-2 close-on-exec at startup (libuv's
+      // uv_disable_stdio_inheritance), so the slot must be made inheritable again, as libuv's
+      // own spawn does. A slot the parent has closed stays closed (EBADF is fine).
+      k::keep_across_exec(target);
     }
   }
 }
@@ -249,9 +254,15 @@ fn open_dev_null(p: &Plan) -> i32 {
 fn exec(p: &Plan) -> ! {
   let mut errno = libc::ENOENT;
   let mut saw_eacces = false;
-  for path in p.candidates.iter() {
+  for (i, path) in p.candidates.iter().enumerate() {
     // SAFETY: the plan's argv and envp are NULL-terminated pointer arrays into CStrings it owns.
-    let e = unsafe { k::execve(path, &p.argv, &p.envp) }.wrapping_neg() as i32;
+    let mut e = unsafe { k::execve(path, &p.argv, &p.envp) }.wrapping_neg() as i32;
+    if e == libc::ENOEXEC {
+      // An executable without a #! line or ELF header: run it with /bin/sh, as execvp and the
+      // shells do (and so nsenter, unshare and child_process).
+      // SAFETY: as above; `sh_argvs[i]` is the same kind of array, built for this candidate.
+      e = unsafe { k::execve(c"/bin/sh", &p.sh_argvs[i], &p.envp) }.wrapping_neg() as i32;
+    }
     if !exec_path::try_next(e) {
       fail(p, Site::Execve, None, e);
     }

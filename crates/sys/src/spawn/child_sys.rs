@@ -148,6 +148,12 @@ pub fn dup_onto(old: i32, new: i32) -> isize {
   unsafe { raw::sys(libc::SYS_dup3, &[old as usize, new as usize, 0]) }
 }
 
+/// Lets `fd` survive execve. EBADF for a descriptor that is not open.
+pub fn keep_across_exec(fd: i32) -> isize {
+  // SAFETY: integer arguments.
+  unsafe { raw::sys(libc::SYS_fcntl, &[fd as usize, libc::F_SETFD as usize, 0]) }
+}
+
 pub fn cloexec_from(first: u32) -> isize {
   // SAFETY: integer arguments.
   unsafe { raw::sys(libc::SYS_close_range, &[first as usize, u32::MAX as usize, libc::CLOSE_RANGE_CLOEXEC as usize]) }

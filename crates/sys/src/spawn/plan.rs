@@ -16,6 +16,8 @@ const MAX_JOINS: usize = 64;
 pub struct Plan {
   pub file: String,
   pub candidates: Vec<CString>,
+  /// Per candidate, the argv for running it as a shell script: ["/bin/sh", candidate, argv[1..]].
+  pub sh_argvs: Vec<Vec<*const c_char>>,
   _argv: Vec<CString>,
   /// NULL-terminated pointers into `_argv`.
   pub argv: Vec<*const c_char>,
@@ -104,6 +106,18 @@ impl Plan {
       .map(|c| cstring(c, "execve", "execve").map_err(|e| e.path(spec.file.clone())))
       .collect::<Result<Vec<_>>>()?;
     let (argv_owned, argv) = cstrings(&spec.argv, "execve", "execve")?;
+    let sh_argvs = candidates
+      .iter()
+      .map(|c| {
+        let mut v = vec![c"/bin/sh".as_ptr(), c.as_ptr()];
+        // argv ends in its NULL; without arguments beyond argv[0] only that NULL is left.
+        match argv.get(1..) {
+          Some(rest) if !rest.is_empty() => v.extend_from_slice(rest),
+          _ => v.push(std::ptr::null()),
+        }
+        v
+      })
+      .collect();
     let (env_owned, envp) = cstrings(&spec.env, "execve", "execve")?;
 
     let mut unshare: Vec<NsType> = spec.unshare.clone();
@@ -175,6 +189,7 @@ impl Plan {
     Ok(Plan {
       file: spec.file.clone(),
       candidates,
+      sh_argvs,
       _argv: argv_owned,
       argv,
       _env: env_owned,

@@ -504,3 +504,15 @@ fn joining_a_user_namespace_and_making_a_nested_one() {
   assert_ne!(inner, format!("user:[{}]", outer.inode()), "a new user namespace, not the joined one");
   assert_ne!(inner, ns_link("self", NsType::User));
 }
+
+#[test]
+fn a_script_without_a_shebang_runs_with_sh() {
+  let dir = std::env::temp_dir().join(format!("nsjs-enoexec-{}", std::process::id()));
+  std::fs::create_dir_all(&dir).unwrap();
+  let script = dir.join("plain");
+  std::fs::write(&script, "echo \"plain $1\"\n").unwrap();
+  std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+  let out = stdout_of(spec(&[script.to_str().unwrap(), "arg"]));
+  std::fs::remove_dir_all(&dir).unwrap();
+  assert_eq!(out, "plain arg");
+}

@@ -1,0 +1,313 @@
+// `npm run bench`: nsjs's spawner against what a user would use instead, on this machine, in one
+// run. See bench/README.md. Needs root (new namespaces, joining another net namespace), util-linux
+// unshare/nsenter, a C compiler (cc), and the package built (`npm run build`).
+//
+// Environment knobs: BENCH_N (spawns per variant per round, default 200), BENCH_ROUNDS (default 5),
+// BENCH_BURST (concurrent spawns, default 500), BENCH_BALLAST_MIB (default 1024),
+// BENCH_QUICK=1 (a short smoke run: small N, 2 rounds; its numbers are not meant to be quoted).
+import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const quick = process.env.BENCH_QUICK === '1'
+const num = (name, dflt) => {
+  const v = process.env[name]
+  if (v === undefined || v === '') return dflt
+  const n = Number(v)
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`)
+  return n
+}
+const N = num('BENCH_N', quick ? 40 : 200)
+const ROUNDS = num('BENCH_ROUNDS', quick ? 2 : 5)
+const WARMUP = quick ? 10 : 50
+const BURST = num('BENCH_BURST', 500)
+const BURST_ROUNDS = quick ? 1 : 3
+const BALLAST = num('BENCH_BALLAST_MIB', 1024)
+const INFLIGHT = 8
+const CHUNK = 1
+
+// What the issue asks for.
+const TARGETS = { vsChildProcess: 2, vsChildProcessBallast: 10, vsC: 1.5, lagMs: 5 }
+
+function median(a) {
+  const s = [...a].sort((x, y) => x - y)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+// ---- things to clean up, whatever happens -----------------------------------------------------
+
+let tmp
+let target
+let worker
+function cleanup() {
+  if (worker && worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL')
+  // Our own child, the util-linux unshare that exec'ed sleep: never anything else.
+  if (target && target.pid > 1 && target.exitCode === null && target.signalCode === null) target.kill('SIGKILL')
+  if (tmp) rmSync(tmp, { recursive: true, force: true })
+  tmp = undefined
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    cleanup()
+    process.exit(130)
+  })
+}
+process.on('exit', cleanup)
+
+// ---- preconditions ----------------------------------------------------------------------------
+
+function fail(msg) {
+  console.error(`bench: ${msg}`)
+  process.exit(1)
+}
+if (process.platform !== 'linux') fail('Linux only')
+if (process.geteuid() !== 0) fail('run as root: the benchmarks make namespaces and join another net namespace')
+if (!existsSync(join(root, 'dist/cjs/index.js'))) fail('dist/ is missing: run `npm run build` first')
+for (const f of ['/usr/bin/unshare', '/usr/bin/nsenter', '/bin/true', '/bin/sleep']) if (!existsSync(f)) fail(`${f} is missing (util-linux/coreutils)`)
+
+// ---- the C program ----------------------------------------------------------------------------
+
+tmp = mkdtempSync(join(os.tmpdir(), 'nsjs-bench-'))
+const cBinary = join(tmp, 'clone_exec')
+try {
+  execFileSync('cc', ['-O2', '-Wall', '-pthread', '-o', cBinary, join(here, 'clone_exec.c')], { stdio: 'inherit' })
+} catch {
+  fail('cc -O2 bench/clone_exec.c failed')
+}
+
+// ---- how child_process makes its children (measured, not assumed) ------------------------------
+
+function probeChildProcess() {
+  const out = join(tmp, 'strace.txt')
+  const r = spawnSync('strace', ['-f', '-e', 'trace=clone,clone3,fork,vfork', '-o', out, process.execPath, '-e', "require('child_process').spawnSync('/bin/true')"], { stdio: 'ignore' })
+  if (r.error || r.status !== 0) return { how: 'unknown (strace not available)' }
+  // Threads have CLONE_THREAD; the child process is the call without it.
+  const line = readFileSync(out, 'utf8')
+    .split('\n')
+    .find((l) => /\b(clone3?|v?fork)\(/.test(l) && !l.includes('CLONE_THREAD'))
+  if (!line) return { how: 'unknown (no process-creating call seen)' }
+  const flags = /flags=([A-Z_|0-9]+)/.exec(line)?.[1] ?? ''
+  const vm = flags.includes('CLONE_VM') || /\bvfork\(/.test(line)
+  return { how: vm ? 'vfork-like (shares memory)' : 'fork (copies the page tables)', syscall: line.replace(/^\d+\s+/, '').slice(0, 160), sharesMemory: vm }
+}
+
+// ---- the net namespace to join --------------------------------------------------------------------
+
+async function startTarget() {
+  target = cpSpawn('/usr/bin/unshare', ['-n', '/bin/sleep', '3600'], { stdio: 'ignore' })
+  await new Promise((resolve, reject) => {
+    target.once('spawn', resolve)
+    target.once('error', reject)
+  })
+  const mine = readlinkSync('/proc/self/ns/net')
+  // unshare execs sleep in place (no --fork): the pid stays; wait until its net ns is the new one.
+  for (let i = 0; i < 500; i++) {
+    let theirs
+    try {
+      theirs = readlinkSync(`/proc/${target.pid}/ns/net`)
+    } catch {}
+    if (theirs && theirs !== mine) return target.pid
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error('the target never entered a new net namespace')
+}
+
+// ---- workers --------------------------------------------------------------------------------------
+
+function runWorker(task, opts) {
+  return new Promise((resolve, reject) => {
+    worker = cpSpawn(process.execPath, [join(here, 'worker.mjs'), task, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    worker.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+    worker.once('error', reject)
+    worker.once('close', (code, signal) => {
+      worker = undefined
+      if (code !== 0) return reject(new Error(`worker ${task} failed (${signal ?? code})`))
+      resolve(JSON.parse(out.trim().split('\n').at(-1)))
+    })
+  })
+}
+
+// ---- the run ----------------------------------------------------------------------------------
+
+const env = {
+  date: new Date().toISOString(),
+  node: process.version,
+  libuv: process.versions.uv,
+  kernel: `${os.release()} (${os.version()})`,
+  cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  transparentHugepages: (() => {
+    try {
+      return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1]
+    } catch {
+      return undefined
+    }
+  })(),
+  command: `npm run bench${quick ? ' (BENCH_QUICK=1)' : ''}`,
+  loadavgAtStart: os.loadavg(),
+  settings: { n: N, rounds: ROUNDS, warmup: WARMUP, burst: BURST, burstRounds: BURST_ROUNDS, ballastMiB: BALLAST, inflight: INFLIGHT, chunk: CHUNK },
+}
+console.log(`nsjs bench: node ${env.node} (libuv ${env.libuv}), kernel ${os.release()}, ${env.cpus}, THP ${env.transparentHugepages}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+console.log(`  ${N} spawns per variant per round, ${ROUNDS} rounds, variants interleaved; each task in a fresh Node process\n`)
+
+const childProcess = probeChildProcess()
+console.log(`child_process.spawn creates a child with: ${childProcess.syscall ?? childProcess.how}\n`)
+
+const pid = await startTarget()
+const common = { target: pid, n: N, rounds: ROUNDS, warmup: WARMUP }
+console.log('1-2. spawn+exit at normal size')
+const normal = await runWorker('compare', { ...common, ballastMiB: 0 })
+console.log(`3. spawn+exit with ${BALLAST} MiB of touched memory in the parent`)
+const big = await runWorker('compare', { ...common, ballastMiB: BALLAST })
+console.log('4. nsjs against the C program')
+const floor = await runWorker('floor', { ...common, n: Math.round(N * 1.5), inflight: INFLIGHT, cBinary })
+console.log(`5. ${BURST} concurrent spawns`)
+const burst = await runWorker('burst', { count: BURST, rounds: BURST_ROUNDS, chunk: CHUNK, file: '/bin/sleep', args: ['0.05'] })
+console.log('6. where the time of one sequential spawn goes')
+const breakdown = await runWorker('breakdown', { n: N, rounds: quick ? ROUNDS : Math.max(ROUNDS, 9), warmup: WARMUP, cBinary })
+cleanup()
+env.loadavgAtEnd = os.loadavg()
+console.log(`\nload average at the end: ${env.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine skew the numbers)`)
+
+// ---- report -----------------------------------------------------------------------------------
+
+const us = (x) => `${Math.round(x)}`
+const ratio = (x) => `${x.toFixed(2)}x`
+const yes = (ok) => (ok ? 'yes' : 'NO')
+function table(head, rows) {
+  const all = [head, ...rows]
+  const w = head.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)))
+  const line = (r) => '  ' + r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ')
+  return [line(head), '  ' + w.map((x) => '-'.repeat(x)).join('  '), ...rows.map(line)].join('\n')
+}
+
+const pairs = [
+  ['new uts ns', 'nsjs uts', 'cp unshare -u', 'unshare -u true'],
+  ['join net ns', 'nsjs join net', 'cp nsenter -n', 'nsenter -t PID -n true'],
+]
+const compareRows = []
+const results = { env, childProcess, targets: TARGETS, compare: [], growth: {}, floor: [], burst: {} }
+for (const [label, runs, t] of [
+  ['', normal, TARGETS.vsChildProcess],
+  [` +${BALLAST >= 1024 ? `${BALLAST / 1024} GiB` : `${BALLAST} MiB`}`, big, TARGETS.vsChildProcessBallast],
+]) {
+  for (const [what, ns, cpName, cpCmd] of pairs) {
+    const a = runs.medianUs[ns]
+    const b = runs.medianUs[cpName]
+    // The ratio of each round (its variants ran back to back), then the median over rounds.
+    const r = median(runs.perSpawnUs[cpName].map((x, i) => x / runs.perSpawnUs[ns][i]))
+    compareRows.push([`${what}${label}`, `${runs.rssMiB} MiB`, us(a), us(b), cpCmd, ratio(r), `>= ${t}x`, yes(r >= t)])
+    results.compare.push({ case: `${what}${label}`, parentRssMiB: runs.rssMiB, nsjsUs: a, childProcessUs: b, childProcessCommand: cpCmd, speedup: r, target: t, met: r >= t, nsjsSpawnCallUs: runs.spawnCallUs[ns], nsjsRoundsUs: runs.perSpawnUs[ns], childProcessRoundsUs: runs.perSpawnUs[cpName] })
+  }
+}
+for (const [what, ns, cpName] of pairs) {
+  results.growth[what] = { nsjs: big.medianUs[ns] / normal.medianUs[ns], childProcess: big.medianUs[cpName] / normal.medianUs[cpName] }
+}
+console.log(`\n1-3. spawn+exit, sequential (await each exit), median over ${ROUNDS} rounds of per-spawn time (us)`)
+console.log('   speedup = median over rounds of (child_process / nsjs in the same round)')
+console.log(table(['case', 'parent RSS', 'nsjs us', 'child_process us', 'child_process command', 'speedup', 'target', 'met'], compareRows))
+console.log(
+  '  time spent inside the synchronous nsjs spawn() call: ' +
+    results.compare
+      .map((x) => `${x.case} median ${us(x.nsjsSpawnCallUs.median)} / p90 ${us(x.nsjsSpawnCallUs.p90)} / mean ${us(x.nsjsSpawnCallUs.mean)}`)
+      .join('; '),
+)
+console.log(
+  `  cost with ${BALLAST} MiB / without: ` +
+    pairs.map(([what]) => `${what}: nsjs ${ratio(results.growth[what].nsjs)}, child_process ${ratio(results.growth[what].childProcess)}`).join('; '),
+)
+
+const floorRows = []
+for (const [what, c, ns, t] of [
+  ['new uts ns, sequential', 'C uts seq', 'nsjs uts seq', TARGETS.vsC],
+  ['join net ns, sequential', 'C net seq', 'nsjs net seq', TARGETS.vsC],
+  [`new uts ns, ${INFLIGHT} in flight`, `C uts x${INFLIGHT}`, `nsjs uts x${INFLIGHT}`, null],
+  [`join net ns, ${INFLIGHT} in flight`, `C net x${INFLIGHT}`, `nsjs net x${INFLIGHT}`, null],
+]) {
+  const a = floor.medianUs[c]
+  const b = floor.medianUs[ns]
+  const r = median(floor.perSpawnUs[ns].map((x, i) => x / floor.perSpawnUs[c][i]))
+  floorRows.push([what, us(a), us(b), ratio(r), t ? `<= ${t}x` : '(info)', t ? yes(r <= t) : '', `${Math.round(1e6 / b)}/s`, us(floor.blockingUs[c]), us(floor.blockingUs[ns])])
+  results.floor.push({ case: what, cUs: a, nsjsUs: b, ratio: r, target: t, met: t ? r <= t : undefined, nsjsPerSecond: 1e6 / b, cCloneCallUs: floor.blockingUs[c], nsjsSpawnCallUs: floor.blockingUs[ns], cRoundsUs: floor.perSpawnUs[c], nsjsRoundsUs: floor.perSpawnUs[ns] })
+}
+console.log(`\n4. nsjs from Node against C clone(CLONE_VM|CLONE_VFORK)+execve(/bin/true)+waitpid, median over ${ROUNDS} rounds of ${floor.n} (us per spawn)`)
+console.log('   nsjs/C = median over rounds of (nsjs / C in the same round); blocks = mean time in clone() / spawn()')
+console.log(table(['case', 'C us', 'nsjs us', 'nsjs/C', 'target', 'met', 'nsjs rate', 'C clone() blocks', 'nsjs spawn() blocks'], floorRows))
+
+const burstRows = []
+for (const [name, s] of Object.entries(burst.summary)) {
+  const met = s.lagMaxMs <= TARGETS.lagMs
+  const isTarget = name === 'nsjs all at once'
+  burstRows.push([name, `${s.totalMs.toFixed(0)} ms`, s.lagMaxMs.toFixed(1), s.lagP99Ms.toFixed(1), s.intervalMaxGapMs.toFixed(1), `${us(s.callMedianUs)} / ${us(s.callP99Us)} / ${us(s.callMaxUs)}`, s.callSumMs.toFixed(0), isTarget ? yes(met) : '(info)'])
+  results.burst[name] = { ...s, met: isTarget ? met : undefined }
+}
+results.burst.command = burst.command
+results.burst.count = burst.count
+results.burst.rounds = burst.rounds
+results.burst.runs = burst.runs
+console.log(`\n5. ${BURST} concurrent \`${burst.command}\` in new uts namespaces, median of ${BURST_ROUNDS} rounds; lag in ms (target: max <= ${TARGETS.lagMs} ms)`)
+console.log(table(['variant', 'all exited', 'lag max', 'lag p99', '1ms timer max gap', 'spawn() call us med/p99/max', 'sum of calls ms', 'met'], burstRows))
+
+const STEP_NAMES = {
+  'C steps=-': 'C floor: CLONE_NEWUTS on the clone, one stack, waitpid',
+  'C steps=S': 'C + S: signals blocked around clone, 62 dispositions reset in the child',
+  'C steps=U': 'C + U: unshare(CLONE_NEWUTS) in the child',
+  'C steps=D': 'C + D: /dev/null opened per spawn, dup3 x3, close_range',
+  'C steps=P': 'C + P: CLOEXEC error pipe read to EOF',
+  'C steps=M': 'C + M: fresh mmap stack + guard page per spawn',
+  'C steps=F': 'C + F: pidfd -> reaper thread -> eventfd -> main epoll',
+  'C steps=W': 'C + W: pidfd in the main thread\'s own epoll',
+  'C steps=SUDPM': 'C + SUDPM: nsjs\'s spawn syscalls, waitpid',
+  'C steps=SUDPMF': 'C + SUDPMF: all of nsjs\'s syscalls (its design)',
+  'C steps=SUDPMW': 'C + SUDPMW: the same, exit seen without the thread hop',
+  'node spawn()': 'nsjs spawn() from Node (env: process.env)',
+  'node spawn() env {PATH}': 'nsjs spawn() with env: { PATH }',
+  'node native, env list': 'native spawnChild alone, env list built per spawn',
+  'node native, env []': 'native spawnChild alone, empty env',
+  'node env list only': 'building the env list from process.env alone',
+}
+// Against the floor of the same round (rounds are interleaved), then the median over rounds: less
+// sensitive to a noisy neighbour than the difference of two medians.
+const floorRuns = breakdown.runs['C steps=-']
+const vsFloor = (k) => median(breakdown.runs[k].map((x, i) => x.perSpawnUs - floorRuns[i].perSpawnUs))
+const bdRows = Object.entries(breakdown.medianUs).map(([k, v]) => [
+  STEP_NAMES[k] ?? k,
+  us(v.perSpawn),
+  k === 'node env list only' ? '' : `${vsFloor(k) >= 0 ? '+' : ''}${us(vsFloor(k))}`,
+  k === 'node env list only' ? '' : `${us(v.call)} / ${us(v.callP50)} / ${us(v.callP90)}`,
+])
+results.breakdown = {
+  n: breakdown.n,
+  rounds: breakdown.rounds,
+  medianUs: breakdown.medianUs,
+  vsFloorUs: Object.fromEntries(Object.keys(breakdown.medianUs).filter((k) => k !== 'node env list only').map((k) => [k, vsFloor(k)])),
+  labels: STEP_NAMES,
+  runs: breakdown.runs,
+}
+console.log(`\n6. Where the time of one sequential spawn (new uts ns, /bin/true) goes, median over ${breakdown.rounds} rounds of ${breakdown.n} (us)`)
+console.log('   "vs C floor" = median over rounds of (variant - C floor of the same round)')
+console.log('   "blocking" = time in clone() for C (it returns once the child exec\'ed), in the spawn()/native call for Node')
+console.log(table(['variant', 'per spawn', 'vs C floor', 'blocking mean / p50 / p90'], bdRows))
+
+const met = {
+  '>= 2x faster than child_process (normal size)': results.compare.slice(0, 2).every((x) => x.met),
+  [`>= 10x faster than child_process (+${BALLAST} MiB)`]: results.compare.slice(2).every((x) => x.met),
+  'within 1.5x of C (sequential)': results.floor.slice(0, 2).every((x) => x.met),
+  [`event loop lag <= ${TARGETS.lagMs} ms during ${BURST} concurrent spawns`]: results.burst['nsjs all at once'].met,
+}
+results.met = met
+console.log('\nTargets:')
+for (const [k, v] of Object.entries(met)) console.log(`  ${v ? 'met    ' : 'NOT met'}  ${k}`)
+
+if (!quick) {
+  writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n')
+  console.log('\nwrote bench/results.json')
+} else {
+  console.log('\n(BENCH_QUICK=1: bench/results.json left alone)')
+}
