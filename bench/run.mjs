@@ -6,7 +6,7 @@
 // BENCH_BURST (concurrent spawns, default 500), BENCH_BALLAST_MIB (default 1024),
 // BENCH_QUICK=1 (a short smoke run: small N, 2 rounds; its numbers are not meant to be quoted).
 import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -69,6 +69,48 @@ if (process.platform !== 'linux') fail('Linux only')
 if (process.geteuid() !== 0) fail('run as root: the benchmarks make namespaces and join another net namespace')
 if (!existsSync(join(root, 'dist/cjs/index.js'))) fail('dist/ is missing: run `npm run build` first')
 for (const f of ['/usr/bin/unshare', '/usr/bin/nsenter', '/bin/true', '/bin/sleep']) if (!existsSync(f)) fail(`${f} is missing (util-linux/coreutils)`)
+
+// ---- which native binary the workers will load -------------------------------------------------
+
+/** The binary the package loads (NSJS_NATIVE_PATH overrides binding/), and whether it is a debug build. */
+function nativeBinary() {
+  const path =
+    process.env.NSJS_NATIVE_PATH ||
+    (() => {
+      const dir = join(root, 'binding')
+      const name = readdirSync(dir).find((f) => /^nsjs\..+\.node$/.test(f) && f.includes(`linux-${process.arch}`))
+      return name ? join(dir, name) : undefined
+    })()
+  if (!path || !existsSync(path)) return { path, debug: undefined }
+  const bytes = readFileSync(path)
+  // A release build (strip = "symbols") has no DWARF sections; a dev-profile build has .debug_info.
+  const debug = elfSectionNames(bytes)?.includes('.debug_info')
+  return { path, bytes: bytes.length, mtime: statSync(path).mtime.toISOString(), debug }
+}
+
+/** The section names of a 64-bit little-endian ELF file, or undefined for anything else. */
+function elfSectionNames(b) {
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) return undefined
+  const shoff = Number(b.readBigUInt64LE(0x28))
+  const shentsize = b.readUInt16LE(0x3a)
+  const shnum = b.readUInt16LE(0x3c)
+  const shstrndx = b.readUInt16LE(0x3e)
+  if (shoff + shnum * shentsize > b.length || shstrndx >= shnum) return undefined
+  const strtab = Number(b.readBigUInt64LE(shoff + shstrndx * shentsize + 0x18))
+  const names = []
+  for (let i = 0; i < shnum; i++) {
+    const start = strtab + b.readUInt32LE(shoff + i * shentsize)
+    const end = b.indexOf(0, start)
+    if (start >= b.length || end < 0) return undefined
+    names.push(b.toString('latin1', start, end))
+  }
+  return names
+}
+const native = nativeBinary()
+if (native.debug) {
+  console.error(`bench: WARNING: ${native.path} is a debug build (it has .debug_info): nsjs's numbers will be slower than`)
+  console.error('bench: a release build\'s. Run `npm run build` (or point NSJS_NATIVE_PATH at a release build) for real numbers.\n')
+}
 
 // ---- the C program ----------------------------------------------------------------------------
 
@@ -151,9 +193,11 @@ const env = {
   })(),
   command: `npm run bench${quick ? ' (BENCH_QUICK=1)' : ''}`,
   loadavgAtStart: os.loadavg(),
+  nativeBinary: native,
   settings: { n: N, rounds: ROUNDS, warmup: WARMUP, burst: BURST, burstRounds: BURST_ROUNDS, ballastMiB: BALLAST, inflight: INFLIGHT, chunk: CHUNK },
 }
 console.log(`nsjs bench: node ${env.node} (libuv ${env.libuv}), kernel ${os.release()}, ${env.cpus}, THP ${env.transparentHugepages}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+console.log(`  native binary: ${native.path}${native.debug ? ' (DEBUG build)' : native.debug === false ? ' (release build)' : ''}`)
 console.log(`  ${N} spawns per variant per round, ${ROUNDS} rounds, variants interleaved; each task in a fresh Node process\n`)
 
 const childProcess = probeChildProcess()
