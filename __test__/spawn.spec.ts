@@ -186,6 +186,26 @@ test('failing steps reject with a NamespaceError naming the step', async (t) => 
   t.is(child.pid, undefined)
 })
 
+test('without env the child gets process.env as it is now; with env exactly that', async (t) => {
+  process.env.NSJS_TEST_VAR = 'set here'
+  t.teardown(() => delete process.env.NSJS_TEST_VAR)
+  t.is((await exec('sh', ['-c', 'echo "$NSJS_TEST_VAR"'])).stdout, 'set here\n')
+  delete process.env.NSJS_TEST_VAR
+  t.is((await exec('sh', ['-c', 'echo "${NSJS_TEST_VAR-unset}"'])).stdout, 'unset\n')
+  const only = await exec('/usr/bin/env', [], { env: { ONLY: '1' } })
+  t.is(only.stdout, 'ONLY=1\n')
+  // A worker's process.env is its own copy: what it sets reaches its children.
+  const { Worker } = await import('node:worker_threads')
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    const { exec } = require(${JSON.stringify(require.resolve('../ts/index'))})
+    process.env.NSJS_WORKER_VAR = 'from worker'
+    exec('sh', ['-c', 'echo "$NSJS_WORKER_VAR"']).then((r) => parentPort.postMessage(r.stdout))`,
+  { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] })
+  t.is(await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject) }), 'from worker\n')
+  await w.terminate()
+})
+
 test('exec rejects a non-zero exit with stdout, stderr, code and signal, like promisified execFile', async (t) => {
   const e = await t.throwsAsync(exec('sh', ['-c', 'echo out; echo err >&2; exit 3']))
   t.like(e, { stdout: 'out\n', stderr: 'err\n', code: 3, signal: null })

@@ -65,7 +65,8 @@ export interface NamespaceInfo {
 export interface NativeSpawnRequest {
   file: string
   argv: Array<string>
-  env: Array<string>
+  /** "K=V" strings; absent: this process's own environment. */
+  env?: Array<string>
   joinFds: Array<number>
   joinTypes: Array<string>
   unshare: Array<string>

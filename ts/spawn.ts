@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
+import { isMainThread } from 'node:worker_threads'
 
 import { argError, native, namespaceError, NamespaceError } from './errors'
 import { binding } from './loader'
@@ -225,12 +226,17 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
       return v as number
     })
   }
-  const env = o.env ?? process.env
-  if (typeof env !== 'object' || env === null) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'env' must be an object`)
-  const envList = Object.entries(env)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => `${k}=${v}`)
-  if (envList.some((e) => e.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'env must not contain null bytes')
+  // Without an env option the main thread's process.env is the real environment (Node writes
+  // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
+  // worker's process.env is a copy, so there the list is built.
+  const env = o.env ?? (isMainThread ? undefined : process.env)
+  if (env !== undefined && (typeof env !== 'object' || env === null)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'env' must be an object`)
+  const envList = env === undefined
+    ? undefined
+    : Object.entries(env)
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => `${k}=${v}`)
+  if (envList?.some((e) => e.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'env must not contain null bytes')
   let dieWithParent: number | undefined
   if (o.dieWithParent !== undefined && o.dieWithParent !== false) {
     dieWithParent = o.dieWithParent === true ? osConstants.signals.SIGKILL : signalNumber(o.dieWithParent, 'dieWithParent')

@@ -19,7 +19,8 @@ use crate::namespace::parse_type;
 pub struct NativeSpawnRequest {
   pub file: String,
   pub argv: Vec<String>,
-  pub env: Vec<String>,
+  /// "K=V" strings; absent: this process's own environment.
+  pub env: Option<Vec<String>>,
   pub join_fds: Vec<i32>,
   pub join_types: Vec<String>,
   pub unshare: Vec<String>,
@@ -41,6 +42,19 @@ pub struct NativeSpawnRequest {
   pub new_session: bool,
   /// Per fd 0..2: -1 inherit, -2 ignore (/dev/null), -3 a new pipe, or a parent fd to pass.
   pub stdio: Vec<i32>,
+}
+
+/// The process environment as execve takes it. Node's process.env on the main thread writes
+/// through to it, so it is what the user sees there.
+fn own_environment() -> Vec<String> {
+  std::env::vars_os()
+    .map(|(k, v)| {
+      let mut kv = k;
+      kv.push("=");
+      kv.push(v);
+      kv.to_string_lossy().into_owned()
+    })
+    .collect()
 }
 
 const INHERIT: i32 = -1;
@@ -142,7 +156,7 @@ pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -
   let spec = SpawnSpec {
     file: req.file,
     argv: req.argv,
-    env: req.env,
+    env: req.env.unwrap_or_else(own_environment),
     join,
     unshare,
     uid_map: map(req.uid_map),

@@ -22,7 +22,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
     plan.go_w = w.as_raw_fd();
   }
   plan.parent_pid = std::process::id() as i32;
-  let stack = Stack::new(STACK_SIZE).map_err(|e| e.step("clone"))?;
+  let stack = StackLease::take(!plan.needs_handshake())?;
   let plan = &plan;
 
   let mut flags = libc::CLONE_PIDFD | libc::SIGCHLD | plan.clone_ns_flags;
@@ -71,6 +71,46 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
     });
   }
   Ok(Child { pid, pidfd: running.keep() })
+}
+
+thread_local! {
+  /// The stack of this thread's last CLONE_VFORK child, kept for the next one: vfork returns only
+  /// once the child has exec'ed or exited, so the stack is free again by then.
+  static SPARE_STACK: std::cell::Cell<Option<Stack>> = const { std::cell::Cell::new(None) };
+}
+
+/// A child stack: for a vfork child this thread's spare, returned to it afterwards; otherwise a
+/// fresh one, freed after the child's exec (a handshake child runs alongside the parent).
+struct StackLease {
+  stack: Option<Stack>,
+  reuse: bool,
+}
+
+impl StackLease {
+  fn take(reuse: bool) -> Result<StackLease> {
+    let spare = if reuse { SPARE_STACK.with(|s| s.take()) } else { None };
+    let stack = match spare {
+      Some(s) => s,
+      None => Stack::new(STACK_SIZE).map_err(|e| e.step("clone"))?,
+    };
+    Ok(StackLease { stack: Some(stack), reuse })
+  }
+}
+
+impl std::ops::Deref for StackLease {
+  type Target = Stack;
+  fn deref(&self) -> &Stack {
+    self.stack.as_ref().expect("held until drop")
+  }
+}
+
+impl Drop for StackLease {
+  fn drop(&mut self) {
+    if self.reuse {
+      let s = self.stack.take();
+      SPARE_STACK.with(|slot| slot.set(s));
+    }
+  }
 }
 
 /// A child that must not outlive a failed spawn: unless kept, it is killed and reaped on drop,
