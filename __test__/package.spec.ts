@@ -179,12 +179,13 @@ const assert = require('node:assert')
   assert.strictEqual(uts.type, 'uts')
   assert.ok(!uts.equals(Namespace.current('uts')), 'a new uts namespace, not ours')
 
-  // ---- SPAWN: once spawn() exists, spawn a process into the new namespace here, e.g.
-  // ---- const child = spawn('/bin/hostname', [], { namespaces: [uts] }) ... and report its
-  // ---- output below (a real program path, as PATH holds only node and npm).
+  // Spawn into new namespaces (uts with a hostname, pid) and into the created one (joined).
+  const { exec } = cjs
+  const fresh = await exec('/bin/sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'installed' })
+  const joined = await exec('/bin/readlink', ['/proc/self/ns/uts'], { join: [uts] })
 
   const loaded = Object.keys(require.cache).filter((f) => f.endsWith('.node'))
-  console.log(JSON.stringify({ net: net.id, uts: uts.id, uts_type: uts.type, loaded, resolved: require.resolve('nsjs') }))
+  console.log(JSON.stringify({ net: net.id, uts: uts.id, uts_type: uts.type, fresh: fresh.stdout, joined: joined.stdout.trim(), loaded, resolved: require.resolve('nsjs') }))
   uts.close?.()
   net.close?.()
 })().catch((e) => { console.error(e); process.exit(1) })
@@ -239,6 +240,8 @@ test('the packed tarball installs and works where PATH has only node and npm', a
     t.is(run.status, 0, `check.cjs ${scripts.join(' ')}: ${run.stdout}${run.stderr}`)
     const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!)
     t.is(out.uts_type, 'uts')
+    t.is(out.fresh, 'installed\n1\n', 'spawned into new uts and pid namespaces')
+    t.is(out.joined, out.uts, 'spawned into the created namespace')
     t.regex(out.net, /^net:\[\d+\]$/)
     t.regex(out.uts, /^uts:\[\d+\]$/)
     t.is(out.resolved, join(realpathSync(installed), 'dist', 'cjs', 'index.js'))
