@@ -181,7 +181,7 @@ const assert = require('node:assert')
 
   // Spawn into new namespaces (uts with a hostname, pid) and into the created one (joined).
   const { exec } = cjs
-  const fresh = await exec('/bin/sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'installed' })
+  const fresh = await exec('/bin/sh', ['-c', 'read h < /proc/sys/kernel/hostname; echo $h; echo $$'], { unshare: ['uts', 'pid'], hostname: 'installed' })
   const joined = await exec('/bin/readlink', ['/proc/self/ns/uts'], { join: [uts] })
 
   const loaded = Object.keys(require.cache).filter((f) => f.endsWith('.node'))

@@ -144,8 +144,8 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
 
 test('stdio inherit hands the child our own fds 0-2, which Node itself keeps close-on-exec', async (t) => {
   // A child whose stdout and stderr were closed would fail its writes (sh exits non-zero).
-  t.deepEqual(await spawn('sh', ['-c', 'echo out; echo err >&2'], { stdio: 'inherit' }).exited, { code: 0, signal: null })
-  const mixed = spawn('sh', ['-c', 'echo to-pipe; echo err >&2'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.deepEqual(await spawn('sh', ['-c', 'echo "# stdio inherit: stdout reached"; echo "# stdio inherit: stderr reached" >&2'], { stdio: 'inherit' }).exited, { code: 0, signal: null })
+  const mixed = spawn('sh', ['-c', 'echo to-pipe; echo "# stdio inherit: stderr reached" >&2'], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   mixed.stdout?.on('data', (d) => (out += d))
   t.deepEqual(await mixed.exited, { code: 0, signal: null })
