@@ -86,6 +86,14 @@ test('persist() works under a shared mount, by making the parent a private mount
   await Namespace.unpersist(join(sub, 'net'))
   const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sub))
   t.deepEqual(left, [], 'the parent\'s own mount is gone again')
+  // Directly in the shared mount point itself: nsjs stacks a private mount of its own on it and
+  // never changes the propagation of the existing (shared) one.
+  using uts = await Namespace.create('uts')
+  await uts.persist(join(dir, 'uts'))
+  await Namespace.unpersist(join(dir, 'uts'))
+  const own = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir)
+  t.is(own.length, 1, 'only the tmpfs itself is mounted there again')
+  t.regex(own[0], /shared:/, 'and it is still shared')
 })
 
 test('persist/unpersist validate their arguments before any syscall', async (t) => {

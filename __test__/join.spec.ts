@@ -102,3 +102,19 @@ test('Namespace.unshare() gives only the calling thread new namespaces (a worker
   t.is((await t.throwsAsync(Namespace.unshare(['user'])))?.code, 'ERR_NS_MULTITHREADED')
   t.is(t.throws(() => Namespace.unshareSync([]))?.constructor, TypeError)
 })
+
+test('a lasting move of this thread\'s pid namespace for children is refused: it would stop Node starting threads', async (t) => {
+  const pid = await target(t, ['--pid', '--fork'])
+  using pidNs = Namespace.open(pid, 'pid')
+  for (const attempt of [() => pidNs.joinSync(), () => pidNs.run(() => 1), () => Namespace.unshareSync(['pid'])]) {
+    const e = t.throws(attempt, { instanceOf: NamespaceError })
+    t.is(e?.code, 'ERR_NS_MULTITHREADED')
+    t.is(e?.nsType, 'pid')
+    t.regex(e?.message ?? '', /spawn\(\{ join \}\)/)
+  }
+  t.is(nsLink('thread-self', 'pid_for_children'), nsLink('thread-self', 'pid'))
+  // Threads can still be started: a pool task and a native create both work.
+  t.truthy(await fsp.readFile('/proc/self/stat', 'utf8'))
+  using fresh = await Namespace.create('uts')
+  t.is(fresh.type, 'uts')
+})

@@ -206,6 +206,16 @@ test('without env the child gets process.env as it is now; with env exactly that
   await w.terminate()
 })
 
+test('a uid alone drops our supplementary groups, as child_process does', async (t) => {
+  const before = process.getgroups()
+  // Earlier spawns started the reaper thread: glibc's setgroups, which signals every thread of
+  // the process, must still complete (a thread blocking glibc's internal signals hangs it).
+  process.setgroups([0, 6, 27])
+  t.teardown(() => process.setgroups(before))
+  const r = await exec('grep', ['^Groups:', '/proc/self/status'], { uid: 65534 })
+  t.is(r.stdout.trim(), 'Groups:')
+})
+
 test('exec rejects a non-zero exit with stdout, stderr, code and signal, like promisified execFile', async (t) => {
   const e = await t.throwsAsync(exec('sh', ['-c', 'echo out; echo err >&2; exit 3']))
   t.like(e, { stdout: 'out\n', stderr: 'err\n', code: 3, signal: null })

@@ -63,6 +63,9 @@ function explain(r: NativeRecord): string {
     case 'ERR_NS_UNSUPPORTED':
       return `this kernel has no ${t} namespaces (built without ${CONFIG[t as NamespaceType] ?? 'namespace support'})`
     case 'ERR_NS_MULTITHREADED':
+      if (t === 'pid') {
+        return `a thread whose new children would go to another pid namespace can no longer start threads (the kernel refuses), which Node needs at any time; use spawn({ join }) or spawn({ unshare: ['pid'] })`
+      }
       return r.syscall === 'unshare'
         ? `a multithreaded process cannot create a ${t} namespace for itself; use Namespace.create('${t}') or spawn({ unshare: ['${t}'] })`
         : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`

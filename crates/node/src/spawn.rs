@@ -180,14 +180,19 @@ pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -
   let child = spawn::spawn(&spec).napi()?;
   drop(child_ends);
   let id = child.pid as u64;
-  reaper::watch(
+  let watched = reaper::watch(
     child.pidfd.as_raw_fd(),
     id,
     Box::new(move |_id, code, signal| {
       tsfn.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
     }),
-  )
-  .napi()?;
+  );
+  if let Err(e) = watched {
+    // Nobody would ever reap it: end it now rather than leave it running unobserved.
+    let _ = spawn::kill(child.pidfd.as_fd(), 9);
+    let _ = nsjs_sys::sys::waitid_pidfd(child.pidfd.as_fd(), false);
+    return Err(to_napi(e.step("clone")));
+  }
   Ok(NativeChild {
     pid: child.pid,
     pidfd: Some(child.pidfd),

@@ -2,6 +2,7 @@
 //! overflow in the child faults instead of silently writing into the parent's memory.
 
 use crate::error::{Error, Result};
+use crate::raw;
 
 pub const STACK_SIZE: usize = 256 * 1024;
 
@@ -80,4 +81,30 @@ pub unsafe fn clone_on(stack: &Stack, flags: libc::c_int, f: ChildFn, arg: *mut 
     return Err(Error::last("clone"));
   }
   Ok((pid, if flags & libc::CLONE_PIDFD != 0 { Some(pidfd) } else { None }))
+}
+
+/// Every signal blocked on the calling thread while it clones: a handler that ran in a CLONE_VM
+/// child would run on the parent's memory. The raw call also blocks the two signals glibc keeps
+/// for itself, which pthread_sigmask refuses to block.
+pub struct BlockedSignals {
+  old: u64,
+}
+
+impl BlockedSignals {
+  pub fn all() -> Self {
+    let all: u64 = !0;
+    let mut old: u64 = 0;
+    // SAFETY: both pointers are valid 8-byte sigsets, the size the kernel expects.
+    unsafe {
+      raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &all as *const u64 as usize, &mut old as *mut u64 as usize, 8])
+    };
+    BlockedSignals { old }
+  }
+}
+
+impl Drop for BlockedSignals {
+  fn drop(&mut self) {
+    // SAFETY: a valid 8-byte sigset; no old mask is asked for.
+    unsafe { raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &self.old as *const u64 as usize, 0, 8]) };
+  }
 }

@@ -3,7 +3,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use crate::clone::{clone_on, Stack};
+use crate::clone::{clone_on, BlockedSignals, Stack};
 use crate::error::{Error, Result, Rule};
 use crate::handle::NsHandle;
 use crate::ns_type::NsType;
@@ -56,14 +56,21 @@ fn create_in_child(ty: NsType) -> Result<NsHandle> {
   let (r, w): (OwnedFd, OwnedFd) = sys::pipe()?;
   let args = HoldArgs { read_end: r.as_raw_fd() };
   let stack = Stack::new(16 * 1024)?;
-  // SAFETY: `hold` only makes raw syscalls; `args` and `stack` outlive the child, which is
-  // reaped below before either is dropped.
-  let (pid, _) = unsafe {
-    clone_on(&stack, libc::CLONE_VM | ty.clone_flag() | libc::SIGCHLD, hold, &args as *const _ as *mut _)
+  let (pid, _) = {
+    // The child shares our memory and runs beside us: with every signal blocked it inherits that
+    // mask, so no handler of ours can ever run on its stack.
+    let _blocked = BlockedSignals::all();
+    // SAFETY: `hold` only makes raw syscalls; `args` and `stack` outlive the child, which is
+    // reaped below (killed first if it cannot be told to exit) before either is dropped.
+    unsafe { clone_on(&stack, libc::CLONE_VM | ty.clone_flag() | libc::SIGCHLD, hold, &args as *const _ as *mut _) }
   }
   .map_err(|e| e.ns(ty))?;
   let handle = NsHandle::open_path(&format!("/proc/{pid}/ns/{}", ty.name()), Some(ty));
-  sys::write_all(w.as_fd(), b"x")?;
+  if sys::write_all(w.as_fd(), b"x").is_err() {
+    // It must not outlive its stack: without the byte it would wait until our pipe closes.
+    // SAFETY: signalling our own child, not yet reaped, so the pid is still its.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+  }
   sys::waitpid(pid)?;
   drop(stack);
   handle

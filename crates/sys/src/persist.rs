@@ -32,10 +32,10 @@ fn make_parent_private(dir: &str) -> Result<()> {
   if !m.shared {
     return Ok(());
   }
-  if m.mount_point != dir {
-    sys::mount(dir, dir, None, libc::MS_BIND | libc::MS_REC)?;
-    SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner()).push(dir.to_string());
-  }
+  // Always a mount of our own, also when `dir` is already a mount point: changing the propagation
+  // of an existing mount (/run, a tmpfs /tmp) would change it for everything else using it.
+  sys::mount(dir, dir, None, libc::MS_BIND | libc::MS_REC)?;
+  SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner()).push(dir.to_string());
   sys::mount("none", dir, None, libc::MS_PRIVATE)
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::{raw, sys};
+use crate::sys;
 
 pub type OnExit = Box<dyn FnOnce(u64, i32, i32) + Send>;
 
@@ -85,9 +85,16 @@ fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, key: u64) -> Result<()> {
 fn run(r: &'static Reaper) {
   // Process-directed signals belong on the JS thread, whose handlers Node installed; here they
   // would only interrupt epoll_wait.
-  let all: u64 = !0;
-  // SAFETY: a valid 8-byte sigset; no old mask is asked for.
-  unsafe { raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_BLOCK as usize, &all as *const u64 as usize, 0, 8]) };
+  // Through glibc, not the raw call: glibc keeps the two signals it uses for setuid/setgroups
+  // across threads unblocked, and a thread that blocked them would hang every later
+  // process.setuid()/setgroups() of the process.
+  // SAFETY: an all-zero sigset_t is valid storage that sigfillset then fills.
+  let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+  // SAFETY: `all` is a valid sigset_t; no old mask is asked for.
+  unsafe {
+    libc::sigfillset(&mut all);
+    libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+  }
   let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
   loop {
     // SAFETY: `events` is writable for the count passed.

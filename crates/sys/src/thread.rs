@@ -17,8 +17,20 @@ fn check_single_threaded(ty: NsType, syscall: &'static str) -> Result<()> {
   Ok(())
 }
 
-/// Moves the calling thread into the namespace `h` holds (for pid and time: its future children).
+/// A thread whose pid_for_children is not its own pid namespace can no longer create threads
+/// (the kernel refuses CLONE_THREAD with EINVAL), and Node starts threads at any time (libuv's
+/// pool aborts the process when it cannot), so the calling thread never keeps such a state.
+fn check_pid_keeps_threads(ty: NsType, syscall: &'static str) -> Result<()> {
+  if ty == NsType::Pid {
+    return Err(Error::rule(Rule::Multithreaded, syscall).ns(ty));
+  }
+  Ok(())
+}
+
+/// Moves the calling thread into the namespace `h` holds (time: its future children). pid is
+/// refused: see `check_pid_keeps_threads`.
 pub fn join(h: &NsHandle) -> Result<()> {
+  check_pid_keeps_threads(h.ns_type(), "setns")?;
   join_fd(h.as_fd(), h.ns_type())
 }
 
@@ -42,6 +54,7 @@ pub fn unshare(types: &[NsType]) -> Result<()> {
     if t == NsType::User {
       check_single_threaded(t, "unshare")?;
     }
+    check_pid_keeps_threads(t, "unshare")?;
     flags |= t.clone_flag();
   }
   if flags & libc::CLONE_NEWNS != 0 {
@@ -60,8 +73,10 @@ pub struct Saved {
   cwd: Option<OwnedFd>,
 }
 
-/// Enters `h` on the calling thread and returns what `restore` needs to undo it.
+/// Enters `h` on the calling thread and returns what `restore` needs to undo it. pid is refused
+/// here too: a thread started inside `run()` (libuv starts its pool lazily) would abort Node.
 pub fn enter(h: &NsHandle) -> Result<Saved> {
+  check_pid_keeps_threads(h.ns_type(), "setns")?;
   enter_fd(h.as_fd(), h.ns_type())
 }
 

@@ -191,15 +191,16 @@ fn write_timens_offsets(p: &Plan, body: &[u8]) {
 }
 
 fn set_credentials(p: &Plan) {
-  if let Some(gid) = p.gid {
-    if p.setgroups_allowed {
-      // Keep the parent's supplementary groups from reaching the command. EPERM means the
-      // kernel forbids setgroups here (unprivileged user namespace): nothing to drop then.
-      let r = k::clear_groups();
-      if r < 0 && r != -(libc::EPERM as isize) {
-        check(p, r, Site::Setgroups, None);
-      }
+  if (p.uid.is_some() || p.gid.is_some()) && p.setgroups_allowed {
+    // Keep the parent's supplementary groups from reaching a command that runs as someone else
+    // (as libuv does when either id is set). EPERM means the kernel forbids setgroups here
+    // (unprivileged user namespace): nothing to drop then.
+    let r = k::clear_groups();
+    if r < 0 && r != -(libc::EPERM as isize) {
+      check(p, r, Site::Setgroups, None);
     }
+  }
+  if let Some(gid) = p.gid {
     check(p, k::setresgid(gid), Site::Setresgid, None);
   }
   if let Some(uid) = p.uid {

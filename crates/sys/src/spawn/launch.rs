@@ -7,10 +7,10 @@ use super::plan::Plan;
 use super::report::{self, Report};
 use super::spec::{Child, SpawnSpec};
 use super::{child, id_maps};
-use crate::clone::{clone_on, Stack, STACK_SIZE};
+use crate::clone::{clone_on, BlockedSignals, Stack, STACK_SIZE};
 use crate::error::{Error, Result};
 use crate::ns_type::NsType;
-use crate::{raw, sys, thread};
+use crate::{sys, thread};
 
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let mut plan = Plan::build(spec)?;
@@ -171,32 +171,6 @@ fn leave(saved: Vec<thread::Saved>) -> Result<()> {
     }
   }
   result
-}
-
-/// Every signal blocked on the calling thread while it clones: a handler that ran in a CLONE_VM
-/// child would run on the parent's memory. The raw call also blocks the two signals glibc keeps
-/// for itself, which pthread_sigmask refuses to block.
-struct BlockedSignals {
-  old: u64,
-}
-
-impl BlockedSignals {
-  fn all() -> Self {
-    let all: u64 = !0;
-    let mut old: u64 = 0;
-    // SAFETY: both pointers are valid 8-byte sigsets, the size the kernel expects.
-    unsafe {
-      raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &all as *const u64 as usize, &mut old as *mut u64 as usize, 8])
-    };
-    BlockedSignals { old }
-  }
-}
-
-impl Drop for BlockedSignals {
-  fn drop(&mut self) {
-    // SAFETY: a valid 8-byte sigset; no old mask is asked for.
-    unsafe { raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &self.old as *const u64 as usize, 0, 8]) };
-  }
 }
 
 /// Reads until EOF (the child exec'ed) or a whole report (it failed).
