@@ -113,8 +113,9 @@ export class Namespace {
 
   /**
    * Gives the calling JS thread new namespaces of the given types (unshare(2)). Like `join()`,
-   * only this thread moves. A Node process cannot unshare a user namespace for itself
-   * (`ERR_NS_MULTITHREADED`); pid and time namespaces apply to children spawned afterwards.
+   * only this thread moves. A Node process cannot unshare a user namespace for itself, nor a pid
+   * namespace (a thread whose children go elsewhere can no longer start threads):
+   * `ERR_NS_MULTITHREADED`. A new time namespace applies to children spawned afterwards.
    */
   static async unshare(types: NamespaceType[]): Promise<void> {
     Namespace.unshareSync(types)
@@ -204,8 +205,8 @@ export class Namespace {
    *
    * The returned Promise is already settled: the move happens before `join()` returns.
    *
-   * @throws NamespaceError `ERR_NS_MULTITHREADED` for user and time namespaces (use spawn with
-   *   `join`), `EPERM` without CAP_SYS_ADMIN over the namespace, `ERR_NS_CLOSED`.
+   * @throws NamespaceError `ERR_NS_MULTITHREADED` for user, time and pid namespaces (use spawn
+   *   with `join`), `EPERM` without CAP_SYS_ADMIN over the namespace, `ERR_NS_CLOSED`.
    */
   join(): Promise<void> {
     try {
