@@ -84,6 +84,19 @@ export function nsFdCount(): number {
   return n
 }
 
+/** Descriptors of the kinds a spawn makes (pidfds, pipes to /dev/null): what it could leak. */
+export function spawnFdCount(): number {
+  let n = 0
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (/^(anon_inode:\[pidfd\]|\/dev\/null)$/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++
+    } catch {
+      // closed while we looked
+    }
+  }
+  return n
+}
+
 export function nsfsMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')

@@ -293,7 +293,7 @@ export class Namespace {
   }
 
   /** Runs a command to completion inside this namespace; see {@link exec}. */
-  exec(file: string, args?: string[], options?: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
+  exec(file: string, args: string[] | undefined, options: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
   exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
   exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
     let join: Namespace[]

@@ -553,7 +553,7 @@ export interface ExecError<T = string> extends Error, ExecResult<T> {
  * @example
  * const { stdout } = await exec('hostname', [], { unshare: ['uts'], hostname: 'x' })
  */
-export function exec(file: string, args?: string[], options?: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
+export function exec(file: string, args: string[] | undefined, options: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
 export function exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
 export function exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
   const o = validateObject(options, 'options') as ExecOptions
