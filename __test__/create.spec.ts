@@ -63,7 +63,7 @@ test('persist() refuses an existing path and leaves nothing behind on failure', 
   const e = await t.throwsAsync(uts.persist(taken), { instanceOf: NamespaceError })
   t.is(e?.code, 'EEXIST')
   t.is(nsfsMounts().filter((m) => m === taken).length, 1)
-  t.is(t.throws(() => Namespace.unpersistSync(join(dir)))?.code, 'ERR_NS_NOT_NAMESPACE')
+  t.is(t.throws<NamespaceError>(() => Namespace.unpersistSync(join(dir)))?.code, 'ERR_NS_NOT_NAMESPACE')
 })
 
 test('persist() works under a shared mount, by making the parent a private mount, and undoes it', async (t) => {
@@ -101,8 +101,8 @@ test('persist/unpersist validate their arguments before any syscall', async (t) 
   for (const bad of [undefined, 1, '', 'a\0b']) {
     const e = await t.throwsAsync(uts.persist(bad as string))
     t.true(e instanceof TypeError)
-    t.regex((e as { code: string }).code, /^ERR_INVALID_ARG_/)
+    t.regex((e as unknown as unknown as { code: string }).code, /^ERR_INVALID_ARG_/)
   }
-  t.regex((t.throws(() => Namespace.unpersistSync(42 as unknown as string)) as { code: string }).code, /^ERR_INVALID_ARG_/)
-  t.regex((await t.throwsAsync(Namespace.create('bogus' as 'net')) as { code: string }).code, /^ERR_INVALID_ARG_/)
+  t.regex((t.throws<NamespaceError>(() => Namespace.unpersistSync(42 as unknown as string)) as unknown as { code: string }).code, /^ERR_INVALID_ARG_/)
+  t.regex((await t.throwsAsync<NamespaceError>(Namespace.create('bogus' as 'net')) as unknown as { code: string }).code, /^ERR_INVALID_ARG_/)
 })

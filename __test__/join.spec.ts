@@ -76,7 +76,7 @@ test('joining user or time from a multithreaded process fails fast with ERR_NS_M
     t.is(e?.code, 'ERR_NS_MULTITHREADED')
     t.is(e?.nsType, type)
     t.regex(e?.message ?? '', /use spawn\(\{ join \}\)/)
-    t.is(t.throws(() => ns.run(() => 1))?.code, 'ERR_NS_MULTITHREADED')
+    t.is(t.throws<NamespaceError>(() => ns.run(() => 1))?.code, 'ERR_NS_MULTITHREADED')
   }
   t.is(nsLink('thread-self', 'user'), nsLink('self', 'user'))
 })
@@ -99,7 +99,7 @@ test('Namespace.unshare() gives only the calling thread new namespaces (a worker
   t.is(msg.before, main)
   t.not(msg.after, main)
   t.is(nsLink('thread-self', 'uts'), main)
-  t.is((await t.throwsAsync(Namespace.unshare(['user'])))?.code, 'ERR_NS_MULTITHREADED')
+  t.is((await t.throwsAsync<NamespaceError>(Namespace.unshare(['user'])))?.code, 'ERR_NS_MULTITHREADED')
   t.is(t.throws(() => Namespace.unshareSync([]))?.constructor, TypeError)
 })
 

@@ -58,17 +58,17 @@ test('fromFd adopts a duplicate and reads the type from the kernel', (t) => {
     t.not(ns.fd, fd, 'the handle holds its own descriptor')
     t.is(ns.id, nsLink('self', 'ipc'))
     t.is(Namespace.fromFd(fd, 'ipc').type, 'ipc')
-    t.is(t.throws(() => Namespace.fromFd(fd, 'net'))?.code, 'ERR_NS_TYPE_MISMATCH')
+    t.is(t.throws<NamespaceError>(() => Namespace.fromFd(fd, 'net'))?.code, 'ERR_NS_TYPE_MISMATCH')
   } finally {
     closeSync(fd)
   }
   const notNs = openSync('/etc/hostname', 'r')
   try {
-    t.is(t.throws(() => Namespace.fromFd(notNs))?.code, 'ERR_NS_NOT_NAMESPACE')
+    t.is(t.throws<NamespaceError>(() => Namespace.fromFd(notNs))?.code, 'ERR_NS_NOT_NAMESPACE')
   } finally {
     closeSync(notNs)
   }
-  t.is(t.throws(() => Namespace.fromFd(987654))?.code, 'EBADF')
+  t.is(t.throws<NamespaceError>(() => Namespace.fromFd(987654))?.code, 'EBADF')
 })
 
 test('owner(), parent() and ownerUid() follow the kernel\'s relations', async (t) => {
@@ -82,7 +82,7 @@ test('owner(), parent() and ownerUid() follow the kernel\'s relations', async (t
   t.true(pidNs.parent().equals(Namespace.current('pid')))
   const e = t.throws(() => net.parent(), { instanceOf: NamespaceError })
   t.is(e?.code, 'EINVAL')
-  t.is(t.throws(() => net.ownerUid())?.code, 'ERR_NS_TYPE_MISMATCH')
+  t.is(t.throws<NamespaceError>(() => net.ownerUid())?.code, 'ERR_NS_TYPE_MISMATCH')
 })
 
 test('close() is idempotent and later use gives ERR_NS_CLOSED', (t) => {

@@ -139,7 +139,7 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
   t.is(child.signalCode, 'SIGTERM')
   t.false(child.kill('SIGKILL'), 'signalling an exited child is a no-op, never a reused pid')
   t.deepEqual(events, ['spawn', 'exit null SIGTERM'])
-  t.is(t.throws(() => child.namespaces())?.code, 'ESRCH')
+  t.is(t.throws<NamespaceError>(() => child.namespaces())?.code, 'ESRCH')
 })
 
 test('stdio inherit hands the child our own fds 0-2, which Node itself keeps close-on-exec', async (t) => {
@@ -207,11 +207,11 @@ test('without env the child gets process.env as it is now; with env exactly that
 })
 
 test('a uid alone drops our supplementary groups, as child_process does', async (t) => {
-  const before = process.getgroups()
+  const before = process.getgroups!()
   // Earlier spawns started the reaper thread: glibc's setgroups, which signals every thread of
   // the process, must still complete (a thread blocking glibc's internal signals hangs it).
-  process.setgroups([0, 6, 27])
-  t.teardown(() => process.setgroups(before))
+  process.setgroups!([0, 6, 27])
+  t.teardown(() => process.setgroups!(before))
   const r = await exec('grep', ['^Groups:', '/proc/self/status'], { uid: 65534 })
   t.is(r.stdout.trim(), 'Groups:')
 })
@@ -298,5 +298,5 @@ test('spawn validates its arguments before anything starts', (t) => {
   for (const [fn, code] of bad) t.is((t.throws(fn) as { code?: string }).code, code, String(fn))
   const closed = Namespace.current('net')
   closed.close()
-  t.is(t.throws(() => spawn('true', [], { join: [closed] }))?.code, 'ERR_NS_CLOSED')
+  t.is(t.throws<NamespaceError>(() => spawn('true', [], { join: [closed] }))?.code, 'ERR_NS_CLOSED')
 })
