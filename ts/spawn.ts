@@ -338,15 +338,11 @@ export class NsChildProcess extends EventEmitter {
   #cleanup: Array<() => void> = []
 
   /** @internal */
-  constructor(file: string, args: string[], prepared: Prepared | Error) {
+  constructor(file: string, args: string[], prepared: Prepared) {
     super()
     this.spawnfile = file
     this.spawnargs = [file, ...args]
     this.stdio = [null, null, null]
-    if (prepared instanceof Error) {
-      this.#fail(prepared)
-      return
-    }
     let child: NativeChild
     try {
       child = native(() => binding().spawnChild(prepared.request, ([code, signal]) => this.#onExit(code, signal)))
