@@ -8,7 +8,7 @@ use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use nsjs_sys::spawn::{self, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
-use nsjs_sys::{reaper, sys, Error};
+use nsjs_sys::{loop_watch, reaper, sys, Error};
 
 use crate::error::{to_napi, IntoNapi, Result};
 use crate::namespace::parse_type;
@@ -180,13 +180,10 @@ pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -
   let child = spawn::spawn(&spec).napi()?;
   drop(child_ends);
   let id = child.pid as u64;
-  let watched = reaper::watch(
-    child.pidfd.as_raw_fd(),
-    id,
-    Box::new(move |_id, code, signal| {
-      tsfn.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
-    }),
-  );
+  let on_exit: reaper::OnExit = Box::new(move |_id, code, signal| {
+    tsfn.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
+  });
+  let watched = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit);
   if let Err(e) = watched {
     // Nobody would ever reap it: end it now rather than leave it running unobserved.
     let _ = spawn::kill(child.pidfd.as_fd(), 9);

@@ -16,6 +16,8 @@ pub mod list;
 pub mod clone;
 pub mod spawn;
 pub mod reaper;
+#[cfg(feature = "libuv")]
+pub mod loop_watch;
 
 pub use error::{Error, Result};
 pub use handle::NsHandle;

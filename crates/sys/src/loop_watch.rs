@@ -1,0 +1,124 @@
+//! Exit watching on the calling thread's own libuv loop: a uv_poll on the child's pidfd, so the
+//! exit is seen by the JS thread's event loop without a hop through another thread (which cost
+//! about 50 us per spawn and made the next clone slower, bench/README.md). The pidfd becomes
+//! readable when the child exits; the callback reaps it through the pidfd and hands the status on.
+//!
+//! libuv is Node's own: its functions are resolved from the node executable when the addon loads.
+//! Node runs its main thread on uv_default_loop(); a worker thread has a loop of its own that only
+//! its napi_env could name, so spawns from workers keep using the reaper thread.
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::ffi::{c_int, c_void};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use crate::error::{Error, Result};
+use crate::reaper::OnExit;
+use crate::sys;
+
+/// uv_handle_type's UV_POLL, and uv_poll_event's UV_READABLE (stable libuv ABI since 1.0).
+const UV_POLL: c_int = 8;
+const UV_READABLE: c_int = 1;
+
+extern "C" {
+  fn uv_default_loop() -> *mut c_void;
+  fn uv_handle_size(kind: c_int) -> usize;
+  fn uv_poll_init(event_loop: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
+  fn uv_poll_start(handle: *mut c_void, events: c_int, cb: extern "C" fn(*mut c_void, c_int, c_int)) -> c_int;
+  fn uv_poll_stop(handle: *mut c_void) -> c_int;
+  fn uv_close(handle: *mut c_void, cb: extern "C" fn(*mut c_void));
+  fn uv_unref(handle: *mut c_void);
+}
+
+/// What the handle carries. uv_handle_t begins with `void* data`, so the handle's first word
+/// points here.
+struct Watch {
+  pidfd: OwnedFd,
+  id: u64,
+  on_exit: Option<OnExit>,
+  layout: Layout,
+}
+
+fn layout() -> Layout {
+  // SAFETY: uv_handle_size has no preconditions.
+  let size = unsafe { uv_handle_size(UV_POLL) };
+  Layout::from_size_align(size.max(std::mem::size_of::<usize>()), 16).expect("a small, valid layout")
+}
+
+/// Calls `on_exit(id, code, signal)` once the process behind `pidfd` has exited and was reaped:
+/// on this thread's event loop when this is the process's main thread (Node's, whose loop is
+/// uv_default_loop), through the reaper thread otherwise. The handle does not keep the loop
+/// alive (the caller decides that). `pidfd` stays the caller's; the watch keeps a duplicate.
+pub fn watch(pidfd: RawFd, id: u64, on_exit: OnExit) -> Result<()> {
+  // SAFETY: getpid and gettid have no preconditions.
+  let main_thread = unsafe { libc::getpid() == libc::gettid() };
+  if !main_thread {
+    return crate::reaper::watch(pidfd, id, on_exit);
+  }
+  // SAFETY: no preconditions; on Node's main thread this is the loop the thread runs.
+  let event_loop = unsafe { uv_default_loop() };
+  let dup = sys::dup_cloexec(pidfd)?;
+  let layout = layout();
+  // SAFETY: a non-zero-sized layout.
+  let handle = unsafe { alloc_zeroed(layout) } as *mut c_void;
+  if handle.is_null() {
+    return Err(Error::os(libc::ENOMEM, "uv_poll_init"));
+  }
+  let fd = dup.as_raw_fd();
+  let data = Box::into_raw(Box::new(Watch { pidfd: dup, id, on_exit: Some(on_exit), layout }));
+  // SAFETY: `handle` is zeroed storage of uv_handle_size(UV_POLL) bytes, `event_loop` is the
+  // loop this (main) thread runs, and `fd` is open.
+  let r = unsafe { uv_poll_init(event_loop, handle, fd) };
+  if r != 0 {
+    // SAFETY: uv_poll_init failed before registering anything: both allocations are ours alone.
+    unsafe {
+      drop(Box::from_raw(data));
+      dealloc(handle as *mut u8, layout);
+    }
+    return Err(Error::os(-r, "uv_poll_init"));
+  }
+  // SAFETY: an initialised handle; its first field is `void* data` (uv_handle_t's public ABI).
+  unsafe {
+    *(handle as *mut *mut Watch) = data;
+    uv_unref(handle);
+  }
+  // SAFETY: an initialised poll handle and a callback with libuv's signature.
+  let r = unsafe { uv_poll_start(handle, UV_READABLE, on_readable) };
+  if r != 0 {
+    // SAFETY: initialised, so it must be closed through libuv; on_closed frees both.
+    unsafe { uv_close(handle, on_closed) };
+    return Err(Error::os(-r, "uv_poll_start"));
+  }
+  Ok(())
+}
+
+extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
+  // SAFETY: `data` was set in `watch` and is freed only in on_closed, after this handle stops.
+  let w = unsafe { &mut **(handle as *mut *mut Watch) };
+  let status = match sys::waitid_pidfd(w.pidfd.as_fd(), true) {
+    Ok(Some(s)) => s,
+    // Not exited after all (a spurious wakeup): keep watching.
+    Ok(None) => return,
+    // Reaped by someone else: the status is lost.
+    Err(_) => (-1, 0),
+  };
+  // SAFETY: a started poll handle of this loop, on the loop's own thread.
+  unsafe {
+    uv_poll_stop(handle);
+    uv_close(handle, on_closed);
+  }
+  if let Some(cb) = w.on_exit.take() {
+    // A panic must not unwind into libuv.
+    let id = w.id;
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(id, status.0, status.1)));
+  }
+}
+
+extern "C" fn on_closed(handle: *mut c_void) {
+  // SAFETY: libuv is done with the handle; `data` and the storage were allocated in `watch`.
+  unsafe {
+    let data = *(handle as *mut *mut Watch);
+    let layout = (*data).layout;
+    drop(Box::from_raw(data));
+    dealloc(handle as *mut u8, layout);
+  }
+}
