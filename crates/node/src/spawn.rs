@@ -113,7 +113,10 @@ impl NativeChild {
   }
 }
 
+// errno and signal numbers, which are the same on every Linux architecture nsjs builds for.
 const ESRCH: i32 = 3;
+const EINVAL: i32 = 22;
+const SIGKILL: i32 = 9;
 
 /// Starts the child. `on_exit([code, signal])` is called once, on the JS thread, after the child
 /// has been reaped; code is -1 when a signal ended it.
@@ -146,7 +149,7 @@ pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -
         Stdio::Fd(raw)
       }
       fd if fd >= 0 => Stdio::Fd(fd),
-      _ => return Err(to_napi(Error::os(22, "spawn").step("stdio"))),
+      _ => return Err(to_napi(Error::os(EINVAL, "spawn").step("stdio"))),
     };
     if want != PIPE {
       parent_ends.push(None);
@@ -186,7 +189,7 @@ pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -
   let watched = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit);
   if let Err(e) = watched {
     // Nobody would ever reap it: end it now rather than leave it running unobserved.
-    let _ = spawn::kill(child.pidfd.as_fd(), 9);
+    let _ = spawn::kill(child.pidfd.as_fd(), SIGKILL);
     let _ = nsjs_sys::sys::waitid_pidfd(child.pidfd.as_fd(), false);
     return Err(to_napi(e.step("clone")));
   }
