@@ -1,5 +1,6 @@
 // spawn() and exec(): commands inside existing namespaces (nsenter) and new ones (unshare).
 import { execFileSync, spawn as cpSpawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -280,6 +281,13 @@ test.serial('hundreds of concurrent spawns next to child_process: all reaped, no
   })
   t.deepEqual(zombies, [])
   t.is(spawnFdCount(), startFds)
+})
+
+test('close comes after exit even when nobody reads the output, as with child_process', async (t) => {
+  const c = spawn('sh', ['-c', 'echo out; echo err >&2'])
+  const [code] = (await once(c, 'close')) as [number | null]
+  t.is(code, 0)
+  t.true(c.stdout?.destroyed && c.stderr?.destroyed)
 })
 
 test('spawn validates its arguments before anything starts', (t) => {

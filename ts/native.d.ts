@@ -38,6 +38,23 @@ export declare class NativeSavedThread {
   restore(): void
 }
 
+/** A spawn handed to the spawner thread. */
+export declare class NativeSpawnLater {
+  /**
+   * Blocks until the spawner thread has started (or failed to start) this child, for a caller
+   * that needs the pid now. Throws EALREADY when `onReady` already had the outcome.
+   */
+  wait(): NativeChild
+}
+
+/**
+ * The pipes of a spawn that is handed over later: made when spawn() is called, so that its
+ * streams exist at once. JS owns `parentFds`; the child's ends go with the hand-over.
+ */
+export declare class NativeStdioPipes {
+  get parentFds(): Array<number>
+}
+
 export declare function create(nsType: string): Promise<NativeNamespace>
 
 export declare function createSync(nsType: string): NativeNamespace
@@ -90,11 +107,27 @@ export interface NativeSpawnRequest {
   stdio: Array<number>
 }
 
+/** Makes the pipes for the slots of `stdio` that are 'pipe' (-3). */
+export declare function openStdioPipes(stdio: Array<number>): NativeStdioPipes
+
 /**
- * Starts the child. `on_exit([code, signal])` is called once, on the JS thread, after the child
- * has been reaped; code is -1 when a signal ended it.
+ * Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
+ * thread, after the child has been reaped; code is -1 when a signal ended it.
  */
 export declare function spawnChild(req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void): NativeChild
+
+/**
+ * Hands the spawn to the spawner thread. `onReady` is then called once on the JS thread with
+ * the started child, or the failure's message, or null when `wait()` took the outcome first;
+ * `onExit` as for spawnChild. `pipes` are the child's ends of the 'pipe' slots.
+ */
+export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | string | null) => void, onExit: (exit: [code: number, signal: number]) => void): NativeSpawnLater
+
+/**
+ * Whether a spawn from this thread may be handed to the spawner thread now (see
+ * nsjs_sys::spawn::spawner).
+ */
+export declare function spawnerAvailable(): boolean
 
 export declare function threadCount(): number
 

@@ -4,10 +4,11 @@ import { constants as osConstants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
 import { isMainThread } from 'node:worker_threads'
 
-import { argError, native, namespaceError, NamespaceError } from './errors'
+import { argError, fromNative, native, namespaceError, NamespaceError } from './errors'
+import { chargeSyncSpawn, enqueue, handOverThrough, type Queued, settled, shouldHandOver } from './handover'
 import { binding } from './loader'
 import { Namespace } from './namespace'
-import type { NativeChild, NativeSpawnRequest } from './native'
+import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from './native'
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 import { validateObject, validatePath, validatePid, validateType, validateTypes } from './validate'
 
@@ -61,7 +62,10 @@ export interface SpawnOptions {
   pivotRoot?: boolean
   /** Working directory, resolved inside the new root. */
   cwd?: string
-  /** Environment. Default: process.env. */
+  /**
+   * Environment. Default: process.env, as it is when the child is started (for a spawn handed to
+   * the spawner thread under load, up to one loop turn after the call; pass `env` to pin it).
+   */
   env?: Record<string, string | undefined>
   /** uid and gid the command runs as (inside the user namespace, if any). */
   uid?: number
@@ -156,10 +160,18 @@ interface Prepared {
   signal?: AbortSignal
   timeout?: number
   killSignal: number
+  /**
+   * Whether the spawner thread may start this child (ts/handover.ts): not when it names fds of
+   * ours for stdio (the caller may close them once spawn() returns), nor when a new user
+   * namespace comes with joins (those joins happen on the cloning thread itself).
+   */
+  mayHandOver: boolean
 }
 
+const NO_JOIN: { handles: Namespace[]; opened: Namespace[] } = Object.freeze({ handles: [], opened: [] })
+
 function resolveJoin(join: unknown): { handles: Namespace[]; opened: Namespace[] } {
-  if (join === undefined) return { handles: [], opened: [] }
+  if (join === undefined) return NO_JOIN
   if (Array.isArray(join)) {
     join.forEach((h, i) => {
       if (!(h instanceof Namespace)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'join[${i}]' must be a Namespace`)
@@ -201,8 +213,10 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   if (argv.some((a) => a.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'args must not contain null bytes')
   const o = validateObject(options, 'options') as SpawnOptions
   const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
-  const euid = process.geteuid?.() ?? 0
-  const egid = process.getegid?.() ?? 0
+  // Only id options need our ids (two native calls per spawn otherwise).
+  const ids = o.uidMap !== undefined || o.gidMap !== undefined
+  const euid = ids ? (process.geteuid?.() ?? 0) : 0
+  const egid = ids ? (process.getegid?.() ?? 0) : 0
   const uidMap = validateIdMap(o.uidMap, 'uidMap', euid)
   const gidMap = validateIdMap(o.gidMap, 'gidMap', egid)
   if (o.setgroups !== undefined && o.setgroups !== 'allow' && o.setgroups !== 'deny') {
@@ -281,6 +295,7 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
     opened,
     joined: handles,
     stdio,
+    mayHandOver: stdio.every((c) => c < 0) && !((unshare.includes('user') || uidMap || gidMap) && handles.length > 0),
     signal: o.signal,
     timeout: o.timeout,
     killSignal,
@@ -300,6 +315,27 @@ function holdLoop(delta: 1 | -1): void {
   }
 }
 
+/** A spawn queued for, or handed to, the spawner thread (ts/handover.ts). */
+interface Later extends Queued {
+  request: NativeSpawnRequest
+  pipes: NativeStdioPipes | null
+  /** Handles the request's join descriptors belong to, closed once the child has started. */
+  held: Namespace[]
+  /** The cwd when spawn() was called, for a child that inherits it. */
+  cwd: string | undefined
+  /** A signal kill() was asked for before the child started. */
+  signal?: number
+  sent?: NativeSpawnLater
+}
+
+function currentCwd(): string | undefined {
+  try {
+    return process.cwd()
+  } catch {
+    return undefined
+  }
+}
+
 function abortError(reason: unknown): Error {
   const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
   e.name = 'AbortError'
@@ -313,21 +349,23 @@ function abortError(reason: unknown): Error {
  * `kill()`, stdio streams) and adds `exited`, a Promise of how it ended.
  */
 export class NsChildProcess extends EventEmitter {
-  /** The child's pid, or undefined when it could not be started. */
-  pid: number | undefined
   stdin: Writable | null = null
   stdout: Readable | null = null
   stderr: Readable | null = null
   readonly stdio: [Writable | null, Readable | null, Readable | null]
   exitCode: number | null = null
   signalCode: NodeJS.Signals | null = null
-  /** Whether `kill()` delivered a signal. */
+  /** Whether `kill()` delivered a signal (or queued one for a child not started yet). */
   killed = false
   /** The file and arguments, as given. */
   readonly spawnfile: string
   readonly spawnargs: string[]
 
+  #pid: number | undefined
   #native: NativeChild | undefined
+  /** Set while the child is handed to the spawner thread and not started yet. */
+  #later: Later | undefined
+  #handedOver = false
   #status: { ok: ExitStatus } | { err: unknown } | undefined
   #waiters: Array<[(s: ExitStatus) => void, (e: unknown) => void]> = []
   #exitedPromise: Promise<ExitStatus> | undefined
@@ -338,25 +376,131 @@ export class NsChildProcess extends EventEmitter {
   #cleanup: Array<() => void> = []
 
   /** @internal */
-  constructor(file: string, args: string[], prepared: Prepared) {
+  constructor(file: string, args: string[], prepared: Prepared, later: boolean) {
     super()
     this.spawnfile = file
     this.spawnargs = [file, ...args]
     this.stdio = [null, null, null]
+    if (later) this.#startLater(prepared)
+    else this.#startNow(prepared)
+  }
+
+  /**
+   * The child's pid; undefined when it could not be started. A spawn handed to the spawner
+   * thread (see {@link spawn}) is waited for here, so reading `pid` always gives the real one.
+   */
+  get pid(): number | undefined {
+    if (this.#later) this.#waitForStart()
+    return this.#pid
+  }
+
+  #startNow(prepared: Prepared): void {
     let child: NativeChild
+    const t0 = performance.now()
     try {
       child = native(() => binding().spawnChild(prepared.request, ([code, signal]) => this.#onExit(code, signal)))
     } catch (err) {
       this.#fail(err)
       return
     } finally {
+      chargeSyncSpawn(performance.now() - t0)
       for (const h of prepared.opened) h.close()
     }
-    this.#native = child
-    this.pid = child.pid
+    this.#attachStdio(child.stdioFds)
     this.#running = true
     holdLoop(1)
-    const fds = child.stdioFds
+    this.#armAbort(prepared)
+    this.#started(child)
+  }
+
+  #startLater(prepared: Prepared): void {
+    this.#handedOver = true
+    const { request } = prepared
+    // Whatever the caller does once spawn() returns must not change the child: its join handles
+    // may be closed (so hold duplicates), its cwd changed (so remember it; see #handOver).
+    const held: Namespace[] = []
+    let pipes: NativeStdioPipes | null = null
+    try {
+      if (prepared.joined.length > 0) request.joinFds = prepared.joined.map((h) => {
+        if (prepared.opened.includes(h)) return h.fd
+        const dup = Namespace.fromFd(h.fd, h.type)
+        held.push(dup)
+        return dup.fd
+      })
+      if (prepared.stdio.includes(-3)) pipes = native(() => binding().openStdioPipes(prepared.stdio))
+    } catch (err) {
+      for (const h of [...held, ...prepared.opened]) h.close()
+      this.#fail(err)
+      return
+    }
+    if (pipes) this.#attachStdio(pipes.parentFds)
+    this.#running = true
+    holdLoop(1)
+    this.#later = {
+      request,
+      pipes,
+      held: [...held, ...prepared.opened],
+      cwd: request.cwd === undefined ? currentCwd() : undefined,
+      handOver: () => this.#handOver(),
+    }
+    this.#armAbort(prepared)
+    enqueue(this.#later)
+  }
+
+  #handOver(): void {
+    const l = this.#later as Later
+    if (l.cwd !== undefined && currentCwd() !== l.cwd) l.request.cwd = l.cwd
+    try {
+      l.sent = native(() =>
+        binding().spawnChildLater(l.request, l.pipes, (outcome) => this.#onReady(outcome), ([code, signal]) => this.#onExit(code, signal)),
+      )
+    } catch (err) {
+      this.#onReady(err)
+    }
+  }
+
+  /** The spawner thread's outcome; null when #waitForStart took it first. */
+  #onReady(outcome: NativeChild | string | unknown): void {
+    const l = this.#later
+    if (outcome === null || !l) return
+    this.#later = undefined
+    settled()
+    for (const h of l.held) h.close()
+    if (typeof outcome === 'string') outcome = fromNative(new Error(outcome))
+    if (outcome instanceof Error) {
+      // The streams of a child that never ran end now.
+      for (const s of this.stdio) (s as Socket | null)?.destroy()
+      for (const c of this.#cleanup.splice(0)) c()
+      this.#running = false
+      if (this.#referenced) holdLoop(-1)
+      this.#fail(outcome)
+      return
+    }
+    this.#started(outcome as NativeChild)
+    if (l.signal !== undefined) this.#native?.kill(l.signal)
+  }
+
+  #waitForStart(): void {
+    const l = this.#later as Later
+    if (!l.sent) handOverThrough(l)
+    // Handing over failed: #onReady has already run.
+    if (!l.sent) return
+    let outcome: NativeChild | unknown
+    try {
+      outcome = native(() => (l.sent as NativeSpawnLater).wait())
+    } catch (err) {
+      outcome = err
+    }
+    this.#onReady(outcome)
+  }
+
+  #started(child: NativeChild): void {
+    this.#native = child
+    this.#pid = child.pid
+    process.nextTick(() => this.emit('spawn'))
+  }
+
+  #attachStdio(fds: number[]): void {
     const streams = fds.map((fd, i) => {
       if (fd < 0) return null
       const s = new Socket({ fd, readable: i !== 0, writable: i === 0 })
@@ -377,8 +521,6 @@ export class NsChildProcess extends EventEmitter {
     this.stdout = streams[1] as Readable | null
     this.stderr = streams[2] as Readable | null
     ;(this.stdio as unknown[]).splice(0, 3, ...streams)
-    this.#armAbort(prepared)
-    process.nextTick(() => this.emit('spawn'))
   }
 
   #armAbort(p: Prepared): void {
@@ -407,12 +549,20 @@ export class NsChildProcess extends EventEmitter {
     }
   }
 
+  /**
+   * `exited` rejects first; 'error' and 'close' follow once the promise reactions have run, so
+   * that `await child.exited` followed by `once(child, 'close')` sees the event whether the failure
+   * came from spawn() itself or later, from the spawner thread (a macrotask, after which
+   * process.nextTick callbacks would run before those reactions).
+   */
   #fail(err: unknown): void {
     this.#settle({ err })
-    process.nextTick(() => {
+    const emit = (): void => {
       this.emit('error', err)
       this.emit('close', (err as { errno?: number }).errno ?? -1, null)
-    })
+    }
+    if (this.#handedOver) setImmediate(emit)
+    else process.nextTick(emit)
   }
 
   #onExit(code: number, signal: number): void {
@@ -421,6 +571,10 @@ export class NsChildProcess extends EventEmitter {
     for (const c of this.#cleanup.splice(0)) c()
     this.#native?.release()
     this.stdin?.destroy()
+    // As child_process does: output nobody reads is drained, so that 'close' still comes.
+    for (const s of [this.stdout, this.stderr]) {
+      if (s && s.readable && s.readableFlowing === null) s.resume()
+    }
     if (this.#running) {
       this.#running = false
       if (this.#referenced) holdLoop(-1)
@@ -464,6 +618,14 @@ export class NsChildProcess extends EventEmitter {
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const n = signalNumber(signal, 'signal')
+    if (this.#later) {
+      // Delivered as soon as the spawner thread has started the child.
+      if (n !== 0) {
+        this.#later.signal = n
+        this.killed = true
+      }
+      return true
+    }
     if (!this.#native || !this.#running) return false
     const sent = native(() => (this.#native as NativeChild).kill(n))
     if (sent && n !== 0) this.killed = true
@@ -475,11 +637,12 @@ export class NsChildProcess extends EventEmitter {
    * collected). Throws ESRCH once the child has exited.
    */
   namespaces(): Record<NamespaceType, Namespace> {
-    if (this.pid === undefined || !this.#running) {
-      throw namespaceError({ code: 'ESRCH', errno: 3, syscall: 'pidfd_open', pid: this.pid })
+    const pid = this.pid
+    if (pid === undefined || !this.#running) {
+      throw namespaceError({ code: 'ESRCH', errno: 3, syscall: 'pidfd_open', pid })
     }
     const out: Partial<Record<NamespaceType, Namespace>> = {}
-    for (const t of NAMESPACE_TYPES) out[t] = Namespace.open(this.pid, t)
+    for (const t of NAMESPACE_TYPES) out[t] = Namespace.open(pid, t)
     return out as Record<NamespaceType, Namespace>
   }
 
@@ -503,6 +666,10 @@ export class NsChildProcess extends EventEmitter {
  * namespaces (`join`, like nsenter) and/or new ones (`unshare`, like unshare(1)), on a native
  * clone() with its own child stack.
  *
+ * Many spawns in one loop turn do not hold the event loop: once the turn's spawns have taken
+ * 0.25 ms, the rest are handed to a native spawner thread. Their `pid` is set (and 'spawn'
+ * emitted) when they start; reading `pid` earlier waits for the child to start.
+ *
  * Argument errors throw at once. A failure of any step before the command runs (setns, uid_map,
  * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a
  * NamespaceError naming the step, and `exited` rejects with it.
@@ -513,7 +680,7 @@ export class NsChildProcess extends EventEmitter {
  */
 export function spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess {
   const prepared = prepare(file, args, options)
-  return new NsChildProcess(file, (args ?? []) as string[], prepared)
+  return new NsChildProcess(file, (args ?? []) as string[], prepared, prepared.mayHandOver && shouldHandOver())
 }
 
 /** Options of {@link exec}: those of spawn, plus how output is collected. */

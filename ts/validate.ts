@@ -42,7 +42,12 @@ export function validateTypes(types: unknown, name = 'types', allowEmpty = false
   if (types.length === 0 && !allowEmpty) {
     throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must name at least one namespace type`)
   }
-  return [...new Set(types.map((t, i) => validateType(t, `${name}[${i}]`)))]
+  const out: NamespaceType[] = []
+  types.forEach((t, i) => {
+    const v = validateType(t, `${name}[${i}]`)
+    if (!out.includes(v)) out.push(v)
+  })
+  return out
 }
 
 export function validatePath(path: unknown, name = 'path'): string {

@@ -1,14 +1,18 @@
 //! `spawn()`'s native side: turns the validated JS request into a `SpawnSpec`, makes the stdio
-//! pipes, starts the child on the calling thread, and reports its exit through the reaper thread
-//! and a threadsafe function (no pool thread waits for a child).
+//! pipes, starts the child on the calling thread or hands it to the spawner thread, and reports
+//! its exit through a threadsafe function (no pool thread waits for a child).
 
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 
-use napi::bindgen_prelude::Function;
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{Either, Function};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
 use napi_derive::napi;
-use nsjs_sys::spawn::{self, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
-use nsjs_sys::{loop_watch, reaper, sys, Error};
+use nsjs_sys::spawn::spawner::{self, Pending};
+use nsjs_sys::spawn::{self, Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
+use nsjs_sys::{loop_watch, reaper, sys, Error, NsType};
 
 use crate::error::{to_napi, IntoNapi, Result};
 use crate::namespace::parse_type;
@@ -116,12 +120,16 @@ impl NativeChild {
 // errno and signal numbers, which are the same on every Linux architecture nsjs builds for.
 const ESRCH: i32 = 3;
 const EINVAL: i32 = 22;
+const EALREADY: i32 = 114;
 const SIGKILL: i32 = 9;
 
-/// Starts the child. `on_exit([code, signal])` is called once, on the JS thread, after the child
-/// has been reaped; code is -1 when a signal ended it.
-#[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]
-pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -> Result<NativeChild> {
+type ExitTsfn = ThreadsafeFunction<(i32, i32), (), (i32, i32), Status, false, true>;
+
+fn exit_tsfn(on_exit: Function<(i32, i32), ()>) -> Result<ExitTsfn> {
+  on_exit.build_threadsafe_function::<(i32, i32)>().callee_handled::<false>().weak::<true>().build()
+}
+
+fn joins_and_unshares(req: &NativeSpawnRequest) -> Result<(Vec<(i32, NsType)>, Vec<NsType>)> {
   let join = req
     .join_fds
     .iter()
@@ -129,34 +137,53 @@ pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -
     .map(|(fd, t)| Ok((*fd, parse_type(t)?)))
     .collect::<Result<Vec<_>>>()?;
   let unshare = req.unshare.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?;
+  Ok((join, unshare))
+}
 
-  // Pipes: the child's ends live until spawn returns (the child has dup2'ed them by then),
-  // the parent's ends go to JS.
-  let mut child_ends: Vec<OwnedFd> = Vec::new();
-  let mut parent_ends: Vec<Option<OwnedFd>> = Vec::new();
+/// The pipes of the 'pipe' slots: the child's ends (dup2'ed by the child, then closed) and the
+/// parent's (handed to JS), by slot.
+struct Pipes {
+  child_ends: Vec<Option<OwnedFd>>,
+  parent_ends: Vec<Option<OwnedFd>>,
+}
+
+fn make_pipes(codes: &[i32]) -> Result<Pipes> {
+  let mut pipes = Pipes { child_ends: Vec::new(), parent_ends: Vec::new() };
+  for i in 0..3 {
+    if codes.get(i).copied() == Some(PIPE) {
+      let (r, w) = sys::pipe().napi()?;
+      let (child, parent) = if i == 0 { (r, w) } else { (w, r) };
+      pipes.child_ends.push(Some(child));
+      pipes.parent_ends.push(Some(parent));
+    } else {
+      pipes.child_ends.push(None);
+      pipes.parent_ends.push(None);
+    }
+  }
+  Ok(pipes)
+}
+
+/// What the child's fds 0..2 become, the pipe slots taken from `child_ends`.
+fn stdio_of(codes: &[i32], child_ends: &[Option<OwnedFd>]) -> Result<[Stdio; 3]> {
   let mut stdio = [Stdio::Inherit; 3];
   for (i, slot) in stdio.iter_mut().enumerate() {
-    let want = req.stdio.get(i).copied().unwrap_or(INHERIT);
-    *slot = match want {
+    *slot = match codes.get(i).copied().unwrap_or(INHERIT) {
       INHERIT => Stdio::Inherit,
       IGNORE => Stdio::Null,
-      PIPE => {
-        let (r, w) = sys::pipe().napi()?;
-        let (child, parent) = if i == 0 { (r, w) } else { (w, r) };
-        let raw = child.as_raw_fd();
-        child_ends.push(child);
-        parent_ends.push(Some(parent));
-        Stdio::Fd(raw)
-      }
+      PIPE => match child_ends.get(i) {
+        Some(Some(fd)) => Stdio::Fd(fd.as_raw_fd()),
+        _ => return Err(to_napi(Error::os(EINVAL, "spawn").step("stdio"))),
+      },
       fd if fd >= 0 => Stdio::Fd(fd),
       _ => return Err(to_napi(Error::os(EINVAL, "spawn").step("stdio"))),
     };
-    if want != PIPE {
-      parent_ends.push(None);
-    }
   }
+  Ok(stdio)
+}
 
-  let spec = SpawnSpec {
+fn spec_of(req: NativeSpawnRequest, stdio: [Stdio; 3]) -> Result<SpawnSpec> {
+  let (join, unshare) = joins_and_unshares(&req)?;
+  Ok(SpawnSpec {
     file: req.file,
     argv: req.argv,
     env: req.env.unwrap_or_else(own_environment),
@@ -177,25 +204,140 @@ pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -
     die_with_parent: req.die_with_parent,
     new_session: req.new_session,
     stdio,
-  };
+  })
+}
 
-  let tsfn = on_exit.build_threadsafe_function::<(i32, i32)>().callee_handled::<false>().weak::<true>().build()?;
-  let child = spawn::spawn(&spec).napi()?;
-  drop(child_ends);
+/// Starts watching a started child's exit; on failure ends it rather than leave it running
+/// unobserved (nobody would ever reap it).
+fn watched(child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<NativeChild> {
   let id = child.pid as u64;
   let on_exit: reaper::OnExit = Box::new(move |_id, code, signal| {
-    tsfn.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
+    on_exit.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
   });
-  let watched = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit);
-  if let Err(e) = watched {
-    // Nobody would ever reap it: end it now rather than leave it running unobserved.
+  if let Err(e) = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit) {
     let _ = spawn::kill(child.pidfd.as_fd(), SIGKILL);
     let _ = nsjs_sys::sys::waitid_pidfd(child.pidfd.as_fd(), false);
     return Err(to_napi(e.step("clone")));
   }
-  Ok(NativeChild {
-    pid: child.pid,
-    pidfd: Some(child.pidfd),
-    stdio_fds: parent_ends.into_iter().map(|p| p.map_or(-1, |fd| fd.into_raw_fd())).collect(),
-  })
+  Ok(NativeChild { pid: child.pid, pidfd: Some(child.pidfd), stdio_fds })
+}
+
+/// Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
+/// thread, after the child has been reaped; code is -1 when a signal ended it.
+#[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]
+pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -> Result<NativeChild> {
+  let codes = req.stdio.clone();
+  let pipes = make_pipes(&codes)?;
+  let stdio = stdio_of(&codes, &pipes.child_ends)?;
+  let spec = spec_of(req, stdio)?;
+  let on_exit = exit_tsfn(on_exit)?;
+  let child = spawn::spawn(&spec).napi()?;
+  // The child has dup2'ed its ends by now.
+  drop(pipes.child_ends);
+  let stdio_fds = pipes.parent_ends.into_iter().map(|p| p.map_or(-1, |fd| fd.into_raw_fd())).collect();
+  watched(child, on_exit, stdio_fds)
+}
+
+/// Whether a spawn from this thread may be handed to the spawner thread now (see
+/// nsjs_sys::spawn::spawner).
+#[napi]
+pub fn spawner_available() -> bool {
+  spawner::available()
+}
+
+/// The pipes of a spawn that is handed over later: made when spawn() is called, so that its
+/// streams exist at once. JS owns `parentFds`; the child's ends go with the hand-over.
+#[napi]
+pub struct NativeStdioPipes {
+  pipes: Pipes,
+  parent_fds: Vec<i32>,
+}
+
+#[napi]
+impl NativeStdioPipes {
+  #[napi(getter)]
+  pub fn parent_fds(&self) -> Vec<i32> {
+    self.parent_fds.clone()
+  }
+}
+
+/// Makes the pipes for the slots of `stdio` that are 'pipe' (-3).
+#[napi]
+pub fn open_stdio_pipes(stdio: Vec<i32>) -> Result<NativeStdioPipes> {
+  let mut pipes = make_pipes(&stdio)?;
+  let parent_fds = pipes.parent_ends.iter_mut().map(|p| p.take().map_or(-1, |fd| fd.into_raw_fd())).collect();
+  Ok(NativeStdioPipes { pipes, parent_fds })
+}
+
+/// What the ready notification and `wait()` share; whichever comes first takes the outcome.
+struct Later {
+  pending: Mutex<Option<Arc<Pending>>>,
+  on_exit: Mutex<Option<ExitTsfn>>,
+}
+
+impl Later {
+  /// The started (and now watched) child or the failure, once; `None` when already taken or,
+  /// without `wait`, not ready yet.
+  fn take(&self, wait: bool) -> Option<Result<NativeChild>> {
+    let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+    let outcome = pending.take(wait)?;
+    let on_exit = self.on_exit.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+    Some(outcome.napi().and_then(|child| watched(child, on_exit, vec![-1; 3])))
+  }
+}
+
+/// A spawn handed to the spawner thread.
+#[napi]
+pub struct NativeSpawnLater {
+  later: Arc<Later>,
+}
+
+#[napi]
+impl NativeSpawnLater {
+  /// Blocks until the spawner thread has started (or failed to start) this child, for a caller
+  /// that needs the pid now. Throws EALREADY when `onReady` already had the outcome.
+  #[napi]
+  pub fn wait(&self) -> Result<NativeChild> {
+    self.later.take(true).unwrap_or_else(|| Err(to_napi(Error::os(EALREADY, "clone").step("clone"))))
+  }
+}
+
+/// Hands the spawn to the spawner thread. `onReady` is then called once on the JS thread with
+/// the started child, or the failure's message, or null when `wait()` took the outcome first;
+/// `onExit` as for spawnChild. `pipes` are the child's ends of the 'pipe' slots.
+#[napi(
+  ts_args_type = "req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | string | null) => void, onExit: (exit: [code: number, signal: number]) => void"
+)]
+pub fn spawn_child_later(
+  req: NativeSpawnRequest,
+  pipes: Option<&mut NativeStdioPipes>,
+  on_ready: Function<Option<Either<NativeChild, String>>, ()>,
+  on_exit: Function<(i32, i32), ()>,
+) -> Result<NativeSpawnLater> {
+  let child_ends: Vec<Option<OwnedFd>> = match pipes {
+    Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
+    None => Vec::new(),
+  };
+  let stdio = stdio_of(&req.stdio, &child_ends)?;
+  let spec = spec_of(req, stdio)?;
+  let later = Arc::new(Later { pending: Mutex::new(None), on_exit: Mutex::new(Some(exit_tsfn(on_exit)?)) });
+  let shared = later.clone();
+  let ready = on_ready
+    .build_threadsafe_function::<()>()
+    .callee_handled::<false>()
+    .weak::<true>()
+    .build_callback(move |_ctx| {
+      Ok(shared.take(false).map(|r| match r {
+        Ok(child) => Either::A(child),
+        Err(e) => Either::B(e.reason.clone()),
+      }))
+    })?;
+  let notify: spawner::Notify = Box::new(move || {
+    ready.call((), ThreadsafeFunctionCallMode::NonBlocking);
+  });
+  let keep = child_ends.into_iter().flatten().collect();
+  // The notification can only run on this thread, after this call has stored `pending`.
+  let pending = spawner::submit(spec, keep, notify).napi()?;
+  *later.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
+  Ok(NativeSpawnLater { later })
 }

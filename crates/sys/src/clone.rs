@@ -83,6 +83,21 @@ pub unsafe fn clone_on(stack: &Stack, flags: libc::c_int, f: ChildFn, arg: *mut 
   Ok((pid, if flags & libc::CLONE_PIDFD != 0 { Some(pidfd) } else { None }))
 }
 
+/// For a helper thread (reaper, spawner) that lives as long as the process: process-directed
+/// signals belong on the JS thread, whose handlers Node installed; here they would only
+/// interrupt the thread's waits. Through glibc, not the raw call: glibc keeps the two signals it
+/// uses for setuid/setgroups across threads unblocked, and a thread that blocked them would hang
+/// every later process.setuid()/setgroups() of the process.
+pub fn block_signals_of_this_thread() {
+  // SAFETY: an all-zero sigset_t is valid storage that sigfillset then fills.
+  let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+  // SAFETY: `all` is a valid sigset_t; no old mask is asked for.
+  unsafe {
+    libc::sigfillset(&mut all);
+    libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+  }
+}
+
 /// Every signal blocked on the calling thread while it clones: a handler that ran in a CLONE_VM
 /// child would run on the parent's memory. The raw call also blocks the two signals glibc keeps
 /// for itself, which pthread_sigmask refuses to block.

@@ -83,18 +83,7 @@ fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, key: u64) -> Result<()> {
 }
 
 fn run(r: &'static Reaper) {
-  // Process-directed signals belong on the JS thread, whose handlers Node installed; here they
-  // would only interrupt epoll_wait.
-  // Through glibc, not the raw call: glibc keeps the two signals it uses for setuid/setgroups
-  // across threads unblocked, and a thread that blocked them would hang every later
-  // process.setuid()/setgroups() of the process.
-  // SAFETY: an all-zero sigset_t is valid storage that sigfillset then fills.
-  let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-  // SAFETY: `all` is a valid sigset_t; no old mask is asked for.
-  unsafe {
-    libc::sigfillset(&mut all);
-    libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-  }
+  crate::clone::block_signals_of_this_thread();
   let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
   loop {
     // SAFETY: `events` is writable for the count passed.

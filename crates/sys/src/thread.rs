@@ -1,12 +1,29 @@
 //! Namespace changes of the calling thread. Everything here acts on the thread that calls it,
 //! which is why the Node binding only calls these from the JS thread, never from a pool thread.
 
+use std::cell::Cell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result, Rule};
 use crate::handle::NsHandle;
 use crate::ns_type::NsType;
 use crate::sys;
+
+thread_local! {
+  /// `enter`s of this thread not yet undone by `restore`.
+  static ENTERED: Cell<u32> = const { Cell::new(0) };
+  /// A `join` or `unshare` happened: the thread may be anywhere from now on.
+  static MOVED_FOR_GOOD: Cell<bool> = const { Cell::new(false) };
+  /// The thread has its own root, cwd and umask (unshare(CLONE_FS)), no longer the process's.
+  static OWN_FS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is still where it started: in the namespaces of the thread that
+/// created it and sharing root, cwd and umask with the process. Another thread started by an
+/// unmoved thread is then an exact stand-in for it (the spawner thread relies on that).
+pub fn unmoved() -> bool {
+  ENTERED.get() == 0 && !MOVED_FOR_GOOD.get() && !OWN_FS.get()
+}
 
 /// User and time namespaces can only be entered by a single-threaded process (EINVAL / EUSERS),
 /// and a Node process never is one; say so before the kernel does, with the rule's own code.
@@ -31,6 +48,7 @@ fn check_pid_keeps_threads(ty: NsType, syscall: &'static str) -> Result<()> {
 /// refused: see `check_pid_keeps_threads`.
 pub fn join(h: &NsHandle) -> Result<()> {
   check_pid_keeps_threads(h.ns_type(), "setns")?;
+  MOVED_FOR_GOOD.set(true);
   join_fd(h.as_fd(), h.ns_type())
 }
 
@@ -40,6 +58,7 @@ fn join_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<()> {
     // Without its own fs_struct the thread cannot change mount namespace (EINVAL), and setns
     // would otherwise rewrite root and cwd shared by every thread of the process.
     sys::unshare(libc::CLONE_FS).map_err(|e| e.ns(ty))?;
+    OWN_FS.set(true);
   }
   sys::setns(fd, ty.clone_flag()).map_err(|e| e.ns(ty))
 }
@@ -59,7 +78,9 @@ pub fn unshare(types: &[NsType]) -> Result<()> {
   }
   if flags & libc::CLONE_NEWNS != 0 {
     flags |= libc::CLONE_FS;
+    OWN_FS.set(true);
   }
+  MOVED_FOR_GOOD.set(true);
   sys::unshare(flags).map_err(|e| match types {
     [one] => e.ns(*one),
     _ => e,
@@ -90,6 +111,7 @@ pub fn enter_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<Saved> {
     None
   };
   join_fd(fd, ty)?;
+  ENTERED.set(ENTERED.get() + 1);
   Ok(Saved { ns, cwd })
 }
 
@@ -106,6 +128,7 @@ pub fn restore(saved: Saved) -> Result<()> {
   if let Some(cwd) = saved.cwd {
     sys::fchdir(cwd.as_fd()).map_err(|e| e.ns(ty).step("restore"))?;
   }
+  ENTERED.set(ENTERED.get().saturating_sub(1));
   Ok(())
 }
 
@@ -138,6 +161,26 @@ mod tests {
       let saved = enter(&fresh).unwrap();
       restore(saved).unwrap();
       assert_eq!(std::fs::read_link("/proc/thread-self/cwd").unwrap(), cwd);
+    });
+  }
+
+  #[test]
+  fn unmoved_tracks_enter_restore_and_join() {
+    on_new_thread(|| {
+      assert!(unmoved());
+      let fresh = crate::create::create(NsType::Uts).unwrap();
+      let saved = enter(&fresh).unwrap();
+      assert!(!unmoved());
+      restore(saved).unwrap();
+      assert!(unmoved());
+      join(&fresh).unwrap();
+      assert!(!unmoved());
+    });
+    on_new_thread(|| {
+      let mnt = NsHandle::current(NsType::Mnt).unwrap();
+      restore(enter(&mnt).unwrap()).unwrap();
+      // Back in its namespace, but with root and cwd of its own.
+      assert!(!unmoved());
     });
   }
 

@@ -3,7 +3,8 @@
 //!
 //! `spec` holds the caller's request, `plan` turns it into what the child reads, `child` is the
 //! code between clone and execve, `launch` the parent's side, `id_maps` the user namespace
-//! handshake, `report` the failure message between them.
+//! handshake, `report` the failure message between them, `spawner` the thread that spawns for a JS thread
+//! whose event loop must not wait.
 
 mod child;
 mod child_sys;
@@ -13,6 +14,7 @@ mod launch;
 mod plan;
 mod report;
 mod spec;
+pub mod spawner;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,131 @@
+// Spawns handed to the native spawner thread: what a burst of spawns started in one synchronous
+// loop gets (ts/handover.ts). Every test here starts more spawns in one turn than the JS thread
+// clones itself, so most of them go through the spawner thread.
+import { readdirSync, readFileSync, realpathSync } from 'node:fs'
+import { once } from 'node:events'
+
+import test from 'ava'
+
+import { Namespace, NamespaceError, NsChildProcess, spawn, type SpawnOptions } from '../ts/index'
+import { nsLink, spawnFdCount, target, tempDir } from './helpers'
+
+function threadNames(): string[] {
+  return readdirSync('/proc/self/task').map((t) => {
+    try {
+      return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()
+    } catch {
+      return ''
+    }
+  })
+}
+
+/** `n` spawns in one synchronous loop, as a user starting a batch of commands writes it. */
+function burst(n: number, file: string, args: (i: number) => string[], options: SpawnOptions = {}): NsChildProcess[] {
+  const kids: NsChildProcess[] = []
+  for (let i = 0; i < n; i++) kids.push(spawn(file, args(i), options))
+  return kids
+}
+
+async function output(c: NsChildProcess): Promise<string> {
+  let out = ''
+  c.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d))
+  await once(c, 'close')
+  return out
+}
+
+test.serial('a burst is handed to the spawner thread; every child runs, exits and is reaped', async (t) => {
+  t.false(threadNames().includes('nsjs-spawner'), 'no spawner thread before the first burst')
+  const startFds = spawnFdCount()
+  const kids = burst(200, 'sh', (i) => ['-c', `exit ${i % 7}`], { unshare: ['uts'], stdio: 'ignore' })
+  const spawned = kids.map((k) => once(k, 'spawn'))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.true(threadNames().includes('nsjs-spawner'), 'the next loop turn handed the queue over to the spawner thread')
+  const results = await Promise.all(kids.map((k) => k.exited))
+  await Promise.all(spawned)
+  t.deepEqual(results.map((r) => r.code), kids.map((_, i) => i % 7))
+  t.is(new Set(kids.map((k) => k.pid)).size, 200, 'each child has its own pid')
+  t.true(kids.every((k) => typeof k.pid === 'number' && k.pid > 1))
+  const zombies = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return f[0] === 'Z' && Number(f[1]) === process.pid
+    } catch {
+      return false
+    }
+  })
+  t.deepEqual(zombies, [])
+  t.is(spawnFdCount(), startFds, 'no pipe, pidfd or duplicate is left behind')
+})
+
+test.serial('reading pid right after spawn() gives the running child, even when it was handed over', async (t) => {
+  const kids = burst(40, 'sleep', () => ['5'], { stdio: 'ignore' })
+  // The last one is certainly queued: reading its pid hands over and waits for it.
+  const pids = kids.map((k) => k.pid).reverse()
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    t.is(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), process.pid, `${pid} is our child`)
+  }
+  const ns = kids[39].namespaces()
+  t.true(ns.uts.equals(Namespace.current('uts')))
+  for (const h of Object.values(ns)) h.close()
+  for (const k of kids) t.true(k.kill('SIGKILL'))
+  const ends = await Promise.all(kids.map((k) => k.exited))
+  t.true(ends.every((e) => e.signal === 'SIGKILL'))
+})
+
+test.serial('kill() before a handed-over child started is delivered once it starts', async (t) => {
+  const kids = burst(30, 'sleep', () => ['30'], { stdio: 'ignore' })
+  for (const k of kids) t.true(k.kill('SIGTERM'))
+  const ends = await Promise.all(kids.map((k) => k.exited))
+  t.deepEqual(new Set(ends.map((e) => e.signal)), new Set(['SIGTERM']))
+  t.true(kids.every((k) => k.killed))
+  t.true(kids.every((k) => !k.kill()), 'false once exited')
+})
+
+test.serial('stdio pipes of handed-over children exist at once and carry their output', async (t) => {
+  const kids = burst(60, 'sh', (i) => ['-c', `read x; echo "$x-${i}"; echo err-${i} >&2`], { unshare: ['ipc'] })
+  t.true(kids.every((k) => k.stdin !== null && k.stdout !== null && k.stderr !== null))
+  kids.forEach((k, i) => k.stdin?.end(`in${i}\n`))
+  const outs = await Promise.all(kids.map(output))
+  t.deepEqual(outs, kids.map((_, i) => `in${i}-${i}\n`))
+})
+
+test.serial('a failing step of a handed-over spawn is an error event and a rejection, not a hang', async (t) => {
+  const kids = burst(30, '/nonexistent/nsjs-cmd', () => [], { stdio: 'pipe' })
+  const errors = kids.map((k) => once(k, 'error').then(([e]) => e as NamespaceError))
+  const rejections = await Promise.all(kids.map((k) => k.exited.then(() => undefined, (e: unknown) => e)))
+  for (const e of [...(await Promise.all(errors)), ...rejections]) {
+    t.true(e instanceof NamespaceError)
+    t.like(e as NamespaceError, { code: 'ENOENT', step: 'execve' })
+  }
+  t.true(kids.every((k) => k.pid === undefined))
+})
+
+test.serial('the cwd and join handles of spawn() time count, whatever the caller does next', async (t) => {
+  const here = process.cwd()
+  const dir = realpathSync(tempDir(t))
+  const pid = await target(t, ['--net'])
+  const net = Namespace.open(pid, 'net')
+  const startFds = spawnFdCount()
+  const kids = burst(30, 'sh', () => ['-c', 'pwd; readlink /proc/self/ns/net'], { join: [net] })
+  // Both happen before any queued spawn has been handed over.
+  net.close()
+  process.chdir(dir)
+  try {
+    const outs = await Promise.all(kids.map(output))
+    for (const o of outs) t.is(o, `${here}\n${nsLink(pid, 'net')}\n`)
+  } finally {
+    process.chdir(here)
+  }
+  t.is(spawnFdCount(), startFds, 'the duplicated join handles were closed')
+})
+
+test.serial('inside run(), spawns happen on the JS thread, in the namespaces run() entered', async (t) => {
+  const uts = await Namespace.create('uts')
+  const kids = uts.run(() => burst(20, 'readlink', () => ['/proc/self/ns/uts']))
+  const outs = await Promise.all(kids.map(output))
+  t.deepEqual(new Set(outs), new Set([`uts:[${uts.inode}]\n`]))
+  t.true(kids.every((k) => typeof k.pid === 'number'))
+  uts.close()
+})
