@@ -440,7 +440,9 @@ export class NsChildProcess extends EventEmitter {
       request,
       pipes,
       held: [...held, ...prepared.opened],
-      cwd: request.cwd === undefined ? currentCwd() : undefined,
+      // Only an inherited cwd: with a new root or a joined mount namespace the child starts at
+      // that root, and a path of ours would mean something else there.
+      cwd: request.cwd === undefined && request.root === undefined && !request.joinTypes.includes('mnt') ? currentCwd() : undefined,
       handOver: () => this.#handOver(),
     }
     this.#armAbort(prepared)
