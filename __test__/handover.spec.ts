@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import test from 'ava'
 
 import { Namespace, NamespaceError, NsChildProcess, spawn, type SpawnOptions } from '../ts/index'
-import { nsLink, spawnFdCount, target, tempDir } from './helpers'
+import { asNobody, CATCH_FIELDS, nsLink, procStat, spawnFdCount, target, tempDir, zombieChildren } from './helpers'
 
 function threadNames(): string[] {
   return readdirSync('/proc/self/task').map((t) => {
@@ -45,16 +45,7 @@ test.serial('a burst is handed to the spawner thread; every child runs, exits an
   t.deepEqual(results.map((r) => r.code), kids.map((_, i) => i % 7))
   t.is(new Set(kids.map((k) => k.pid)).size, 200, 'each child has its own pid')
   t.true(kids.every((k) => typeof k.pid === 'number' && k.pid > 1))
-  const zombies = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return f[0] === 'Z' && Number(f[1]) === process.pid
-    } catch {
-      return false
-    }
-  })
-  t.deepEqual(zombies, [])
+  t.deepEqual(zombieChildren(), [])
   t.is(spawnFdCount(), startFds, 'no pipe, pidfd or duplicate is left behind')
 })
 
@@ -63,8 +54,7 @@ test.serial('reading pid right after spawn() gives the running child, even when 
   // The last one is certainly queued: reading its pid hands over and waits for it.
   const pids = kids.map((k) => k.pid).reverse()
   for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    t.is(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), process.pid, `${pid} is our child`)
+    t.is(procStat(pid as number)?.ppid, process.pid, `${pid} is our child`)
   }
   const ns = kids[39].namespaces()
   t.true(ns.uts.equals(Namespace.current('uts')))
@@ -128,4 +118,26 @@ test.serial('inside run(), spawns happen on the JS thread, in the namespaces run
   t.deepEqual(new Set(outs), new Set([`uts:[${uts.inode}]\n`]))
   t.true(kids.every((k) => typeof k.pid === 'number'))
   uts.close()
+})
+
+test.serial('as uid 65534, handed-over spawns get the same answers: root maps work, foreign maps are EPERM', (t) => {
+  const r = asNobody(`
+    const { exec } = nsjs
+    const grab = (p) => p.then((v) => v.stdout.trim(), ${CATCH_FIELDS})
+    const ok = [], denied = []
+    // One synchronous loop: past the first spawn, these go through the spawner thread.
+    for (let i = 0; i < 20; i++) {
+      ok.push(grab(exec('id', ['-u'], { unshare: ['user'], uidMap: 'root', gidMap: 'root' })))
+      denied.push(grab(exec('id', ['-u'], { unshare: ['user'], uidMap: [{ inside: 0, outside: 0, count: 1 }] })))
+    }
+    const threads = () => require('fs').readdirSync('/proc/self/task').map((t) => require('fs').readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim())
+    Promise.all([Promise.all(ok), Promise.all(denied)]).then(([a, b]) => console.log(JSON.stringify({ a, b, spawner: threads().includes('nsjs-spawner') })))`) as {
+    a: string[]
+    b: Array<{ name: string; code: string; step: string }>
+    spawner: boolean
+  }
+  t.true(r.spawner, 'the spawner thread did the work')
+  t.deepEqual(new Set(r.a), new Set(['0']))
+  for (const e of r.b) t.like(e, { name: 'NamespaceError', code: 'EPERM', step: 'uid_map' })
+  t.is(r.b.length, 20)
 })

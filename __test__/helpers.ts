@@ -126,3 +126,23 @@ export function asNobody(script: string): unknown {
 
 /** Records a thrown error's public fields, for asNobody scripts. */
 export const CATCH_FIELDS = `(e) => ({ name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, nsType: e.nsType, step: e.step, message: e.message })`
+
+/** State and parent pid of a process, from /proc/<pid>/stat; undefined once it is gone. */
+export function procStat(pid: number | string): { state: string; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { state: f[0], ppid: Number(f[1]) }
+  } catch {
+    return undefined
+  }
+}
+
+/** Our children that have exited and not been reaped. */
+export function zombieChildren(): string[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    const s = procStat(p)
+    return s?.state === 'Z' && s.ppid === process.pid
+  })
+}

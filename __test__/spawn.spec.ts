@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { Namespace, NamespaceError, NsChildProcess, exec, spawn } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsLink, spawnFdCount, target, tempDir } from './helpers'
+import { asNobody, CATCH_FIELDS, nsLink, spawnFdCount, target, tempDir, zombieChildren } from './helpers'
 
 test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
   const mine = readFileSync('/proc/sys/kernel/hostname', 'utf8')
@@ -270,16 +270,7 @@ test.serial('hundreds of concurrent spawns next to child_process: all reaped, no
   const results = await Promise.all(ours)
   t.true(results.every((r) => r.code === 0 && r.signal === null))
   t.true((await Promise.all(theirs)).every((c) => c === 0), 'node:child_process children still exit and are reaped by Node')
-  const zombies = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return fields[0] === 'Z' && Number(fields[1]) === process.pid
-    } catch {
-      return false
-    }
-  })
-  t.deepEqual(zombies, [])
+  t.deepEqual(zombieChildren(), [])
   t.is(spawnFdCount(), startFds)
 })
 
