@@ -1,13 +1,15 @@
 // Spawns handed to the native spawner thread: what a burst of spawns started in one synchronous
 // loop gets (ts/handover.ts). Every test here starts more spawns in one turn than the JS thread
 // clones itself, so most of them go through the spawner thread.
+import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync, realpathSync } from 'node:fs'
+import { join } from 'node:path'
 import { once } from 'node:events'
 
 import test from 'ava'
 
 import { Namespace, NamespaceError, NsChildProcess, spawn, type SpawnOptions } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsLink, procStat, spawnFdCount, target, tempDir, zombieChildren } from './helpers'
+import { asNobody, CATCH_FIELDS, nsLink, ROOT, procStat, spawnFdCount, target, tempDir, zombieChildren } from './helpers'
 
 function threadNames(): string[] {
   return readdirSync('/proc/self/task').map((t) => {
@@ -111,6 +113,55 @@ test.serial('the cwd and join handles of spawn() time count, whatever the caller
   t.is(spawnFdCount(), startFds, 'the duplicated join handles were closed')
 })
 
+test.serial('without env, each child gets process.env as it was at its own spawn() call', async (t) => {
+  t.teardown(() => delete process.env.NSJS_BURST)
+  const kids: NsChildProcess[] = []
+  for (let i = 0; i < 40; i++) {
+    if (i % 10 === 0) process.env.NSJS_BURST = `gen${i}`
+    kids.push(spawn('sh', ['-c', 'echo "${NSJS_BURST-unset}"']))
+  }
+  delete process.env.NSJS_BURST
+  kids.push(spawn('sh', ['-c', 'echo "${NSJS_BURST-unset}"']))
+  const outs = await Promise.all(kids.map(output))
+  t.deepEqual(outs, [...kids.slice(0, 40).map((_, i) => `gen${i - (i % 10)}\n`), 'unset\n'])
+})
+
+test.serial("'spawn' comes before any output of a handed-over child", async (t) => {
+  const kids = burst(100, 'echo', (i) => [`line${i}`])
+  const order = kids.map((k) => {
+    const seen: string[] = []
+    k.on('spawn', () => seen.push('spawn'))
+    k.stdout?.on('data', () => seen.push('data'))
+    return once(k, 'close').then(() => seen)
+  })
+  for (const seen of await Promise.all(order)) t.is(seen[0], 'spawn')
+})
+
+test.serial('a relative cwd is resolved against the cwd of the spawn() call', async (t) => {
+  const here = process.cwd()
+  const dir = realpathSync(tempDir(t))
+  process.chdir(dir)
+  const base = dir.split('/').pop() as string
+  let kids: NsChildProcess[]
+  try {
+    kids = burst(20, 'pwd', () => [], { cwd: `../${base}` })
+  } finally {
+    process.chdir(here)
+  }
+  t.deepEqual(new Set(await Promise.all(kids.map(output))), new Set([`${dir}\n`]))
+})
+
+test.serial('queued spawns start even when the process exits first, unref()ed or not', (t) => {
+  const dir = tempDir(t)
+  const code = `
+    const { spawn } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
+    for (let i = 0; i < 100; i++) spawn('touch', [${JSON.stringify(dir)} + '/u' + i], { stdio: 'ignore' }).unref()
+    for (let i = 0; i < 100; i++) spawn('touch', [${JSON.stringify(dir)} + '/x' + i], { stdio: 'ignore' })
+    setImmediate(() => process.exit(0))`
+  execFileSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', code], { env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') } })
+  t.is(readdirSync(dir).length, 200)
+})
+
 test.serial('inside run(), spawns happen on the JS thread, in the namespaces run() entered', async (t) => {
   const uts = await Namespace.create('uts')
   const kids = uts.run(() => burst(20, 'readlink', () => ['/proc/self/ns/uts']))
@@ -140,4 +191,25 @@ test.serial('as uid 65534, handed-over spawns get the same answers: root maps wo
   t.deepEqual(new Set(r.a), new Set(['0']))
   for (const e of r.b) t.like(e, { name: 'NamespaceError', code: 'EPERM', step: 'uid_map' })
   t.is(r.b.length, 20)
+})
+
+test.serial('reading pid inside run() starts the queued spawns where they were asked for', async (t) => {
+  const uts = await Namespace.create('uts')
+  const kids = burst(30, 'readlink', () => ['/proc/self/ns/uts'])
+  const pid = uts.run(() => kids[29].pid)
+  t.is(typeof pid, 'number')
+  const outs = await Promise.all(kids.map(output))
+  t.deepEqual(new Set(outs), new Set([`${nsLink('self', 'uts')}\n`]), 'in our uts namespace, not the one run() entered')
+  uts.close()
+})
+
+// Last: it moves this test process's main thread for good.
+test.serial('a lasting unshare() right after a burst does not move or fail what was queued before it', async (t) => {
+  const before = nsLink('self', 'uts')
+  const kids = burst(30, 'readlink', () => ['/proc/self/ns/uts'])
+  Namespace.unshareSync(['uts'])
+  const outs = await Promise.all(kids.map(output))
+  t.deepEqual(new Set(outs), new Set([`${before}\n`]))
+  const after = burst(10, 'readlink', () => ['/proc/self/ns/uts'])
+  t.deepEqual(new Set(await Promise.all(after.map(output))), new Set([`${nsLink('thread-self', 'uts')}\n`]), 'later spawns follow the thread')
 })

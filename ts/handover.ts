@@ -12,16 +12,19 @@ import { binding } from './loader'
 const TURN_BUDGET_MS = 0.25
 const HANDOVER_BUDGET_MS = 0.5
 
-/** A spawn waiting to be handed over; `handOver` must not throw. */
+/** A spawn waiting to be handed over; neither method may throw. */
 export interface Queued {
   handOver(): void
+  /** Hands over if not done yet and waits until the child has started (or failed to). */
+  finish(): void
 }
 
 let spentThisTurn = 0
 let resetScheduled = false
 const queue: Queued[] = []
 let drainScheduled = false
-let inFlight = 0
+const inFlight = new Set<Queued>()
+let exitHooked = false
 
 /**
  * Whether a spawn starting now goes to the spawner thread: only from the main thread, only once
@@ -31,7 +34,7 @@ let inFlight = 0
  */
 export function shouldHandOver(): boolean {
   if (!isMainThread) return false
-  if (queue.length === 0 && inFlight === 0 && spentThisTurn < TURN_BUDGET_MS) return false
+  if (queue.length === 0 && inFlight.size === 0 && spentThisTurn < TURN_BUDGET_MS) return false
   return binding().spawnerAvailable()
 }
 
@@ -49,6 +52,14 @@ export function chargeSyncSpawn(ms: number): void {
 
 /** Queues a spawn for the spawner thread. */
 export function enqueue(item: Queued): void {
+  if (!exitHooked) {
+    exitHooked = true
+    // A spawn() that returned is a child that runs, as with child_process, also when the process
+    // exits (process.exit(), or the loop ran dry) before the spawner thread got to it.
+    process.on('exit', () => {
+      for (const q of [...queue, ...inFlight]) q.finish()
+    })
+  }
   queue.push(item)
   if (!drainScheduled) {
     drainScheduled = true
@@ -64,12 +75,12 @@ export function handOverThrough(item: Queued): void {
 }
 
 /** A handed-over spawn has its outcome (or never got to the spawner thread). */
-export function settled(): void {
-  inFlight--
+export function settled(item: Queued): void {
+  inFlight.delete(item)
 }
 
 function start(q: Queued): void {
-  inFlight++
+  inFlight.add(q)
   q.handOver()
 }
 

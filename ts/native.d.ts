@@ -59,6 +59,13 @@ export declare function create(nsType: string): Promise<NativeNamespace>
 
 export declare function createSync(nsType: string): NativeNamespace
 
+/**
+ * Names this process's environment as it is now, for a spawn that will be handed to the spawner
+ * thread later (`envGeneration` of its request). Main thread only: it reads the environment that
+ * thread's process.env writes to.
+ */
+export declare function holdEnvironment(): number
+
 export declare function list(nsType?: string | undefined | null, pid?: number | undefined | null): Promise<Array<NamespaceInfo>>
 
 export declare function listSync(nsType?: string | undefined | null, pid?: number | undefined | null): Array<NamespaceInfo>
@@ -82,8 +89,12 @@ export interface NamespaceInfo {
 export interface NativeSpawnRequest {
   file: string
   argv: Array<string>
-  /** "K=V" strings; absent: this process's own environment. */
+  /**
+   * "K=V" strings; absent: this process's own environment (as `hold_environment` named it,
+   * when `env_generation` is given).
+   */
   env?: Array<string>
+  envGeneration?: number
   joinFds: Array<number>
   joinTypes: Array<string>
   unshare: Array<string>

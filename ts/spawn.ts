@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
+import { resolve as resolvePath } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 
 import { argError, fromNative, native, namespaceError, NamespaceError } from './errors'
@@ -62,10 +63,7 @@ export interface SpawnOptions {
   pivotRoot?: boolean
   /** Working directory, resolved inside the new root. */
   cwd?: string
-  /**
-   * Environment. Default: process.env, as it is when the child is started (for a spawn handed to
-   * the spawner thread under load, up to one loop turn after the call; pass `env` to pin it).
-   */
+  /** Environment. Default: process.env as it is when spawn() is called. */
   env?: Record<string, string | undefined>
   /** uid and gid the command runs as (inside the user namespace, if any). */
   uid?: number
@@ -336,6 +334,20 @@ function currentCwd(): string | undefined {
   }
 }
 
+/**
+ * Gives a queued spawn the cwd of its spawn() call (`cwd` undefined: it had none, or a joined
+ * mount namespace decides): a relative `cwd` or `root` is resolved against it, and an inherited
+ * cwd becomes that path, whatever the process's cwd is by the time the spawner thread clones.
+ */
+function pinCwd(request: NativeSpawnRequest, cwd: string | undefined): void {
+  if (cwd === undefined) return
+  if (request.root !== undefined) {
+    request.root = resolvePath(cwd, request.root)
+    return
+  }
+  request.cwd = resolvePath(cwd, request.cwd ?? '.')
+}
+
 function abortError(reason: unknown): Error {
   const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
   e.name = 'AbortError'
@@ -374,6 +386,7 @@ export class NsChildProcess extends EventEmitter {
   #running = false
   #openStreams = 0
   #cleanup: Array<() => void> = []
+  #heldReads: Array<() => void> = []
 
   /** @internal */
   constructor(file: string, args: string[], prepared: Prepared, later: boolean) {
@@ -433,25 +446,33 @@ export class NsChildProcess extends EventEmitter {
       this.#fail(err)
       return
     }
-    if (pipes) this.#attachStdio(pipes.parentFds)
+    if (pipes) this.#attachStdio(pipes.parentFds, true)
     this.#running = true
+    // Held until the child has started, whatever unref() says: a spawn() that returned is a
+    // child that runs, as with child_process (and the process's 'exit' waits for it too).
     holdLoop(1)
     this.#later = {
       request,
       pipes,
       held: [...held, ...prepared.opened],
-      // Only an inherited cwd: with a new root or a joined mount namespace the child starts at
-      // that root, and a path of ours would mean something else there.
-      cwd: request.cwd === undefined && request.root === undefined && !request.joinTypes.includes('mnt') ? currentCwd() : undefined,
+      // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
+      // path of ours would mean something else there.
+      cwd: request.joinTypes.includes('mnt') ? undefined : currentCwd(),
       handOver: () => this.#handOver(),
+      finish: () => {
+        if (this.#later) this.#waitForStart()
+      },
     }
+    // The environment of now, for a child that inherits it: what process.env is at the call, as
+    // for a child started at once (released when handed over, which every queued spawn is).
+    if (request.env === undefined) request.envGeneration = binding().holdEnvironment()
     this.#armAbort(prepared)
     enqueue(this.#later)
   }
 
   #handOver(): void {
     const l = this.#later as Later
-    if (l.cwd !== undefined && currentCwd() !== l.cwd) l.request.cwd = l.cwd
+    pinCwd(l.request, l.cwd)
     try {
       l.sent = native(() =>
         binding().spawnChildLater(l.request, l.pipes, (outcome) => this.#onReady(outcome), ([code, signal]) => this.#onExit(code, signal)),
@@ -466,7 +487,7 @@ export class NsChildProcess extends EventEmitter {
     const l = this.#later
     if (outcome === null || !l) return
     this.#later = undefined
-    settled()
+    settled(l)
     for (const h of l.held) h.close()
     if (typeof outcome === 'string') outcome = fromNative(new Error(outcome))
     if (outcome instanceof Error) {
@@ -474,10 +495,12 @@ export class NsChildProcess extends EventEmitter {
       for (const s of this.stdio) (s as Socket | null)?.destroy()
       for (const c of this.#cleanup.splice(0)) c()
       this.#running = false
-      if (this.#referenced) holdLoop(-1)
+      holdLoop(-1)
       this.#fail(outcome)
       return
     }
+    // From the hold of a queued child to that of a running one, which unref() may have dropped.
+    if (!this.#referenced) holdLoop(-1)
     this.#started(outcome as NativeChild)
     if (l.signal !== undefined) this.#native?.kill(l.signal)
   }
@@ -499,13 +522,34 @@ export class NsChildProcess extends EventEmitter {
   #started(child: NativeChild): void {
     this.#native = child
     this.#pid = child.pid
-    process.nextTick(() => this.emit('spawn'))
+    process.nextTick(() => {
+      this.emit('spawn')
+      // Output of a handed-over child is read only now, so that 'spawn' comes first.
+      for (const go of this.#heldReads.splice(0)) go()
+    })
   }
 
-  #attachStdio(fds: number[]): void {
+  /**
+   * Defers the socket's first read (Readable's `_read`, which starts reading the pipe) until the
+   * child has started, however the caller consumes the stream meanwhile.
+   */
+  #holdReads(s: Socket): void {
+    const read = (s as unknown as { _read: (n: number) => void })._read
+    let wanted: number | undefined
+    ;(s as unknown as { _read: (n: number) => void })._read = (n: number) => {
+      wanted = n
+    }
+    this.#heldReads.push(() => {
+      ;(s as unknown as { _read: (n: number) => void })._read = read
+      if (wanted !== undefined) read.call(s, wanted)
+    })
+  }
+
+  #attachStdio(fds: number[], holdReads = false): void {
     const streams = fds.map((fd, i) => {
       if (fd < 0) return null
-      const s = new Socket({ fd, readable: i !== 0, writable: i === 0 })
+      const s = new Socket({ fd, readable: i !== 0, writable: i === 0, manualStart: holdReads } as ConstructorParameters<typeof Socket>[0])
+      if (holdReads && i !== 0) this.#holdReads(s)
       if (i === 0) {
         // A reader that stops early must not crash the parent with EPIPE on stdin.
         s.on('error', () => {})
@@ -616,7 +660,8 @@ export class NsChildProcess extends EventEmitter {
 
   /**
    * Sends a signal (default SIGTERM) through the child's pidfd, so a reused pid can never be hit.
-   * Returns false when the child has already exited.
+   * Returns false when the child has already exited. For a child handed to the spawner thread and
+   * not started yet, the signal (the last one asked for) is sent as soon as it starts.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const n = signalNumber(signal, 'signal')
@@ -650,14 +695,14 @@ export class NsChildProcess extends EventEmitter {
 
   /** Lets the event loop exit while the child is still running. */
   unref(): void {
-    if (this.#referenced && this.#running) holdLoop(-1)
+    if (this.#referenced && this.#running && !this.#later) holdLoop(-1)
     this.#referenced = false
     for (const s of this.stdio) (s as Socket | null)?.unref?.()
   }
 
   /** Undoes `unref()`. */
   ref(): void {
-    if (!this.#referenced && this.#running) holdLoop(1)
+    if (!this.#referenced && this.#running && !this.#later) holdLoop(1)
     this.#referenced = true
     for (const s of this.stdio) (s as Socket | null)?.ref?.()
   }
@@ -669,8 +714,9 @@ export class NsChildProcess extends EventEmitter {
  * clone() with its own child stack.
  *
  * Many spawns in one loop turn do not hold the event loop: once the turn's spawns have taken
- * 0.25 ms, the rest are handed to a native spawner thread. Their `pid` is set (and 'spawn'
- * emitted) when they start; reading `pid` earlier waits for the child to start.
+ * 0.25 ms, the rest are handed to a native spawner thread (README "Spawning" lists when this
+ * never happens). Their `pid` is set (and 'spawn' emitted) when they start; reading `pid` earlier
+ * waits for the child to start. Their cwd, environment and join handles are those of the call.
  *
  * Argument errors throw at once. A failure of any step before the command runs (setns, uid_map,
  * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a

@@ -12,7 +12,7 @@ use napi::Status;
 use napi_derive::napi;
 use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::{self, Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
-use nsjs_sys::{loop_watch, reaper, sys, Error, NsType};
+use nsjs_sys::{environ, loop_watch, reaper, sys, Error, NsType};
 
 use crate::error::{to_napi, IntoNapi, Result};
 use crate::namespace::parse_type;
@@ -23,8 +23,10 @@ use crate::namespace::parse_type;
 pub struct NativeSpawnRequest {
   pub file: String,
   pub argv: Vec<String>,
-  /// "K=V" strings; absent: this process's own environment.
+  /// "K=V" strings; absent: this process's own environment (as `hold_environment` named it,
+  /// when `env_generation` is given).
   pub env: Option<Vec<String>>,
+  pub env_generation: Option<i64>,
   pub join_fds: Vec<i32>,
   pub join_types: Vec<String>,
   pub unshare: Vec<String>,
@@ -59,6 +61,21 @@ fn own_environment() -> Vec<String> {
       kv.to_string_lossy().into_owned()
     })
     .collect()
+}
+
+/// The child's environment: the request's, the held one it names, or ours as it is now. Releases
+/// the hold, whatever happens to the request after.
+fn environment(req: &mut NativeSpawnRequest) -> Vec<String> {
+  let held = req.env_generation.take().and_then(|g| environ::take(g as u64));
+  req.env.take().or(held).unwrap_or_else(own_environment)
+}
+
+/// Names this process's environment as it is now, for a spawn that will be handed to the spawner
+/// thread later (`envGeneration` of its request). Main thread only: it reads the environment that
+/// thread's process.env writes to.
+#[napi]
+pub fn hold_environment() -> i64 {
+  environ::hold() as i64
 }
 
 const INHERIT: i32 = -1;
@@ -181,12 +198,13 @@ fn stdio_of(codes: &[i32], child_ends: &[Option<OwnedFd>]) -> Result<[Stdio; 3]>
   Ok(stdio)
 }
 
-fn spec_of(req: NativeSpawnRequest, stdio: [Stdio; 3]) -> Result<SpawnSpec> {
+fn spec_of(mut req: NativeSpawnRequest, stdio: [Stdio; 3]) -> Result<SpawnSpec> {
+  let env = environment(&mut req);
   let (join, unshare) = joins_and_unshares(&req)?;
   Ok(SpawnSpec {
     file: req.file,
     argv: req.argv,
-    env: req.env.unwrap_or_else(own_environment),
+    env,
     join,
     unshare,
     uid_map: map(req.uid_map),
@@ -314,6 +332,9 @@ pub fn spawn_child_later(
   on_ready: Function<Option<Either<NativeChild, String>>, ()>,
   on_exit: Function<(i32, i32), ()>,
 ) -> Result<NativeSpawnLater> {
+  let mut req = req;
+  let env = environment(&mut req);
+  req.env = Some(env);
   let child_ends: Vec<Option<OwnedFd>> = match pipes {
     Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
     None => Vec::new(),

@@ -16,6 +16,7 @@ pub mod list;
 pub mod clone;
 pub mod spawn;
 pub mod reaper;
+pub mod environ;
 #[cfg(feature = "libuv")]
 pub mod loop_watch;
 

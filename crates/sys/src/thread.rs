@@ -20,7 +20,7 @@ thread_local! {
 
 /// Whether the calling thread is still where it started: in the namespaces of the thread that
 /// created it and sharing root, cwd and umask with the process. Another thread started by an
-/// unmoved thread is then an exact stand-in for it (the spawner thread relies on that).
+/// unmoved thread is then in the same namespaces and fs (the spawner thread relies on that).
 pub fn unmoved() -> bool {
   ENTERED.get() == 0 && !MOVED_FOR_GOOD.get() && !OWN_FS.get()
 }
@@ -48,8 +48,9 @@ fn check_pid_keeps_threads(ty: NsType, syscall: &'static str) -> Result<()> {
 /// refused: see `check_pid_keeps_threads`.
 pub fn join(h: &NsHandle) -> Result<()> {
   check_pid_keeps_threads(h.ns_type(), "setns")?;
+  join_fd(h.as_fd(), h.ns_type())?;
   MOVED_FOR_GOOD.set(true);
-  join_fd(h.as_fd(), h.ns_type())
+  Ok(())
 }
 
 fn join_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<()> {
@@ -78,13 +79,14 @@ pub fn unshare(types: &[NsType]) -> Result<()> {
   }
   if flags & libc::CLONE_NEWNS != 0 {
     flags |= libc::CLONE_FS;
-    OWN_FS.set(true);
   }
-  MOVED_FOR_GOOD.set(true);
   sys::unshare(flags).map_err(|e| match types {
     [one] => e.ns(*one),
     _ => e,
-  })
+  })?;
+  OWN_FS.set(OWN_FS.get() || flags & libc::CLONE_FS != 0);
+  MOVED_FOR_GOOD.set(true);
+  Ok(())
 }
 
 /// What `run()` must put back: the thread's namespace of one type, and for mnt its cwd, which

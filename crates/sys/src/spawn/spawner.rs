@@ -2,11 +2,14 @@
 //! A clone+exec takes the cloning thread 0.3-0.7 ms, so 500 spawns started in one go would
 //! hold Node's loop for a third of a second; handed over, they cost the loop only the hand-over.
 //!
-//! The thread is an exact stand-in for the thread that hands work over only while that thread is
-//! `thread::unmoved()` and the thread was started by an unmoved thread: then both are in the
-//! namespaces the process started in and share root, cwd and umask. `available()` checks this;
-//! a moved caller spawns on its own thread. The thread lives as long as the process, so a
-//! child's PR_SET_PDEATHSIG fires when the process ends, as with a spawn from Node's main thread.
+//! The thread stands in for the main thread that hands work over only while that thread is
+//! `thread::unmoved()` and the spawner was started by it unmoved: then both are in the namespaces
+//! the process started in and share root, cwd and umask; the spawner also started with the main
+//! thread's per-thread attributes (nice, CPU affinity, scheduling policy, seccomp), and nice, the
+//! one Node itself changes per thread (os.setPriority), is compared before every hand-over.
+//! `available()` checks all this; otherwise the caller spawns on its own thread. The thread lives
+//! as long as the process, so a child's PR_SET_PDEATHSIG fires when the process ends, as with a
+//! spawn from Node's main thread.
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +25,8 @@ pub type Notify = Box<dyn FnOnce() + Send>;
 
 struct Job {
   spec: SpawnSpec,
-  /// Descriptors the spec names (child ends of pipes, duplicated join handles), closed once the
-  /// child has exec'ed or failed.
+  /// Descriptors the spec names that are the job's alone (the child ends of pipes), closed once
+  /// the child has exec'ed or failed.
   keep: Vec<OwnedFd>,
   pending: Arc<Pending>,
   notify: Notify,
@@ -66,39 +69,61 @@ impl Pending {
   }
 }
 
-static QUEUE: Mutex<Option<Sender<Job>>> = Mutex::new(None);
-/// Set when the thread could not put itself back after a job's pid join: it no longer stands in
-/// for anyone, and every later spawn happens on the caller's thread.
+struct Spawner {
+  queue: Sender<Job>,
+  /// The nice value it inherited; Linux keeps one per thread, and os.setPriority() changes only
+  /// the calling thread's.
+  nice: i32,
+}
+
+static SPAWNER: Mutex<Option<Spawner>> = Mutex::new(None);
+/// Set when the thread could not put itself back after a job's pid join (or a spawn panicked):
+/// it no longer stands in for anyone; later jobs fail and later spawns stay on their thread.
 static BROKEN: AtomicBool = AtomicBool::new(false);
 
-/// Whether a spawn by the calling thread may be handed over: it is the process's main thread
-/// (a worker's children end with the worker, through PR_SET_PDEATHSIG), it is unmoved, and
-/// so is the spawner thread.
+fn own_nice() -> i32 {
+  // SAFETY: no preconditions; PRIO_PROCESS with who = 0 is the calling thread on Linux. An error
+  // (-1 with errno set) cannot happen for the caller itself.
+  unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+}
+
+/// Whether a spawn by the calling thread may be handed over, starting the spawner thread on
+/// first use (so that it starts as a copy of this thread): the caller is the process's main
+/// thread (a worker's children end with the worker, through PR_SET_PDEATHSIG), it is unmoved, it
+/// has the spawner thread's nice value, and the spawner thread is not broken.
 pub fn available() -> bool {
   // SAFETY: getpid and gettid have no preconditions.
   let main_thread = unsafe { libc::getpid() == libc::gettid() };
-  main_thread && stands_in()
+  if !main_thread || !thread::unmoved() || BROKEN.load(Ordering::Relaxed) {
+    return false;
+  }
+  let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
+  match started(&mut spawner) {
+    Ok(s) => s.nice == own_nice(),
+    Err(_) => false,
+  }
 }
 
-fn stands_in() -> bool {
-  thread::unmoved() && !BROKEN.load(Ordering::Relaxed)
+fn started(slot: &mut Option<Spawner>) -> Result<&Spawner> {
+  if slot.is_none() {
+    *slot = Some(Spawner { queue: start()?, nice: own_nice() });
+  }
+  Ok(slot.as_ref().expect("set above"))
 }
 
-/// Queues `spec` for the spawner thread, starting it on first use; refused (EINVAL) when the
-/// calling thread has moved. Callers check `available()` first (and the spec must need no joins on the cloning thread other than pid, which
-/// the spawner undoes itself). `notify` runs on the spawner thread when the outcome is ready.
+/// Queues `spec` for the spawner thread. The spec must need no joins on the cloning thread other
+/// than pid, which the spawner undoes itself. Any thread may queue once `available()` said yes on
+/// the main thread (what is queued was decided then); the first queue from an unmoved thread may
+/// also start the spawner thread, and from a moved one that is refused (EINVAL). `notify` runs on
+/// the spawner thread once the outcome can be taken.
 pub fn submit(spec: SpawnSpec, keep: Vec<OwnedFd>, notify: Notify) -> Result<Arc<Pending>> {
-  if !stands_in() {
+  let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
+  if spawner.is_none() && !thread::unmoved() {
     return Err(Error::os(libc::EINVAL, "clone").step("clone"));
   }
   let pending = Arc::new(Pending { state: Mutex::new(State::Queued), done: Condvar::new() });
   let job = Job { spec, keep, pending: pending.clone(), notify };
-  let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
-  if queue.is_none() {
-    *queue = Some(start()?);
-  }
-  let sender = queue.as_ref().expect("set above");
-  sender.send(job).map_err(|_| Error::os(libc::EPIPE, "clone").step("clone"))?;
+  started(&mut spawner)?.queue.send(job).map_err(|_| Error::os(libc::EPIPE, "clone").step("clone"))?;
   Ok(pending)
 }
 
@@ -109,19 +134,27 @@ fn start() -> Result<Sender<Job>> {
     .spawn(move || {
       crate::clone::block_signals_of_this_thread();
       for job in rx {
-        let outcome = super::spawn(&job.spec);
-        drop(job.keep);
-        if !thread::unmoved() {
-          BROKEN.store(true, Ordering::Relaxed);
-        }
-        job.pending.finish(outcome);
-        // A panicking callback must not take the thread, and every later spawn, with it.
-        let notify = job.notify;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(notify));
+        run(job);
       }
     })
     .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create").step("clone"))?;
   Ok(tx)
+}
+
+fn run(job: Job) {
+  let Job { spec, keep, pending, notify } = job;
+  let outcome = if BROKEN.load(Ordering::Relaxed) {
+    Err(Error::os(libc::EINVAL, "clone").step("clone"))
+  } else {
+    // A panic must not take the thread, and every queued spawn (and waiter) with it.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::spawn(&spec))).unwrap_or_else(|_| Err(Error::os(libc::EIO, "clone").step("clone")))
+  };
+  drop(keep);
+  if !thread::unmoved() {
+    BROKEN.store(true, Ordering::Relaxed);
+  }
+  pending.finish(outcome);
+  let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(notify));
 }
 
 #[cfg(test)]
@@ -157,19 +190,18 @@ mod tests {
   }
 
   #[test]
-  fn a_moved_thread_may_not_hand_over() {
-    let refused = run_on_fresh_thread(|| {
-      let fresh = crate::create::create(NsType::Uts).unwrap();
-      let saved = thread::enter(&fresh).unwrap();
-      let r = submit(SpawnSpec::new("/bin/true", vec!["true".into()]), Vec::new(), Box::new(|| {}));
-      thread::restore(saved).unwrap();
-      r.is_err()
-    });
-    assert!(refused);
-    // The children it does spawn are born in the submitter's namespaces.
+  fn what_was_queued_is_born_where_the_spawner_started_even_if_the_queuer_moved_since() {
+    // Started (if no other test did) from an unmoved thread: the test process's namespaces.
+    run_on_fresh_thread(|| submit(SpawnSpec::new("/bin/true", vec!["true".into()]), Vec::new(), Box::new(|| {})).unwrap().take(true));
     let mine = std::fs::read_link("/proc/thread-self/ns/uts").unwrap();
     let check = format!("[ \"$(readlink /proc/self/ns/uts)\" = '{}' ]", mine.display());
-    let pending = run_on_fresh_thread(move || submit(SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), check]), Vec::new(), Box::new(|| {})).unwrap());
+    let pending = run_on_fresh_thread(move || {
+      let fresh = crate::create::create(NsType::Uts).unwrap();
+      let saved = thread::enter(&fresh).unwrap();
+      let p = submit(SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), check]), Vec::new(), Box::new(|| {}));
+      thread::restore(saved).unwrap();
+      p.unwrap()
+    });
     let child = pending.take(true).unwrap().unwrap();
     assert_eq!(crate::sys::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((0, 0)));
   }
