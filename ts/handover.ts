@@ -29,8 +29,9 @@ let exitHooked = false
 /**
  * Whether a spawn starting now goes to the spawner thread: only from the main thread, only once
  * this turn's budget is spent or earlier spawns are still queued or in flight (order is kept),
- * and only while the native side says the spawner thread stands in for this thread (it does not
- * once this thread has joined or entered namespaces).
+ * and only while the native side says the spawner thread stands in for this thread (not while
+ * this thread is in namespaces it joined or entered, has a root and cwd of its own, or a nice
+ * value other than the spawner thread's).
  */
 export function shouldHandOver(): boolean {
   if (!isMainThread) return false
