@@ -111,6 +111,18 @@ static void check_status(int status) {
 
 static int reaper_ep = -1, wake_fd = -1, main_ep = -1;
 
+/** Reaps the exited child behind `pidfd` (it must have exited 0) and drops it from `ep`. */
+static void reap(int ep, int pidfd) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG, NULL) != 0 || si.si_code != CLD_EXITED || si.si_status != 0) {
+    fprintf(stderr, "child failed: code %d status %d\n", si.si_code, si.si_status);
+    exit(1);
+  }
+  epoll_ctl(ep, EPOLL_CTL_DEL, pidfd, NULL);
+  close(pidfd);
+}
+
 static void *reaper(void *arg) {
   (void)arg;
   uint64_t all = ~0ULL;
@@ -119,15 +131,7 @@ static void *reaper(void *arg) {
   for (;;) {
     int n = epoll_wait(reaper_ep, evs, 64, -1);
     for (int i = 0; i < n; i++) {
-      int fd = evs[i].data.fd;
-      siginfo_t si;
-      memset(&si, 0, sizeof si);
-      if (syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG, NULL) != 0 || si.si_code != CLD_EXITED || si.si_status != 0) {
-        fprintf(stderr, "child failed: code %d status %d\n", si.si_code, si.si_status);
-        exit(1);
-      }
-      epoll_ctl(reaper_ep, EPOLL_CTL_DEL, fd, NULL);
-      close(fd);
+      reap(reaper_ep, evs[i].data.fd);
       uint64_t one = 1;
       if (write(wake_fd, &one, 8) != 8) abort();
     }
@@ -167,15 +171,7 @@ static void wait_one(void) {
     struct epoll_event ev;
     while (epoll_wait(own_ep, &ev, 1, -1) < 1) {
     }
-    int fd = ev.data.fd;
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG, NULL) != 0 || si.si_code != CLD_EXITED || si.si_status != 0) {
-      fprintf(stderr, "child failed: code %d status %d\n", si.si_code, si.si_status);
-      exit(1);
-    }
-    epoll_ctl(own_ep, EPOLL_CTL_DEL, fd, NULL);
-    close(fd);
+    reap(own_ep, ev.data.fd);
     return;
   }
   int status;

@@ -50,24 +50,12 @@ pub struct NativeSpawnRequest {
   pub stdio: Vec<i32>,
 }
 
-/// The process environment as execve takes it. Node's process.env on the main thread writes
-/// through to it, so it is what the user sees there.
-fn own_environment() -> Vec<String> {
-  std::env::vars_os()
-    .map(|(k, v)| {
-      let mut kv = k;
-      kv.push("=");
-      kv.push(v);
-      kv.to_string_lossy().into_owned()
-    })
-    .collect()
-}
-
-/// The child's environment: the request's, the held one it names, or ours as it is now. Releases
-/// the hold, whatever happens to the request after.
+/// The child's environment: the request's, the held one it names, or ours as it is now (an absent
+/// `env` only comes from the main thread, whose process.env writes through to it). Releases the
+/// hold, whatever happens to the request after.
 fn environment(req: &mut NativeSpawnRequest) -> Vec<String> {
   let held = req.env_generation.take().and_then(|g| environ::take(g as u64));
-  req.env.take().or(held).unwrap_or_else(own_environment)
+  req.env.take().or(held).unwrap_or_else(environ::current)
 }
 
 /// Names this process's environment as it is now, for a spawn that will be handed to the spawner

@@ -1,8 +1,8 @@
-//! The process environment as it was when a spawn was asked for, for a spawn that starts later
-//! (handed to the spawner thread): `hold()` names the environment of now with a generation
-//! number, `take()` gives it back. Copying the environment for every queued spawn would cost
-//! microseconds each; comparing it with the last copy costs a fraction of that, so a copy is made
-//! only when it changed.
+//! The process environment for a child that inherits it: `current()` as it is now, and for a
+//! spawn that starts later (handed to the spawner thread) as it was when it was asked for:
+//! `hold()` names the environment of now with a generation number, `take()` gives it back.
+//! Copying the environment for every queued spawn would cost microseconds each; comparing it
+//! with the last copy costs a fraction of that, so a copy is made only when it changed.
 //!
 //! Only the thread that changes the environment may call these (Node: the main thread, whose
 //! process.env writes through to it with setenv); another thread's setenv could free a string
@@ -59,7 +59,8 @@ fn unchanged(copy: &[String]) -> bool {
   same && i == copy.len()
 }
 
-fn copy() -> Vec<String> {
+/// The environment as execve takes it, as it is now.
+pub fn current() -> Vec<String> {
   let mut v = Vec::new();
   each_entry(|e| {
     v.push(String::from_utf8_lossy(e).into_owned());
@@ -71,10 +72,10 @@ fn copy() -> Vec<String> {
 /// Names the environment as it is now; each `hold` is released by one `take` of its number.
 pub fn hold() -> u64 {
   let mut guard = STATE.lock().unwrap_or_else(|p| p.into_inner());
-  let state = guard.get_or_insert_with(|| State { generation: 0, latest: Arc::new(copy()), held: HashMap::new() });
+  let state = guard.get_or_insert_with(|| State { generation: 0, latest: Arc::new(current()), held: HashMap::new() });
   if !unchanged(&state.latest) {
     state.generation += 1;
-    state.latest = Arc::new(copy());
+    state.latest = Arc::new(current());
   }
   let generation = state.generation;
   let latest = state.latest.clone();
