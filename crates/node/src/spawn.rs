@@ -4,7 +4,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -12,7 +12,7 @@ use napi::Status;
 use napi_derive::napi;
 use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::{self, Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
-use nsjs_sys::{environ, loop_watch, reaper, sys, Error, NsType};
+use nsjs_sys::{environ, loop_watch, reaper, sys, Error};
 
 use crate::error::{to_napi, IntoNapi, Result};
 use crate::namespace::parse_type;
@@ -122,27 +122,15 @@ impl NativeChild {
   }
 }
 
-// errno and signal numbers, which are the same on every Linux architecture nsjs builds for.
+// errno numbers, which are the same on every Linux architecture nsjs builds for.
 const ESRCH: i32 = 3;
 const EINVAL: i32 = 22;
 const EALREADY: i32 = 114;
-const SIGKILL: i32 = 9;
 
 type ExitTsfn = ThreadsafeFunction<(i32, i32), (), (i32, i32), Status, false, true>;
 
 fn exit_tsfn(on_exit: Function<(i32, i32), ()>) -> Result<ExitTsfn> {
   on_exit.build_threadsafe_function::<(i32, i32)>().callee_handled::<false>().weak::<true>().build()
-}
-
-fn joins_and_unshares(req: &NativeSpawnRequest) -> Result<(Vec<(i32, NsType)>, Vec<NsType>)> {
-  let join = req
-    .join_fds
-    .iter()
-    .zip(&req.join_types)
-    .map(|(fd, t)| Ok((*fd, parse_type(t)?)))
-    .collect::<Result<Vec<_>>>()?;
-  let unshare = req.unshare.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?;
-  Ok((join, unshare))
 }
 
 /// The pipes of the 'pipe' slots: the child's ends (dup2'ed by the child, then closed) and the
@@ -186,13 +174,19 @@ fn stdio_of(codes: &[i32], child_ends: &[Option<OwnedFd>]) -> Result<[Stdio; 3]>
   Ok(stdio)
 }
 
-fn spec_of(mut req: NativeSpawnRequest, stdio: [Stdio; 3]) -> Result<SpawnSpec> {
-  let env = environment(&mut req);
-  let (join, unshare) = joins_and_unshares(&req)?;
+fn spec_of(req: NativeSpawnRequest, env: Vec<String>, stdio: [Stdio; 3]) -> Result<SpawnSpec> {
+  let join = req
+    .join_fds
+    .iter()
+    .zip(&req.join_types)
+    .map(|(fd, t)| Ok((*fd, parse_type(t)?)))
+    .collect::<Result<Vec<_>>>()?;
+  let unshare = req.unshare.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?;
   Ok(SpawnSpec {
     file: req.file,
     argv: req.argv,
     env,
+    path: None,
     join,
     unshare,
     uid_map: map(req.uid_map),
@@ -221,8 +215,7 @@ fn watched(child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<Nativ
     on_exit.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
   });
   if let Err(e) = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit) {
-    let _ = spawn::kill(child.pidfd.as_fd(), SIGKILL);
-    let _ = nsjs_sys::sys::waitid_pidfd(child.pidfd.as_fd(), false);
+    spawn::kill_and_reap(child.pidfd.as_fd());
     return Err(to_napi(e.step("clone")));
   }
   Ok(NativeChild { pid: child.pid, pidfd: Some(child.pidfd), stdio_fds })
@@ -231,11 +224,11 @@ fn watched(child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<Nativ
 /// Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
 /// thread, after the child has been reaped; code is -1 when a signal ended it.
 #[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]
-pub fn spawn_child(req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -> Result<NativeChild> {
-  let codes = req.stdio.clone();
-  let pipes = make_pipes(&codes)?;
-  let stdio = stdio_of(&codes, &pipes.child_ends)?;
-  let spec = spec_of(req, stdio)?;
+pub fn spawn_child(mut req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -> Result<NativeChild> {
+  let env = environment(&mut req);
+  let pipes = make_pipes(&req.stdio)?;
+  let stdio = stdio_of(&req.stdio, &pipes.child_ends)?;
+  let spec = spec_of(req, env, stdio)?;
   let on_exit = exit_tsfn(on_exit)?;
   let child = spawn::spawn(&spec).napi()?;
   // The child has dup2'ed its ends by now.
@@ -277,7 +270,9 @@ pub fn open_stdio_pipes(stdio: Vec<i32>) -> Result<NativeStdioPipes> {
 
 /// What the ready notification and `wait()` share; whichever comes first takes the outcome.
 struct Later {
-  pending: Mutex<Option<Arc<Pending>>>,
+  /// Set right after the submit; read only on the JS thread, after that.
+  pending: OnceLock<Arc<Pending>>,
+  /// Taken together with the outcome, which `Pending` hands out once.
   on_exit: Mutex<Option<ExitTsfn>>,
 }
 
@@ -285,8 +280,7 @@ impl Later {
   /// The started (and now watched) child or the failure, once; `None` when already taken or,
   /// without `wait`, not ready yet.
   fn take(&self, wait: bool) -> Option<Result<NativeChild>> {
-    let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
-    let outcome = pending.take(wait)?;
+    let outcome = self.pending.get()?.take(wait)?;
     let on_exit = self.on_exit.lock().unwrap_or_else(|p| p.into_inner()).take()?;
     Some(outcome.napi().and_then(|child| watched(child, on_exit, vec![-1; 3])))
   }
@@ -321,15 +315,19 @@ pub fn spawn_child_later(
   on_exit: Function<(i32, i32), ()>,
 ) -> Result<NativeSpawnLater> {
   let mut req = req;
+  // First: it releases the held environment, whatever fails below.
   let env = environment(&mut req);
-  req.env = Some(env);
   let child_ends: Vec<Option<OwnedFd>> = match pipes {
     Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
     None => Vec::new(),
   };
   let stdio = stdio_of(&req.stdio, &child_ends)?;
-  let spec = spec_of(req, stdio)?;
-  let later = Arc::new(Later { pending: Mutex::new(None), on_exit: Mutex::new(Some(exit_tsfn(on_exit)?)) });
+  let mut spec = spec_of(req, env, stdio)?;
+  // The spawner thread must not read the environment the JS thread writes to.
+  if spawn::needs_parent_path(&spec.file, &spec.env) {
+    spec.path = std::env::var("PATH").ok();
+  }
+  let later = Arc::new(Later { pending: OnceLock::new(), on_exit: Mutex::new(Some(exit_tsfn(on_exit)?)) });
   let shared = later.clone();
   let ready = on_ready
     .build_threadsafe_function::<()>()
@@ -347,6 +345,6 @@ pub fn spawn_child_later(
   let keep = child_ends.into_iter().flatten().collect();
   // The notification can only run on this thread, after this call has stored `pending`.
   let pending = spawner::submit(spec, keep, notify).napi()?;
-  *later.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
+  let _ = later.pending.set(pending);
   Ok(NativeSpawnLater { later })
 }

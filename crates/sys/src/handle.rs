@@ -7,7 +7,8 @@ use crate::error::{Error, Result, Rule};
 use crate::ns_type::NsType;
 use crate::sys;
 
-const NSFS_MAGIC: i64 = 0x6e73_6673;
+/// statfs f_type of nsfs, the filesystem of /proc/<pid>/ns/* files.
+pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;
 
 /// O_NONBLOCK so that opening a FIFO given by mistake cannot hang the caller.
 const OPEN_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;

@@ -49,9 +49,7 @@ fn layout() -> Layout {
 /// uv_default_loop), through the reaper thread otherwise. The handle does not keep the loop
 /// alive (the caller decides that). `pidfd` stays the caller's; the watch keeps a duplicate.
 pub fn watch(pidfd: RawFd, id: u64, on_exit: OnExit) -> Result<()> {
-  // SAFETY: getpid and gettid have no preconditions.
-  let main_thread = unsafe { libc::getpid() == libc::gettid() };
-  if !main_thread {
+  if !crate::thread::is_main_thread() {
     return crate::reaper::watch(pidfd, id, on_exit);
   }
   // SAFETY: no preconditions; on Node's main thread this is the loop the thread runs.

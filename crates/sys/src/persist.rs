@@ -4,21 +4,22 @@
 use std::sync::Mutex;
 
 use crate::error::{Error, Result, Rule};
-use crate::handle::NsHandle;
+use crate::handle::{NsHandle, NSFS_MAGIC};
 use crate::{mountinfo, sys};
-
-const NSFS_MAGIC: i64 = 0x6e73_6673;
 
 /// Directories this process bind-mounted onto themselves to make them private, so that
 /// `unpersist` can take that mount away again once nothing is persisted in them.
 static SELF_BOUND: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-fn split(path: &str) -> Result<(String, String)> {
+/// The canonical parent directory of `path` and its file name; `create` makes missing parents.
+fn split(path: &str, create: bool) -> Result<(String, String)> {
   let p = std::path::Path::new(path);
   let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
     return Err(Error::os(libc::EINVAL, "mount").path(path));
   };
-  std::fs::create_dir_all(dir).map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "mkdir").path(dir.to_string_lossy()))?;
+  if create {
+    std::fs::create_dir_all(dir).map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "mkdir").path(dir.to_string_lossy()))?;
+  }
   let dir = std::fs::canonicalize(dir).map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "realpath").path(path))?;
   Ok((dir.to_string_lossy().into_owned(), name.to_string_lossy().into_owned()))
 }
@@ -42,7 +43,7 @@ fn make_parent_private(dir: &str) -> Result<()> {
 /// Bind-mounts the namespace `h` holds onto `path` (created, must not exist).
 pub fn persist(h: &NsHandle, path: &str) -> Result<()> {
   let tag = |e: Error| e.ns(h.ns_type()).path(path);
-  let (dir, name) = split(path).map_err(tag)?;
+  let (dir, name) = split(path, true).map_err(tag)?;
   let target = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
   make_parent_private(&dir).map_err(tag)?;
   drop(sys::open(&target, libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL, 0o444).map_err(tag)?);
@@ -64,7 +65,7 @@ pub fn unpersist(path: &str) -> Result<()> {
   }
   sys::umount(path, libc::MNT_DETACH)?;
   sys::unlink(path)?;
-  if let Ok((dir, _)) = split(path) {
+  if let Ok((dir, _)) = split(path, false) {
     release_parent(&dir);
   }
   Ok(())

@@ -3,6 +3,10 @@
 //! lock; these return `-errno` instead of setting it.
 
 #[cfg(target_arch = "x86_64")]
+/// System call `nr` with six arguments; the kernel's result, `-errno` on failure.
+///
+/// # Safety
+/// The arguments must be valid for `nr` (pointers to memory of the sizes it reads and writes).
 #[inline(always)]
 pub unsafe fn syscall6(nr: libc::c_long, a: [usize; 6]) -> isize {
   let ret: isize;
@@ -19,6 +23,10 @@ pub unsafe fn syscall6(nr: libc::c_long, a: [usize; 6]) -> isize {
 }
 
 #[cfg(target_arch = "aarch64")]
+/// System call `nr` with six arguments; the kernel's result, `-errno` on failure.
+///
+/// # Safety
+/// The arguments must be valid for `nr` (pointers to memory of the sizes it reads and writes).
 #[inline(always)]
 pub unsafe fn syscall6(nr: libc::c_long, a: [usize; 6]) -> isize {
   let ret: isize;
@@ -35,6 +43,9 @@ pub unsafe fn syscall6(nr: libc::c_long, a: [usize; 6]) -> isize {
 }
 
 /// Shorthand for calls with fewer than six arguments.
+///
+/// # Safety
+/// As for `syscall6`; at most six arguments.
 #[inline(always)]
 pub unsafe fn sys(nr: libc::c_long, args: &[usize]) -> isize {
   let mut a = [0usize; 6];

@@ -35,7 +35,6 @@ pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> Result<OwnedF
 pub struct FileId {
   pub dev: u64,
   pub ino: u64,
-  pub mode: u32,
 }
 
 pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileId> {
@@ -43,16 +42,7 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileId> {
   let mut st: libc::stat = unsafe { std::mem::zeroed() };
   // SAFETY: `fd` is open for the borrow and `st` is a valid, writable `stat`.
   check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) }, "fstat")?;
-  Ok(FileId { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode })
-}
-
-pub fn stat(path: &str) -> Result<FileId> {
-  let c = cstr(path, "stat")?;
-  // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
-  let mut st: libc::stat = unsafe { std::mem::zeroed() };
-  // SAFETY: `c` is NUL-terminated and `st` is a valid, writable `stat`.
-  check(unsafe { libc::stat(c.as_ptr(), &mut st) }, "stat").map_err(|e| e.path(path))?;
-  Ok(FileId { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode })
+  Ok(FileId { dev: st.st_dev, ino: st.st_ino })
 }
 
 /// The filesystem magic of the file `fd` refers to.

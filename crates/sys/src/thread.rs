@@ -18,6 +18,13 @@ thread_local! {
   static OWN_FS: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether the calling thread is the process's main thread (Node's: the one that runs
+/// uv_default_loop()).
+pub fn is_main_thread() -> bool {
+  // SAFETY: getpid and gettid have no preconditions.
+  unsafe { libc::getpid() == libc::gettid() }
+}
+
 /// Whether the calling thread is still where it started: in the namespaces of the thread that
 /// created it and sharing root, cwd and umask with the process. Another thread started by an
 /// unmoved thread is then in the same namespaces and fs (the spawner thread relies on that).

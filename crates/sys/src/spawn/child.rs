@@ -10,7 +10,6 @@ use super::child_sys as k;
 use super::exec_path;
 use super::plan::Plan;
 use super::report::{Report, Site};
-use super::spec::Stdio;
 use crate::ns_type::NsType;
 
 /// The exit code of a child that failed before execve, as the shell uses for "cannot execute".
@@ -169,23 +168,20 @@ fn write_own_maps(p: &Plan) {
 }
 
 fn write_proc_self(p: &Plan, path: &std::ffi::CStr, body: &[u8], site: Site) {
-  let t = Some(NsType::User);
-  let fd = check(p, k::open(path, libc::O_WRONLY | libc::O_CLOEXEC), site, t) as i32;
-  // The kernel takes a map from one write; a short write would leave it half-set.
-  let n = check(p, k::write(fd, body), site, t);
-  if n as usize != body.len() {
-    fail(p, site, t, libc::EIO);
-  }
-  k::close(fd);
+  write_whole(p, path, body, (site, site), Some(NsType::User));
 }
 
 fn write_timens_offsets(p: &Plan, body: &[u8]) {
-  let t = Some(NsType::Time);
-  let fd = check(p, k::open(c"/proc/self/timens_offsets", libc::O_WRONLY | libc::O_CLOEXEC), Site::TimensOpen, t) as i32;
-  // The kernel parses the whole body from one write and sets both offsets at once.
-  let n = check(p, k::write(fd, body), Site::TimensWrite, t);
+  write_whole(p, c"/proc/self/timens_offsets", body, (Site::TimensOpen, Site::TimensWrite), Some(NsType::Time));
+}
+
+/// One write of the whole body: the kernel parses an id map or the clock offsets from a single
+/// write, and a short one would leave them half-set.
+fn write_whole(p: &Plan, path: &std::ffi::CStr, body: &[u8], (open_site, write_site): (Site, Site), t: Option<NsType>) {
+  let fd = check(p, k::open(path, libc::O_WRONLY | libc::O_CLOEXEC), open_site, t) as i32;
+  let n = check(p, k::write(fd, body), write_site, t);
   if n as usize != body.len() {
-    fail(p, Site::TimensWrite, t, libc::EIO);
+    fail(p, write_site, t, libc::EIO);
   }
   k::close(fd);
 }
@@ -213,18 +209,11 @@ fn set_credentials(p: &Plan) {
 /// own descriptors are CLOEXEC and vanish at execve.
 fn set_stdio(p: &Plan) {
   let mut src: [i32; 3] = [-1; 3];
-  let mut null: i32 = -1;
   for (slot, s) in src.iter_mut().zip(p.stdio.iter()) {
     match *s {
-      Stdio::Inherit => {}
-      Stdio::Fd(fd) if (0..3).contains(&fd) => *slot = check(p, k::dup_above(fd, 3), Site::StdioMove, None) as i32,
-      Stdio::Fd(fd) => *slot = fd,
-      Stdio::Null => {
-        if null < 0 {
-          null = open_dev_null(p);
-        }
-        *slot = null;
-      }
+      None => {}
+      Some(fd) if (0..3).contains(&fd) => *slot = check(p, k::dup_above(fd, 3), Site::StdioMove, None) as i32,
+      Some(fd) => *slot = fd,
     }
   }
   for (target, &s) in (0..3).zip(src.iter()) {
@@ -237,17 +226,6 @@ fn set_stdio(p: &Plan) {
       k::keep_across_exec(target);
     }
   }
-}
-
-fn open_dev_null(p: &Plan) -> i32 {
-  let fd = check(p, k::open(c"/dev/null", libc::O_RDWR | libc::O_CLOEXEC), Site::StdioNull, None) as i32;
-  if fd >= 3 {
-    return fd;
-  }
-  // It took a slot the parent had closed; that slot may be about to be filled.
-  let high = check(p, k::dup_above(fd, 3), Site::StdioMove, None) as i32;
-  k::close(fd);
-  high
 }
 
 /// execvpe's loop: go on to the next candidate when this one is missing or not allowed, and

@@ -4,6 +4,11 @@
 
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
+/// Whether `candidates` looks at the parent's PATH: for a bare name when `env` has no PATH.
+pub fn needs_parent_path(file: &str, env: &[String]) -> bool {
+  !file.is_empty() && !file.contains('/') && !env.iter().any(|kv| kv.starts_with("PATH="))
+}
+
 /// The candidate paths for `file`. A name with a '/' is used as is; a bare name is looked up in
 /// every PATH entry, an empty entry meaning the current directory, as execvp does.
 pub fn candidates(file: &str, env: &[String], parent_path: Option<&str>) -> Vec<String> {

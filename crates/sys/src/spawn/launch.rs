@@ -128,8 +128,7 @@ impl Running {
 impl Drop for Running {
   fn drop(&mut self) {
     if let Some(fd) = self.pidfd.take() {
-      let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
-      let _ = sys::waitid_pidfd(fd.as_fd(), false);
+      super::kill_and_reap(fd.as_fd());
     }
   }
 }

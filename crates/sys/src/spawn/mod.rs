@@ -21,6 +21,7 @@ mod tests;
 
 use std::os::fd::BorrowedFd;
 
+pub use exec_path::needs_parent_path;
 pub use spec::{Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
 
 use crate::error::Result;
@@ -35,6 +36,12 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
 /// Sends `sig` through the pidfd, so a reused pid can never receive it. ESRCH once reaped.
 pub fn kill(pidfd: BorrowedFd<'_>, sig: i32) -> Result<()> {
   sys::pidfd_send_signal(pidfd, sig)
+}
+
+/// Ends a child nobody may leave running (a failed spawn, an unwatchable one) and reaps it.
+pub fn kill_and_reap(pidfd: BorrowedFd<'_>) {
+  let _ = sys::pidfd_send_signal(pidfd, libc::SIGKILL);
+  let _ = sys::waitid_pidfd(pidfd, false);
 }
 
 /// Reaps the child if it has exited: `Some((code, 0))`, or `Some((-1, signal))` when a signal

@@ -57,7 +57,8 @@ pub struct Plan {
   pub setgroups_allowed: bool,
   pub pdeathsig: Option<i32>,
   pub new_session: bool,
-  pub stdio: [Stdio; 3],
+  /// The descriptor each of 0, 1, 2 becomes; None: inherited.
+  pub stdio: [Option<RawFd>; 3],
   /// /dev/null opened by the parent for `Stdio::Null`: the child may no longer see the parent's
   /// /dev/null once it has changed root or joined another mount namespace.
   _dev_null: Option<OwnedFd>,
@@ -100,7 +101,12 @@ fn position(t: NsType) -> usize {
 
 impl Plan {
   pub fn build(spec: &SpawnSpec) -> Result<Plan> {
-    let parent_path = std::env::var("PATH").ok();
+    // Read only when needed: on the spawner thread this reads the environment another thread owns.
+    let parent_path = match &spec.path {
+      Some(p) => Some(p.clone()),
+      None if exec_path::needs_parent_path(&spec.file, &spec.env) => std::env::var("PATH").ok(),
+      None => None,
+    };
     let candidates = exec_path::candidates(&spec.file, &spec.env, parent_path.as_deref())
       .iter()
       .map(|c| cstring(c, "execve", "execve").map_err(|e| e.path(spec.file.clone())))
@@ -176,16 +182,16 @@ impl Plan {
       (true, Propagation::Shared) => Some(libc::MS_REC | libc::MS_SHARED),
     };
 
-    let mut stdio = spec.stdio;
-    let dev_null = if stdio.contains(&Stdio::Null) {
-      let fd = crate::sys::open("/dev/null", libc::O_RDWR, 0).map_err(|e| e.step("dup2"))?;
-      for s in stdio.iter_mut().filter(|s| **s == Stdio::Null) {
-        *s = Stdio::Fd(fd.as_raw_fd());
-      }
-      Some(fd)
+    let dev_null = if spec.stdio.contains(&Stdio::Null) {
+      Some(crate::sys::open("/dev/null", libc::O_RDWR, 0).map_err(|e| e.step("dup2"))?)
     } else {
       None
     };
+    let stdio = spec.stdio.map(|s| match s {
+      Stdio::Inherit => None,
+      Stdio::Fd(fd) => Some(fd),
+      Stdio::Null => dev_null.as_ref().map(|fd| fd.as_raw_fd()),
+    });
     Ok(Plan {
       file: spec.file.clone(),
       candidates,

@@ -33,7 +33,6 @@ pub enum Site {
   Setresgid,
   Setresuid,
   StdioMove,
-  StdioNull,
   StdioDup,
   CloseRange,
   Execve,
@@ -43,7 +42,7 @@ pub enum Site {
 }
 
 /// Every site, indexed by its discriminant, so that a byte from the pipe can be turned back.
-const SITES: [Site; 30] = [
+const SITES: [Site; 29] = [
   Site::Setsid,
   Site::Pdeathsig,
   Site::ParentGone,
@@ -67,7 +66,6 @@ const SITES: [Site; 30] = [
   Site::Setresgid,
   Site::Setresuid,
   Site::StdioMove,
-  Site::StdioNull,
   Site::StdioDup,
   Site::CloseRange,
   Site::Execve,
@@ -92,7 +90,7 @@ impl Site {
       Site::ProcPrivate | Site::ProcMount => "mount /proc",
       Site::Setgroups | Site::Setresgid => "setgid",
       Site::Setresuid => "setuid",
-      Site::StdioMove | Site::StdioNull | Site::StdioDup | Site::CloseRange => "dup2",
+      Site::StdioMove | Site::StdioDup | Site::CloseRange => "dup2",
       Site::Execve => "execve",
       Site::SelfSetgroups => "setgroups",
       Site::SelfUidMap => "uid_map",
@@ -107,7 +105,7 @@ impl Site {
       Site::ParentGone => "getppid",
       Site::Setns => "setns",
       Site::Unshare => "unshare",
-      Site::TimensOpen | Site::StdioNull => "open",
+      Site::TimensOpen => "open",
       Site::TimensWrite | Site::SelfSetgroups | Site::SelfUidMap | Site::SelfGidMap => "write",
       Site::Sethostname => "sethostname",
       Site::Propagation | Site::PivotBind | Site::ProcPrivate | Site::ProcMount => "mount",

@@ -92,9 +92,7 @@ fn own_nice() -> i32 {
 /// thread (a worker's children end with the worker, through PR_SET_PDEATHSIG), it is unmoved, it
 /// has the spawner thread's nice value, and the spawner thread is not broken.
 pub fn available() -> bool {
-  // SAFETY: getpid and gettid have no preconditions.
-  let main_thread = unsafe { libc::getpid() == libc::gettid() };
-  if !main_thread || !thread::unmoved() || BROKEN.load(Ordering::Relaxed) {
+  if !thread::is_main_thread() || !thread::unmoved() || BROKEN.load(Ordering::Relaxed) {
     return false;
   }
   let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());

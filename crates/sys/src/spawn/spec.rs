@@ -49,6 +49,9 @@ pub struct SpawnSpec {
   pub argv: Vec<String>,
   /// "K=V" strings: the child's whole environment.
   pub env: Vec<String>,
+  /// The PATH a bare `file` is looked up in when `env` has none; None: this process's PATH as it
+  /// is when the spawn happens (read on the spawning thread).
+  pub path: Option<String>,
   /// Existing namespaces to enter; the descriptors stay owned by the caller.
   pub join: Vec<(RawFd, NsType)>,
   pub unshare: Vec<NsType>,
@@ -80,6 +83,7 @@ impl SpawnSpec {
       file: file.into(),
       argv,
       env: Vec::new(),
+      path: None,
       join: Vec::new(),
       unshare: Vec::new(),
       uid_map: None,
