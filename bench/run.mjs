@@ -6,10 +6,13 @@
 // BENCH_BURST (concurrent spawns, default 500), BENCH_BALLAST_MIB (default 1024),
 // BENCH_QUICK=1 (a short smoke run: small N, 2 rounds; its numbers are not meant to be quoted).
 import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
+
+import { sectionNames } from '../scripts/elf-glibc.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -74,37 +77,27 @@ for (const f of ['/usr/bin/unshare', '/usr/bin/nsenter', '/bin/true', '/bin/slee
 
 /** The binary the package loads (NSJS_NATIVE_PATH overrides binding/), and whether it is a debug build. */
 function nativeBinary() {
-  const path =
-    process.env.NSJS_NATIVE_PATH ||
-    (() => {
-      const dir = join(root, 'binding')
-      const name = readdirSync(dir).find((f) => /^nsjs\..+\.node$/.test(f) && f.includes(`linux-${process.arch}`))
-      return name ? join(dir, name) : undefined
-    })()
+  let path = process.env.NSJS_NATIVE_PATH
+  if (!path) {
+    // The package's own choice among the binaries it ships.
+    const { availableTargets, detectLibc, selectTarget } = createRequire(import.meta.url)('../dist/cjs/loader.js')
+    const dir = join(root, 'binding')
+    try {
+      path = join(dir, `nsjs.${selectTarget(process.platform, process.arch, detectLibc(), availableTargets(dir))}.node`)
+    } catch {
+      path = undefined
+    }
+  }
   if (!path || !existsSync(path)) return { path, debug: undefined }
   const bytes = readFileSync(path)
   // A release build (strip = "symbols") has no DWARF sections; a dev-profile build has .debug_info.
-  const debug = elfSectionNames(bytes)?.includes('.debug_info')
-  return { path, bytes: bytes.length, mtime: statSync(path).mtime.toISOString(), debug }
-}
-
-/** The section names of a 64-bit little-endian ELF file, or undefined for anything else. */
-function elfSectionNames(b) {
-  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) return undefined
-  const shoff = Number(b.readBigUInt64LE(0x28))
-  const shentsize = b.readUInt16LE(0x3a)
-  const shnum = b.readUInt16LE(0x3c)
-  const shstrndx = b.readUInt16LE(0x3e)
-  if (shoff + shnum * shentsize > b.length || shstrndx >= shnum) return undefined
-  const strtab = Number(b.readBigUInt64LE(shoff + shstrndx * shentsize + 0x18))
-  const names = []
-  for (let i = 0; i < shnum; i++) {
-    const start = strtab + b.readUInt32LE(shoff + i * shentsize)
-    const end = b.indexOf(0, start)
-    if (start >= b.length || end < 0) return undefined
-    names.push(b.toString('latin1', start, end))
+  let debug
+  try {
+    debug = sectionNames(bytes).includes('.debug_info')
+  } catch {
+    debug = undefined
   }
-  return names
+  return { path, bytes: bytes.length, mtime: statSync(path).mtime.toISOString(), debug }
 }
 const native = nativeBinary()
 if (native.debug) {

@@ -3,7 +3,6 @@
 // between them configured with ip from inside each, a TCP exchange from one to the other, and
 // then everything removed. Nothing touches the host's network: the addresses exist only in the
 // two namespaces. Run as root on Linux after `npm run build`: `node examples/private-network.mjs`.
-import { mkdirSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 
@@ -18,7 +17,6 @@ const made = []
 let server
 try {
   // 1. Two network namespaces, created without moving this thread, kept where ip netns looks.
-  mkdirSync('/run/netns', { recursive: true })
   const a = await Namespace.create('net')
   made.push([a, path(names.a)])
   await a.persist(path(names.a))

@@ -4,7 +4,6 @@
 // (ns.run), so the server is there and nowhere else: ss finds it inside, not on the host.
 // Everything is removed at the end.
 // Run as root on Linux after `npm run build`: `node examples/server-in-namespace.mjs`.
-import { mkdirSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 
@@ -41,7 +40,6 @@ let vethMade = false
 let server
 try {
   // 1. The namespace, persisted so that ip can name it when moving the veth's end into it.
-  mkdirSync('/run/netns', { recursive: true })
   ns = await Namespace.create('net')
   await ns.persist(path)
   persisted = true

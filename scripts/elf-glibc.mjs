@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url'
 
 const SHT_GNU_VERNEED = 0x6ffffffe
 
-/** The version names (e.g. GLIBC_2.14) the file requires, per library file name. */
-export function versionNeeds(buf) {
-  if (buf.readUInt32BE(0) !== 0x7f454c46) throw new Error('not an ELF file')
+/** The section headers of an ELF file, and readers for the file's words and strings. */
+function elf(buf) {
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) throw new Error('not an ELF file')
   const is64 = buf[4] === 2
   const le = buf[5] === 1
   const u16 = (o) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o))
@@ -20,10 +20,11 @@ export function versionNeeds(buf) {
   const shoff = addr(is64 ? 0x28 : 0x20)
   const shentsize = u16(is64 ? 0x3a : 0x2e)
   const shnum = u16(is64 ? 0x3c : 0x30)
-  if (!shoff || !shnum) throw new Error('no section headers')
+  if (!shoff || !shnum || shoff + shnum * shentsize > buf.length) throw new Error('no section headers')
   const section = (i) => {
     const o = shoff + i * shentsize
     return {
+      name: u32(o),
       type: u32(o + 4),
       offset: addr(is64 ? o + 0x18 : o + 0x10),
       size: addr(is64 ? o + 0x20 : o + 0x14),
@@ -32,6 +33,20 @@ export function versionNeeds(buf) {
     }
   }
   const cstr = (o) => buf.toString('latin1', o, buf.indexOf(0, o))
+  const shstrndx = u16(is64 ? 0x3e : 0x32)
+  return { u16, u32, cstr, section, shnum, shstrndx }
+}
+
+/** The names of the file's sections (.text, .debug_info, ...). */
+export function sectionNames(buf) {
+  const { cstr, section, shnum, shstrndx } = elf(buf)
+  const strtab = section(shstrndx).offset
+  return Array.from({ length: shnum }, (_, i) => cstr(strtab + section(i).name))
+}
+
+/** The version names (e.g. GLIBC_2.14) the file requires, per library file name. */
+export function versionNeeds(buf) {
+  const { u16, u32, cstr, section, shnum } = elf(buf)
   const needs = {}
   for (let i = 0; i < shnum; i++) {
     const s = section(i)

@@ -34,7 +34,7 @@
  *   {"pid":812,"namespaces":{"cgroup":"cgroup:[4026531835]","ipc":"ipc:[...]", ...}}
  *   with one key per namespace type the kernel has, valued as `readlink /proc/PID/ns/TYPE` prints.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
@@ -571,8 +571,6 @@ async function cmdCreate(args: string[]): Promise<number> {
   if (positionals.length !== 2) throw new UsageError('create takes a TYPE and a PATH', 'create')
   const type = parseType(positionals[0], 'create')
   const path = resolve(positionals[1])
-  // As ip netns add makes /run/netns.
-  if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o755 })
   const ns = await Namespace.create(type)
   try {
     await ns.persist(path)

@@ -249,7 +249,8 @@ export class Namespace {
   /**
    * Keeps the namespace alive at `path` with a bind mount of its nsfs file, like
    * `ip netns add` (for a net namespace at `/run/netns/<name>`, `ip netns` sees it). The file
-   * is created and must not exist. If the parent directory sits on a shared mount, it is first
+   * is created and must not exist; missing parent directories are created (as `ip netns add`
+   * makes /run/netns). If the parent directory sits on a shared mount, it is first
    * made a private mount of its own, as `ip netns add` does for /run/netns. The mount is made in
    * the calling thread's mount namespace. It survives `close()`; remove it with
    * `Namespace.unpersist(path)`.

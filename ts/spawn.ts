@@ -100,10 +100,12 @@ function signalNumber(sig: NodeJS.Signals | number, name: string): number {
   throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a signal name or number. Received ${String(sig)}`)
 }
 
+// By number; where two names share one (SIGABRT and SIGIOT), the first, as child_process reports.
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
+for (const [name, n] of Object.entries(osConstants.signals)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
+
 function signalName(n: number): NodeJS.Signals | null {
-  if (n === 0) return null
-  const found = Object.entries(osConstants.signals).find(([, v]) => v === n)
-  return (found?.[0] as NodeJS.Signals) ?? null
+  return SIGNAL_NAMES.get(n) ?? null
 }
 
 function validateIdMap(m: unknown, name: string, own: number): number[] | undefined {
@@ -686,7 +688,7 @@ export class NsChildProcess extends EventEmitter {
   namespaces(): Record<NamespaceType, Namespace> {
     const pid = this.pid
     if (pid === undefined || !this.#running) {
-      throw namespaceError({ code: 'ESRCH', errno: 3, syscall: 'pidfd_open', pid })
+      throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'pidfd_open', pid })
     }
     const out: Partial<Record<NamespaceType, Namespace>> = {}
     for (const t of NAMESPACE_TYPES) out[t] = Namespace.open(pid, t)
