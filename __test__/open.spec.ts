@@ -4,7 +4,7 @@ import { openSync, closeSync } from 'node:fs'
 import test from 'ava'
 
 import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
-import { nsLink, target } from './helpers'
+import { nsFdCount, nsLink, target } from './helpers'
 
 test('open(pid, type) names the same namespace as /proc/<pid>/ns/<type>, for all eight types', async (t) => {
   const pid = await target(t, ['--uts', '--net', '--ipc', '--cgroup', '--mount', '--time', '--pid', '--fork'])
@@ -26,6 +26,28 @@ test('a target in new namespaces differs from ours; the same namespace compares 
   t.false(theirs.equals(mine))
   using theirUser = Namespace.open(pid, 'user')
   t.true(theirUser.equals(Namespace.current('user')), 'unshare without --user stays in our user namespace')
+})
+
+test('openAll(pid, types) opens them in order through one pidfd; without types, every type', async (t) => {
+  const pid = await target(t, ['--uts', '--net'])
+  const [net, uts] = Namespace.openAll(pid, ['net', 'uts'])
+  t.deepEqual([net.type, net.id, uts.type, uts.id], ['net', nsLink(pid, 'net'), 'uts', nsLink(pid, 'uts')])
+  net.close()
+  uts.close()
+  const all = Namespace.openAll(pid)
+  t.deepEqual(all.map((h) => h.type), [...NAMESPACE_TYPES], 'this kernel has all eight')
+  t.deepEqual(all.map((h) => h.id), NAMESPACE_TYPES.map((type) => nsLink(pid, type)))
+  for (const h of all) h.close()
+})
+
+test('openAll validates first and leaves nothing open when it fails', (t) => {
+  t.is(t.throws(() => Namespace.openAll(0))?.name, 'RangeError')
+  t.is((t.throws(() => Namespace.openAll(process.pid, ['net', 'bogus' as 'net'])) as { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
+  t.is((t.throws(() => Namespace.openAll(process.pid, 'net' as unknown as ['net'])) as { code?: string }).code, 'ERR_INVALID_ARG_TYPE')
+  const before = nsFdCount()
+  // 4194304 is the largest pid Linux allows: nobody has it.
+  t.is(t.throws<NamespaceError>(() => Namespace.openAll(4194304))?.code, 'ESRCH')
+  t.is(nsFdCount(), before)
 })
 
 test('current(type) is the calling thread\'s namespace', (t) => {

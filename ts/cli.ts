@@ -449,22 +449,20 @@ const EXEC_OPTIONS: Options = {
 
 /** Handles on target's namespaces of `types` (all that differ from ours when `all`). */
 function openTarget(pid: number, types: NamespaceType[], all: boolean): Namespace[] {
-  const opened: Namespace[] = []
+  const handles = Namespace.openAll(pid, all ? undefined : types)
   try {
-    for (const t of all ? NAMESPACE_TYPES : types) {
-      const h = Namespace.open(pid, t)
-      opened.push(h)
-      if (all || t === 'user') {
-        // Like nsenter: a namespace we are already in is not entered again (for user, it can't be).
-        using mine = Namespace.current(t)
-        if (h.equals(mine)) opened.pop()?.close()
-      }
-    }
+    // Like nsenter: a namespace we are already in is not entered again (for user, it can't be).
+    return handles.filter((h) => {
+      if (!all && h.type !== 'user') return true
+      using mine = Namespace.current(h.type)
+      if (!h.equals(mine)) return true
+      h.close()
+      return false
+    })
   } catch (err) {
-    for (const h of opened) h.close()
+    for (const h of handles) h.close()
     throw err
   }
-  return opened
 }
 
 async function cmdExec(args: string[]): Promise<number> {
@@ -595,13 +593,10 @@ async function cmdId(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('id takes one PID', 'id')
   const pid = parsePid(positionals[0], 'id')
   const namespaces: Partial<Record<NamespaceType, string>> = {}
-  for (const t of [...NAMESPACE_TYPES].sort()) {
-    try {
-      using h = Namespace.open(pid, t)
-      namespaces[t] = h.id
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_NS_UNSUPPORTED') throw err
-    }
+  // Every type this kernel has, through one pidfd: all the one process's.
+  for (const h of Namespace.openAll(pid).sort((a, b) => a.type.localeCompare(b.type))) {
+    namespaces[h.type] = h.id
+    h.close()
   }
   if (values.json) out(JSON.stringify({ pid, namespaces }))
   else for (const l of table(['TYPE', 'NS'], Object.entries(namespaces).map(([t, id]) => [t, id as string]), ['left', 'left'])) out(l)

@@ -61,6 +61,20 @@ export class Namespace {
     return Namespace.wrap(native(() => binding().NativeNamespace.openPid(pid, type)))
   }
 
+  /**
+   * Handles on several namespaces of process `pid` (default: every type this kernel has), in
+   * the order of `types`. All are taken through one pidfd, so they are all that one process's,
+   * even if it exits and its pid is reused meanwhile. On failure none is left open.
+   *
+   * @throws NamespaceError as {@link Namespace.open}.
+   * @example const [net, mnt] = Namespace.openAll(pid, ['net', 'mnt'])
+   */
+  static openAll(pid: number, types?: NamespaceType[]): Namespace[] {
+    validatePid(pid)
+    const list = types === undefined ? undefined : validateTypes(types)
+    return native(() => binding().openPidAll(pid, list)).map((n) => Namespace.wrap(n))
+  }
+
   /** The calling thread's own namespace of `type` (`/proc/thread-self/ns/<type>`). */
   static current(type: NamespaceType): Namespace {
     validateType(type)

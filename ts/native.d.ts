@@ -118,6 +118,12 @@ export interface NativeSpawnRequest {
   stdio: Array<number>
 }
 
+/**
+ * Handles on the namespaces of `types` that process `pid` is in, in that order, all through
+ * one pidfd (so all that one process's); without `types`, every type this kernel has.
+ */
+export declare function openPidAll(pid: number, types?: Array<string> | undefined | null): Array<NativeNamespace>
+
 /** Makes the pipes for the slots of `stdio` that are 'pipe' (-3). */
 export declare function openStdioPipes(stdio: Array<number>): NativeStdioPipes
 

@@ -181,27 +181,23 @@ function resolveJoin(join: unknown): { handles: Namespace[]; opened: Namespace[]
   const o = validateObject(join, 'options.join')
   const pid = validatePid(o.pid, 'options.join.pid')
   const explicit = o.types !== undefined
-  const types = explicit ? validateTypes(o.types, 'options.join.types') : [...NAMESPACE_TYPES]
-  const opened: Namespace[] = []
+  // One pidfd for all of them: they are all the target's, even if its pid is reused meanwhile.
+  const all = Namespace.openAll(pid, explicit ? validateTypes(o.types, 'options.join.types') : undefined)
   try {
-    for (const t of types) {
-      const h = Namespace.open(pid, t)
-      // Like nsenter --all: a namespace we already share is skipped (setns to one's own user
-      // namespace is EINVAL).
-      if (!explicit || t === 'user') {
-        using mine = Namespace.current(t)
-        if (h.equals(mine)) {
-          h.close()
-          continue
-        }
-      }
-      opened.push(h)
-    }
+    // Like nsenter --all: a namespace we already share is skipped (setns to one's own user
+    // namespace is EINVAL).
+    const opened = all.filter((h) => {
+      if (explicit && h.type !== 'user') return true
+      using mine = Namespace.current(h.type)
+      if (!h.equals(mine)) return true
+      h.close()
+      return false
+    })
+    return { handles: opened, opened }
   } catch (err) {
-    for (const h of opened) h.close()
+    for (const h of all) h.close()
     throw err
   }
-  return { handles: opened, opened }
 }
 
 function prepare(file: unknown, args: unknown, options: unknown): Prepared {
@@ -690,9 +686,8 @@ export class NsChildProcess extends EventEmitter {
     if (pid === undefined || !this.#running) {
       throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'pidfd_open', pid })
     }
-    const out: Partial<Record<NamespaceType, Namespace>> = {}
-    for (const t of NAMESPACE_TYPES) out[t] = Namespace.open(pid, t)
-    return out as Record<NamespaceType, Namespace>
+    const handles = Namespace.openAll(pid, [...NAMESPACE_TYPES])
+    return Object.fromEntries(handles.map((h) => [h.type, h])) as Record<NamespaceType, Namespace>
   }
 
   /** Lets the event loop exit while the child is still running. */

@@ -157,6 +157,18 @@ impl NativeSavedThread {
   }
 }
 
+/// Handles on the namespaces of `types` that process `pid` is in, in that order, all through
+/// one pidfd (so all that one process's); without `types`, every type this kernel has.
+#[napi]
+pub fn open_pid_all(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
+  let types = match types {
+    Some(names) => names.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?,
+    None => NsType::ALL.into_iter().filter(|t| t.supported()).collect(),
+  };
+  let handles = NsHandle::open_pid_all(pid, &types).napi()?;
+  handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
+}
+
 #[napi]
 pub fn unshare_thread(types: Vec<String>) -> Result<()> {
   let types = types.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?;

@@ -58,26 +58,48 @@ impl NsHandle {
   /// the process first, then the namespace is taken through it (PIDFD_GET_*_NAMESPACE), or, on
   /// kernels before 6.11, from /proc with a liveness check of the pidfd afterwards.
   pub fn open_pid(pid: i32, ty: NsType) -> Result<Self> {
-    if !ty.supported() {
+    let mut one = Self::open_pid_all(pid, &[ty])?;
+    Ok(one.pop().expect("one type asked for, one handle"))
+  }
+
+  /// The namespaces of `types` that process `pid` is in, in that order, all through one pidfd:
+  /// they are all that one process's, even if the pid is reused meanwhile (see `open_pid`).
+  pub fn open_pid_all(pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
+    if let Some(&ty) = types.iter().find(|t| !t.supported()) {
       return Err(Error::rule(Rule::Unsupported, "open").ns(ty).pid(pid));
     }
-    let pidfd = sys::pidfd_open(pid).map_err(|e| e.ns(ty))?;
-    let tag = |e: Error| e.ns(ty).pid(pid);
-    match sys::ioctl_fd(pidfd.as_fd(), ty.pidfd_ioctl(), "ioctl") {
-      Ok(fd) => return Self::from_owned(fd, Some(ty)).map_err(tag),
-      // Older kernels: the pidfd has no such ioctl. Everything else is a real answer.
-      Err(e) if e.errno == libc::ENOTTY || e.errno == libc::EINVAL => {}
-      Err(e) if e.errno == libc::EOPNOTSUPP => return Err(tag(Error::rule(Rule::Unsupported, "ioctl"))),
-      Err(e) => return Err(tag(e)),
+    // An error about the process as a whole names the type when only one was asked for.
+    let whole = |e: Error| match types {
+      [one] => e.ns(*one),
+      _ => e,
+    };
+    let pidfd = sys::pidfd_open(pid).map_err(whole)?;
+    let mut through_proc = false;
+    let mut handles = Vec::with_capacity(types.len());
+    for &ty in types {
+      let tag = |e: Error| e.ns(ty).pid(pid);
+      match sys::ioctl_fd(pidfd.as_fd(), ty.pidfd_ioctl(), "ioctl") {
+        Ok(fd) => {
+          handles.push(Self::from_owned(fd, Some(ty)).map_err(tag)?);
+          continue;
+        }
+        // Older kernels: the pidfd has no such ioctl. Everything else is a real answer.
+        Err(e) if e.errno == libc::ENOTTY || e.errno == libc::EINVAL => {}
+        Err(e) if e.errno == libc::EOPNOTSUPP => return Err(tag(Error::rule(Rule::Unsupported, "ioctl"))),
+        Err(e) => return Err(tag(e)),
+      }
+      let path = format!("/proc/{pid}/ns/{}", ty.name());
+      handles.push(Self::open_path(&path, Some(ty)).map_err(|e| {
+        let e = tag(e);
+        if e.errno == libc::ENOENT { Error { errno: libc::ESRCH, ..e } } else { e }
+      })?);
+      through_proc = true;
     }
-    let path = format!("/proc/{pid}/ns/{}", ty.name());
-    let handle = Self::open_path(&path, Some(ty)).map_err(|e| {
-      let e = tag(e);
-      if e.errno == libc::ENOENT { Error { errno: libc::ESRCH, ..e } } else { e }
-    })?;
-    // The process the pidfd names must still be alive, or the pid may now be someone else's.
-    sys::pidfd_send_signal(pidfd.as_fd(), 0).map_err(tag)?;
-    Ok(handle)
+    if through_proc {
+      // The process the pidfd names must still be alive, or the pid may now be someone else's.
+      sys::pidfd_send_signal(pidfd.as_fd(), 0).map_err(|e| whole(e).pid(pid))?;
+    }
+    Ok(handles)
   }
 
   /// The calling thread's own namespace of type `ty`.
@@ -157,6 +179,18 @@ mod tests {
     let me = std::process::id() as i32;
     let a = NsHandle::open_pid(me, NsType::Net).unwrap();
     assert!(a.same_as(&NsHandle::current(NsType::Net).unwrap()));
+  }
+
+  #[test]
+  fn open_pid_all_gives_each_type_in_order_through_one_pidfd() {
+    let me = std::process::id() as i32;
+    let all = NsHandle::open_pid_all(me, &NsType::ALL).unwrap();
+    assert_eq!(all.iter().map(|h| h.ns_type()).collect::<Vec<_>>(), NsType::ALL.to_vec());
+    for h in &all {
+      assert!(h.same_as(&NsHandle::open_pid(me, h.ns_type()).unwrap()));
+    }
+    // No such process: an error, and nothing half-opened is kept (the Vec is never returned).
+    assert_eq!(NsHandle::open_pid_all(i32::MAX, &NsType::ALL).unwrap_err().code(), "ESRCH");
   }
 
   #[test]
