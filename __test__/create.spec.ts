@@ -70,7 +70,11 @@ test('persist() works under a shared mount, by making the parent a private mount
   const dir = tempDir(t)
   // A shared tmpfs stands in for a systemd machine's shared '/'.
   execFileSync('mount', ['-t', 'tmpfs', '--make-shared', 'nsjs-shared', dir])
-  t.teardown(() => execFileSync('umount', ['-l', dir]))
+  // Until nothing is mounted at dir, so a failing run leaves no stacked mount of nsjs's behind.
+  t.teardown(() => {
+    const at = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir)
+    while (at()) execFileSync('umount', ['-l', dir])
+  })
   const sub = join(dir, 'netns')
   mkdirSync(sub)
   for (const type of ['mnt', 'net'] as const) {
@@ -87,12 +91,20 @@ test('persist() works under a shared mount, by making the parent a private mount
   const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sub))
   t.deepEqual(left, [], 'the parent\'s own mount is gone again')
   // Directly in the shared mount point itself: nsjs stacks a private mount of its own on it and
-  // never changes the propagation of the existing (shared) one.
+  // never changes the propagation of the existing (shared) one. A submount stands in for
+  // /run/lock under a systemd /run: its copy in nsjs's mount must not keep that mount alive.
+  const lock = join(dir, 'lock')
+  mkdirSync(lock)
+  execFileSync('mount', ['-t', 'tmpfs', 'nsjs-lock', lock])
+  const mountsUnder = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => (l.split(' ')[4] ?? '').startsWith(dir))
+  const before = mountsUnder()
   using uts = await Namespace.create('uts')
   await uts.persist(join(dir, 'uts'))
+  t.true(mountsUnder().length > before.length + 1, 'a private mount of dir, with a copy of its submount, holds the file')
   await Namespace.unpersist(join(dir, 'uts'))
-  const own = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir)
-  t.is(own.length, 1, 'only the tmpfs itself is mounted there again')
+  t.deepEqual(mountsUnder(), before, 'unpersist took that mount and its copies away again')
+  const own = before.filter((l) => l.split(' ')[4] === dir)
+  t.is(own.length, 1, 'only the tmpfs itself is mounted there')
   t.regex(own[0], /shared:/, 'and it is still shared')
 })
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import test from 'ava'
 
 import { Namespace } from '../ts/index'
-import { target } from './helpers'
+import { nsLink, target } from './helpers'
 
 interface LsnsRow { ns: number; type: string; nprocs: number; pid: number; command: string; user?: string }
 
@@ -34,11 +34,16 @@ test('list({ pid }) gives the namespaces lsns -p gives, with the same counts and
 })
 
 test('list({ type }) finds every namespace of that type lsns finds', async (t) => {
-  await target(t, ['--net'])
+  const pid = await target(t, ['--net'])
+  // Other tests in this file make and drop namespaces meanwhile: what lsns sees both before and
+  // after nsjs looked must be in what nsjs found.
+  const before = lsns(['-t', 'net'])
   const ours = Namespace.listSync({ type: 'net' })
+  const after = new Set(lsns(['-t', 'net']).map((r) => r.ns))
   t.true(ours.every((n) => n.type === 'net'))
   const ids = new Set(ours.map((n) => n.id))
-  for (const row of lsns(['-t', 'net'])) t.true(ids.has(Number(row.ns)), `net:[${row.ns}]`)
+  for (const row of before.filter((r) => after.has(r.ns))) t.true(ids.has(Number(row.ns)), `net:[${row.ns}]`)
+  t.true(ids.has(Number(/\[(\d+)\]/.exec(nsLink(pid, 'net'))?.[1])), 'the target\'s own net namespace')
 })
 
 test('list() includes namespaces held only by a bind mount, with their path', async (t) => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { Namespace, NamespaceError, NsChildProcess, exec, spawn } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsLink, spawnFdCount, target, tempDir, zombieChildren } from './helpers'
+import { asNobody, CATCH_FIELDS, nsLink, nsjsFdCount, target, tempDir, zombieChildren } from './helpers'
 
 test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
   const mine = readFileSync('/proc/sys/kernel/hostname', 'utf8')
@@ -264,14 +264,14 @@ test.serial('hundreds of concurrent spawns next to child_process: all reaped, no
   await spawn('true', [], { stdio: 'ignore' }).exited
   await new Promise((resolve) => cpSpawn('true').on('close', resolve))
   // Counted over the kinds of descriptor a spawn makes: the runner opens and closes its own.
-  const startFds = spawnFdCount()
+  const startFds = nsjsFdCount()
   const ours = Array.from({ length: 300 }, (_, i) => spawn('true', [], { unshare: i % 2 ? ['uts'] : [], stdio: 'ignore' }).exited)
   const theirs = Array.from({ length: 50 }, () => new Promise<number | null>((resolve) => cpSpawn('true').on('close', resolve)))
   const results = await Promise.all(ours)
   t.true(results.every((r) => r.code === 0 && r.signal === null))
   t.true((await Promise.all(theirs)).every((c) => c === 0), 'node:child_process children still exit and are reaped by Node')
   t.deepEqual(zombieChildren(), [])
-  t.is(spawnFdCount(), startFds)
+  t.is(nsjsFdCount(), startFds)
 })
 
 test('close comes after exit even when nobody reads the output, as with child_process', async (t) => {

@@ -62,9 +62,43 @@ pub fn containing<'a>(mounts: &'a [Mount], path: &str) -> Option<&'a Mount> {
   mounts.iter().filter(|m| under(&m.mount_point)).max_by_key(|m| m.mount_point.len())
 }
 
+/// The topmost mount at exactly `path`: mountinfo lists a namespace's mounts in the order they
+/// were attached, so the last one there is the one lookups see.
+pub fn top_at<'a>(mounts: &'a [Mount], path: &str) -> Option<&'a Mount> {
+  mounts.iter().rev().find(|m| m.mount_point == path)
+}
+
+/// The ids of every mount below mount `id` (children, their children, ...), not `id` itself.
+pub fn descendants(mounts: &[Mount], id: u32) -> Vec<u32> {
+  let mut found = vec![id];
+  let mut i = 0;
+  while i < found.len() {
+    let parent = found[i];
+    found.extend(mounts.iter().filter(|m| m.parent == parent && m.id != parent).map(|m| m.id));
+    i += 1;
+  }
+  found.remove(0);
+  found
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn descendants_and_top_mount() {
+    let t = "1 0 0:1 / / rw - ext4 a rw\n\
+             2 1 0:2 / /run rw shared:2 - tmpfs b rw\n\
+             3 2 0:3 / /run/lock rw - tmpfs c rw\n\
+             4 2 0:2 / /run rw - tmpfs b rw\n\
+             5 4 0:3 / /run/lock rw - tmpfs c rw\n\
+             6 5 0:4 / /run/lock/x rw - tmpfs d rw\n";
+    let m = parse(t);
+    assert_eq!(top_at(&m, "/run").unwrap().id, 4);
+    assert_eq!(descendants(&m, 4), [5, 6]);
+    assert_eq!(descendants(&m, 2), [3, 4, 5, 6]);
+    assert!(descendants(&m, 6).is_empty());
+  }
 
   #[test]
   fn parses_nsfs_and_shared() {

@@ -7,9 +7,18 @@ use crate::error::{Error, Result, Rule};
 use crate::handle::{NsHandle, NSFS_MAGIC};
 use crate::{mountinfo, sys};
 
-/// Directories this process bind-mounted onto themselves to make them private, so that
-/// `unpersist` can take that mount away again once nothing is persisted in them.
-static SELF_BOUND: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// A directory this process bind-mounted onto itself to make it private, so that `unpersist`
+/// can take that mount away again once nothing is persisted in it.
+struct SelfBound {
+  dir: String,
+  /// The id of our bind mount at `dir`.
+  id: u32,
+  /// The copies of `dir`'s submounts that the recursive bind made (e.g. /run/lock under a
+  /// systemd /run): these were there before us and do not keep our mount.
+  copies: Vec<u32>,
+}
+
+static SELF_BOUND: Mutex<Vec<SelfBound>> = Mutex::new(Vec::new());
 
 /// The canonical parent directory of `path` and its file name; `create` makes missing parents.
 fn split(path: &str, create: bool) -> Result<(String, String)> {
@@ -36,7 +45,11 @@ fn make_parent_private(dir: &str) -> Result<()> {
   // Always a mount of our own, also when `dir` is already a mount point: changing the propagation
   // of an existing mount (/run, a tmpfs /tmp) would change it for everything else using it.
   sys::mount(dir, dir, None, libc::MS_BIND | libc::MS_REC)?;
-  SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner()).push(dir.to_string());
+  let mounts = mountinfo::read();
+  if let Some(ours) = mountinfo::top_at(&mounts, dir) {
+    let copies = mountinfo::descendants(&mounts, ours.id);
+    SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner()).push(SelfBound { dir: dir.to_string(), id: ours.id, copies });
+  }
   sys::mount("none", dir, None, libc::MS_PRIVATE)
 }
 
@@ -71,12 +84,16 @@ pub fn unpersist(path: &str) -> Result<()> {
   Ok(())
 }
 
-/// Takes away the self bind mount `make_parent_private` made, once nothing is mounted below it.
+/// Takes away the self bind mount `make_parent_private` made, once nothing has been mounted below
+/// it since (a persisted namespace, or anything of anyone else's) and nothing stacked on top.
 fn release_parent(dir: &str) {
   let mut bound = SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner());
-  let Some(i) = bound.iter().position(|d| d == dir) else { return };
-  let prefix = format!("{dir}/");
-  if mountinfo::read().iter().any(|m| m.mount_point.starts_with(&prefix)) {
+  let Some(i) = bound.iter().position(|b| b.dir == dir) else { return };
+  let mounts = mountinfo::read();
+  if mountinfo::top_at(&mounts, dir).map(|m| m.id) != Some(bound[i].id) {
+    return;
+  }
+  if mountinfo::descendants(&mounts, bound[i].id).iter().any(|id| !bound[i].copies.contains(id)) {
     return;
   }
   if sys::umount(dir, libc::MNT_DETACH).is_ok() {

@@ -141,12 +141,14 @@ fn new_pid_namespace_makes_the_command_pid_1() {
 
 #[test]
 fn mount_proc_shows_the_new_pid_namespace() {
-  let host_proc = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+  // Only proc mounts: other tests, or the machine, may mount elsewhere meanwhile.
+  let proc_mounts = || crate::mountinfo::read().into_iter().filter(|m| m.fstype == "proc").map(|m| (m.id, m.mount_point)).collect::<Vec<_>>();
+  let host_proc = proc_mounts();
   let mut s = spec(&["cat", "/proc/1/cmdline"]);
   s.unshare = vec![NsType::Pid];
   s.mount_proc = true;
   assert_eq!(stdout_of(s), "cat\0/proc/1/cmdline\0");
-  assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").unwrap(), host_proc);
+  assert_eq!(proc_mounts(), host_proc, "the child's /proc was mounted in its own mount namespace only");
 }
 
 #[test]
@@ -192,14 +194,23 @@ fn credentials_inside_a_user_namespace() {
   assert_eq!(numbers, ["uid=1000", "gid=1001", "groups=1001"], "{out}");
 }
 
+/// /proc/uptime's first field in hundredths of a second. Integers, because in f64 `host + 100000.0`
+/// can round one ulp above the very same value read inside.
+fn uptime_centis(text: &str) -> u64 {
+  let field = text.split_whitespace().next().unwrap();
+  let (secs, frac) = field.split_once('.').unwrap();
+  secs.parse::<u64>().unwrap() * 100 + frac.parse::<u64>().unwrap()
+}
+
 #[test]
 fn time_offsets_show_in_uptime() {
-  let host: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+  let host = uptime_centis(&std::fs::read_to_string("/proc/uptime").unwrap());
   let mut s = spec(&["cat", "/proc/uptime"]);
   s.unshare = vec![NsType::Time];
   s.time_offsets = Some((0, 100_000));
-  let inside: f64 = stdout_of(s).split_whitespace().next().unwrap().parse().unwrap();
-  assert!(inside >= host + 100_000.0 && inside < host + 100_100.0, "host {host} inside {inside}");
+  let inside = uptime_centis(&stdout_of(s));
+  let shift = 100_000 * 100;
+  assert!(inside >= host + shift && inside < host + shift + 10_000, "host {host} inside {inside} (1/100 s)");
 }
 
 fn ns_link(pid: &str, t: NsType) -> String {
@@ -505,14 +516,23 @@ fn joining_a_user_namespace_and_making_a_nested_one() {
   assert_ne!(inner, ns_link("self", NsType::User));
 }
 
+/// A directory of ours under /tmp, removed however the test ends.
+struct ScratchDir(std::path::PathBuf);
+
+impl Drop for ScratchDir {
+  fn drop(&mut self) {
+    let _ = std::fs::remove_dir_all(&self.0);
+  }
+}
+
 #[test]
 fn a_script_without_a_shebang_runs_with_sh() {
-  let dir = std::env::temp_dir().join(format!("nsjs-enoexec-{}", std::process::id()));
-  std::fs::create_dir_all(&dir).unwrap();
-  let script = dir.join("plain");
-  std::fs::write(&script, "echo \"plain $1\"\n").unwrap();
-  std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-  let out = stdout_of(spec(&[script.to_str().unwrap(), "arg"]));
-  std::fs::remove_dir_all(&dir).unwrap();
-  assert_eq!(out, "plain arg");
+  let dir = ScratchDir(std::env::temp_dir().join(format!("nsjs-enoexec-{}", std::process::id())));
+  std::fs::create_dir_all(&dir.0).unwrap();
+  let script = dir.0.join("plain");
+  // A child writes the script: a writable fd of this process, however brief, would be inherited
+  // by a child another test thread clones meanwhile, and our execve would fail with ETXTBSY.
+  let write = format!("printf 'echo \"plain $1\"\\n' > '{0}' && chmod 755 '{0}'", script.display());
+  stdout_of(spec(&["sh", "-c", &write]));
+  assert_eq!(stdout_of(spec(&[script.to_str().unwrap(), "arg"])), "plain arg");
 }
