@@ -1,12 +1,12 @@
 // spawn() and exec(): commands inside existing namespaces (nsenter) and new ones (unshare).
 import { execFileSync, spawn as cpSpawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 
 import test from 'ava'
 
-import { Namespace, NamespaceError, NsChildProcess, exec, spawn } from '../ts/index'
+import { Namespace, NamespaceError, NsChildProcess, exec, spawn, type ExecError } from '../ts/index'
 import { asNobody, CATCH_FIELDS, nsLink, nsjsFdCount, target, tempDir, zombieChildren } from './helpers'
 
 test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
@@ -16,6 +16,7 @@ test('exec in a new uts namespace with a hostname, leaving ours alone', async (t
   t.is(readFileSync('/proc/sys/kernel/hostname', 'utf8'), mine)
   const implied = await exec('hostname', [], { hostname: 'implied' })
   t.is(implied.stdout, 'implied\n', 'a hostname implies a new uts namespace')
+  t.is((await exec('hostname', [], { hostname: 'h'.repeat(64) })).stdout, `${'h'.repeat(64)}\n`, 'the longest the kernel takes')
   t.is(readFileSync('/proc/sys/kernel/hostname', 'utf8'), mine)
 })
 
@@ -113,6 +114,29 @@ test('joining a user namespace with others works from the multithreaded parent (
   t.is(r.stdout, '0\nin-userns\n')
 })
 
+test('entering a user namespace runs the command as root there, as nsenter -U does', async (t) => {
+  // Root inside is uid/gid 100000 outside: our own ids are not mapped in these namespaces.
+  const holder = (inside: number): NsChildProcess => {
+    const map = [{ inside, outside: 100000, count: 1 }]
+    const c = spawn('sleep', ['600'], { unshare: ['user', 'net'], uidMap: map, gidMap: map, stdio: 'ignore' })
+    t.teardown(async () => {
+      c.kill('SIGKILL')
+      await c.exited
+    })
+    return c
+  }
+  const join = { pid: holder(0).pid as number }
+  const r = await exec('sh', ['-c', 'id -u; id -g; id -G; ip link set lo up && ip -br link show lo | cut -d" " -f1'], { join })
+  t.is(r.stdout, '0\n0\n0\nlo\n', 'root with no other groups, and CAP_NET_ADMIN over the joined net namespace')
+  const unmapped = await t.throwsAsync<NamespaceError>(exec('id', ['-u'], { join, uid: 7 }))
+  t.like(unmapped, { code: 'EINVAL', step: 'setuid' })
+  t.regex(unmapped?.message ?? '', /not mapped/)
+  // A namespace that does not map 0: the default fails as nsenter does; explicit ids work.
+  const other = { pid: holder(1).pid as number }
+  t.like(await t.throwsAsync(exec('id', ['-u'], { join: other })), { code: 'EINVAL', step: 'setgid' })
+  t.is((await exec('id', ['-u'], { join: other, uid: 1, gid: 1 })).stdout, '1\n')
+})
+
 test('the child behaves like a ChildProcess: events, fields, stdio, kill through the pidfd', async (t) => {
   const events: string[] = []
   const child = spawn('sh', ['-c', 'read line; echo "got $line"; echo err >&2; exec sleep 30'], { unshare: ['uts'] })
@@ -130,6 +154,10 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
   const ns = child.namespaces()
   t.is(ns.uts.id, nsLink(child.pid!, 'uts'))
   t.not(ns.uts.id, nsLink('self', 'uts'))
+  t.is((t.throws(() => child.kill('SIGFOO' as 'SIGTERM')) as { code?: string }).code, 'ERR_UNKNOWN_SIGNAL')
+  t.false(child.killed)
+  t.true(child.kill(0), 'signal 0 probes')
+  t.true(child.killed, 'and counts as a kill, as in child_process')
   t.true(child.kill('SIGTERM'))
   t.deepEqual(await child.exited, { code: null, signal: 'SIGTERM' })
   t.deepEqual(await closed, [null, 'SIGTERM'])
@@ -178,6 +206,12 @@ test('failing steps reject with a NamespaceError naming the step', async (t) => 
   const cwd = await t.throwsAsync(exec('true', [], { cwd: '/nonexistent-dir' }), { instanceOf: NamespaceError })
   t.is(cwd?.step, 'chdir')
   t.is(cwd?.code, 'ENOENT')
+  t.regex(cwd?.message ?? '', /no such directory/)
+  // Overlapping ranges: the kernel says EINVAL, which must not be explained by the EPERM rule.
+  const overlap = await t.throwsAsync<NamespaceError>(exec('true', [], { uidMap: [{ inside: 0, outside: 0, count: 2 }, { inside: 1, outside: 5, count: 1 }] }))
+  t.like(overlap, { code: 'EINVAL', step: 'uid_map' })
+  t.regex(overlap?.message ?? '', /overlap/)
+  t.notRegex(overlap?.message ?? '', /CAP_SETUID/)
   const events: unknown[] = []
   const child = spawn('/nonexistent/binary')
   child.on('error', (e) => events.push(e))
@@ -185,6 +219,7 @@ test('failing steps reject with a NamespaceError naming the step', async (t) => 
   await new Promise((r) => child.once('close', r))
   t.is(events.length, 1)
   t.is(child.pid, undefined)
+  t.regex(t.throws<NamespaceError>(() => child.namespaces())?.message ?? '', /never started/)
 })
 
 test('without env the child gets process.env as it is now; with env exactly that', async (t) => {
@@ -233,13 +268,62 @@ test('AbortSignal and timeout kill the child and reject', async (t) => {
   const aborted = await t.throwsAsync(p)
   t.is(aborted?.name, 'AbortError')
   t.like(aborted, { signal: 'SIGTERM' })
+  // exec reports a timeout as promisified execFile does: a failed command that was killed.
   const timedOut = await t.throwsAsync(exec('sleep', ['30'], { timeout: 50, killSignal: 'SIGKILL' }))
-  t.like(timedOut, { code: 'ETIMEDOUT', signal: 'SIGKILL' })
+  t.like(timedOut, { code: null, signal: 'SIGKILL', killed: true, cmd: 'sleep 30' })
+  t.regex(timedOut?.message ?? '', /^Command failed: sleep 30/)
+  // spawn's `exited` says why it rejects.
+  const slow = spawn('sleep', ['30'], { timeout: 50 })
+  t.like(await t.throwsAsync(slow.exited), { code: 'ETIMEDOUT', signal: 'SIGTERM' })
+  // Already aborted: killed at once; 'error' follows 'spawn', as with child_process.
   const pre = new AbortController()
   pre.abort()
+  const events: string[] = []
   const child = spawn('sleep', ['30'], { signal: pre.signal })
-  child.on('error', () => {})
+  child.on('spawn', () => events.push('spawn'))
+  child.on('error', (e) => events.push(e.name))
+  // Not events.once: it rejects on the 'error' that comes first.
+  const closed = new Promise((resolve) => child.once('close', resolve))
   t.is((await t.throwsAsync(child.exited))?.name, 'AbortError')
+  await closed
+  t.deepEqual(events, ['spawn', 'AbortError'])
+  t.is(child.signalCode, 'SIGTERM')
+})
+
+test('exec settles once the command is killed, not when its own children close the output', async (t) => {
+  for (const options of [() => ({ timeout: 300 }), () => ({ signal: AbortSignal.timeout(300) })]) {
+    const how = options()
+    const started = Date.now()
+    // The background sleep keeps stdout open after sh is killed; it prints its pid to be cleaned up.
+    const e = await t.throwsAsync<ExecError>(exec('sh', ['-c', 'sleep 30 & echo $!; wait'], how))
+    const elapsed = Date.now() - started
+    const sleeper = Number(e?.stdout.trim())
+    if (Number.isInteger(sleeper) && sleeper > 1) process.kill(sleeper, 'SIGKILL')
+    t.true(sleeper > 1, `the background sleep's pid was read: ${e?.stdout}`)
+    t.true(elapsed < 5000, `settled after ${elapsed} ms, not when sleep 30 ended`)
+    t.is(e?.signal, 'SIGTERM')
+  }
+})
+
+test('exec maxBuffer: keeps what fits, names the stream and kills the child, like execFile', async (t) => {
+  const out = await t.throwsAsync<ExecError<string>>(exec('head', ['-c', '2000', '/dev/zero'], { maxBuffer: 100 }))
+  t.like(out, { name: 'RangeError', code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stdout maxBuffer length exceeded', cmd: 'head -c 2000 /dev/zero' })
+  t.is(out?.stdout.length, 100)
+  const err = await t.throwsAsync<ExecError<Buffer>>(exec('sh', ['-c', 'head -c 5000 /dev/zero >&2'], { maxBuffer: 1000, encoding: 'buffer' }))
+  t.like(err, { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stderr maxBuffer length exceeded' })
+  t.is(err?.stderr.length, 1000)
+  t.is((await exec('head', ['-c', '100', '/dev/zero'], { maxBuffer: 100 })).stdout.length, 100, 'exactly maxBuffer is fine')
+})
+
+test('awaiting exited alone is enough: with no error listener, a failure rejects it and throws nothing', async (t) => {
+  // An 'error' nobody listens for would be an uncaught exception that fails this test file.
+  t.like(await t.throwsAsync(spawn('nsjs-no-such-command').exited), { code: 'ENOENT', step: 'execve' })
+  t.is((await t.throwsAsync(spawn('sleep', ['30'], { signal: AbortSignal.abort() }).exited))?.name, 'AbortError')
+  // With a listener, 'error' is emitted as child_process does.
+  const c = spawn('nsjs-no-such-command')
+  const [e] = await once(c, 'error')
+  t.is(e.code, 'ENOENT')
+  await t.throwsAsync(c.exited)
 })
 
 test('root: chroot into a directory and pivotRoot into it in a new mount namespace', async (t) => {
@@ -257,6 +341,17 @@ test('root: chroot into a directory and pivotRoot into it in a new mount namespa
   const [ls, pid1] = pivot.stdout.trim().split('\n')
   t.is(ls, 'bin etc lib lib64 proc sbin tmp usr ')
   t.is(pid1, '1')
+  // Rootless, /proc has to be mounted before the old root is detached: the kernel refuses an
+  // unprivileged proc mount when no other proc is visible in the mount namespace.
+  chmodSync(dirname(rootfs), 0o755)
+  const options = { unshare: ['user', 'mnt', 'pid'], uidMap: 'root', gidMap: 'root', root: rootfs, mountProc: true }
+  const rootless = asNobody(`
+    const grab = (p) => p.then((v) => v.stdout, ${CATCH_FIELDS})
+    const options = ${JSON.stringify(options)}
+    const script = ['-c', 'echo $$; id -u; cat /proc/1/comm; ls /proc | grep -c "^[0-9]"']
+    Promise.all([grab(nsjs.exec('sh', script, { ...options, pivotRoot: true })), grab(nsjs.exec('sh', script, options))])
+      .then((r) => console.log(JSON.stringify(r)))`)
+  t.deepEqual(rootless, ['1\n0\nsh\n3\n', '1\n0\nsh\n3\n'], 'pid 1 is sh, root inside, and /proc shows sh, ls and grep only')
 })
 
 test.serial('hundreds of concurrent spawns next to child_process: all reaped, no zombies, no fd leak', async (t) => {
@@ -291,8 +386,9 @@ test('spawn validates its arguments before anything starts', (t) => {
     [() => spawn('true', [], { stdio: ['pipe', 'bogus' as 'pipe', 'pipe'] }), 'ERR_INVALID_ARG_VALUE'],
     [() => spawn('true', [], { join: { pid: -5 } }), 'ERR_INVALID_ARG_VALUE'],
     [() => spawn('true', [], { join: [{} as Namespace] }), 'ERR_INVALID_ARG_TYPE'],
-    [() => spawn('true', [], { killSignal: 'SIGNOPE' as 'SIGTERM' }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { killSignal: 'SIGNOPE' as 'SIGTERM' }), 'ERR_UNKNOWN_SIGNAL'],
     [() => spawn('true', [], { timeout: -1 }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { hostname: 'h'.repeat(65) }), 'ERR_INVALID_ARG_VALUE'],
   ]
   for (const [fn, code] of bad) t.is((t.throws(fn) as { code?: string }).code, code, String(fn))
   const closed = Namespace.current('net')

@@ -70,7 +70,7 @@ function explain(r: NativeRecord): string {
         ? `a multithreaded process cannot create a ${t} namespace for itself; use Namespace.create('${t}') or spawn({ unshare: ['${t}'] })`
         : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`
     case 'ESRCH':
-      return `no process with pid ${r.pid ?? '?'} exists (it may have exited)`
+      return r.pid === undefined ? 'the process is not running (it never started, or has exited)' : `no process with pid ${r.pid} exists (it may have exited)`
   }
   if (r.step) return stepMessage(r)
   if (r.code === 'EPERM' || r.code === 'EACCES') {
@@ -100,20 +100,37 @@ function explain(r: NativeRecord): string {
   return `${r.syscall} failed with ${r.code}${where}`
 }
 
-const STEP_HINTS: Record<string, string> = {
-  uid_map: 'a uid_map that maps more than your own uid needs CAP_SETUID in the parent user namespace; use uidMap: \'root\' or \'current\'',
-  gid_map: 'a gid_map that maps more than your own gid needs CAP_SETGID in the parent user namespace (and setgroups: \'deny\' otherwise)',
-  setns: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too',
-  unshare: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace',
-  sethostname: 'setting the hostname needs a new uts namespace (unshare: [\'uts\'])',
-  'mount /proc': 'mounting /proc needs new pid and mnt namespaces (unshare: [\'pid\', \'mnt\'])',
-  execve: 'the command could not be executed',
+const NOT_MAPPED = 'the id is not mapped in the command\'s user namespace (one entered with join is used as root, uid and gid 0, unless uid/gid are given)'
+
+/**
+ * Why a spawn step failed, keyed by step and then errno ('*' for any): a hint only where the
+ * cause is known, so an EINVAL is never explained with the rule of an EPERM.
+ */
+const STEP_HINTS: Record<string, Record<string, string>> = {
+  uid_map: {
+    EPERM: 'a uid_map that maps more than your own uid needs CAP_SETUID in the parent user namespace; use uidMap: \'root\' or \'current\'',
+    EINVAL: 'the kernel refused the map: ranges must not overlap inside or outside, and at most 340 lines',
+  },
+  gid_map: {
+    EPERM: 'a gid_map that maps more than your own gid needs CAP_SETGID in the parent user namespace (and setgroups: \'deny\' otherwise)',
+    EINVAL: 'the kernel refused the map: ranges must not overlap inside or outside, and at most 340 lines',
+  },
+  setns: { EPERM: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too' },
+  unshare: { EPERM: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace' },
+  sethostname: { EPERM: 'setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add \'user\' to unshare' },
+  'mount /proc': {
+    EPERM: 'mounting /proc needs CAP_SYS_ADMIN over a new mnt namespace and a new pid namespace (unshare: [\'pid\', \'mnt\'])',
+    ENOENT: 'there is no /proc directory to mount on (in the new root, if one was given)',
+  },
+  setgid: { EINVAL: NOT_MAPPED },
+  setuid: { EINVAL: NOT_MAPPED },
+  chdir: { ENOENT: 'no such directory (inside the new root, if one was given)' },
+  execve: { ENOENT: 'the command was not found', '*': 'the command could not be executed' },
 }
 
 function stepMessage(r: NativeRecord): string {
-  const hint = r.code === 'ENOENT' && r.step === 'execve'
-    ? 'the command was not found'
-    : STEP_HINTS[r.step as string] ?? ''
+  const hints = STEP_HINTS[r.step as string]
+  const hint = hints?.[r.code] ?? hints?.['*'] ?? (r.code === 'EACCES' ? hints?.EPERM : undefined)
   const what = r.nsType ? ` (${r.nsType})` : r.path ? ` (${r.path})` : ''
   return `spawn failed at step '${r.step}'${what} with ${r.code}${hint ? `: ${hint}` : ''}`
 }
@@ -154,7 +171,7 @@ export async function nativeAsync<T>(p: () => Promise<T>): Promise<T> {
   }
 }
 
-type ArgCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE'
+type ArgCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_UNKNOWN_SIGNAL'
 
 /** Node-style argument errors: `code` as Node's own validators set it. */
 export function argError(Ctor: typeof TypeError | typeof RangeError, code: ArgCode, message: string): Error {

@@ -65,7 +65,11 @@ export interface SpawnOptions {
   cwd?: string
   /** Environment. Default: process.env as it is when spawn() is called. */
   env?: Record<string, string | undefined>
-  /** uid and gid the command runs as (inside the user namespace, if any). */
+  /**
+   * uid and gid the command runs as (inside the user namespace, if any). When `join` enters a
+   * user namespace (and no new one is made), the default is 0 and 0 with no supplementary groups,
+   * as with nsenter: the command is root there, with that namespace's capabilities.
+   */
   uid?: number
   gid?: number
   /** Signal the child gets when its parent dies (PR_SET_PDEATHSIG). `true` means SIGKILL. */
@@ -97,7 +101,8 @@ function signalNumber(sig: NodeJS.Signals | number, name: string): number {
     const n = (osConstants.signals as Record<string, number>)[sig]
     if (n !== undefined) return n
   }
-  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a signal name or number. Received ${String(sig)}`)
+  // As child_process: the same code for kill() and for the signal options.
+  throw argError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${String(sig)} (the argument '${name}' must be a signal name or number)`)
 }
 
 // By number; where two names share one (SIGABRT and SIGIOT), the first, as child_process reports.
@@ -139,6 +144,17 @@ function validateId(v: unknown, name: string): number | undefined {
 
 function optString(v: unknown, name: string): string | undefined {
   return v === undefined ? undefined : validatePath(v, `options.${name}`)
+}
+
+/** The kernel's HOST_NAME_MAX: sethostname(2) refuses longer names with EINVAL. */
+const HOSTNAME_MAX_BYTES = 64
+
+function validateHostname(v: unknown): string | undefined {
+  const name = optString(v, 'hostname')
+  if (name !== undefined && Buffer.byteLength(name) > HOSTNAME_MAX_BYTES) {
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option 'hostname' must be at most ${HOSTNAME_MAX_BYTES} bytes long`)
+  }
+  return name
 }
 
 function stdioCode(s: StdioOption, i: number): number {
@@ -264,6 +280,10 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   const killSignal = signalNumber(o.killSignal ?? 'SIGTERM', 'killSignal')
   const { handles, opened } = resolveJoin(o.join)
   const joinTypes = handles.map((h) => h.type)
+  // As nsenter does (without --preserve-credentials): a command entering a user namespace runs
+  // as root there. Keeping our ids would leave it unmapped (uid 65534 inside) and without the
+  // capabilities the join was for, since execve grants them only to uid 0 of the namespace.
+  const asRootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && uidMap === undefined && gidMap === undefined
   return {
     request: {
       file: file as string,
@@ -275,15 +295,15 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
       uidMap,
       gidMap,
       setgroups,
-      hostname: optString(o.hostname, 'hostname'),
+      hostname: validateHostname(o.hostname),
       mountProc: o.mountProc === true,
       propagation,
       timeOffsets,
       root: optString(o.root, 'root'),
       pivotRoot: o.pivotRoot === true,
       cwd: optString(o.cwd, 'cwd'),
-      uid,
-      gid,
+      uid: uid ?? (asRootInJoinedUser ? 0 : undefined),
+      gid: gid ?? (asRootInJoinedUser ? 0 : undefined),
       dieWithParent,
       newSession: o.detached === true,
       stdio,
@@ -346,6 +366,12 @@ function pinCwd(request: NativeSpawnRequest, cwd: string | undefined): void {
   request.cwd = resolvePath(cwd, request.cwd ?? '.')
 }
 
+/**
+ * How exec learns that `signal` or `timeout` killed its child: it then stops waiting for output
+ * that the child's own children may keep open, as execFile does.
+ */
+const killedByOption = new WeakMap<NsChildProcess, (why: 'abort' | 'timeout') => void>()
+
 function abortError(reason: unknown): Error {
   const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
   e.name = 'AbortError'
@@ -365,7 +391,7 @@ export class NsChildProcess extends EventEmitter {
   readonly stdio: [Writable | null, Readable | null, Readable | null]
   exitCode: number | null = null
   signalCode: NodeJS.Signals | null = null
-  /** Whether `kill()` delivered a signal (or queued one for a child not started yet). */
+  /** Whether a `kill()` succeeded (or was queued for a child not started yet), as in child_process. */
   killed = false
   /** The file and arguments, as given. */
   readonly spawnfile: string
@@ -384,7 +410,8 @@ export class NsChildProcess extends EventEmitter {
   #running = false
   #openStreams = 0
   #cleanup: Array<() => void> = []
-  #heldReads: Array<() => void> = []
+  /** Run right after 'spawn' is emitted: held stream reads, a deferred AbortError. */
+  #afterSpawn: Array<() => void> = []
 
   /** @internal */
   constructor(file: string, args: string[], prepared: Prepared, later: boolean) {
@@ -420,8 +447,8 @@ export class NsChildProcess extends EventEmitter {
     this.#attachStdio(child.stdioFds)
     this.#running = true
     holdLoop(1)
-    this.#armAbort(prepared)
     this.#started(child)
+    this.#armAbort(prepared)
   }
 
   #startLater(prepared: Prepared): void {
@@ -523,7 +550,7 @@ export class NsChildProcess extends EventEmitter {
     process.nextTick(() => {
       this.emit('spawn')
       // Output of a handed-over child is read only now, so that 'spawn' comes first.
-      for (const go of this.#heldReads.splice(0)) go()
+      for (const go of this.#afterSpawn.splice(0)) go()
     })
   }
 
@@ -537,7 +564,7 @@ export class NsChildProcess extends EventEmitter {
     ;(s as unknown as { _read: (n: number) => void })._read = (n: number) => {
       wanted = n
     }
-    this.#heldReads.push(() => {
+    this.#afterSpawn.push(() => {
       ;(s as unknown as { _read: (n: number) => void })._read = read
       if (wanted !== undefined) read.call(s, wanted)
     })
@@ -569,14 +596,21 @@ export class NsChildProcess extends EventEmitter {
 
   #armAbort(p: Prepared): void {
     if (p.signal) {
-      const onAbort = (): void => {
+      const abort = (): Error => {
         const err = abortError(p.signal?.reason)
         this.#failure ??= err
         this.kill(p.killSignal)
-        this.emit('error', err)
+        killedByOption.get(this)?.('abort')
+        return err
       }
-      if (p.signal.aborted) process.nextTick(onAbort)
-      else {
+      if (p.signal.aborted) {
+        // Killed at once (a queued child gets the signal as it starts); the error follows
+        // 'spawn', as child_process orders them.
+        const err = abort()
+        if (this.#native) process.nextTick(() => this.#emitError(err))
+        else this.#afterSpawn.push(() => this.#emitError(err))
+      } else {
+        const onAbort = (): void => this.#emitError(abort())
         p.signal.addEventListener('abort', onAbort, { once: true })
         this.#cleanup.push(() => p.signal?.removeEventListener('abort', onAbort))
       }
@@ -587,10 +621,20 @@ export class NsChildProcess extends EventEmitter {
         err.code = 'ETIMEDOUT'
         this.#failure ??= err
         this.kill(p.killSignal)
+        killedByOption.get(this)?.('timeout')
       }, p.timeout)
       timer.unref()
       this.#cleanup.push(() => clearTimeout(timer))
     }
+  }
+
+  /**
+   * 'error' as child_process emits it, except when nobody listens for it and `exited` has been
+   * asked for: then the rejection of `exited` reports it, instead of the EventEmitter rule
+   * turning an awaited failure into an uncaught exception.
+   */
+  #emitError(err: unknown): void {
+    if (this.#exitedPromise === undefined || this.listenerCount('error') > 0) this.emit('error', err)
   }
 
   /**
@@ -602,7 +646,7 @@ export class NsChildProcess extends EventEmitter {
   #fail(err: unknown): void {
     this.#settle({ err })
     const emit = (): void => {
-      this.emit('error', err)
+      this.#emitError(err)
       this.emit('close', (err as { errno?: number }).errno ?? -1, null)
     }
     if (this.#handedOver) setImmediate(emit)
@@ -645,7 +689,10 @@ export class NsChildProcess extends EventEmitter {
 
   /**
    * Resolves with `{ code, signal }` when the child has ended (a non-zero code is not an error);
-   * rejects when it could not be started, or was killed by `signal`/`timeout`.
+   * rejects when it could not be started (the NamespaceError of the failed step), or was killed
+   * by `signal` (an AbortError) or `timeout` (code 'ETIMEDOUT'). Once `exited` has been asked
+   * for, a failure with no 'error' listener is reported here alone, not thrown as an unhandled
+   * 'error' event.
    */
   get exited(): Promise<ExitStatus> {
     this.#exitedPromise ??= new Promise((resolve, reject) => {
@@ -665,15 +712,14 @@ export class NsChildProcess extends EventEmitter {
     const n = signalNumber(signal, 'signal')
     if (this.#later) {
       // Delivered as soon as the spawner thread has started the child.
-      if (n !== 0) {
-        this.#later.signal = n
-        this.killed = true
-      }
+      if (n !== 0) this.#later.signal = n
+      this.killed = true
       return true
     }
     if (!this.#native || !this.#running) return false
     const sent = native(() => (this.#native as NativeChild).kill(n))
-    if (sent && n !== 0) this.killed = true
+    // As child_process: any successful kill(), signal 0 included.
+    if (sent) this.killed = true
     return sent
   }
 
@@ -734,7 +780,10 @@ export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
   encoding?: BufferEncoding | 'buffer'
   /** Written to the child's stdin, which is then closed. Without it stdin is /dev/null. */
   input?: string | Uint8Array
-  /** Largest stdout or stderr kept, in bytes; more kills the child. Default 16 MiB. */
+  /**
+   * Largest stdout or stderr kept, in bytes; more kills the child (SIGKILL) and rejects with a
+   * RangeError, code 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', holding what fitted. Default 16 MiB.
+   */
   maxBuffer?: number
   /** What fd 2 is; default 'pipe' (collected into `stderr`). */
   stderr?: 'pipe' | 'inherit' | 'ignore'
@@ -756,7 +805,10 @@ export interface ExecError<T = string> extends Error, ExecResult<T> {
 /**
  * Runs a command to completion in namespaces, like util.promisify(child_process.execFile):
  * resolves with `{ stdout, stderr, code, signal }`, and rejects with an error carrying the same
- * fields when the exit is not 0 (or with the NamespaceError of a failed step).
+ * fields when the exit is not 0 (or with the NamespaceError of a failed step). As with execFile,
+ * a `timeout` rejects with that error and `killed: true`, an aborted `signal` with an AbortError,
+ * and both settle once the command has exited, without waiting for output that its own
+ * children keep open.
  *
  * @example
  * const { stdout } = await exec('hostname', [], { unshare: ['uts'], hostname: 'x' })
@@ -774,23 +826,39 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   } catch (err) {
     return Promise.reject(err)
   }
+  const cmd = [file, ...(args ?? [])].join(' ')
+  // As execFile: once the child is killed for a reason of ours, output that its own children may
+  // keep open is no longer waited for, so the promise settles when the child has exited.
+  const stopReading = (): void => {
+    child.stdout?.destroy()
+    child.stderr?.destroy()
+  }
+  let timedOut = false
+  killedByOption.set(child, (why) => {
+    timedOut = why === 'timeout'
+    stopReading()
+  })
+  // An already aborted signal killed the child inside spawn(), before that hook was set.
+  if (o.signal?.aborted) stopReading()
   const out: Buffer[] = []
   const err: Buffer[] = []
   let overflow: Error | undefined
-  const collect = (into: Buffer[], s: Readable | null): void => {
+  const collect = (into: Buffer[], s: Readable | null, name: string): void => {
     let size = 0
     s?.on('data', (d: Buffer) => {
+      if (overflow) return
+      const room = maxBuffer - size
       size += d.length
-      if (size > maxBuffer) {
-        overflow ??= Object.assign(new RangeError(`${file}: stdout or stderr exceeded maxBuffer (${maxBuffer} bytes)`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' })
-        child.kill('SIGKILL')
-        return
-      }
-      into.push(d)
+      if (d.length <= room) return into.push(d)
+      // Like execFile: keep what fits, report which stream overflowed, and stop the child.
+      into.push(d.subarray(0, room))
+      overflow = Object.assign(new RangeError(`${name} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' })
+      stopReading()
+      child.kill('SIGKILL')
     })
   }
-  collect(out, child.stdout)
-  collect(err, child.stderr)
+  collect(out, child.stdout, 'stdout')
+  collect(err, child.stderr, 'stderr')
   if (input !== undefined) child.stdin?.end(input)
   const text = (b: Buffer[]): string | Buffer => (encoding === 'buffer' ? Buffer.concat(b) : Buffer.concat(b).toString(encoding))
   return new Promise((resolve, reject) => {
@@ -798,16 +866,24 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
     child.exited.catch(() => {})
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       const result = { stdout: text(out), stderr: text(err), code, signal }
+      // Fields execFile's errors carry; `code` stays the error's own where it has one.
+      const failedWith = (e: object): void => {
+        const { code: exitCode, ...rest } = result
+        reject(Object.assign(e, rest, { exitCode, cmd, killed: child.killed }))
+      }
+      const commandFailed = (): Error => new Error(`Command failed: ${cmd}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
       child.exited.then(
         () => {
-          if (!overflow && code === 0) return resolve(result)
-          const e = (overflow ?? new Error(`Command failed: ${[file, ...(args ?? [])].join(' ')}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)) as ExecError<string | Buffer>
-          reject(Object.assign(e, result, { cmd: [file, ...(args ?? [])].join(' '), killed: child.killed }))
+          if (overflow) return failedWith(overflow)
+          if (code === 0) return resolve(result)
+          reject(Object.assign(commandFailed(), result, { cmd, killed: child.killed }))
         },
         (failure: unknown) => {
           if (failure instanceof NamespaceError) return reject(failure)
-          const { code: exitCode, ...rest } = result
-          reject(Object.assign(failure as object, rest, { exitCode, cmd: [file, ...(args ?? [])].join(' '), killed: child.killed }))
+          if (overflow) return failedWith(overflow)
+          // A timeout is reported as execFile reports it: a failed command that was killed.
+          if (timedOut) return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
+          failedWith(failure as object)
         },
       )
     })

@@ -82,6 +82,13 @@ fn run(p: &Plan) -> ! {
     if p.pivot_root {
       check(p, k::mount(Some(root), root, None, libc::MS_BIND | libc::MS_REC), Site::PivotBind, None);
       check(p, k::chdir(root), Site::PivotChdir, None);
+      if p.mount_proc {
+        // Here, while the old root and its /proc are still in this mount namespace: without
+        // CAP_SYS_ADMIN in the initial user namespace the kernel only mounts a proc that reveals
+        // no more than one already visible (mount_too_revealing), and after the old root is
+        // detached none is, so a rootless pivotRoot with mountProc would always fail.
+        mount_proc(p, c"proc");
+      }
       // With the same directory twice the old root ends up stacked under the new one, where a
       // lazy unmount of "." removes it: no directory for it is needed inside `root`.
       check(p, k::pivot_root(c".", c"."), Site::PivotRoot, None);
@@ -95,12 +102,8 @@ fn run(p: &Plan) -> ! {
   if let Some(cwd) = p.cwd.as_deref() {
     check(p, k::chdir(cwd), Site::Cwd, None);
   }
-  if p.mount_proc {
-    if p.proc_private_first {
-      check(p, k::mount(Some(c"none"), c"/proc", None, libc::MS_PRIVATE | libc::MS_REC), Site::ProcPrivate, None);
-    }
-    let flags = libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV;
-    check(p, k::mount(Some(c"proc"), c"/proc", Some(c"proc"), flags), Site::ProcMount, None);
+  if p.mount_proc && !(p.root.is_some() && p.pivot_root) {
+    mount_proc(p, c"/proc");
   }
   set_credentials(p);
   if let Some(sig) = p.pdeathsig {
@@ -111,6 +114,14 @@ fn run(p: &Plan) -> ! {
   check(p, k::cloexec_from(3), Site::CloseRange, None);
   k::unblock_all_signals();
   exec(p)
+}
+
+fn mount_proc(p: &Plan, target: &std::ffi::CStr) {
+  if p.proc_private_first {
+    check(p, k::mount(Some(c"none"), target, None, libc::MS_PRIVATE | libc::MS_REC), Site::ProcPrivate, None);
+  }
+  let flags = libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV;
+  check(p, k::mount(Some(c"proc"), target, Some(c"proc"), flags), Site::ProcMount, None);
 }
 
 fn arm_parent_death_signal(p: &Plan, sig: i32) {
