@@ -1,9 +1,9 @@
 // create(), persist(), unpersist(): new namespaces that outlive their handle, and cleanup.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 
 import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
 import { nsLink, nsfsMounts, tempDir } from './helpers'
@@ -66,15 +66,42 @@ test('persist() refuses an existing path and leaves nothing behind on failure', 
   t.is(t.throws<NamespaceError>(() => Namespace.unpersistSync(join(dir)))?.code, 'ERR_NS_NOT_NAMESPACE')
 })
 
-test('persist() works under a shared mount, by making the parent a private mount, and undoes it', async (t) => {
+/** A shared tmpfs at a new directory, standing in for a systemd machine's shared / or /run. */
+function sharedTmpfs(t: ExecutionContext): string {
   const dir = tempDir(t)
-  // A shared tmpfs stands in for a systemd machine's shared '/'.
   execFileSync('mount', ['-t', 'tmpfs', '--make-shared', 'nsjs-shared', dir])
-  // Until nothing is mounted at dir, so a failing run leaves no stacked mount of nsjs's behind.
+  unmountAllAt(t, dir)
+  return dir
+}
+
+/** Unmounts at `dir` until nothing is mounted there, so a failing run leaves no stacked mount behind. */
+function unmountAllAt(t: ExecutionContext, dir: string): void {
   t.teardown(() => {
     const at = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir)
     while (at()) execFileSync('umount', ['-l', dir])
   })
+}
+
+test('unpersist leaves nsjs\'s private mount in place when someone else mounted below it meanwhile', async (t) => {
+  const dir = sharedTmpfs(t)
+  const sub = join(dir, 'sub')
+  mkdirSync(sub)
+  execFileSync('mount', ['-t', 'tmpfs', 'nsjs-sub0', sub])
+  using uts = await Namespace.create('uts')
+  const file = join(dir, 'uts')
+  await uts.persist(file)
+  // Someone replaces the submount inside nsjs's private mount: the kernel may give the new mount
+  // the id of the copy it replaces, but not its filesystem.
+  execFileSync('umount', [sub])
+  execFileSync('mount', ['-t', 'tmpfs', 'nsjs-admin', sub])
+  writeFileSync(join(sub, 'admin'), 'theirs')
+  await Namespace.unpersist(file)
+  t.false(existsSync(file))
+  t.is(readFileSync(join(sub, 'admin'), 'utf8'), 'theirs', 'their mount is still there and visible')
+})
+
+test('persist() works under a shared mount, by making the parent a private mount, and undoes it', async (t) => {
+  const dir = sharedTmpfs(t)
   const sub = join(dir, 'netns')
   mkdirSync(sub)
   for (const type of ['mnt', 'net'] as const) {

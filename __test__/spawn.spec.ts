@@ -1,7 +1,7 @@
 // spawn() and exec(): commands inside existing namespaces (nsenter) and new ones (unshare).
 import { execFileSync, spawn as cpSpawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 import test from 'ava'
@@ -275,19 +275,28 @@ test('AbortSignal and timeout kill the child and reject', async (t) => {
   // spawn's `exited` says why it rejects.
   const slow = spawn('sleep', ['30'], { timeout: 50 })
   t.like(await t.throwsAsync(slow.exited), { code: 'ETIMEDOUT', signal: 'SIGTERM' })
-  // Already aborted: killed at once; 'error' follows 'spawn', as with child_process.
+  // Already aborted: not started at all, so the command never runs (child_process starts it and
+  // kills it at once, which leaves it a moment to run).
   const pre = new AbortController()
   pre.abort()
   const events: string[] = []
-  const child = spawn('sleep', ['30'], { signal: pre.signal })
+  const marker = join(tempDir(t), 'ran')
+  const child = spawn('touch', [marker], { signal: pre.signal })
   child.on('spawn', () => events.push('spawn'))
   child.on('error', (e) => events.push(e.name))
   // Not events.once: it rejects on the 'error' that comes first.
   const closed = new Promise((resolve) => child.once('close', resolve))
   t.is((await t.throwsAsync(child.exited))?.name, 'AbortError')
   await closed
-  t.deepEqual(events, ['spawn', 'AbortError'])
-  t.is(child.signalCode, 'SIGTERM')
+  t.deepEqual(events, ['AbortError'])
+  t.is(child.pid, undefined)
+  t.false(existsSync(marker), 'the command did not run')
+  t.is((await t.throwsAsync(exec('touch', [marker], { signal: pre.signal })))?.name, 'AbortError')
+  t.false(existsSync(marker))
+  // The first of timeout and abort is what is reported (sh and sleep ignore SIGTERM here).
+  const both = await t.throwsAsync<ExecError>(exec('sh', ['-c', 'trap "" TERM; sleep 1'], { timeout: 100, signal: AbortSignal.timeout(400) }))
+  t.like(both, { name: 'Error', killed: true })
+  t.regex(both?.message ?? '', /^Command failed/)
 })
 
 test('exec settles once the command is killed, not when its own children close the output', async (t) => {
@@ -303,6 +312,14 @@ test('exec settles once the command is killed, not when its own children close t
     t.true(elapsed < 5000, `settled after ${elapsed} ms, not when sleep 30 ended`)
     t.is(e?.signal, 'SIGTERM')
   }
+  // The command itself exits at once; as with execFile, the timeout still ends the wait for
+  // the output its child keeps open, and the result is the command's own.
+  const started = Date.now()
+  const r = await exec('sh', ['-c', 'sleep 30 & echo $!'], { timeout: 300 })
+  const sleeper = Number(r.stdout.trim())
+  if (Number.isInteger(sleeper) && sleeper > 1) process.kill(sleeper, 'SIGKILL')
+  t.like(r, { code: 0, signal: null })
+  t.true(Date.now() - started < 5000)
 })
 
 test('exec maxBuffer: keeps what fits, names the stream and kills the child, like execFile', async (t) => {
@@ -313,6 +330,10 @@ test('exec maxBuffer: keeps what fits, names the stream and kills the child, lik
   t.like(err, { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stderr maxBuffer length exceeded' })
   t.is(err?.stderr.length, 1000)
   t.is((await exec('head', ['-c', '100', '/dev/zero'], { maxBuffer: 100 })).stdout.length, 100, 'exactly maxBuffer is fine')
+  t.is((await t.throwsAsync<ExecError>(exec('printf', ['a\u00e9'], { maxBuffer: 2 })))?.stdout, 'a', 'a character cut in two is dropped, not U+FFFD')
+  for (const [bad, code] of [[-3, 'ERR_OUT_OF_RANGE'], [Number.NaN, 'ERR_OUT_OF_RANGE'], ['1', 'ERR_INVALID_ARG_TYPE']] as const) {
+    t.like(await t.throwsAsync(exec('true', [], { maxBuffer: bad as number })), { code })
+  }
 })
 
 test('awaiting exited alone is enough: with no error listener, a failure rejects it and throws nothing', async (t) => {
@@ -348,10 +369,18 @@ test('root: chroot into a directory and pivotRoot into it in a new mount namespa
   const rootless = asNobody(`
     const grab = (p) => p.then((v) => v.stdout, ${CATCH_FIELDS})
     const options = ${JSON.stringify(options)}
-    const script = ['-c', 'echo $$; id -u; cat /proc/1/comm; ls /proc | grep -c "^[0-9]"']
+    const script = ['-c', 'echo $$; id -u; cat /proc/1/comm; set -- /proc/[0-9]*; echo $#']
     Promise.all([grab(nsjs.exec('sh', script, { ...options, pivotRoot: true })), grab(nsjs.exec('sh', script, options))])
       .then((r) => console.log(JSON.stringify(r)))`)
-  t.deepEqual(rootless, ['1\n0\nsh\n3\n', '1\n0\nsh\n3\n'], 'pid 1 is sh, root inside, and /proc shows sh, ls and grep only')
+  t.deepEqual(rootless, ['1\n0\nsh\n1\n', '1\n0\nsh\n1\n'], 'pid 1 is sh, root inside, and /proc shows only sh once cat is gone')
+  // A symbolic link at root/proc would be followed out of the new root before the pivot.
+  const linked = join(dirname(rootfs), 'linked')
+  for (const d of ['usr', 'tmp']) mkdirSync(join(linked, d), { recursive: true })
+  for (const l of ['bin', 'lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(linked, l))
+  symlinkSync(join(rootfs, 'proc'), join(linked, 'proc'))
+  const escape = await t.throwsAsync<NamespaceError>(exec('true', [], { unshare: ['mnt', 'pid'], root: linked, pivotRoot: true, mountProc: true }))
+  t.like(escape, { code: 'ENOTDIR', step: 'mount /proc' })
+  t.regex(escape?.message ?? '', /must be a directory/)
 })
 
 test.serial('hundreds of concurrent spawns next to child_process: all reaped, no zombies, no fd leak', async (t) => {

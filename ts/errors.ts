@@ -121,6 +121,7 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
   'mount /proc': {
     EPERM: 'mounting /proc needs CAP_SYS_ADMIN over a new mnt namespace and a new pid namespace (unshare: [\'pid\', \'mnt\'])',
     ENOENT: 'there is no /proc directory to mount on (in the new root, if one was given)',
+    ENOTDIR: 'proc in the new root must be a directory (a symbolic link there is not followed)',
   },
   setgid: { EINVAL: NOT_MAPPED },
   setuid: { EINVAL: NOT_MAPPED },
@@ -171,7 +172,7 @@ export async function nativeAsync<T>(p: () => Promise<T>): Promise<T> {
   }
 }
 
-type ArgCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_UNKNOWN_SIGNAL'
+type ArgCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'ERR_UNKNOWN_SIGNAL'
 
 /** Node-style argument errors: `code` as Node's own validators set it. */
 export function argError(Ctor: typeof TypeError | typeof RangeError, code: ArgCode, message: string): Error {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
 import { resolve as resolvePath } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 
@@ -67,8 +68,9 @@ export interface SpawnOptions {
   env?: Record<string, string | undefined>
   /**
    * uid and gid the command runs as (inside the user namespace, if any). When `join` enters a
-   * user namespace (and no new one is made), the default is 0 and 0 with no supplementary groups,
-   * as with nsenter: the command is root there, with that namespace's capabilities.
+   * user namespace (and no new one is made), the default is 0 and 0, as with nsenter: the
+   * command is root there, with that namespace's capabilities. Setting either drops our
+   * supplementary groups where the user namespace allows setgroups.
    */
   uid?: number
   gid?: number
@@ -410,7 +412,7 @@ export class NsChildProcess extends EventEmitter {
   #running = false
   #openStreams = 0
   #cleanup: Array<() => void> = []
-  /** Run right after 'spawn' is emitted: held stream reads, a deferred AbortError. */
+  /** Run right after 'spawn' is emitted: the held reads of a handed-over child's output. */
   #afterSpawn: Array<() => void> = []
 
   /** @internal */
@@ -419,7 +421,11 @@ export class NsChildProcess extends EventEmitter {
     this.spawnfile = file
     this.spawnargs = [file, ...args]
     this.stdio = [null, null, null]
-    if (later) this.#startLater(prepared)
+    if (prepared.signal?.aborted) {
+      // Not started at all: killing it right after the start would still let it run a little.
+      for (const h of prepared.opened) h.close()
+      this.#fail(abortError(prepared.signal.reason))
+    } else if (later) this.#startLater(prepared)
     else this.#startNow(prepared)
   }
 
@@ -603,17 +609,10 @@ export class NsChildProcess extends EventEmitter {
         killedByOption.get(this)?.('abort')
         return err
       }
-      if (p.signal.aborted) {
-        // Killed at once (a queued child gets the signal as it starts); the error follows
-        // 'spawn', as child_process orders them.
-        const err = abort()
-        if (this.#native) process.nextTick(() => this.#emitError(err))
-        else this.#afterSpawn.push(() => this.#emitError(err))
-      } else {
-        const onAbort = (): void => this.#emitError(abort())
-        p.signal.addEventListener('abort', onAbort, { once: true })
-        this.#cleanup.push(() => p.signal?.removeEventListener('abort', onAbort))
-      }
+      // (An already aborted signal never gets here: such a child is not started.)
+      const onAbort = (): void => this.#emitError(abort())
+      p.signal.addEventListener('abort', onAbort, { once: true })
+      this.#cleanup.push(() => p.signal?.removeEventListener('abort', onAbort))
     }
     if (p.timeout) {
       const timer = setTimeout(() => {
@@ -817,6 +816,12 @@ export function exec(file: string, args: string[] | undefined, options: ExecOpti
 export function exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
 export function exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
   const o = validateObject(options, 'options') as ExecOptions
+  if (o.maxBuffer !== undefined && typeof o.maxBuffer !== 'number') {
+    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'maxBuffer' must be a number`))
+  }
+  if (o.maxBuffer !== undefined && !(o.maxBuffer >= 0)) {
+    return Promise.reject(argError(RangeError, 'ERR_OUT_OF_RANGE', `The option 'maxBuffer' must be >= 0. Received ${o.maxBuffer}`))
+  }
   const maxBuffer = o.maxBuffer ?? 16 * 1024 * 1024
   const encoding = o.encoding ?? 'utf8'
   const { input, maxBuffer: _m, encoding: _e, stderr: errMode, ...spawnOpts } = o
@@ -829,17 +834,22 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   const cmd = [file, ...(args ?? [])].join(' ')
   // As execFile: once the child is killed for a reason of ours, output that its own children may
   // keep open is no longer waited for, so the promise settles when the child has exited.
+  let cutShort = false
   const stopReading = (): void => {
+    cutShort = true
     child.stdout?.destroy()
     child.stderr?.destroy()
   }
-  let timedOut = false
+  // The first of abort and timeout is what the rejection reports, as `exited` does.
+  let killedFor: 'abort' | 'timeout' | undefined
   killedByOption.set(child, (why) => {
-    timedOut = why === 'timeout'
+    killedFor ??= why
     stopReading()
   })
-  // An already aborted signal killed the child inside spawn(), before that hook was set.
-  if (o.signal?.aborted) stopReading()
+  // execFile's timer runs until 'close': once the child has exited, it ends the wait for output
+  // that the child's own children keep open.
+  const lateTimer = o.timeout ? setTimeout(stopReading, o.timeout) : undefined
+  lateTimer?.unref()
   const out: Buffer[] = []
   const err: Buffer[] = []
   let overflow: Error | undefined
@@ -860,11 +870,15 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   collect(out, child.stdout, 'stdout')
   collect(err, child.stderr, 'stderr')
   if (input !== undefined) child.stdin?.end(input)
-  const text = (b: Buffer[]): string | Buffer => (encoding === 'buffer' ? Buffer.concat(b) : Buffer.concat(b).toString(encoding))
+  // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
+  const text = (b: Buffer[]): string | Buffer => encoding === 'buffer'
+    ? Buffer.concat(b)
+    : cutShort ? new StringDecoder(encoding).write(Buffer.concat(b)) : Buffer.concat(b).toString(encoding)
   return new Promise((resolve, reject) => {
     child.on('error', () => {}) // reported through exited/close below
     child.exited.catch(() => {})
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      clearTimeout(lateTimer)
       const result = { stdout: text(out), stderr: text(err), code, signal }
       // Fields execFile's errors carry; `code` stays the error's own where it has one.
       const failedWith = (e: object): void => {
@@ -882,7 +896,7 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
           if (failure instanceof NamespaceError) return reject(failure)
           if (overflow) return failedWith(overflow)
           // A timeout is reported as execFile reports it: a failed command that was killed.
-          if (timedOut) return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
+          if (killedFor === 'timeout') return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
           failedWith(failure as object)
         },
       )

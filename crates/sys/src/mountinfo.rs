@@ -4,6 +4,8 @@
 pub struct Mount {
   pub id: u32,
   pub parent: u32,
+  /// The filesystem's device, "major:minor".
+  pub dev: String,
   /// The mounted file's path inside its filesystem (for nsfs: "net:[4026532177]").
   pub root: String,
   pub mount_point: String,
@@ -41,6 +43,7 @@ pub fn parse(text: &str) -> Vec<Mount> {
       Some(Mount {
         id: f[0].parse().ok()?,
         parent: f[1].parse().ok()?,
+        dev: f[2].to_string(),
         root: unescape(f[3]),
         mount_point: unescape(f[4]),
         fstype: right.split(' ').next()?.to_string(),
@@ -68,17 +71,32 @@ pub fn top_at<'a>(mounts: &'a [Mount], path: &str) -> Option<&'a Mount> {
   mounts.iter().rev().find(|m| m.mount_point == path)
 }
 
-/// The ids of every mount below mount `id` (children, their children, ...), not `id` itself.
-pub fn descendants(mounts: &[Mount], id: u32) -> Vec<u32> {
-  let mut found = vec![id];
-  let mut i = 0;
-  while i < found.len() {
-    let parent = found[i];
-    found.extend(mounts.iter().filter(|m| m.parent == parent && m.id != parent).map(|m| m.id));
-    i += 1;
+/// Every mount below mount `id` (children, their children, ...), not `id` itself.
+pub fn descendants(mounts: &[Mount], id: u32) -> Vec<&Mount> {
+  let mut found: Vec<&Mount> = Vec::new();
+  let mut parents = vec![id];
+  while let Some(parent) = parents.pop() {
+    for m in mounts.iter().filter(|m| m.parent == parent && m.id != parent) {
+      found.push(m);
+      parents.push(m.id);
+    }
   }
-  found.remove(0);
   found
+}
+
+impl Mount {
+  /// Whether this is the same mount as `other`, as far as mountinfo can tell: the kernel reuses
+  /// mount ids, so a mount made later at the same place can have the id of one that is gone, but
+  /// not also its filesystem and root.
+  pub fn same(&self, other: &Mount) -> bool {
+    self.id == other.id && self.dev == other.dev && self.root == other.root && self.mount_point == other.mount_point
+  }
+
+  /// Whether `other` shows the same filesystem and subtree at the same place (a copy of it made
+  /// by a recursive bind has all of that and a new id).
+  pub fn same_place(&self, other: &Mount) -> bool {
+    self.dev == other.dev && self.root == other.root && self.mount_point == other.mount_point
+  }
 }
 
 #[cfg(test)]
@@ -94,10 +112,17 @@ mod tests {
              5 4 0:3 / /run/lock rw - tmpfs c rw\n\
              6 5 0:4 / /run/lock/x rw - tmpfs d rw\n";
     let m = parse(t);
+    let ids = |id| {
+      let mut v: Vec<u32> = descendants(&m, id).iter().map(|d| d.id).collect();
+      v.sort();
+      v
+    };
     assert_eq!(top_at(&m, "/run").unwrap().id, 4);
-    assert_eq!(descendants(&m, 4), [5, 6]);
-    assert_eq!(descendants(&m, 2), [3, 4, 5, 6]);
-    assert!(descendants(&m, 6).is_empty());
+    assert_eq!(ids(4), [5, 6]);
+    assert_eq!(ids(2), [3, 4, 5, 6]);
+    assert!(ids(6).is_empty());
+    assert!(m[4].same_place(&m[2]), "5 is a copy of 3");
+    assert!(!m[4].same(&m[2]));
   }
 
   #[test]

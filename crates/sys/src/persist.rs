@@ -5,17 +5,18 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result, Rule};
 use crate::handle::{NsHandle, NSFS_MAGIC};
-use crate::{mountinfo, sys};
+use crate::mountinfo::{self, Mount};
+use crate::sys;
 
 /// A directory this process bind-mounted onto itself to make it private, so that `unpersist`
 /// can take that mount away again once nothing is persisted in it.
 struct SelfBound {
   dir: String,
-  /// The id of our bind mount at `dir`.
-  id: u32,
+  /// Our bind mount at `dir`.
+  ours: Mount,
   /// The copies of `dir`'s submounts that the recursive bind made (e.g. /run/lock under a
   /// systemd /run): these were there before us and do not keep our mount.
-  copies: Vec<u32>,
+  copies: Vec<Mount>,
 }
 
 static SELF_BOUND: Mutex<Vec<SelfBound>> = Mutex::new(Vec::new());
@@ -44,11 +45,15 @@ fn make_parent_private(dir: &str) -> Result<()> {
   }
   // Always a mount of our own, also when `dir` is already a mount point: changing the propagation
   // of an existing mount (/run, a tmpfs /tmp) would change it for everything else using it.
+  let below = format!("{dir}/");
+  let before: Vec<Mount> = mounts.into_iter().filter(|m| m.mount_point.starts_with(&below)).collect();
   sys::mount(dir, dir, None, libc::MS_BIND | libc::MS_REC)?;
-  let mounts = mountinfo::read();
-  if let Some(ours) = mountinfo::top_at(&mounts, dir) {
-    let copies = mountinfo::descendants(&mounts, ours.id);
-    SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner()).push(SelfBound { dir: dir.to_string(), id: ours.id, copies });
+  let after = mountinfo::read();
+  if let Some(ours) = mountinfo::top_at(&after, dir) {
+    // Only what matches a mount that was there before: anything mounted below meanwhile is not
+    // a copy, and keeps our mount (the safe way to be wrong).
+    let copies = mountinfo::descendants(&after, ours.id).into_iter().filter(|c| before.iter().any(|b| b.same_place(c))).cloned().collect();
+    SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner()).push(SelfBound { dir: dir.to_string(), ours: ours.clone(), copies });
   }
   sys::mount("none", dir, None, libc::MS_PRIVATE)
 }
@@ -90,10 +95,11 @@ fn release_parent(dir: &str) {
   let mut bound = SELF_BOUND.lock().unwrap_or_else(|p| p.into_inner());
   let Some(i) = bound.iter().position(|b| b.dir == dir) else { return };
   let mounts = mountinfo::read();
-  if mountinfo::top_at(&mounts, dir).map(|m| m.id) != Some(bound[i].id) {
+  let b = &bound[i];
+  if !mountinfo::top_at(&mounts, dir).is_some_and(|top| top.same(&b.ours)) {
     return;
   }
-  if mountinfo::descendants(&mounts, bound[i].id).iter().any(|id| !bound[i].copies.contains(id)) {
+  if mountinfo::descendants(&mounts, b.ours.id).iter().any(|d| !b.copies.iter().any(|c| c.same(d))) {
     return;
   }
   if sys::umount(dir, libc::MNT_DETACH).is_ok() {

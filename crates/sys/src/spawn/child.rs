@@ -86,7 +86,10 @@ fn run(p: &Plan) -> ! {
         // Here, while the old root and its /proc are still in this mount namespace: without
         // CAP_SYS_ADMIN in the initial user namespace the kernel only mounts a proc that reveals
         // no more than one already visible (mount_too_revealing), and after the old root is
-        // detached none is, so a rootless pivotRoot with mountProc would always fail.
+        // detached none is, so a rootless pivotRoot with mountProc would always fail. Until the
+        // pivot a symbolic link at root/proc would lead out of the new root: refused (ENOTDIR).
+        let dir = check(p, k::open(c"proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC), Site::ProcMount, None);
+        k::close(dir as i32);
         mount_proc(p, c"proc");
       }
       // With the same directory twice the old root ends up stacked under the new one, where a
