@@ -57,13 +57,18 @@ test('as uid 65534: join, unshare, create and persist fail with EPERM naming CAP
     const { Namespace } = nsjs
     const grab = (fn) => { try { const v = fn(); return v === undefined ? 'ok' : v } catch (e) { return (${CATCH_FIELDS})(e) } }
     const net = Namespace.current('net')
-    console.log(JSON.stringify({
+    const sync = {
       join: grab(() => net.joinSync()),
       unshare: grab(() => Namespace.unshareSync(['net'])),
       create: grab(() => Namespace.createSync('uts')),
+      createPid: grab(() => Namespace.createSync('pid')),
       createUser: grab(() => Namespace.createSync('user').type),
       persist: grab(() => net.persistSync('/tmp/nsjs-nobody-' + process.pid)),
-    }))`) as Record<string, { code: string; syscall: string; message: string } | string>
+      // /usr is root's, mode 755: creating the file there is what is refused.
+      persistUnwritable: grab(() => net.persistSync('/usr/nsjs-nobody-' + process.pid)),
+    }
+    nsjs.exec('true', [], { unshare: ['pid'] }).then(() => 'ok', ${CATCH_FIELDS})
+      .then((spawnPid) => console.log(JSON.stringify({ ...sync, spawnPid })))`) as Record<string, { code: string; syscall: string; message: string; step?: string } | string>
   const join = r.join as { code: string; syscall: string; message: string }
   t.is(join.code, 'EPERM')
   t.is(join.syscall, 'setns')
@@ -76,4 +81,13 @@ test('as uid 65534: join, unshare, create and persist fail with EPERM naming CAP
   const persist = r.persist as { code: string; message: string }
   t.is(persist.code, 'EPERM')
   t.regex(persist.message, /CAP_SYS_ADMIN/)
+  // A new pid namespace comes from clone(): the same rule and advice as for the other types.
+  t.like(r.createPid, { code: 'EPERM', syscall: 'clone' })
+  t.regex((r.createPid as { message: string }).message, /CAP_SYS_ADMIN.*'user'/)
+  t.like(r.spawnPid, { code: 'EPERM', step: 'clone' })
+  t.regex((r.spawnPid as { message: string }).message, /CAP_SYS_ADMIN.*'user'/)
+  // A file that may not be created is a permission on its directory, not a ptrace rule.
+  t.like(r.persistUnwritable, { code: 'EACCES', syscall: 'open' })
+  t.regex((r.persistUnwritable as { message: string }).message, /write access to its directory/)
+  t.notRegex((r.persistUnwritable as { message: string }).message, /ptrace/)
 })

@@ -47,10 +47,13 @@ test.serial('run(fn) on a mnt namespace sees its mounts and puts the cwd back', 
   process.chdir('/tmp')
   const cwd = readlinkSync('/proc/thread-self/cwd')
   using mnt = Namespace.open(pid, 'mnt')
-  const seen = mnt.run(() => require('node:fs').readdirSync(dir))
+  t.is(process.cwd(), '/tmp') // Node caches it from here on
+  const [seen, inside] = mnt.run(() => [require('node:fs').readdirSync(dir), process.cwd()])
   t.deepEqual(seen, ['inside'])
+  t.is(inside, '/', "process.cwd() inside is the namespace's root, where setns put the thread")
   t.deepEqual(require('node:fs').readdirSync(dir), [])
   t.is(readlinkSync('/proc/thread-self/cwd'), cwd)
+  t.is(process.cwd(), '/tmp', 'and process.cwd() is the restored cwd again, not a stale cache')
   t.is(nsLink('thread-self', 'mnt'), nsLink('self', 'mnt'))
 })
 

@@ -59,7 +59,7 @@ const USAGE: Record<string, string> = {
   nsjs: 'nsjs <ls|exec|run|create|delete|id> [options]   (nsjs --help)',
   ls: 'nsjs ls [--type TYPE] [--pid PID] [--json] [--tree]',
   exec: 'nsjs exec --target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] [--ns PATH] [--wd DIR] -- CMD [ARGS...]',
-  run: 'nsjs run --unshare TYPE[,TYPE...] [--map-root|--map-current] [--hostname NAME] [--mount-proc] [--wd DIR] -- CMD [ARGS...]',
+  run: 'nsjs run --unshare TYPE[,TYPE...] [--map-root|--map-current] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child] -- CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
   id: 'nsjs id PID [--json]',

@@ -80,16 +80,21 @@ function explain(r: NativeRecord): string {
           ? `joining a user namespace needs CAP_SYS_ADMIN in that user namespace`
           : `joining a ${t} namespace needs CAP_SYS_ADMIN both in the user namespace that owns it and in the caller's own user namespace`
       case 'unshare':
+      case 'clone':
         return `creating a ${t} namespace needs CAP_SYS_ADMIN in the caller's user namespace; unprivileged users can spawn({ unshare: ['user', '${t}'], uidMap: 'current' })`
       case 'mount':
-      case 'umount2':
         return `bind-mounting a namespace file needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`
+      case 'umount2':
+        return `unmounting a persisted namespace needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`
       case 'ioctl':
         if (r.pid === undefined) return `the ${t} namespace's parent is outside the caller's own ${t} namespace, which the kernel does not reveal`
       // falls through: an ioctl on a pidfd is how another process's namespace is opened
       case 'open':
       case 'pidfd_open':
-        return `opening another process's namespace needs ptrace read access to it (the same uid, or CAP_SYS_PTRACE)${where}`
+        if (r.pid !== undefined || /^\/proc\/\d+\//.test(r.path ?? '')) {
+          return `opening another process's namespace needs ptrace read access to it (the same uid, or CAP_SYS_PTRACE)${where}`
+        }
+        return `${r.syscall}: permission denied${where} (a file to create needs write access to its directory)`
     }
   }
   if (r.code === 'ENOENT') return `${r.syscall}: no such file or directory${where}`
@@ -122,6 +127,10 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
     EPERM: 'mounting /proc needs CAP_SYS_ADMIN over a new mnt namespace and a new pid namespace (unshare: [\'pid\', \'mnt\'])',
     ENOENT: 'there is no /proc directory to mount on (in the new root, if one was given)',
     ENOTDIR: 'proc in the new root must be a directory (a symbolic link there is not followed)',
+  },
+  clone: {
+    EPERM: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace',
+    ENOMEM: 'a pid namespace whose first process (its init) has exited admits no new processes',
   },
   setgid: { EINVAL: NOT_MAPPED },
   setuid: { EINVAL: NOT_MAPPED },

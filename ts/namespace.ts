@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { types as utilTypes } from 'node:util'
+import { isMainThread } from 'node:worker_threads'
 
 import { argError, native, nativeAsync } from './errors'
 import { binding } from './loader'
@@ -18,6 +19,22 @@ import {
 } from './validate'
 
 const wrapKey = Symbol('nsjs.native')
+
+/**
+ * Node caches `process.cwd()` and forgets it only on `process.chdir()`. Entering a mnt namespace
+ * moves the thread's cwd (to that namespace's root) and `run()` moves it back, so the cache is
+ * dropped, or `process.cwd()`, `path.resolve()` and everything built on them (persist, spawn's
+ * relative paths) would name a directory the thread is no longer in. chdir('.') leaves the real
+ * cwd as it is. Workers cannot chdir; their process.cwd() follows the main thread's anyway.
+ */
+function cwdChanged(): void {
+  if (!isMainThread) return
+  try {
+    process.chdir('.')
+  } catch {
+    // a cwd that no longer exists: nothing cached can be right either
+  }
+}
 
 /**
  * A handle on one Linux namespace: an open, close-on-exec descriptor on its nsfs file. The
@@ -234,6 +251,7 @@ export class Namespace {
   /** Synchronous twin of {@link Namespace.join}. */
   joinSync(): void {
     native(() => this.#native.join())
+    if (this.type === 'mnt') cwdChanged()
   }
 
   /**
@@ -248,11 +266,14 @@ export class Namespace {
   run<T>(fn: () => T): T {
     validateFunction(fn)
     const saved = native(() => this.#native.enter())
+    const mnt = this.type === 'mnt'
+    if (mnt) cwdChanged()
     let result: T
     try {
       result = fn()
     } finally {
       native(() => saved.restore())
+      if (mnt) cwdChanged()
     }
     if (utilTypes.isPromise(result) || (result !== null && typeof (result as { then?: unknown })?.then === 'function')) {
       throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'run(fn): fn returned a Promise. Only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work')
@@ -265,7 +286,8 @@ export class Namespace {
    * `ip netns add` (for a net namespace at `/run/netns/<name>`, `ip netns` sees it). The file
    * is created and must not exist; missing parent directories are created (as `ip netns add`
    * makes /run/netns). If the parent directory sits on a shared mount, it is first
-   * made a private mount of its own, as `ip netns add` does for /run/netns. The mount is made in
+   * made a private mount of its own, as `ip netns add` does for /run/netns; `unpersist()` in this
+   * process removes that mount again when nothing else was mounted below it. The mount is made in
    * the calling thread's mount namespace. It survives `close()`; remove it with
    * `Namespace.unpersist(path)`.
    */
