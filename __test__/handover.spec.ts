@@ -8,7 +8,7 @@ import { once } from 'node:events'
 
 import test from 'ava'
 
-import { Namespace, NamespaceError, NsChildProcess, spawn, type SpawnOptions } from '../ts/index'
+import { exec, Namespace, NamespaceError, NsChildProcess, spawn, type SpawnOptions } from '../ts/index'
 import { asNobody, CATCH_FIELDS, nsjsFdCount, nsLink, ROOT, procStat, target, tempDir, zombieChildren } from './helpers'
 
 function threadNames(): string[] {
@@ -50,6 +50,24 @@ test.serial('a burst is handed to the spawner thread; every child runs, exits an
   t.true(kids.every((k) => typeof k.pid === 'number' && k.pid > 1))
   t.deepEqual(zombieChildren(), [])
   t.is(nsjsFdCount(), startFds, 'no pipe, pidfd or duplicate is left behind')
+})
+
+test.serial('pipes nobody touches get their streams in the background: close comes, nothing is left open', async (t) => {
+  const startFds = nsjsFdCount()
+  const kids = burst(200, 'sh', (i) => ['-c', `echo out ${i}; echo err ${i} >&2`], {})
+  const closed = kids.map((k) => new Promise((resolve) => k.once('close', (code) => resolve(code))))
+  t.deepEqual(await Promise.all(closed), kids.map(() => 0))
+  t.true(kids.every((k) => k.stdout !== null && k.stdout.destroyed), 'each child had its stdout stream, now closed')
+  t.is(nsjsFdCount(), startFds, 'every pipe end is closed')
+  t.deepEqual(zombieChildren(), [])
+})
+
+test.serial('a burst of exec() calls gets every output, and its pipes are closed after', async (t) => {
+  const startFds = nsjsFdCount()
+  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => exec('sh', ['-c', `echo ${i}; echo e${i} >&2`], { input: `in${i}` })))
+  t.deepEqual(results.map((r) => r.stdout), results.map((_, i) => `${i}\n`))
+  t.deepEqual(results.map((r) => r.stderr), results.map((_, i) => `e${i}\n`))
+  t.is(nsjsFdCount(), startFds)
 })
 
 test.serial('reading pid right after spawn() gives the running child, even when it was handed over', async (t) => {

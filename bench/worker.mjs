@@ -13,7 +13,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 
 const require = createRequire(import.meta.url)
 // The package as users get it: package.json "main" (dist/cjs) and the built binding.
-const { spawn, Namespace } = require('..')
+const { spawn, exec, Namespace } = require('..')
 
 const [task, json] = process.argv.slice(2)
 const opts = JSON.parse(json ?? '{}')
@@ -216,8 +216,14 @@ async function burstOnce(kind, { count, chunk, file, args }) {
       const p = cpRun('/usr/bin/unshare', ['-u', file, ...args])
       calls.push(now() - t)
       waits.push(p)
+    } else if (kind === 'nsjs-exec') {
+      const t = now()
+      const p = exec(file, args, { unshare: ['uts'] })
+      calls.push(now() - t)
+      waits.push(p)
     } else {
-      waits.push(nsRun(file, args, { unshare: ['uts'], stdio: 'ignore' }, calls))
+      // 'nsjs-pipe': spawn()'s default stdio, three pipes per child.
+      waits.push(nsRun(file, args, { unshare: ['uts'], stdio: kind === 'nsjs-pipe' ? 'pipe' : 'ignore' }, calls))
     }
   }
   const startedMs = now() - t0
@@ -239,7 +245,13 @@ async function burstOnce(kind, { count, chunk, file, args }) {
 }
 
 async function burst({ count, rounds, chunk, file, args }) {
-  const kinds = { 'nsjs all at once': ['nsjs', 0], [`nsjs ${chunk} per loop turn`]: ['nsjs', chunk], 'cp unshare -u all at once': ['cp', 0] }
+  const kinds = {
+    'nsjs all at once': ['nsjs', 0],
+    'nsjs all at once, stdio pipe': ['nsjs-pipe', 0],
+    'nsjs exec() all at once': ['nsjs-exec', 0],
+    [`nsjs ${chunk} per loop turn`]: ['nsjs', chunk],
+    'cp unshare -u all at once': ['cp', 0],
+  }
   const names = Object.keys(kinds)
   // Warm up both routes (and the reaper thread) first.
   await burstOnce('nsjs', { count: 50, chunk: 0, file, args })

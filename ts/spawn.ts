@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { closeSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
@@ -381,16 +382,33 @@ function abortError(reason: unknown): Error {
   return e
 }
 
+/** exec's way to {@link NsChildProcess}'s private #whenStdio. */
+let whenStdio: (child: NsChildProcess, cb: () => void) => void
+
+// Sockets of pipes nobody has touched yet are made from setImmediate, at most this long per loop
+// turn, in the order of the spawns.
+const WRAP_BUDGET_MS = 0.5
+const toWrap: Array<() => void> = []
+let wrapped = 0
+
+function wrapSoon(wrap: () => void): void {
+  if (toWrap.push(wrap) === 1) setImmediate(wrapSome)
+}
+
+function wrapSome(): void {
+  const end = performance.now() + WRAP_BUDGET_MS
+  while (wrapped < toWrap.length && performance.now() < end) toWrap[wrapped++]()
+  if (wrapped < toWrap.length) return void setImmediate(wrapSome)
+  toWrap.length = 0
+  wrapped = 0
+}
+
 /**
  * A process started by {@link spawn}. It behaves like Node's ChildProcess where users expect
  * it (events 'spawn', 'exit', 'close', 'error'; `pid`, `exitCode`, `signalCode`, `killed`,
  * `kill()`, stdio streams) and adds `exited`, a Promise of how it ended.
  */
 export class NsChildProcess extends EventEmitter {
-  stdin: Writable | null = null
-  stdout: Readable | null = null
-  stderr: Readable | null = null
-  readonly stdio: [Writable | null, Readable | null, Readable | null]
   exitCode: number | null = null
   signalCode: NodeJS.Signals | null = null
   /** Whether a `kill()` succeeded (or was queued for a child not started yet), as in child_process. */
@@ -411,6 +429,15 @@ export class NsChildProcess extends EventEmitter {
   #referenced = true
   #running = false
   #openStreams = 0
+  /** The parent's ends of the stdio pipes; -1 where there is none. */
+  #fds: number[] = [-1, -1, -1]
+  /** The Socket on each, made on first use or by {@link wrapSoon}; undefined: not made yet. */
+  #streams: Array<Socket | null | undefined> = [null, null, null]
+  /** Whether output read must wait for 'spawn' (a handed-over child not started yet). */
+  #holdUntilSpawn = false
+  #spawnEmitted = false
+  /** Run once every stdio Socket exists (exec's collectors). */
+  #onStdio: Array<() => void> = []
   #cleanup: Array<() => void> = []
   /** Run right after 'spawn' is emitted: the held reads of a handed-over child's output. */
   #afterSpawn: Array<() => void> = []
@@ -420,7 +447,6 @@ export class NsChildProcess extends EventEmitter {
     super()
     this.spawnfile = file
     this.spawnargs = [file, ...args]
-    this.stdio = [null, null, null]
     if (prepared.signal?.aborted) {
       // Not started at all: killing it right after the start would still let it run a little.
       for (const h of prepared.opened) h.close()
@@ -522,8 +548,9 @@ export class NsChildProcess extends EventEmitter {
     for (const h of l.held) h.close()
     if (typeof outcome === 'string') outcome = fromNative(new Error(outcome))
     if (outcome instanceof Error) {
-      // The streams of a child that never ran end now.
-      for (const s of this.stdio) (s as Socket | null)?.destroy()
+      // The streams of a child that never ran end now; pipes not wrapped yet are just closed.
+      this.#streams.forEach((s, i) => (s === undefined ? closeSync(this.#fds[i]) : s?.destroy()))
+      this.#streams = [null, null, null]
       for (const c of this.#cleanup.splice(0)) c()
       this.#running = false
       holdLoop(-1)
@@ -554,6 +581,7 @@ export class NsChildProcess extends EventEmitter {
     this.#native = child
     this.#pid = child.pid
     process.nextTick(() => {
+      this.#spawnEmitted = true
       this.emit('spawn')
       // Output of a handed-over child is read only now, so that 'spawn' comes first.
       for (const go of this.#afterSpawn.splice(0)) go()
@@ -576,28 +604,73 @@ export class NsChildProcess extends EventEmitter {
     })
   }
 
+  /**
+   * Takes the parent's pipe ends. Their Sockets (about 20 us each, most of a spawn() call with
+   * pipes) are made when first used, or soon after in the background (see wrapSoon), so that a
+   * burst of spawns does not hold the loop for them; always before the exit is handled.
+   */
   #attachStdio(fds: number[], holdReads = false): void {
-    const streams = fds.map((fd, i) => {
-      if (fd < 0) return null
-      const s = new Socket({ fd, readable: i !== 0, writable: i === 0, manualStart: holdReads } as ConstructorParameters<typeof Socket>[0])
-      if (holdReads && i !== 0) this.#holdReads(s)
-      if (i === 0) {
-        // A reader that stops early must not crash the parent with EPIPE on stdin.
-        s.on('error', () => {})
-      } else {
-        // As in child_process, 'close' waits for the output streams; stdin is destroyed at exit.
-        this.#openStreams++
-        s.once('close', () => {
-          this.#openStreams--
-          this.#maybeClose()
-        })
-      }
-      return s
-    })
-    this.stdin = streams[0] as Writable | null
-    this.stdout = streams[1] as Readable | null
-    this.stderr = streams[2] as Readable | null
-    ;(this.stdio as unknown[]).splice(0, 3, ...streams)
+    this.#fds = fds.slice(0, 3)
+    this.#holdUntilSpawn = holdReads
+    this.#streams = this.#fds.map((fd) => (fd < 0 ? null : undefined))
+    // As in child_process, 'close' waits for the output streams (wrapped yet or not).
+    this.#openStreams = this.#fds.filter((fd, i) => i !== 0 && fd >= 0).length
+    if (this.#streams.includes(undefined)) wrapSoon(() => this.#wrapAll())
+  }
+
+  #wrapAll(): void {
+    for (let i = 0; i < 3; i++) this.#stream(i)
+  }
+
+  #stream(i: number): Socket | null {
+    const made = this.#streams[i]
+    if (made !== undefined) return made
+    const hold = this.#holdUntilSpawn && !this.#spawnEmitted && i !== 0
+    const s = new Socket({ fd: this.#fds[i], readable: i !== 0, writable: i === 0, manualStart: hold } as ConstructorParameters<typeof Socket>[0])
+    this.#streams[i] = s
+    if (hold) this.#holdReads(s)
+    if (i === 0) {
+      // A reader that stops early must not crash the parent with EPIPE on stdin.
+      s.on('error', () => {})
+    } else {
+      s.once('close', () => {
+        this.#openStreams--
+        this.#maybeClose()
+      })
+    }
+    if (!this.#referenced) s.unref()
+    if (!this.#streams.includes(undefined)) for (const cb of this.#onStdio.splice(0)) cb()
+    return s
+  }
+
+  /** Calls `cb` once every stdio stream exists: now, or when the last one is made. */
+  #whenStdio(cb: () => void): void {
+    if (this.#streams.includes(undefined)) this.#onStdio.push(cb)
+    else cb()
+  }
+
+  static {
+    whenStdio = (child, cb) => child.#whenStdio(cb)
+  }
+
+  /** The child's stdin, when it is a pipe. */
+  get stdin(): Writable | null {
+    return this.#stream(0)
+  }
+
+  /** The child's stdout, when it is a pipe. */
+  get stdout(): Readable | null {
+    return this.#stream(1)
+  }
+
+  /** The child's stderr, when it is a pipe. */
+  get stderr(): Readable | null {
+    return this.#stream(2)
+  }
+
+  /** `[stdin, stdout, stderr]`, as in child_process. */
+  get stdio(): [Writable | null, Readable | null, Readable | null] {
+    return [this.stdin, this.stdout, this.stderr]
   }
 
   #armAbort(p: Prepared): void {
@@ -657,6 +730,7 @@ export class NsChildProcess extends EventEmitter {
     this.signalCode = signal ? signalName(signal) : null
     for (const c of this.#cleanup.splice(0)) c()
     this.#native?.release()
+    this.#wrapAll()
     this.stdin?.destroy()
     // As child_process does: output nobody reads is drained, so that 'close' still comes.
     for (const s of [this.stdout, this.stderr]) {
@@ -739,14 +813,14 @@ export class NsChildProcess extends EventEmitter {
   unref(): void {
     if (this.#referenced && this.#running && !this.#later) holdLoop(-1)
     this.#referenced = false
-    for (const s of this.stdio) (s as Socket | null)?.unref?.()
+    for (const s of this.#streams) s?.unref()
   }
 
   /** Undoes `unref()`. */
   ref(): void {
     if (!this.#referenced && this.#running && !this.#later) holdLoop(1)
     this.#referenced = true
-    for (const s of this.stdio) (s as Socket | null)?.ref?.()
+    for (const s of this.#streams) s?.ref()
   }
 }
 
@@ -867,9 +941,12 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
       child.kill('SIGKILL')
     })
   }
-  collect(out, child.stdout, 'stdout')
-  collect(err, child.stderr, 'stderr')
-  if (input !== undefined) child.stdin?.end(input)
+  // Once the pipes have their Sockets, not before: a burst of exec() calls does not make them.
+  whenStdio(child, () => {
+    collect(out, child.stdout, 'stdout')
+    collect(err, child.stderr, 'stderr')
+    if (input !== undefined) child.stdin?.end(input)
+  })
   // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
   const text = (b: Buffer[]): string | Buffer => encoding === 'buffer'
     ? Buffer.concat(b)

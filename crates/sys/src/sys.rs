@@ -88,6 +88,29 @@ pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd> {
   owned(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) }, "dup")
 }
 
+/// Grows the process's descriptor table to hold `n` descriptors (at most RLIMIT_NOFILE). The
+/// kernel grows it only when a descriptor beyond its size is opened, doubling each time, and in a
+/// multithreaded process each growth waits for an RCU grace period (milliseconds) in whichever
+/// thread opened that descriptor. Best effort: nothing happens when any step fails.
+pub fn reserve_fds(n: u64) {
+  let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+  // SAFETY: getrlimit writes only into `lim`, which is valid for writes.
+  if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+    return;
+  }
+  let top = n.min(lim.rlim_cur);
+  let Ok(null) = open("/dev/null", libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return };
+  if top < 2 {
+    return;
+  }
+  // SAFETY: F_DUPFD_CLOEXEC only reads `null`, which is open; the result is checked below.
+  let fd = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD_CLOEXEC, (top - 1) as libc::c_int) };
+  if fd >= 0 {
+    // SAFETY: `fd` was just created by the fcntl above and is owned by nothing else.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+  }
+}
+
 pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> Result<()> {
   // SAFETY: plain syscall on a descriptor that is open for the borrow.
   check(unsafe { libc::setns(fd.as_raw_fd(), nstype) }, "setns").map(drop)
