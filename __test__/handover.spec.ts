@@ -62,6 +62,46 @@ test.serial('pipes nobody touches get their streams in the background: close com
   t.deepEqual(zombieChildren(), [])
 })
 
+test.serial('out of descriptors in a burst: clean EMFILE failures, every child closes, nothing is left open', (t) => {
+  // In a process limited to 200 descriptors; a third of the children have their stdout asked for
+  // at once (their pipes open then), the others open them at the hand-over.
+  const code = `
+    const { spawn } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
+    const fs = require('node:fs')
+    // What nsjs makes (pipes, pidfds, /dev/null), not the runtime's own descriptors.
+    const count = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try { return /^(pipe:|anon_inode:\\[pidfd\\]|\\/dev\\/null)/.test(fs.readlinkSync('/proc/self/fd/' + fd)) } catch { return false }
+    }).length
+    const before = count()
+    const kids = [], closed = []
+    for (let i = 0; i < 300; i++) {
+      const k = spawn('sh', ['-c', 'echo ' + i])
+      k.on('error', () => {})
+      if (i % 3 === 0) k.stdout.on('data', () => {})
+      closed.push(new Promise((r) => { k.once('close', () => r(true)); setTimeout(() => r(false), 10000).unref() }))
+      kids.push(k)
+    }
+    Promise.allSettled(kids.map((k) => k.exited)).then(async (res) => {
+      const tally = { ok: 0, emfile: 0, other: [] }
+      for (const r of res) {
+        if (r.status === 'fulfilled') tally.ok++
+        else if (r.reason.code === 'EMFILE') tally.emfile++
+        else tally.other.push(r.reason.code)
+      }
+      const closes = await Promise.all(closed)
+      console.log(JSON.stringify({ ...tally, unclosed: closes.filter((c) => !c).length, leaked: count() - before }))
+    })`
+  const out = execFileSync('sh', ['-c', `ulimit -n 200 && exec "$0" "$@"`, process.execPath, '--require', require.resolve('tsx/cjs'), '-e', code], {
+    encoding: 'utf8', env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
+  })
+  const r = JSON.parse(out) as { ok: number; emfile: number; other: string[]; unclosed: number; leaked: number }
+  t.true(r.ok > 0, `some children ran: ${out}`)
+  t.true(r.emfile > 0, `some could not get descriptors: ${out}`)
+  t.deepEqual(r.other, [])
+  t.is(r.unclosed, 0, 'every child emitted close')
+  t.is(r.leaked, 0, 'and the process has the descriptors it started with')
+})
+
 test.serial('a burst of exec() calls gets every output, and its pipes are closed after', async (t) => {
   const startFds = nsjsFdCount()
   const results = await Promise.all(Array.from({ length: 200 }, (_, i) => exec('sh', ['-c', `echo ${i}; echo e${i} >&2`], { input: `in${i}` })))

@@ -160,10 +160,15 @@ function validateHostname(v: unknown): string | undefined {
   return name
 }
 
+// What the native side takes for each of fds 0-2 besides a descriptor of ours.
+const INHERIT = -1
+const IGNORE = -2
+const PIPE = -3
+
 function stdioCode(s: StdioOption, i: number): number {
-  if (s === 'pipe' || s === null || s === undefined) return -3
-  if (s === 'inherit') return -1
-  if (s === 'ignore') return -2
+  if (s === 'pipe' || s === null || s === undefined) return PIPE
+  if (s === 'inherit') return INHERIT
+  if (s === 'ignore') return IGNORE
   const fd = typeof s === 'number' ? s : (s as { fd?: unknown })?.fd
   if (typeof fd === 'number' && Number.isInteger(fd) && fd >= 0) return fd
   throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'stdio[${i}]' must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd`)
@@ -438,6 +443,9 @@ export class NsChildProcess extends EventEmitter {
   #spawnEmitted = false
   /** Run once every stdio Socket exists (exec's collectors). */
   #onStdio: Array<() => void> = []
+  /** The stdio of a queued child whose pipes are not open yet (see #openPipes). */
+  #pipeCodes: number[] | undefined
+  #pipeError: unknown
   #cleanup: Array<() => void> = []
   /** Run right after 'spawn' is emitted: the held reads of a handed-over child's output. */
   #afterSpawn: Array<() => void> = []
@@ -489,7 +497,6 @@ export class NsChildProcess extends EventEmitter {
     // Whatever the caller does once spawn() returns must not change the child: its join handles
     // may be closed (so hold duplicates), its cwd changed (so remember it; see #handOver).
     const held: Namespace[] = []
-    let pipes: NativeStdioPipes | null = null
     try {
       if (prepared.joined.length > 0) request.joinFds = prepared.joined.map((h) => {
         if (prepared.opened.includes(h)) return h.fd
@@ -497,20 +504,24 @@ export class NsChildProcess extends EventEmitter {
         held.push(dup)
         return dup.fd
       })
-      if (prepared.stdio.includes(-3)) pipes = native(() => binding().openStdioPipes(prepared.stdio))
     } catch (err) {
       for (const h of [...held, ...prepared.opened]) h.close()
       this.#fail(err)
       return
     }
-    if (pipes) this.#attachStdio(pipes.parentFds, true)
+    if (prepared.stdio.includes(PIPE)) {
+      // Opened at the hand-over, or when a stream is asked for first: not in the burst itself.
+      this.#pipeCodes = prepared.stdio
+      this.#streams = prepared.stdio.map((c) => (c === PIPE ? undefined : null))
+      this.#openStreams = prepared.stdio.filter((c, i) => i !== 0 && c === PIPE).length
+    }
     this.#running = true
     // Held until the child has started, whatever unref() says: a spawn() that returned is a
     // child that runs, as with child_process (and the process's 'exit' waits for it too).
     holdLoop(1)
     this.#later = {
       request,
-      pipes,
+      pipes: null,
       held: [...held, ...prepared.opened],
       // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
       // path of ours would mean something else there.
@@ -530,6 +541,8 @@ export class NsChildProcess extends EventEmitter {
   #handOver(): void {
     const l = this.#later as Later
     pinCwd(l.request, l.cwd)
+    if (this.#pipeCodes) this.#openPipes()
+    if (this.#pipeError !== undefined) return this.#onReady(this.#pipeError)
     try {
       l.sent = native(() =>
         binding().spawnChildLater(l.request, l.pipes, (outcome) => this.#onReady(outcome), ([code, signal]) => this.#onExit(code, signal)),
@@ -549,8 +562,9 @@ export class NsChildProcess extends EventEmitter {
     if (typeof outcome === 'string') outcome = fromNative(new Error(outcome))
     if (outcome instanceof Error) {
       // The streams of a child that never ran end now; pipes not wrapped yet are just closed.
-      this.#streams.forEach((s, i) => (s === undefined ? closeSync(this.#fds[i]) : s?.destroy()))
+      this.#streams.forEach((s, i) => (s === undefined ? this.#fds[i] >= 0 && closeSync(this.#fds[i]) : s?.destroy()))
       this.#streams = [null, null, null]
+      this.#pipeCodes = undefined
       for (const c of this.#cleanup.splice(0)) c()
       this.#running = false
       holdLoop(-1)
@@ -618,11 +632,32 @@ export class NsChildProcess extends EventEmitter {
     if (this.#streams.includes(undefined)) wrapSoon(() => this.#wrapAll())
   }
 
+  /** Opens the pipes of a queued child, once: at its hand-over, or when a stream is asked for. */
+  #openPipes(): void {
+    const codes = this.#pipeCodes as number[]
+    this.#pipeCodes = undefined
+    try {
+      const pipes = native(() => binding().openStdioPipes(codes))
+      ;(this.#later as Later).pipes = pipes
+      this.#attachStdio(pipes.parentFds, true)
+    } catch (err) {
+      // The spawn fails with `err` at its hand-over; the streams asked for exist, and are over.
+      this.#pipeError = err
+      this.#streams = this.#streams.map((s) => {
+        if (s !== undefined) return s
+        const over = new Socket()
+        over.destroy()
+        return over
+      })
+    }
+  }
+
   #wrapAll(): void {
     for (let i = 0; i < 3; i++) this.#stream(i)
   }
 
   #stream(i: number): Socket | null {
+    if (this.#streams[i] === undefined && this.#pipeCodes) this.#openPipes()
     const made = this.#streams[i]
     if (made !== undefined) return made
     const hold = this.#holdUntilSpawn && !this.#spawnEmitted && i !== 0
