@@ -143,7 +143,11 @@ test.serial('stdio pipes of handed-over children exist at once and carry their o
 })
 
 test.serial('a failing step of a handed-over spawn is an error event and a rejection, not a hang', async (t) => {
+  const startFds = nsjsFdCount()
   const kids = burst(30, '/nonexistent/nsjs-cmd', () => [], { stdio: 'pipe' })
+  // Half have their stdout asked for before the failure: it stays that same object, as in
+  // child_process; the others get one that is already destroyed.
+  const held = kids.map((k, i) => (i % 2 ? k.stdout : null))
   const errors = kids.map((k) => once(k, 'error').then(([e]) => e as NamespaceError))
   const rejections = await Promise.all(kids.map((k) => k.exited.then(() => undefined, (e: unknown) => e)))
   for (const e of [...(await Promise.all(errors)), ...rejections]) {
@@ -151,6 +155,8 @@ test.serial('a failing step of a handed-over spawn is an error event and a rejec
     t.like(e as NamespaceError, { code: 'ENOENT', step: 'execve' })
   }
   t.true(kids.every((k) => k.pid === undefined))
+  t.true(kids.every((k, i) => k.stdout !== null && k.stdout.destroyed && (i % 2 === 0 || k.stdout === held[i])))
+  t.is(nsjsFdCount(), startFds, 'no pipe end is left open')
 })
 
 test.serial('the cwd and join handles of spawn() time count, whatever the caller does next', async (t) => {

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import test from 'ava'
 
 import { Namespace, NamespaceError, NsChildProcess, exec, spawn, type ExecError } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsLink, nsjsFdCount, target, tempDir, zombieChildren } from './helpers'
+import { asNobody, CATCH_FIELDS, nsLink, nsjsFdCount, procStat, ROOT, target, tempDir, zombieChildren } from './helpers'
 
 test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
   const mine = readFileSync('/proc/sys/kernel/hostname', 'utf8')
@@ -242,6 +242,28 @@ test('without env the child gets process.env as it is now; with env exactly that
   await w.terminate()
 })
 
+test.serial('a worker that ends right after spawning leaves no pipe open and no child waiting for input', async (t) => {
+  const startFds = nsjsFdCount()
+  const { Worker } = await import('node:worker_threads')
+  // The built package: tsx in a worker keeps pipes of its own open, which would blur the count.
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    const { spawn } = require(${JSON.stringify(join(ROOT, 'dist', 'cjs', 'index.js'))})
+    const pids = Array.from({ length: 10 }, () => spawn('cat', []).pid)
+    parentPort.postMessage(pids)
+    process.exit(0)`, { eval: true })
+  const exited = once(w, 'exit')
+  const pids = await new Promise<number[]>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+  await exited
+  // Each cat reads its stdin to EOF: that only comes when our end of the pipe is closed.
+  const alive = (pid: number): boolean => (procStat(pid)?.state ?? 'Z') !== 'Z'
+  for (let i = 0; i < 200 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20))
+  const left = pids.filter(alive)
+  for (const pid of left) process.kill(pid, 'SIGKILL')
+  t.deepEqual(left, [], 'every cat saw EOF and ended')
+  t.is(nsjsFdCount(), startFds, 'no pipe end or pidfd of the worker is left')
+})
+
 test('a uid alone drops our supplementary groups, as child_process does', async (t) => {
   const before = process.getgroups!()
   // Earlier spawns started the reaper thread: glibc's setgroups, which signals every thread of
@@ -334,6 +356,8 @@ test('exec maxBuffer: keeps what fits, names the stream and kills the child, lik
   for (const [bad, code] of [[-3, 'ERR_OUT_OF_RANGE'], [Number.NaN, 'ERR_OUT_OF_RANGE'], ['1', 'ERR_INVALID_ARG_TYPE']] as const) {
     t.like(await t.throwsAsync(exec('true', [], { maxBuffer: bad as number })), { code })
   }
+  t.like(await t.throwsAsync(exec('cat', [], { input: 42 as unknown as string })), { code: 'ERR_INVALID_ARG_TYPE' }, 'input is checked before anything starts')
+  t.is((await exec('cat', [], { input: new Uint8Array([104, 105]) })).stdout, 'hi')
 })
 
 test('awaiting exited alone is enough: with no error listener, a failure rejects it and throws nothing', async (t) => {

@@ -402,10 +402,16 @@ function wrapSoon(wrap: () => void): void {
 
 function wrapSome(): void {
   const end = performance.now() + WRAP_BUDGET_MS
-  while (wrapped < toWrap.length && performance.now() < end) toWrap[wrapped++]()
-  if (wrapped < toWrap.length) return void setImmediate(wrapSome)
-  toWrap.length = 0
-  wrapped = 0
+  try {
+    while (wrapped < toWrap.length && performance.now() < end) toWrap[wrapped++]()
+  } finally {
+    // Whatever one wrap threw, the others still get theirs.
+    if (wrapped < toWrap.length) setImmediate(wrapSome)
+    else {
+      toWrap.length = 0
+      wrapped = 0
+    }
+  }
 }
 
 /**
@@ -458,7 +464,7 @@ export class NsChildProcess extends EventEmitter {
     if (prepared.signal?.aborted) {
       // Not started at all: killing it right after the start would still let it run a little.
       for (const h of prepared.opened) h.close()
-      this.#fail(abortError(prepared.signal.reason))
+      this.#notStarted(prepared, abortError(prepared.signal.reason))
     } else if (later) this.#startLater(prepared)
     else this.#startNow(prepared)
   }
@@ -478,7 +484,7 @@ export class NsChildProcess extends EventEmitter {
     try {
       child = native(() => binding().spawnChild(prepared.request, ([code, signal]) => this.#onExit(code, signal)))
     } catch (err) {
-      this.#fail(err)
+      this.#notStarted(prepared, err)
       return
     } finally {
       chargeSyncSpawn(performance.now() - t0)
@@ -489,6 +495,13 @@ export class NsChildProcess extends EventEmitter {
     holdLoop(1)
     this.#started(child)
     this.#armAbort(prepared)
+  }
+
+  /** A child that never ran: its pipe streams exist and are over, as in child_process. */
+  #notStarted(prepared: Prepared, err: unknown): void {
+    this.#streams = prepared.stdio.map((c) => (c === PIPE ? undefined : null))
+    this.#endStreams()
+    this.#fail(err)
   }
 
   #startLater(prepared: Prepared): void {
@@ -561,10 +574,8 @@ export class NsChildProcess extends EventEmitter {
     for (const h of l.held) h.close()
     if (typeof outcome === 'string') outcome = fromNative(new Error(outcome))
     if (outcome instanceof Error) {
-      // The streams of a child that never ran end now; pipes not wrapped yet are just closed.
-      this.#streams.forEach((s, i) => (s === undefined ? this.#fds[i] >= 0 && closeSync(this.#fds[i]) : s?.destroy()))
-      this.#streams = [null, null, null]
-      this.#pipeCodes = undefined
+      // The streams of a child that never ran end now.
+      this.#endStreams()
       for (const c of this.#cleanup.splice(0)) c()
       this.#running = false
       holdLoop(-1)
@@ -629,7 +640,11 @@ export class NsChildProcess extends EventEmitter {
     this.#streams = this.#fds.map((fd) => (fd < 0 ? null : undefined))
     // As in child_process, 'close' waits for the output streams (wrapped yet or not).
     this.#openStreams = this.#fds.filter((fd, i) => i !== 0 && fd >= 0).length
-    if (this.#streams.includes(undefined)) wrapSoon(() => this.#wrapAll())
+    if (!this.#streams.includes(undefined)) return
+    // A worker may end before its next turn, and with it any wrap it had planned: there the
+    // Sockets are made now (workers never hand over, so nothing is gained by waiting).
+    if (isMainThread) wrapSoon(() => this.#wrapAll())
+    else this.#wrapAll()
   }
 
   /** Opens the pipes of a queued child, once: at its hand-over, or when a stream is asked for. */
@@ -641,15 +656,30 @@ export class NsChildProcess extends EventEmitter {
       ;(this.#later as Later).pipes = pipes
       this.#attachStdio(pipes.parentFds, true)
     } catch (err) {
-      // The spawn fails with `err` at its hand-over; the streams asked for exist, and are over.
+      // The spawn fails with `err` at its hand-over; its streams exist, and are over.
       this.#pipeError = err
-      this.#streams = this.#streams.map((s) => {
-        if (s !== undefined) return s
-        const over = new Socket()
-        over.destroy()
-        return over
-      })
+      this.#endStreams()
     }
+  }
+
+  /**
+   * For a child that will not run: every stream is destroyed, and a pipe that has none yet (or
+   * was never opened) gets one that is destroyed already, so that `stdout` and the others stay
+   * the same non-null objects a caller may hold, as in child_process.
+   */
+  #endStreams(): void {
+    this.#pipeCodes = undefined
+    this.#streams = this.#streams.map((s, i) => {
+      if (s !== undefined) {
+        s?.destroy()
+        return s
+      }
+      if (this.#fds[i] >= 0) closeSync(this.#fds[i])
+      const over = new Socket()
+      over.destroy()
+      return over
+    })
+    this.#fds = [-1, -1, -1]
   }
 
   #wrapAll(): void {
@@ -930,6 +960,9 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   }
   if (o.maxBuffer !== undefined && !(o.maxBuffer >= 0)) {
     return Promise.reject(argError(RangeError, 'ERR_OUT_OF_RANGE', `The option 'maxBuffer' must be >= 0. Received ${o.maxBuffer}`))
+  }
+  if (o.input !== undefined && typeof o.input !== 'string' && !ArrayBuffer.isView(o.input)) {
+    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'input' must be a string, Buffer, TypedArray or DataView`))
   }
   const maxBuffer = o.maxBuffer ?? 16 * 1024 * 1024
   const encoding = o.encoding ?? 'utf8'

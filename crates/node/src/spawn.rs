@@ -244,8 +244,8 @@ pub fn spawner_available() -> bool {
   spawner::available()
 }
 
-/// The pipes of a spawn that is handed over later: made when spawn() is called, so that its
-/// streams exist at once. JS owns `parentFds`; the child's ends go with the hand-over.
+/// The pipes of a spawn that is handed over later: made at its hand-over, or earlier when JS asks
+/// for one of its streams. JS owns `parentFds`; the child's ends go with the hand-over.
 #[napi]
 pub struct NativeStdioPipes {
   pipes: Pipes,

@@ -131,9 +131,9 @@ fn start() -> Result<Sender<Job>> {
     .name("nsjs-spawner".into())
     .spawn(move || {
       crate::clone::block_signals_of_this_thread();
-      // It starts with the first spawn that is queued, while the JS thread is still opening the
-      // pipes of that burst: one growth of the fd table here spares it several (see reserve_fds).
-      // 4096 holds the descriptors of about 500 queued children with pipes.
+      // It starts with the first spawn that is queued, before the JS thread opens the pipes of
+      // that burst at their hand-over: one growth of the fd table here spares it several (see
+      // reserve_fds). 4096 holds the descriptors of about 500 queued children with pipes.
       crate::sys::reserve_fds(4096);
       for job in rx {
         run(job);
