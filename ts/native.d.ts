@@ -48,8 +48,8 @@ export declare class NativeSpawnLater {
 }
 
 /**
- * The pipes of a spawn that is handed over later: made when spawn() is called, so that its
- * streams exist at once. JS owns `parentFds`; the child's ends go with the hand-over.
+ * The pipes of a spawn that is handed over later: made at its hand-over, or earlier when JS asks
+ * for one of its streams. JS owns `parentFds`; the child's ends go with the hand-over.
  */
 export declare class NativeStdioPipes {
   get parentFds(): Array<number>
