@@ -142,10 +142,11 @@ pub fn restore(saved: Saved) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
   use super::*;
 
-  fn on_new_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+  /// Runs `f` on a thread of its own, so that what it does to its namespaces stays there.
+  pub(crate) fn on_new_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::spawn(f).join().unwrap()
   }
 

@@ -167,14 +167,12 @@ mod tests {
   use std::sync::mpsc;
   use std::time::Duration;
 
-  fn run_on_fresh_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(f).join().unwrap()
-  }
+  use crate::thread::tests::on_new_thread;
 
   #[test]
   fn spawns_in_the_submitters_namespaces_and_notifies() {
     let (tx, rx) = mpsc::channel();
-    let pending = run_on_fresh_thread(move || {
+    let pending = on_new_thread(move || {
       let spec = SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), "exit 7".into()]);
       submit(spec, Vec::new(), Box::new(move || tx.send(()).unwrap())).unwrap()
     });
@@ -186,7 +184,7 @@ mod tests {
 
   #[test]
   fn take_waits_for_the_outcome_and_errors_come_back() {
-    let pending = run_on_fresh_thread(|| submit(SpawnSpec::new("/nonexistent/x", vec!["x".into()]), Vec::new(), Box::new(|| {})).unwrap());
+    let pending = on_new_thread(|| submit(SpawnSpec::new("/nonexistent/x", vec!["x".into()]), Vec::new(), Box::new(|| {})).unwrap());
     let err = pending.take(true).unwrap().unwrap_err();
     assert_eq!((err.errno, err.step.as_deref()), (libc::ENOENT, Some("execve")));
   }
@@ -194,10 +192,10 @@ mod tests {
   #[test]
   fn what_was_queued_is_born_where_the_spawner_started_even_if_the_queuer_moved_since() {
     // Started (if no other test did) from an unmoved thread: the test process's namespaces.
-    run_on_fresh_thread(|| submit(SpawnSpec::new("/bin/true", vec!["true".into()]), Vec::new(), Box::new(|| {})).unwrap().take(true));
+    on_new_thread(|| submit(SpawnSpec::new("/bin/true", vec!["true".into()]), Vec::new(), Box::new(|| {})).unwrap().take(true));
     let mine = std::fs::read_link("/proc/thread-self/ns/uts").unwrap();
     let check = format!("[ \"$(readlink /proc/self/ns/uts)\" = '{}' ]", mine.display());
-    let pending = run_on_fresh_thread(move || {
+    let pending = on_new_thread(move || {
       let fresh = crate::create::create(NsType::Uts).unwrap();
       let saved = thread::enter(&fresh).unwrap();
       let p = submit(SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), check]), Vec::new(), Box::new(|| {}));
