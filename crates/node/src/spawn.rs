@@ -322,11 +322,7 @@ pub fn spawn_child_later(
     None => Vec::new(),
   };
   let stdio = stdio_of(&req.stdio, &child_ends)?;
-  let mut spec = spec_of(req, env, stdio)?;
-  // The spawner thread must not read the environment the JS thread writes to.
-  if spawn::needs_parent_path(&spec.file, &spec.env) {
-    spec.path = std::env::var("PATH").ok();
-  }
+  let spec = spec_of(req, env, stdio)?;
   let later = Arc::new(Later { pending: OnceLock::new(), on_exit: Mutex::new(Some(exit_tsfn(on_exit)?)) });
   let shared = later.clone();
   let ready = on_ready

@@ -21,7 +21,6 @@ mod tests;
 
 use std::os::fd::BorrowedFd;
 
-pub use exec_path::needs_parent_path;
 pub use spec::{Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
 
 use crate::error::Result;

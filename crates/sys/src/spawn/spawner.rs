@@ -114,7 +114,12 @@ fn started(slot: &mut Option<Spawner>) -> Result<&Spawner> {
 /// the main thread (what is queued was decided then); the first queue from an unmoved thread may
 /// also start the spawner thread, and from a moved one that is refused (EINVAL). `notify` runs on
 /// the spawner thread once the outcome can be taken.
-pub fn submit(spec: SpawnSpec, keep: Vec<OwnedFd>, notify: Notify) -> Result<Arc<Pending>> {
+pub fn submit(mut spec: SpawnSpec, keep: Vec<OwnedFd>, notify: Notify) -> Result<Arc<Pending>> {
+  // Read here, on the submitting thread: the spawner thread must not read the environment that
+  // another thread writes to.
+  if spec.path.is_none() && super::exec_path::needs_parent_path(&spec.file, &spec.env) {
+    spec.path = std::env::var("PATH").ok();
+  }
   let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
   if spawner.is_none() && !thread::unmoved() {
     return Err(Error::os(libc::EINVAL, "clone").step("clone"));
