@@ -1,8 +1,9 @@
 //! The process environment for a child that inherits it: `current()` as it is now, and for a
 //! spawn that starts later (handed to the spawner thread) as it was when it was asked for:
 //! `hold()` names the environment of now with a generation number, `take()` gives it back.
-//! Copying the environment for every queued spawn would cost microseconds each; comparing it
-//! with the last copy costs a fraction of that, so a copy is made only when it changed.
+//! Copying the environment in every spawn() call would cost microseconds each; comparing it with
+//! the last copy costs a fraction of that, so `hold` copies only when it changed. `take` then
+//! gives each queued spawn its own copy, at its hand-over (out of the spawn() call).
 //!
 //! Only the thread that changes the environment may call these (Node: the main thread, whose
 //! process.env writes through to it with setenv); another thread's setenv could free a string

@@ -1,5 +1,6 @@
 //! Namespace changes of the calling thread. Everything here acts on the thread that calls it,
-//! which is why the Node binding only calls these from the JS thread, never from a pool thread.
+//! which is why only JS threads (through the Node binding) and the spawner thread (around its
+//! clones) call these, never a pool thread.
 
 use std::cell::Cell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -201,7 +201,7 @@ fn write_whole(p: &Plan, path: &std::ffi::CStr, body: &[u8], (open_site, write_s
 }
 
 fn set_credentials(p: &Plan) {
-  if (p.uid.is_some() || p.gid.is_some()) && p.setgroups_allowed {
+  if (p.uid.is_some() || p.gid.is_some()) && !p.setgroups_deny {
     // Keep the parent's supplementary groups from reaching a command that runs as someone else
     // (as libuv does when either id is set). EPERM means the kernel forbids setgroups here
     // (unprivileged user namespace): nothing to drop then.

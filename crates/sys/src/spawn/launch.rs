@@ -143,7 +143,8 @@ fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Enters `joins` on the calling thread for the clone; what `leave` needs to come back. pid joins
 /// only decide where the thread's next children are born; the others move the thread itself, for
-/// the few microseconds of the clone, which is why this runs on the JS thread that called spawn.
+/// the few microseconds of the clone, which is why this runs on the thread that clones (the JS
+/// thread that called spawn, or the spawner thread standing in for it), never a pool thread.
 fn enter_in_parent(joins: &[(i32, NsType)]) -> Result<Vec<thread::Saved>> {
   let mut saved = Vec::with_capacity(joins.len());
   for &(fd, t) in joins {

@@ -26,8 +26,9 @@ pub struct Plan {
   pub envp: Vec<*const c_char>,
 
   /// Namespaces to enter on the calling thread before clone (and leave right after), so that the
-  /// child is born inside them: always pid (setns only moves later children), and every join
-  /// when the child is born in a new user namespace (see `build`).
+  /// child is born inside them: always pid (setns only moves later children), and, when the
+  /// child is born in a new user namespace and joins no user or time namespace, every join but
+  /// those two types (see `build`).
   pub parent_joins: Vec<(RawFd, NsType)>,
   /// The other joins, user first then nsenter's order.
   pub joins: Vec<(RawFd, NsType)>,
@@ -38,6 +39,7 @@ pub struct Plan {
   /// A CLONE_VM child shares the parent's mm, which makes setns(time) fail with EUSERS.
   pub share_memory: bool,
 
+  /// setgroups 'deny' asked for: written first to a new user namespace, and then no setgroups(2).
   pub setgroups_deny: bool,
   pub uid_map: Option<Vec<u8>>,
   pub gid_map: Option<Vec<u8>>,
@@ -54,7 +56,6 @@ pub struct Plan {
   pub proc_private_first: bool,
   pub gid: Option<u32>,
   pub uid: Option<u32>,
-  pub setgroups_allowed: bool,
   pub pdeathsig: Option<i32>,
   pub new_session: bool,
   /// The descriptor each of 0, 1, 2 becomes; None: inherited.
@@ -219,7 +220,6 @@ impl Plan {
       mount_proc: spec.mount_proc,
       gid: spec.gid,
       uid: spec.uid,
-      setgroups_allowed: spec.setgroups != Some(SetGroups::Deny),
       pdeathsig: spec.die_with_parent,
       new_session: spec.new_session,
       stdio,

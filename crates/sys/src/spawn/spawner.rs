@@ -110,7 +110,8 @@ fn started(slot: &mut Option<Spawner>) -> Result<&Spawner> {
 }
 
 /// Queues `spec` for the spawner thread. The spec must need no joins on the cloning thread other
-/// than pid, which the spawner undoes itself. Any thread may queue once `available()` said yes on
+/// than pid, which the spawn leaves again after its clone (the thread marks itself broken if that
+/// fails). Any thread may queue once `available()` said yes on
 /// the main thread (what is queued was decided then); the first queue from an unmoved thread may
 /// also start the spawner thread, and from a moved one that is refused (EINVAL). `notify` runs on
 /// the spawner thread once the outcome can be taken.
