@@ -77,9 +77,12 @@ impl NsType {
     (0xFF << 8) | nr
   }
 
-  /// Whether the running kernel has this namespace type at all.
+  /// Whether the running kernel has this namespace type at all. Looked up once per process (the
+  /// kernel's types cannot change under it): every open of a process's namespaces asks.
   pub fn supported(self) -> bool {
-    std::path::Path::new("/proc/self/ns").join(self.name()).exists()
+    static SUPPORTED: std::sync::OnceLock<[bool; 8]> = std::sync::OnceLock::new();
+    let all = SUPPORTED.get_or_init(|| NsType::ALL.map(|t| std::path::Path::new("/proc/self/ns").join(t.name()).exists()));
+    NsType::ALL.iter().position(|t| *t == self).is_some_and(|i| all[i])
   }
 }
 

@@ -64,15 +64,19 @@ pub fn statfs_type(path: &str) -> Result<i64> {
 }
 
 /// An ioctl without argument whose result is a new file descriptor (NS_GET_USERNS, PIDFD_GET_*).
+/// The argument is passed as an explicit 0: ioctl is variadic, so leaving it out passes whatever
+/// the register holds, and the pidfd namespace ioctls refuse any argument but 0 with EINVAL.
 pub fn ioctl_fd(fd: BorrowedFd<'_>, request: libc::c_ulong, syscall: &'static str) -> Result<OwnedFd> {
-  // SAFETY: these requests take no argument pointer; `fd` is open for the borrow.
-  owned(unsafe { libc::ioctl(fd.as_raw_fd(), request as _) }, syscall)
+  // SAFETY: these requests read no memory through their argument, which is 0; `fd` is open for
+  // the borrow.
+  owned(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, 0 as libc::c_ulong) }, syscall)
 }
 
-/// An ioctl without argument whose result is an int (NS_GET_NSTYPE).
+/// An ioctl without argument whose result is an int (NS_GET_NSTYPE); the argument is 0, as above.
 pub fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, syscall: &'static str) -> Result<libc::c_int> {
-  // SAFETY: the request takes no argument pointer; `fd` is open for the borrow.
-  check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _) }, syscall)
+  // SAFETY: the request reads no memory through its argument, which is 0; `fd` is open for the
+  // borrow.
+  check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, 0 as libc::c_ulong) }, syscall)
 }
 
 /// NS_GET_OWNER_UID writes a uid_t through its argument.
