@@ -124,6 +124,12 @@ export interface NativeSpawnRequest {
  */
 export declare function openPidAll(pid: number, types?: Array<string> | undefined | null): Array<NativeNamespace>
 
+/**
+ * What spawn's `join: { pid, types }` enters (nsenter's rules, see `NsHandle::open_pid_joins`):
+ * without `types`, every type this kernel has that the calling thread does not already share.
+ */
+export declare function openPidJoins(pid: number, types?: Array<string> | undefined | null): Array<NativeNamespace>
+
 /** Makes the pipes for the slots of `stdio` that are 'pipe' (-3). */
 export declare function openStdioPipes(stdio: Array<number>): NativeStdioPipes
 

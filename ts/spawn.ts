@@ -12,7 +12,7 @@ import { chargeSyncSpawn, enqueue, handOverThrough, type Queued, settled, should
 import { binding } from './loader'
 import { Namespace } from './namespace'
 import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from './native'
-import { NAMESPACE_TYPES, type NamespaceType } from './types'
+import type { NamespaceType } from './types'
 import { validateObject, validatePath, validatePid, validateType, validateTypes } from './validate'
 
 /** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
@@ -204,24 +204,12 @@ function resolveJoin(join: unknown): { handles: Namespace[]; opened: Namespace[]
   }
   const o = validateObject(join, 'options.join')
   const pid = validatePid(o.pid, 'options.join.pid')
-  const explicit = o.types !== undefined
-  // One pidfd for all of them: they are all the target's, even if its pid is reused meanwhile.
-  const all = Namespace.openAll(pid, explicit ? validateTypes(o.types, 'options.join.types') : undefined)
-  try {
-    // Like nsenter --all: a namespace we already share is skipped (setns to one's own user
-    // namespace is EINVAL).
-    const opened = all.filter((h) => {
-      if (explicit && h.type !== 'user') return true
-      using mine = Namespace.current(h.type)
-      if (!h.equals(mine)) return true
-      h.close()
-      return false
-    })
-    return { handles: opened, opened }
-  } catch (err) {
-    for (const h of all) h.close()
-    throw err
-  }
+  const types = o.types === undefined ? undefined : validateTypes(o.types, 'options.join.types')
+  // One pidfd for all of them (they are all the target's, even if its pid is reused meanwhile),
+  // and nsenter's rules, in one native call: a user namespace we already share is left out
+  // (setns to one's own is EINVAL), and without types every namespace we share (--all).
+  const opened = native(() => binding().openPidJoins(pid, types)).map((n) => Namespace.wrap(n))
+  return { handles: opened, opened }
 }
 
 function prepare(file: unknown, args: unknown, options: unknown): Prepared {
@@ -378,7 +366,7 @@ function pinCwd(request: NativeSpawnRequest, cwd: string | undefined): void {
  * How exec learns that `signal` or `timeout` killed its child: it then stops waiting for output
  * that the child's own children may keep open, as execFile does.
  */
-const killedByOption = new WeakMap<NsChildProcess, (why: 'abort' | 'timeout') => void>()
+const killedByOption = new WeakMap<NsChildProcess, () => void>()
 
 function abortError(reason: unknown): Error {
   const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
@@ -444,8 +432,6 @@ export class NsChildProcess extends EventEmitter {
   #fds: number[] = [-1, -1, -1]
   /** The Socket on each, made on first use or by {@link wrapSoon}; undefined: not made yet. */
   #streams: Array<Socket | null | undefined> = [null, null, null]
-  /** Whether output read must wait for 'spawn' (a handed-over child not started yet). */
-  #holdUntilSpawn = false
   #spawnEmitted = false
   /** Run once every stdio Socket exists (exec's collectors). */
   #onStdio: Array<() => void> = []
@@ -634,9 +620,8 @@ export class NsChildProcess extends EventEmitter {
    * pipes) are made when first used, or soon after in the background (see wrapSoon), so that a
    * burst of spawns does not hold the loop for them; always before the exit is handled.
    */
-  #attachStdio(fds: number[], holdReads = false): void {
+  #attachStdio(fds: number[]): void {
     this.#fds = fds.slice(0, 3)
-    this.#holdUntilSpawn = holdReads
     this.#streams = this.#fds.map((fd) => (fd < 0 ? null : undefined))
     // As in child_process, 'close' waits for the output streams (wrapped yet or not).
     this.#openStreams = this.#fds.filter((fd, i) => i !== 0 && fd >= 0).length
@@ -654,7 +639,7 @@ export class NsChildProcess extends EventEmitter {
     try {
       const pipes = native(() => binding().openStdioPipes(codes))
       ;(this.#later as Later).pipes = pipes
-      this.#attachStdio(pipes.parentFds, true)
+      this.#attachStdio(pipes.parentFds)
     } catch (err) {
       // The spawn fails with `err` at its hand-over; its streams exist, and are over.
       this.#pipeError = err
@@ -690,7 +675,8 @@ export class NsChildProcess extends EventEmitter {
     if (this.#streams[i] === undefined && this.#pipeCodes) this.#openPipes()
     const made = this.#streams[i]
     if (made !== undefined) return made
-    const hold = this.#holdUntilSpawn && !this.#spawnEmitted && i !== 0
+    // A handed-over child's output is read only once 'spawn' has been emitted.
+    const hold = this.#handedOver && !this.#spawnEmitted && i !== 0
     const s = new Socket({ fd: this.#fds[i], readable: i !== 0, writable: i === 0, manualStart: hold } as ConstructorParameters<typeof Socket>[0])
     this.#streams[i] = s
     if (hold) this.#holdReads(s)
@@ -744,7 +730,7 @@ export class NsChildProcess extends EventEmitter {
         const err = abortError(p.signal?.reason)
         this.#failure ??= err
         this.kill(p.killSignal)
-        killedByOption.get(this)?.('abort')
+        killedByOption.get(this)?.()
         return err
       }
       // (An already aborted signal never gets here: such a child is not started.)
@@ -758,7 +744,7 @@ export class NsChildProcess extends EventEmitter {
         err.code = 'ETIMEDOUT'
         this.#failure ??= err
         this.kill(p.killSignal)
-        killedByOption.get(this)?.('timeout')
+        killedByOption.get(this)?.()
       }, p.timeout)
       timer.unref()
       this.#cleanup.push(() => clearTimeout(timer))
@@ -862,7 +848,8 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /**
-   * Handles on the child's namespaces, keyed by type. Close them when done (or let them be
+   * Handles on the child's namespaces, keyed by type: every type this kernel has (a kernel built
+   * without one, such as time, has no key for it). Close them when done (or let them be
    * collected). Throws ESRCH once the child has exited.
    */
   namespaces(): Record<NamespaceType, Namespace> {
@@ -870,7 +857,7 @@ export class NsChildProcess extends EventEmitter {
     if (pid === undefined || !this.#running) {
       throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'pidfd_open', pid })
     }
-    const handles = Namespace.openAll(pid, [...NAMESPACE_TYPES])
+    const handles = Namespace.openAll(pid)
     return Object.fromEntries(handles.map((h) => [h.type, h])) as Record<NamespaceType, Namespace>
   }
 
@@ -982,12 +969,7 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
     child.stdout?.destroy()
     child.stderr?.destroy()
   }
-  // The first of abort and timeout is what the rejection reports, as `exited` does.
-  let killedFor: 'abort' | 'timeout' | undefined
-  killedByOption.set(child, (why) => {
-    killedFor ??= why
-    stopReading()
-  })
+  killedByOption.set(child, stopReading)
   // execFile's timer runs until 'close': once the child has exited, it ends the wait for output
   // that the child's own children keep open.
   const lateTimer = o.timeout ? setTimeout(stopReading, o.timeout) : undefined
@@ -1040,8 +1022,9 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
         (failure: unknown) => {
           if (failure instanceof NamespaceError) return reject(failure)
           if (overflow) return failedWith(overflow)
-          // A timeout is reported as execFile reports it: a failed command that was killed.
-          if (killedFor === 'timeout') return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
+          // A timeout (when it came before any abort: `exited` keeps the first) is reported as
+          // execFile reports it: a failed command that was killed.
+          if ((failure as { code?: unknown }).code === 'ETIMEDOUT') return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
           failedWith(failure as object)
         },
       )

@@ -161,12 +161,25 @@ impl NativeSavedThread {
 /// one pidfd (so all that one process's); without `types`, every type this kernel has.
 #[napi]
 pub fn open_pid_all(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
-  let types = match types {
-    Some(names) => names.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?,
-    None => NsType::ALL.into_iter().filter(|t| t.supported()).collect(),
-  };
-  let handles = NsHandle::open_pid_all(pid, &types).napi()?;
+  let handles = NsHandle::open_pid_all(pid, &type_list(types)?).napi()?;
   handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
+}
+
+/// What spawn's `join: { pid, types }` enters (nsenter's rules, see `NsHandle::open_pid_joins`):
+/// without `types`, every type this kernel has that the calling thread does not already share.
+#[napi]
+pub fn open_pid_joins(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
+  let skip_shared = types.is_none();
+  let handles = NsHandle::open_pid_joins(pid, &type_list(types)?, skip_shared).napi()?;
+  handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
+}
+
+/// The named types, or every type this kernel has.
+fn type_list(types: Option<Vec<String>>) -> Result<Vec<NsType>> {
+  match types {
+    Some(names) => names.iter().map(|t| parse_type(t)).collect(),
+    None => Ok(NsType::ALL.into_iter().filter(|t| t.supported()).collect()),
+  }
 }
 
 #[napi]

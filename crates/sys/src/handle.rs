@@ -2,6 +2,7 @@
 //! read from the kernel when it was made.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 
 use crate::error::{Error, Result, Rule};
 use crate::ns_type::NsType;
@@ -39,6 +40,13 @@ impl NsHandle {
     Ok(NsHandle { fd, ty, dev: id.dev, ino: id.ino })
   }
 
+  /// Wraps a descriptor the kernel handed out as a namespace of type `ty` (a pidfd's
+  /// PIDFD_GET_*_NAMESPACE): nothing to check, only its identity to read.
+  fn from_kernel(fd: OwnedFd, ty: NsType) -> Result<Self> {
+    let id = sys::fstat(fd.as_fd())?;
+    Ok(NsHandle { fd, ty, dev: id.dev, ino: id.ino })
+  }
+
   /// Opens a namespace file such as `/run/netns/x` or `/proc/<pid>/ns/uts`.
   pub fn open_path(path: &str, expected: Option<NsType>) -> Result<Self> {
     let fd = sys::open(path, OPEN_FLAGS, 0).map_err(|e| match expected {
@@ -64,6 +72,27 @@ impl NsHandle {
 
   /// The namespaces of `types` that process `pid` is in, in that order, all through one pidfd:
   /// they are all that one process's, even if the pid is reused meanwhile (see `open_pid`).
+  /// What a spawn joining process `pid` enters, by nsenter's rules: its namespaces of `types`
+  /// (through one pidfd), leaving out a user namespace the calling thread is already in (setns to
+  /// one's own is EINVAL) and, with `skip_shared` (nsenter --all), every namespace it is in.
+  pub fn open_pid_joins(pid: i32, types: &[NsType], skip_shared: bool) -> Result<Vec<Self>> {
+    // A stat of the calling thread's link names its namespace (device and inode) without opening
+    // it: this runs for every spawn that joins by pid.
+    let shared = |h: &NsHandle| -> Result<bool> {
+      let path = format!("/proc/thread-self/ns/{}", h.ns_type().name());
+      let md = std::fs::metadata(&path).map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "stat").path(path))?;
+      Ok(md.dev() == h.device() && md.ino() == h.inode())
+    };
+    let mut kept = Vec::with_capacity(types.len());
+    for h in Self::open_pid_all(pid, types)? {
+      if (skip_shared || h.ns_type() == NsType::User) && shared(&h)? {
+        continue;
+      }
+      kept.push(h);
+    }
+    Ok(kept)
+  }
+
   pub fn open_pid_all(pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
     if let Some(&ty) = types.iter().find(|t| !t.supported()) {
       return Err(Error::rule(Rule::Unsupported, "open").ns(ty).pid(pid));
@@ -80,7 +109,7 @@ impl NsHandle {
       let tag = |e: Error| e.ns(ty).pid(pid);
       match sys::ioctl_fd(pidfd.as_fd(), ty.pidfd_ioctl(), "ioctl") {
         Ok(fd) => {
-          handles.push(Self::from_owned(fd, Some(ty)).map_err(tag)?);
+          handles.push(Self::from_kernel(fd, ty).map_err(tag)?);
           continue;
         }
         // Older kernels: the pidfd has no such ioctl. Everything else is a real answer.
@@ -191,6 +220,27 @@ mod tests {
     }
     // No such process: an error, and nothing half-opened is kept (the Vec is never returned).
     assert_eq!(NsHandle::open_pid_all(i32::MAX, &NsType::ALL).unwrap_err().code(), "ESRCH");
+  }
+
+  #[test]
+  fn open_pid_joins_leaves_out_what_the_thread_shares_as_nsenter_does() {
+    let me = std::process::id() as i32;
+    // Our own process: with nsenter --all's rule nothing is left to enter.
+    assert!(NsHandle::open_pid_joins(me, &NsType::ALL, true).unwrap().is_empty());
+    // Named types are entered even when shared, except user (setns to one's own is EINVAL).
+    let named = NsHandle::open_pid_joins(me, &[NsType::User, NsType::Net, NsType::Uts], false).unwrap();
+    assert_eq!(named.iter().map(|h| h.ns_type()).collect::<Vec<_>>(), [NsType::Net, NsType::Uts]);
+  }
+
+  #[test]
+  fn pidfd_namespace_ioctls_answer_where_the_kernel_has_them() {
+    // open_pid_all falls back to /proc/<pid>/ns when they do not, so only this shows it.
+    let pidfd = sys::pidfd_open(std::process::id() as i32).unwrap();
+    match sys::ioctl_fd(pidfd.as_fd(), NsType::Net.pidfd_ioctl(), "ioctl") {
+      Ok(fd) => assert!(NsHandle::from_owned(fd, Some(NsType::Net)).unwrap().same_as(&NsHandle::current(NsType::Net).unwrap())),
+      // Kernels before 6.11. EINVAL instead means the ioctl got a non-zero argument.
+      Err(e) => assert_eq!(e.errno, libc::ENOTTY),
+    }
   }
 
   #[test]
