@@ -102,6 +102,27 @@ test.before(() => {
 })
 
 // Serial: the checks for leftovers look at the whole system (mounts, links, /run/netns).
+test.serial('demo.mjs: a namespace created, persisted, listed, run in and spawned into, then nothing left', async (t) => {
+  const mounts = nsfsMounts()
+  const r = await runExample(t, 'demo.mjs')
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stderr, '')
+  const path = `/run/netns/nsjs-demo-${r.pid}`
+  const id = /^(net:\[\d+\]) at /.exec(r.lines.get('created and persisted') ?? '')?.[1]
+  t.is(r.lines.get('created and persisted'), `${id} at ${path}`)
+  t.is(r.lines.get('ip netns list sees it'), `nsjs-demo-${r.pid}`)
+  t.regex(r.lines.get('addresses inside') ?? '', /^lo UNKNOWN 127\.0\.0\.1\/8 10\.200\.0\.1\/32/)
+  t.is(r.lines.get('os.networkInterfaces() inside run()'), 'lo')
+  const sandbox = [...r.lines].find(([k]) => k.startsWith('spawned sandbox'))?.[1] ?? ''
+  t.regex(sandbox, /^hostname=sandbox uid=0 pid=1 procs=\d$/)
+  t.is(r.lines.get('its net namespace is the persisted one'), `true (${id})`)
+  t.is(r.lines.get('exit'), '{"code":0,"signal":null}')
+  t.is(r.lines.get('unpersisted; ip netns list now'), '""')
+  t.false(netnsEntries().some((e) => e.startsWith('nsjs-demo-')), `/run/netns: ${netnsEntries().join(' ')}`)
+  t.deepEqual(nsfsMounts().filter((m) => !mounts.includes(m)), [], 'nsfs mounts left')
+  netIdsGone(t, r.stdout)
+})
+
 test.serial('private-network.mjs: two persisted namespaces, a veth pair, TCP from one to the other, then nothing left', async (t) => {
   const mounts = nsfsMounts()
   const r = await runExample(t, 'private-network.mjs')
