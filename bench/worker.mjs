@@ -189,7 +189,7 @@ async function floor({ target, n, rounds, warmup, inflight, cBinary }) {
  * `count` spawns started at once (or `chunk` at a time with a turn of the event loop between
  * chunks), all awaited, while the event loop delay is measured two ways.
  */
-async function burstOnce(kind, { count, chunk, file, args }) {
+async function burstOnce(kind, { target, count, chunk, file, args }) {
   const h = monitorEventLoopDelay({ resolution: 1 })
   let last = now()
   let maxGap = 0
@@ -221,6 +221,9 @@ async function burstOnce(kind, { count, chunk, file, args }) {
       const p = exec(file, args, { unshare: ['uts'] })
       calls.push(now() - t)
       waits.push(p)
+    } else if (kind === 'nsjs-join') {
+      // The target's namespaces by pid, nsenter --all style: each call opens and compares them.
+      waits.push(nsRun(file, args, { join: { pid: target }, stdio: 'ignore' }, calls))
     } else {
       // 'nsjs-pipe': spawn()'s default stdio, three pipes per child.
       waits.push(nsRun(file, args, { unshare: ['uts'], stdio: kind === 'nsjs-pipe' ? 'pipe' : 'ignore' }, calls))
@@ -244,11 +247,12 @@ async function burstOnce(kind, { count, chunk, file, args }) {
   }
 }
 
-async function burst({ count, rounds, chunk, file, args }) {
+async function burst({ target, count, rounds, chunk, file, args }) {
   const kinds = {
     'nsjs all at once': ['nsjs', 0],
     'nsjs all at once, stdio pipe': ['nsjs-pipe', 0],
     'nsjs exec() all at once': ['nsjs-exec', 0],
+    'nsjs join { pid } all at once': ['nsjs-join', 0],
     [`nsjs ${chunk} per loop turn`]: ['nsjs', chunk],
     'cp unshare -u all at once': ['cp', 0],
   }
@@ -260,7 +264,7 @@ async function burst({ count, rounds, chunk, file, args }) {
   for (let r = 0; r < rounds; r++) {
     for (const name of rotate(names, r)) {
       const [kind, c] = kinds[name]
-      runs[name].push(await burstOnce(kind, { count, chunk: c, file, args }))
+      runs[name].push(await burstOnce(kind, { target, count, chunk: c, file, args }))
       const x = runs[name].at(-1)
       log(`round ${r + 1}/${rounds} ${name}: ${x.totalMs.toFixed(0)} ms, lag max ${x.lagMaxMs.toFixed(1)} ms p99 ${x.lagP99Ms.toFixed(1)} ms, gap ${x.intervalMaxGapMs.toFixed(1)} ms, call ${x.callUs.median.toFixed(0)} us`)
     }
