@@ -69,6 +69,8 @@ function explain(r: NativeRecord): string {
       return r.syscall === 'unshare'
         ? `a multithreaded process cannot create a ${t} namespace for itself; use Namespace.create('${t}') or spawn({ unshare: ['${t}'] })`
         : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`
+    case 'ERR_NS_SHARED_MOUNT':
+      return `a mnt namespace file cannot be mounted in ${r.path ?? 'a directory'}: its mount is shared, and the kernel refuses a mount namespace file where the mount would propagate (it could make a loop). Persist it in a directory that is not a mount point (nsjs then makes it a private mount of its own), or on a private mount, as util-linux unshare --mount=FILE requires (mount --bind DIR DIR; mount --make-private DIR)`
     case 'ESRCH':
       return r.pid === undefined ? 'the process is not running (it never started, or has exited)' : `no process with pid ${r.pid} exists (it may have exited)`
   }
@@ -96,6 +98,20 @@ function explain(r: NativeRecord): string {
         }
         return `${r.syscall}: permission denied${where} (a file to create needs write access to its directory)`
     }
+  }
+  if (r.code === 'ELOOP') {
+    if (r.syscall === 'openat') {
+      return `${r.path ?? 'the path'} is a symbolic link: nsjs does not follow a symlink in the last component of a path it mounts on, unmounts or removes (the directory's owner could point it elsewhere); name the real path`
+    }
+    if (r.nsType === 'mnt') {
+      return `the kernel refused to mount this mount namespace file${where}: a mount namespace can only be persisted from a mount namespace older than it (the kernel compares namespace ids, which Linux 6.x allocates per CPU, so a namespace made elsewhere may not qualify); persist one made by Namespace.create('mnt') or spawn({ unshare: ['mnt'] }) from this process`
+    }
+  }
+  if (r.code === 'EAGAIN' && r.syscall === 'flock') {
+    return `another process kept ${r.path ?? 'the directory'} locked for persisting or unpersisting for over 2 s; try again`
+  }
+  if (r.code === 'EINVAL' && (r.syscall === 'open' || r.syscall === 'openat') && r.path !== undefined) {
+    return `${r.path} does not name a file in a directory (an absolute path that does not end in /, . or ..)`
   }
   if (r.code === 'ENOENT') return `${r.syscall}: no such file or directory${where}`
   if (r.code === 'EEXIST') return `${r.syscall}: ${r.path ?? 'the path'} already exists`

@@ -50,7 +50,7 @@ impl NativeNamespace {
 
   #[napi(factory)]
   pub fn open_path(env: Env, path: String, ns_type: Option<String>) -> Result<Self> {
-    NsHandle::open_path(&path, parse_opt_type(ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
+    NsHandle::open_file(&path, parse_opt_type(ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]

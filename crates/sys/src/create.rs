@@ -24,15 +24,47 @@ pub fn create(ty: NsType) -> Result<NsHandle> {
   if matches!(ty, NsType::User | NsType::Pid) {
     return create_in_child(ty);
   }
+  if ty == NsType::Mnt {
+    return create_mnt();
+  }
+  on_thread(ty, None)
+}
+
+/// unshare(2) of `ty` on a short-lived thread (pinned to `cpu` if given) and a handle on the result.
+fn on_thread(ty: NsType, cpu: Option<usize>) -> Result<NsHandle> {
   std::thread::Builder::new()
     .name("nsjs-create".into())
     .spawn(move || {
+      if let Some(cpu) = cpu {
+        sys::pin_to_cpu(cpu)?;
+      }
       thread::unshare(&[ty])?;
       NsHandle::current_for_children(ty)
     })
     .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?
     .join()
     .unwrap_or_else(|_| Err(Error::os(libc::EIO, "pthread_join")))
+}
+
+/// A mount namespace that the caller's mount namespace can persist. The kernel refuses to mount a
+/// mount namespace file whose id is not above the id of the mount namespace doing it (its loop
+/// check), and Linux 6.x hands out those ids in per-CPU batches, so one made on another CPU than
+/// the caller's own was made on can come out lower. Where the kernel tells ids (6.8), a namespace
+/// that would be refused is made again on each CPU in turn: one of them has the higher batch.
+fn create_mnt() -> Result<NsHandle> {
+  let first = on_thread(NsType::Mnt, None)?;
+  let Ok(mine) = NsHandle::current(NsType::Mnt)?.mnt_ns_id() else { return Ok(first) };
+  if first.mnt_ns_id().is_ok_and(|id| id > mine) {
+    return Ok(first);
+  }
+  for cpu in 0..sys::online_cpus() {
+    // A CPU this process may not use (cpuset, offline) refuses the pin: try the next.
+    let Ok(again) = on_thread(NsType::Mnt, Some(cpu)) else { continue };
+    if again.mnt_ns_id().is_ok_and(|id| id > mine) {
+      return Ok(again);
+    }
+  }
+  Ok(first)
 }
 
 struct HoldArgs {
@@ -88,6 +120,26 @@ mod tests {
       assert_eq!(fresh.ns_type(), t);
       assert!(!fresh.same_as(&before), "{}", t.name());
       assert!(NsHandle::current(t).unwrap().same_as(&before), "{} moved the caller", t.name());
+    }
+  }
+
+  #[test]
+  fn created_mnt_ns_is_newer_than_ours_so_it_can_be_persisted() {
+    // The caller's mount namespace made on one CPU, create() called from another: ids come in
+    // per-CPU batches, so for one of the pairs a namespace made where the caller runs is older.
+    let cpus = sys::online_cpus();
+    for (made_on, runs_on) in (0..cpus).flat_map(|a| (0..cpus).map(move |b| (a, b))) {
+      std::thread::spawn(move || {
+        sys::pin_to_cpu(made_on).unwrap();
+        thread::unshare(&[NsType::Mnt]).unwrap();
+        let Ok(mine) = NsHandle::current(NsType::Mnt).unwrap().mnt_ns_id() else { return }; // before 6.8
+        sys::pin_to_cpu(runs_on).unwrap();
+        for _ in 0..5 {
+          assert!(create(NsType::Mnt).unwrap().mnt_ns_id().unwrap() > mine, "made on cpu {made_on}, created from cpu {runs_on}");
+        }
+      })
+      .join()
+      .unwrap();
     }
   }
 

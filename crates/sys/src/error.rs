@@ -16,6 +16,8 @@ pub enum Rule {
   Multithreaded,
   /// The handle was closed.
   Closed,
+  /// A mnt namespace file cannot be mounted in a directory whose mount propagates.
+  SharedMount,
 }
 
 impl Rule {
@@ -26,6 +28,7 @@ impl Rule {
       Rule::Unsupported => "ERR_NS_UNSUPPORTED",
       Rule::Multithreaded => "ERR_NS_MULTITHREADED",
       Rule::Closed => "ERR_NS_CLOSED",
+      Rule::SharedMount => "ERR_NS_SHARED_MOUNT",
     }
   }
 }

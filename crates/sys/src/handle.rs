@@ -56,6 +56,22 @@ impl NsHandle {
     Self::from_owned(fd, expected).map_err(|e| e.path(path))
   }
 
+  /// Opens a namespace file named by a caller, such as a persisted `/run/netns/x`. The path is
+  /// opened with O_PATH and checked to be on nsfs before it is opened for real (through the
+  /// descriptor, so the same file): opening a device node or FIFO by mistake has no side effect.
+  pub fn open_file(path: &str, expected: Option<NsType>) -> Result<Self> {
+    let tag = |e: Error| match expected {
+      Some(t) => e.ns(t).path(path),
+      None => e.path(path),
+    };
+    let probe = sys::open(path, libc::O_PATH, 0).map_err(tag)?;
+    if sys::fstatfs_type(probe.as_fd()).map_err(tag)? != NSFS_MAGIC {
+      return Err(tag(Error::rule(Rule::NotNamespace, "fstatfs")));
+    }
+    let fd = crate::fd_mount::reopen(probe.as_fd(), OPEN_FLAGS).map_err(tag)?;
+    Self::from_owned(fd, expected).map_err(|e| e.path(path))
+  }
+
   /// Adopts a descriptor the caller keeps owning: the handle holds its own duplicate.
   pub fn from_raw_dup(fd: RawFd, expected: Option<NsType>) -> Result<Self> {
     let own = sys::dup_cloexec(fd)?;
@@ -172,6 +188,14 @@ impl NsHandle {
   pub fn parent(&self) -> Result<NsHandle> {
     let fd = sys::ioctl_fd(self.fd.as_fd(), libc::NS_GET_PARENT as _, "ioctl").map_err(|e| e.ns(self.ty))?;
     NsHandle::from_owned(fd, Some(self.ty))
+  }
+
+  /// The id the kernel gives a mount namespace (NS_GET_MNTNS_ID, Linux 6.8), which its loop
+  /// check compares when a mount namespace file is mounted.
+  pub fn mnt_ns_id(&self) -> Result<u64> {
+    // _IOR(0xb7, 5, __u64)
+    const NS_GET_MNTNS_ID: libc::c_ulong = 0x8008_b705;
+    sys::ioctl_u64(self.fd.as_fd(), NS_GET_MNTNS_ID).map_err(|e| e.ns(self.ty))
   }
 
   /// The uid that created a user namespace (NS_GET_OWNER_UID).

@@ -11,6 +11,7 @@ pub mod handle;
 pub mod thread;
 pub mod create;
 pub mod persist;
+pub mod fd_mount;
 pub mod mountinfo;
 pub mod list;
 pub mod clone;

@@ -87,6 +87,33 @@ pub fn ioctl_owner_uid(fd: BorrowedFd<'_>) -> Result<u32> {
   Ok(uid)
 }
 
+/// An ioctl that writes one u64 through its argument (NS_GET_MNTNS_ID).
+pub fn ioctl_u64(fd: BorrowedFd<'_>, request: libc::c_ulong) -> Result<u64> {
+  let mut v: u64 = 0;
+  // SAFETY: the request writes one u64 to the pointer, which is valid and writable.
+  check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, &mut v) }, "ioctl")?;
+  Ok(v)
+}
+
+/// How many CPUs are online (CPU numbers below it may still be outside this process's cpuset).
+pub fn online_cpus() -> usize {
+  // SAFETY: sysconf has no preconditions.
+  unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize
+}
+
+/// Lets the calling thread run on `cpu` only.
+pub fn pin_to_cpu(cpu: usize) -> Result<()> {
+  if cpu >= libc::CPU_SETSIZE as usize {
+    return Err(Error::os(libc::EINVAL, "sched_setaffinity"));
+  }
+  // SAFETY: an all-zero cpu_set_t is the empty set.
+  let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+  // SAFETY: CPU_SET writes within the set: `cpu` is below CPU_SETSIZE.
+  unsafe { libc::CPU_SET(cpu, &mut set) };
+  // SAFETY: `set` is valid and its size is passed; 0 is the calling thread.
+  check(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) }, "sched_setaffinity").map(drop)
+}
+
 pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd> {
   // SAFETY: F_DUPFD_CLOEXEC only reads `fd`; an invalid one gives EBADF, not UB.
   owned(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) }, "dup")
