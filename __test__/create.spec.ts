@@ -1,9 +1,9 @@
 // create(), persist(), unpersist(): new namespaces that outlive their handle, and cleanup.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 
 import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
 import { nsLink, nsfsMounts, tempDir } from './helpers'
@@ -64,75 +64,6 @@ test('persist() refuses an existing path and leaves nothing behind on failure', 
   t.is(e?.code, 'EEXIST')
   t.is(nsfsMounts().filter((m) => m === taken).length, 1)
   t.is(t.throws<NamespaceError>(() => Namespace.unpersistSync(join(dir)))?.code, 'ERR_NS_NOT_NAMESPACE')
-})
-
-/** A shared tmpfs at a new directory, standing in for a systemd machine's shared / or /run. */
-function sharedTmpfs(t: ExecutionContext): string {
-  const dir = tempDir(t)
-  execFileSync('mount', ['-t', 'tmpfs', '--make-shared', 'nsjs-shared', dir])
-  unmountAllAt(t, dir)
-  return dir
-}
-
-/** Unmounts at `dir` until nothing is mounted there, so a failing run leaves no stacked mount behind. */
-function unmountAllAt(t: ExecutionContext, dir: string): void {
-  t.teardown(() => {
-    const at = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir)
-    while (at()) execFileSync('umount', ['-l', dir])
-  })
-}
-
-test('unpersist leaves nsjs\'s private mount in place when someone else mounted below it meanwhile', async (t) => {
-  const dir = sharedTmpfs(t)
-  const sub = join(dir, 'sub')
-  mkdirSync(sub)
-  execFileSync('mount', ['-t', 'tmpfs', 'nsjs-sub0', sub])
-  using uts = await Namespace.create('uts')
-  const file = join(dir, 'uts')
-  await uts.persist(file)
-  // Someone replaces the submount inside nsjs's private mount: the kernel may give the new mount
-  // the id of the copy it replaces, but not its filesystem.
-  execFileSync('umount', [sub])
-  execFileSync('mount', ['-t', 'tmpfs', 'nsjs-admin', sub])
-  writeFileSync(join(sub, 'admin'), 'theirs')
-  await Namespace.unpersist(file)
-  t.false(existsSync(file))
-  t.is(readFileSync(join(sub, 'admin'), 'utf8'), 'theirs', 'their mount is still there and visible')
-})
-
-test('persist() works under a shared mount, by making the parent a private mount, and undoes it', async (t) => {
-  const dir = sharedTmpfs(t)
-  const sub = join(dir, 'netns')
-  mkdirSync(sub)
-  for (const type of ['mnt', 'net'] as const) {
-    using ns = await Namespace.create(type)
-    const file = join(sub, type)
-    await ns.persist(file)
-    t.is(Namespace.fromPath(file).id, ns.id)
-  }
-  const info = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === sub)
-  t.truthy(info, 'the parent became a mount point')
-  t.notRegex(info ?? '', /shared:/, 'and is private')
-  await Namespace.unpersist(join(sub, 'mnt'))
-  await Namespace.unpersist(join(sub, 'net'))
-  const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sub))
-  t.deepEqual(left, [], 'the parent\'s own mount is gone again')
-  // Directly in the shared mount point itself: nsjs stacks a private mount of its own on it and
-  // never changes the propagation of the existing (shared) one. A submount stands in for
-  // /run/lock under a systemd /run: its copy in nsjs's mount must not keep that mount alive.
-  const lock = join(dir, 'lock')
-  mkdirSync(lock)
-  execFileSync('mount', ['-t', 'tmpfs', 'nsjs-lock', lock])
-  const mountsUnder = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => (l.split(' ')[4] ?? '').startsWith(dir))
-  const before = mountsUnder()
-  using uts = await Namespace.create('uts')
-  await uts.persist(join(dir, 'uts'))
-  t.true(mountsUnder().length > before.length + 1, 'a private mount of dir, with a copy of its submount, holds the file')
-  await Namespace.unpersist(join(dir, 'uts'))
-  t.deepEqual(mountsUnder(), before, 'unpersist took that mount and its copies away again')
-  const own = before.filter((l) => l.split(' ')[4] === dir)
-  t.is(own.length, 1, 'only the tmpfs itself is mounted there')
-  t.regex(own[0], /shared:/, 'and it is still shared')
 })
 
 test('persist/unpersist validate their arguments before any syscall', async (t) => {

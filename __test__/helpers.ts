@@ -110,8 +110,30 @@ export function nsfsMounts(): string[] {
 
 export function tempDir(t: ExecutionContext, prefix = 'nsjs-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  t.teardown(() => {
+    unmountBelow(dir)
+    rmSync(dir, { recursive: true, force: true })
+  })
   return dir
+}
+
+/** The mount points at or below `dir` in this thread's mount namespace, deepest first. */
+export function mountsBelow(dir: string): string[] {
+  const points = readFileSync('/proc/thread-self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p): p is string => p !== undefined && (p === dir || p.startsWith(`${dir}/`)))
+  return points.sort((a, b) => b.length - a.length)
+}
+
+/**
+ * Lazily unmounts everything at or below `dir`: persist() leaves a directory it bound onto itself
+ * a mount point, as `ip netns add` leaves /run/netns.
+ */
+export function unmountBelow(dir: string): void {
+  for (let points = mountsBelow(dir); points.length > 0; points = mountsBelow(dir)) {
+    execFileSync('umount', ['-l', points[0]])
+  }
 }
 
 /**

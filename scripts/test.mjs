@@ -1,9 +1,23 @@
 // The whole test run: the Rust unit tests of crates/sys (real kernel, as root), then the ava
 // suite in TAP form. Prints one closing line `N passed, N failed, N skipped` over both and exits
 // non-zero if either failed.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 
 const extra = process.argv.slice(2)
+
+// The tests persist namespaces, run `ip netns` and mount: they run in a mount namespace of their
+// own with a fresh tmpfs on /run (shared, as systemd makes it), so they never race other users of
+// the machine's /run/netns and nothing they mount can outlive the run.
+if (!process.env.NSJS_TEST_PRIVATE_RUN) {
+  const setup = 'mount -t tmpfs -o mode=0755 nsjs-test-run /run && mount --make-shared /run && exec "$0" "$@"'
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup, process.execPath, fileURLToPath(import.meta.url), ...extra], {
+    stdio: 'inherit',
+    env: { ...process.env, NSJS_TEST_PRIVATE_RUN: '1' },
+  })
+  if (r.error) throw r.error
+  process.exit(r.status ?? 1)
+}
 
 function run(cmd, args, onLine) {
   return new Promise((resolve) => {

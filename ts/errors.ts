@@ -92,6 +92,7 @@ function explain(r: NativeRecord): string {
         if (r.pid === undefined) return `the ${t} namespace's parent is outside the caller's own ${t} namespace, which the kernel does not reveal`
       // falls through: an ioctl on a pidfd is how another process's namespace is opened
       case 'open':
+      case 'openat':
       case 'pidfd_open':
         if (r.pid !== undefined || /^\/proc\/\d+\//.test(r.path ?? '')) {
           return `opening another process's namespace needs ptrace read access to it (the same uid, or CAP_SYS_PTRACE)${where}`
