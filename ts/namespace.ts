@@ -100,7 +100,8 @@ export class Namespace {
 
   /**
    * Opens a namespace file, such as a persisted `/run/netns/<name>` or `/proc/<pid>/ns/<type>`.
-   * With `type`, the file must be a namespace of that type.
+   * With `type`, the file must be a namespace of that type. The file is checked to be on nsfs
+   * through an O_PATH descriptor before it is opened, so naming a FIFO or device opens nothing.
    *
    * @throws NamespaceError `ERR_NS_NOT_NAMESPACE` when the file is not on nsfs,
    *   `ERR_NS_TYPE_MISMATCH` when it is another type, `ENOENT` when it does not exist.
@@ -161,9 +162,15 @@ export class Namespace {
   /**
    * Removes a namespace persisted with `persist()` (or `ip netns add`): unmounts the bind mount
    * and deletes the file, like `ip netns delete`. The namespace itself lives on while a process
-   * or handle still holds it.
+   * or handle still holds it. Also removes the empty file a persist killed mid-way leaves. The
+   * last component of `path` is never followed as a symbolic link.
    *
-   * @throws NamespaceError `ERR_NS_NOT_NAMESPACE` when nothing is persisted at `path`.
+   * The returned Promise is settled when this returns: the work is a few syscalls on the calling
+   * thread, in its mount namespace.
+   *
+   * @throws NamespaceError `ENOENT` when nothing is at `path`, `ERR_NS_NOT_NAMESPACE` when the
+   *   file there is not a persisted namespace, `ELOOP` when it is a symbolic link.
+   * @example await Namespace.unpersist('/run/netns/lab')
    */
   static async unpersist(path: string): Promise<void> {
     Namespace.unpersistSync(path)
@@ -285,11 +292,20 @@ export class Namespace {
    * Keeps the namespace alive at `path` with a bind mount of its nsfs file, like
    * `ip netns add` (for a net namespace at `/run/netns/<name>`, `ip netns` sees it). The file
    * is created and must not exist; missing parent directories are created (as `ip netns add`
-   * makes /run/netns). If the parent directory sits on a shared mount, it is first
-   * made a private mount of its own, as `ip netns add` does for /run/netns; `unpersist()` in this
-   * process removes that mount again when nothing else was mounted below it. The mount is made in
-   * the calling thread's mount namespace. It survives `close()`; remove it with
-   * `Namespace.unpersist(path)`.
+   * makes /run/netns). The mount is made in the calling thread's mount namespace and survives
+   * `close()`; remove it with `Namespace.unpersist(path)`.
+   *
+   * The directory is treated as iproute2 treats /run/netns: a mount point is mounted into as it
+   * is; a directory that is not one is bound onto itself once and made shared (private for a mnt
+   * namespace under a shared mount, which the kernel requires), and stays a mount point. The last
+   * component is never followed as a symbolic link. See the README section on persist.
+   *
+   * The returned Promise is settled when this returns, for the same reason as `unpersist`.
+   *
+   * @throws NamespaceError `EEXIST` when `path` exists, `ERR_NS_SHARED_MOUNT` for a mnt namespace
+   *   in a shared mount point, `ELOOP` for a mount namespace not newer than the caller's, `EPERM`
+   *   without CAP_SYS_ADMIN over the caller's mount namespace.
+   * @example await (await Namespace.create('net')).persist('/run/netns/lab')
    */
   async persist(path: string): Promise<void> {
     this.persistSync(path)
