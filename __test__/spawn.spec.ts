@@ -242,6 +242,63 @@ test('without env the child gets process.env as it is now; with env exactly that
   await w.terminate()
 })
 
+test('a worker spawning bare commands while the main thread rewrites process.env does not crash', async (t) => {
+  t.timeout(60_000)
+  // Every spawn of a bare name with an env that has no PATH needs our PATH. Native code that read
+  // it with getenv on the worker raced Node's setenv on the main thread, which grows (reallocs
+  // and frees) the environ array that getenv walks: a SIGSEGV within seconds. A large environment
+  // without PATH makes each walk long, so the race shows quickly.
+  const index = JSON.stringify(join(ROOT, 'ts', 'index.ts'))
+  const script = `
+    const { Worker } = require('node:worker_threads')
+    const code = \`
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { spawn } = require(${index})
+      let n = 0
+      let failed = 0
+      const end = Date.now() + workerData
+      const next = () => spawn('true', [], { env: { ONLY: '1' }, stdio: 'ignore' }).exited.then((s) => {
+        n++
+        if (s.code !== 0) failed++
+        if (Date.now() < end) next()
+        else parentPort.postMessage({ n, failed })
+      }, (e) => parentPort.postMessage({ error: String(e) }))
+      next()\`
+    const results = []
+    let stop = false
+    for (let k = 0; k < 2; k++) {
+      const w = new Worker(code, { eval: true, workerData: 3000, execArgv: process.execArgv })
+      w.once('message', (r) => {
+        results.push(r)
+        w.terminate()
+        if (results.length === 2) {
+          stop = true
+          console.log(JSON.stringify(results))
+        }
+      })
+    }
+    let i = 0
+    const churn = () => {
+      for (let k = 0; k < 200; k++) process.env['NSJS_CHURN_' + i++] = 'x'
+      if (i % 4000 === 0) for (let j = i - 4000; j < i; j++) delete process.env['NSJS_CHURN_' + j]
+      if (!stop) setImmediate(churn)
+    }
+    churn()`
+  const env: Record<string, string> = { TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') }
+  for (let i = 0; i < 3000; i++) env[`NSJS_FILL_${i}`] = 'y'.repeat(12)
+  const { execFile } = await import('node:child_process')
+  const run = await new Promise<{ err: (Error & { code?: unknown; signal?: unknown }) | null; out: string }>((resolve) => {
+    execFile(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { env, encoding: 'utf8' }, (err, out) => resolve({ err, out }))
+  })
+  t.is(run.err?.signal ?? null, null, 'the process was not killed by a signal')
+  t.is(run.err, null)
+  const results = JSON.parse(run.out) as Array<{ n: number; failed: number }>
+  for (const r of results) {
+    t.true(r.n > 0)
+    t.is(r.failed, 0, 'without any PATH of ours, true is found in the default path')
+  }
+})
+
 test.serial('a worker that ends right after spawning leaves no pipe open and no child waiting for input', async (t) => {
   const startFds = nsjsFdCount()
   const { Worker } = await import('node:worker_threads')

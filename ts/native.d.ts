@@ -95,6 +95,12 @@ export interface NativeSpawnRequest {
    */
   env?: Array<string>
   envGeneration?: number
+  /**
+   * The PATH a bare `file` is looked up in when the child's environment has none: the calling
+   * thread's process.env.PATH, read in JS (native code never reads the process environment off
+   * the main thread).
+   */
+  path?: string
   joinFds: Array<number>
   joinTypes: Array<string>
   unshare: Array<string>

@@ -259,6 +259,13 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
       .filter((e): e is [string, string] => e[1] !== undefined)
       .map(([k, v]) => `${k}=${v}`)
   if (envList?.some((e) => e.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'env must not contain null bytes')
+  // A bare command whose environment has no PATH is looked up in ours, read here on the calling
+  // thread: native code must not read the process environment, which Node's main thread writes
+  // (process.env) with no lock another thread could take. Without `env` on the main thread the
+  // native side takes that environment, PATH included, as it is.
+  const path = envList !== undefined && !(file as string).includes('/') && !envList.some((e) => e.startsWith('PATH='))
+    ? process.env.PATH
+    : undefined
   let dieWithParent: number | undefined
   if (o.dieWithParent !== undefined && o.dieWithParent !== false) {
     dieWithParent = o.dieWithParent === true ? osConstants.signals.SIGKILL : signalNumber(o.dieWithParent, 'dieWithParent')
@@ -285,6 +292,7 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
       file: file as string,
       argv: [o.argv0 ?? (file as string), ...argv],
       env: envList,
+      path,
       joinFds: handles.map((h) => h.fd),
       joinTypes,
       unshare,

@@ -24,8 +24,7 @@ pub fn create(ty: NsType) -> Result<NsHandle> {
   if matches!(ty, NsType::User | NsType::Pid) {
     return create_in_child(ty);
   }
-  std::thread::Builder::new()
-    .name("nsjs-create".into())
+  crate::thread::native_thread("nsjs-create")
     .spawn(move || {
       thread::unshare(&[ty])?;
       NsHandle::current_for_children(ty)

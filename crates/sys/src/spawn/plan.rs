@@ -102,13 +102,9 @@ fn position(t: NsType) -> usize {
 
 impl Plan {
   pub fn build(spec: &SpawnSpec) -> Result<Plan> {
-    // Read only when needed: on the spawner thread this reads the environment another thread owns.
-    let parent_path = match &spec.path {
-      Some(p) => Some(p.clone()),
-      None if exec_path::needs_parent_path(&spec.file, &spec.env) => std::env::var("PATH").ok(),
-      None => None,
-    };
-    let candidates = exec_path::candidates(&spec.file, &spec.env, parent_path.as_deref())
+    // Never the process environment: this runs on whatever thread spawns (a worker, the spawner
+    // thread), and Node's main thread writes that environment with no lock we could take.
+    let candidates = exec_path::candidates(&spec.file, &spec.env, spec.path.as_deref())
       .iter()
       .map(|c| cstring(c, "execve", "execve").map_err(|e| e.path(spec.file.clone())))
       .collect::<Result<Vec<_>>>()?;

@@ -49,8 +49,9 @@ pub struct SpawnSpec {
   pub argv: Vec<String>,
   /// "K=V" strings: the child's whole environment.
   pub env: Vec<String>,
-  /// The PATH a bare `file` is looked up in when `env` has none; None: this process's PATH as it
-  /// is when the spawn happens (read on the spawning thread).
+  /// The PATH a bare `file` is looked up in when `env` has none (the caller's own, which it reads
+  /// where that is safe: Node's JS thread); None: execvp's default, /usr/local/bin:/usr/bin:/bin.
+  /// The spawner never reads the process environment itself: another thread may be writing it.
   pub path: Option<String>,
   /// Existing namespaces to enter; the descriptors stay owned by the caller.
   pub join: Vec<(RawFd, NsType)>,
