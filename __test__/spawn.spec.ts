@@ -340,6 +340,29 @@ test('exec rejects a non-zero exit with stdout, stderr, code and signal, like pr
   t.is((await exec('echo', ['$HOME; ls'])).stdout, '$HOME; ls\n', 'argv is never passed through a shell')
 })
 
+test('exec checks encoding before anything starts; every Buffer encoding and buffer work', async (t) => {
+  const marker = `nsjs-encoding-${process.pid}`
+  for (const encoding of ['bogus', 'UTF-9', 42, null]) {
+    // An unknown encoding used to start the command and then throw, uncaught, from the 'close'
+    // listener, leaving the promise pending for ever: it must reject before any child exists.
+    const p = exec('sh', ['-c', `exec -a ${marker} sleep 5`], { encoding: encoding as 'utf8' })
+    const e = await t.throwsAsync(Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('exec did not settle')), 2000))]))
+    t.like(e, { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, String(encoding))
+    t.regex(e?.message ?? '', /^The argument 'options\.encoding' is invalid encoding\. Received /)
+  }
+  const started = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)
+    } catch {
+      return false
+    }
+  })
+  t.deepEqual(started, [], 'no command was started')
+  for (const [encoding, want] of [['hex', '6162'], ['base64', 'YWI='], ['latin1', 'ab'], ['UTF-8', 'ab'], ['ucs2', '\u6261']] as const) {
+    t.is((await exec('printf', ['ab'], { encoding })).stdout, want, encoding)
+  }
+})
+
 test('AbortSignal and timeout kill the child and reject', async (t) => {
   const ac = new AbortController()
   const p = exec('sleep', ['30'], { signal: ac.signal, unshare: ['uts'] })

@@ -13,7 +13,7 @@ import { binding } from './loader'
 import { Namespace } from './namespace'
 import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from './native'
 import type { NamespaceType } from './types'
-import { validateObject, validatePath, validatePid, validateType, validateTypes } from './validate'
+import { received, validateObject, validatePath, validatePid, validateType, validateTypes } from './validate'
 
 /** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
 export interface IdMapEntry {
@@ -909,7 +909,10 @@ export function spawn(file: string, args?: string[], options?: SpawnOptions): Ns
 
 /** Options of {@link exec}: those of spawn, plus how output is collected. */
 export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
-  /** 'utf8' (default) gives strings; 'buffer' gives Buffers. */
+  /**
+   * 'utf8' (default) or any other encoding `Buffer.isEncoding` accepts gives strings; 'buffer'
+   * gives Buffers. Anything else rejects with ERR_INVALID_ARG_VALUE before the command starts.
+   */
   encoding?: BufferEncoding | 'buffer'
   /** Written to the child's stdin, which is then closed. Without it stdin is /dev/null. */
   input?: string | Uint8Array
@@ -958,6 +961,11 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   }
   if (o.input !== undefined && typeof o.input !== 'string' && !ArrayBuffer.isView(o.input)) {
     return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'input' must be a string, Buffer, TypedArray or DataView`))
+  }
+  // Checked before the child starts: an unknown encoding used to throw from the 'close' listener,
+  // uncaught, leaving the promise unsettled.
+  if (o.encoding !== undefined && o.encoding !== 'buffer' && (typeof o.encoding !== 'string' || !Buffer.isEncoding(o.encoding))) {
+    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.encoding' is invalid encoding. Received ${received(o.encoding)}`))
   }
   const maxBuffer = o.maxBuffer ?? 16 * 1024 * 1024
   const encoding = o.encoding ?? 'utf8'

@@ -1,14 +1,23 @@
+import { inspect } from 'node:util'
+
 import { argError, isNamespaceType } from './errors'
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 
 // Linux caps pid_max at 2^22 (PID_MAX_LIMIT).
 const PID_MAX = 4194304
 
-function describe(v: unknown): string {
+/** How a received value is shown in an ERR_INVALID_ARG_TYPE message, as Node shows it. */
+export function describe(v: unknown): string {
   if (v === null) return 'null'
   if (typeof v === 'string') return `type string ('${v.length > 28 ? v.slice(0, 25) + '...' : v}')`
   if (typeof v === 'object') return 'an instance of ' + (v.constructor?.name ?? 'Object')
   return `type ${typeof v} (${String(v)})`
+}
+
+/** A value as ERR_INVALID_ARG_VALUE and ERR_OUT_OF_RANGE messages show it: inspected, as Node does. */
+export function received(v: unknown): string {
+  const shown = inspect(v, { breakLength: Infinity, depth: 1 })
+  return shown.length > 128 ? `${shown.slice(0, 128)}...` : shown
 }
 
 export function validatePid(pid: unknown, name = 'pid'): number {
