@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path'
 
 import test from 'ava'
 
-import { Namespace, NamespaceError, NsChildProcess, exec, spawn, type ExecError } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsLink, nsjsFdCount, procStat, ROOT, target, tempDir, zombieChildren } from './helpers'
+import { Namespace, NamespaceError, NsChildProcess, exec, spawn, type ExecError, type ExecOptions, type SpawnOptions } from '../ts/index'
+import { asNobody, CATCH_FIELDS, nsFdCount, nsLink, nsjsFdCount, procStat, ROOT, target, tempDir, zombieChildren } from './helpers'
 
 test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
   const mine = readFileSync('/proc/sys/kernel/hostname', 'utf8')
@@ -520,11 +520,95 @@ test('spawn validates its arguments before anything starts', (t) => {
     [() => spawn('true', [], { join: { pid: -5 } }), 'ERR_INVALID_ARG_VALUE'],
     [() => spawn('true', [], { join: [{} as Namespace] }), 'ERR_INVALID_ARG_TYPE'],
     [() => spawn('true', [], { killSignal: 'SIGNOPE' as 'SIGTERM' }), 'ERR_UNKNOWN_SIGNAL'],
-    [() => spawn('true', [], { timeout: -1 }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { timeout: -1 }), 'ERR_OUT_OF_RANGE'],
     [() => spawn('true', [], { hostname: 'h'.repeat(65) }), 'ERR_INVALID_ARG_VALUE'],
   ]
   for (const [fn, code] of bad) t.is((t.throws(fn) as { code?: string }).code, code, String(fn))
   const closed = Namespace.current('net')
   closed.close()
   t.is(t.throws<NamespaceError>(() => spawn('true', [], { join: [closed] }))?.code, 'ERR_NS_CLOSED')
+})
+
+test('spawn refuses what the native side would mangle, with Node\'s codes and wording, before any syscall', (t) => {
+  const bad: Array<[() => unknown, typeof TypeError | typeof RangeError, string, RegExp]> = [
+    // A hole was skipped by the check and reached the binding as undefined (a plain Error).
+    [() => spawn('true', ['a', , 'b'] as string[]), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'args' must be an array without holes\. Received an empty slot at index 1$/],
+    [() => spawn('true', ['a', 5 as unknown as string]), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "args\[1\]" argument must be of type string\. Received type number \(5\)$/],
+    [() => spawn('true', ['a\0b']), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'args\[0\]' must be a string without null bytes\./],
+    // A plain Error 'StringExpected' from napi before.
+    [() => spawn('true', [], { argv0: 5 as unknown as string }), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "options\.argv0" argument must be of type string\. Received type number \(5\)$/],
+    [() => spawn('true', [], { argv0: 'a\0b' }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.argv0' must be a string without null bytes\./],
+    // 2**32 + 1 wrapped through int32 to 1: the child got our stdout.
+    [() => spawn('true', [], { stdio: ['pipe', 2 ** 32 + 1, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.stdio\[1\]" is out of range\. It must be >= 0 && <= 2147483647\. Received 4_294_967_297$/],
+    [() => spawn('true', [], { stdio: ['pipe', { fd: 2 ** 31 }, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /Received 2147483648$/],
+    [() => spawn('true', [], { stdio: ['pipe', 1.5, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /It must be an integer\. Received 1\.5$/],
+    [() => spawn('true', [], { stdio: [-1, 'pipe', 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /Received -1$/],
+    // 'A=B' reached the command as A with the value 'B=x'.
+    [() => spawn('true', [], { env: { 'A=B': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names .*Received 'A=B'$/],
+    [() => spawn('true', [], { env: { 'A\0': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names/],
+    [() => spawn('true', [], { env: { '': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names/],
+    [() => spawn('true', [], { env: { A: 'x\0' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env\['A'\]' must be a string without null bytes/],
+    // setTimeout turns a longer delay into 1 ms: the child was killed at once.
+    [() => spawn('true', [], { timeout: 2 ** 31 }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.timeout" is out of range\. It must be >= 0 && <= 2147483647\. Received 2147483648$/],
+    [() => spawn('true', [], { timeout: 1.5 }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.timeout" is out of range\. It must be an integer\./],
+    [() => spawn('true', [], { timeout: '5' as unknown as number }), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "options\.timeout" argument must be of type number\. Received type string \('5'\)$/],
+  ]
+  for (const [fn, Ctor, code, message] of bad) {
+    const e = t.throws(fn, { instanceOf: Ctor, code }, String(fn))
+    t.regex(e?.message ?? '', message, String(fn))
+  }
+  // Checked before the join handles are opened (a bad hostname came after that, and left them
+  // to the collector).
+  const before = nsFdCount()
+  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net', 'uts'] }, hostname: 'h'.repeat(65) }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net'] }, timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.is(nsFdCount(), before, 'no namespace was opened')
+})
+
+test('spawn and exec read each option exactly once', async (t) => {
+  // A getter answering differently the second time: a signal that was checked as an AbortSignal
+  // and then read again as something else made spawn() throw after its child had started,
+  // leaving it running with no handle.
+  const counted = (values: Record<string, unknown>, reads: Map<string, number>): object => {
+    const o = {}
+    for (const [k, v] of Object.entries(values)) {
+      Object.defineProperty(o, k, {
+        enumerable: true,
+        get() {
+          const n = (reads.get(k) ?? 0) + 1
+          reads.set(k, n)
+          return n === 1 ? v : { changed: true }
+        },
+      })
+    }
+    return o
+  }
+  const values = {
+    signal: new AbortController().signal, timeout: 60_000, killSignal: 'SIGKILL', argv0: 'renamed',
+    env: { ONLY: '1' }, unshare: ['uts'], hostname: 'once', uidMap: [{ inside: 0, outside: 0, count: 1 }],
+    gidMap: [{ inside: 0, outside: 0, count: 1 }], uid: 0, gid: 0, setgroups: 'allow', propagation: 'private',
+    cwd: '/', dieWithParent: true, detached: false, mountProc: false, pivotRoot: false,
+  }
+  const reads = new Map<string, number>()
+  const child = spawn('/bin/sh', ['-c', 'echo "$0 $ONLY $(hostname)"'], counted({ ...values, stdio: ['ignore', 'pipe', 'inherit'] }, reads) as SpawnOptions)
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => (out += d))
+  const closed = once(child, 'close')
+  t.deepEqual(await child.exited, { code: 0, signal: null })
+  t.deepEqual([...reads].filter(([, n]) => n !== 1), [], 'no option was read twice')
+  t.is(reads.size, Object.keys(values).length + 1)
+  await closed
+  t.is(out, 'renamed 1 once\n')
+
+  const execReads = new Map<string, number>()
+  const r = await exec('/bin/sh', ['-c', 'cat; echo " $0 $ONLY $(hostname)"'], counted({ ...values, input: 'in', encoding: 'utf8', maxBuffer: 1 << 20, stderr: 'pipe' }, execReads) as ExecOptions)
+  t.is(r.stdout, 'in renamed 1 once\n')
+  t.deepEqual([...execReads].filter(([, n]) => n !== 1), [], 'no exec option was read twice')
+
+  const ns = Namespace.current('uts')
+  t.teardown(() => ns.close())
+  const nsReads = new Map<string, number>()
+  const viaHandle = await ns.exec('/bin/sh', ['-c', 'echo $ONLY'], counted({ env: { ONLY: '2' }, join: [] }, nsReads) as ExecOptions)
+  t.is(viaHandle.stdout, '2\n')
+  t.deepEqual([...nsReads], [['env', 1], ['join', 1]])
 })
