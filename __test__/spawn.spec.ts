@@ -612,3 +612,24 @@ test('spawn and exec read each option exactly once', async (t) => {
   t.is(viaHandle.stdout, '2\n')
   t.deepEqual([...nsReads], [['env', 1], ['join', 1]])
 })
+
+test('using: a child still running gets SIGTERM when its scope ends, as a ChildProcess does', async (t) => {
+  let held: NsChildProcess | undefined
+  {
+    using child = spawn('sleep', ['30'], { stdio: 'ignore' })
+    held = child
+    await once(child, 'spawn')
+  }
+  t.true(held.killed)
+  t.deepEqual(await held.exited, { code: null, signal: 'SIGTERM' })
+  // One that has ended is left alone.
+  const done = spawn('true', [], { stdio: 'ignore' })
+  await done.exited
+  done[Symbol.dispose]()
+  t.false(done.killed)
+  // The same contract as child_process's own (Node 20+).
+  const cp = cpSpawn('sleep', ['30'], { stdio: 'ignore' })
+  const cpExit = once(cp, 'exit')
+  ;(cp as unknown as Disposable)[Symbol.dispose]()
+  t.deepEqual(await cpExit, [null, 'SIGTERM'])
+})

@@ -993,6 +993,22 @@ export class NsChildProcess extends EventEmitter {
     return Object.fromEntries(handles.map((h) => [h.type, h])) as Record<NamespaceType, Namespace>
   }
 
+  /**
+   * For `using child = spawn(...)`: when the scope ends, a child that was not killed yet gets
+   * SIGTERM through its pidfd, as child_process's `[Symbol.dispose]` does (Node 20+); one that
+   * has ended is left alone. It does not wait for the exit (`await child.exited` does), and, as
+   * with `kill()`, the first process of a new pid namespace ignores SIGTERM unless it handles it.
+   *
+   * @example
+   * {
+   *   using server = spawn('python3', ['-m', 'http.server'], { join: [net] })
+   *   await probe()
+   * } // server is sent SIGTERM here
+   */
+  [Symbol.dispose](): void {
+    if (!this.killed) this.kill()
+  }
+
   /** Lets the event loop exit while the child is still running. */
   unref(): void {
     if (this.#referenced && this.#running && !this.#later) holdLoop(-1)
