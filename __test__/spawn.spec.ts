@@ -633,3 +633,27 @@ test('using: a child still running gets SIGTERM when its scope ends, as a ChildP
   ;(cp as unknown as Disposable)[Symbol.dispose]()
   t.deepEqual(await cpExit, [null, 'SIGTERM'])
 })
+
+test('a thread id is named as one, with the process to use instead', async (t) => {
+  const { Worker } = await import('node:worker_threads')
+  // The worker's own thread: /proc/thread-self names it as <pid>/task/<tid>.
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    parentPort.postMessage(require('node:fs').readlinkSync('/proc/thread-self'))
+    setInterval(() => {}, 1000)`, { eval: true })
+  t.teardown(() => w.terminate())
+  const link = await new Promise<string>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+  const tid = Number(link.split('/').pop())
+  t.not(tid, process.pid)
+  t.regex(readFileSync(`/proc/${tid}/status`, 'utf8'), new RegExp(`^Tgid:\\s+${process.pid}$`, 'm'), 'a thread of ours')
+  const check = (e: NamespaceError | undefined, what: string): void => {
+    t.like(e, { name: 'NamespaceError', code: 'ERR_NS_THREAD_ID', errno: 0, syscall: 'pidfd_open', pid: tid, tgid: process.pid }, what)
+    t.true(e?.message.startsWith(`${tid} is the id of a thread of process ${process.pid}, not of a process`), e?.message)
+    t.true(e?.message.includes(`use its process id ${process.pid}`), what)
+  }
+  check(t.throws<NamespaceError>(() => Namespace.open(tid, 'net')), 'open')
+  check(t.throws<NamespaceError>(() => Namespace.openAll(tid)), 'openAll')
+  check(t.throws<NamespaceError>(() => spawn('true', [], { join: { pid: tid } })), 'spawn join by pid')
+  // The process it names works.
+  Namespace.open(process.pid, 'net').close()
+})

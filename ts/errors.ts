@@ -12,6 +12,8 @@ export interface NamespaceErrorFields {
   expected?: NamespaceType
   path?: string
   pid?: number
+  /** For ERR_NS_THREAD_ID: the process the thread `pid` belongs to. */
+  tgid?: number
   step?: string
 }
 
@@ -29,6 +31,8 @@ export class NamespaceError extends Error {
   readonly nsType?: NamespaceType
   readonly path?: string
   readonly pid?: number
+  /** For ERR_NS_THREAD_ID: the process (thread group) that the thread `pid` belongs to. */
+  readonly tgid?: number
   /** The spawn step that failed ('setns', 'uid_map', 'execve', ...). */
   readonly step?: string
 
@@ -38,7 +42,7 @@ export class NamespaceError extends Error {
     this.code = fields.code
     this.errno = fields.errno === 0 ? 0 : -Math.abs(fields.errno)
     this.syscall = fields.syscall
-    for (const k of ['nsType', 'path', 'pid', 'step'] as const) {
+    for (const k of ['nsType', 'path', 'pid', 'tgid', 'step'] as const) {
       if (fields[k] !== undefined) Object.defineProperty(this, k, { value: fields[k], enumerable: true })
     }
   }
@@ -69,6 +73,8 @@ function explain(r: NativeRecord): string {
       return r.syscall === 'unshare'
         ? `a multithreaded process cannot create a ${t} namespace for itself; use Namespace.create('${t}') or spawn({ unshare: ['${t}'] })`
         : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`
+    case 'ERR_NS_THREAD_ID':
+      return `${r.pid} is the id of a thread of process ${r.tgid}, not of a process: namespaces are opened through a process, so use its process id ${r.tgid} (the Tgid in /proc/${r.pid}/status). A thread that entered other namespaces itself is reached only through /proc/${r.tgid}/task/${r.pid}/ns/<type> with Namespace.fromPath()`
     case 'ESRCH':
       return r.pid === undefined ? 'the process is not running (it never started, or has exited)' : `no process with pid ${r.pid} exists (it may have exited)`
   }

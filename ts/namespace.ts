@@ -68,8 +68,10 @@ export class Namespace {
    * The namespace of type `type` that process `pid` is in (`/proc/<pid>/ns/<type>`). Safe
    * against pid reuse: the process is pinned by a pidfd before its namespace is taken.
    *
-   * @throws NamespaceError `ESRCH` when no such process exists; `EACCES`/`EPERM` without ptrace
-   *   access to it; `ERR_NS_UNSUPPORTED` when the kernel lacks the type.
+   * @throws NamespaceError `ESRCH` when no such process exists; `ERR_NS_THREAD_ID` when `pid`
+   *   is the id of a thread that is not its process's first (`tgid` names the process);
+   *   `EACCES`/`EPERM` without ptrace access to it; `ERR_NS_UNSUPPORTED` when the kernel lacks
+   *   the type.
    * @example const net = Namespace.open(pid, 'net')
    */
   static open(pid: number, type: NamespaceType): Namespace {

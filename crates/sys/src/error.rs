@@ -16,6 +16,8 @@ pub enum Rule {
   Multithreaded,
   /// The handle was closed.
   Closed,
+  /// A thread id was given where a process id is needed (pidfd_open takes only a process).
+  ThreadId,
 }
 
 impl Rule {
@@ -26,6 +28,7 @@ impl Rule {
       Rule::Unsupported => "ERR_NS_UNSUPPORTED",
       Rule::Multithreaded => "ERR_NS_MULTITHREADED",
       Rule::Closed => "ERR_NS_CLOSED",
+      Rule::ThreadId => "ERR_NS_THREAD_ID",
     }
   }
 }
@@ -41,6 +44,8 @@ pub struct Error {
   pub expected: Option<NsType>,
   pub path: Option<String>,
   pub pid: Option<i32>,
+  /// For `ThreadId`: the process (thread group) the thread belongs to.
+  pub tgid: Option<i32>,
   /// The spawner step that failed ('setns', 'uid_map', 'execve', ...).
   pub step: Option<String>,
 }
@@ -49,7 +54,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
   pub fn os(errno: i32, syscall: &'static str) -> Self {
-    Error { errno, rule: None, syscall, ns_type: None, expected: None, path: None, pid: None, step: None }
+    Error { errno, rule: None, syscall, ns_type: None, expected: None, path: None, pid: None, tgid: None, step: None }
   }
 
   /// The errno of the last failed libc call.
@@ -75,6 +80,10 @@ impl Error {
   }
   pub fn pid(mut self, pid: i32) -> Self {
     self.pid = Some(pid);
+    self
+  }
+  pub fn tgid(mut self, tgid: i32) -> Self {
+    self.tgid = Some(tgid);
     self
   }
   pub fn step(mut self, s: impl Into<String>) -> Self {

@@ -102,7 +102,7 @@ impl NsHandle {
       [one] => e.ns(*one),
       _ => e,
     };
-    let pidfd = sys::pidfd_open(pid).map_err(whole)?;
+    let pidfd = sys::pidfd_open(pid).map_err(|e| whole(thread_id_error(e, pid)))?;
     let mut through_proc = false;
     let mut handles = Vec::with_capacity(types.len());
     for &ty in types {
@@ -183,6 +183,31 @@ impl NsHandle {
   }
 }
 
+/// pidfd_open takes only a process (a thread-group leader): for the id of another thread the
+/// kernel answers EINVAL (ENOENT on recent kernels, 6.18 among them), which reads as a bad
+/// argument or "no such file". Such an id is named for what it is, with the process it belongs to.
+fn thread_id_error(e: Error, pid: i32) -> Error {
+  if e.errno != libc::EINVAL && e.errno != libc::ENOENT {
+    return e;
+  }
+  match thread_group_of(pid) {
+    Some(tgid) if tgid != pid => Error::rule(Rule::ThreadId, "pidfd_open").pid(pid).tgid(tgid),
+    _ => e,
+  }
+}
+
+/// The process that thread `tid` belongs to (Tgid in /proc/<tid>/status, which the kernel shows
+/// for any thread id though /proc lists only processes). Only when /proc is of our own pid
+/// namespace, so that its numbers are the ones pidfd_open was given.
+fn thread_group_of(tid: i32) -> Option<i32> {
+  let me = std::fs::read_link("/proc/self").ok()?;
+  if me.to_str()? != std::process::id().to_string() {
+    return None;
+  }
+  let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+  status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+}
+
 impl AsFd for NsHandle {
   fn as_fd(&self) -> BorrowedFd<'_> {
     self.fd.as_fd()
@@ -249,6 +274,27 @@ mod tests {
     assert_eq!(e.code(), "ERR_NS_TYPE_MISMATCH");
     let e = NsHandle::open_path("/etc/hostname", None).unwrap_err();
     assert_eq!(e.code(), "ERR_NS_NOT_NAMESPACE");
+  }
+
+  #[test]
+  fn a_thread_id_is_named_with_its_process() {
+    let me = std::process::id() as i32;
+    // A thread of ours, kept alive while its id is opened.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+      // SAFETY: gettid has no preconditions.
+      tx.send(unsafe { libc::gettid() }).unwrap();
+      let _ = done_rx.recv();
+    });
+    let live = rx.recv().unwrap();
+    assert_ne!(live, me);
+    let e = NsHandle::open_pid_all(live, &[NsType::Net, NsType::Uts]).unwrap_err();
+    assert_eq!((e.code().as_str(), e.pid, e.tgid), ("ERR_NS_THREAD_ID", Some(live), Some(me)));
+    let one = NsHandle::open_pid(live, NsType::Net).unwrap_err();
+    assert_eq!((one.code().as_str(), one.ns_type), ("ERR_NS_THREAD_ID", Some(NsType::Net)));
+    done_tx.send(()).unwrap();
+    t.join().unwrap();
   }
 
   #[test]
