@@ -152,8 +152,8 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
   child.stdin?.end('hello\n')
   while (!err) await new Promise((r) => setTimeout(r, 10))
   const ns = child.namespaces()
-  t.is(ns.uts.id, nsLink(child.pid!, 'uts'))
-  t.not(ns.uts.id, nsLink('self', 'uts'))
+  t.is(ns.uts!.id, nsLink(child.pid!, 'uts'))
+  t.not(ns.uts!.id, nsLink('self', 'uts'))
   t.is((t.throws(() => child.kill('SIGFOO' as 'SIGTERM')) as { code?: string }).code, 'ERR_UNKNOWN_SIGNAL')
   t.false(child.killed)
   t.true(child.kill(0), 'signal 0 probes')
@@ -359,7 +359,7 @@ test('exec checks encoding before anything starts; every Buffer encoding and buf
   })
   t.deepEqual(started, [], 'no command was started')
   for (const [encoding, want] of [['hex', '6162'], ['base64', 'YWI='], ['latin1', 'ab'], ['UTF-8', 'ab'], ['ucs2', '\u6261']] as const) {
-    t.is((await exec('printf', ['ab'], { encoding })).stdout, want, encoding)
+    t.is((await exec('printf', ['ab'], { encoding: encoding as BufferEncoding })).stdout, want, encoding)
   }
 })
 
@@ -656,4 +656,68 @@ test('a thread id is named as one, with the process to use instead', async (t) =
   check(t.throws<NamespaceError>(() => spawn('true', [], { join: { pid: tid } })), 'spawn join by pid')
   // The process it names works.
   Namespace.open(process.pid, 'net').close()
+})
+
+test.serial('namespaces() goes through the child\'s pidfd: a reused pid never gives another process\'s', async (t) => {
+  t.timeout(60_000)
+  // In a worker the reaper thread reaps at once while the worker's JS is busy, so the child is
+  // gone (its pid free) while `exited` has not settled yet. The pid is then handed to a new
+  // process (ns_last_pid, as CRIU does), in a uts namespace of its own: by pid number,
+  // namespaces() would give that process's namespaces.
+  const { Worker } = await import('node:worker_threads')
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    const { readFileSync, writeFileSync } = require('node:fs')
+    const { spawn } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
+    const ourChild = (pid) => {
+      try {
+        const stat = readFileSync('/proc/' + pid + '/stat', 'utf8')
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid
+      } catch {
+        return false
+      }
+    }
+    const tries = []
+    const attempt = async () => {
+      const old = spawn('true', [], { stdio: 'ignore' })
+      const pid = old.pid
+      const until = Date.now() + 5000
+      while (ourChild(pid) && Date.now() < until) {}
+      if (ourChild(pid)) return { error: 'not reaped' }
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1))
+      const reuser = spawn('sleep', ['30'], { unshare: ['uts'], hostname: 'nsjs-reused', stdio: 'ignore' })
+      const reused = reuser.pid === pid
+      let outcome
+      if (reused) {
+        try {
+          const ns = old.namespaces()
+          outcome = { got: Object.keys(ns) }
+          for (const h of Object.values(ns)) h.close()
+        } catch (e) {
+          outcome = { code: e.code, name: e.name, pid: e.pid }
+        }
+      }
+      reuser.kill('SIGKILL')
+      await reuser.exited
+      await old.exited
+      return { reused, ...outcome }
+    }
+    ;(async () => {
+      for (let i = 0; i < 20; i++) {
+        const r = await attempt()
+        tries.push(r)
+        if (r.reused || r.error) break
+      }
+      parentPort.postMessage(tries)
+    })().catch((e) => parentPort.postMessage([{ error: String(e && e.stack || e) }]))`,
+  { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] })
+  t.teardown(() => w.terminate())
+  const tries = await new Promise<Array<{ reused?: boolean; code?: string; name?: string; pid?: number; got?: string[]; error?: string }>>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  const last = tries[tries.length - 1]
+  t.is(last.error, undefined)
+  t.true(last.reused, `the pid was handed to the new process (${tries.length} tries)`)
+  t.like(last, { name: 'NamespaceError', code: 'ESRCH' }, 'the exited child has no namespaces, whoever has its pid now')
 })

@@ -6,6 +6,12 @@ export declare class NativeChild {
   get stdioFds(): Array<number>
   /** Signals the child through its pidfd; false once it has exited (ESRCH) or was released. */
   kill(signal: number): boolean
+  /**
+   * Handles on the child's namespaces of `types` (default: every type this kernel has), taken
+   * through its pidfd, so never another process's even if its pid was reused. ESRCH once the
+   * child has exited (also before it was reaped) or was released.
+   */
+  namespaces(types?: Array<string> | undefined | null): Array<NativeNamespace>
   /** Closes the pidfd: the child has been reaped and nothing will signal it again. */
   release(): void
 }

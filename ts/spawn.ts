@@ -980,17 +980,25 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /**
-   * Handles on the child's namespaces, keyed by type: every type this kernel has (a kernel built
-   * without one, such as time, has no key for it). Close them when done (or let them be
-   * collected). Throws ESRCH once the child has exited.
+   * Handles on the child's namespaces, keyed by type: one for every type this kernel has (a
+   * kernel built without one, such as time, has no key for it), all opened now through the
+   * child's pidfd, so they are this child's even if its pid has been reused by another process.
+   * Close them when done (or let them be collected).
+   *
+   * Only while the child runs: nothing is captured at the start, so once it has exited this
+   * throws a NamespaceError with code 'ESRCH', also before 'exit' is emitted (a process that
+   * has ended has no namespaces left). Open what you need while it runs; the handles then keep
+   * those namespaces alive after it exits.
    */
-  namespaces(): Record<NamespaceType, Namespace> {
+  namespaces(): Partial<Record<NamespaceType, Namespace>> {
+    // A child handed to the spawner thread is waited for, as `pid` does.
     const pid = this.pid
-    if (pid === undefined || !this.#running) {
-      throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'pidfd_open', pid })
+    const child = this.#native
+    if (pid === undefined || child === undefined || !this.#running) {
+      throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'ioctl', pid })
     }
-    const handles = Namespace.openAll(pid)
-    return Object.fromEntries(handles.map((h) => [h.type, h])) as Record<NamespaceType, Namespace>
+    const handles = native(() => child.namespaces()).map((n) => Namespace.wrap(n))
+    return Object.fromEntries(handles.map((h) => [h.type, h])) as Partial<Record<NamespaceType, Namespace>>
   }
 
   /**

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::Status;
+use napi::{Env, Status};
 use napi_derive::napi;
 use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::{self, Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
-use nsjs_sys::{environ, loop_watch, reaper, sys, thread, Error};
+use nsjs_sys::{environ, loop_watch, reaper, sys, thread, Error, NsHandle};
 
 use crate::error::{to_napi, IntoNapi, Result};
-use crate::namespace::parse_type;
+use crate::namespace::{parse_type, type_list, NativeNamespace};
 
 /// What JS asks for, already validated and resolved ('root' maps turned into lines, env into
 /// "K=V" strings) by ts/spawn.ts.
@@ -132,6 +132,18 @@ impl NativeChild {
       Err(e) if e.errno == ESRCH => Ok(false),
       Err(e) => Err(to_napi(e.pid(self.pid))),
     }
+  }
+
+  /// Handles on the child's namespaces of `types` (default: every type this kernel has), taken
+  /// through its pidfd, so never another process's even if its pid was reused. ESRCH once the
+  /// child has exited (also before it was reaped) or was released.
+  #[napi]
+  pub fn namespaces(&self, env: Env, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
+    let Some(pidfd) = &self.pidfd else {
+      return Err(to_napi(Error::os(ESRCH, "ioctl").pid(self.pid)));
+    };
+    let handles = NsHandle::open_pidfd_all(pidfd.as_fd(), self.pid, &type_list(types)?).napi()?;
+    handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
   }
 
   /// Closes the pidfd: the child has been reaped and nothing will signal it again.

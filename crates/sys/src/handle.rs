@@ -94,20 +94,21 @@ impl NsHandle {
   }
 
   pub fn open_pid_all(pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
-    if let Some(&ty) = types.iter().find(|t| !t.supported()) {
-      return Err(Error::rule(Rule::Unsupported, "open").ns(ty).pid(pid));
-    }
-    // An error about the process as a whole names the type when only one was asked for.
-    let whole = |e: Error| match types {
-      [one] => e.ns(*one),
-      _ => e,
-    };
-    let pidfd = sys::pidfd_open(pid).map_err(|e| whole(thread_id_error(e, pid)))?;
+    check_supported(pid, types)?;
+    let pidfd = sys::pidfd_open(pid).map_err(|e| about_all(types, thread_id_error(e, pid)))?;
+    Self::open_pidfd_all(pidfd.as_fd(), pid, types)
+  }
+
+  /// The namespaces of `types` that the process behind `pidfd` (whose pid is `pid`) is in, in
+  /// that order: never another process's, even once `pid` has been reused. ESRCH once that
+  /// process has exited (a zombie has no namespaces left), also before it is reaped.
+  pub fn open_pidfd_all(pidfd: BorrowedFd<'_>, pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
+    check_supported(pid, types)?;
     let mut through_proc = false;
     let mut handles = Vec::with_capacity(types.len());
     for &ty in types {
       let tag = |e: Error| e.ns(ty).pid(pid);
-      match sys::ioctl_fd(pidfd.as_fd(), ty.pidfd_ioctl(), "ioctl") {
+      match sys::ioctl_fd(pidfd, ty.pidfd_ioctl(), "ioctl") {
         Ok(fd) => {
           handles.push(Self::from_kernel(fd, ty).map_err(tag)?);
           continue;
@@ -126,7 +127,7 @@ impl NsHandle {
     }
     if through_proc {
       // The process the pidfd names must still be alive, or the pid may now be someone else's.
-      sys::pidfd_send_signal(pidfd.as_fd(), 0).map_err(|e| whole(e).pid(pid))?;
+      sys::pidfd_send_signal(pidfd, 0).map_err(|e| about_all(types, e).pid(pid))?;
     }
     Ok(handles)
   }
@@ -180,6 +181,21 @@ impl NsHandle {
       return Err(Error::rule(Rule::TypeMismatch, "ioctl").ns(self.ty).expected(NsType::User));
     }
     sys::ioctl_owner_uid(self.fd.as_fd()).map_err(|e| e.ns(self.ty))
+  }
+}
+
+fn check_supported(pid: i32, types: &[NsType]) -> Result<()> {
+  match types.iter().find(|t| !t.supported()) {
+    Some(&ty) => Err(Error::rule(Rule::Unsupported, "open").ns(ty).pid(pid)),
+    None => Ok(()),
+  }
+}
+
+/// An error about the process as a whole names the type when only one was asked for.
+fn about_all(types: &[NsType], e: Error) -> Error {
+  match types {
+    [one] => e.ns(*one),
+    _ => e,
   }
 }
 
@@ -295,6 +311,20 @@ mod tests {
     assert_eq!((one.code().as_str(), one.ns_type), ("ERR_NS_THREAD_ID", Some(NsType::Net)));
     done_tx.send(()).unwrap();
     t.join().unwrap();
+  }
+
+  #[test]
+  fn through_a_pidfd_an_exited_process_has_no_namespaces_whoever_has_its_pid() {
+    let mut child = std::process::Command::new("/bin/sleep").arg("30").spawn().unwrap();
+    let pid = child.id() as i32;
+    let pidfd = sys::pidfd_open(pid).unwrap();
+    let live = NsHandle::open_pidfd_all(pidfd.as_fd(), pid, &[NsType::Net, NsType::Uts]).unwrap();
+    assert!(live[0].same_as(&NsHandle::current(NsType::Net).unwrap()));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Reaped: the pid is free for anyone, the pidfd still names the process that had it.
+    let e = NsHandle::open_pidfd_all(pidfd.as_fd(), pid, &[NsType::Net]).unwrap_err();
+    assert_eq!((e.code().as_str(), e.pid), ("ESRCH", Some(pid)));
   }
 
   #[test]
