@@ -92,6 +92,22 @@ test('join a target\'s namespaces: handles, { pid, types }, and the handle short
   t.is(out.trim(), want)
 })
 
+test('join with all of Namespace.openAll(pid) of a process in our user namespace: that user namespace is left out, as nsenter does', async (t) => {
+  const pid = await target(t, ['--net', '--uts'], 'nsjs-same-user')
+  const handles = Namespace.openAll(pid)
+  t.teardown(() => handles.forEach((h) => h.close()))
+  using ownUser = Namespace.current('user')
+  t.true(handles.some((h) => h.type === 'user' && h.equals(ownUser)), 'the target shares our user namespace')
+  // setns to the user namespace one is in is EINVAL: this failed at step setns (user).
+  const r = await exec('sh', ['-c', 'hostname; readlink /proc/self/ns/net /proc/self/ns/user'], { join: handles })
+  t.deepEqual(r.stdout.trim().split('\n'), ['nsjs-same-user', nsLink(pid, 'net'), nsLink('self', 'user')])
+  // Named twice, or through the handle shorthand: the same.
+  const user = handles.find((h) => h.type === 'user') as Namespace
+  const uts = handles.find((h) => h.type === 'uts') as Namespace
+  t.is((await exec('hostname', [], { join: [user, user, uts] })).stdout, 'nsjs-same-user\n')
+  t.is((await uts.exec('hostname', [], { join: [user] })).stdout, 'nsjs-same-user\n')
+})
+
 test('a sandbox in a joined net namespace: new user, pid and mnt namespaces, /proc mounted', async (t) => {
   // The joined namespace is entered with our privileges, then the new user namespace owns the
   // new pid namespace, which is what lets the sandbox mount its /proc.

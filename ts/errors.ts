@@ -114,8 +114,9 @@ function explain(r: NativeRecord): string {
 const NOT_MAPPED = 'the id is not mapped in the command\'s user namespace (one entered with join is used as root, uid and gid 0, unless uid/gid are given)'
 
 /**
- * Why a spawn step failed, keyed by step and then errno ('*' for any): a hint only where the
- * cause is known, so an EINVAL is never explained with the rule of an EPERM.
+ * Why a spawn step failed, keyed by step and then errno, or errno and namespace type
+ * ('EINVAL:user'), '*' for any: a hint only where the cause is known, so an EINVAL is never
+ * explained with the rule of an EPERM.
  */
 const STEP_HINTS: Record<string, Record<string, string>> = {
   uid_map: {
@@ -126,7 +127,12 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
     EPERM: 'a gid_map that maps more than your own gid needs CAP_SETGID in the parent user namespace (and setgroups: \'deny\' otherwise)',
     EINVAL: 'the kernel refused the map: ranges must not overlap inside or outside, and at most 340 lines',
   },
-  setns: { EPERM: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too' },
+  setns: {
+    EPERM: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too',
+    'EINVAL:user': 'the kernel refuses to enter a user namespace the process is already in; nsjs leaves out the caller\'s own (as nsenter does), which it finds through /proc/thread-self/ns/user, so not without /proc',
+    'EINVAL:pid': 'a pid namespace can only be entered from its parent or an ancestor, never from a sibling or a descendant',
+    EINVAL: 'the kernel refused to enter that namespace from where the command was at that step',
+  },
   unshare: { EPERM: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace' },
   sethostname: { EPERM: 'setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add \'user\' to unshare' },
   'mount /proc': {
@@ -146,7 +152,8 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
 
 function stepMessage(r: NativeRecord): string {
   const hints = STEP_HINTS[r.step as string]
-  const hint = hints?.[r.code] ?? hints?.['*'] ?? (r.code === 'EACCES' ? hints?.EPERM : undefined)
+  // 'CODE:type' first: one errno means different things for different namespace types.
+  const hint = (r.nsType ? hints?.[`${r.code}:${r.nsType}`] : undefined) ?? hints?.[r.code] ?? hints?.['*'] ?? (r.code === 'EACCES' ? hints?.EPERM : undefined)
   const what = r.nsType ? ` (${r.nsType})` : r.path ? ` (${r.path})` : ''
   return `spawn failed at step '${r.step}'${what} with ${r.code}${hint ? `: ${hint}` : ''}`
 }

@@ -124,6 +124,8 @@ export interface NativeSpawnRequest {
   cwd?: string
   uid?: number
   gid?: number
+  /** uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule). */
+  rootInJoinedUser?: boolean
   dieWithParent?: number
   newSession: boolean
   /** Per fd 0..2: -1 inherit, -2 ignore (/dev/null), -3 a new pipe, or a parent fd to pass. */

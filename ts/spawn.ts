@@ -40,7 +40,9 @@ export interface SpawnOptions {
   /**
    * Enter existing namespaces first, like nsenter: handles, or `{ pid, types }` (all types the
    * target does not share with us when `types` is omitted). A user namespace is entered the way
-   * nsenter does it: first when that gains privilege, last when it drops it.
+   * nsenter does it: first when that gains privilege, last when it drops it; one the command is
+   * in already (ours, as in `Namespace.openAll(pid)` of a process that shares it) is left out,
+   * since the kernel refuses to enter it again (EINVAL).
    */
   join?: JoinOption
   /** New namespaces for the child, like unshare(1). */
@@ -408,7 +410,9 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   const joinTypes = handles.map((h) => h.type)
   // As nsenter does (without --preserve-credentials): a command entering a user namespace runs
   // as root there. Keeping our ids would leave it unmapped (uid 65534 inside) and without the
-  // capabilities the join was for, since execve grants them only to uid 0 of the namespace.
+  // capabilities the join was for, since execve grants them only to uid 0 of the namespace. The
+  // native plan applies it only if that join really happens: one of our own user namespace is
+  // left out (setns to it is EINVAL), and the command then keeps our ids, as with nsenter.
   const asRootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && uidMap === undefined && gidMap === undefined
   return {
     request: {
@@ -429,8 +433,9 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
       root,
       pivotRoot: o.pivotRoot === true,
       cwd,
-      uid: uid ?? (asRootInJoinedUser ? 0 : undefined),
-      gid: gid ?? (asRootInJoinedUser ? 0 : undefined),
+      uid,
+      gid,
+      rootInJoinedUser: asRootInJoinedUser,
       dieWithParent,
       newSession: o.detached === true,
       stdio,

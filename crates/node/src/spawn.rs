@@ -48,6 +48,8 @@ pub struct NativeSpawnRequest {
   pub cwd: Option<String>,
   pub uid: Option<u32>,
   pub gid: Option<u32>,
+  /// uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule).
+  pub root_in_joined_user: Option<bool>,
   pub die_with_parent: Option<i32>,
   pub new_session: bool,
   /// Per fd 0..2: -1 inherit, -2 ignore (/dev/null), -3 a new pipe, or a parent fd to pass.
@@ -232,6 +234,7 @@ fn spec_of(req: NativeSpawnRequest, env: Vec<String>, stdio: [Stdio; 3]) -> Resu
     cwd: req.cwd,
     uid: req.uid,
     gid: req.gid,
+    root_in_joined_user: req.root_in_joined_user.unwrap_or(false),
     die_with_parent: req.die_with_parent,
     new_session: req.new_session,
     stdio,

@@ -70,6 +70,10 @@ pub struct SpawnSpec {
   pub cwd: Option<String>,
   pub uid: Option<u32>,
   pub gid: Option<u32>,
+  /// Run the command as uid and gid 0 (where `uid`/`gid` are not given) when it enters a user
+  /// namespace with `join`, as nsenter does; not when that namespace is left out because the
+  /// command is in it already.
+  pub root_in_joined_user: bool,
   /// The signal the child gets when the thread that spawned it exits (PR_SET_PDEATHSIG).
   pub die_with_parent: Option<i32>,
   pub new_session: bool,
@@ -99,6 +103,7 @@ impl SpawnSpec {
       cwd: None,
       uid: None,
       gid: None,
+      root_in_joined_user: false,
       die_with_parent: None,
       new_session: false,
       stdio: [Stdio::Inherit; 3],
