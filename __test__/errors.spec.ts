@@ -2,6 +2,7 @@
 // (EPERM) path, run for real as uid 65534 with no capabilities.
 import test from 'ava'
 
+import { namespaceError } from '../ts/errors'
 import { Namespace, NamespaceError } from '../ts/index'
 import { asNobody, CATCH_FIELDS, target } from './helpers'
 
@@ -91,4 +92,13 @@ test('as uid 65534: join, unshare, create and persist fail with EPERM naming CAP
   t.like(r.persistUnwritable, { code: 'EACCES', syscall: 'openat' })
   t.regex((r.persistUnwritable as { message: string }).message, /write access to its directory/)
   t.notRegex((r.persistUnwritable as { message: string }).message, /ptrace/)
+})
+
+test('EINVAL at step setns is explained for the namespace type it happened with', (t) => {
+  const at = (nsType: string): string => namespaceError({ code: 'EINVAL', errno: 22, syscall: 'setns', step: 'setns', nsType: nsType as 'user' }).message
+  t.regex(at('user'), /^spawn failed at step 'setns' \(user\) with EINVAL: the kernel refuses to enter a user namespace the process is already in; nsjs leaves out the caller's own/)
+  t.regex(at('pid'), /^spawn failed at step 'setns' \(pid\) with EINVAL: a pid namespace can only be entered from its parent or an ancestor/)
+  t.regex(at('net'), /^spawn failed at step 'setns' \(net\) with EINVAL: the kernel refused to enter that namespace/)
+  // Other errnos keep their own hint.
+  t.regex(namespaceError({ code: 'EPERM', errno: 1, syscall: 'setns', step: 'setns', nsType: 'user' }).message, /CAP_SYS_ADMIN/)
 })

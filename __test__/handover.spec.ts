@@ -118,7 +118,7 @@ test.serial('reading pid right after spawn() gives the running child, even when 
     t.is(procStat(pid as number)?.ppid, process.pid, `${pid} is our child`)
   }
   const ns = kids[39].namespaces()
-  t.true(ns.uts.equals(Namespace.current('uts')))
+  t.true(ns.uts!.equals(Namespace.current('uts')))
   for (const h of Object.values(ns)) h.close()
   for (const k of kids) t.true(k.kill('SIGKILL'))
   const ends = await Promise.all(kids.map((k) => k.exited))

@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path'
 
 import test from 'ava'
 
-import { Namespace, NamespaceError, NsChildProcess, exec, spawn, type ExecError } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsLink, nsjsFdCount, procStat, ROOT, target, tempDir, zombieChildren } from './helpers'
+import { Namespace, NamespaceError, NsChildProcess, exec, spawn, type ExecError, type ExecOptions, type SpawnOptions } from '../ts/index'
+import { asNobody, CATCH_FIELDS, nsFdCount, nsLink, nsjsFdCount, procStat, ROOT, target, tempDir, zombieChildren } from './helpers'
 
 test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
   const mine = readFileSync('/proc/sys/kernel/hostname', 'utf8')
@@ -92,6 +92,22 @@ test('join a target\'s namespaces: handles, { pid, types }, and the handle short
   t.is(out.trim(), want)
 })
 
+test('join with all of Namespace.openAll(pid) of a process in our user namespace: that user namespace is left out, as nsenter does', async (t) => {
+  const pid = await target(t, ['--net', '--uts'], 'nsjs-same-user')
+  const handles = Namespace.openAll(pid)
+  t.teardown(() => handles.forEach((h) => h.close()))
+  using ownUser = Namespace.current('user')
+  t.true(handles.some((h) => h.type === 'user' && h.equals(ownUser)), 'the target shares our user namespace')
+  // setns to the user namespace one is in is EINVAL: this failed at step setns (user).
+  const r = await exec('sh', ['-c', 'hostname; readlink /proc/self/ns/net /proc/self/ns/user'], { join: handles })
+  t.deepEqual(r.stdout.trim().split('\n'), ['nsjs-same-user', nsLink(pid, 'net'), nsLink('self', 'user')])
+  // Named twice, or through the handle shorthand: the same.
+  const user = handles.find((h) => h.type === 'user') as Namespace
+  const uts = handles.find((h) => h.type === 'uts') as Namespace
+  t.is((await exec('hostname', [], { join: [user, user, uts] })).stdout, 'nsjs-same-user\n')
+  t.is((await uts.exec('hostname', [], { join: [user] })).stdout, 'nsjs-same-user\n')
+})
+
 test('a sandbox in a joined net namespace: new user, pid and mnt namespaces, /proc mounted', async (t) => {
   // The joined namespace is entered with our privileges, then the new user namespace owns the
   // new pid namespace, which is what lets the sandbox mount its /proc.
@@ -152,8 +168,8 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
   child.stdin?.end('hello\n')
   while (!err) await new Promise((r) => setTimeout(r, 10))
   const ns = child.namespaces()
-  t.is(ns.uts.id, nsLink(child.pid!, 'uts'))
-  t.not(ns.uts.id, nsLink('self', 'uts'))
+  t.is(ns.uts!.id, nsLink(child.pid!, 'uts'))
+  t.not(ns.uts!.id, nsLink('self', 'uts'))
   t.is((t.throws(() => child.kill('SIGFOO' as 'SIGTERM')) as { code?: string }).code, 'ERR_UNKNOWN_SIGNAL')
   t.false(child.killed)
   t.true(child.kill(0), 'signal 0 probes')
@@ -242,6 +258,63 @@ test('without env the child gets process.env as it is now; with env exactly that
   await w.terminate()
 })
 
+test('a worker spawning bare commands while the main thread rewrites process.env does not crash', async (t) => {
+  t.timeout(60_000)
+  // Every spawn of a bare name with an env that has no PATH needs our PATH. Native code that read
+  // it with getenv on the worker raced Node's setenv on the main thread, which grows (reallocs
+  // and frees) the environ array that getenv walks: a SIGSEGV within seconds. A large environment
+  // without PATH makes each walk long, so the race shows quickly.
+  const index = JSON.stringify(join(ROOT, 'ts', 'index.ts'))
+  const script = `
+    const { Worker } = require('node:worker_threads')
+    const code = \`
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { spawn } = require(${index})
+      let n = 0
+      let failed = 0
+      const end = Date.now() + workerData
+      const next = () => spawn('true', [], { env: { ONLY: '1' }, stdio: 'ignore' }).exited.then((s) => {
+        n++
+        if (s.code !== 0) failed++
+        if (Date.now() < end) next()
+        else parentPort.postMessage({ n, failed })
+      }, (e) => parentPort.postMessage({ error: String(e) }))
+      next()\`
+    const results = []
+    let stop = false
+    for (let k = 0; k < 2; k++) {
+      const w = new Worker(code, { eval: true, workerData: 3000, execArgv: process.execArgv })
+      w.once('message', (r) => {
+        results.push(r)
+        w.terminate()
+        if (results.length === 2) {
+          stop = true
+          console.log(JSON.stringify(results))
+        }
+      })
+    }
+    let i = 0
+    const churn = () => {
+      for (let k = 0; k < 200; k++) process.env['NSJS_CHURN_' + i++] = 'x'
+      if (i % 4000 === 0) for (let j = i - 4000; j < i; j++) delete process.env['NSJS_CHURN_' + j]
+      if (!stop) setImmediate(churn)
+    }
+    churn()`
+  const env: Record<string, string> = { TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') }
+  for (let i = 0; i < 3000; i++) env[`NSJS_FILL_${i}`] = 'y'.repeat(12)
+  const { execFile } = await import('node:child_process')
+  const run = await new Promise<{ err: (Error & { code?: unknown; signal?: unknown }) | null; out: string }>((resolve) => {
+    execFile(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { env, encoding: 'utf8' }, (err, out) => resolve({ err, out }))
+  })
+  t.is(run.err?.signal ?? null, null, 'the process was not killed by a signal')
+  t.is(run.err, null)
+  const results = JSON.parse(run.out) as Array<{ n: number; failed: number }>
+  for (const r of results) {
+    t.true(r.n > 0)
+    t.is(r.failed, 0, 'without any PATH of ours, true is found in the default path')
+  }
+})
+
 test.serial('a worker that ends right after spawning leaves no pipe open and no child waiting for input', async (t) => {
   const startFds = nsjsFdCount()
   const { Worker } = await import('node:worker_threads')
@@ -281,6 +354,29 @@ test('exec rejects a non-zero exit with stdout, stderr, code and signal, like pr
   t.deepEqual([...b.stdout], [0, 255])
   t.is((await exec('cat', [], { input: 'fed to stdin' })).stdout, 'fed to stdin')
   t.is((await exec('echo', ['$HOME; ls'])).stdout, '$HOME; ls\n', 'argv is never passed through a shell')
+})
+
+test('exec checks encoding before anything starts; every Buffer encoding and buffer work', async (t) => {
+  const marker = `nsjs-encoding-${process.pid}`
+  for (const encoding of ['bogus', 'UTF-9', 42, null]) {
+    // An unknown encoding used to start the command and then throw, uncaught, from the 'close'
+    // listener, leaving the promise pending for ever: it must reject before any child exists.
+    const p = exec('sh', ['-c', `exec -a ${marker} sleep 5`], { encoding: encoding as 'utf8' })
+    const e = await t.throwsAsync(Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('exec did not settle')), 2000))]))
+    t.like(e, { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, String(encoding))
+    t.regex(e?.message ?? '', /^The argument 'options\.encoding' is invalid encoding\. Received /)
+  }
+  const started = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)
+    } catch {
+      return false
+    }
+  })
+  t.deepEqual(started, [], 'no command was started')
+  for (const [encoding, want] of [['hex', '6162'], ['base64', 'YWI='], ['latin1', 'ab'], ['UTF-8', 'ab'], ['ucs2', '\u6261']] as const) {
+    t.is((await exec('printf', ['ab'], { encoding: encoding as BufferEncoding })).stdout, want, encoding)
+  }
 })
 
 test('AbortSignal and timeout kill the child and reject', async (t) => {
@@ -440,11 +536,204 @@ test('spawn validates its arguments before anything starts', (t) => {
     [() => spawn('true', [], { join: { pid: -5 } }), 'ERR_INVALID_ARG_VALUE'],
     [() => spawn('true', [], { join: [{} as Namespace] }), 'ERR_INVALID_ARG_TYPE'],
     [() => spawn('true', [], { killSignal: 'SIGNOPE' as 'SIGTERM' }), 'ERR_UNKNOWN_SIGNAL'],
-    [() => spawn('true', [], { timeout: -1 }), 'ERR_INVALID_ARG_VALUE'],
+    [() => spawn('true', [], { timeout: -1 }), 'ERR_OUT_OF_RANGE'],
     [() => spawn('true', [], { hostname: 'h'.repeat(65) }), 'ERR_INVALID_ARG_VALUE'],
   ]
   for (const [fn, code] of bad) t.is((t.throws(fn) as { code?: string }).code, code, String(fn))
   const closed = Namespace.current('net')
   closed.close()
   t.is(t.throws<NamespaceError>(() => spawn('true', [], { join: [closed] }))?.code, 'ERR_NS_CLOSED')
+})
+
+test('spawn refuses what the native side would mangle, with Node\'s codes and wording, before any syscall', (t) => {
+  const bad: Array<[() => unknown, typeof TypeError | typeof RangeError, string, RegExp]> = [
+    // A hole was skipped by the check and reached the binding as undefined (a plain Error).
+    [() => spawn('true', ['a', , 'b'] as string[]), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'args' must be an array without holes\. Received an empty slot at index 1$/],
+    [() => spawn('true', ['a', 5 as unknown as string]), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "args\[1\]" argument must be of type string\. Received type number \(5\)$/],
+    [() => spawn('true', ['a\0b']), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'args\[0\]' must be a string without null bytes\./],
+    // A plain Error 'StringExpected' from napi before.
+    [() => spawn('true', [], { argv0: 5 as unknown as string }), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "options\.argv0" argument must be of type string\. Received type number \(5\)$/],
+    [() => spawn('true', [], { argv0: 'a\0b' }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.argv0' must be a string without null bytes\./],
+    // 2**32 + 1 wrapped through int32 to 1: the child got our stdout.
+    [() => spawn('true', [], { stdio: ['pipe', 2 ** 32 + 1, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.stdio\[1\]" is out of range\. It must be >= 0 && <= 2147483647\. Received 4_294_967_297$/],
+    [() => spawn('true', [], { stdio: ['pipe', { fd: 2 ** 31 }, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /Received 2147483648$/],
+    [() => spawn('true', [], { stdio: ['pipe', 1.5, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /It must be an integer\. Received 1\.5$/],
+    [() => spawn('true', [], { stdio: [-1, 'pipe', 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /Received -1$/],
+    // 'A=B' reached the command as A with the value 'B=x'.
+    [() => spawn('true', [], { env: { 'A=B': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names .*Received 'A=B'$/],
+    [() => spawn('true', [], { env: { 'A\0': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names/],
+    [() => spawn('true', [], { env: { '': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names/],
+    [() => spawn('true', [], { env: { A: 'x\0' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env\['A'\]' must be a string without null bytes/],
+    // setTimeout turns a longer delay into 1 ms: the child was killed at once.
+    [() => spawn('true', [], { timeout: 2 ** 31 }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.timeout" is out of range\. It must be >= 0 && <= 2147483647\. Received 2147483648$/],
+    [() => spawn('true', [], { timeout: 1.5 }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.timeout" is out of range\. It must be an integer\./],
+    [() => spawn('true', [], { timeout: '5' as unknown as number }), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "options\.timeout" argument must be of type number\. Received type string \('5'\)$/],
+  ]
+  for (const [fn, Ctor, code, message] of bad) {
+    const e = t.throws(fn, { instanceOf: Ctor, code }, String(fn))
+    t.regex(e?.message ?? '', message, String(fn))
+  }
+  // Checked before the join handles are opened (a bad hostname came after that, and left them
+  // to the collector).
+  const before = nsFdCount()
+  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net', 'uts'] }, hostname: 'h'.repeat(65) }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net'] }, timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.is(nsFdCount(), before, 'no namespace was opened')
+})
+
+test('spawn and exec read each option exactly once', async (t) => {
+  // A getter answering differently the second time: a signal that was checked as an AbortSignal
+  // and then read again as something else made spawn() throw after its child had started,
+  // leaving it running with no handle.
+  const counted = (values: Record<string, unknown>, reads: Map<string, number>): object => {
+    const o = {}
+    for (const [k, v] of Object.entries(values)) {
+      Object.defineProperty(o, k, {
+        enumerable: true,
+        get() {
+          const n = (reads.get(k) ?? 0) + 1
+          reads.set(k, n)
+          return n === 1 ? v : { changed: true }
+        },
+      })
+    }
+    return o
+  }
+  const values = {
+    signal: new AbortController().signal, timeout: 60_000, killSignal: 'SIGKILL', argv0: 'renamed',
+    env: { ONLY: '1' }, unshare: ['uts'], hostname: 'once', uidMap: [{ inside: 0, outside: 0, count: 1 }],
+    gidMap: [{ inside: 0, outside: 0, count: 1 }], uid: 0, gid: 0, setgroups: 'allow', propagation: 'private',
+    cwd: '/', dieWithParent: true, detached: false, mountProc: false, pivotRoot: false,
+  }
+  const reads = new Map<string, number>()
+  const child = spawn('/bin/sh', ['-c', 'echo "$0 $ONLY $(hostname)"'], counted({ ...values, stdio: ['ignore', 'pipe', 'inherit'] }, reads) as SpawnOptions)
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => (out += d))
+  const closed = once(child, 'close')
+  t.deepEqual(await child.exited, { code: 0, signal: null })
+  t.deepEqual([...reads].filter(([, n]) => n !== 1), [], 'no option was read twice')
+  t.is(reads.size, Object.keys(values).length + 1)
+  await closed
+  t.is(out, 'renamed 1 once\n')
+
+  const execReads = new Map<string, number>()
+  const r = await exec('/bin/sh', ['-c', 'cat; echo " $0 $ONLY $(hostname)"'], counted({ ...values, input: 'in', encoding: 'utf8', maxBuffer: 1 << 20, stderr: 'pipe' }, execReads) as ExecOptions)
+  t.is(r.stdout, 'in renamed 1 once\n')
+  t.deepEqual([...execReads].filter(([, n]) => n !== 1), [], 'no exec option was read twice')
+
+  const ns = Namespace.current('uts')
+  t.teardown(() => ns.close())
+  const nsReads = new Map<string, number>()
+  const viaHandle = await ns.exec('/bin/sh', ['-c', 'echo $ONLY'], counted({ env: { ONLY: '2' }, join: [] }, nsReads) as ExecOptions)
+  t.is(viaHandle.stdout, '2\n')
+  t.deepEqual([...nsReads], [['env', 1], ['join', 1]])
+})
+
+test('using: a child still running gets SIGTERM when its scope ends, as a ChildProcess does', async (t) => {
+  let held: NsChildProcess | undefined
+  {
+    using child = spawn('sleep', ['30'], { stdio: 'ignore' })
+    held = child
+    await once(child, 'spawn')
+  }
+  t.true(held.killed)
+  t.deepEqual(await held.exited, { code: null, signal: 'SIGTERM' })
+  // One that has ended is left alone.
+  const done = spawn('true', [], { stdio: 'ignore' })
+  await done.exited
+  done[Symbol.dispose]()
+  t.false(done.killed)
+  // The same contract as child_process's own (Node 20+).
+  const cp = cpSpawn('sleep', ['30'], { stdio: 'ignore' })
+  const cpExit = once(cp, 'exit')
+  ;(cp as unknown as Disposable)[Symbol.dispose]()
+  t.deepEqual(await cpExit, [null, 'SIGTERM'])
+})
+
+test('a thread id is named as one, with the process to use instead', async (t) => {
+  const { Worker } = await import('node:worker_threads')
+  // The worker's own thread: /proc/thread-self names it as <pid>/task/<tid>.
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    parentPort.postMessage(require('node:fs').readlinkSync('/proc/thread-self'))
+    setInterval(() => {}, 1000)`, { eval: true })
+  t.teardown(() => w.terminate())
+  const link = await new Promise<string>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+  const tid = Number(link.split('/').pop())
+  t.not(tid, process.pid)
+  t.regex(readFileSync(`/proc/${tid}/status`, 'utf8'), new RegExp(`^Tgid:\\s+${process.pid}$`, 'm'), 'a thread of ours')
+  const check = (e: NamespaceError | undefined, what: string): void => {
+    t.like(e, { name: 'NamespaceError', code: 'ERR_NS_THREAD_ID', errno: 0, syscall: 'pidfd_open', pid: tid, tgid: process.pid }, what)
+    t.true(e?.message.startsWith(`${tid} is the id of a thread of process ${process.pid}, not of a process`), e?.message)
+    t.true(e?.message.includes(`use its process id ${process.pid}`), what)
+  }
+  check(t.throws<NamespaceError>(() => Namespace.open(tid, 'net')), 'open')
+  check(t.throws<NamespaceError>(() => Namespace.openAll(tid)), 'openAll')
+  check(t.throws<NamespaceError>(() => spawn('true', [], { join: { pid: tid } })), 'spawn join by pid')
+  // The process it names works.
+  Namespace.open(process.pid, 'net').close()
+})
+
+test.serial('namespaces() goes through the child\'s pidfd: a reused pid never gives another process\'s', async (t) => {
+  t.timeout(60_000)
+  // In a worker the reaper thread reaps at once while the worker's JS is busy, so the child is
+  // gone (its pid free) while `exited` has not settled yet. The pid is then handed to a new
+  // process (ns_last_pid, as CRIU does), in a uts namespace of its own: by pid number,
+  // namespaces() would give that process's namespaces.
+  const { Worker } = await import('node:worker_threads')
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    const { readFileSync, writeFileSync } = require('node:fs')
+    const { spawn } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
+    const ourChild = (pid) => {
+      try {
+        const stat = readFileSync('/proc/' + pid + '/stat', 'utf8')
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid
+      } catch {
+        return false
+      }
+    }
+    const tries = []
+    const attempt = async () => {
+      const old = spawn('true', [], { stdio: 'ignore' })
+      const pid = old.pid
+      const until = Date.now() + 5000
+      while (ourChild(pid) && Date.now() < until) {}
+      if (ourChild(pid)) return { error: 'not reaped' }
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1))
+      const reuser = spawn('sleep', ['30'], { unshare: ['uts'], hostname: 'nsjs-reused', stdio: 'ignore' })
+      const reused = reuser.pid === pid
+      let outcome
+      if (reused) {
+        try {
+          const ns = old.namespaces()
+          outcome = { got: Object.keys(ns) }
+          for (const h of Object.values(ns)) h.close()
+        } catch (e) {
+          outcome = { code: e.code, name: e.name, pid: e.pid }
+        }
+      }
+      reuser.kill('SIGKILL')
+      await reuser.exited
+      await old.exited
+      return { reused, ...outcome }
+    }
+    ;(async () => {
+      for (let i = 0; i < 20; i++) {
+        const r = await attempt()
+        tries.push(r)
+        if (r.reused || r.error) break
+      }
+      parentPort.postMessage(tries)
+    })().catch((e) => parentPort.postMessage([{ error: String(e && e.stack || e) }]))`,
+  { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] })
+  t.teardown(() => w.terminate())
+  const tries = await new Promise<Array<{ reused?: boolean; code?: string; name?: string; pid?: number; got?: string[]; error?: string }>>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  const last = tries[tries.length - 1]
+  t.is(last.error, undefined)
+  t.true(last.reused, `the pid was handed to the new process (${tries.length} tries)`)
+  t.like(last, { name: 'NamespaceError', code: 'ESRCH' }, 'the exited child has no namespaces, whoever has its pid now')
 })

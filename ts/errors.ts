@@ -12,6 +12,8 @@ export interface NamespaceErrorFields {
   expected?: NamespaceType
   path?: string
   pid?: number
+  /** For ERR_NS_THREAD_ID: the process the thread `pid` belongs to. */
+  tgid?: number
   step?: string
 }
 
@@ -29,6 +31,8 @@ export class NamespaceError extends Error {
   readonly nsType?: NamespaceType
   readonly path?: string
   readonly pid?: number
+  /** For ERR_NS_THREAD_ID: the process (thread group) that the thread `pid` belongs to. */
+  readonly tgid?: number
   /** The spawn step that failed ('setns', 'uid_map', 'execve', ...). */
   readonly step?: string
 
@@ -38,7 +42,7 @@ export class NamespaceError extends Error {
     this.code = fields.code
     this.errno = fields.errno === 0 ? 0 : -Math.abs(fields.errno)
     this.syscall = fields.syscall
-    for (const k of ['nsType', 'path', 'pid', 'step'] as const) {
+    for (const k of ['nsType', 'path', 'pid', 'tgid', 'step'] as const) {
       if (fields[k] !== undefined) Object.defineProperty(this, k, { value: fields[k], enumerable: true })
     }
   }
@@ -71,6 +75,8 @@ function explain(r: NativeRecord): string {
         : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`
     case 'ERR_NS_SHARED_MOUNT':
       return `a mnt namespace file cannot be mounted in ${r.path ?? 'a directory'}: its mount is shared, and the kernel refuses a mount namespace file where the mount would propagate (it could make a loop). Persist it in a directory that is not a mount point (nsjs then makes it a private mount of its own), or on a private mount, as util-linux unshare --mount=FILE requires (mount --bind DIR DIR; mount --make-private DIR)`
+    case 'ERR_NS_THREAD_ID':
+      return `${r.pid} is the id of a thread of process ${r.tgid}, not of a process: namespaces are opened through a process, so use its process id ${r.tgid} (the Tgid in /proc/${r.pid}/status). A thread that entered other namespaces itself is reached only through /proc/${r.tgid}/task/${r.pid}/ns/<type> with Namespace.fromPath()`
     case 'ESRCH':
       return r.pid === undefined ? 'the process is not running (it never started, or has exited)' : `no process with pid ${r.pid} exists (it may have exited)`
   }
@@ -125,8 +131,9 @@ function explain(r: NativeRecord): string {
 const NOT_MAPPED = 'the id is not mapped in the command\'s user namespace (one entered with join is used as root, uid and gid 0, unless uid/gid are given)'
 
 /**
- * Why a spawn step failed, keyed by step and then errno ('*' for any): a hint only where the
- * cause is known, so an EINVAL is never explained with the rule of an EPERM.
+ * Why a spawn step failed, keyed by step and then errno, or errno and namespace type
+ * ('EINVAL:user'), '*' for any: a hint only where the cause is known, so an EINVAL is never
+ * explained with the rule of an EPERM.
  */
 const STEP_HINTS: Record<string, Record<string, string>> = {
   uid_map: {
@@ -137,7 +144,12 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
     EPERM: 'a gid_map that maps more than your own gid needs CAP_SETGID in the parent user namespace (and setgroups: \'deny\' otherwise)',
     EINVAL: 'the kernel refused the map: ranges must not overlap inside or outside, and at most 340 lines',
   },
-  setns: { EPERM: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too' },
+  setns: {
+    EPERM: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too',
+    'EINVAL:user': 'the kernel refuses to enter a user namespace the process is already in; nsjs leaves out the caller\'s own (as nsenter does), which it finds through /proc/thread-self/ns/user, so not without /proc',
+    'EINVAL:pid': 'a pid namespace can only be entered from its parent or an ancestor, never from a sibling or a descendant',
+    EINVAL: 'the kernel refused to enter that namespace from where the command was at that step',
+  },
   unshare: { EPERM: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace' },
   sethostname: { EPERM: 'setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add \'user\' to unshare' },
   'mount /proc': {
@@ -157,7 +169,8 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
 
 function stepMessage(r: NativeRecord): string {
   const hints = STEP_HINTS[r.step as string]
-  const hint = hints?.[r.code] ?? hints?.['*'] ?? (r.code === 'EACCES' ? hints?.EPERM : undefined)
+  // 'CODE:type' first: one errno means different things for different namespace types.
+  const hint = (r.nsType ? hints?.[`${r.code}:${r.nsType}`] : undefined) ?? hints?.[r.code] ?? hints?.['*'] ?? (r.code === 'EACCES' ? hints?.EPERM : undefined)
   const what = r.nsType ? ` (${r.nsType})` : r.path ? ` (${r.path})` : ''
   return `spawn failed at step '${r.step}'${what} with ${r.code}${hint ? `: ${hint}` : ''}`
 }

@@ -68,8 +68,10 @@ export class Namespace {
    * The namespace of type `type` that process `pid` is in (`/proc/<pid>/ns/<type>`). Safe
    * against pid reuse: the process is pinned by a pidfd before its namespace is taken.
    *
-   * @throws NamespaceError `ESRCH` when no such process exists; `EACCES`/`EPERM` without ptrace
-   *   access to it; `ERR_NS_UNSUPPORTED` when the kernel lacks the type.
+   * @throws NamespaceError `ESRCH` when no such process exists; `ERR_NS_THREAD_ID` when `pid`
+   *   is the id of a thread that is not its process's first (`tgid` names the process);
+   *   `EACCES`/`EPERM` without ptrace access to it; `ERR_NS_UNSUPPORTED` when the kernel lacks
+   *   the type.
    * @example const net = Namespace.open(pid, 'net')
    */
   static open(pid: number, type: NamespaceType): Namespace {
@@ -342,20 +344,22 @@ export class Namespace {
    * The handle must stay open until this returns.
    */
   spawn(file: string, args?: string[], options: SpawnOptions = {}): NsChildProcess {
-    return spawn(file, args, { ...options, join: [this, ...joinHandles(options.join)] })
+    const { join, rest } = splitJoin(options)
+    return spawn(file, args, { ...rest, join: [this, ...joinHandles(join)] })
   }
 
   /** Runs a command to completion inside this namespace; see {@link exec}. */
   exec(file: string, args: string[] | undefined, options: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
   exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
   exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
+    const { join: given, rest } = splitJoin(options)
     let join: Namespace[]
     try {
-      join = [this, ...joinHandles(options.join)]
+      join = [this, ...joinHandles(given)]
     } catch (err) {
       return Promise.reject(err)
     }
-    return exec(file, args, { ...options, join })
+    return exec(file, args, { ...rest, join })
   }
 
   /** Releases the descriptor. Idempotent. */
@@ -373,7 +377,23 @@ export class Namespace {
   }
 }
 
-function joinHandles(join: SpawnOptions['join']): Namespace[] {
+/**
+ * The options with `join` taken out, each own option read exactly once (spawn() then reads the
+ * plain copy): a getter must not be able to answer one way here and another there.
+ */
+function splitJoin(options: unknown): { join: unknown; rest: Record<string, unknown> } {
+  const o = validateObject(options, 'options')
+  const rest: Record<string, unknown> = {}
+  let join: unknown
+  for (const k of Object.keys(o)) {
+    const v = o[k]
+    if (k === 'join') join = v
+    else rest[k] = v
+  }
+  return { join, rest }
+}
+
+function joinHandles(join: unknown): Namespace[] {
   if (join === undefined) return []
   if (Array.isArray(join)) return join
   throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'Namespace#spawn/exec: options.join must be an array of Namespace handles (the handle itself is joined)')

@@ -6,6 +6,12 @@ export declare class NativeChild {
   get stdioFds(): Array<number>
   /** Signals the child through its pidfd; false once it has exited (ESRCH) or was released. */
   kill(signal: number): boolean
+  /**
+   * Handles on the child's namespaces of `types` (default: every type this kernel has), taken
+   * through its pidfd, so never another process's even if its pid was reused. ESRCH once the
+   * child has exited (also before it was reaped) or was released.
+   */
+  namespaces(types?: Array<string> | undefined | null): Array<NativeNamespace>
   /** Closes the pidfd: the child has been reaped and nothing will signal it again. */
   release(): void
 }
@@ -95,6 +101,12 @@ export interface NativeSpawnRequest {
    */
   env?: Array<string>
   envGeneration?: number
+  /**
+   * The PATH a bare `file` is looked up in when the child's environment has none: the calling
+   * thread's process.env.PATH, read in JS (native code never reads the process environment off
+   * the main thread).
+   */
+  path?: string
   joinFds: Array<number>
   joinTypes: Array<string>
   unshare: Array<string>
@@ -112,6 +124,8 @@ export interface NativeSpawnRequest {
   cwd?: string
   uid?: number
   gid?: number
+  /** uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule). */
+  rootInJoinedUser?: boolean
   dieWithParent?: number
   newSession: boolean
   /** Per fd 0..2: -1 inherit, -2 ignore (/dev/null), -3 a new pipe, or a parent fd to pass. */

@@ -13,7 +13,7 @@ import { binding } from './loader'
 import { Namespace } from './namespace'
 import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from './native'
 import type { NamespaceType } from './types'
-import { validateObject, validatePath, validatePid, validateType, validateTypes } from './validate'
+import { describe, received, validateInteger, validateObject, validatePath, validatePid, validateTypes } from './validate'
 
 /** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
 export interface IdMapEntry {
@@ -40,7 +40,9 @@ export interface SpawnOptions {
   /**
    * Enter existing namespaces first, like nsenter: handles, or `{ pid, types }` (all types the
    * target does not share with us when `types` is omitted). A user namespace is entered the way
-   * nsenter does it: first when that gains privilege, last when it drops it.
+   * nsenter does it: first when that gains privilege, last when it drops it; one the command is
+   * in already (ours, as in `Namespace.openAll(pid)` of a process that shares it) is left out,
+   * since the kernel refuses to enter it again (EINVAL).
    */
   join?: JoinOption
   /** New namespaces for the child, like unshare(1). */
@@ -65,7 +67,11 @@ export interface SpawnOptions {
   pivotRoot?: boolean
   /** Working directory, resolved inside the new root. */
   cwd?: string
-  /** Environment. Default: process.env as it is when spawn() is called. */
+  /**
+   * Environment. Default: process.env as it is when spawn() is called. Names must be what
+   * setenv(3) takes (not empty, no '=' and no null byte); values are used as strings, and those
+   * that are undefined are left out.
+   */
   env?: Record<string, string | undefined>
   /**
    * uid and gid the command runs as (inside the user namespace, if any). When `join` enters a
@@ -79,15 +85,18 @@ export interface SpawnOptions {
   dieWithParent?: boolean | NodeJS.Signals | number
   /** Start the child in a new session (setsid). */
   detached?: boolean
-  /** Default 'pipe' for all three. */
+  /** Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
   /** Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. */
   signal?: AbortSignal
-  /** Milliseconds after which the child is killed with `killSignal` and `exited` rejects. */
+  /**
+   * Milliseconds after which the child is killed with `killSignal` and `exited` rejects: an
+   * integer up to 2147483647 (setTimeout's limit; child_process would fire a longer one at once).
+   */
   timeout?: number
   /** Default 'SIGTERM'. */
   killSignal?: NodeJS.Signals | number
-  /** argv[0]. Default: the command. */
+  /** argv[0] (any string without a null byte). Default: the command. */
   argv0?: string
 }
 
@@ -116,31 +125,41 @@ function signalName(n: number): NodeJS.Signals | null {
   return SIGNAL_NAMES.get(n) ?? null
 }
 
-function validateIdMap(m: unknown, name: string, own: number): number[] | undefined {
-  if (m === undefined) return undefined
-  if (m === 'root') return [0, own, 1]
-  if (m === 'current') return [own, own, 1]
+/** An id map as given, each entry's fields read once: [inside, outside, count] lines. */
+type MapLines = Array<[number, number, number]>
+
+function readIdMap(m: unknown, name: string): 'root' | 'current' | MapLines | undefined {
+  if (m === undefined || m === 'root' || m === 'current') return m
   if (!Array.isArray(m) || m.length === 0) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option '${name}' must be 'root', 'current' or a non-empty array of { inside, outside, count }`)
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be 'root', 'current' or a non-empty array of { inside, outside, count }. Received ${received(m)}`)
   }
-  return m.flatMap((e: IdMapEntry, i) => {
-    const vals = [e?.inside, e?.outside, e?.count]
-    if (!vals.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || e.count === 0) {
-      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option '${name}[${i}]' must have integer inside, outside and count (count > 0)`)
+  return readArray(m, name, (e, i) => {
+    const entry = e as Partial<IdMapEntry> | null | undefined
+    const line = [entry?.inside, entry?.outside, entry?.count]
+    if (!line.every((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff) || line[2] === 0) {
+      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}[${i}]' must have integer inside, outside and count from 0 to 4294967295 (count > 0). Received ${received(e)}`)
     }
-    return vals as number[]
+    return line as [number, number, number]
   })
 }
 
-function firstIdIfUnmapped(map: IdMap | undefined, own: number): number | undefined {
-  if (!Array.isArray(map)) return undefined
-  return map.some((e) => own >= e.outside && own < e.outside + e.count) ? undefined : map[0].inside
+/** The lines a map resolves to for a caller whose own id is `own`, flattened for the native side. */
+function idMapLines(m: 'root' | 'current' | MapLines | undefined, own: number): number[] | undefined {
+  if (m === undefined) return undefined
+  if (m === 'root') return [0, own, 1]
+  if (m === 'current') return [own, own, 1]
+  return m.flat()
+}
+
+function firstIdIfUnmapped(m: 'root' | 'current' | MapLines | undefined, own: number): number | undefined {
+  if (!Array.isArray(m)) return undefined
+  return m.some(([, outside, count]) => own >= outside && own < outside + count) ? undefined : m[0][0]
 }
 
 function validateId(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined
   if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= 0xffffffff) {
-    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option '${name}' must be an integer from 0 to 4294967294. Received ${String(v)}`)
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be an integer from 0 to 4294967294. Received ${received(v)}`)
   }
   return v as number
 }
@@ -149,13 +168,76 @@ function optString(v: unknown, name: string): string | undefined {
   return v === undefined ? undefined : validatePath(v, `options.${name}`)
 }
 
+/**
+ * A string the kernel takes as a C string: any string (empty too) without a NUL byte, which
+ * would cut it short.
+ */
+function validateCString(v: unknown, name: string): string {
+  if (typeof v !== 'string') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type string. Received ${describe(v)}`)
+  }
+  if (v.includes('\0')) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a string without null bytes. Received ${received(v)}`)
+  }
+  return v
+}
+
+/**
+ * Copies an array, reading its length and each element exactly once and refusing holes (which
+ * `every` and `forEach` skip, and which would reach the native side as undefined).
+ */
+function readArray<T>(a: unknown[], name: string, each: (v: unknown, i: number) => T): T[] {
+  const n = a.length
+  const out: T[] = []
+  for (let i = 0; i < n; i++) {
+    if (!(i in a)) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be an array without holes. Received an empty slot at index ${i}`)
+    }
+    out.push(each(a[i], i))
+  }
+  return out
+}
+
+function readArgs(args: unknown): string[] {
+  if (args === undefined) return []
+  if (!Array.isArray(args)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "args" argument must be an array of strings. Received ${describe(args)}`)
+  }
+  return readArray(args, 'args', (a, i) => validateCString(a, `args[${i}]`))
+}
+
+/**
+ * The environment as "K=V" strings. A name must be one setenv(3) would take (not empty, no '='):
+ * `{ 'A=B': 'x' }` would otherwise reach the command as A with the value 'B=x'.
+ */
+function readEnv(env: unknown): string[] | undefined {
+  if (env === undefined) return undefined
+  if (env === null || typeof env !== 'object') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.env" argument must be of type object. Received ${describe(env)}`)
+  }
+  const list: string[] = []
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue
+    if (k === '' || k.includes('=') || k.includes('\0')) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.env' must have names that are not empty and contain neither '=' nor null bytes. Received ${received(k)}`)
+    }
+    // As child_process: a value is used as its string.
+    const value = `${v as string}`
+    if (value.includes('\0')) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.env[${received(k)}]' must be a string without null bytes. Received ${received(value)}`)
+    }
+    list.push(`${k}=${value}`)
+  }
+  return list
+}
+
 /** The kernel's HOST_NAME_MAX: sethostname(2) refuses longer names with EINVAL. */
 const HOSTNAME_MAX_BYTES = 64
 
 function validateHostname(v: unknown): string | undefined {
   const name = optString(v, 'hostname')
   if (name !== undefined && Buffer.byteLength(name) > HOSTNAME_MAX_BYTES) {
-    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option 'hostname' must be at most ${HOSTNAME_MAX_BYTES} bytes long`)
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.hostname' must be at most ${HOSTNAME_MAX_BYTES} bytes long. Received ${received(name)}`)
   }
   return name
 }
@@ -165,17 +247,25 @@ const INHERIT = -1
 const IGNORE = -2
 const PIPE = -3
 
-function stdioCode(s: StdioOption, i: number): number {
+/** The native side takes descriptors as int32: a larger number would wrap to another fd. */
+const FD_MAX = 0x7fffffff
+
+function stdioCode(s: unknown, i: number): number {
   if (s === 'pipe' || s === null || s === undefined) return PIPE
   if (s === 'inherit') return INHERIT
   if (s === 'ignore') return IGNORE
-  const fd = typeof s === 'number' ? s : (s as { fd?: unknown })?.fd
-  if (typeof fd === 'number' && Number.isInteger(fd) && fd >= 0) return fd
-  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'stdio[${i}]' must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd`)
+  const fd = typeof s === 'number' ? s : typeof s === 'object' ? (s as { fd?: unknown }).fd : undefined
+  if (typeof fd === 'number') return validateInteger(fd, `options.stdio[${i}]`, 0, FD_MAX)
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.stdio[${i}]' must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd. Received ${received(s)}`)
 }
+
+/** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
+const TIMEOUT_MAX = 0x7fffffff
 
 interface Prepared {
   request: NativeSpawnRequest
+  /** The arguments as read (a copy: the caller's array is read once). */
+  args: string[]
   /** Handles opened here (join by pid) that must be closed after the spawn. */
   opened: Namespace[]
   /** Handles whose descriptors the request uses; they must stay open during the call. */
@@ -192,124 +282,171 @@ interface Prepared {
   mayHandOver: boolean
 }
 
-const NO_JOIN: { handles: Namespace[]; opened: Namespace[] } = Object.freeze({ handles: [], opened: [] })
+/** `join` as given: handles, or the target to open them from (opened only after validation). */
+type JoinRead = { handles: Namespace[] } | { pid: number; types: NamespaceType[] | undefined }
 
-function resolveJoin(join: unknown): { handles: Namespace[]; opened: Namespace[] } {
-  if (join === undefined) return NO_JOIN
+function readJoin(join: unknown): JoinRead {
+  if (join === undefined) return { handles: [] }
   if (Array.isArray(join)) {
-    join.forEach((h, i) => {
-      if (!(h instanceof Namespace)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'join[${i}]' must be a Namespace`)
-    })
-    return { handles: join as Namespace[], opened: [] }
+    return {
+      handles: readArray(join, 'options.join', (h, i) => {
+        if (!(h instanceof Namespace)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.join[${i}]" argument must be an instance of Namespace. Received ${describe(h)}`)
+        return h
+      }),
+    }
   }
   const o = validateObject(join, 'options.join')
   const pid = validatePid(o.pid, 'options.join.pid')
   const types = o.types === undefined ? undefined : validateTypes(o.types, 'options.join.types')
+  return { pid, types }
+}
+
+function resolveJoin(join: JoinRead): { handles: Namespace[]; opened: Namespace[] } {
+  if ('handles' in join) return { handles: join.handles, opened: [] }
   // One pidfd for all of them (they are all the target's, even if its pid is reused meanwhile),
   // and nsenter's rules, in one native call: a user namespace we already share is left out
   // (setns to one's own is EINVAL), and without types every namespace we share (--all).
-  const opened = native(() => binding().openPidJoins(pid, types)).map((n) => Namespace.wrap(n))
+  const opened = native(() => binding().openPidJoins(join.pid, join.types)).map((n) => Namespace.wrap(n))
   return { handles: opened, opened }
 }
 
+/** The options spawn() reads, in the order it reads them. */
+const SPAWN_KEYS = [
+  'join', 'unshare', 'uidMap', 'gidMap', 'setgroups', 'hostname', 'mountProc', 'propagation', 'timeOffsets',
+  'root', 'pivotRoot', 'cwd', 'env', 'uid', 'gid', 'dieWithParent', 'detached', 'stdio', 'signal', 'timeout',
+  'killSignal', 'argv0',
+] as const satisfies ReadonlyArray<keyof SpawnOptions>
+
+/** The options exec() reads: spawn's but stdio, and its own. */
+const EXEC_KEYS = [
+  ...SPAWN_KEYS.filter((k): k is Exclude<typeof k, 'stdio'> => k !== 'stdio'), 'encoding', 'input', 'maxBuffer', 'stderr',
+] as const satisfies ReadonlyArray<keyof ExecOptions>
+
+/**
+ * The options `keys` names, each read exactly once, into a plain object that everything after
+ * works on: a getter that answers differently when read again can then neither slip a value
+ * past validation nor make spawn() throw after its child has started (leaving no handle to it).
+ */
+function readOptions<K extends string>(options: unknown, keys: readonly K[]): { [P in K]?: unknown } {
+  const o = validateObject(options, 'options')
+  const out: { [P in K]?: unknown } = {}
+  for (const k of keys) {
+    const v = o[k]
+    if (v !== undefined) out[k] = v
+  }
+  return out
+}
+
 function prepare(file: unknown, args: unknown, options: unknown): Prepared {
+  // Everything is read and checked before the first syscall; join handles are opened last.
   validatePath(file, 'file')
-  if (args !== undefined && (!Array.isArray(args) || !args.every((a) => typeof a === 'string'))) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "args" argument must be an array of strings')
-  }
-  const argv = (args as string[] | undefined) ?? []
-  if (argv.some((a) => a.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'args must not contain null bytes')
-  const o = validateObject(options, 'options') as SpawnOptions
+  const argv = readArgs(args)
+  const o = readOptions(options, SPAWN_KEYS)
+  const join = readJoin(o.join)
   const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
-  // Only id options need our ids (two native calls per spawn otherwise).
-  const ids = o.uidMap !== undefined || o.gidMap !== undefined
-  const euid = ids ? (process.geteuid?.() ?? 0) : 0
-  const egid = ids ? (process.getegid?.() ?? 0) : 0
-  const uidMap = validateIdMap(o.uidMap, 'uidMap', euid)
-  const gidMap = validateIdMap(o.gidMap, 'gidMap', egid)
+  const uidMapRead = readIdMap(o.uidMap, 'options.uidMap')
+  const gidMapRead = readIdMap(o.gidMap, 'options.gidMap')
   if (o.setgroups !== undefined && o.setgroups !== 'allow' && o.setgroups !== 'deny') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'setgroups' must be 'allow' or 'deny'`)
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.setgroups' must be 'allow' or 'deny'. Received ${received(o.setgroups)}`)
   }
-  const setgroups = o.setgroups ?? (gidMap && (typeof o.gidMap === 'string' || euid !== 0) ? 'deny' : undefined)
-  // With an explicit map that leaves out our own id, the child's id would be unmapped (shown as
-  // 65534, the overflow id) and powerless; run it as the first mapped id instead, as container
-  // runtimes run as root inside a 0:100000:65536 map.
-  const uid = validateId(o.uid, 'uid') ?? firstIdIfUnmapped(o.uidMap, euid)
-  const gid = validateId(o.gid, 'gid') ?? firstIdIfUnmapped(o.gidMap, egid)
+  const hostname = validateHostname(o.hostname)
   const propagation = o.propagation ?? 'private'
-  if (!['private', 'slave', 'shared', 'unchanged'].includes(propagation)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'propagation' must be 'private', 'slave', 'shared' or 'unchanged'`)
+  if (typeof propagation !== 'string' || !['private', 'slave', 'shared', 'unchanged'].includes(propagation)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.propagation' must be 'private', 'slave', 'shared' or 'unchanged'. Received ${received(propagation)}`)
   }
   let timeOffsets: number[] | undefined
   if (o.timeOffsets !== undefined) {
     const t = validateObject(o.timeOffsets, 'options.timeOffsets')
     timeOffsets = [t.monotonic ?? 0, t.boottime ?? 0].map((v, i) => {
-      if (!Number.isInteger(v)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The option 'timeOffsets.${i ? 'boottime' : 'monotonic'}' must be an integer number of seconds`)
+      if (!Number.isInteger(v)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.timeOffsets.${i ? 'boottime' : 'monotonic'}' must be an integer number of seconds. Received ${received(v)}`)
       return v as number
     })
   }
+  const root = optString(o.root, 'root')
+  const cwd = optString(o.cwd, 'cwd')
   // Without an env option the main thread's process.env is the real environment (Node writes
   // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
   // worker's process.env is a copy, so there the list is built.
-  const env = o.env ?? (isMainThread ? undefined : process.env)
-  if (env !== undefined && (typeof env !== 'object' || env === null)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'env' must be an object`)
-  const envList = env === undefined
-    ? undefined
-    : Object.entries(env)
-      .filter((e): e is [string, string] => e[1] !== undefined)
-      .map(([k, v]) => `${k}=${v}`)
-  if (envList?.some((e) => e.includes('\0'))) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'env must not contain null bytes')
+  const envList = readEnv(o.env ?? (isMainThread ? undefined : process.env))
+  const uidOpt = validateId(o.uid, 'options.uid')
+  const gidOpt = validateId(o.gid, 'options.gid')
   let dieWithParent: number | undefined
   if (o.dieWithParent !== undefined && o.dieWithParent !== false) {
-    dieWithParent = o.dieWithParent === true ? osConstants.signals.SIGKILL : signalNumber(o.dieWithParent, 'dieWithParent')
+    dieWithParent = o.dieWithParent === true ? osConstants.signals.SIGKILL : signalNumber(o.dieWithParent as NodeJS.Signals, 'options.dieWithParent')
   }
   const stdioOpt = o.stdio ?? 'pipe'
-  const stdioList: StdioOption[] = typeof stdioOpt === 'string' ? [stdioOpt, stdioOpt, stdioOpt] : stdioOpt
-  if (!Array.isArray(stdioList)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'stdio' must be a string or an array`)
-  const stdio = [0, 1, 2].map((i) => stdioCode(stdioList[i], i))
+  if (typeof stdioOpt !== 'string' && !Array.isArray(stdioOpt)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.stdio" argument must be of type string or an array. Received ${describe(stdioOpt)}`)
+  }
+  const stdio = [0, 1, 2].map((i) => stdioCode(typeof stdioOpt === 'string' ? stdioOpt : stdioOpt[i], i))
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'signal' must be an AbortSignal`)
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.signal" argument must be an instance of AbortSignal. Received ${describe(o.signal)}`)
   }
-  if (o.timeout !== undefined && (!Number.isInteger(o.timeout) || o.timeout < 0)) {
-    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The option 'timeout' must be a non-negative integer`)
-  }
-  const killSignal = signalNumber(o.killSignal ?? 'SIGTERM', 'killSignal')
-  const { handles, opened } = resolveJoin(o.join)
+  const timeout = o.timeout === undefined ? undefined : validateInteger(o.timeout, 'options.timeout', 0, TIMEOUT_MAX)
+  const killSignal = signalNumber((o.killSignal ?? 'SIGTERM') as NodeJS.Signals, 'options.killSignal')
+  const argv0 = o.argv0 === undefined ? (file as string) : validateCString(o.argv0, 'options.argv0')
+
+  // Only id options need our ids (two native calls per spawn otherwise).
+  const ids = uidMapRead !== undefined || gidMapRead !== undefined
+  const euid = ids ? (process.geteuid?.() ?? 0) : 0
+  const egid = ids ? (process.getegid?.() ?? 0) : 0
+  const uidMap = idMapLines(uidMapRead, euid)
+  const gidMap = idMapLines(gidMapRead, egid)
+  const setgroups = (o.setgroups as 'allow' | 'deny' | undefined) ?? (gidMap && (typeof gidMapRead === 'string' || euid !== 0) ? 'deny' : undefined)
+  // With an explicit map that leaves out our own id, the child's id would be unmapped (shown as
+  // 65534, the overflow id) and powerless; run it as the first mapped id instead, as container
+  // runtimes run as root inside a 0:100000:65536 map.
+  const uid = uidOpt ?? firstIdIfUnmapped(uidMapRead, euid)
+  const gid = gidOpt ?? firstIdIfUnmapped(gidMapRead, egid)
+  // A bare command whose environment has no PATH is looked up in ours, read here on the calling
+  // thread: native code must not read the process environment, which Node's main thread writes
+  // (process.env) with no lock another thread could take. Without `env` on the main thread the
+  // native side takes that environment, PATH included, as it is.
+  const path = envList !== undefined && !(file as string).includes('/') && !envList.some((e) => e.startsWith('PATH='))
+    ? process.env.PATH
+    : undefined
+
+  const { handles, opened } = resolveJoin(join)
   const joinTypes = handles.map((h) => h.type)
   // As nsenter does (without --preserve-credentials): a command entering a user namespace runs
   // as root there. Keeping our ids would leave it unmapped (uid 65534 inside) and without the
-  // capabilities the join was for, since execve grants them only to uid 0 of the namespace.
+  // capabilities the join was for, since execve grants them only to uid 0 of the namespace. The
+  // native plan applies it only if that join really happens: one of our own user namespace is
+  // left out (setns to it is EINVAL), and the command then keeps our ids, as with nsenter.
   const asRootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && uidMap === undefined && gidMap === undefined
   return {
     request: {
       file: file as string,
-      argv: [o.argv0 ?? (file as string), ...argv],
+      argv: [argv0, ...argv],
       env: envList,
+      path,
       joinFds: handles.map((h) => h.fd),
       joinTypes,
       unshare,
       uidMap,
       gidMap,
       setgroups,
-      hostname: validateHostname(o.hostname),
+      hostname,
       mountProc: o.mountProc === true,
       propagation,
       timeOffsets,
-      root: optString(o.root, 'root'),
+      root,
       pivotRoot: o.pivotRoot === true,
-      cwd: optString(o.cwd, 'cwd'),
-      uid: uid ?? (asRootInJoinedUser ? 0 : undefined),
-      gid: gid ?? (asRootInJoinedUser ? 0 : undefined),
+      cwd,
+      uid,
+      gid,
+      rootInJoinedUser: asRootInJoinedUser,
       dieWithParent,
       newSession: o.detached === true,
       stdio,
     },
+    args: argv,
     opened,
     joined: handles,
     stdio,
     mayHandOver: stdio.every((c) => c < 0) && !((unshare.includes('user') || uidMap || gidMap) && handles.length > 0),
-    signal: o.signal,
-    timeout: o.timeout,
+    signal: o.signal as AbortSignal | undefined,
+    timeout,
     killSignal,
   }
 }
@@ -443,10 +580,10 @@ export class NsChildProcess extends EventEmitter {
   #afterSpawn: Array<() => void> = []
 
   /** @internal */
-  constructor(file: string, args: string[], prepared: Prepared, later: boolean) {
+  constructor(file: string, prepared: Prepared, later: boolean) {
     super()
     this.spawnfile = file
-    this.spawnargs = [file, ...args]
+    this.spawnargs = [file, ...prepared.args]
     if (prepared.signal?.aborted) {
       // Not started at all: killing it right after the start would still let it run a little.
       for (const h of prepared.opened) h.close()
@@ -848,17 +985,41 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /**
-   * Handles on the child's namespaces, keyed by type: every type this kernel has (a kernel built
-   * without one, such as time, has no key for it). Close them when done (or let them be
-   * collected). Throws ESRCH once the child has exited.
+   * Handles on the child's namespaces, keyed by type: one for every type this kernel has (a
+   * kernel built without one, such as time, has no key for it), all opened now through the
+   * child's pidfd, so they are this child's even if its pid has been reused by another process.
+   * Close them when done (or let them be collected).
+   *
+   * Only while the child runs: nothing is captured at the start, so once it has exited this
+   * throws a NamespaceError with code 'ESRCH', also before 'exit' is emitted (a process that
+   * has ended has no namespaces left). Open what you need while it runs; the handles then keep
+   * those namespaces alive after it exits.
    */
-  namespaces(): Record<NamespaceType, Namespace> {
+  namespaces(): Partial<Record<NamespaceType, Namespace>> {
+    // A child handed to the spawner thread is waited for, as `pid` does.
     const pid = this.pid
-    if (pid === undefined || !this.#running) {
-      throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'pidfd_open', pid })
+    const child = this.#native
+    if (pid === undefined || child === undefined || !this.#running) {
+      throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'ioctl', pid })
     }
-    const handles = Namespace.openAll(pid)
-    return Object.fromEntries(handles.map((h) => [h.type, h])) as Record<NamespaceType, Namespace>
+    const handles = native(() => child.namespaces()).map((n) => Namespace.wrap(n))
+    return Object.fromEntries(handles.map((h) => [h.type, h])) as Partial<Record<NamespaceType, Namespace>>
+  }
+
+  /**
+   * For `using child = spawn(...)`: when the scope ends, a child that was not killed yet gets
+   * SIGTERM through its pidfd, as child_process's `[Symbol.dispose]` does (Node 20+); one that
+   * has ended is left alone. It does not wait for the exit (`await child.exited` does), and, as
+   * with `kill()`, the first process of a new pid namespace ignores SIGTERM unless it handles it.
+   *
+   * @example
+   * {
+   *   using server = spawn('python3', ['-m', 'http.server'], { join: [net] })
+   *   await probe()
+   * } // server is sent SIGTERM here
+   */
+  [Symbol.dispose](): void {
+    if (!this.killed) this.kill()
   }
 
   /** Lets the event loop exit while the child is still running. */
@@ -886,7 +1047,9 @@ export class NsChildProcess extends EventEmitter {
  * never happens). Their `pid` is set (and 'spawn' emitted) when they start; reading `pid` earlier
  * waits for the child to start. Their cwd, environment and join handles are those of the call.
  *
- * Argument errors throw at once. A failure of any step before the command runs (setns, uid_map,
+ * Argument errors throw at once, before anything is opened or started: TypeError or RangeError
+ * with Node's codes (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). `args` and
+ * every option are read exactly once. A failure of any step before the command runs (setns, uid_map,
  * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a
  * NamespaceError naming the step, and `exited` rejects with it.
  *
@@ -896,12 +1059,15 @@ export class NsChildProcess extends EventEmitter {
  */
 export function spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess {
   const prepared = prepare(file, args, options)
-  return new NsChildProcess(file, (args ?? []) as string[], prepared, prepared.mayHandOver && shouldHandOver())
+  return new NsChildProcess(file, prepared, prepared.mayHandOver && shouldHandOver())
 }
 
 /** Options of {@link exec}: those of spawn, plus how output is collected. */
 export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
-  /** 'utf8' (default) gives strings; 'buffer' gives Buffers. */
+  /**
+   * 'utf8' (default) or any other encoding `Buffer.isEncoding` accepts gives strings; 'buffer'
+   * gives Buffers. Anything else rejects with ERR_INVALID_ARG_VALUE before the command starts.
+   */
   encoding?: BufferEncoding | 'buffer'
   /** Written to the child's stdin, which is then closed. Without it stdin is /dev/null. */
   input?: string | Uint8Array
@@ -941,26 +1107,32 @@ export interface ExecError<T = string> extends Error, ExecResult<T> {
 export function exec(file: string, args: string[] | undefined, options: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
 export function exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
 export function exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
-  const o = validateObject(options, 'options') as ExecOptions
+  const o = readOptions(options, EXEC_KEYS)
   if (o.maxBuffer !== undefined && typeof o.maxBuffer !== 'number') {
-    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'maxBuffer' must be a number`))
+    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.maxBuffer" argument must be of type number. Received ${describe(o.maxBuffer)}`))
   }
-  if (o.maxBuffer !== undefined && !(o.maxBuffer >= 0)) {
-    return Promise.reject(argError(RangeError, 'ERR_OUT_OF_RANGE', `The option 'maxBuffer' must be >= 0. Received ${o.maxBuffer}`))
+  if (o.maxBuffer !== undefined && !((o.maxBuffer as number) >= 0)) {
+    return Promise.reject(argError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "options.maxBuffer" is out of range. It must be >= 0. Received ${String(o.maxBuffer)}`))
   }
   if (o.input !== undefined && typeof o.input !== 'string' && !ArrayBuffer.isView(o.input)) {
-    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The option 'input' must be a string, Buffer, TypedArray or DataView`))
+    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.input" argument must be of type string or an instance of Buffer, TypedArray or DataView. Received ${describe(o.input)}`))
   }
-  const maxBuffer = o.maxBuffer ?? 16 * 1024 * 1024
-  const encoding = o.encoding ?? 'utf8'
+  // Checked before the child starts: an unknown encoding used to throw from the 'close' listener,
+  // uncaught, leaving the promise unsettled.
+  if (o.encoding !== undefined && o.encoding !== 'buffer' && (typeof o.encoding !== 'string' || !Buffer.isEncoding(o.encoding))) {
+    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.encoding' is invalid encoding. Received ${received(o.encoding)}`))
+  }
+  const maxBuffer = (o.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
+  const encoding = (o.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
   const { input, maxBuffer: _m, encoding: _e, stderr: errMode, ...spawnOpts } = o
   let child: NsChildProcess
   try {
-    child = spawn(file, args, { ...spawnOpts, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', errMode ?? 'pipe'] })
+    child = spawn(file, args, { ...spawnOpts, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe'] } as SpawnOptions)
   } catch (err) {
     return Promise.reject(err)
   }
-  const cmd = [file, ...(args ?? [])].join(' ')
+  const timeout = o.timeout as number | undefined
+  const cmd = child.spawnargs.join(' ')
   // As execFile: once the child is killed for a reason of ours, output that its own children may
   // keep open is no longer waited for, so the promise settles when the child has exited.
   let cutShort = false
@@ -972,7 +1144,7 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   killedByOption.set(child, stopReading)
   // execFile's timer runs until 'close': once the child has exited, it ends the wait for output
   // that the child's own children keep open.
-  const lateTimer = o.timeout ? setTimeout(stopReading, o.timeout) : undefined
+  const lateTimer = timeout ? setTimeout(stopReading, timeout) : undefined
   lateTimer?.unref()
   const out: Buffer[] = []
   const err: Buffer[] = []
@@ -995,7 +1167,7 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   whenStdio(child, () => {
     collect(out, child.stdout, 'stdout')
     collect(err, child.stderr, 'stderr')
-    if (input !== undefined) child.stdin?.end(input)
+    if (input !== undefined) child.stdin?.end(input as string | Uint8Array)
   })
   // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
   const text = (b: Buffer[]): string | Buffer => encoding === 'buffer'

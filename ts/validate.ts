@@ -1,14 +1,49 @@
+import { inspect } from 'node:util'
+
 import { argError, isNamespaceType } from './errors'
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 
 // Linux caps pid_max at 2^22 (PID_MAX_LIMIT).
 const PID_MAX = 4194304
 
-function describe(v: unknown): string {
+/** How a received value is shown in an ERR_INVALID_ARG_TYPE message, as Node shows it. */
+export function describe(v: unknown): string {
   if (v === null) return 'null'
   if (typeof v === 'string') return `type string ('${v.length > 28 ? v.slice(0, 25) + '...' : v}')`
   if (typeof v === 'object') return 'an instance of ' + (v.constructor?.name ?? 'Object')
   return `type ${typeof v} (${String(v)})`
+}
+
+/** A value as ERR_INVALID_ARG_VALUE and ERR_OUT_OF_RANGE messages show it: inspected, as Node does. */
+export function received(v: unknown): string {
+  const shown = inspect(v, { breakLength: Infinity, depth: 1 })
+  return shown.length > 128 ? `${shown.slice(0, 128)}...` : shown
+}
+
+/** A number as Node's ERR_OUT_OF_RANGE shows it: large integers with `_` between thousands. */
+function receivedNumber(v: number): string {
+  if (!Number.isInteger(v) || Math.abs(v) <= 2 ** 32) return String(v)
+  const digits = String(Math.abs(v))
+  let out = ''
+  for (let i = digits.length; i > 0; i -= 3) out = digits.slice(Math.max(0, i - 3), i) + (out ? `_${out}` : '')
+  return (v < 0 ? '-' : '') + out
+}
+
+/**
+ * An integer from `min` to `max`, checked as Node's own validateInteger does: TypeError
+ * ERR_INVALID_ARG_TYPE for a non-number, RangeError ERR_OUT_OF_RANGE otherwise.
+ */
+export function validateInteger(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number') {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received ${describe(v)}`)
+  }
+  if (!Number.isInteger(v)) {
+    throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be an integer. Received ${receivedNumber(v)}`)
+  }
+  if (v < min || v > max) {
+    throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be >= ${min} && <= ${max}. Received ${receivedNumber(v)}`)
+  }
+  return v
 }
 
 export function validatePid(pid: unknown, name = 'pid'): number {

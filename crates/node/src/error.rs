@@ -39,6 +39,9 @@ pub fn to_napi(e: Error) -> napi::Error {
   if let Some(p) = e.pid {
     fields.push(format!("\"pid\":{p}"));
   }
+  if let Some(p) = e.tgid {
+    fields.push(format!("\"tgid\":{p}"));
+  }
   if let Some(s) = &e.step {
     fields.push(format!("\"step\":{}", json_str(s)));
   }

@@ -175,7 +175,7 @@ pub fn open_pid_joins(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<
 }
 
 /// The named types, or every type this kernel has.
-fn type_list(types: Option<Vec<String>>) -> Result<Vec<NsType>> {
+pub(crate) fn type_list(types: Option<Vec<String>>) -> Result<Vec<NsType>> {
   match types {
     Some(names) => names.iter().map(|t| parse_type(t)).collect(),
     None => Ok(NsType::ALL.into_iter().filter(|t| t.supported()).collect()),

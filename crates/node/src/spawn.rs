@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::Status;
+use napi::{Env, Status};
 use napi_derive::napi;
 use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::{self, Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
-use nsjs_sys::{environ, loop_watch, reaper, sys, Error};
+use nsjs_sys::{environ, loop_watch, reaper, sys, thread, Error, NsHandle};
 
 use crate::error::{to_napi, IntoNapi, Result};
-use crate::namespace::parse_type;
+use crate::namespace::{parse_type, type_list, NativeNamespace};
 
 /// What JS asks for, already validated and resolved ('root' maps turned into lines, env into
 /// "K=V" strings) by ts/spawn.ts.
@@ -27,6 +27,10 @@ pub struct NativeSpawnRequest {
   /// when `env_generation` is given).
   pub env: Option<Vec<String>>,
   pub env_generation: Option<i64>,
+  /// The PATH a bare `file` is looked up in when the child's environment has none: the calling
+  /// thread's process.env.PATH, read in JS (native code never reads the process environment off
+  /// the main thread).
+  pub path: Option<String>,
   pub join_fds: Vec<i32>,
   pub join_types: Vec<String>,
   pub unshare: Vec<String>,
@@ -44,26 +48,43 @@ pub struct NativeSpawnRequest {
   pub cwd: Option<String>,
   pub uid: Option<u32>,
   pub gid: Option<u32>,
+  /// uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule).
+  pub root_in_joined_user: Option<bool>,
   pub die_with_parent: Option<i32>,
   pub new_session: bool,
   /// Per fd 0..2: -1 inherit, -2 ignore (/dev/null), -3 a new pipe, or a parent fd to pass.
   pub stdio: Vec<i32>,
 }
 
+/// Refuses to read the process environment off the main thread: Node's main thread writes it
+/// (process.env) with setenv, which takes no lock, so a read elsewhere may follow freed memory.
+/// ts/spawn.ts always passes `env` from other threads; this guards direct use of the binding.
+fn on_main_thread(what: &'static str) -> Result<()> {
+  if thread::is_main_thread() {
+    Ok(())
+  } else {
+    Err(to_napi(Error::os(EINVAL, what).step("env")))
+  }
+}
+
 /// The child's environment: the request's, the held one it names, or ours as it is now (an absent
 /// `env` only comes from the main thread, whose process.env writes through to it). Releases the
 /// hold, whatever happens to the request after.
-fn environment(req: &mut NativeSpawnRequest) -> Vec<String> {
+fn environment(req: &mut NativeSpawnRequest) -> Result<Vec<String>> {
   let held = req.env_generation.take().and_then(|g| environ::take(g as u64));
-  req.env.take().or(held).unwrap_or_else(environ::current)
+  match req.env.take().or(held) {
+    Some(env) => Ok(env),
+    None => on_main_thread("environ").map(|()| environ::current()),
+  }
 }
 
 /// Names this process's environment as it is now, for a spawn that will be handed to the spawner
 /// thread later (`envGeneration` of its request). Main thread only: it reads the environment that
 /// thread's process.env writes to.
 #[napi]
-pub fn hold_environment() -> i64 {
-  environ::hold() as i64
+pub fn hold_environment() -> Result<i64> {
+  on_main_thread("environ")?;
+  Ok(environ::hold() as i64)
 }
 
 const INHERIT: i32 = -1;
@@ -113,6 +134,18 @@ impl NativeChild {
       Err(e) if e.errno == ESRCH => Ok(false),
       Err(e) => Err(to_napi(e.pid(self.pid))),
     }
+  }
+
+  /// Handles on the child's namespaces of `types` (default: every type this kernel has), taken
+  /// through its pidfd, so never another process's even if its pid was reused. ESRCH once the
+  /// child has exited (also before it was reaped) or was released.
+  #[napi]
+  pub fn namespaces(&self, env: Env, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
+    let Some(pidfd) = &self.pidfd else {
+      return Err(to_napi(Error::os(ESRCH, "ioctl").pid(self.pid)));
+    };
+    let handles = NsHandle::open_pidfd_all(pidfd.as_fd(), self.pid, &type_list(types)?).napi()?;
+    handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
   }
 
   /// Closes the pidfd: the child has been reaped and nothing will signal it again.
@@ -186,7 +219,7 @@ fn spec_of(req: NativeSpawnRequest, env: Vec<String>, stdio: [Stdio; 3]) -> Resu
     file: req.file,
     argv: req.argv,
     env,
-    path: None,
+    path: req.path,
     join,
     unshare,
     uid_map: map(req.uid_map),
@@ -201,6 +234,7 @@ fn spec_of(req: NativeSpawnRequest, env: Vec<String>, stdio: [Stdio; 3]) -> Resu
     cwd: req.cwd,
     uid: req.uid,
     gid: req.gid,
+    root_in_joined_user: req.root_in_joined_user.unwrap_or(false),
     die_with_parent: req.die_with_parent,
     new_session: req.new_session,
     stdio,
@@ -225,7 +259,7 @@ fn watched(child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<Nativ
 /// thread, after the child has been reaped; code is -1 when a signal ended it.
 #[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]
 pub fn spawn_child(mut req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -> Result<NativeChild> {
-  let env = environment(&mut req);
+  let env = environment(&mut req)?;
   let pipes = make_pipes(&req.stdio)?;
   let stdio = stdio_of(&req.stdio, &pipes.child_ends)?;
   let spec = spec_of(req, env, stdio)?;
@@ -316,7 +350,7 @@ pub fn spawn_child_later(
 ) -> Result<NativeSpawnLater> {
   let mut req = req;
   // First: it releases the held environment, whatever fails below.
-  let env = environment(&mut req);
+  let env = environment(&mut req)?;
   let child_ends: Vec<Option<OwnedFd>> = match pipes {
     Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
     None => Vec::new(),

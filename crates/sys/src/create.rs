@@ -32,8 +32,7 @@ pub fn create(ty: NsType) -> Result<NsHandle> {
 
 /// unshare(2) of `ty` on a short-lived thread (pinned to `cpu` if given) and a handle on the result.
 fn on_thread(ty: NsType, cpu: Option<usize>) -> Result<NsHandle> {
-  std::thread::Builder::new()
-    .name("nsjs-create".into())
+  crate::thread::native_thread("nsjs-create")
     .spawn(move || {
       if let Some(cpu) = cpu {
         sys::pin_to_cpu(cpu)?;

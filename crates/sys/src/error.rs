@@ -18,6 +18,8 @@ pub enum Rule {
   Closed,
   /// A mnt namespace file cannot be mounted in a directory whose mount propagates.
   SharedMount,
+  /// A thread id was given where a process id is needed (pidfd_open takes only a process).
+  ThreadId,
 }
 
 impl Rule {
@@ -29,6 +31,7 @@ impl Rule {
       Rule::Multithreaded => "ERR_NS_MULTITHREADED",
       Rule::Closed => "ERR_NS_CLOSED",
       Rule::SharedMount => "ERR_NS_SHARED_MOUNT",
+      Rule::ThreadId => "ERR_NS_THREAD_ID",
     }
   }
 }
@@ -44,6 +47,8 @@ pub struct Error {
   pub expected: Option<NsType>,
   pub path: Option<String>,
   pub pid: Option<i32>,
+  /// For `ThreadId`: the process (thread group) the thread belongs to.
+  pub tgid: Option<i32>,
   /// The spawner step that failed ('setns', 'uid_map', 'execve', ...).
   pub step: Option<String>,
 }
@@ -52,7 +57,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
   pub fn os(errno: i32, syscall: &'static str) -> Self {
-    Error { errno, rule: None, syscall, ns_type: None, expected: None, path: None, pid: None, step: None }
+    Error { errno, rule: None, syscall, ns_type: None, expected: None, path: None, pid: None, tgid: None, step: None }
   }
 
   /// The errno of the last failed libc call.
@@ -78,6 +83,10 @@ impl Error {
   }
   pub fn pid(mut self, pid: i32) -> Self {
     self.pid = Some(pid);
+    self
+  }
+  pub fn tgid(mut self, tgid: i32) -> Self {
+    self.tgid = Some(tgid);
     self
   }
   pub fn step(mut self, s: impl Into<String>) -> Self {

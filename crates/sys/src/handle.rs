@@ -110,20 +110,21 @@ impl NsHandle {
   }
 
   pub fn open_pid_all(pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
-    if let Some(&ty) = types.iter().find(|t| !t.supported()) {
-      return Err(Error::rule(Rule::Unsupported, "open").ns(ty).pid(pid));
-    }
-    // An error about the process as a whole names the type when only one was asked for.
-    let whole = |e: Error| match types {
-      [one] => e.ns(*one),
-      _ => e,
-    };
-    let pidfd = sys::pidfd_open(pid).map_err(whole)?;
+    check_supported(pid, types)?;
+    let pidfd = sys::pidfd_open(pid).map_err(|e| about_all(types, thread_id_error(e, pid)))?;
+    Self::open_pidfd_all(pidfd.as_fd(), pid, types)
+  }
+
+  /// The namespaces of `types` that the process behind `pidfd` (whose pid is `pid`) is in, in
+  /// that order: never another process's, even once `pid` has been reused. ESRCH once that
+  /// process has exited (a zombie has no namespaces left), also before it is reaped.
+  pub fn open_pidfd_all(pidfd: BorrowedFd<'_>, pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
+    check_supported(pid, types)?;
     let mut through_proc = false;
     let mut handles = Vec::with_capacity(types.len());
     for &ty in types {
       let tag = |e: Error| e.ns(ty).pid(pid);
-      match sys::ioctl_fd(pidfd.as_fd(), ty.pidfd_ioctl(), "ioctl") {
+      match sys::ioctl_fd(pidfd, ty.pidfd_ioctl(), "ioctl") {
         Ok(fd) => {
           handles.push(Self::from_kernel(fd, ty).map_err(tag)?);
           continue;
@@ -142,7 +143,7 @@ impl NsHandle {
     }
     if through_proc {
       // The process the pidfd names must still be alive, or the pid may now be someone else's.
-      sys::pidfd_send_signal(pidfd.as_fd(), 0).map_err(|e| whole(e).pid(pid))?;
+      sys::pidfd_send_signal(pidfd, 0).map_err(|e| about_all(types, e).pid(pid))?;
     }
     Ok(handles)
   }
@@ -205,6 +206,46 @@ impl NsHandle {
     }
     sys::ioctl_owner_uid(self.fd.as_fd()).map_err(|e| e.ns(self.ty))
   }
+}
+
+fn check_supported(pid: i32, types: &[NsType]) -> Result<()> {
+  match types.iter().find(|t| !t.supported()) {
+    Some(&ty) => Err(Error::rule(Rule::Unsupported, "open").ns(ty).pid(pid)),
+    None => Ok(()),
+  }
+}
+
+/// An error about the process as a whole names the type when only one was asked for.
+fn about_all(types: &[NsType], e: Error) -> Error {
+  match types {
+    [one] => e.ns(*one),
+    _ => e,
+  }
+}
+
+/// pidfd_open takes only a process (a thread-group leader): for the id of another thread the
+/// kernel answers EINVAL (ENOENT on recent kernels, 6.18 among them), which reads as a bad
+/// argument or "no such file". Such an id is named for what it is, with the process it belongs to.
+fn thread_id_error(e: Error, pid: i32) -> Error {
+  if e.errno != libc::EINVAL && e.errno != libc::ENOENT {
+    return e;
+  }
+  match thread_group_of(pid) {
+    Some(tgid) if tgid != pid => Error::rule(Rule::ThreadId, "pidfd_open").pid(pid).tgid(tgid),
+    _ => e,
+  }
+}
+
+/// The process that thread `tid` belongs to (Tgid in /proc/<tid>/status, which the kernel shows
+/// for any thread id though /proc lists only processes). Only when /proc is of our own pid
+/// namespace, so that its numbers are the ones pidfd_open was given.
+fn thread_group_of(tid: i32) -> Option<i32> {
+  let me = std::fs::read_link("/proc/self").ok()?;
+  if me.to_str()? != std::process::id().to_string() {
+    return None;
+  }
+  let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+  status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }
 
 impl AsFd for NsHandle {
@@ -273,6 +314,41 @@ mod tests {
     assert_eq!(e.code(), "ERR_NS_TYPE_MISMATCH");
     let e = NsHandle::open_path("/etc/hostname", None).unwrap_err();
     assert_eq!(e.code(), "ERR_NS_NOT_NAMESPACE");
+  }
+
+  #[test]
+  fn a_thread_id_is_named_with_its_process() {
+    let me = std::process::id() as i32;
+    // A thread of ours, kept alive while its id is opened.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+      // SAFETY: gettid has no preconditions.
+      tx.send(unsafe { libc::gettid() }).unwrap();
+      let _ = done_rx.recv();
+    });
+    let live = rx.recv().unwrap();
+    assert_ne!(live, me);
+    let e = NsHandle::open_pid_all(live, &[NsType::Net, NsType::Uts]).unwrap_err();
+    assert_eq!((e.code().as_str(), e.pid, e.tgid), ("ERR_NS_THREAD_ID", Some(live), Some(me)));
+    let one = NsHandle::open_pid(live, NsType::Net).unwrap_err();
+    assert_eq!((one.code().as_str(), one.ns_type), ("ERR_NS_THREAD_ID", Some(NsType::Net)));
+    done_tx.send(()).unwrap();
+    t.join().unwrap();
+  }
+
+  #[test]
+  fn through_a_pidfd_an_exited_process_has_no_namespaces_whoever_has_its_pid() {
+    let mut child = std::process::Command::new("/bin/sleep").arg("30").spawn().unwrap();
+    let pid = child.id() as i32;
+    let pidfd = sys::pidfd_open(pid).unwrap();
+    let live = NsHandle::open_pidfd_all(pidfd.as_fd(), pid, &[NsType::Net, NsType::Uts]).unwrap();
+    assert!(live[0].same_as(&NsHandle::current(NsType::Net).unwrap()));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Reaped: the pid is free for anyone, the pidfd still names the process that had it.
+    let e = NsHandle::open_pidfd_all(pidfd.as_fd(), pid, &[NsType::Net]).unwrap_err();
+    assert_eq!((e.code().as_str(), e.pid), ("ESRCH", Some(pid)));
   }
 
   #[test]

@@ -65,8 +65,7 @@ fn reaper() -> Result<&'static Reaper> {
   let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
   // It lives as long as the process: the thread never ends and the addon is never unloaded.
   let r: &'static Reaper = Box::leak(Box::new(Reaper { epoll, watched: Mutex::new(HashMap::new()), next_key: AtomicU64::new(0) }));
-  std::thread::Builder::new()
-    .name("nsjs-reaper".into())
+  crate::thread::native_thread("nsjs-reaper")
     .spawn(move || run(r))
     .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?;
   *slot = Some(r);

@@ -26,6 +26,17 @@ pub fn is_main_thread() -> bool {
   unsafe { libc::getpid() == libc::gettid() }
 }
 
+/// std's default; the threads nsjs starts need little, but the size only reserves address space.
+const NATIVE_THREAD_STACK: usize = 2 * 1024 * 1024;
+
+/// A builder for a thread nsjs starts itself. The stack size is set because without one std
+/// reads RUST_MIN_STACK from the process environment at the first spawn, possibly on a worker
+/// thread, while Node's main thread may be rewriting that environment (process.env writes call
+/// setenv, which takes no lock std's reader would wait for): a use-after-free in getenv.
+pub fn native_thread(name: &str) -> std::thread::Builder {
+  std::thread::Builder::new().name(name.into()).stack_size(NATIVE_THREAD_STACK)
+}
+
 /// Whether the calling thread is still where it started: in the namespaces of the thread that
 /// created it and sharing root, cwd and umask with the process. Another thread started by an
 /// unmoved thread is then in the same namespaces and fs (the spawner thread relies on that).

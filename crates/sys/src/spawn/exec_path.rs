@@ -1,13 +1,9 @@
 //! The paths the child tries to execve, in order, computed in the parent because the child may
 //! not allocate. This is execvpe's search with one change: the PATH that counts is the one the
-//! command will see, from its own environment, before the parent's.
+//! command will see, from its own environment, before the parent's (which the caller passes in:
+//! nothing here reads the process environment).
 
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
-/// Whether `candidates` looks at the parent's PATH: for a bare name when `env` has no PATH.
-pub fn needs_parent_path(file: &str, env: &[String]) -> bool {
-  !file.is_empty() && !file.contains('/') && !env.iter().any(|kv| kv.starts_with("PATH="))
-}
 
 /// The candidate paths for `file`. A name with a '/' is used as is; a bare name is looked up in
 /// every PATH entry, an empty entry meaning the current directory, as execvp does.

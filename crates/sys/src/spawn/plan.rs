@@ -3,12 +3,14 @@
 //! Also the rules that make namespace options imply their namespace.
 
 use std::ffi::{c_char, CString};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 
 use super::exec_path;
 use super::spec::{MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
 use crate::error::{Error, Result};
 use crate::ns_type::NsType;
+use crate::sys;
 
 /// The child keeps a bitmask of joins already done.
 const MAX_JOINS: usize = 64;
@@ -100,15 +102,41 @@ fn position(t: NsType) -> usize {
   NsType::ALL.iter().position(|x| *x == t).unwrap_or(usize::MAX)
 }
 
+/// The joins without the user namespaces the child would already be in when it got to them:
+/// the caller's own (which every thread of a process shares, and the child starts in) or the
+/// one the join before put it in. setns to the user namespace one is in fails with EINVAL, so
+/// nsenter leaves such a namespace out, and so does this: handles from `Namespace.openAll(pid)`
+/// of a process in our own user namespace must just work.
+fn without_user_namespaces_already_in(joins: &[(RawFd, NsType)]) -> Vec<(RawFd, NsType)> {
+  if !joins.iter().any(|(_, t)| *t == NsType::User) {
+    return joins.to_vec();
+  }
+  // stat follows the link to the namespace's nsfs inode, which is its identity, without opening it.
+  let mut current = std::fs::metadata("/proc/thread-self/ns/user").ok().map(|m| (m.dev(), m.ino()));
+  joins
+    .iter()
+    .copied()
+    .filter(|&(fd, t)| {
+      if t != NsType::User {
+        return true;
+      }
+      // SAFETY: the caller of spawn keeps its join descriptors open for the whole call.
+      let id = sys::fstat(unsafe { BorrowedFd::borrow_raw(fd) }).ok().map(|id| (id.dev, id.ino));
+      // A namespace that cannot be identified is joined: setns then says what is wrong with it.
+      if id.is_some() && id == current {
+        return false;
+      }
+      current = id;
+      true
+    })
+    .collect()
+}
+
 impl Plan {
   pub fn build(spec: &SpawnSpec) -> Result<Plan> {
-    // Read only when needed: on the spawner thread this reads the environment another thread owns.
-    let parent_path = match &spec.path {
-      Some(p) => Some(p.clone()),
-      None if exec_path::needs_parent_path(&spec.file, &spec.env) => std::env::var("PATH").ok(),
-      None => None,
-    };
-    let candidates = exec_path::candidates(&spec.file, &spec.env, parent_path.as_deref())
+    // Never the process environment: this runs on whatever thread spawns (a worker, the spawner
+    // thread), and Node's main thread writes that environment with no lock we could take.
+    let candidates = exec_path::candidates(&spec.file, &spec.env, spec.path.as_deref())
       .iter()
       .map(|c| cstring(c, "execve", "execve").map_err(|e| e.path(spec.file.clone())))
       .collect::<Result<Vec<_>>>()?;
@@ -154,12 +182,13 @@ impl Plan {
     // namespaces (pid included) are then owned by the new user namespace, as with
     // `nsenter ... unshare --user`. Joining a user or time namespace needs the single-threaded
     // child, which then makes the new user namespace itself after its joins (`late_user`).
+    let spec_joins = without_user_namespaces_already_in(&spec.join);
     let child_only = |t: NsType| matches!(t, NsType::User | NsType::Time);
     let new_user = clone_ns_flags & libc::CLONE_NEWUSER != 0;
-    let late_user = new_user && spec.join.iter().any(|(_, t)| child_only(*t));
+    let late_user = new_user && spec_joins.iter().any(|(_, t)| child_only(*t));
     let in_parent = |t: NsType| t == NsType::Pid || (new_user && !late_user && !child_only(t));
-    let parent_joins: Vec<(RawFd, NsType)> = spec.join.iter().copied().filter(|(_, t)| in_parent(*t)).collect();
-    let mut joins: Vec<(RawFd, NsType)> = spec.join.iter().copied().filter(|(_, t)| !in_parent(*t)).collect();
+    let parent_joins: Vec<(RawFd, NsType)> = spec_joins.iter().copied().filter(|(_, t)| in_parent(*t)).collect();
+    let mut joins: Vec<(RawFd, NsType)> = spec_joins.iter().copied().filter(|(_, t)| !in_parent(*t)).collect();
     if joins.len() > MAX_JOINS {
       return Err(Error::os(libc::EINVAL, "setns").step("setns"));
     }
@@ -174,6 +203,8 @@ impl Plan {
       return Err(Error::os(libc::EINVAL, "pivot_root").step("pivot_root"));
     }
     let cwd = spec.cwd.as_deref().map(|c| cstring(c, "chdir", "chdir")).transpose()?;
+    // Only a user namespace that is really entered makes the command root there (see the spec).
+    let root_there = (spec.root_in_joined_user && joins.iter().any(|(_, t)| *t == NsType::User)).then_some(0);
 
     let new_mnt = unshares.contains(&NsType::Mnt);
     let propagation = match (new_mnt, spec.propagation) {
@@ -218,8 +249,8 @@ impl Plan {
       pivot_root: spec.pivot_root,
       cwd,
       mount_proc: spec.mount_proc,
-      gid: spec.gid,
-      uid: spec.uid,
+      gid: spec.gid.or(root_there),
+      uid: spec.uid.or(root_there),
       pdeathsig: spec.die_with_parent,
       new_session: spec.new_session,
       stdio,
@@ -295,6 +326,27 @@ mod tests {
     assert_eq!(p.parent_joins, [(5, NsType::Pid)]);
     assert_eq!(p.joins, [(6, NsType::User), (7, NsType::Mnt), (8, NsType::Time)]);
     assert!(!p.share_memory);
+  }
+
+  #[test]
+  fn a_user_namespace_the_child_is_already_in_is_not_joined_as_nsenter_does() {
+    let own = crate::handle::NsHandle::current(NsType::User).unwrap();
+    let net = crate::handle::NsHandle::current(NsType::Net).unwrap();
+    let other = crate::create::create(NsType::User).unwrap();
+    let mut s = spec();
+    s.root_in_joined_user = true;
+    s.join = vec![(own.raw_fd(), NsType::User), (net.raw_fd(), NsType::Net)];
+    let p = Plan::build(&s).unwrap();
+    assert_eq!(p.joins, [(net.raw_fd(), NsType::Net)]);
+    assert_eq!((p.uid, p.gid), (None, None), "not entered, so the command keeps our ids");
+    // Another user namespace is entered (once, however often it is named in a row) and makes
+    // the command root there.
+    s.join = vec![(other.raw_fd(), NsType::User), (other.raw_fd(), NsType::User), (own.raw_fd(), NsType::User)];
+    let p = Plan::build(&s).unwrap();
+    assert_eq!(p.joins, [(other.raw_fd(), NsType::User), (own.raw_fd(), NsType::User)]);
+    assert_eq!((p.uid, p.gid), (Some(0), Some(0)));
+    s.uid = Some(7);
+    assert_eq!(Plan::build(&s).unwrap().uid, Some(7), "an explicit id wins");
   }
 
   #[test]

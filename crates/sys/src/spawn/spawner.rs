@@ -115,12 +115,7 @@ fn started(slot: &mut Option<Spawner>) -> Result<&Spawner> {
 /// the main thread (what is queued was decided then); the first queue from an unmoved thread may
 /// also start the spawner thread, and from a moved one that is refused (EINVAL). `notify` runs on
 /// the spawner thread once the outcome can be taken.
-pub fn submit(mut spec: SpawnSpec, keep: Vec<OwnedFd>, notify: Notify) -> Result<Arc<Pending>> {
-  // Read here, on the submitting thread: the spawner thread must not read the environment that
-  // another thread writes to.
-  if spec.path.is_none() && super::exec_path::needs_parent_path(&spec.file, &spec.env) {
-    spec.path = std::env::var("PATH").ok();
-  }
+pub fn submit(spec: SpawnSpec, keep: Vec<OwnedFd>, notify: Notify) -> Result<Arc<Pending>> {
   let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
   if spawner.is_none() && !thread::unmoved() {
     return Err(Error::os(libc::EINVAL, "clone").step("clone"));
@@ -133,8 +128,7 @@ pub fn submit(mut spec: SpawnSpec, keep: Vec<OwnedFd>, notify: Notify) -> Result
 
 fn start() -> Result<Sender<Job>> {
   let (tx, rx) = channel::<Job>();
-  std::thread::Builder::new()
-    .name("nsjs-spawner".into())
+  crate::thread::native_thread("nsjs-spawner")
     .spawn(move || {
       crate::clone::block_signals_of_this_thread();
       // It starts with the first spawn that is queued, before the JS thread opens the pipes of

@@ -49,8 +49,9 @@ pub struct SpawnSpec {
   pub argv: Vec<String>,
   /// "K=V" strings: the child's whole environment.
   pub env: Vec<String>,
-  /// The PATH a bare `file` is looked up in when `env` has none; None: this process's PATH as it
-  /// is when the spawn happens (read on the spawning thread).
+  /// The PATH a bare `file` is looked up in when `env` has none (the caller's own, which it reads
+  /// where that is safe: Node's JS thread); None: execvp's default, /usr/local/bin:/usr/bin:/bin.
+  /// The spawner never reads the process environment itself: another thread may be writing it.
   pub path: Option<String>,
   /// Existing namespaces to enter; the descriptors stay owned by the caller.
   pub join: Vec<(RawFd, NsType)>,
@@ -69,6 +70,10 @@ pub struct SpawnSpec {
   pub cwd: Option<String>,
   pub uid: Option<u32>,
   pub gid: Option<u32>,
+  /// Run the command as uid and gid 0 (where `uid`/`gid` are not given) when it enters a user
+  /// namespace with `join`, as nsenter does; not when that namespace is left out because the
+  /// command is in it already.
+  pub root_in_joined_user: bool,
   /// The signal the child gets when the thread that spawned it exits (PR_SET_PDEATHSIG).
   pub die_with_parent: Option<i32>,
   pub new_session: bool,
@@ -98,6 +103,7 @@ impl SpawnSpec {
       cwd: None,
       uid: None,
       gid: None,
+      root_in_joined_user: false,
       die_with_parent: None,
       new_session: false,
       stdio: [Stdio::Inherit; 3],
