@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import test from 'ava'
 
 import { Namespace } from '../ts/index'
-import { nsLink, target } from './helpers'
+import { nodeScript, nsLink, target } from './helpers'
 
 interface LsnsRow { ns: number; type: string; nprocs: number; pid: number; command: string; user?: string }
 
@@ -62,4 +62,40 @@ test('list() validates its options', async (t) => {
   t.is((await t.throwsAsync(Namespace.list({ pid: 0 })))?.constructor, RangeError)
   t.is((await t.throwsAsync(Namespace.list('net' as never)))?.constructor, TypeError)
   t.deepEqual(await Namespace.list({ pid: 4000000 }), [], 'a pid that does not exist holds no namespaces')
+})
+
+test('list() names users through the name service (getpwuid_r), not only /etc/passwd', (t) => {
+  // A user that only a systemd userdb drop-in defines, in a mount namespace of the child's own
+  // (tmpfs over /run there: nothing changes on the host).
+  const record = JSON.stringify({ userName: 'nsjs-dropin', uid: 4242, gid: 4242, disposition: 'regular' })
+  const setup = [
+    'mount -t tmpfs nsjs-test /run && mkdir /run/userdb',
+    `printf '%s' '${record}' > /run/userdb/nsjs-dropin.user && ln -s nsjs-dropin.user /run/userdb/4242.user`,
+    'exec "$0" "$@"',
+  ].join(' && ')
+  const result = nodeScript(`
+    const { execFileSync, spawn } = require('node:child_process')
+    const known = (() => { try { return execFileSync('getent', ['passwd', '4242'], { encoding: 'utf8' }).split(':')[0] } catch { return null } })()
+    const child = spawn('unshare', ['--uts', 'setpriv', '--reuid=4242', '--regid=4242', '--clear-groups', 'sleep', '60'], { stdio: 'ignore' })
+    const poll = async () => {
+      for (;;) {
+        const row = nsjs.Namespace.listSync({ pid: child.pid, type: 'uts' })[0]
+        if (row && row.nprocs === 1 && row.uid === 4242) return row
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    }
+    poll().then(async (sync) => {
+      const [async_] = await nsjs.Namespace.list({ pid: child.pid, type: 'uts' })
+      child.kill('SIGKILL')
+      console.log(JSON.stringify({ known, sync: sync.user, async: async_.user, inPasswd: require('node:fs').readFileSync('/etc/passwd', 'utf8').includes(':4242:') }))
+    })
+  `, ['unshare', '-m', 'sh', '-c', setup]) as { known: string | null; sync?: string; async?: string; inPasswd: boolean }
+  if (result.known !== 'nsjs-dropin') {
+    t.log(`the name service here does not read userdb drop-ins (getent gave ${result.known}): nothing to compare`)
+    t.pass()
+    return
+  }
+  t.false(result.inPasswd)
+  t.is(result.sync, 'nsjs-dropin')
+  t.is(result.async, 'nsjs-dropin')
 })
