@@ -1,10 +1,13 @@
 // list(): compared with util-linux lsns on the same system.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn as cpSpawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
 
 import test from 'ava'
 
 import { Namespace } from '../ts/index'
-import { nodeScript, nsLink, target } from './helpers'
+import { killAndWait, nodeScript, nsLink, ROOT, target } from './helpers'
 
 interface LsnsRow { ns: number; type: string; nprocs: number; pid: number; command: string; user?: string }
 
@@ -62,6 +65,72 @@ test('list() validates its options', async (t) => {
   t.is((await t.throwsAsync(Namespace.list({ pid: 0 })))?.constructor, RangeError)
   t.is((await t.throwsAsync(Namespace.list('net' as never)))?.constructor, TypeError)
   t.deepEqual(await Namespace.list({ pid: 4000000 }), [], 'a pid that does not exist holds no namespaces')
+})
+
+test('list() includes a namespace only a Namespace handle holds, after its last process died', async (t) => {
+  const child = cpSpawn('unshare', ['--uts', 'sleep', '600'], { stdio: 'ignore' })
+  t.teardown(() => killAndWait(child))
+  await new Promise((r) => child.once('spawn', r))
+  const pid = child.pid as number
+  // Until unshare has made the namespace and exec'ed sleep.
+  while (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'sleep') await new Promise((r) => setTimeout(r, 5))
+  const uts = Namespace.open(pid, 'uts')
+  await killAndWait(child)
+  const id = Number(uts.inode)
+  for (const rows of [await Namespace.list(), Namespace.listSync({ type: 'uts' })]) {
+    const row = rows.find((n) => n.id === id && n.type === 'uts')
+    // As lsns 2.41 shows such a namespace: no process, so no pid or command; the uid that owns it.
+    t.like(row, { type: 'uts', nprocs: 0, pid: undefined, command: undefined, uid: 0, user: 'root', paths: [] })
+  }
+  t.false(Namespace.listSync({ pid: process.pid }).some((n) => n.id === id), 'not one this process is in')
+  uts.close()
+  t.false((await Namespace.list({ type: 'uts' })).some((n) => n.id === id), 'gone once the handle is closed')
+})
+
+test('list() includes a net namespace only a socket of this process holds', async (t) => {
+  const net = await Namespace.create('net')
+  const id = Number(net.inode)
+  // listen() without a host makes its socket at once, inside the namespace.
+  const server = createServer()
+  net.run(() => server.listen(0))
+  await new Promise((r) => server.once('listening', r))
+  net.close()
+  const row = (await Namespace.list({ type: 'net' })).find((n) => n.id === id)
+  t.like(row, { type: 'net', nprocs: 0, pid: undefined, command: undefined, uid: 0, user: 'root', paths: [] })
+  t.truthy(Namespace.listSync().find((n) => n.id === id && n.type === 'net'))
+  await new Promise((r) => server.close(r))
+  t.false(Namespace.listSync({ type: 'net' }).some((n) => n.id === id), 'gone with the socket')
+})
+
+test('list() includes a net namespace only a socket in another process holds', async (t) => {
+  // Another Node process makes a socket in a new net namespace and drops its handle on the
+  // namespace: only the socket keeps it.
+  const code = `
+    const { Namespace } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
+    const net = Namespace.createSync('net')
+    const server = require('node:net').createServer()
+    net.run(() => server.listen(0))
+    console.log(String(net.inode))
+    net.close()
+    process.stdin.resume()
+    process.stdin.on('end', () => process.exit(0))
+  `
+  const child = cpSpawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', code], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
+  })
+  t.teardown(() => killAndWait(child))
+  const id = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
+    child.once('exit', () => reject(new Error('the child exited early')))
+  })
+  t.true(id > 0)
+  const rows = (await Namespace.list({ type: 'net' })).filter((n) => n.id === id)
+  t.is(rows.length, 1)
+  t.like(rows[0], { type: 'net', nprocs: 0, pid: undefined, command: undefined, uid: 0, user: 'root', paths: [] })
+  child.stdin?.end()
+  await new Promise((r) => child.once('exit', r))
+  t.false(Namespace.listSync({ type: 'net' }).some((n) => n.id === id), 'gone with the process that held the socket')
 })
 
 test('list() names users through the name service (getpwuid_r), not only /etc/passwd', (t) => {

@@ -176,8 +176,18 @@ export class Namespace {
   }
 
   /**
-   * Every namespace on the system, like `lsns --json`: processes in /proc and namespaces
-   * persisted by bind mounts (with their paths). Reads only; namespaces are not opened.
+   * Every namespace on the system, found where util-linux 2.41 `lsns --json` finds them: those
+   * processes are in (`/proc/<pid>/ns`), those only an open descriptor holds (`/proc/<pid>/fd`,
+   * `Namespace` handles of this or any process included), net namespaces only a socket holds,
+   * those persisted by bind mounts (with their paths), and the user namespaces (and pid or user
+   * parents) that those keep alive. A namespace no process is in has `nprocs: 0` and no `pid` or
+   * `command`. With `pid`, only the namespaces that process is in (`lsns -p`).
+   *
+   * Namespaces that processes are in are found by stat and readlink, never opened; one that no
+   * process is in is opened to ask the kernel its owner (as lsns does). Sockets are looked into
+   * with pidfd_getfd (Linux 5.6), which needs ptrace access: processes the caller cannot access,
+   * and PID 1, are skipped. The cost grows with the number of descriptors open on the machine
+   * (one readlink each) and of sockets (a pidfd_getfd and an ioctl each).
    */
   static async list(options?: ListOptions): Promise<NamespaceInfo[]> {
     const { type, pid } = listOptions(options)

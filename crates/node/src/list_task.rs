@@ -28,7 +28,7 @@ fn to_js(n: NsInfo) -> NamespaceInfo {
     nprocs: n.nprocs,
     pid: n.pid,
     command: n.command,
-    user: n.uid.and_then(list::user_name),
+    user: n.user,
     uid: n.uid,
     paths: n.paths,
   }
