@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { Namespace } from '../ts/index'
-import { killAndWait, nodeScript, nsLink, ROOT, target } from './helpers'
+import { killAndWait, nodeScript, nsLink, ROOT, target, tempDir } from './helpers'
 
 interface LsnsRow { ns: number; type: string; nprocs: number; pid: number; command: string; user?: string }
 
@@ -167,4 +167,34 @@ test('list() names users through the name service (getpwuid_r), not only /etc/pa
   t.false(result.inPasswd)
   t.is(result.sync, 'nsjs-dropin')
   t.is(result.async, 'nsjs-dropin')
+})
+
+test('list() sees the calling thread\'s mount namespace, as listSync() does, after unshare(mnt) on the JS thread', (t) => {
+  // In a Node process of its own, so the test runner's thread never moves. A tmpfs mounted in the
+  // JS thread's new (private) mount namespace, with a namespace persisted in it: only that thread's
+  // mount table has the path. Both leave with the process.
+  const dir = tempDir(t)
+  const result = nodeScript(`
+    const { execFileSync } = require('node:child_process')
+    const { Namespace } = nsjs
+    ;(async () => {
+      // libuv starts its pool threads at the first asynchronous call: here before the unshare, as
+      // in any program that has done some I/O. They stay in the mount namespace they were born in.
+      await require('node:fs/promises').stat('/')
+      Namespace.unshareSync(['mnt'])
+      // Children forked from this thread share its mount namespace.
+      execFileSync('mount', ['--make-rprivate', '/'])
+      execFileSync('mount', ['-t', 'tmpfs', 'nsjs-test', ${JSON.stringify(dir)}])
+      const uts = Namespace.createSync('uts')
+      const path = ${JSON.stringify(join(dir, 'uts'))}
+      uts.persistSync(path)
+      const id = Number(uts.inode)
+      const paths = (rows) => rows.find((n) => n.id === id && n.type === 'uts')?.paths
+      const rows = await Namespace.list({ type: 'uts' })
+      console.log(JSON.stringify({ path, sync: paths(Namespace.listSync({ type: 'uts' })), async: paths(rows), all: paths(await Namespace.list()) }))
+    })()
+  `) as { path: string; sync?: string[]; async?: string[]; all?: string[] }
+  t.deepEqual(result.sync, [result.path])
+  t.deepEqual(result.async, [result.path])
+  t.deepEqual(result.all, [result.path])
 })

@@ -124,7 +124,9 @@ export class Namespace {
 
   /**
    * Creates a new namespace of `type`, held by the returned handle. The caller is not moved into
-   * it: the work happens on a short-lived native thread (user and pid: a short-lived child).
+   * it: the work happens on a short-lived native thread (user and pid: a short-lived child) that
+   * the calling thread starts, so the new namespace is a copy of the calling thread's (its
+   * hostname for uts, its mount table for mnt), as with `createSync`, never of a pool thread's.
    * Persist it with `persist()` to keep it after the handle is closed.
    *
    * A new pid namespace's first process is its init; nsjs's init exits at once, after which the
@@ -188,6 +190,9 @@ export class Namespace {
    * with pidfd_getfd (Linux 5.6), which needs ptrace access: processes the caller cannot access,
    * and PID 1, are skipped. The cost grows with the number of descriptors open on the machine
    * (one readlink each) and of sockets (a pidfd_getfd and an ioctl each).
+   *
+   * The scan runs on a native thread that the calling thread starts, in the calling thread's
+   * namespaces: `paths` are those of its mount namespace, as `listSync` gives them.
    */
   static async list(options?: ListOptions): Promise<NamespaceInfo[]> {
     const { type, pid } = listOptions(options)

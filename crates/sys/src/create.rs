@@ -24,15 +24,24 @@ pub fn create(ty: NsType) -> Result<NsHandle> {
   if matches!(ty, NsType::User | NsType::Pid) {
     return create_in_child(ty);
   }
-  std::thread::Builder::new()
-    .name("nsjs-create".into())
-    .spawn(move || {
-      thread::unshare(&[ty])?;
-      NsHandle::current_for_children(ty)
-    })
-    .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?
-    .join()
-    .unwrap_or_else(|_| Err(Error::os(libc::EIO, "pthread_join")))
+  thread::spawn_from_here("nsjs-create", move || unshare_here(ty))?.join().unwrap_or_else(|_| Err(Error::os(libc::EIO, "pthread_join")))
+}
+
+/// `create` for a caller on a thread that exists only for this and ends right after (the async
+/// twin's): it unshares that very thread instead of starting another one.
+pub fn create_on_throwaway_thread(ty: NsType) -> Result<NsHandle> {
+  if !ty.supported() {
+    return Err(Error::rule(Rule::Unsupported, "unshare").ns(ty));
+  }
+  if matches!(ty, NsType::User | NsType::Pid) {
+    return create_in_child(ty);
+  }
+  unshare_here(ty)
+}
+
+fn unshare_here(ty: NsType) -> Result<NsHandle> {
+  thread::unshare(&[ty])?;
+  NsHandle::current_for_children(ty)
 }
 
 struct HoldArgs {
