@@ -97,6 +97,10 @@ function explain(r: NativeRecord): string {
         return `${r.syscall}: permission denied${where} (a file to create needs write access to its directory)`
     }
   }
+  if (r.code === 'EMFILE' || r.code === 'ENFILE') {
+    const full = r.code === 'EMFILE' ? 'this process has no descriptor left (RLIMIT_NOFILE)' : 'the system has no open file left (fs.file-max)'
+    return `${r.syscall}: too many open files${where}: ${full}. Every open Namespace handle holds a descriptor until close(); one dropped without close() keeps it until it has been garbage-collected and the event loop has turned, so code that drops handles without returning to the event loop runs out: close() them (or declare them with \`using\`)`
+  }
   if (r.code === 'ENOENT') return `${r.syscall}: no such file or directory${where}`
   if (r.code === 'EEXIST') return `${r.syscall}: ${r.path ?? 'the path'} already exists`
   if (r.code === 'EINVAL' && r.syscall === 'ioctl') {

@@ -39,7 +39,9 @@ function cwdChanged(): void {
 /**
  * A handle on one Linux namespace: an open, close-on-exec descriptor on its nsfs file. The
  * handle keeps the namespace alive while it is open. It is released by `close()`, by `using`
- * (Symbol.dispose), or when the handle is garbage-collected.
+ * (Symbol.dispose), or, for a handle dropped without either, after it has been garbage-collected
+ * and the event loop has turned: code that drops handles without returning to the event loop
+ * keeps all their descriptors open meanwhile (and fails with EMFILE at RLIMIT_NOFILE).
  *
  * Namespace membership belongs to threads, not processes: `join()` and `run()` act on the
  * calling JS thread only. See the README section "What moves when you join".
