@@ -209,12 +209,13 @@ impl Scan {
   /// gone, or not ours to look into) skips that socket, as lsns does.
   fn read_sockets(&mut self) {
     let sockets = std::mem::take(&mut self.sockets);
-    let mut pidfd: Option<(i32, OwnedFd)> = None;
+    // Sockets come grouped by process: one pidfd (or one failure) per process.
+    let mut pidfd: Option<(i32, Option<OwnedFd>)> = None;
     for (pid, fd) in sockets {
       if pidfd.as_ref().is_none_or(|(p, _)| *p != pid) {
-        pidfd = sys::pidfd_open(pid).ok().map(|f| (pid, f));
+        pidfd = Some((pid, sys::pidfd_open(pid).ok()));
       }
-      let Some((_, pfd)) = &pidfd else { continue };
+      let Some((_, Some(pfd))) = &pidfd else { continue };
       let sock = match sys::pidfd_getfd(pfd.as_fd(), fd) {
         Ok(s) => s,
         // Before Linux 5.6 nothing can be learnt about any socket.
