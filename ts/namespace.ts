@@ -189,9 +189,9 @@ export class Namespace {
    *
    * Namespaces that processes are in are found by stat and readlink, never opened; one that no
    * process is in is opened to ask the kernel its owner (as lsns does). Sockets are looked into
-   * with pidfd_getfd (Linux 5.6), which needs ptrace access: processes the caller cannot access,
-   * and PID 1, are skipped. The cost grows with the number of descriptors open on the machine
-   * (one readlink each) and of sockets (a pidfd_getfd and an ioctl each).
+   * with pidfd_getfd (Linux 5.6). The descriptors of processes the caller may not ptrace, and of
+   * PID 1 (unlike lsns), are not looked into. The cost grows with the number of descriptors open
+   * on the machine (one readlink each) and of sockets (a pidfd_getfd and an ioctl each).
    *
    * The scan runs on a native thread that the calling thread starts, in the calling thread's
    * namespaces: `paths` are those of its mount namespace, as `listSync` gives them.
