@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
-import { nsLink, nsfsMounts, tempDir } from './helpers'
+import { nodeScript, nsLink, nsfsMounts, tempDir } from './helpers'
 
 test('create(type) makes a new namespace of every type without moving the caller', async (t) => {
   for (const type of NAMESPACE_TYPES) {
@@ -29,6 +29,42 @@ test('a created net namespace can be run in: it has only a loopback device', asy
   const ifaces = net.run(() => readFileSync('/proc/self/net/dev', 'utf8'))
   // /proc/self is the thread group leader, i.e. this thread: its net view is the new namespace.
   t.deepEqual(ifaces.split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(':')[0]), ['lo'])
+})
+
+test('create() copies the calling thread\'s namespaces, as createSync() does, after unshare on the JS thread', (t) => {
+  // In a Node process of its own, so the test runner's thread never moves. The JS thread gets its
+  // own uts and mnt namespaces, a hostname and a mount there; a namespace created from it must
+  // start as a copy of those, not of what a libuv pool thread is still in.
+  const dir = tempDir(t)
+  const result = nodeScript(`
+    const { execFileSync } = require('node:child_process')
+    const { readFileSync } = require('node:fs')
+    const os = require('node:os')
+    const { Namespace } = nsjs
+    const mounted = (ns) => ns.run(() => readFileSync('/proc/thread-self/mountinfo', 'utf8')).includes(' nsjs-caller ')
+    ;(async () => {
+      // libuv starts its pool threads at the first asynchronous call: here before the unshare, as
+      // in any program that has done some I/O. They stay in the namespaces they were born in.
+      await require('node:fs/promises').stat('/')
+      Namespace.unshareSync(['uts', 'mnt'])
+      // Children forked from this thread share its namespaces.
+      execFileSync('hostname', ['nsjs-caller'])
+      execFileSync('mount', ['--make-rprivate', '/'])
+      execFileSync('mount', ['-t', 'tmpfs', 'nsjs-caller', ${JSON.stringify(dir)}])
+      const uts = await Namespace.create('uts')
+      const mnt = await Namespace.create('mnt')
+      const utsSync = Namespace.createSync('uts')
+      const mntSync = Namespace.createSync('mnt')
+      console.log(JSON.stringify({
+        here: os.hostname(),
+        async: { hostname: uts.run(() => os.hostname()), mounted: mounted(mnt) },
+        sync: { hostname: utsSync.run(() => os.hostname()), mounted: mounted(mntSync) },
+      }))
+    })()
+  `) as { here: string; async: { hostname: string; mounted: boolean }; sync: { hostname: string; mounted: boolean } }
+  t.is(result.here, 'nsjs-caller')
+  t.deepEqual(result.sync, { hostname: 'nsjs-caller', mounted: true })
+  t.deepEqual(result.async, { hostname: 'nsjs-caller', mounted: true })
 })
 
 test('persist() bind-mounts like ip netns add; fromPath opens it; unpersist removes it', async (t) => {

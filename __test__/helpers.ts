@@ -150,6 +150,22 @@ export function asNobody(script: string): unknown {
   return JSON.parse(out)
 }
 
+/**
+ * Runs a script in a new Node process with nsjs loaded from source (as `nsjs`), started through
+ * `wrapper` (e.g. `['unshare', '-m', 'sh', '-c', 'mount ...; exec "$0" "$@"']`). Resolves with its
+ * stdout parsed as JSON. For what must not happen on the test runner's own threads.
+ */
+export function nodeScript(script: string, wrapper: string[] = []): unknown {
+  const code = `const nsjs = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))});\n${script}`
+  const argv = [...wrapper, process.execPath, '--require', require.resolve('tsx/cjs'), '-e', code]
+  const out = execFileSync(argv[0], argv.slice(1), {
+    cwd: '/',
+    encoding: 'utf8',
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
+  })
+  return JSON.parse(out)
+}
+
 /** Records a thrown error's public fields, for asNobody scripts. */
 export const CATCH_FIELDS = `(e) => ({ name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, nsType: e.nsType, step: e.step, message: e.message })`
 

@@ -39,7 +39,9 @@ function cwdChanged(): void {
 /**
  * A handle on one Linux namespace: an open, close-on-exec descriptor on its nsfs file. The
  * handle keeps the namespace alive while it is open. It is released by `close()`, by `using`
- * (Symbol.dispose), or when the handle is garbage-collected.
+ * (Symbol.dispose), or, for a handle dropped without either, after it has been garbage-collected
+ * and the event loop has turned: code that drops handles without returning to the event loop
+ * keeps all their descriptors open meanwhile (and fails with EMFILE at RLIMIT_NOFILE).
  *
  * Namespace membership belongs to threads, not processes: `join()` and `run()` act on the
  * calling JS thread only. See the README section "What moves when you join".
@@ -127,7 +129,9 @@ export class Namespace {
 
   /**
    * Creates a new namespace of `type`, held by the returned handle. The caller is not moved into
-   * it: the work happens on a short-lived native thread (user and pid: a short-lived child).
+   * it: the work happens on a short-lived native thread (user and pid: a short-lived child) that
+   * the calling thread starts, so the new namespace is a copy of the calling thread's (its
+   * hostname for uts, its mount table for mnt), as with `createSync`, never of a pool thread's.
    * Persist it with `persist()` to keep it after the handle is closed.
    *
    * A new pid namespace's first process is its init; nsjs's init exits at once, after which the
@@ -185,8 +189,21 @@ export class Namespace {
   }
 
   /**
-   * Every namespace on the system, like `lsns --json`: processes in /proc and namespaces
-   * persisted by bind mounts (with their paths). Reads only; namespaces are not opened.
+   * Every namespace on the system, found where util-linux 2.41 `lsns --json` finds them: those
+   * processes are in (`/proc/<pid>/ns`), those only an open descriptor holds (`/proc/<pid>/fd`,
+   * `Namespace` handles of this or any process included), net namespaces only a socket holds,
+   * those persisted by bind mounts (with their paths), and the user namespaces (and pid or user
+   * parents) that those keep alive. A namespace no process is in has `nprocs: 0` and no `pid` or
+   * `command`. With `pid`, only the namespaces that process is in (`lsns -p`).
+   *
+   * Namespaces that processes are in are found by stat and readlink, never opened; one that no
+   * process is in is opened to ask the kernel its owner (as lsns does). Sockets are looked into
+   * with pidfd_getfd (Linux 5.6). The descriptors of processes the caller may not ptrace, and of
+   * PID 1 (unlike lsns), are not looked into. The cost grows with the number of descriptors open
+   * on the machine (one readlink each) and of sockets (a pidfd_getfd and an ioctl each).
+   *
+   * The scan runs on a native thread that the calling thread starts, in the calling thread's
+   * namespaces: `paths` are those of its mount namespace, as `listSync` gives them.
    */
   static async list(options?: ListOptions): Promise<NamespaceInfo[]> {
     const { type, pid } = listOptions(options)

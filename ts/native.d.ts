@@ -72,6 +72,10 @@ export declare function createSync(nsType: string): NativeNamespace
  */
 export declare function holdEnvironment(): number
 
+/**
+ * Runs on a native thread the calling JS thread starts (see `caller_thread`), so the paths are
+ * those of the caller's mount namespace, as `listSync` gives them.
+ */
 export declare function list(nsType?: string | undefined | null, pid?: number | undefined | null): Promise<Array<NamespaceInfo>>
 
 export declare function listSync(nsType?: string | undefined | null, pid?: number | undefined | null): Array<NamespaceInfo>

@@ -18,14 +18,21 @@ export interface NamespaceInfo {
   /** The namespace's inode number (lsns' NS column). */
   id: number
   type: NamespaceType
-  /** Processes in it (threads are not counted, as in lsns). */
+  /**
+   * Processes in it (threads are not counted, as in lsns). 0 when only a descriptor, a socket, a
+   * bind mount or a namespace it owns keeps it alive.
+   */
   nprocs: number
-  /** The lowest pid in it; undefined when only a bind mount holds it. */
+  /** The lowest pid in it; undefined when no process is in it. */
   pid?: number
-  /** That process's command line. */
+  /** That process's command line; undefined when no process is in it. */
   command?: string
-  /** That process's uid and user name. */
+  /**
+   * That process's uid. When no process is in it: the uid that created it (a user namespace) or
+   * that created the user namespace owning it (other types); undefined when it could not be asked.
+   */
   uid?: number
+  /** `uid`'s login name from the system's name service (getpwuid_r), undefined when it has none. */
   user?: string
   /** Paths where it is bind-mounted (persisted), in the caller's mount namespace. */
   paths: string[]

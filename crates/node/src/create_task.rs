@@ -1,32 +1,21 @@
-//! `Namespace.create()`. The pool thread never unshares itself: `nsjs_sys::create` does that on a
-//! short-lived thread of its own (or in a child for user and pid), so running it from a pool
-//! thread is safe.
+//! `Namespace.create()`. The namespace is copied from the calling JS thread's (a new uts
+//! namespace gets its hostname, a new mnt namespace its mount table), never from a pool thread's:
+//! the async twin unshares a native thread that the JS thread starts for it alone (see
+//! `caller_thread`), the sync one a short-lived thread of its own (user and pid: a child).
 
-use napi::bindgen_prelude::{AsyncTask, Env, Task};
+use napi::bindgen_prelude::Object;
+use napi::Env;
 use napi_derive::napi;
-use nsjs_sys::{create, NsHandle, NsType};
+use nsjs_sys::create;
 
+use crate::caller_thread;
 use crate::error::{IntoNapi, Result};
 use crate::namespace::{parse_type, NativeNamespace};
 
-pub struct CreateTask(NsType);
-
-impl Task for CreateTask {
-  type Output = NsHandle;
-  type JsValue = NativeNamespace;
-
-  fn compute(&mut self) -> Result<Self::Output> {
-    create::create(self.0).napi()
-  }
-
-  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-    NativeNamespace::wrap(&env, output)
-  }
-}
-
 #[napi(ts_return_type = "Promise<NativeNamespace>")]
-pub fn create(ns_type: String) -> Result<AsyncTask<CreateTask>> {
-  Ok(AsyncTask::new(CreateTask(parse_type(&ns_type)?)))
+pub fn create<'env>(env: &'env Env, ns_type: String) -> Result<Object<'env>> {
+  let ty = parse_type(&ns_type)?;
+  caller_thread::promise(env, "nsjs-create", move || create::create_on_throwaway_thread(ty), |env, h| NativeNamespace::wrap(&env, h))
 }
 
 #[napi]

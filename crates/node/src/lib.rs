@@ -2,6 +2,7 @@
 //! here; the hand-written TypeScript wrapper validates arguments before calling in.
 
 mod error;
+mod caller_thread;
 mod namespace;
 mod list_task;
 mod create_task;

@@ -1,9 +1,10 @@
-//! `Namespace.list()`: a /proc scan. It only reads, so it may run on a pool thread.
+//! `Namespace.list()`: a /proc scan, as seen from the calling thread's namespaces.
 
-use napi::bindgen_prelude::{AsyncTask, Env, Task};
+use napi::bindgen_prelude::{Env, Object};
 use napi_derive::napi;
 use nsjs_sys::list::{self, Filter, NsInfo};
 
+use crate::caller_thread;
 use crate::error::Result;
 use crate::namespace::parse_type;
 
@@ -28,7 +29,7 @@ fn to_js(n: NsInfo) -> NamespaceInfo {
     nprocs: n.nprocs,
     pid: n.pid,
     command: n.command,
-    user: n.uid.and_then(list::user_name),
+    user: n.user,
     uid: n.uid,
     paths: n.paths,
   }
@@ -38,24 +39,12 @@ fn filter(ns_type: Option<String>, pid: Option<i32>) -> Result<Filter> {
   Ok(Filter { ty: ns_type.as_deref().map(parse_type).transpose()?, pid })
 }
 
-pub struct ListTask(Filter);
-
-impl Task for ListTask {
-  type Output = Vec<NsInfo>;
-  type JsValue = Vec<NamespaceInfo>;
-
-  fn compute(&mut self) -> Result<Self::Output> {
-    Ok(list::list(&self.0))
-  }
-
-  fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-    Ok(output.into_iter().map(to_js).collect())
-  }
-}
-
+/// Runs on a native thread the calling JS thread starts (see `caller_thread`), so the paths are
+/// those of the caller's mount namespace, as `listSync` gives them.
 #[napi(ts_return_type = "Promise<Array<NamespaceInfo>>")]
-pub fn list(ns_type: Option<String>, pid: Option<i32>) -> Result<AsyncTask<ListTask>> {
-  Ok(AsyncTask::new(ListTask(filter(ns_type, pid)?)))
+pub fn list<'env>(env: &'env Env, ns_type: Option<String>, pid: Option<i32>) -> Result<Object<'env>> {
+  let filter = filter(ns_type, pid)?;
+  caller_thread::promise(env, "nsjs-list", move || Ok(list::list(&filter)), |_, rows| Ok(rows.into_iter().map(to_js).collect::<Vec<_>>()))
 }
 
 #[napi]

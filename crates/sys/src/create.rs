@@ -30,19 +30,36 @@ pub fn create(ty: NsType) -> Result<NsHandle> {
   on_thread(ty, None)
 }
 
+/// `create` for a caller on a thread that exists only for this and ends right after (the async
+/// twin's): it unshares that very thread instead of starting another one.
+pub fn create_on_throwaway_thread(ty: NsType) -> Result<NsHandle> {
+  if !ty.supported() {
+    return Err(Error::rule(Rule::Unsupported, "unshare").ns(ty));
+  }
+  if matches!(ty, NsType::User | NsType::Pid) {
+    return create_in_child(ty);
+  }
+  if ty == NsType::Mnt {
+    return create_mnt();
+  }
+  unshare_here(ty)
+}
+
+fn unshare_here(ty: NsType) -> Result<NsHandle> {
+  thread::unshare(&[ty])?;
+  NsHandle::current_for_children(ty)
+}
+
 /// unshare(2) of `ty` on a short-lived thread (pinned to `cpu` if given) and a handle on the result.
 fn on_thread(ty: NsType, cpu: Option<usize>) -> Result<NsHandle> {
-  crate::thread::native_thread("nsjs-create")
-    .spawn(move || {
-      if let Some(cpu) = cpu {
-        sys::pin_to_cpu(cpu)?;
-      }
-      thread::unshare(&[ty])?;
-      NsHandle::current_for_children(ty)
-    })
-    .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?
-    .join()
-    .unwrap_or_else(|_| Err(Error::os(libc::EIO, "pthread_join")))
+  thread::spawn_from_here("nsjs-create", move || {
+    if let Some(cpu) = cpu {
+      sys::pin_to_cpu(cpu)?;
+    }
+    unshare_here(ty)
+  })?
+  .join()
+  .unwrap_or_else(|_| Err(Error::os(libc::EIO, "pthread_join")))
 }
 
 /// A mount namespace that the caller's mount namespace can persist. The kernel refuses to mount a

@@ -185,6 +185,15 @@ pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
   owned(ret, "pidfd_open").map_err(|e| e.pid(pid))
 }
 
+/// A duplicate, in this process, of descriptor `fd` of the process behind `pidfd` (close-on-exec,
+/// as pidfd_getfd always makes it). Needs ptrace access to that process.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: RawFd) -> Result<OwnedFd> {
+  // SAFETY: pidfd_getfd takes a pidfd, a descriptor number and flags 0, and returns a new
+  // descriptor or -1; `pidfd` is open for the borrow.
+  let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) } as libc::c_int;
+  owned(ret, "pidfd_getfd")
+}
+
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> Result<()> {
   // SAFETY: no siginfo pointer is passed (NULL), flags 0; `pidfd` is open for the borrow.
   let ret = unsafe {
