@@ -119,6 +119,7 @@ function explain(r: NativeRecord): string {
   }
   if (r.code === 'EINVAL' && (r.syscall === 'open' || r.syscall === 'openat') && r.path !== undefined) {
     return `${r.path} does not name a file in a directory (an absolute path that does not end in /, . or ..)`
+  }
   if (r.code === 'EMFILE' || r.code === 'ENFILE') {
     const full = r.code === 'EMFILE' ? 'this process has no descriptor left (RLIMIT_NOFILE)' : 'the system has no open file left (fs.file-max)'
     return `${r.syscall}: too many open files${where}: ${full}. Every open Namespace handle holds a descriptor until close(); one dropped without close() keeps it until it has been garbage-collected and the event loop has turned, so code that drops handles without returning to the event loop runs out: close() them (or declare them with \`using\`)`

@@ -70,9 +70,13 @@ fn parse_id(id: &[u8]) -> Option<(NsType, u64)> {
   Some((NsType::from_name(name)?, rest.strip_suffix(']')?.parse().ok()?))
 }
 
-/// Every nsfs bind mount in the calling thread's mount namespace: (mount point, "type:[inode]").
+/// Every nsfs bind mount in the calling thread's mount namespace: (mount point, "type:[inode]"),
+/// each once. Under a shared parent the kernel propagates a namespace persisted in a self-bound
+/// directory also to the parent mount, where the self-bind hides it (as with `ip netns add` on a
+/// systemd /run): the same place twice in mountinfo.
 fn nsfs_mounts() -> Vec<(String, String)> {
-  mountinfo::read().into_iter().filter(|m| m.fstype == "nsfs").map(|m| (m.mount_point, m.root)).collect()
+  let mut seen = std::collections::BTreeSet::new();
+  mountinfo::read().into_iter().filter(|m| m.fstype == "nsfs").map(|m| (m.mount_point, m.root)).filter(|p| seen.insert(p.clone())).collect()
 }
 
 type Key = (u64, NsType);

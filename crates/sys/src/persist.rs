@@ -207,15 +207,6 @@ pub fn unpersist(path: &str) -> Result<()> {
   fd_mount::unlink_at(dir.fd.as_fd(), name).map_err(tag)
 }
 
-/// Every nsfs bind mount in the calling thread's mount namespace: (mount point, "type:[inode]"),
-/// each once. Under a shared parent the kernel propagates a namespace persisted in a self-bound
-/// directory also to the parent mount, where the self-bind hides it (as with `ip netns add` on a
-/// systemd /run): the same place twice in mountinfo.
-pub fn persisted() -> Vec<(String, String)> {
-  let mut seen = std::collections::BTreeSet::new();
-  mountinfo::read().into_iter().filter(|m| m.fstype == "nsfs").map(|m| (m.mount_point, m.root)).filter(|p| seen.insert(p.clone())).collect()
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
