@@ -18,31 +18,25 @@ use crate::{raw, sys, thread};
 /// to new processes: the handle still identifies it (`parent()`, `owner()`), but running
 /// processes in a new pid namespace is `spawn({ unshare: ['pid'] })`'s job.
 pub fn create(ty: NsType) -> Result<NsHandle> {
-  if !ty.supported() {
-    return Err(Error::rule(Rule::Unsupported, "unshare").ns(ty));
-  }
-  if matches!(ty, NsType::User | NsType::Pid) {
-    return create_in_child(ty);
-  }
-  if ty == NsType::Mnt {
-    return create_mnt();
-  }
-  on_thread(ty, None)
+  create_where(ty, false)
 }
 
 /// `create` for a caller on a thread that exists only for this and ends right after (the async
 /// twin's): it unshares that very thread instead of starting another one.
 pub fn create_on_throwaway_thread(ty: NsType) -> Result<NsHandle> {
+  create_where(ty, true)
+}
+
+fn create_where(ty: NsType, this_thread: bool) -> Result<NsHandle> {
   if !ty.supported() {
     return Err(Error::rule(Rule::Unsupported, "unshare").ns(ty));
   }
-  if matches!(ty, NsType::User | NsType::Pid) {
-    return create_in_child(ty);
+  match ty {
+    NsType::User | NsType::Pid => create_in_child(ty),
+    NsType::Mnt => create_mnt(),
+    _ if this_thread => unshare_here(ty),
+    _ => on_thread(ty, None),
   }
-  if ty == NsType::Mnt {
-    return create_mnt();
-  }
-  unshare_here(ty)
 }
 
 fn unshare_here(ty: NsType) -> Result<NsHandle> {
