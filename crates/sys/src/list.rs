@@ -9,7 +9,7 @@
 //! path that could meanwhile name something else (O_PATH first, checked, then reopened).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
@@ -174,7 +174,7 @@ impl Scan {
     if id.dev != self.nsfs_dev || id.ino != key.0 {
       return None;
     }
-    sys::open(&format!("/proc/thread-self/fd/{}", opath.as_raw_fd()), libc::O_RDONLY, 0).ok()
+    crate::fd_mount::reopen(opath.as_fd(), libc::O_RDONLY).ok()
   }
 
   /// A namespace no process is in, open as `fd`: the uid to show for it, and the user namespace
