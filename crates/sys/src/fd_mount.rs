@@ -7,11 +7,11 @@
 //! mount(2) on `/proc/self/fd/N` resolves to exactly the file the descriptor holds (the magic link
 //! is not a path that anyone can change).
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
+use crate::sys::{self, check, cstr, owned};
 
 // <linux/mount.h>: ABI constants, the same on every architecture.
 const OPEN_TREE_CLONE: libc::c_uint = 1;
@@ -21,26 +21,6 @@ const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 /// Cleared at the first ENOSYS from open_tree/move_mount, after which mount(2) on
 /// /proc/self/fd is used.
 static NEW_MOUNT_API: AtomicBool = AtomicBool::new(true);
-
-fn cstr(s: &str, syscall: &'static str) -> Result<CString> {
-  CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).path(s))
-}
-
-fn owned(ret: libc::c_long, syscall: &'static str) -> Result<OwnedFd> {
-  if ret < 0 {
-    return Err(Error::last(syscall));
-  }
-  // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
-  Ok(unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) })
-}
-
-fn check(ret: libc::c_long, syscall: &'static str) -> Result<()> {
-  if ret < 0 {
-    Err(Error::last(syscall))
-  } else {
-    Ok(())
-  }
-}
 
 /// The path through which mount(2) and umount2(2) reach exactly what `fd` holds.
 fn proc_fd(fd: BorrowedFd<'_>) -> String {
@@ -80,7 +60,7 @@ pub fn stat_at(dir: BorrowedFd<'_>, name: &str) -> Result<Stat> {
   let mask = libc::STATX_BASIC_STATS | libc::STATX_MNT_ID;
   // SAFETY: `c` is NUL-terminated, `st` is writable and as large as the kernel's struct statx.
   let ret = unsafe { libc::syscall(libc::SYS_statx, dir.as_raw_fd(), c.as_ptr(), flags, mask, &mut st) };
-  check(ret, "statx")?;
+  check(ret as libc::c_int, "statx")?;
   let known = st.stx_attributes_mask & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
   Ok(Stat {
     mode: st.stx_mode as u32,
@@ -105,30 +85,25 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: libc::c_int, mode: libc::
   let c = cstr(name, "openat")?;
   // SAFETY: `c` is NUL-terminated; `dir` is open for the borrow.
   let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode as libc::c_uint) };
-  owned(fd as libc::c_long, "openat")
+  owned(fd, "openat")
 }
 
 /// Opens a directory by path (symlinks in it followed, as the caller named it), for `*_at` calls.
+/// O_RDONLY, not O_PATH: flock needs a real open file.
 pub fn open_dir(path: &str) -> Result<OwnedFd> {
-  let c = cstr(path, "open")?;
-  // SAFETY: `c` is NUL-terminated. O_RDONLY, not O_PATH: flock needs a real open file.
-  let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-  owned(fd as libc::c_long, "open").map_err(|e| e.path(path))
+  sys::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
 }
 
 /// Reopens what an O_PATH descriptor holds with `flags`, through its magic link: the same file,
 /// whatever its path now names.
 pub fn reopen(fd: BorrowedFd<'_>, flags: libc::c_int) -> Result<OwnedFd> {
-  let c = cstr(&proc_fd(fd), "open")?;
-  // SAFETY: `c` is NUL-terminated.
-  let ret = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
-  owned(ret as libc::c_long, "open")
+  sys::open(&proc_fd(fd), flags, 0)
 }
 
 pub fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> Result<()> {
   let c = cstr(name, "unlinkat")?;
   // SAFETY: `c` is NUL-terminated; `dir` is open for the borrow. unlinkat never follows `name`.
-  check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } as libc::c_long, "unlinkat")
+  check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) }, "unlinkat").map(drop)
 }
 
 /// flock(2), without waiting: `Ok(false)` when another open file holds the lock.
@@ -160,14 +135,14 @@ fn open_tree(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd> {
   let flags = OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as libc::c_uint | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
   // SAFETY: the path is the empty NUL-terminated string, with AT_EMPTY_PATH meaning `fd` itself.
   let ret = unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) };
-  owned(ret, "open_tree")
+  owned(ret as libc::c_int, "open_tree")
 }
 
 fn move_mount(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> Result<()> {
   let flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
   // SAFETY: both paths are the empty NUL-terminated string, meaning the descriptors themselves.
   let ret = unsafe { libc::syscall(libc::SYS_move_mount, tree.as_raw_fd(), c"".as_ptr(), target.as_raw_fd(), c"".as_ptr(), flags) };
-  check(ret, "move_mount")
+  check(ret as libc::c_int, "move_mount").map(drop)
 }
 
 fn mount_proc_fd(src: Option<BorrowedFd<'_>>, target: BorrowedFd<'_>, flags: libc::c_ulong) -> Result<()> {
@@ -176,7 +151,7 @@ fn mount_proc_fd(src: Option<BorrowedFd<'_>>, target: BorrowedFd<'_>, flags: lib
   // SAFETY: both strings are NUL-terminated; fstype and data are NULL, as bind and propagation
   // changes take them.
   let ret = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), std::ptr::null(), flags, std::ptr::null()) };
-  check(ret as libc::c_long, "mount")
+  check(ret, "mount").map(drop)
 }
 
 /// Bind-mounts what `src` holds (a namespace file, a directory) onto the file or directory
@@ -206,7 +181,7 @@ pub fn set_propagation(fd: BorrowedFd<'_>, propagation: libc::c_ulong) -> Result
 pub fn umount(fd: BorrowedFd<'_>) -> Result<()> {
   let c = cstr(&proc_fd(fd), "umount2")?;
   // SAFETY: `c` is NUL-terminated.
-  check(unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } as libc::c_long, "umount2")
+  check(unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) }, "umount2").map(drop)
 }
 
 #[cfg(test)]

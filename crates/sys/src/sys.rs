@@ -6,11 +6,11 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
 
-fn cstr(s: &str, syscall: &'static str) -> Result<CString> {
+pub(crate) fn cstr(s: &str, syscall: &'static str) -> Result<CString> {
   CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).path(s))
 }
 
-fn check(ret: libc::c_int, syscall: &'static str) -> Result<libc::c_int> {
+pub(crate) fn check(ret: libc::c_int, syscall: &'static str) -> Result<libc::c_int> {
   if ret < 0 {
     Err(Error::last(syscall))
   } else {
@@ -18,7 +18,7 @@ fn check(ret: libc::c_int, syscall: &'static str) -> Result<libc::c_int> {
   }
 }
 
-fn owned(ret: libc::c_int, syscall: &'static str) -> Result<OwnedFd> {
+pub(crate) fn owned(ret: libc::c_int, syscall: &'static str) -> Result<OwnedFd> {
   let fd = check(ret, syscall)?;
   // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
   Ok(unsafe { OwnedFd::from_raw_fd(fd) })
