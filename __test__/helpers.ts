@@ -101,6 +101,24 @@ export function nsjsFdCount(): number {
   return countFds(NSJS_LINK)
 }
 
+/**
+ * The descriptors of the kinds nsjs makes, as `fd=link` entries: a test that compares these sets
+ * sees what it opened and left, while descriptors of earlier tests that close meanwhile (their
+ * children's pipes, a pidfd) cannot shift a count.
+ */
+export function nsjsFds(): Set<string> {
+  const out = new Set<string>()
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const link = readlinkSync(`/proc/self/fd/${fd}`)
+      if (NSJS_LINK.test(link)) out.add(`${fd}=${link}`)
+    } catch {
+      // closed while we looked (the readdir's own descriptor)
+    }
+  }
+  return out
+}
+
 export function nsfsMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
