@@ -1,7 +1,15 @@
 // The nsjs CLI (dist/cjs/cli.js, the package's "bin"), side by side with util-linux lsns,
 // nsenter and unshare and with iproute2's ip netns, on the same targets.
-import { execFileSync, spawn as cpSpawn, spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { accessSync, constants as fsConstants, existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { spawn as cpSpawn, type SpawnSyncReturns, spawnSync } from 'node:child_process'
+import {
+  accessSync,
+  existsSync,
+  constants as fsConstants,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 
 import test from 'ava'
@@ -33,11 +41,31 @@ function tool(cmd: string, args: string[], input?: string): Run {
   return done(spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 30_000 }))
 }
 
-interface LsRow { ns: number; type: string; nprocs: number; pid: number | null; user: string | null; command: string | null; path: string | null; paths: string[]; owner?: number | null }
-interface LsnsRow { ns: number; type: string; nprocs: number; pid: number; user: string; command: string; pns?: number; ons?: number }
+interface LsRow {
+  ns: number
+  type: string
+  nprocs: number
+  pid: number | null
+  user: string | null
+  command: string | null
+  path: string | null
+  paths: string[]
+  owner?: number | null
+}
+interface LsnsRow {
+  ns: number
+  type: string
+  nprocs: number
+  pid: number
+  user: string
+  command: string
+  pns?: number
+  ons?: number
+}
 
 function lsns(args: string[]): LsnsRow[] {
-  return JSON.parse(tool('lsns', ['--json', '--output', 'NS,TYPE,NPROCS,PID,USER,PNS,ONS,COMMAND', ...args]).stdout).namespaces
+  return JSON.parse(tool('lsns', ['--json', '--output', 'NS,TYPE,NPROCS,PID,USER,PNS,ONS,COMMAND', ...args]).stdout)
+    .namespaces
 }
 
 function nsjsLs(args: string[]): LsRow[] {
@@ -47,17 +75,21 @@ function nsjsLs(args: string[]): LsRow[] {
 }
 
 /** Exactly one line on stderr, `nsjs: <CODE>: <message>`; returns the code. */
-function errorCode(t: { is: (a: unknown, b: unknown, m?: string) => void; regex: (s: string, r: RegExp, m?: string) => void }, r: Run): string {
+function errorCode(
+  t: { is: (a: unknown, b: unknown, m?: string) => void; regex: (s: string, r: RegExp, m?: string) => void },
+  r: Run,
+): string {
   t.is(r.stderr.split('\n').filter(Boolean).length, 1, `one line: ${JSON.stringify(r.stderr)}`)
   t.regex(r.stderr, /^nsjs: [A-Z_]+: \S.*\n$/)
   return r.stderr.split(': ')[1]
 }
 
-test.before('the CLI is built, executable, with a shebang, and is the package\'s bin', (t) => {
+test.before("the CLI is built, executable, with a shebang, and is the package's bin", (t) => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   t.deepEqual(pkg.bin, { nsjs: 'dist/cjs/cli.js' })
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts`)
-  if (statSync(CLI).mtimeMs < statSync(join(ROOT, 'ts', 'cli.ts')).mtimeMs) throw new Error(`${CLI} is older than ts/cli.ts: run npm run build:ts`)
+  if (statSync(CLI).mtimeMs < statSync(join(ROOT, 'ts', 'cli.ts')).mtimeMs)
+    throw new Error(`${CLI} is older than ts/cli.ts: run npm run build:ts`)
   t.true(readFileSync(CLI, 'utf8').startsWith('#!/usr/bin/env node\n'))
   accessSync(CLI, fsConstants.X_OK)
 })
@@ -81,8 +113,16 @@ test('every subcommand has --help and -h, with its usage line', (t) => {
     t.is(nsjs([cmd, '-h']).stdout, r.stdout)
     t.is(nsjs(['help', cmd]).stdout, r.stdout)
   }
-  t.regex(nsjs(['ls', '--help']).stdout, /"namespaces":\[\{"ns":N,"type":"net","nprocs":N,"pid":N\|null,"user":"root"\|null/, 'ls documents its JSON')
-  t.regex(nsjs(['id', '--help']).stdout, /\{"pid":N,"namespaces":\{"cgroup":"cgroup:\[4026531835\]"/, 'id documents its JSON')
+  t.regex(
+    nsjs(['ls', '--help']).stdout,
+    /"namespaces":\[\{"ns":N,"type":"net","nprocs":N,"pid":N\|null,"user":"root"\|null/,
+    'ls documents its JSON',
+  )
+  t.regex(
+    nsjs(['id', '--help']).stdout,
+    /\{"pid":N,"namespaces":\{"cgroup":"cgroup:\[4026531835\]"/,
+    'id documents its JSON',
+  )
 })
 
 test('bad usage: a short usage line and exit status 2', (t) => {
@@ -132,7 +172,11 @@ test('ls --json --type net finds the net namespaces lsns --json --type net finds
   const theirs = before.filter((r) => after.has(r.ns))
   t.true(ours.every((r) => r.type === 'net'))
   for (const row of ours) {
-    t.deepEqual(Object.keys(row), ['ns', 'type', 'nprocs', 'pid', 'user', 'command', 'path', 'paths'], 'the documented keys, in order')
+    t.deepEqual(
+      Object.keys(row),
+      ['ns', 'type', 'nprocs', 'pid', 'user', 'command', 'path', 'paths'],
+      'the documented keys, in order',
+    )
   }
   const ids = new Set(ours.map((r) => r.ns))
   for (const row of theirs) t.true(ids.has(row.ns), `net:[${row.ns}] from lsns`)
@@ -140,7 +184,15 @@ test('ls --json --type net finds the net namespaces lsns --json --type net finds
   const mine = ours.find((r) => r.ns === netId)
   const lsnsRow = theirs.find((r) => r.ns === netId)
   t.truthy(lsnsRow)
-  t.like(mine, { type: 'net', nprocs: lsnsRow?.nprocs, pid: lsnsRow?.pid, user: lsnsRow?.user, command: lsnsRow?.command, path: null, paths: [] })
+  t.like(mine, {
+    type: 'net',
+    nprocs: lsnsRow?.nprocs,
+    pid: lsnsRow?.pid,
+    user: lsnsRow?.user,
+    command: lsnsRow?.command,
+    path: null,
+    paths: [],
+  })
   t.like(mine, { nprocs: 1, pid, command: 'sleep 600' })
 })
 
@@ -158,11 +210,19 @@ test('ls --pid (JSON and table) gives the namespaces lsns -p gives', async (t) =
     if (['net', 'uts', 'ipc'].includes(row.type)) t.is(mine?.nprocs, row.nprocs, `${row.type} nprocs`)
   }
   // The table: lsns's columns, plus PATH; one row per namespace.
-  const table = nsjs(['ls', '-p', String(pid)]).stdout.trimEnd().split('\n')
+  const table = nsjs(['ls', '-p', String(pid)])
+    .stdout.trimEnd()
+    .split('\n')
   t.deepEqual(table[0].trim().split(/\s+/), ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'PATH', 'COMMAND'])
   t.is(table.length, 1 + theirs.length)
   const utsId = /\[(\d+)\]/.exec(nsLink(pid, 'uts'))?.[1]
-  t.deepEqual(table.find((l) => l.trim().startsWith(`${utsId} `))?.trim().split(/\s+/), [String(utsId), 'uts', '1', String(pid), 'root', 'sleep', '600'])
+  t.deepEqual(
+    table
+      .find((l) => l.trim().startsWith(`${utsId} `))
+      ?.trim()
+      .split(/\s+/),
+    [String(utsId), 'uts', '1', String(pid), 'root', 'sleep', '600'],
+  )
 })
 
 test('ls --tree: user namespaces own what lsns says they own (ONS, PNS)', async (t) => {
@@ -178,13 +238,13 @@ test('ls --tree: user namespaces own what lsns says they own (ONS, PNS)', async 
   }
   const userId = Number(/\[(\d+)\]/.exec(nsLink(pid, 'user'))?.[1])
   const netId = Number(/\[(\d+)\]/.exec(nsLink(pid, 'net'))?.[1])
-  t.is(ours.find((r) => r.ns === netId)?.owner, userId, 'the target\'s net namespace belongs to its user namespace')
+  t.is(ours.find((r) => r.ns === netId)?.owner, userId, "the target's net namespace belongs to its user namespace")
   // The tree drawing: the target's user namespace, and under it its net and uts namespaces.
   const lines = nsjs(['ls', '--tree', '--pid', String(pid)]).stdout.split('\n')
   const at = lines.findIndex((l) => new RegExp(`^[├└]─${userId} +user `).test(l))
   t.true(at > 0, lines.join('\n'))
   t.regex(lines[at + 1], new RegExp(`^  [├└]─${netId} +net +1 +${pid} `))
-  t.regex(lines[at + 2], /^  └─\d+ +uts +1 /)
+  t.regex(lines[at + 2], /^ {2}└─\d+ +uts +1 /)
 })
 
 test('exec --target PID --net prints what nsenter -t PID -n prints', async (t) => {
@@ -196,7 +256,10 @@ test('exec --target PID --net prints what nsenter -t PID -n prints', async (t) =
   t.is(ours.stdout, `${nsLink(pid, 'net')}\n`)
   // Short options and several types, as nsenter spells them.
   const cmd = ['sh', '-c', 'hostname; readlink /proc/self/ns/net /proc/self/ns/uts']
-  t.is(nsjs(['exec', '-t', String(pid), '-n', '-u', '--', ...cmd]).stdout, tool('nsenter', ['-t', String(pid), '-n', '-u', ...cmd]).stdout)
+  t.is(
+    nsjs(['exec', '-t', String(pid), '-n', '-u', '--', ...cmd]).stdout,
+    tool('nsenter', ['-t', String(pid), '-n', '-u', ...cmd]).stdout,
+  )
   // stdin and stderr pass through too.
   const cat = nsjs(['exec', '-t', String(pid), '-n', '--', 'sh', '-c', 'cat; echo to-stderr >&2'], 'from stdin\n')
   t.deepEqual([cat.stdout, cat.stderr], ['from stdin\n', 'to-stderr\n'])
@@ -204,23 +267,36 @@ test('exec --target PID --net prints what nsenter -t PID -n prints', async (t) =
 
 test('exec --all and --pid enter what nsenter -a and -p enter', async (t) => {
   const pid = await target(t, ['--net', '--uts', '--ipc', '--mount', '--pid', '--fork', '--mount-proc'], 'nsjs-cli-all')
-  const show = ['sh', '-c', 'hostname; for t in ipc mnt net pid uts; do readlink /proc/self/ns/$t; done; set -- /proc/[0-9]*; echo "$# processes"']
+  const show = [
+    'sh',
+    '-c',
+    'hostname; for t in ipc mnt net pid uts; do readlink /proc/self/ns/$t; done; set -- /proc/[0-9]*; echo "$# processes"',
+  ]
   const ours = nsjs(['exec', '--target', String(pid), '--all', '--', ...show])
   const theirs = tool('nsenter', ['-t', String(pid), '-a', ...show])
   t.is(ours.status, 0, ours.stderr)
   t.is(ours.stdout, theirs.stdout)
   t.is(ours.stdout.split('\n')[0], 'nsjs-cli-all')
-  t.is(ours.stdout.split('\n')[6], '2 processes', 'the target and the shell, in the target\'s /proc')
+  t.is(ours.stdout.split('\n')[6], '2 processes', "the target and the shell, in the target's /proc")
   const pidShow = ['sh', '-c', 'readlink /proc/self/ns/pid']
   t.is(nsjs(['exec', '-t', String(pid), '-p', '--', ...pidShow]).stdout, `${nsLink(pid, 'pid')}\n`)
-  t.is(nsjs(['exec', '-t', String(pid), '-p', '--', ...pidShow]).stdout, tool('nsenter', ['-t', String(pid), '-p', ...pidShow]).stdout)
+  t.is(
+    nsjs(['exec', '-t', String(pid), '-p', '--', ...pidShow]).stdout,
+    tool('nsenter', ['-t', String(pid), '-p', ...pidShow]).stdout,
+  )
   // --wd: the working directory, taken inside the entered mount namespace.
-  t.is(nsjs(['exec', '-t', String(pid), '-m', '--wd', '/proc', '--', 'pwd']).stdout, tool('nsenter', ['-t', String(pid), '-m', '-w/proc', 'pwd']).stdout)
+  t.is(
+    nsjs(['exec', '-t', String(pid), '-m', '--wd', '/proc', '--', 'pwd']).stdout,
+    tool('nsenter', ['-t', String(pid), '-m', '-w/proc', 'pwd']).stdout,
+  )
 })
 
 test('exit statuses pass through as nsenter passes them: 7, 127 not found, 126 not executable, 128+N killed', async (t) => {
   const pid = String(await target(t, ['--net']))
-  const both = (cmd: string[]): [Run, Run] => [nsjs(['exec', '-t', pid, '-n', '--', ...cmd]), tool('nsenter', ['-t', pid, '-n', ...cmd])]
+  const both = (cmd: string[]): [Run, Run] => [
+    nsjs(['exec', '-t', pid, '-n', '--', ...cmd]),
+    tool('nsenter', ['-t', pid, '-n', ...cmd]),
+  ]
 
   const [seven, seven2] = both(['sh', '-c', 'exit 7'])
   t.deepEqual([seven.status, seven2.status], [7, 7])
@@ -246,7 +322,7 @@ test('exit statuses pass through as nsenter passes them: 7, 127 not found, 126 n
   t.deepEqual([ok.status, ok2.status, ok.stderr], [0, 0, ''])
 })
 
-test('run exits with the command\'s status too', (t) => {
+test("run exits with the command's status too", (t) => {
   t.is(nsjs(['run', '--unshare', 'uts', '--', 'sh', '-c', 'exit 7']).status, 7)
   t.is(tool('unshare', ['--uts', 'sh', '-c', 'exit 7']).status, 7)
   const missing = nsjs(['run', '--unshare', 'uts', '--', 'nsjs-no-such-command'])
@@ -266,14 +342,20 @@ test('a command killed by a signal sent to nsjs: forwarded, exit 128+N', async (
   let sleeper: number | undefined
   for (let i = 0; i < 500 && sleeper === undefined; i++) {
     await new Promise((r) => setTimeout(r, 10))
-    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
     sleeper = kids.map(Number).find((k) => readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'sleep')
   }
   t.truthy(sleeper)
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
   child.kill('SIGTERM')
   t.is(await exited, 128 + 15)
-  t.false(existsSync(`/proc/${sleeper}/comm`) && readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim() === 'sleep', 'the sleep is gone')
+  t.false(
+    existsSync(`/proc/${sleeper}/comm`) && readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim() === 'sleep',
+    'the sleep is gone',
+  )
 })
 
 test('run --unshare uts --hostname x -- hostname prints x, as unshare does', (t) => {
@@ -297,7 +379,10 @@ test('run --unshare user,pid --map-root --mount-proc prints 0 and 1, as unshare 
   t.is(procs, '/proc/1\n')
   t.is(procs, tool('unshare', ['-U', '-r', '-p', '-f', '--mount-proc', ...ps]).stdout)
   // --map-current keeps our uid; --fork is accepted.
-  t.is(nsjs(['run', '--unshare', 'user', '--map-current', '--fork', '--', 'id', '-u']).stdout, `${process.getuid?.()}\n`)
+  t.is(
+    nsjs(['run', '--unshare', 'user', '--map-current', '--fork', '--', 'id', '-u']).stdout,
+    `${process.getuid?.()}\n`,
+  )
 })
 
 test('create net /run/netns/NAME: ip netns sees it, exec --ns and ls show it, delete removes it', async (t) => {
@@ -316,9 +401,18 @@ test('create net /run/netns/NAME: ip netns sees it, exec --ns and ls show it, de
   t.is(created.status, 0, created.stderr)
   t.regex(created.stdout, /^net:\[\d+\]\n$/)
   const id = created.stdout.trim()
-  t.true(tool('ip', ['netns', 'list']).stdout.split('\n').some((l) => l.split(' ')[0] === name), 'ip netns list shows it')
+  t.true(
+    tool('ip', ['netns', 'list'])
+      .stdout.split('\n')
+      .some((l) => l.split(' ')[0] === name),
+    'ip netns list shows it',
+  )
   t.is(tool('ip', ['netns', 'exec', name, 'readlink', '/proc/self/ns/net']).stdout, `${id}\n`)
-  t.is(nsjs(['exec', '--ns', path, '--', 'readlink', '/proc/self/ns/net']).stdout, `${id}\n`, 'exec --ns PATH enters it')
+  t.is(
+    nsjs(['exec', '--ns', path, '--', 'readlink', '/proc/self/ns/net']).stdout,
+    `${id}\n`,
+    'exec --ns PATH enters it',
+  )
   t.is(readlinkSync('/proc/self/ns/net') === id, false)
   const row = nsjsLs(['--type', 'net']).find((r) => `net:[${r.ns}]` === id)
   // lsns 2.41 shows the user that owns such a row (root here), where 2.38 found no such row.
@@ -366,7 +460,9 @@ test('id PID matches readlink /proc/PID/ns/*, in text and JSON', async (t) => {
   t.is(json.status, 0, json.stderr)
   t.deepEqual(JSON.parse(json.stdout), { pid, namespaces: links })
   t.deepEqual(Object.keys(JSON.parse(json.stdout).namespaces), types)
-  const text = nsjs(['id', String(pid)]).stdout.trimEnd().split('\n')
+  const text = nsjs(['id', String(pid)])
+    .stdout.trimEnd()
+    .split('\n')
   t.deepEqual(text[0].split(/\s+/), ['TYPE', 'NS'])
   t.deepEqual(Object.fromEntries(text.slice(1).map((l) => l.split(/\s+/))), links)
   // The same as lsns -p, which names them by inode number.
@@ -394,8 +490,33 @@ test('errors print one line with the NamespaceError code and exit 1', (t) => {
 
 test('as uid 65534: rootless run works, privileged steps fail with one line naming the rule', (t) => {
   const asNobody = (args: string[]): Run =>
-    done(spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, CLI, ...args], { encoding: 'utf8', cwd: '/', timeout: 30_000 }))
-  const sandbox = asNobody(['run', '--unshare', 'user,pid,net', '--map-root', '--mount-proc', '--', 'sh', '-c', 'id -u; echo $$'])
+    done(
+      spawnSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          '--inh-caps=-all',
+          '--bounding-set=-all',
+          process.execPath,
+          CLI,
+          ...args,
+        ],
+        { encoding: 'utf8', cwd: '/', timeout: 30_000 },
+      ),
+    )
+  const sandbox = asNobody([
+    'run',
+    '--unshare',
+    'user,pid,net',
+    '--map-root',
+    '--mount-proc',
+    '--',
+    'sh',
+    '-c',
+    'id -u; echo $$',
+  ])
   t.deepEqual([sandbox.status, sandbox.stdout], [0, '0\n1\n'], sandbox.stderr)
   const uts = asNobody(['run', '--unshare', 'uts', '--', 'true'])
   t.is(uts.status, 1)

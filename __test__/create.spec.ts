@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
-import { nodeScript, nsLink, nsfsMounts, tempDir } from './helpers'
+import { nodeScript, nsfsMounts, nsLink, tempDir } from './helpers'
 
 test('create(type) makes a new namespace of every type without moving the caller', async (t) => {
   for (const type of NAMESPACE_TYPES) {
@@ -28,10 +28,17 @@ test('a created net namespace can be run in: it has only a loopback device', asy
   using net = await Namespace.create('net')
   const ifaces = net.run(() => readFileSync('/proc/self/net/dev', 'utf8'))
   // /proc/self is the thread group leader, i.e. this thread: its net view is the new namespace.
-  t.deepEqual(ifaces.split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(':')[0]), ['lo'])
+  t.deepEqual(
+    ifaces
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.trim().split(':')[0]),
+    ['lo'],
+  )
 })
 
-test('create() copies the calling thread\'s namespaces, as createSync() does, after unshare on the JS thread', (t) => {
+test("create() copies the calling thread's namespaces, as createSync() does, after unshare on the JS thread", (t) => {
   // In a Node process of its own, so the test runner's thread never moves. The JS thread gets its
   // own uts and mnt namespaces, a hostname and a mount there; a namespace created from it must
   // start as a copy of those, not of what a libuv pool thread is still in.
@@ -70,7 +77,9 @@ test('create() copies the calling thread\'s namespaces, as createSync() does, af
 test('persist() bind-mounts like ip netns add; fromPath opens it; unpersist removes it', async (t) => {
   const name = `nsjs-test-${process.pid}`
   const path = `/run/netns/${name}`
-  t.teardown(() => { if (existsSync(path)) Namespace.unpersistSync(path) })
+  t.teardown(() => {
+    if (existsSync(path)) Namespace.unpersistSync(path)
+  })
   const id = await (async () => {
     using net = await Namespace.create('net')
     await net.persist(path)
@@ -109,6 +118,13 @@ test('persist/unpersist validate their arguments before any syscall', async (t) 
     t.true(e instanceof TypeError)
     t.regex((e as unknown as unknown as { code: string }).code, /^ERR_INVALID_ARG_/)
   }
-  t.regex((t.throws<NamespaceError>(() => Namespace.unpersistSync(42 as unknown as string)) as unknown as { code: string }).code, /^ERR_INVALID_ARG_/)
-  t.regex((await t.throwsAsync<NamespaceError>(Namespace.create('bogus' as 'net')) as unknown as { code: string }).code, /^ERR_INVALID_ARG_/)
+  t.regex(
+    (t.throws<NamespaceError>(() => Namespace.unpersistSync(42 as unknown as string)) as unknown as { code: string })
+      .code,
+    /^ERR_INVALID_ARG_/,
+  )
+  t.regex(
+    ((await t.throwsAsync<NamespaceError>(Namespace.create('bogus' as 'net'))) as unknown as { code: string }).code,
+    /^ERR_INVALID_ARG_/,
+  )
 })

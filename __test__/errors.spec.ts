@@ -6,7 +6,7 @@ import { namespaceError } from '../ts/errors'
 import { Namespace, NamespaceError } from '../ts/index'
 import { asNobody, CATCH_FIELDS, target } from './helpers'
 
-test('bad arguments throw TypeError/RangeError with Node\'s codes', (t) => {
+test("bad arguments throw TypeError/RangeError with Node's codes", (t) => {
   const cases: Array<[() => unknown, typeof TypeError | typeof RangeError, string]> = [
     [() => Namespace.open(-1, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
     [() => Namespace.open(0, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
@@ -41,7 +41,7 @@ test('a pid that does not exist gives ESRCH as a NamespaceError with the pid', (
   t.true(e instanceof Error)
 })
 
-test('as uid 65534: opening root\'s process namespaces is refused, with the ptrace rule named', async (t) => {
+test("as uid 65534: opening root's process namespaces is refused, with the ptrace rule named", async (t) => {
   const pid = await target(t, ['--net'])
   const r = asNobody(`
     const out = {}
@@ -70,7 +70,10 @@ test('as uid 65534: join, unshare, create and persist fail with EPERM naming CAP
       persistUnwritable: grab(() => net.persistSync('/run/nsjs-nobody-' + process.pid)),
     }
     nsjs.exec('true', [], { unshare: ['pid'] }).then(() => 'ok', ${CATCH_FIELDS})
-      .then((spawnPid) => console.log(JSON.stringify({ ...sync, spawnPid })))`) as Record<string, { code: string; syscall: string; message: string; step?: string } | string>
+      .then((spawnPid) => console.log(JSON.stringify({ ...sync, spawnPid })))`) as Record<
+    string,
+    { code: string; syscall: string; message: string; step?: string } | string
+  >
   const join = r.join as { code: string; syscall: string; message: string }
   t.is(join.code, 'EPERM')
   t.is(join.syscall, 'setns')
@@ -95,10 +98,20 @@ test('as uid 65534: join, unshare, create and persist fail with EPERM naming CAP
 })
 
 test('EINVAL at step setns is explained for the namespace type it happened with', (t) => {
-  const at = (nsType: string): string => namespaceError({ code: 'EINVAL', errno: 22, syscall: 'setns', step: 'setns', nsType: nsType as 'user' }).message
-  t.regex(at('user'), /^spawn failed at step 'setns' \(user\) with EINVAL: the kernel refuses to enter a user namespace the process is already in; nsjs leaves out the caller's own/)
-  t.regex(at('pid'), /^spawn failed at step 'setns' \(pid\) with EINVAL: a pid namespace can only be entered from its parent or an ancestor/)
+  const at = (nsType: string): string =>
+    namespaceError({ code: 'EINVAL', errno: 22, syscall: 'setns', step: 'setns', nsType: nsType as 'user' }).message
+  t.regex(
+    at('user'),
+    /^spawn failed at step 'setns' \(user\) with EINVAL: the kernel refuses to enter a user namespace the process is already in; nsjs leaves out the caller's own/,
+  )
+  t.regex(
+    at('pid'),
+    /^spawn failed at step 'setns' \(pid\) with EINVAL: a pid namespace can only be entered from its parent or an ancestor/,
+  )
   t.regex(at('net'), /^spawn failed at step 'setns' \(net\) with EINVAL: the kernel refused to enter that namespace/)
   // Other errnos keep their own hint.
-  t.regex(namespaceError({ code: 'EPERM', errno: 1, syscall: 'setns', step: 'setns', nsType: 'user' }).message, /CAP_SYS_ADMIN/)
+  t.regex(
+    namespaceError({ code: 'EPERM', errno: 1, syscall: 'setns', step: 'setns', nsType: 'user' }).message,
+    /CAP_SYS_ADMIN/,
+  )
 })

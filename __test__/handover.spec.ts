@@ -2,14 +2,25 @@
 // loop gets (ts/handover.ts). Every test here starts more spawns in one turn than the JS thread
 // clones itself, so most of them go through the spawner thread.
 import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
 import { readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
-import { once } from 'node:events'
 
 import test from 'ava'
 
-import { exec, Namespace, NamespaceError, NsChildProcess, spawn, type SpawnOptions } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsjsFdCount, nsjsFds, nsLink, ROOT, procStat, target, tempDir, zombieChildren } from './helpers'
+import { exec, Namespace, NamespaceError, type NsChildProcess, type SpawnOptions, spawn } from '../ts/index'
+import {
+  asNobody,
+  CATCH_FIELDS,
+  nsjsFdCount,
+  nsjsFds,
+  nsLink,
+  procStat,
+  ROOT,
+  target,
+  tempDir,
+  zombieChildren,
+} from './helpers'
 
 function threadNames(): string[] {
   return readdirSync('/proc/self/task').map((t) => {
@@ -45,22 +56,34 @@ test.serial('a burst is handed to the spawner thread; every child runs, exits an
   // The thread is started only by a hand-over, and names itself once running: look after the
   // children started, not right after the hand-over, when it may still be called "node".
   t.true(threadNames().includes('nsjs-spawner'), 'the queue was handed over to the spawner thread')
-  t.deepEqual(results.map((r) => r.code), kids.map((_, i) => i % 7))
+  t.deepEqual(
+    results.map((r) => r.code),
+    kids.map((_, i) => i % 7),
+  )
   t.is(new Set(kids.map((k) => k.pid)).size, 200, 'each child has its own pid')
   t.true(kids.every((k) => typeof k.pid === 'number' && k.pid > 1))
   t.deepEqual(zombieChildren(), [])
   t.is(nsjsFdCount(), startFds, 'no pipe, pidfd or duplicate is left behind')
 })
 
-test.serial('pipes nobody touches get their streams in the background: close comes, nothing is left open', async (t) => {
-  const startFds = nsjsFdCount()
-  const kids = burst(200, 'sh', (i) => ['-c', `echo out ${i}; echo err ${i} >&2`], {})
-  const closed = kids.map((k) => new Promise((resolve) => k.once('close', (code) => resolve(code))))
-  t.deepEqual(await Promise.all(closed), kids.map(() => 0))
-  t.true(kids.every((k) => k.stdout !== null && k.stdout.destroyed), 'each child had its stdout stream, now closed')
-  t.is(nsjsFdCount(), startFds, 'every pipe end is closed')
-  t.deepEqual(zombieChildren(), [])
-})
+test.serial(
+  'pipes nobody touches get their streams in the background: close comes, nothing is left open',
+  async (t) => {
+    const startFds = nsjsFdCount()
+    const kids = burst(200, 'sh', (i) => ['-c', `echo out ${i}; echo err ${i} >&2`], {})
+    const closed = kids.map((k) => new Promise((resolve) => k.once('close', (code) => resolve(code))))
+    t.deepEqual(
+      await Promise.all(closed),
+      kids.map(() => 0),
+    )
+    t.true(
+      kids.every((k) => k.stdout?.destroyed),
+      'each child had its stdout stream, now closed',
+    )
+    t.is(nsjsFdCount(), startFds, 'every pipe end is closed')
+    t.deepEqual(zombieChildren(), [])
+  },
+)
 
 test.serial('out of descriptors in a burst: clean EMFILE failures, every child closes, nothing is left open', (t) => {
   // In a process limited to 200 descriptors; a third of the children have their stdout asked for
@@ -91,9 +114,14 @@ test.serial('out of descriptors in a burst: clean EMFILE failures, every child c
       const closes = await Promise.all(closed)
       console.log(JSON.stringify({ ...tally, unclosed: closes.filter((c) => !c).length, leaked: count() - before }))
     })`
-  const out = execFileSync('sh', ['-c', `ulimit -n 200 && exec "$0" "$@"`, process.execPath, '--require', require.resolve('tsx/cjs'), '-e', code], {
-    encoding: 'utf8', env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
-  })
+  const out = execFileSync(
+    'sh',
+    ['-c', `ulimit -n 200 && exec "$0" "$@"`, process.execPath, '--require', require.resolve('tsx/cjs'), '-e', code],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
+    },
+  )
   const r = JSON.parse(out) as { ok: number; emfile: number; other: string[]; unclosed: number; leaked: number }
   t.true(r.ok > 0, `some children ran: ${out}`)
   t.true(r.emfile > 0, `some could not get descriptors: ${out}`)
@@ -104,9 +132,17 @@ test.serial('out of descriptors in a burst: clean EMFILE failures, every child c
 
 test.serial('a burst of exec() calls gets every output, and its pipes are closed after', async (t) => {
   const startFds = nsjsFdCount()
-  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => exec('sh', ['-c', `echo ${i}; echo e${i} >&2`], { input: `in${i}` })))
-  t.deepEqual(results.map((r) => r.stdout), results.map((_, i) => `${i}\n`))
-  t.deepEqual(results.map((r) => r.stderr), results.map((_, i) => `e${i}\n`))
+  const results = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => exec('sh', ['-c', `echo ${i}; echo e${i} >&2`], { input: `in${i}` })),
+  )
+  t.deepEqual(
+    results.map((r) => r.stdout),
+    results.map((_, i) => `${i}\n`),
+  )
+  t.deepEqual(
+    results.map((r) => r.stderr),
+    results.map((_, i) => `e${i}\n`),
+  )
   t.is(nsjsFdCount(), startFds)
 })
 
@@ -131,15 +167,21 @@ test.serial('kill() before a handed-over child started is delivered once it star
   const ends = await Promise.all(kids.map((k) => k.exited))
   t.deepEqual(new Set(ends.map((e) => e.signal)), new Set(['SIGTERM']))
   t.true(kids.every((k) => k.killed))
-  t.true(kids.every((k) => !k.kill()), 'false once exited')
+  t.true(
+    kids.every((k) => !k.kill()),
+    'false once exited',
+  )
 })
 
 test.serial('stdio pipes of handed-over children exist at once and carry their output', async (t) => {
   const kids = burst(60, 'sh', (i) => ['-c', `read x; echo "$x-${i}"; echo err-${i} >&2`], { unshare: ['ipc'] })
   t.true(kids.every((k) => k.stdin !== null && k.stdout !== null && k.stderr !== null))
-  kids.forEach((k, i) => k.stdin?.end(`in${i}\n`))
+  for (const [i, k] of kids.entries()) k.stdin?.end(`in${i}\n`)
   const outs = await Promise.all(kids.map(output))
-  t.deepEqual(outs, kids.map((_, i) => `in${i}-${i}\n`))
+  t.deepEqual(
+    outs,
+    kids.map((_, i) => `in${i}-${i}\n`),
+  )
 })
 
 test.serial('a failing step of a handed-over spawn is an error event and a rejection, not a hang', async (t) => {
@@ -149,13 +191,20 @@ test.serial('a failing step of a handed-over spawn is an error event and a rejec
   // child_process; the others get one that is already destroyed.
   const held = kids.map((k, i) => (i % 2 ? k.stdout : null))
   const errors = kids.map((k) => once(k, 'error').then(([e]) => e as NamespaceError))
-  const rejections = await Promise.all(kids.map((k) => k.exited.then(() => undefined, (e: unknown) => e)))
+  const rejections = await Promise.all(
+    kids.map((k) =>
+      k.exited.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    ),
+  )
   for (const e of [...(await Promise.all(errors)), ...rejections]) {
     t.true(e instanceof NamespaceError)
     t.like(e as NamespaceError, { code: 'ENOENT', step: 'execve' })
   }
   t.true(kids.every((k) => k.pid === undefined))
-  t.true(kids.every((k, i) => k.stdout !== null && k.stdout.destroyed && (i % 2 === 0 || k.stdout === held[i])))
+  t.true(kids.every((k, i) => k.stdout?.destroyed && (i % 2 === 0 || k.stdout === held[i])))
   t.is(nsjsFdCount(), startFds, 'no pipe end is left open')
 })
 
@@ -177,7 +226,11 @@ test.serial('the cwd and join handles of spawn() time count, whatever the caller
     process.chdir(here)
   }
   const after = nsjsFds()
-  t.deepEqual([...after].filter((f) => !before.has(f)), [], 'every duplicate of net and every pipe were closed')
+  t.deepEqual(
+    [...after].filter((f) => !before.has(f)),
+    [],
+    'every duplicate of net and every pipe were closed',
+  )
   t.true(before.has(netFd))
   t.false(after.has(netFd), 'net itself was closed')
 })
@@ -227,7 +280,9 @@ test.serial('queued spawns start even when the process exits first, unref()ed or
     for (let i = 0; i < 100; i++) spawn('touch', [${JSON.stringify(dir)} + '/u' + i], { stdio: 'ignore' }).unref()
     for (let i = 0; i < 100; i++) spawn('touch', [${JSON.stringify(dir)} + '/x' + i], { stdio: 'ignore' })
     setImmediate(() => process.exit(0))`
-  execFileSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', code], { env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') } })
+  execFileSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', code], {
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
+  })
   // Exit waits until every child has exec'ed, not until it has finished: the last touches may
   // still be running, so give them time to finish rather than count at once.
   const deadline = Date.now() + 10_000
@@ -284,5 +339,9 @@ test.serial('a lasting unshare() right after a burst does not move or fail what 
   const outs = await Promise.all(kids.map(output))
   t.deepEqual(new Set(outs), new Set([`${before}\n`]))
   const after = burst(10, 'readlink', () => ['/proc/self/ns/uts'])
-  t.deepEqual(new Set(await Promise.all(after.map(output))), new Set([`${nsLink('thread-self', 'uts')}\n`]), 'later spawns follow the thread')
+  t.deepEqual(
+    new Set(await Promise.all(after.map(output))),
+    new Set([`${nsLink('thread-self', 'uts')}\n`]),
+    'later spawns follow the thread',
+  )
 })

@@ -1,4 +1,4 @@
-import { execFileSync, spawn as cpSpawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn as cpSpawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,7 +34,10 @@ export async function target(t: ExecutionContext, flags: string[], hostname?: st
   // and the namespaces are final; that sleep is the target.
   for (let i = 0; i < 300; i++) {
     const found = findSleep(child.pid as number)
-    if (found) return (sleeper = found)
+    if (found) {
+      sleeper = found
+      return found
+    }
     await new Promise((r) => setTimeout(r, 10))
   }
   throw new Error(`target ${flags.join(' ')} did not start`)
@@ -162,8 +165,23 @@ export function asNobody(script: string): unknown {
   const code = `const nsjs = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))});\n${script}`
   const out = execFileSync(
     'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '--require', require.resolve('tsx/cjs'), '-e', code],
-    { cwd: '/', encoding: 'utf8', env: { ...process.env, HOME: '/tmp', TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') } },
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      process.execPath,
+      '--require',
+      require.resolve('tsx/cjs'),
+      '-e',
+      code,
+    ],
+    {
+      cwd: '/',
+      encoding: 'utf8',
+      env: { ...process.env, HOME: '/tmp', TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
+    },
   )
   return JSON.parse(out)
 }
@@ -201,8 +219,10 @@ export function procStat(pid: number | string): { state: string; ppid: number } 
 
 /** Our children that have exited and not been reaped. */
 export function zombieChildren(): string[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    const s = procStat(p)
-    return s?.state === 'Z' && s.ppid === process.pid
-  })
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      const s = procStat(p)
+      return s?.state === 'Z' && s.ppid === process.pid
+    })
 }

@@ -1,5 +1,5 @@
 // join() and run(): what moves (the calling JS thread) and what does not.
-import { promises as fsp, readlinkSync, mkdtempSync, rmSync } from 'node:fs'
+import { promises as fsp, mkdtempSync, readlinkSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 
@@ -11,22 +11,34 @@ import { nsLink, target } from './helpers'
 // join() moves this test process's JS thread for good, so the tests that do it run serially and
 // each joins namespaces of its own targets.
 
-test.serial('run(fn) shows the target\'s hostname through os.hostname() and restores it', async (t) => {
+test.serial("run(fn) shows the target's hostname through os.hostname() and restores it", async (t) => {
   const pid = await target(t, ['--uts'], 'nsjs-run-target')
   const mine = os.hostname()
   using uts = Namespace.open(pid, 'uts')
-  t.is(uts.run(() => os.hostname()), 'nsjs-run-target')
+  t.is(
+    uts.run(() => os.hostname()),
+    'nsjs-run-target',
+  )
   t.is(os.hostname(), mine)
   t.is(nsLink('thread-self', 'uts'), nsLink('self', 'uts'))
 })
 
-test.serial('run(fn) restores when fn throws, and returns fn\'s value', async (t) => {
+test.serial("run(fn) restores when fn throws, and returns fn's value", async (t) => {
   const pid = await target(t, ['--uts'], 'nsjs-throw')
   using uts = Namespace.open(pid, 'uts')
   const before = nsLink('thread-self', 'uts')
-  t.throws(() => uts.run(() => { throw new Error('boom') }), { message: 'boom' })
+  t.throws(
+    () =>
+      uts.run(() => {
+        throw new Error('boom')
+      }),
+    { message: 'boom' },
+  )
   t.is(nsLink('thread-self', 'uts'), before)
-  t.deepEqual(uts.run(() => ({ v: 42 })), { v: 42 })
+  t.deepEqual(
+    uts.run(() => ({ v: 42 })),
+    { v: 42 },
+  )
 })
 
 test.serial('run(fn) rejects a fn that returns a Promise, after restoring', async (t) => {
@@ -43,7 +55,14 @@ test.serial('run(fn) on a mnt namespace sees its mounts and puts the cwd back', 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   // A target whose mount namespace alone has a tmpfs (with a marker file) on our temp dir.
   const pid = await target(t, ['--mount', '--propagation', 'private'])
-  require('node:child_process').execFileSync('nsenter', ['-t', String(pid), '-m', 'sh', '-c', `mount -t tmpfs nsjs ${dir} && touch ${dir}/inside`])
+  require('node:child_process').execFileSync('nsenter', [
+    '-t',
+    String(pid),
+    '-m',
+    'sh',
+    '-c',
+    `mount -t tmpfs nsjs ${dir} && touch ${dir}/inside`,
+  ])
   process.chdir('/tmp')
   const cwd = readlinkSync('/proc/thread-self/cwd')
   using mnt = Namespace.open(pid, 'mnt')
@@ -106,7 +125,7 @@ test('Namespace.unshare() gives only the calling thread new namespaces (a worker
   t.is(t.throws(() => Namespace.unshareSync([]))?.constructor, TypeError)
 })
 
-test('a lasting move of this thread\'s pid namespace for children is refused: it would stop Node starting threads', async (t) => {
+test("a lasting move of this thread's pid namespace for children is refused: it would stop Node starting threads", async (t) => {
   const pid = await target(t, ['--pid', '--fork'])
   using pidNs = Namespace.open(pid, 'pid')
   for (const attempt of [() => pidNs.joinSync(), () => pidNs.run(() => 1), () => Namespace.unshareSync(['pid'])]) {

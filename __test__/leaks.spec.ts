@@ -53,7 +53,8 @@ test.serial('failed opens leak nothing', (t) => {
 test('dropped handles are released once the event loop turns, not within one synchronous stretch; EMFILE says so', (t) => {
   // Node processes of their own, with at most 1,024 descriptors and no --expose-gc, as for users.
   const limit = ['prlimit', '--nofile=1024:1024', '--']
-  const sync = nodeScript(`
+  const sync = nodeScript(
+    `
     let i = 0
     try {
       for (; i < 5000; i++) nsjs.Namespace.current('net')
@@ -63,11 +64,17 @@ test('dropped handles are released once the event loop turns, not within one syn
     }
     // At once: the process has no descriptor left for anything else (tsx would load a file).
     process.exit(0)
-  `, limit) as { at: number; code?: string; message?: string }
+  `,
+    limit,
+  ) as { at: number; code?: string; message?: string }
   t.is(sync.code, 'EMFILE')
   t.true(sync.at > 900 && sync.at < 1024, `one descriptor per dropped handle until then (failed at ${sync.at})`)
-  t.regex(sync.message ?? '', /dropped without close\(\) keeps it until it has been garbage-collected and the event loop has turned/)
-  const yielding = nodeScript(`
+  t.regex(
+    sync.message ?? '',
+    /dropped without close\(\) keeps it until it has been garbage-collected and the event loop has turned/,
+  )
+  const yielding = nodeScript(
+    `
     const { readdirSync } = require('node:fs')
     ;(async () => {
       let peak = 0
@@ -80,7 +87,9 @@ test('dropped handles are released once the event loop turns, not within one syn
       }
       console.log(JSON.stringify({ done: true, peak }))
     })().catch((e) => console.log(JSON.stringify({ done: false, code: e.code })))
-  `, limit) as { done: boolean; peak?: number }
+  `,
+    limit,
+  ) as { done: boolean; peak?: number }
   t.true(yielding.done, '5,000 dropped handles, yielding to the event loop every 100')
   t.log(`peak: ${yielding.peak} descriptors`)
 })

@@ -1,5 +1,5 @@
 // list(): compared with util-linux lsns on the same system.
-import { execFileSync, spawn as cpSpawn } from 'node:child_process'
+import { spawn as cpSpawn, execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -9,10 +9,19 @@ import test from 'ava'
 import { Namespace } from '../ts/index'
 import { killAndWait, nodeScript, nsLink, ROOT, target, tempDir } from './helpers'
 
-interface LsnsRow { ns: number; type: string; nprocs: number; pid: number; command: string; user?: string }
+interface LsnsRow {
+  ns: number
+  type: string
+  nprocs: number
+  pid: number
+  command: string
+  user?: string
+}
 
 function lsns(args: string[]): LsnsRow[] {
-  const out = JSON.parse(execFileSync('lsns', ['--json', '--output', 'NS,TYPE,NPROCS,PID,USER,COMMAND', ...args], { encoding: 'utf8' }))
+  const out = JSON.parse(
+    execFileSync('lsns', ['--json', '--output', 'NS,TYPE,NPROCS,PID,USER,COMMAND', ...args], { encoding: 'utf8' }),
+  )
   return out.namespaces
 }
 
@@ -46,7 +55,7 @@ test('list({ type }) finds every namespace of that type lsns finds', async (t) =
   t.true(ours.every((n) => n.type === 'net'))
   const ids = new Set(ours.map((n) => n.id))
   for (const row of before.filter((r) => after.has(r.ns))) t.true(ids.has(Number(row.ns)), `net:[${row.ns}]`)
-  t.true(ids.has(Number(/\[(\d+)\]/.exec(nsLink(pid, 'net'))?.[1])), 'the target\'s own net namespace')
+  t.true(ids.has(Number(/\[(\d+)\]/.exec(nsLink(pid, 'net'))?.[1])), "the target's own net namespace")
 })
 
 test('list() includes namespaces held only by a bind mount, with their path', async (t) => {
@@ -82,9 +91,15 @@ test('list() includes a namespace only a Namespace handle holds, after its last 
     // As lsns 2.41 shows such a namespace: no process, so no pid or command; the uid that owns it.
     t.like(row, { type: 'uts', nprocs: 0, pid: undefined, command: undefined, uid: 0, user: 'root', paths: [] })
   }
-  t.false(Namespace.listSync({ pid: process.pid }).some((n) => n.id === id), 'not one this process is in')
+  t.false(
+    Namespace.listSync({ pid: process.pid }).some((n) => n.id === id),
+    'not one this process is in',
+  )
   uts.close()
-  t.false((await Namespace.list({ type: 'uts' })).some((n) => n.id === id), 'gone once the handle is closed')
+  t.false(
+    (await Namespace.list({ type: 'uts' })).some((n) => n.id === id),
+    'gone once the handle is closed',
+  )
 })
 
 test('list() includes a net namespace only a socket of this process holds', async (t) => {
@@ -99,7 +114,10 @@ test('list() includes a net namespace only a socket of this process holds', asyn
   t.like(row, { type: 'net', nprocs: 0, pid: undefined, command: undefined, uid: 0, user: 'root', paths: [] })
   t.truthy(Namespace.listSync().find((n) => n.id === id && n.type === 'net'))
   await new Promise((r) => server.close(r))
-  t.false(Namespace.listSync({ type: 'net' }).some((n) => n.id === id), 'gone with the socket')
+  t.false(
+    Namespace.listSync({ type: 'net' }).some((n) => n.id === id),
+    'gone with the socket',
+  )
 })
 
 test('list() includes a net namespace only a socket in another process holds', async (t) => {
@@ -130,7 +148,10 @@ test('list() includes a net namespace only a socket in another process holds', a
   t.like(rows[0], { type: 'net', nprocs: 0, pid: undefined, command: undefined, uid: 0, user: 'root', paths: [] })
   child.stdin?.end()
   await new Promise((r) => child.once('exit', r))
-  t.false(Namespace.listSync({ type: 'net' }).some((n) => n.id === id), 'gone with the process that held the socket')
+  t.false(
+    Namespace.listSync({ type: 'net' }).some((n) => n.id === id),
+    'gone with the process that held the socket',
+  )
 })
 
 test('list() names users through the name service (getpwuid_r), not only /etc/passwd', (t) => {
@@ -142,7 +163,8 @@ test('list() names users through the name service (getpwuid_r), not only /etc/pa
     `printf '%s' '${record}' > /run/userdb/nsjs-dropin.user && ln -s nsjs-dropin.user /run/userdb/4242.user`,
     'exec "$0" "$@"',
   ].join(' && ')
-  const result = nodeScript(`
+  const result = nodeScript(
+    `
     const { execFileSync, spawn } = require('node:child_process')
     const known = (() => { try { return execFileSync('getent', ['passwd', '4242'], { encoding: 'utf8' }).split(':')[0] } catch { return null } })()
     const child = spawn('unshare', ['--uts', 'setpriv', '--reuid=4242', '--regid=4242', '--clear-groups', 'sleep', '60'], { stdio: 'ignore' })
@@ -158,7 +180,9 @@ test('list() names users through the name service (getpwuid_r), not only /etc/pa
       child.kill('SIGKILL')
       console.log(JSON.stringify({ known, sync: sync.user, async: async_.user, inPasswd: require('node:fs').readFileSync('/etc/passwd', 'utf8').includes(':4242:') }))
     })
-  `, ['unshare', '-m', 'sh', '-c', setup]) as { known: string | null; sync?: string; async?: string; inPasswd: boolean }
+  `,
+    ['unshare', '-m', 'sh', '-c', setup],
+  ) as { known: string | null; sync?: string; async?: string; inPasswd: boolean }
   if (result.known !== 'nsjs-dropin') {
     t.log(`the name service here does not read userdb drop-ins (getent gave ${result.known}): nothing to compare`)
     t.pass()
@@ -169,7 +193,7 @@ test('list() names users through the name service (getpwuid_r), not only /etc/pa
   t.is(result.async, 'nsjs-dropin')
 })
 
-test('list() sees the calling thread\'s mount namespace, as listSync() does, after unshare(mnt) on the JS thread', (t) => {
+test("list() sees the calling thread's mount namespace, as listSync() does, after unshare(mnt) on the JS thread", (t) => {
   // In a Node process of its own, so the test runner's thread never moves. A tmpfs mounted in the
   // JS thread's new (private) mount namespace, with a namespace persisted in it: only that thread's
   // mount table has the path. Both leave with the process.

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
-import { KNOWN_TARGETS, availableTargets, detectLibc, selectTarget } from '../ts/loader'
+import { availableTargets, detectLibc, KNOWN_TARGETS, selectTarget } from '../ts/loader'
 import { ROOT } from './helpers'
 
 const line = (addr: string, perms: string, path: string) =>
@@ -64,10 +64,12 @@ const MAPS = {
   // A statically linked node maps no libc at all.
   none: NODE,
 }
-const text = (lines: string[]) => lines.join('\n') + '\n'
+const text = (lines: string[]) => `${lines.join('\n')}\n`
 
 const reportLibc = () =>
-  (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime ? 'gnu' : 'musl'
+  (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime
+    ? 'gnu'
+    : 'musl'
 
 test('detectLibc: glibc on Debian (libc.so.6) and RHEL 8 (libc-2.28.so)', (t) => {
   t.is(detectLibc(text(MAPS.debian)), 'gnu')
@@ -123,7 +125,13 @@ test('selectTarget on macOS names the platform, arch, libc, the contained and re
 
 test('selectTarget on linux arm64 musl without that binary names what the package has', (t) => {
   const msg = unsupported(t, () => selectTarget('linux', 'arm64', 'musl', ['linux-x64-gnu', 'linux-x64-musl']))
-  for (const word of ['linux-arm64-musl', 'platform linux', 'arch arm64', 'libc musl', 'linux-x64-gnu, linux-x64-musl']) {
+  for (const word of [
+    'linux-arm64-musl',
+    'platform linux',
+    'arch arm64',
+    'libc musl',
+    'linux-x64-gnu, linux-x64-musl',
+  ]) {
     t.true(msg.includes(word), `"${word}" in: ${msg}`)
   }
   t.false(msg.includes('Linux only'), msg)
@@ -147,7 +155,10 @@ test('availableTargets lists nsjs.<target>.node files only, sorted', (t) => {
 
 test('this machine selects a bundled binary that matches it', (t) => {
   const libc = detectLibc()
-  t.is(selectTarget(process.platform, process.arch, libc, availableTargets()), `${process.platform}-${process.arch}-${libc}`)
+  t.is(
+    selectTarget(process.platform, process.arch, libc, availableTargets()),
+    `${process.platform}-${process.arch}-${libc}`,
+  )
 })
 
 test('the built package with an empty binding/ loads, then fails on first use with ERR_NS_UNSUPPORTED_PLATFORM', (t) => {

@@ -35,22 +35,35 @@ test('openAll(pid, types) opens them in order through one pidfd; without types, 
   net.close()
   uts.close()
   const all = Namespace.openAll(pid)
-  t.deepEqual(all.map((h) => h.type), [...NAMESPACE_TYPES], 'this kernel has all eight')
-  t.deepEqual(all.map((h) => h.id), NAMESPACE_TYPES.map((type) => nsLink(pid, type)))
+  t.deepEqual(
+    all.map((h) => h.type),
+    [...NAMESPACE_TYPES],
+    'this kernel has all eight',
+  )
+  t.deepEqual(
+    all.map((h) => h.id),
+    NAMESPACE_TYPES.map((type) => nsLink(pid, type)),
+  )
   for (const h of all) h.close()
 })
 
 test('openAll validates first and leaves nothing open when it fails', (t) => {
   t.is(t.throws(() => Namespace.openAll(0))?.name, 'RangeError')
-  t.is((t.throws(() => Namespace.openAll(process.pid, ['net', 'bogus' as 'net'])) as { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
-  t.is((t.throws(() => Namespace.openAll(process.pid, 'net' as unknown as ['net'])) as { code?: string }).code, 'ERR_INVALID_ARG_TYPE')
+  t.is(
+    (t.throws(() => Namespace.openAll(process.pid, ['net', 'bogus' as 'net'])) as { code?: string }).code,
+    'ERR_INVALID_ARG_VALUE',
+  )
+  t.is(
+    (t.throws(() => Namespace.openAll(process.pid, 'net' as unknown as ['net'])) as { code?: string }).code,
+    'ERR_INVALID_ARG_TYPE',
+  )
   const before = nsFdCount()
   // 4194304 is the largest pid Linux allows: nobody has it.
   t.is(t.throws<NamespaceError>(() => Namespace.openAll(4194304))?.code, 'ESRCH')
   t.is(nsFdCount(), before)
 })
 
-test('current(type) is the calling thread\'s namespace', (t) => {
+test("current(type) is the calling thread's namespace", (t) => {
   for (const type of NAMESPACE_TYPES) {
     using ns = Namespace.current(type)
     t.is(ns.id, nsLink('thread-self', type))
@@ -93,7 +106,7 @@ test('fromFd adopts a duplicate and reads the type from the kernel', (t) => {
   t.is(t.throws<NamespaceError>(() => Namespace.fromFd(987654))?.code, 'EBADF')
 })
 
-test('owner(), parent() and ownerUid() follow the kernel\'s relations', async (t) => {
+test("owner(), parent() and ownerUid() follow the kernel's relations", async (t) => {
   const pid = await target(t, ['--user', '--map-root-user', '--pid', '--fork', '--net'])
   using userNs = Namespace.open(pid, 'user')
   using net = Namespace.open(pid, 'net')

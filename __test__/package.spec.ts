@@ -1,14 +1,24 @@
 // The package as it ships: the glibc the binary needs, exactly what `npm pack` puts in the
 // tarball, installing that tarball where no compiler exists, and the release workflow.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join, relative } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
 import { parse as parseYaml } from 'yaml'
 
-import { KNOWN_TARGETS, availableTargets, detectLibc } from '../ts/loader'
+import { availableTargets, detectLibc, KNOWN_TARGETS } from '../ts/loader'
 import { ROOT } from './helpers'
 
 /** The oldest glibc the released gnu binaries must load on: RHEL 8, Debian 10. */
@@ -67,7 +77,7 @@ test(`every bundled gnu binary needs at most GLIBC_${GLIBC_FLOOR}; musl binaries
         compareVersions(max!, GLIBC_FLOOR) <= 0,
         `binding/nsjs.${target}.node needs GLIBC_${max}, above the floor ${GLIBC_FLOOR}: it was not built with ` +
           'zig (npm run build:native, with ziglang and cargo-zigbuild from PyPI). A debug build ' +
-          '(build:native:debug) links against this machine\'s glibc.',
+          "(build:native:debug) links against this machine's glibc.",
       )
     } else {
       t.is(max, undefined, `${target} is a musl binary but needs GLIBC_${max}`)
@@ -94,10 +104,21 @@ test('compareVersions orders glibc versions numerically', async (t) => {
 // ---------------------------------------------------------------------------------------------
 // npm pack: exactly these files
 
-type PackResult = { filename: string; size: number; unpackedSize: number; entryCount: number; files: { path: string }[] }
+type PackResult = {
+  filename: string
+  size: number
+  unpackedSize: number
+  entryCount: number
+  files: { path: string }[]
+}
 
 function npmPack(args: string[]): PackResult {
-  const out = execFileSync('npm', ['pack', '--json', ...args], { cwd: ROOT, encoding: 'utf8', env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = execFileSync('npm', ['pack', '--json', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   return (JSON.parse(out) as PackResult[])[0]
 }
 
@@ -129,7 +150,9 @@ function expectedFiles(): string[] {
 test('npm pack holds exactly dist (cjs + esm), binding/*.node, README.md, LICENSE, package.json', (t) => {
   const pack = npmPack(['--dry-run'])
   const files = pack.files.map((f) => f.path).sort()
-  t.log(`${pack.filename}: ${files.length} files, ${(pack.size / 1024).toFixed(0)} KiB packed, ${(pack.unpackedSize / 1024).toFixed(0)} KiB unpacked`)
+  t.log(
+    `${pack.filename}: ${files.length} files, ${(pack.size / 1024).toFixed(0)} KiB packed, ${(pack.unpackedSize / 1024).toFixed(0)} KiB unpacked`,
+  )
   const expected = expectedFiles()
   t.deepEqual(
     { missing: expected.filter((f) => !files.includes(f)), unexpected: files.filter((f) => !expected.includes(f)) },
@@ -137,7 +160,9 @@ test('npm pack holds exactly dist (cjs + esm), binding/*.node, README.md, LICENS
   )
   t.deepEqual(files, expected)
   t.true(files.includes(`binding/nsjs.${HOST_TARGET}.node`))
-  t.false(files.some((f) => /^(crates|ts|__test__|scripts|target|npm|bench|\.github|\.ci)\//.test(f) || f.endsWith('.tgz')))
+  t.false(
+    files.some((f) => /^(crates|ts|__test__|scripts|target|npm|bench|\.github|\.ci)\//.test(f) || f.endsWith('.tgz')),
+  )
   t.true(existsSync(join(ROOT, 'README.md')), 'README.md is missing')
   t.regex(readFileSync(join(ROOT, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 the nsjs authors\n/)
 })
@@ -223,13 +248,20 @@ test('the packed tarball installs and works where PATH has only node and npm', a
   for (const scripts of [['--ignore-scripts'], []]) {
     const project = join(tmp, `project${scripts.length ? '-ignore-scripts' : ''}`)
     mkdirSync(project)
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'nsjs-install-check', version: '1.0.0', private: true }))
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'nsjs-install-check', version: '1.0.0', private: true }),
+    )
     writeFileSync(join(project, 'check.cjs'), CHECK_SCRIPT)
-    const install = spawnSync(join(bin, 'npm'), ['install', '--offline', '--no-audit', '--no-fund', ...scripts, tarball], {
-      cwd: project,
-      env,
-      encoding: 'utf8',
-    })
+    const install = spawnSync(
+      join(bin, 'npm'),
+      ['install', '--offline', '--no-audit', '--no-fund', ...scripts, tarball],
+      {
+        cwd: project,
+        env,
+        encoding: 'utf8',
+      },
+    )
     t.is(install.status, 0, `npm install ${scripts.join(' ')}: ${install.stdout}${install.stderr}`)
     const installed = join(project, 'node_modules', 'nsjs')
     t.true(existsSync(join(installed, 'binding', `nsjs.${HOST_TARGET}.node`)))
@@ -245,7 +277,11 @@ test('the packed tarball installs and works where PATH has only node and npm', a
     t.regex(out.net, /^net:\[\d+\]$/)
     t.regex(out.uts, /^uts:\[\d+\]$/)
     t.is(out.resolved, join(realpathSync(installed), 'dist', 'cjs', 'index.js'))
-    t.deepEqual(out.loaded, [join(realpathSync(installed), 'binding', `nsjs.${HOST_TARGET}.node`)], 'the binary came from the installed package')
+    t.deepEqual(
+      out.loaded,
+      [join(realpathSync(installed), 'binding', `nsjs.${HOST_TARGET}.node`)],
+      'the binary came from the installed package',
+    )
   }
 })
 
@@ -274,7 +310,8 @@ test('release.yml builds every target in KNOWN_TARGETS, x64/arm64 gnu against gl
     const spec = parseTarget(b.zig)
     t.is(spec.napi, b.target, `${b.target} builds ${b.zig}`)
     t.is(spec.triple, b.rust)
-    if (spec.libc === 'gnu') t.true(spec.glibc !== undefined && compareVersions(spec.glibc, GLIBC_FLOOR) <= 0, `${b.zig}`)
+    if (spec.libc === 'gnu')
+      t.true(spec.glibc !== undefined && compareVersions(spec.glibc, GLIBC_FLOOR) <= 0, `${b.zig}`)
   }
   const runs = jobs.build.steps!.map((s) => s.run ?? '').join('\n')
   t.regex(runs, /node scripts\/build-native\.mjs --require-zig --target "\$\{\{ matrix\.zig \}\}"/)
@@ -282,7 +319,10 @@ test('release.yml builds every target in KNOWN_TARGETS, x64/arm64 gnu against gl
   // The same pins as scripts/setup.sh, which builds the binary the suite tests here (.ci/run runs it).
   const ci = readFileSync(join(ROOT, 'scripts', 'setup.sh'), 'utf8')
   t.true(ci.includes(`ziglang==${env.ZIGLANG_VERSION} `), `setup.sh pins ziglang ${env.ZIGLANG_VERSION}`)
-  t.true(ci.includes(`cargo-zigbuild==${env.CARGO_ZIGBUILD_VERSION}\n`), `setup.sh pins cargo-zigbuild ${env.CARGO_ZIGBUILD_VERSION}`)
+  t.true(
+    ci.includes(`cargo-zigbuild==${env.CARGO_ZIGBUILD_VERSION}\n`),
+    `setup.sh pins cargo-zigbuild ${env.CARGO_ZIGBUILD_VERSION}`,
+  )
   const upload = jobs.build.steps!.find((s) => s.uses?.startsWith('actions/upload-artifact'))
   t.is(upload?.with?.path, 'binding/nsjs.${{ matrix.target }}.node')
 })

@@ -2,13 +2,13 @@
 // redirected by a symlink. Tests that need /run/netns to start empty run in a mount namespace of
 // their own with a fresh shared tmpfs on /run (as systemd makes /run); the others use their own
 // directories, so they never race other users of the machine's mounts.
-import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process'
+import { spawn as cpSpawn, execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
 
-import { Namespace, NamespaceError } from '../ts/index'
+import { Namespace, type NamespaceError } from '../ts/index'
 import { killAndWait, ROOT, tempDir, unmountBelow } from './helpers'
 
 const CLI = join(ROOT, 'dist', 'cjs', 'cli.js')
@@ -74,9 +74,11 @@ test('ip netns and nsjs create/delete work in any order and leave one /run/netns
   const orders = {
     // The issue's reproduction: ip first, nsjs into iproute2's mount.
     ipFirst: 'ip netns add a1; nsjs create net /run/netns/b1; nsjs delete /run/netns/b1; ip netns delete a1',
-    interleaved: 'ip netns add X; nsjs create net /run/netns/Y; ip netns delete X; nsjs delete /run/netns/Y; ip netns add Z; ip netns delete Z',
+    interleaved:
+      'ip netns add X; nsjs create net /run/netns/Y; ip netns delete X; nsjs delete /run/netns/Y; ip netns add Z; ip netns delete Z',
     // nsjs first: its own mount of /run/netns is the one ip then uses.
-    nsjsFirst: 'nsjs create net /run/netns/P; ip netns add Q; nsjs delete /run/netns/P; ip netns delete Q; ip netns add R; nsjs create net /run/netns/S; ip netns delete R; nsjs delete /run/netns/S',
+    nsjsFirst:
+      'nsjs create net /run/netns/P; ip netns add Q; nsjs delete /run/netns/P; ip netns delete Q; ip netns add R; nsjs create net /run/netns/S; ip netns delete R; nsjs delete /run/netns/S',
   }
   for (const [name, order] of Object.entries(orders)) {
     const out = inFreshRun(`${order.replaceAll('; ', '\n')}\n${STATE}`)
@@ -198,7 +200,10 @@ test('a symlink swapped in while persist or unpersist runs is never followed', a
   const victimDir = tempDir(t)
   const victim = join(victimDir, 'secret')
   writeFileSync(victim, 'root only', { mode: 0o600 })
-  await Namespace.create('uts').then(async (h) => { await h.persist(join(victimDir, 'theirs')); h.close() })
+  await Namespace.create('uts').then(async (h) => {
+    await h.persist(join(victimDir, 'theirs'))
+    h.close()
+  })
   const theirs = nsfsBelow(victimDir)
   using uts = await Namespace.create('uts')
   const name = join(dir, 'x')
@@ -258,13 +263,19 @@ test('a persist killed at any moment blocks neither the next persist nor unpersi
   await Namespace.unpersist(file)
   t.false(existsSync(file), 'unpersist removed the leftover')
   writeFileSync(file, 'data', { mode: 0 })
-  t.is((await t.throwsAsync<NamespaceError>(net.persist(file)))?.code, 'EEXIST', 'a file with content is not a leftover')
+  t.is(
+    (await t.throwsAsync<NamespaceError>(net.persist(file)))?.code,
+    'EEXIST',
+    'a file with content is not a leftover',
+  )
   t.is(t.throws<NamespaceError>(() => Namespace.unpersistSync(file))?.code, 'ERR_NS_NOT_NAMESPACE')
   // Real kills at spread-out moments: whatever each left, the next persist and unpersist work.
   const code = `const { Namespace } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))}); const n = Namespace.createSync('uts'); process.send('go'); for (;;) { n.persistSync(process.argv[1]); Namespace.unpersistSync(process.argv[1]) }`
   const target = join(dir, 'killed')
   for (let i = 0; i < 30; i++) {
-    const child = cpSpawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', code, target], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
+    const child = cpSpawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', code, target], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    })
     await new Promise((r) => child.once('message', r))
     await new Promise((r) => setTimeout(r, (i % 10) / 2))
     await killAndWait(child)

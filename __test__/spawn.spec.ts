@@ -1,13 +1,33 @@
 // spawn() and exec(): commands inside existing namespaces (nsenter) and new ones (unshare).
-import { execFileSync, spawn as cpSpawn } from 'node:child_process'
+import { spawn as cpSpawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 import test from 'ava'
 
-import { Namespace, NamespaceError, NsChildProcess, exec, spawn, type ExecError, type ExecOptions, type SpawnOptions } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nsFdCount, nsLink, nsjsFdCount, procStat, ROOT, target, tempDir, zombieChildren } from './helpers'
+import {
+  type ExecError,
+  type ExecOptions,
+  exec,
+  Namespace,
+  NamespaceError,
+  NsChildProcess,
+  type SpawnOptions,
+  spawn,
+} from '../ts/index'
+import {
+  asNobody,
+  CATCH_FIELDS,
+  nsFdCount,
+  nsjsFdCount,
+  nsLink,
+  procStat,
+  ROOT,
+  target,
+  tempDir,
+  zombieChildren,
+} from './helpers'
 
 test('exec in a new uts namespace with a hostname, leaving ours alone', async (t) => {
   const mine = readFileSync('/proc/sys/kernel/hostname', 'utf8')
@@ -16,14 +36,22 @@ test('exec in a new uts namespace with a hostname, leaving ours alone', async (t
   t.is(readFileSync('/proc/sys/kernel/hostname', 'utf8'), mine)
   const implied = await exec('hostname', [], { hostname: 'implied' })
   t.is(implied.stdout, 'implied\n', 'a hostname implies a new uts namespace')
-  t.is((await exec('hostname', [], { hostname: 'h'.repeat(64) })).stdout, `${'h'.repeat(64)}\n`, 'the longest the kernel takes')
+  t.is(
+    (await exec('hostname', [], { hostname: 'h'.repeat(64) })).stdout,
+    `${'h'.repeat(64)}\n`,
+    'the longest the kernel takes',
+  )
   t.is(readFileSync('/proc/sys/kernel/hostname', 'utf8'), mine)
 })
 
 test('new pid namespace: the command is PID 1, and with mountProc ps sees only its own processes', async (t) => {
   t.is((await exec('sh', ['-c', 'echo $$'], { unshare: ['pid'] })).stdout, '1\n')
   const ls = await exec('ls', ['/proc'], { unshare: ['pid', 'mnt'], mountProc: true })
-  t.deepEqual(ls.stdout.split('\n').filter((l) => /^\d+$/.test(l)), ['1'], 'ls, as PID 1, is the only process it sees')
+  t.deepEqual(
+    ls.stdout.split('\n').filter((l) => /^\d+$/.test(l)),
+    ['1'],
+    'ls, as PID 1, is the only process it sees',
+  )
   t.true(readdirSync('/proc').filter((p) => /^\d+$/.test(p)).length > 10, 'our own /proc is untouched')
 })
 
@@ -39,7 +67,11 @@ test('user namespace maps as root: root, current and an explicit range', async (
   t.is(uid, '0')
   t.deepEqual(map.trim().split(/\s+/), ['0', '100000', '65536'])
   t.is(setgroups, 'allow', 'root may keep setgroups allowed with an explicit gid map')
-  const nobody = await exec('id', ['-u'], { unshare: ['user'], uidMap: [{ inside: 0, outside: 100000, count: 65536 }], uid: 1000 })
+  const nobody = await exec('id', ['-u'], {
+    unshare: ['user'],
+    uidMap: [{ inside: 0, outside: 100000, count: 65536 }],
+    uid: 1000,
+  })
   t.is(nobody.stdout, '1000\n', 'uid option switches inside the user namespace')
 })
 
@@ -53,7 +85,13 @@ test('as uid 65534: root and current maps work, a map of other ids fails with EP
       grab(exec('id', ['-u'], { unshare: ['user'], uidMap: [{ inside: 0, outside: 0, count: 1 }] })),
       grab(exec('hostname', [], { unshare: ['uts'], hostname: 'x' })),
       grab(exec('sh', ['-c', 'hostname; cat /proc/self/setgroups'], { unshare: ['user', 'uts'], uidMap: 'root', gidMap: 'root', hostname: 'rootless' })),
-    ]).then((v) => console.log(JSON.stringify(v)))`) as [string, string, { code: string; step: string; name: string; message: string }, { code: string; step: string }, string]
+    ]).then((v) => console.log(JSON.stringify(v)))`) as [
+    string,
+    string,
+    { code: string; step: string; name: string; message: string },
+    { code: string; step: string },
+    string,
+  ]
   t.is(r[0], '0')
   t.is(r[1], '65534')
   t.is(r[2].name, 'NamespaceError')
@@ -72,14 +110,20 @@ test('time namespace offsets are visible inside', async (t) => {
   t.true(inside - host > 7190 && inside - host < 7210, `uptime shifted by ${inside - host}s`)
 })
 
-test('join a target\'s namespaces: handles, { pid, types }, and the handle shorthands', async (t) => {
+test("join a target's namespaces: handles, { pid, types }, and the handle shorthands", async (t) => {
   const pid = await target(t, ['--net', '--uts', '--mount'], 'nsjs-target')
   const want = nsLink(pid, 'net')
   using net = Namespace.open(pid, 'net')
   t.is((await exec('readlink', ['/proc/self/ns/net'], { join: [net] })).stdout.trim(), want)
   t.is((await net.exec('readlink', ['/proc/self/ns/net'])).stdout.trim(), want)
-  const both = await exec('sh', ['-c', 'readlink /proc/self/ns/net /proc/self/ns/mnt; hostname'], { join: { pid, types: ['net', 'mnt'] } })
-  t.deepEqual(both.stdout.trim().split('\n'), [want, nsLink(pid, 'mnt'), readFileSync('/proc/sys/kernel/hostname', 'utf8').trim()])
+  const both = await exec('sh', ['-c', 'readlink /proc/self/ns/net /proc/self/ns/mnt; hostname'], {
+    join: { pid, types: ['net', 'mnt'] },
+  })
+  t.deepEqual(both.stdout.trim().split('\n'), [
+    want,
+    nsLink(pid, 'mnt'),
+    readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(),
+  ])
   const all = await exec('hostname', [], { join: { pid } })
   t.is(all.stdout, 'nsjs-target\n', 'without types every namespace the target does not share is entered')
   const child = net.spawn('readlink', ['/proc/self/ns/net'])
@@ -95,9 +139,14 @@ test('join a target\'s namespaces: handles, { pid, types }, and the handle short
 test('join with all of Namespace.openAll(pid) of a process in our user namespace: that user namespace is left out, as nsenter does', async (t) => {
   const pid = await target(t, ['--net', '--uts'], 'nsjs-same-user')
   const handles = Namespace.openAll(pid)
-  t.teardown(() => handles.forEach((h) => h.close()))
+  t.teardown(() => {
+    for (const h of handles) h.close()
+  })
   using ownUser = Namespace.current('user')
-  t.true(handles.some((h) => h.type === 'user' && h.equals(ownUser)), 'the target shares our user namespace')
+  t.true(
+    handles.some((h) => h.type === 'user' && h.equals(ownUser)),
+    'the target shares our user namespace',
+  )
   // setns to the user namespace one is in is EINVAL: this failed at step setns (user).
   const r = await exec('sh', ['-c', 'hostname; readlink /proc/self/ns/net /proc/self/ns/user'], { join: handles })
   t.deepEqual(r.stdout.trim().split('\n'), ['nsjs-same-user', nsLink(pid, 'net'), nsLink('self', 'user')])
@@ -114,7 +163,11 @@ test('a sandbox in a joined net namespace: new user, pid and mnt namespaces, /pr
   using net = await Namespace.create('net')
   const before = nsLink('thread-self', 'net')
   const r = await exec('sh', ['-c', 'id -u; echo $$; readlink /proc/self/ns/net; ls /proc | grep -c "^[0-9]"'], {
-    join: [net], unshare: ['user', 'pid', 'mnt'], uidMap: 'root', gidMap: 'root', mountProc: true,
+    join: [net],
+    unshare: ['user', 'pid', 'mnt'],
+    uidMap: 'root',
+    gidMap: 'root',
+    mountProc: true,
   })
   const [uid, pid, netId, procs] = r.stdout.trim().split('\n')
   t.is(uid, '0')
@@ -142,7 +195,9 @@ test('entering a user namespace runs the command as root there, as nsenter -U do
     return c
   }
   const join = { pid: holder(0).pid as number }
-  const r = await exec('sh', ['-c', 'id -u; id -g; id -G; ip link set lo up && ip -br link show lo | cut -d" " -f1'], { join })
+  const r = await exec('sh', ['-c', 'id -u; id -g; id -G; ip link set lo up && ip -br link show lo | cut -d" " -f1'], {
+    join,
+  })
   t.is(r.stdout, '0\n0\n0\nlo\n', 'root with no other groups, and CAP_NET_ADMIN over the joined net namespace')
   const unmapped = await t.throwsAsync<NamespaceError>(exec('id', ['-u'], { join, uid: 7 }))
   t.like(unmapped, { code: 'EINVAL', step: 'setuid' })
@@ -189,8 +244,15 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
 
 test('stdio inherit hands the child our own fds 0-2, which Node itself keeps close-on-exec', async (t) => {
   // A child whose stdout and stderr were closed would fail its writes (sh exits non-zero).
-  t.deepEqual(await spawn('sh', ['-c', 'echo "# stdio inherit: stdout reached"; echo "# stdio inherit: stderr reached" >&2'], { stdio: 'inherit' }).exited, { code: 0, signal: null })
-  const mixed = spawn('sh', ['-c', 'echo to-pipe; echo "# stdio inherit: stderr reached" >&2'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.deepEqual(
+    await spawn('sh', ['-c', 'echo "# stdio inherit: stdout reached"; echo "# stdio inherit: stderr reached" >&2'], {
+      stdio: 'inherit',
+    }).exited,
+    { code: 0, signal: null },
+  )
+  const mixed = spawn('sh', ['-c', 'echo to-pipe; echo "# stdio inherit: stderr reached" >&2'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let out = ''
   mixed.stdout?.on('data', (d) => (out += d))
   t.deepEqual(await mixed.exited, { code: 0, signal: null })
@@ -200,7 +262,13 @@ test('stdio inherit hands the child our own fds 0-2, which Node itself keeps clo
 
 test('the child starts with default signal handlers and an empty mask (Node ignores SIGPIPE)', async (t) => {
   const r = await exec('grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'])
-  t.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[1]), ['0000000000000000', '0000000000000000'])
+  t.deepEqual(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[1]),
+    ['0000000000000000', '0000000000000000'],
+  )
   const pipe = await exec('sh', ['-c', 'yes | head -n 1'])
   t.is(pipe.stderr, '', 'yes died of SIGPIPE quietly instead of reporting EPIPE')
 })
@@ -224,7 +292,14 @@ test('failing steps reject with a NamespaceError naming the step', async (t) => 
   t.is(cwd?.code, 'ENOENT')
   t.regex(cwd?.message ?? '', /no such directory/)
   // Overlapping ranges: the kernel says EINVAL, which must not be explained by the EPERM rule.
-  const overlap = await t.throwsAsync<NamespaceError>(exec('true', [], { uidMap: [{ inside: 0, outside: 0, count: 2 }, { inside: 1, outside: 5, count: 1 }] }))
+  const overlap = await t.throwsAsync<NamespaceError>(
+    exec('true', [], {
+      uidMap: [
+        { inside: 0, outside: 0, count: 2 },
+        { inside: 1, outside: 5, count: 1 },
+      ],
+    }),
+  )
   t.like(overlap, { code: 'EINVAL', step: 'uid_map' })
   t.regex(overlap?.message ?? '', /overlap/)
   t.notRegex(overlap?.message ?? '', /CAP_SETUID/)
@@ -248,13 +323,21 @@ test('without env the child gets process.env as it is now; with env exactly that
   t.is(only.stdout, 'ONLY=1\n')
   // A worker's process.env is its own copy: what it sets reaches its children.
   const { Worker } = await import('node:worker_threads')
-  const w = new Worker(`
+  const w = new Worker(
+    `
     const { parentPort } = require('node:worker_threads')
     const { exec } = require(${JSON.stringify(require.resolve('../ts/index'))})
     process.env.NSJS_WORKER_VAR = 'from worker'
     exec('sh', ['-c', 'echo "$NSJS_WORKER_VAR"']).then((r) => parentPort.postMessage(r.stdout))`,
-  { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] })
-  t.is(await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject) }), 'from worker\n')
+    { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] },
+  )
+  t.is(
+    await new Promise((resolve, reject) => {
+      w.once('message', resolve)
+      w.once('error', reject)
+    }),
+    'from worker\n',
+  )
   await w.terminate()
 })
 
@@ -303,9 +386,16 @@ test('a worker spawning bare commands while the main thread rewrites process.env
   const env: Record<string, string> = { TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') }
   for (let i = 0; i < 3000; i++) env[`NSJS_FILL_${i}`] = 'y'.repeat(12)
   const { execFile } = await import('node:child_process')
-  const run = await new Promise<{ err: (Error & { code?: unknown; signal?: unknown }) | null; out: string }>((resolve) => {
-    execFile(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { env, encoding: 'utf8' }, (err, out) => resolve({ err, out }))
-  })
+  const run = await new Promise<{ err: (Error & { code?: unknown; signal?: unknown }) | null; out: string }>(
+    (resolve) => {
+      execFile(
+        process.execPath,
+        ['--require', require.resolve('tsx/cjs'), '-e', script],
+        { env, encoding: 'utf8' },
+        (err, out) => resolve({ err, out }),
+      )
+    },
+  )
   t.is(run.err?.signal ?? null, null, 'the process was not killed by a signal')
   t.is(run.err, null)
   const results = JSON.parse(run.out) as Array<{ n: number; failed: number }>
@@ -319,14 +409,20 @@ test.serial('a worker that ends right after spawning leaves no pipe open and no 
   const startFds = nsjsFdCount()
   const { Worker } = await import('node:worker_threads')
   // The built package: tsx in a worker keeps pipes of its own open, which would blur the count.
-  const w = new Worker(`
+  const w = new Worker(
+    `
     const { parentPort } = require('node:worker_threads')
     const { spawn } = require(${JSON.stringify(join(ROOT, 'dist', 'cjs', 'index.js'))})
     const pids = Array.from({ length: 10 }, () => spawn('cat', []).pid)
     parentPort.postMessage(pids)
-    process.exit(0)`, { eval: true })
+    process.exit(0)`,
+    { eval: true },
+  )
   const exited = once(w, 'exit')
-  const pids = await new Promise<number[]>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
   await exited
   // Each cat reads its stdin to EOF: that only comes when our end of the pipe is closed.
   const alive = (pid: number): boolean => (procStat(pid)?.state ?? 'Z') !== 'Z'
@@ -362,19 +458,29 @@ test('exec checks encoding before anything starts; every Buffer encoding and buf
     // An unknown encoding used to start the command and then throw, uncaught, from the 'close'
     // listener, leaving the promise pending for ever: it must reject before any child exists.
     const p = exec('sh', ['-c', `exec -a ${marker} sleep 5`], { encoding: encoding as 'utf8' })
-    const e = await t.throwsAsync(Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('exec did not settle')), 2000))]))
+    const e = await t.throwsAsync(
+      Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('exec did not settle')), 2000))]),
+    )
     t.like(e, { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, String(encoding))
     t.regex(e?.message ?? '', /^The argument 'options\.encoding' is invalid encoding\. Received /)
   }
-  const started = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)
-    } catch {
-      return false
-    }
-  })
+  const started = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)
+      } catch {
+        return false
+      }
+    })
   t.deepEqual(started, [], 'no command was started')
-  for (const [encoding, want] of [['hex', '6162'], ['base64', 'YWI='], ['latin1', 'ab'], ['UTF-8', 'ab'], ['ucs2', '\u6261']] as const) {
+  for (const [encoding, want] of [
+    ['hex', '6162'],
+    ['base64', 'YWI='],
+    ['latin1', 'ab'],
+    ['UTF-8', 'ab'],
+    ['ucs2', '\u6261'],
+  ] as const) {
     t.is((await exec('printf', ['ab'], { encoding: encoding as BufferEncoding })).stdout, want, encoding)
   }
 })
@@ -412,7 +518,9 @@ test('AbortSignal and timeout kill the child and reject', async (t) => {
   t.is((await t.throwsAsync(exec('touch', [marker], { signal: pre.signal })))?.name, 'AbortError')
   t.false(existsSync(marker))
   // The first of timeout and abort is what is reported (sh and sleep ignore SIGTERM here).
-  const both = await t.throwsAsync<ExecError>(exec('sh', ['-c', 'trap "" TERM; sleep 1'], { timeout: 100, signal: AbortSignal.timeout(400) }))
+  const both = await t.throwsAsync<ExecError>(
+    exec('sh', ['-c', 'trap "" TERM; sleep 1'], { timeout: 100, signal: AbortSignal.timeout(400) }),
+  )
   t.like(both, { name: 'Error', killed: true })
   t.regex(both?.message ?? '', /^Command failed/)
 })
@@ -442,17 +550,40 @@ test('exec settles once the command is killed, not when its own children close t
 
 test('exec maxBuffer: keeps what fits, names the stream and kills the child, like execFile', async (t) => {
   const out = await t.throwsAsync<ExecError<string>>(exec('head', ['-c', '2000', '/dev/zero'], { maxBuffer: 100 }))
-  t.like(out, { name: 'RangeError', code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stdout maxBuffer length exceeded', cmd: 'head -c 2000 /dev/zero' })
+  t.like(out, {
+    name: 'RangeError',
+    code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
+    message: 'stdout maxBuffer length exceeded',
+    cmd: 'head -c 2000 /dev/zero',
+  })
   t.is(out?.stdout.length, 100)
-  const err = await t.throwsAsync<ExecError<Buffer>>(exec('sh', ['-c', 'head -c 5000 /dev/zero >&2'], { maxBuffer: 1000, encoding: 'buffer' }))
+  const err = await t.throwsAsync<ExecError<Buffer>>(
+    exec('sh', ['-c', 'head -c 5000 /dev/zero >&2'], { maxBuffer: 1000, encoding: 'buffer' }),
+  )
   t.like(err, { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stderr maxBuffer length exceeded' })
   t.is(err?.stderr.length, 1000)
-  t.is((await exec('head', ['-c', '100', '/dev/zero'], { maxBuffer: 100 })).stdout.length, 100, 'exactly maxBuffer is fine')
-  t.is((await t.throwsAsync<ExecError>(exec('printf', ['a\u00e9'], { maxBuffer: 2 })))?.stdout, 'a', 'a character cut in two is dropped, not U+FFFD')
-  for (const [bad, code] of [[-3, 'ERR_OUT_OF_RANGE'], [Number.NaN, 'ERR_OUT_OF_RANGE'], ['1', 'ERR_INVALID_ARG_TYPE']] as const) {
+  t.is(
+    (await exec('head', ['-c', '100', '/dev/zero'], { maxBuffer: 100 })).stdout.length,
+    100,
+    'exactly maxBuffer is fine',
+  )
+  t.is(
+    (await t.throwsAsync<ExecError>(exec('printf', ['a\u00e9'], { maxBuffer: 2 })))?.stdout,
+    'a',
+    'a character cut in two is dropped, not U+FFFD',
+  )
+  for (const [bad, code] of [
+    [-3, 'ERR_OUT_OF_RANGE'],
+    [Number.NaN, 'ERR_OUT_OF_RANGE'],
+    ['1', 'ERR_INVALID_ARG_TYPE'],
+  ] as const) {
     t.like(await t.throwsAsync(exec('true', [], { maxBuffer: bad as number })), { code })
   }
-  t.like(await t.throwsAsync(exec('cat', [], { input: 42 as unknown as string })), { code: 'ERR_INVALID_ARG_TYPE' }, 'input is checked before anything starts')
+  t.like(
+    await t.throwsAsync(exec('cat', [], { input: 42 as unknown as string })),
+    { code: 'ERR_INVALID_ARG_TYPE' },
+    'input is checked before anything starts',
+  )
   t.is((await exec('cat', [], { input: new Uint8Array([104, 105]) })).stdout, 'hi')
 })
 
@@ -477,7 +608,10 @@ test('root: chroot into a directory and pivotRoot into it in a new mount namespa
   const chroot = await exec('sh', ['-c', 'ls / | tr "\\n" " "; pwd'], { root: rootfs, cwd: '/tmp' })
   t.is(chroot.stdout, 'bin etc lib lib64 proc sbin tmp usr /tmp\n')
   const pivot = await exec('sh', ['-c', 'ls / | tr "\\n" " "; echo; echo $$'], {
-    unshare: ['mnt', 'pid'], root: rootfs, pivotRoot: true, mountProc: true,
+    unshare: ['mnt', 'pid'],
+    root: rootfs,
+    pivotRoot: true,
+    mountProc: true,
   })
   const [ls, pid1] = pivot.stdout.trim().split('\n')
   t.is(ls, 'bin etc lib lib64 proc sbin tmp usr ')
@@ -492,15 +626,21 @@ test('root: chroot into a directory and pivotRoot into it in a new mount namespa
     const script = ['-c', 'echo $$; id -u; cat /proc/1/comm; set -- /proc/[0-9]*; echo $#']
     Promise.all([grab(nsjs.exec('sh', script, { ...options, pivotRoot: true })), grab(nsjs.exec('sh', script, options))])
       .then((r) => console.log(JSON.stringify(r)))`)
-  t.deepEqual(rootless, ['1\n0\nsh\n1\n', '1\n0\nsh\n1\n'], 'pid 1 is sh, root inside, and /proc shows only sh once cat is gone')
+  t.deepEqual(
+    rootless,
+    ['1\n0\nsh\n1\n', '1\n0\nsh\n1\n'],
+    'pid 1 is sh, root inside, and /proc shows only sh once cat is gone',
+  )
   // A symbolic link at root/proc would be followed out of the new root before the pivot.
   const linked = join(dirname(rootfs), 'linked')
   for (const d of ['usr', 'tmp']) mkdirSync(join(linked, d), { recursive: true })
   for (const l of ['bin', 'lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(linked, l))
   symlinkSync(join(rootfs, 'proc'), join(linked, 'proc'))
-  const escape = await t.throwsAsync<NamespaceError>(exec('true', [], { unshare: ['mnt', 'pid'], root: linked, pivotRoot: true, mountProc: true }))
-  t.like(escape, { code: 'ENOTDIR', step: 'mount /proc' })
-  t.regex(escape?.message ?? '', /must be a directory/)
+  const escaped = await t.throwsAsync<NamespaceError>(
+    exec('true', [], { unshare: ['mnt', 'pid'], root: linked, pivotRoot: true, mountProc: true }),
+  )
+  t.like(escaped, { code: 'ENOTDIR', step: 'mount /proc' })
+  t.regex(escaped?.message ?? '', /must be a directory/)
 })
 
 test.serial('hundreds of concurrent spawns next to child_process: all reaped, no zombies, no fd leak', async (t) => {
@@ -509,11 +649,20 @@ test.serial('hundreds of concurrent spawns next to child_process: all reaped, no
   await new Promise((resolve) => cpSpawn('true').on('close', resolve))
   // Counted over the kinds of descriptor a spawn makes: the runner opens and closes its own.
   const startFds = nsjsFdCount()
-  const ours = Array.from({ length: 300 }, (_, i) => spawn('true', [], { unshare: i % 2 ? ['uts'] : [], stdio: 'ignore' }).exited)
-  const theirs = Array.from({ length: 50 }, () => new Promise<number | null>((resolve) => cpSpawn('true').on('close', resolve)))
+  const ours = Array.from(
+    { length: 300 },
+    (_, i) => spawn('true', [], { unshare: i % 2 ? ['uts'] : [], stdio: 'ignore' }).exited,
+  )
+  const theirs = Array.from(
+    { length: 50 },
+    () => new Promise<number | null>((resolve) => cpSpawn('true').on('close', resolve)),
+  )
   const results = await Promise.all(ours)
   t.true(results.every((r) => r.code === 0 && r.signal === null))
-  t.true((await Promise.all(theirs)).every((c) => c === 0), 'node:child_process children still exit and are reaped by Node')
+  t.true(
+    (await Promise.all(theirs)).every((c) => c === 0),
+    'node:child_process children still exit and are reaped by Node',
+  )
   t.deepEqual(zombieChildren(), [])
   t.is(nsjsFdCount(), startFds)
 })
@@ -545,29 +694,105 @@ test('spawn validates its arguments before anything starts', (t) => {
   t.is(t.throws<NamespaceError>(() => spawn('true', [], { join: [closed] }))?.code, 'ERR_NS_CLOSED')
 })
 
-test('spawn refuses what the native side would mangle, with Node\'s codes and wording, before any syscall', (t) => {
+test("spawn refuses what the native side would mangle, with Node's codes and wording, before any syscall", (t) => {
   const bad: Array<[() => unknown, typeof TypeError | typeof RangeError, string, RegExp]> = [
     // A hole was skipped by the check and reached the binding as undefined (a plain Error).
-    [() => spawn('true', ['a', , 'b'] as string[]), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'args' must be an array without holes\. Received an empty slot at index 1$/],
-    [() => spawn('true', ['a', 5 as unknown as string]), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "args\[1\]" argument must be of type string\. Received type number \(5\)$/],
-    [() => spawn('true', ['a\0b']), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'args\[0\]' must be a string without null bytes\./],
+    [
+      // biome-ignore lint/suspicious/noSparseArray: the hole is what is checked
+      () => spawn('true', ['a', , 'b'] as string[]),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'args' must be an array without holes\. Received an empty slot at index 1$/,
+    ],
+    [
+      () => spawn('true', ['a', 5 as unknown as string]),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^The "args\[1\]" argument must be of type string\. Received type number \(5\)$/,
+    ],
+    [
+      () => spawn('true', ['a\0b']),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'args\[0\]' must be a string without null bytes\./,
+    ],
     // A plain Error 'StringExpected' from napi before.
-    [() => spawn('true', [], { argv0: 5 as unknown as string }), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "options\.argv0" argument must be of type string\. Received type number \(5\)$/],
-    [() => spawn('true', [], { argv0: 'a\0b' }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.argv0' must be a string without null bytes\./],
+    [
+      () => spawn('true', [], { argv0: 5 as unknown as string }),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^The "options\.argv0" argument must be of type string\. Received type number \(5\)$/,
+    ],
+    [
+      () => spawn('true', [], { argv0: 'a\0b' }),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'options\.argv0' must be a string without null bytes\./,
+    ],
     // 2**32 + 1 wrapped through int32 to 1: the child got our stdout.
-    [() => spawn('true', [], { stdio: ['pipe', 2 ** 32 + 1, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.stdio\[1\]" is out of range\. It must be >= 0 && <= 2147483647\. Received 4_294_967_297$/],
-    [() => spawn('true', [], { stdio: ['pipe', { fd: 2 ** 31 }, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /Received 2147483648$/],
-    [() => spawn('true', [], { stdio: ['pipe', 1.5, 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /It must be an integer\. Received 1\.5$/],
+    [
+      () => spawn('true', [], { stdio: ['pipe', 2 ** 32 + 1, 'pipe'] }),
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      /^The value of "options\.stdio\[1\]" is out of range\. It must be >= 0 && <= 2147483647\. Received 4_294_967_297$/,
+    ],
+    [
+      () => spawn('true', [], { stdio: ['pipe', { fd: 2 ** 31 }, 'pipe'] }),
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      /Received 2147483648$/,
+    ],
+    [
+      () => spawn('true', [], { stdio: ['pipe', 1.5, 'pipe'] }),
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      /It must be an integer\. Received 1\.5$/,
+    ],
     [() => spawn('true', [], { stdio: [-1, 'pipe', 'pipe'] }), RangeError, 'ERR_OUT_OF_RANGE', /Received -1$/],
     // 'A=B' reached the command as A with the value 'B=x'.
-    [() => spawn('true', [], { env: { 'A=B': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names .*Received 'A=B'$/],
-    [() => spawn('true', [], { env: { 'A\0': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names/],
-    [() => spawn('true', [], { env: { '': 'x' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env' must have names/],
-    [() => spawn('true', [], { env: { A: 'x\0' } }), TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'options\.env\['A'\]' must be a string without null bytes/],
+    [
+      () => spawn('true', [], { env: { 'A=B': 'x' } }),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'options\.env' must have names .*Received 'A=B'$/,
+    ],
+    [
+      () => spawn('true', [], { env: { 'A\0': 'x' } }),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'options\.env' must have names/,
+    ],
+    [
+      () => spawn('true', [], { env: { '': 'x' } }),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'options\.env' must have names/,
+    ],
+    [
+      () => spawn('true', [], { env: { A: 'x\0' } }),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'options\.env\['A'\]' must be a string without null bytes/,
+    ],
     // setTimeout turns a longer delay into 1 ms: the child was killed at once.
-    [() => spawn('true', [], { timeout: 2 ** 31 }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.timeout" is out of range\. It must be >= 0 && <= 2147483647\. Received 2147483648$/],
-    [() => spawn('true', [], { timeout: 1.5 }), RangeError, 'ERR_OUT_OF_RANGE', /^The value of "options\.timeout" is out of range\. It must be an integer\./],
-    [() => spawn('true', [], { timeout: '5' as unknown as number }), TypeError, 'ERR_INVALID_ARG_TYPE', /^The "options\.timeout" argument must be of type number\. Received type string \('5'\)$/],
+    [
+      () => spawn('true', [], { timeout: 2 ** 31 }),
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      /^The value of "options\.timeout" is out of range\. It must be >= 0 && <= 2147483647\. Received 2147483648$/,
+    ],
+    [
+      () => spawn('true', [], { timeout: 1.5 }),
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      /^The value of "options\.timeout" is out of range\. It must be an integer\./,
+    ],
+    [
+      () => spawn('true', [], { timeout: '5' as unknown as number }),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^The "options\.timeout" argument must be of type number\. Received type string \('5'\)$/,
+    ],
   ]
   for (const [fn, Ctor, code, message] of bad) {
     const e = t.throws(fn, { instanceOf: Ctor, code }, String(fn))
@@ -576,8 +801,12 @@ test('spawn refuses what the native side would mangle, with Node\'s codes and wo
   // Checked before the join handles are opened (a bad hostname came after that, and left them
   // to the collector).
   const before = nsFdCount()
-  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net', 'uts'] }, hostname: 'h'.repeat(65) }), { code: 'ERR_INVALID_ARG_VALUE' })
-  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net'] }, timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net', 'uts'] }, hostname: 'h'.repeat(65) }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
+  t.throws(() => spawn('true', [], { join: { pid: process.pid, types: ['net'] }, timeout: -1 }), {
+    code: 'ERR_OUT_OF_RANGE',
+  })
   t.is(nsFdCount(), before, 'no namespace was opened')
 })
 
@@ -600,33 +829,73 @@ test('spawn and exec read each option exactly once', async (t) => {
     return o
   }
   const values = {
-    signal: new AbortController().signal, timeout: 60_000, killSignal: 'SIGKILL', argv0: 'renamed',
-    env: { ONLY: '1' }, unshare: ['uts'], hostname: 'once', uidMap: [{ inside: 0, outside: 0, count: 1 }],
-    gidMap: [{ inside: 0, outside: 0, count: 1 }], uid: 0, gid: 0, setgroups: 'allow', propagation: 'private',
-    cwd: '/', dieWithParent: true, detached: false, mountProc: false, pivotRoot: false,
+    signal: new AbortController().signal,
+    timeout: 60_000,
+    killSignal: 'SIGKILL',
+    argv0: 'renamed',
+    env: { ONLY: '1' },
+    unshare: ['uts'],
+    hostname: 'once',
+    uidMap: [{ inside: 0, outside: 0, count: 1 }],
+    gidMap: [{ inside: 0, outside: 0, count: 1 }],
+    uid: 0,
+    gid: 0,
+    setgroups: 'allow',
+    propagation: 'private',
+    cwd: '/',
+    dieWithParent: true,
+    detached: false,
+    mountProc: false,
+    pivotRoot: false,
   }
   const reads = new Map<string, number>()
-  const child = spawn('/bin/sh', ['-c', 'echo "$0 $ONLY $(hostname)"'], counted({ ...values, stdio: ['ignore', 'pipe', 'inherit'] }, reads) as SpawnOptions)
+  const child = spawn(
+    '/bin/sh',
+    ['-c', 'echo "$0 $ONLY $(hostname)"'],
+    counted({ ...values, stdio: ['ignore', 'pipe', 'inherit'] }, reads) as SpawnOptions,
+  )
   let out = ''
   child.stdout?.on('data', (d: Buffer) => (out += d))
   const closed = once(child, 'close')
   t.deepEqual(await child.exited, { code: 0, signal: null })
-  t.deepEqual([...reads].filter(([, n]) => n !== 1), [], 'no option was read twice')
+  t.deepEqual(
+    [...reads].filter(([, n]) => n !== 1),
+    [],
+    'no option was read twice',
+  )
   t.is(reads.size, Object.keys(values).length + 1)
   await closed
   t.is(out, 'renamed 1 once\n')
 
   const execReads = new Map<string, number>()
-  const r = await exec('/bin/sh', ['-c', 'cat; echo " $0 $ONLY $(hostname)"'], counted({ ...values, input: 'in', encoding: 'utf8', maxBuffer: 1 << 20, stderr: 'pipe' }, execReads) as ExecOptions)
+  const r = await exec(
+    '/bin/sh',
+    ['-c', 'cat; echo " $0 $ONLY $(hostname)"'],
+    counted({ ...values, input: 'in', encoding: 'utf8', maxBuffer: 1 << 20, stderr: 'pipe' }, execReads) as ExecOptions,
+  )
   t.is(r.stdout, 'in renamed 1 once\n')
-  t.deepEqual([...execReads].filter(([, n]) => n !== 1), [], 'no exec option was read twice')
+  t.deepEqual(
+    [...execReads].filter(([, n]) => n !== 1),
+    [],
+    'no exec option was read twice',
+  )
 
   const ns = Namespace.current('uts')
   t.teardown(() => ns.close())
   const nsReads = new Map<string, number>()
-  const viaHandle = await ns.exec('/bin/sh', ['-c', 'echo $ONLY'], counted({ env: { ONLY: '2' }, join: [] }, nsReads) as ExecOptions)
+  const viaHandle = await ns.exec(
+    '/bin/sh',
+    ['-c', 'echo $ONLY'],
+    counted({ env: { ONLY: '2' }, join: [] }, nsReads) as ExecOptions,
+  )
   t.is(viaHandle.stdout, '2\n')
-  t.deepEqual([...nsReads], [['env', 1], ['join', 1]])
+  t.deepEqual(
+    [...nsReads],
+    [
+      ['env', 1],
+      ['join', 1],
+    ],
+  )
 })
 
 test('using: a child still running gets SIGTERM when its scope ends, as a ChildProcess does', async (t) => {
@@ -653,35 +922,65 @@ test('using: a child still running gets SIGTERM when its scope ends, as a ChildP
 test('a thread id is named as one, with the process to use instead', async (t) => {
   const { Worker } = await import('node:worker_threads')
   // The worker's own thread: /proc/thread-self names it as <pid>/task/<tid>.
-  const w = new Worker(`
+  const w = new Worker(
+    `
     const { parentPort } = require('node:worker_threads')
     parentPort.postMessage(require('node:fs').readlinkSync('/proc/thread-self'))
-    setInterval(() => {}, 1000)`, { eval: true })
+    setInterval(() => {}, 1000)`,
+    { eval: true },
+  )
   t.teardown(() => w.terminate())
-  const link = await new Promise<string>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+  const link = await new Promise<string>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
   const tid = Number(link.split('/').pop())
   t.not(tid, process.pid)
   t.regex(readFileSync(`/proc/${tid}/status`, 'utf8'), new RegExp(`^Tgid:\\s+${process.pid}$`, 'm'), 'a thread of ours')
   const check = (e: NamespaceError | undefined, what: string): void => {
-    t.like(e, { name: 'NamespaceError', code: 'ERR_NS_THREAD_ID', errno: 0, syscall: 'pidfd_open', pid: tid, tgid: process.pid }, what)
-    t.true(e?.message.startsWith(`${tid} is the id of a thread of process ${process.pid}, not of a process`), e?.message)
+    t.like(
+      e,
+      {
+        name: 'NamespaceError',
+        code: 'ERR_NS_THREAD_ID',
+        errno: 0,
+        syscall: 'pidfd_open',
+        pid: tid,
+        tgid: process.pid,
+      },
+      what,
+    )
+    t.true(
+      e?.message.startsWith(`${tid} is the id of a thread of process ${process.pid}, not of a process`),
+      e?.message,
+    )
     t.true(e?.message.includes(`use its process id ${process.pid}`), what)
   }
-  check(t.throws<NamespaceError>(() => Namespace.open(tid, 'net')), 'open')
-  check(t.throws<NamespaceError>(() => Namespace.openAll(tid)), 'openAll')
-  check(t.throws<NamespaceError>(() => spawn('true', [], { join: { pid: tid } })), 'spawn join by pid')
+  check(
+    t.throws<NamespaceError>(() => Namespace.open(tid, 'net')),
+    'open',
+  )
+  check(
+    t.throws<NamespaceError>(() => Namespace.openAll(tid)),
+    'openAll',
+  )
+  check(
+    t.throws<NamespaceError>(() => spawn('true', [], { join: { pid: tid } })),
+    'spawn join by pid',
+  )
   // The process it names works.
   Namespace.open(process.pid, 'net').close()
 })
 
-test.serial('namespaces() goes through the child\'s pidfd: a reused pid never gives another process\'s', async (t) => {
+test.serial("namespaces() goes through the child's pidfd: a reused pid never gives another process's", async (t) => {
   t.timeout(60_000)
   // In a worker the reaper thread reaps at once while the worker's JS is busy, so the child is
   // gone (its pid free) while `exited` has not settled yet. The pid is then handed to a new
   // process (ns_last_pid, as CRIU does), in a uts namespace of its own: by pid number,
   // namespaces() would give that process's namespaces.
   const { Worker } = await import('node:worker_threads')
-  const w = new Worker(`
+  const w = new Worker(
+    `
     const { parentPort } = require('node:worker_threads')
     const { readFileSync, writeFileSync } = require('node:fs')
     const { spawn } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
@@ -726,9 +1025,12 @@ test.serial('namespaces() goes through the child\'s pidfd: a reused pid never gi
       }
       parentPort.postMessage(tries)
     })().catch((e) => parentPort.postMessage([{ error: String(e && e.stack || e) }]))`,
-  { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] })
+    { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] },
+  )
   t.teardown(() => w.terminate())
-  const tries = await new Promise<Array<{ reused?: boolean; code?: string; name?: string; pid?: number; got?: string[]; error?: string }>>((resolve, reject) => {
+  const tries = await new Promise<
+    Array<{ reused?: boolean; code?: string; name?: string; pid?: number; got?: string[]; error?: string }>
+  >((resolve, reject) => {
     w.once('message', resolve)
     w.once('error', reject)
   })

@@ -5,11 +5,11 @@
 // Environment knobs: BENCH_N (spawns per variant per round, default 200), BENCH_ROUNDS (default 5),
 // BENCH_BURST (concurrent spawns, default 500), BENCH_BALLAST_MIB (default 1024),
 // BENCH_QUICK=1 (a short smoke run: small N, 2 rounds; its numbers are not meant to be quoted).
-import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process'
+import { spawn as cpSpawn, execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
-import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 import { sectionNames } from '../scripts/elf-glibc.mjs'
@@ -71,7 +71,8 @@ function fail(msg) {
 if (process.platform !== 'linux') fail('Linux only')
 if (process.geteuid() !== 0) fail('run as root: the benchmarks make namespaces and join another net namespace')
 if (!existsSync(join(root, 'dist/cjs/index.js'))) fail('dist/ is missing: run `npm run build` first')
-for (const f of ['/usr/bin/unshare', '/usr/bin/nsenter', '/bin/true', '/bin/sleep']) if (!existsSync(f)) fail(`${f} is missing (util-linux/coreutils)`)
+for (const f of ['/usr/bin/unshare', '/usr/bin/nsenter', '/bin/true', '/bin/sleep'])
+  if (!existsSync(f)) fail(`${f} is missing (util-linux/coreutils)`)
 
 // ---- which native binary the workers will load -------------------------------------------------
 
@@ -101,8 +102,12 @@ function nativeBinary() {
 }
 const native = nativeBinary()
 if (native.debug) {
-  console.error(`bench: WARNING: ${native.path} is a debug build (it has .debug_info): nsjs's numbers will be slower than`)
-  console.error('bench: a release build\'s. Run `npm run build` (or point NSJS_NATIVE_PATH at a release build) for real numbers.\n')
+  console.error(
+    `bench: WARNING: ${native.path} is a debug build (it has .debug_info): nsjs's numbers will be slower than`,
+  )
+  console.error(
+    "bench: a release build's. Run `npm run build` (or point NSJS_NATIVE_PATH at a release build) for real numbers.\n",
+  )
 }
 
 // ---- the C program ----------------------------------------------------------------------------
@@ -119,7 +124,20 @@ try {
 
 function probeChildProcess() {
   const out = join(tmp, 'strace.txt')
-  const r = spawnSync('strace', ['-f', '-e', 'trace=clone,clone3,fork,vfork', '-o', out, process.execPath, '-e', "require('child_process').spawnSync('/bin/true')"], { stdio: 'ignore' })
+  const r = spawnSync(
+    'strace',
+    [
+      '-f',
+      '-e',
+      'trace=clone,clone3,fork,vfork',
+      '-o',
+      out,
+      process.execPath,
+      '-e',
+      "require('child_process').spawnSync('/bin/true')",
+    ],
+    { stdio: 'ignore' },
+  )
   if (r.error || r.status !== 0) return { how: 'unknown (strace not available)' }
   // Threads have CLONE_THREAD; the child process is the call without it.
   const line = readFileSync(out, 'utf8')
@@ -128,7 +146,11 @@ function probeChildProcess() {
   if (!line) return { how: 'unknown (no process-creating call seen)' }
   const flags = /flags=([A-Z_|0-9]+)/.exec(line)?.[1] ?? ''
   const vm = flags.includes('CLONE_VM') || /\bvfork\(/.test(line)
-  return { how: vm ? 'vfork-like (shares memory)' : 'fork (copies the page tables)', syscall: line.replace(/^\d+\s+/, '').slice(0, 160), sharesMemory: vm }
+  return {
+    how: vm ? 'vfork-like (shares memory)' : 'fork (copies the page tables)',
+    syscall: line.replace(/^\d+\s+/, '').slice(0, 160),
+    sharesMemory: vm,
+  }
 }
 
 // ---- the net namespace to join --------------------------------------------------------------------
@@ -156,7 +178,9 @@ async function startTarget() {
 
 function runWorker(task, opts) {
   return new Promise((resolve, reject) => {
-    worker = cpSpawn(process.execPath, [join(here, 'worker.mjs'), task, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    worker = cpSpawn(process.execPath, [join(here, 'worker.mjs'), task, JSON.stringify(opts)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     worker.stdout.setEncoding('utf8').on('data', (d) => (out += d))
     worker.once('error', reject)
@@ -187,11 +211,29 @@ const env = {
   command: `npm run bench${quick ? ' (BENCH_QUICK=1)' : ''}`,
   loadavgAtStart: os.loadavg(),
   nativeBinary: native,
-  settings: { n: N, rounds: ROUNDS, warmup: WARMUP, burst: BURST, burstRounds: BURST_ROUNDS, ballastMiB: BALLAST, inflight: INFLIGHT, chunk: CHUNK },
+  settings: {
+    n: N,
+    rounds: ROUNDS,
+    warmup: WARMUP,
+    burst: BURST,
+    burstRounds: BURST_ROUNDS,
+    ballastMiB: BALLAST,
+    inflight: INFLIGHT,
+    chunk: CHUNK,
+  },
 }
-console.log(`nsjs bench: node ${env.node} (libuv ${env.libuv}), kernel ${os.release()}, ${env.cpus}, THP ${env.transparentHugepages}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
-console.log(`  native binary: ${native.path}${native.debug ? ' (DEBUG build)' : native.debug === false ? ' (release build)' : ''}`)
-console.log(`  ${N} spawns per variant per round, ${ROUNDS} rounds, variants interleaved; each task in a fresh Node process\n`)
+console.log(
+  `nsjs bench: node ${env.node} (libuv ${env.libuv}), kernel ${os.release()}, ${env.cpus}, THP ${env.transparentHugepages}, load ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+)
+console.log(
+  `  native binary: ${native.path}${native.debug ? ' (DEBUG build)' : native.debug === false ? ' (release build)' : ''}`,
+)
+console.log(
+  `  ${N} spawns per variant per round, ${ROUNDS} rounds, variants interleaved; each task in a fresh Node process\n`,
+)
 
 const childProcess = probeChildProcess()
 console.log(`child_process.spawn creates a child with: ${childProcess.syscall ?? childProcess.how}\n`)
@@ -205,12 +247,26 @@ const big = await runWorker('compare', { ...common, ballastMiB: BALLAST })
 console.log('4. nsjs against the C program')
 const floor = await runWorker('floor', { ...common, n: Math.round(N * 1.5), inflight: INFLIGHT, cBinary })
 console.log(`5. ${BURST} concurrent spawns`)
-const burst = await runWorker('burst', { target: pid, count: BURST, rounds: BURST_ROUNDS, chunk: CHUNK, file: '/bin/sleep', args: ['0.05'] })
+const burst = await runWorker('burst', {
+  target: pid,
+  count: BURST,
+  rounds: BURST_ROUNDS,
+  chunk: CHUNK,
+  file: '/bin/sleep',
+  args: ['0.05'],
+})
 console.log('6. where the time of one sequential spawn goes')
-const breakdown = await runWorker('breakdown', { n: N, rounds: quick ? ROUNDS : Math.max(ROUNDS, 9), warmup: WARMUP, cBinary })
+const breakdown = await runWorker('breakdown', {
+  n: N,
+  rounds: quick ? ROUNDS : Math.max(ROUNDS, 9),
+  warmup: WARMUP,
+  cBinary,
+})
 cleanup()
 env.loadavgAtEnd = os.loadavg()
-console.log(`\nload average at the end: ${env.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine skew the numbers)`)
+console.log(
+  `\nload average at the end: ${env.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine skew the numbers)`,
+)
 
 // ---- report -----------------------------------------------------------------------------------
 
@@ -220,8 +276,8 @@ const yes = (ok) => (ok ? 'yes' : 'NO')
 function table(head, rows) {
   const all = [head, ...rows]
   const w = head.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)))
-  const line = (r) => '  ' + r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ')
-  return [line(head), '  ' + w.map((x) => '-'.repeat(x)).join('  '), ...rows.map(line)].join('\n')
+  const line = (r) => `  ${r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ')}`
+  return [line(head), `  ${w.map((x) => '-'.repeat(x)).join('  ')}`, ...rows.map(line)].join('\n')
 }
 
 const pairs = [
@@ -240,24 +296,52 @@ for (const [label, runs, t] of [
     // The ratio of each round (its variants ran back to back), then the median over rounds.
     const r = median(runs.perSpawnUs[cpName].map((x, i) => x / runs.perSpawnUs[ns][i]))
     compareRows.push([`${what}${label}`, `${runs.rssMiB} MiB`, us(a), us(b), cpCmd, ratio(r), `>= ${t}x`, yes(r >= t)])
-    results.compare.push({ case: `${what}${label}`, parentRssMiB: runs.rssMiB, nsjsUs: a, childProcessUs: b, childProcessCommand: cpCmd, speedup: r, target: t, met: r >= t, nsjsSpawnCallUs: runs.spawnCallUs[ns], nsjsRoundsUs: runs.perSpawnUs[ns], childProcessRoundsUs: runs.perSpawnUs[cpName] })
+    results.compare.push({
+      case: `${what}${label}`,
+      parentRssMiB: runs.rssMiB,
+      nsjsUs: a,
+      childProcessUs: b,
+      childProcessCommand: cpCmd,
+      speedup: r,
+      target: t,
+      met: r >= t,
+      nsjsSpawnCallUs: runs.spawnCallUs[ns],
+      nsjsRoundsUs: runs.perSpawnUs[ns],
+      childProcessRoundsUs: runs.perSpawnUs[cpName],
+    })
   }
 }
 for (const [what, ns, cpName] of pairs) {
-  results.growth[what] = { nsjs: big.medianUs[ns] / normal.medianUs[ns], childProcess: big.medianUs[cpName] / normal.medianUs[cpName] }
+  results.growth[what] = {
+    nsjs: big.medianUs[ns] / normal.medianUs[ns],
+    childProcess: big.medianUs[cpName] / normal.medianUs[cpName],
+  }
 }
 console.log(`\n1-3. spawn+exit, sequential (await each exit), median over ${ROUNDS} rounds of per-spawn time (us)`)
 console.log('   speedup = median over rounds of (child_process / nsjs in the same round)')
-console.log(table(['case', 'parent RSS', 'nsjs us', 'child_process us', 'child_process command', 'speedup', 'target', 'met'], compareRows))
+console.log(
+  table(
+    ['case', 'parent RSS', 'nsjs us', 'child_process us', 'child_process command', 'speedup', 'target', 'met'],
+    compareRows,
+  ),
+)
 console.log(
   '  time spent inside the synchronous nsjs spawn() call: ' +
     results.compare
-      .map((x) => `${x.case} median ${us(x.nsjsSpawnCallUs.median)} / p90 ${us(x.nsjsSpawnCallUs.p90)} / mean ${us(x.nsjsSpawnCallUs.mean)}`)
+      .map(
+        (x) =>
+          `${x.case} median ${us(x.nsjsSpawnCallUs.median)} / p90 ${us(x.nsjsSpawnCallUs.p90)} / mean ${us(x.nsjsSpawnCallUs.mean)}`,
+      )
       .join('; '),
 )
 console.log(
   `  cost with ${BALLAST} MiB / without: ` +
-    pairs.map(([what]) => `${what}: nsjs ${ratio(results.growth[what].nsjs)}, child_process ${ratio(results.growth[what].childProcess)}`).join('; '),
+    pairs
+      .map(
+        ([what]) =>
+          `${what}: nsjs ${ratio(results.growth[what].nsjs)}, child_process ${ratio(results.growth[what].childProcess)}`,
+      )
+      .join('; '),
 )
 
 const floorRows = []
@@ -270,26 +354,80 @@ for (const [what, c, ns, t] of [
   const a = floor.medianUs[c]
   const b = floor.medianUs[ns]
   const r = median(floor.perSpawnUs[ns].map((x, i) => x / floor.perSpawnUs[c][i]))
-  floorRows.push([what, us(a), us(b), ratio(r), t ? `<= ${t}x` : '(info)', t ? yes(r <= t) : '', `${Math.round(1e6 / b)}/s`, us(floor.blockingUs[c]), us(floor.blockingUs[ns])])
-  results.floor.push({ case: what, cUs: a, nsjsUs: b, ratio: r, target: t, met: t ? r <= t : undefined, nsjsPerSecond: 1e6 / b, cCloneCallUs: floor.blockingUs[c], nsjsSpawnCallUs: floor.blockingUs[ns], cRoundsUs: floor.perSpawnUs[c], nsjsRoundsUs: floor.perSpawnUs[ns] })
+  floorRows.push([
+    what,
+    us(a),
+    us(b),
+    ratio(r),
+    t ? `<= ${t}x` : '(info)',
+    t ? yes(r <= t) : '',
+    `${Math.round(1e6 / b)}/s`,
+    us(floor.blockingUs[c]),
+    us(floor.blockingUs[ns]),
+  ])
+  results.floor.push({
+    case: what,
+    cUs: a,
+    nsjsUs: b,
+    ratio: r,
+    target: t,
+    met: t ? r <= t : undefined,
+    nsjsPerSecond: 1e6 / b,
+    cCloneCallUs: floor.blockingUs[c],
+    nsjsSpawnCallUs: floor.blockingUs[ns],
+    cRoundsUs: floor.perSpawnUs[c],
+    nsjsRoundsUs: floor.perSpawnUs[ns],
+  })
 }
-console.log(`\n4. nsjs from Node against C clone(CLONE_VM|CLONE_VFORK)+execve(/bin/true)+waitpid, median over ${ROUNDS} rounds of ${floor.n} (us per spawn)`)
+console.log(
+  `\n4. nsjs from Node against C clone(CLONE_VM|CLONE_VFORK)+execve(/bin/true)+waitpid, median over ${ROUNDS} rounds of ${floor.n} (us per spawn)`,
+)
 console.log('   nsjs/C = median over rounds of (nsjs / C in the same round); blocks = mean time in clone() / spawn()')
-console.log(table(['case', 'C us', 'nsjs us', 'nsjs/C', 'target', 'met', 'nsjs rate', 'C clone() blocks', 'nsjs spawn() blocks'], floorRows))
+console.log(
+  table(
+    ['case', 'C us', 'nsjs us', 'nsjs/C', 'target', 'met', 'nsjs rate', 'C clone() blocks', 'nsjs spawn() blocks'],
+    floorRows,
+  ),
+)
 
 const burstRows = []
 for (const [name, s] of Object.entries(burst.summary)) {
   const met = s.lagMaxMs <= TARGETS.lagMs
   const isTarget = name === 'nsjs all at once'
-  burstRows.push([name, `${s.totalMs.toFixed(0)} ms`, s.lagMaxMs.toFixed(1), s.lagP99Ms.toFixed(1), s.intervalMaxGapMs.toFixed(1), `${us(s.callMedianUs)} / ${us(s.callP99Us)} / ${us(s.callMaxUs)}`, s.callSumMs.toFixed(0), isTarget ? yes(met) : '(info)'])
+  burstRows.push([
+    name,
+    `${s.totalMs.toFixed(0)} ms`,
+    s.lagMaxMs.toFixed(1),
+    s.lagP99Ms.toFixed(1),
+    s.intervalMaxGapMs.toFixed(1),
+    `${us(s.callMedianUs)} / ${us(s.callP99Us)} / ${us(s.callMaxUs)}`,
+    s.callSumMs.toFixed(0),
+    isTarget ? yes(met) : '(info)',
+  ])
   results.burst[name] = { ...s, met: isTarget ? met : undefined }
 }
 results.burst.command = burst.command
 results.burst.count = burst.count
 results.burst.rounds = burst.rounds
 results.burst.runs = burst.runs
-console.log(`\n5. ${BURST} concurrent \`${burst.command}\` in new uts namespaces, median of ${BURST_ROUNDS} rounds; lag in ms (target: max <= ${TARGETS.lagMs} ms)`)
-console.log(table(['variant', 'all exited', 'lag max', 'lag p99', '1ms timer max gap', 'spawn() call us med/p99/max', 'sum of calls ms', 'met'], burstRows))
+console.log(
+  `\n5. ${BURST} concurrent \`${burst.command}\` in new uts namespaces, median of ${BURST_ROUNDS} rounds; lag in ms (target: max <= ${TARGETS.lagMs} ms)`,
+)
+console.log(
+  table(
+    [
+      'variant',
+      'all exited',
+      'lag max',
+      'lag p99',
+      '1ms timer max gap',
+      'spawn() call us med/p99/max',
+      'sum of calls ms',
+      'met',
+    ],
+    burstRows,
+  ),
+)
 
 const STEP_NAMES = {
   'C steps=-': 'C floor: CLONE_NEWUTS on the clone, one stack, waitpid',
@@ -299,9 +437,9 @@ const STEP_NAMES = {
   'C steps=P': 'C + P: CLOEXEC error pipe read to EOF',
   'C steps=M': 'C + M: fresh mmap stack + guard page per spawn',
   'C steps=F': 'C + F: pidfd -> reaper thread -> eventfd -> main epoll',
-  'C steps=W': 'C + W: pidfd in the main thread\'s own epoll',
-  'C steps=SUDPM': 'C + SUDPM: nsjs\'s spawn syscalls, waitpid',
-  'C steps=SUDPMF': 'C + SUDPMF: all of nsjs\'s syscalls (its design)',
+  'C steps=W': "C + W: pidfd in the main thread's own epoll",
+  'C steps=SUDPM': "C + SUDPM: nsjs's spawn syscalls, waitpid",
+  'C steps=SUDPMF': "C + SUDPMF: all of nsjs's syscalls (its design)",
   'C steps=SUDPMW': 'C + SUDPMW: the same, exit seen without the thread hop',
   'node spawn()': 'nsjs spawn() from Node (env: process.env)',
   'node spawn() env {PATH}': 'nsjs spawn() with env: { PATH }',
@@ -323,13 +461,21 @@ results.breakdown = {
   n: breakdown.n,
   rounds: breakdown.rounds,
   medianUs: breakdown.medianUs,
-  vsFloorUs: Object.fromEntries(Object.keys(breakdown.medianUs).filter((k) => k !== 'node env list only').map((k) => [k, vsFloor(k)])),
+  vsFloorUs: Object.fromEntries(
+    Object.keys(breakdown.medianUs)
+      .filter((k) => k !== 'node env list only')
+      .map((k) => [k, vsFloor(k)]),
+  ),
   labels: STEP_NAMES,
   runs: breakdown.runs,
 }
-console.log(`\n6. Where the time of one sequential spawn (new uts ns, /bin/true) goes, median over ${breakdown.rounds} rounds of ${breakdown.n} (us)`)
+console.log(
+  `\n6. Where the time of one sequential spawn (new uts ns, /bin/true) goes, median over ${breakdown.rounds} rounds of ${breakdown.n} (us)`,
+)
 console.log('   "vs C floor" = median over rounds of (variant - C floor of the same round)')
-console.log('   "blocking" = time in clone() for C (it returns once the child exec\'ed), in the spawn()/native call for Node')
+console.log(
+  '   "blocking" = time in clone() for C (it returns once the child exec\'ed), in the spawn()/native call for Node',
+)
 console.log(table(['variant', 'per spawn', 'vs C floor', 'blocking mean / p50 / p90'], bdRows))
 
 const met = {
@@ -343,7 +489,7 @@ console.log('\nTargets:')
 for (const [k, v] of Object.entries(met)) console.log(`  ${v ? 'met    ' : 'NOT met'}  ${k}`)
 
 if (!quick) {
-  writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n')
+  writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
   console.log('\nwrote bench/results.json')
 } else {
   console.log('\n(BENCH_QUICK=1: bench/results.json left alone)')

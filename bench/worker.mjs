@@ -18,7 +18,8 @@ const { spawn, exec, Namespace } = require('..')
 const [task, json] = process.argv.slice(2)
 const opts = JSON.parse(json ?? '{}')
 
-const log = (...a) => process.stderr.write(`  [${task}${opts.ballastMiB ? ` ${opts.ballastMiB} MiB` : ''}] ${a.join(' ')}\n`)
+const log = (...a) =>
+  process.stderr.write(`  [${task}${opts.ballastMiB ? ` ${opts.ballastMiB} MiB` : ''}] ${a.join(' ')}\n`)
 const now = () => performance.now() // ms, fractional
 
 function median(a) {
@@ -40,7 +41,9 @@ function cpRun(file, args) {
   return new Promise((resolve, reject) => {
     const c = cp.spawn(file, args, { stdio: 'ignore' })
     c.once('error', reject)
-    c.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(' ')}: exit ${code} ${signal ?? ''}`))))
+    c.once('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${file} ${args.join(' ')}: exit ${code} ${signal ?? ''}`)),
+    )
   })
 }
 
@@ -131,7 +134,15 @@ async function compare({ target, n, rounds, warmup, ballastMiB }) {
     spawnCallUs: Object.fromEntries(
       names
         .filter((k) => calls[k].length)
-        .map((k) => [k, { median: median(calls[k]) * 1000, p90: percentile(calls[k], 90) * 1000, p99: percentile(calls[k], 99) * 1000, mean: (calls[k].reduce((a, b) => a + b, 0) / calls[k].length) * 1000 }]),
+        .map((k) => [
+          k,
+          {
+            median: median(calls[k]) * 1000,
+            p90: percentile(calls[k], 90) * 1000,
+            p99: percentile(calls[k], 99) * 1000,
+            mean: (calls[k].reduce((a, b) => a + b, 0) / calls[k].length) * 1000,
+          },
+        ]),
     ),
   }
 }
@@ -243,7 +254,12 @@ async function burstOnce(kind, { target, count, chunk, file, args }) {
     lagP99Ms: h.percentile(99) / 1e6,
     lagP50Ms: h.percentile(50) / 1e6,
     intervalMaxGapMs: maxGap,
-    callUs: { median: median(calls) * 1000, p99: percentile(calls, 99) * 1000, max: Math.max(...calls) * 1000, sumMs: calls.reduce((a, b) => a + b, 0) },
+    callUs: {
+      median: median(calls) * 1000,
+      p99: percentile(calls, 99) * 1000,
+      max: Math.max(...calls) * 1000,
+      sumMs: calls.reduce((a, b) => a + b, 0),
+    },
   }
 }
 
@@ -266,7 +282,9 @@ async function burst({ target, count, rounds, chunk, file, args }) {
       const [kind, c] = kinds[name]
       runs[name].push(await burstOnce(kind, { target, count, chunk: c, file, args }))
       const x = runs[name].at(-1)
-      log(`round ${r + 1}/${rounds} ${name}: ${x.totalMs.toFixed(0)} ms, lag max ${x.lagMaxMs.toFixed(1)} ms p99 ${x.lagP99Ms.toFixed(1)} ms, gap ${x.intervalMaxGapMs.toFixed(1)} ms, call ${x.callUs.median.toFixed(0)} us`)
+      log(
+        `round ${r + 1}/${rounds} ${name}: ${x.totalMs.toFixed(0)} ms, lag max ${x.lagMaxMs.toFixed(1)} ms p99 ${x.lagP99Ms.toFixed(1)} ms, gap ${x.intervalMaxGapMs.toFixed(1)} ms, call ${x.callUs.median.toFixed(0)} us`,
+      )
     }
   }
   const summary = Object.fromEntries(
@@ -299,12 +317,17 @@ async function burst({ target, count, rounds, chunk, file, args }) {
  * spawn() builds from process.env, the native call alone (through the internal binding), with and
  * without that env.
  */
-async function breakdown({ n, rounds, warmup, cBinary }) {
+async function breakdown({ n, rounds, cBinary }) {
   const runC = (steps) => {
     const r = cp.spawnSync(cBinary, [`--steps=${steps}`, 'uts', String(n)], { encoding: 'utf8' })
     if (r.status !== 0) throw new Error(`${cBinary} --steps=${steps}: ${r.stderr || r.error}`)
     const j = JSON.parse(r.stdout)
-    return { perSpawnUs: j.per_spawn_us, callUs: j.clone_call_us, callP50Us: j.clone_call_p50_us, callP90Us: j.clone_call_p90_us }
+    return {
+      perSpawnUs: j.per_spawn_us,
+      callUs: j.clone_call_us,
+      callP50Us: j.clone_call_p50_us,
+      callP90Us: j.clone_call_p90_us,
+    }
   }
   const envList = () =>
     Object.entries(process.env)
@@ -316,7 +339,19 @@ async function breakdown({ n, rounds, warmup, cBinary }) {
     const { binding } = require('../dist/cjs/loader.js')
     native = binding().spawnChild
   } catch {}
-  const request = (env) => ({ file: '/bin/true', argv: ['/bin/true'], env, joinFds: [], joinTypes: [], unshare: ['uts'], mountProc: false, propagation: 'private', pivotRoot: false, newSession: false, stdio: [-2, -2, -2] })
+  const request = (env) => ({
+    file: '/bin/true',
+    argv: ['/bin/true'],
+    env,
+    joinFds: [],
+    joinTypes: [],
+    unshare: ['uts'],
+    mountProc: false,
+    propagation: 'private',
+    pivotRoot: false,
+    newSession: false,
+    stdio: [-2, -2, -2],
+  })
   const nodeVariant = (start) => async () => {
     const calls = []
     const t0 = now()
@@ -327,13 +362,21 @@ async function breakdown({ n, rounds, warmup, cBinary }) {
       await done
     }
     const perSpawnUs = ((now() - t0) * 1000) / n
-    return { perSpawnUs, callUs: (calls.reduce((a, b) => a + b, 0) * 1000) / n, callP50Us: median(calls) * 1000, callP90Us: percentile(calls, 90) * 1000 }
+    return {
+      perSpawnUs,
+      callUs: (calls.reduce((a, b) => a + b, 0) * 1000) / n,
+      callP50Us: median(calls) * 1000,
+      callP90Us: percentile(calls, 90) * 1000,
+    }
   }
   const small = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
   const list = {}
-  for (const st of ['', 'S', 'U', 'D', 'P', 'M', 'F', 'W', 'SUDPM', 'SUDPMF', 'SUDPMW']) list[`C steps=${st || '-'}`] = () => runC(st)
+  for (const st of ['', 'S', 'U', 'D', 'P', 'M', 'F', 'W', 'SUDPM', 'SUDPMF', 'SUDPMW'])
+    list[`C steps=${st || '-'}`] = () => runC(st)
   list['node spawn()'] = nodeVariant(() => spawn('/bin/true', [], { unshare: ['uts'], stdio: 'ignore' }).exited)
-  list['node spawn() env {PATH}'] = nodeVariant(() => spawn('/bin/true', [], { unshare: ['uts'], stdio: 'ignore', env: small }).exited)
+  list['node spawn() env {PATH}'] = nodeVariant(
+    () => spawn('/bin/true', [], { unshare: ['uts'], stdio: 'ignore', env: small }).exited,
+  )
   if (native) {
     const nativeRun = (env) => () =>
       new Promise((resolve) => {
@@ -368,7 +411,15 @@ async function breakdown({ n, rounds, warmup, cBinary }) {
     medianUs: Object.fromEntries(
       names.map((k) => {
         const m = (f) => median(res[k].map(f))
-        return [k, { perSpawn: m((x) => x.perSpawnUs), call: m((x) => x.callUs), callP50: m((x) => x.callP50Us), callP90: m((x) => x.callP90Us) }]
+        return [
+          k,
+          {
+            perSpawn: m((x) => x.perSpawnUs),
+            call: m((x) => x.callUs),
+            callP50: m((x) => x.callP50Us),
+            callP90: m((x) => x.callP90Us),
+          },
+        ]
       }),
     ),
     runs: res,
@@ -382,4 +433,4 @@ if (!tasks[task]) {
 }
 const result = await tasks[task](opts)
 netHandle?.close()
-process.stdout.write(JSON.stringify(result) + '\n')
+process.stdout.write(`${JSON.stringify(result)}\n`)

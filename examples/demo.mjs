@@ -2,19 +2,22 @@
 // Run as root on Linux: `npm run demo`.
 import os from 'node:os'
 
-import { Namespace, exec, spawn } from 'nsjs'
+import { exec, Namespace, spawn } from 'nsjs'
 
 const say = (what, value = '') => console.log(`${what.padEnd(52)} ${value}`)
 const name = `nsjs-demo-${process.pid}`
 const path = `/run/netns/${name}`
 
-say('this thread\'s net namespace', Namespace.current('net').id)
+say("this thread's net namespace", Namespace.current('net').id)
 
 // 1. Create a network namespace without moving this thread, and keep it like `ip netns add`.
 const lab = await Namespace.create('net')
 await lab.persist(path)
 say('created and persisted', `${lab.id} at ${path}`)
-say('ip netns list sees it', (await exec('ip', ['netns', 'list'])).stdout.split('\n').find((l) => l.startsWith(name)))
+say(
+  'ip netns list sees it',
+  (await exec('ip', ['netns', 'list'])).stdout.split('\n').find((l) => l.startsWith(name)),
+)
 
 // 2. Configure it from inside with iproute2, joined by nsjs (like `ip netns exec`).
 await lab.exec('ip', ['link', 'set', 'lo', 'up'])
@@ -32,15 +35,22 @@ say('Namespace.list() row', JSON.stringify({ id: row.id, nprocs: row.nprocs, pat
 
 // 5. Spawn a sandbox: new user (mapped root), pid, mnt, uts namespaces, /proc mounted, and the
 //    persisted network joined.
-const box = spawn('sh', ['-c', 'echo "hostname=$(hostname) uid=$(id -u) pid=$$ procs=$(ls /proc | grep -c "^[0-9]")"; readlink /proc/self/ns/net'], {
-  join: [lab],
-  unshare: ['user', 'pid', 'mnt', 'uts'],
-  uidMap: 'root',
-  gidMap: 'root',
-  hostname: 'sandbox',
-  mountProc: true,
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
+const box = spawn(
+  'sh',
+  [
+    '-c',
+    'echo "hostname=$(hostname) uid=$(id -u) pid=$$ procs=$(ls /proc | grep -c "^[0-9]")"; readlink /proc/self/ns/net',
+  ],
+  {
+    join: [lab],
+    unshare: ['user', 'pid', 'mnt', 'uts'],
+    uidMap: 'root',
+    gidMap: 'root',
+    hostname: 'sandbox',
+    mountProc: true,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
 let out = ''
 box.stdout.on('data', (d) => (out += d))
 await new Promise((resolve) => box.on('close', resolve))

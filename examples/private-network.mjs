@@ -29,7 +29,10 @@ try {
   // 2. The cable: a veth pair made inside a, its peer end moved straight into b (by name, which
   //    is why they are persisted). Each side is configured from inside its namespace.
   await a.exec('ip', ['link', 'add', 'veth-a', 'type', 'veth', 'peer', 'name', 'veth-b', 'netns', names.b])
-  for (const [ns, dev, addr] of [[a, 'veth-a', '10.77.0.1/24'], [b, 'veth-b', '10.77.0.2/24']]) {
+  for (const [ns, dev, addr] of [
+    [a, 'veth-a', '10.77.0.1/24'],
+    [b, 'veth-b', '10.77.0.2/24'],
+  ]) {
     await ns.exec('ip', ['link', 'set', 'lo', 'up'])
     await ns.exec('ip', ['addr', 'add', addr, 'dev', dev])
     await ns.exec('ip', ['link', 'set', dev, 'up'])
@@ -45,7 +48,10 @@ try {
   })
   b.run(() => server.listen(PORT))
   await new Promise((resolve) => server.once('listening', resolve))
-  say('b: listening (ss inside b)', (await b.exec('ss', ['-Htln', `sport = :${PORT}`])).stdout.trim().replace(/\s+/g, ' '))
+  say(
+    'b: listening (ss inside b)',
+    (await b.exec('ss', ['-Htln', `sport = :${PORT}`])).stdout.trim().replace(/\s+/g, ' '),
+  )
 
   // 4. A client in a: node itself, spawned into a, connects across the cable.
   const client = `
@@ -56,11 +62,16 @@ try {
     s.on('error', (e) => { console.error(e.message); process.exit(1) })
     s.setTimeout(5000, () => { console.error('timed out'); process.exit(1) })`
   const reply = await a.exec(process.execPath, ['-e', client])
-  say('a -> 10.77.0.2:' + PORT + ' (TCP)', reply.stdout.trim())
+  say(`a -> 10.77.0.2:${PORT} (TCP)`, reply.stdout.trim())
 
   // 5. And the host cannot see any of it.
-  const hostAddrs = Object.values(os.networkInterfaces()).flat().map((i) => i.address)
-  say('host has an address in 10.77.0.0/24', hostAddrs.some((ip) => ip.startsWith('10.77.0.')) ? 'yes (unexpected)' : 'no')
+  const hostAddrs = Object.values(os.networkInterfaces())
+    .flat()
+    .map((i) => i.address)
+  say(
+    'host has an address in 10.77.0.0/24',
+    hostAddrs.some((ip) => ip.startsWith('10.77.0.')) ? 'yes (unexpected)' : 'no',
+  )
 } finally {
   // 6. Clean up: the server socket holds b, the mounts and handles hold both. Once all are gone
   //    the kernel frees the namespaces, and the veth pair with them.
@@ -69,7 +80,11 @@ try {
     try {
       await Namespace.unpersist(p)
     } catch (err) {
-      if (err.code !== 'ERR_NS_NOT_NAMESPACE' && err.code !== 'ENOENT') throw err
+      // Reported, not thrown: a throw here would replace the error that ended the demo, if any.
+      if (err.code !== 'ERR_NS_NOT_NAMESPACE' && err.code !== 'ENOENT') {
+        console.error(`could not remove ${p}:`, err)
+        process.exitCode = 1
+      }
     }
     ns.close()
   }

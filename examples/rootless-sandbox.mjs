@@ -48,7 +48,12 @@ if (status.code !== 0) {
   console.error(`the sandbox failed: ${JSON.stringify(status)}\n${err}`)
   process.exit(1)
 }
-const inside = Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1).trim()]))
+const inside = Object.fromEntries(
+  out
+    .trim()
+    .split('\n')
+    .map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1).trim()]),
+)
 
 say('sandbox: its pid outside', box.pid)
 say('inside: uid, gid', `${inside.uid}, ${inside.gid}`)

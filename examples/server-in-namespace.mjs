@@ -7,7 +7,7 @@
 import http from 'node:http'
 import os from 'node:os'
 
-import { Namespace, exec } from 'nsjs'
+import { exec, Namespace } from 'nsjs'
 
 const say = (what, value = '') => console.log(`${what.padEnd(44)} ${value}`)
 const name = `nsjs-srv-${process.pid}`
@@ -15,7 +15,10 @@ const path = `/run/netns/${name}`
 const hostDev = `nsjsv${process.pid}h` // at most 15 characters, as interface names must be
 const PORT = 8078
 
-const hostAddrs = () => Object.values(os.networkInterfaces()).flat().map((i) => i.address)
+const hostAddrs = () =>
+  Object.values(os.networkInterfaces())
+    .flat()
+    .map((i) => i.address)
 if (hostAddrs().some((ip) => ip.startsWith('10.78.0.'))) {
   console.error('10.78.0.0/24 is already in use on this host; this example needs it free')
   process.exit(1)
@@ -66,11 +69,17 @@ try {
   })
   ns.run(() => server.listen(PORT))
   await new Promise((resolve) => server.once('listening', resolve))
-  say('listening inside (ss in the namespace)', (await ns.exec('ss', ['-Htln', `sport = :${PORT}`])).stdout.trim().replace(/\s+/g, ' '))
-  say('listening on the host (ss on the host)', (await exec('ss', ['-Htln', `sport = :${PORT}`])).stdout.trim() || 'nothing')
+  say(
+    'listening inside (ss in the namespace)',
+    (await ns.exec('ss', ['-Htln', `sport = :${PORT}`])).stdout.trim().replace(/\s+/g, ' '),
+  )
+  say(
+    'listening on the host (ss on the host)',
+    (await exec('ss', ['-Htln', `sport = :${PORT}`])).stdout.trim() || 'nothing',
+  )
 
   // 4. From the host (this process's own client socket is outside), over the veth.
-  say('GET http://10.78.0.2:' + PORT + '/', await get('10.78.0.2'))
+  say(`GET http://10.78.0.2:${PORT}/`, await get('10.78.0.2'))
 } finally {
   // 5. Clean up: close the server (its socket holds the namespace), delete the veth pair (both
   //    ends go), remove the mount, close the handle.

@@ -43,7 +43,8 @@ export function parseTarget(spec) {
 
 function hostTriple() {
   const arch = { x64: 'x86_64', arm64: 'aarch64' }[process.arch]
-  if (process.platform !== 'linux' || !arch) throw new Error(`nsjs builds on Linux x64/arm64, not ${process.platform} ${process.arch}`)
+  if (process.platform !== 'linux' || !arch)
+    throw new Error(`nsjs builds on Linux x64/arm64, not ${process.platform} ${process.arch}`)
   const glibc = process.report.getReport().header.glibcVersionRuntime
   return glibc ? `${arch}-unknown-linux-gnu` : `${arch}-unknown-linux-musl`
 }
@@ -101,8 +102,17 @@ function main() {
   // adds -C target-feature=-crt-static for musl (a Node addon must be a dynamic library).
   const profile = values.debug ? 'debug' : 'release'
   const args = [
-    napi, 'build', '--manifest-path', 'crates/node/Cargo.toml', '--platform', ...(values.debug ? [] : ['--release']),
-    '--output-dir', 'binding', '--no-js', '--dts', '../ts/native.d.ts',
+    napi,
+    'build',
+    '--manifest-path',
+    'crates/node/Cargo.toml',
+    '--platform',
+    ...(values.debug ? [] : ['--release']),
+    '--output-dir',
+    'binding',
+    '--no-js',
+    '--dts',
+    '../ts/native.d.ts',
   ]
 
   let how
@@ -111,7 +121,9 @@ function main() {
     run(process.execPath, [...args, '--cross-compile', '--target', target.spec], { cwd: root })
     how = `napi build -x = cargo zigbuild (${zig.zigbuild}, zig: ${zig.zig}), --target ${target.spec}`
   } else if (requireZig) {
-    throw new Error('build-native: zig is required (--require-zig) but cargo-zigbuild or zig was not found; pip install ziglang cargo-zigbuild')
+    throw new Error(
+      'build-native: zig is required (--require-zig) but cargo-zigbuild or zig was not found; pip install ziglang cargo-zigbuild',
+    )
   } else {
     if (target.triple !== host) {
       throw new Error(`build-native: building ${target.triple} on ${host} needs zig (cargo-zigbuild)`)
@@ -133,8 +145,11 @@ function main() {
   console.log(`build-native: built by ${how}`)
   if (target.libc === 'gnu') {
     const ok = glibc === undefined || compareVersions(glibc, GLIBC_FLOOR) <= 0
-    console.log(`build-native: needs GLIBC_${glibc ?? '(none)'}; the release floor is GLIBC_${GLIBC_FLOOR}: ${ok ? 'ok' : 'TOO NEW'}`)
-    if (!ok && requireZig) throw new Error(`build-native: ${relative(root, dest)} needs GLIBC_${glibc} > ${GLIBC_FLOOR}`)
+    console.log(
+      `build-native: needs GLIBC_${glibc ?? '(none)'}; the release floor is GLIBC_${GLIBC_FLOOR}: ${ok ? 'ok' : 'TOO NEW'}`,
+    )
+    if (!ok && requireZig)
+      throw new Error(`build-native: ${relative(root, dest)} needs GLIBC_${glibc} > ${GLIBC_FLOOR}`)
   } else if (glibc) {
     throw new Error(`build-native: the musl binary requires GLIBC_${glibc}: it was linked against glibc`)
   }

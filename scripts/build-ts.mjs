@@ -9,7 +9,8 @@ rmSync('dist', { recursive: true, force: true })
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { stdio: 'inherit' })
 copyFileSync('ts/native.d.ts', 'dist/cjs/native.d.ts')
 // The CLI (package.json "bin"): tsc keeps the shebang of ts/cli.ts; the file must be executable.
-if (!readFileSync('dist/cjs/cli.js', 'utf8').startsWith('#!/usr/bin/env node\n')) throw new Error('dist/cjs/cli.js lost its shebang')
+if (!readFileSync('dist/cjs/cli.js', 'utf8').startsWith('#!/usr/bin/env node\n'))
+  throw new Error('dist/cjs/cli.js lost its shebang')
 chmodSync('dist/cjs/cli.js', 0o755)
 
 const cjs = require('../dist/cjs/index.js')

@@ -59,7 +59,8 @@ export function versionNeeds(buf) {
       const file = cstr(strtab + u32(vn + 4))
       let aux = vn + u32(vn + 8)
       for (let k = 0; k < cnt; k++) {
-        ;(needs[file] ??= []).push(cstr(strtab + u32(aux + 8)))
+        needs[file] ??= []
+        needs[file].push(cstr(strtab + u32(aux + 8)))
         aux += u32(aux + 12)
       }
       const next = u32(vn + 12)

@@ -15,6 +15,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null || { echo "setup: cargo is missing (this machine kind ships Rust through rustup)" >&2; exit 1; }
 command -v node >/dev/null || { echo "setup: node is missing" >&2; exit 1; }
+# The lint step of `npm test` runs rustfmt and clippy; rustup installs them when missing (offline it
+# has nothing to fetch, so a machine with them already present is left as it is).
+cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 || rustup component add rustfmt clippy
 command -v python3 >/dev/null || { echo "setup: python3 is missing: it brings zig and cargo-zigbuild from PyPI" >&2; exit 1; }
 
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \

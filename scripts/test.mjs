@@ -1,8 +1,9 @@
-// The whole test run: the Rust unit tests of crates/sys (real kernel, as root), then the ava
-// suite in TAP form. Prints one closing line `N passed, N failed, N skipped` over both and exits
+// The whole test run: the static checks of scripts/lint.mjs (one test each), the Rust unit tests
+// of crates/sys (real kernel, as root), then the ava suite in TAP form. Prints one closing line `N passed, N failed, N skipped` over both and exits
 // non-zero if either failed.
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { lint } from './lint.mjs'
 
 const extra = process.argv.slice(2)
 
@@ -11,10 +12,24 @@ const extra = process.argv.slice(2)
 // the machine's /run/netns and nothing they mount can outlive the run.
 if (!process.env.NSJS_TEST_PRIVATE_RUN) {
   const setup = 'mount -t tmpfs -o mode=0755 nsjs-test-run /run && mount --make-shared /run && exec "$0" "$@"'
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup, process.execPath, fileURLToPath(import.meta.url), ...extra], {
-    stdio: 'inherit',
-    env: { ...process.env, NSJS_TEST_PRIVATE_RUN: '1' },
-  })
+  const r = spawnSync(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      setup,
+      process.execPath,
+      fileURLToPath(import.meta.url),
+      ...extra,
+    ],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, NSJS_TEST_PRIVATE_RUN: '1' },
+    },
+  )
   if (r.error) throw r.error
   process.exit(r.status ?? 1)
 }
@@ -25,11 +40,10 @@ function run(cmd, args, onLine) {
     let buf = ''
     child.stdout.on('data', (d) => {
       buf += d
-      let i
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i)
         buf = buf.slice(i + 1)
-        process.stdout.write(line + '\n')
+        process.stdout.write(`${line}\n`)
         onLine(line)
       }
     })
@@ -42,6 +56,13 @@ function run(cmd, args, onLine) {
 
 const total = { passed: 0, failed: 0, skipped: 0 }
 let status = 0
+
+if (extra.length === 0) {
+  const [passed, failed] = lint()
+  total.passed += passed
+  total.failed += failed
+  status |= failed ? 1 : 0
+}
 
 if (!process.env.NSJS_SKIP_CARGO_TEST && extra.length === 0) {
   // cargo's summary: "test result: ok. 15 passed; 0 failed; 2 ignored; ..."

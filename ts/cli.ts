@@ -37,15 +37,27 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 
-import { NAMESPACE_TYPES, Namespace, NamespaceError, spawn, type NamespaceInfo, type NamespaceType, type SpawnOptions } from './index'
+import {
+  NAMESPACE_TYPES,
+  Namespace,
+  NamespaceError,
+  type NamespaceInfo,
+  type NamespaceType,
+  type SpawnOptions,
+  spawn,
+} from './index'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
 /** A usage error: printed with the command's usage line, exit status 2. */
 class UsageError extends Error {
-  constructor(message: string, readonly command?: string, readonly code = 'ERR_USAGE') {
+  constructor(
+    message: string,
+    readonly command?: string,
+    readonly code = 'ERR_USAGE',
+  ) {
     super(message)
   }
 }
@@ -201,15 +213,27 @@ function parse<O extends Options>(command: string, args: string[], options: O, p
  * where that is, knowing which options take a value.
  */
 function splitCommand(args: string[], options: Options): { own: string[]; command: string[] } {
-  const { tokens } = parseArgs({ args, options: { ...HELP_OPTION, ...options }, strict: false, allowPositionals: true, tokens: true })
+  const { tokens } = parseArgs({
+    args,
+    options: { ...HELP_OPTION, ...options },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  })
   const stop = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator')
   if (!stop) return { own: args, command: [] }
-  return { own: args.slice(0, stop.index), command: args.slice(stop.kind === 'option-terminator' ? stop.index + 1 : stop.index) }
+  return {
+    own: args.slice(0, stop.index),
+    command: args.slice(stop.kind === 'option-terminator' ? stop.index + 1 : stop.index),
+  }
 }
 
 function parsePid(value: string | undefined, command: string, what = 'PID'): number {
   if (value === undefined || !/^[1-9]\d{0,6}$/.test(value)) {
-    throw new UsageError(`${what} must be a process id (a positive integer), not ${value === undefined ? 'nothing' : `'${value}'`}`, command)
+    throw new UsageError(
+      `${what} must be a process id (a positive integer), not ${value === undefined ? 'nothing' : `'${value}'`}`,
+      command,
+    )
   }
   return Number(value)
 }
@@ -274,7 +298,15 @@ const LS_HEADER = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'PATH', 'COMMAND']
 const LS_ALIGN: Align[] = ['right', 'left', 'right', 'right', 'left', 'left', 'left']
 
 function lsCells(e: LsEntry, ns = String(e.ns)): string[] {
-  return [ns, e.type, String(e.nprocs), e.pid === null ? '' : String(e.pid), e.user ?? '', e.paths.join(','), e.command ?? '']
+  return [
+    ns,
+    e.type,
+    String(e.nprocs),
+    e.pid === null ? '' : String(e.pid),
+    e.user ?? '',
+    e.paths.join(','),
+    e.command ?? '',
+  ]
 }
 
 async function cmdLs(args: string[]): Promise<number> {
@@ -292,7 +324,12 @@ async function cmdLs(args: string[]): Promise<number> {
   if (values.json) {
     out(JSON.stringify({ namespaces: entries }, null, 2))
   } else if (entries.length) {
-    for (const l of table(LS_HEADER, entries.map((e) => lsCells(e)), LS_ALIGN)) out(l)
+    for (const l of table(
+      LS_HEADER,
+      entries.map((e) => lsCells(e)),
+      LS_ALIGN,
+    ))
+      out(l)
   }
   return 0
 }
@@ -367,7 +404,8 @@ async function lsTree(type: NamespaceType | undefined, pid: number | undefined, 
         break
       }
       // Go on up with this handle; it also serves a listed user namespace we could not open.
-      if (!nodes.has(k)) nodes.set(k, { ns: upId, type: 'user', nprocs: 0, pid: null, user: null, command: null, path: null, paths: [] })
+      if (!nodes.has(k))
+        nodes.set(k, { ns: upId, type: 'user', nprocs: 0, pid: null, user: null, command: null, path: null, paths: [] })
       h = up
     }
   }
@@ -403,7 +441,9 @@ async function lsTree(type: NamespaceType | undefined, pid: number | undefined, 
     }
   }
   const order = (a: [string, LsEntry], b: [string, LsEntry]): number =>
-    Number(a[1].type === 'user') - Number(b[1].type === 'user') || a[1].type.localeCompare(b[1].type) || a[1].ns - b[1].ns
+    Number(a[1].type === 'user') - Number(b[1].type === 'user') ||
+    a[1].type.localeCompare(b[1].type) ||
+    a[1].ns - b[1].ns
   const rows: string[][] = []
   const walk = (list: Array<[string, LsEntry]>, prefix: string, top: boolean): void => {
     list.sort(order).forEach(([k, e], i) => {
@@ -474,11 +514,17 @@ async function cmdExec(args: string[]): Promise<number> {
   const paths = (values.ns as string[] | undefined) ?? []
   const all = values.all === true
   if (values.target === undefined && (types.length || all)) {
-    throw new UsageError(`${all ? '--all' : `--${types[0]}`} enters the namespaces of a process: add --target PID`, 'exec')
+    throw new UsageError(
+      `${all ? '--all' : `--${types[0]}`} enters the namespaces of a process: add --target PID`,
+      'exec',
+    )
   }
   const pid = values.target === undefined ? undefined : parsePid(values.target as string, 'exec', '--target')
   if (!types.length && !all && !paths.length) {
-    throw new UsageError('no namespace to enter: name the types (--net, --mnt, --uts, --ipc, --pid, --user, --cgroup, --time), use --all for every one the target does not share with us, or --ns PATH', 'exec')
+    throw new UsageError(
+      'no namespace to enter: name the types (--net, --mnt, --uts, --ipc, --pid, --user, --cgroup, --time), use --all for every one the target does not share with us, or --ns PATH',
+      'exec',
+    )
   }
   if (all && types.length) throw new UsageError(`--all enters every namespace; leave out --${types[0]}`, 'exec')
   if (!command.length) throw new UsageError('no command given: add -- CMD [ARGS...]', 'exec')
@@ -521,11 +567,15 @@ async function cmdRun(args: string[]): Promise<number> {
       if (!unshare.includes(t)) unshare.push(t)
     }
   }
-  if (values['map-root'] && values['map-current']) throw new UsageError('--map-root and --map-current exclude each other', 'run')
+  if (values['map-root'] && values['map-current'])
+    throw new UsageError('--map-root and --map-current exclude each other', 'run')
   const map = values['map-root'] ? 'root' : values['map-current'] ? 'current' : undefined
   if (map && !unshare.includes('user')) unshare.push('user')
   if (!unshare.length && values.hostname === undefined && !values['mount-proc']) {
-    throw new UsageError('no namespace to create: add --unshare TYPES (e.g. --unshare net,uts), or --map-root for a user namespace', 'run')
+    throw new UsageError(
+      'no namespace to create: add --unshare TYPES (e.g. --unshare net,uts), or --map-root for a user namespace',
+      'run',
+    )
   }
   if (!command.length) throw new UsageError('no command given: add -- CMD [ARGS...]', 'run')
   return runChild(command, {
@@ -554,7 +604,7 @@ async function runChild(command: string[], options: SpawnOptions): Promise<numbe
   for (const [s, h] of handlers) process.on(s, h)
   try {
     const { code, signal } = await child.exited
-    return signal ? 128 + (osConstants.signals[signal] ?? 0) : code ?? 1
+    return signal ? 128 + (osConstants.signals[signal] ?? 0) : (code ?? 1)
   } finally {
     for (const [s, h] of handlers) process.off(s, h)
   }
@@ -599,7 +649,13 @@ async function cmdId(args: string[]): Promise<number> {
     h.close()
   }
   if (values.json) out(JSON.stringify({ pid, namespaces }))
-  else for (const l of table(['TYPE', 'NS'], Object.entries(namespaces).map(([t, id]) => [t, id as string]), ['left', 'left'])) out(l)
+  else
+    for (const l of table(
+      ['TYPE', 'NS'],
+      Object.entries(namespaces).map(([t, id]) => [t, id as string]),
+      ['left', 'left'],
+    ))
+      out(l)
   return 0
 }
 
@@ -661,7 +717,9 @@ function oneLine(s: string): string {
 function report(err: unknown): number {
   if (err instanceof UsageError) {
     const cmd = err.command ?? 'nsjs'
-    process.stderr.write(`nsjs: ${err.code}: ${oneLine(err.message)}\nusage: ${USAGE[cmd]}${cmd === 'nsjs' ? '' : `   (nsjs ${cmd} --help)`}\n`)
+    process.stderr.write(
+      `nsjs: ${err.code}: ${oneLine(err.message)}\nusage: ${USAGE[cmd]}${cmd === 'nsjs' ? '' : `   (nsjs ${cmd} --help)`}\n`,
+    )
     return 2
   }
   const e = err as Partial<NamespaceError> & Error

@@ -49,8 +49,14 @@ export class NamespaceError extends Error {
 }
 
 const CONFIG: Record<NamespaceType, string> = {
-  cgroup: 'CONFIG_CGROUPS', ipc: 'CONFIG_IPC_NS', mnt: 'CONFIG_NAMESPACES', net: 'CONFIG_NET_NS',
-  pid: 'CONFIG_PID_NS', time: 'CONFIG_TIME_NS', user: 'CONFIG_USER_NS', uts: 'CONFIG_UTS_NS',
+  cgroup: 'CONFIG_CGROUPS',
+  ipc: 'CONFIG_IPC_NS',
+  mnt: 'CONFIG_NAMESPACES',
+  net: 'CONFIG_NET_NS',
+  pid: 'CONFIG_PID_NS',
+  time: 'CONFIG_TIME_NS',
+  user: 'CONFIG_USER_NS',
+  uts: 'CONFIG_UTS_NS',
 }
 
 /** Why the kernel said no, in words that name the rule and what to do instead. */
@@ -78,7 +84,9 @@ function explain(r: NativeRecord): string {
     case 'ERR_NS_THREAD_ID':
       return `${r.pid} is the id of a thread of process ${r.tgid}, not of a process: namespaces are opened through a process, so use its process id ${r.tgid} (the Tgid in /proc/${r.pid}/status). A thread that entered other namespaces itself is reached only through /proc/${r.tgid}/task/${r.pid}/ns/<type> with Namespace.fromPath()`
     case 'ESRCH':
-      return r.pid === undefined ? 'the process is not running (it never started, or has exited)' : `no process with pid ${r.pid} exists (it may have exited)`
+      return r.pid === undefined
+        ? 'the process is not running (it never started, or has exited)'
+        : `no process with pid ${r.pid} exists (it may have exited)`
   }
   if (r.step) return stepMessage(r)
   if (r.code === 'EPERM' || r.code === 'EACCES') {
@@ -94,9 +102,10 @@ function explain(r: NativeRecord): string {
         return `bind-mounting a namespace file needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`
       case 'umount2':
         return `unmounting a persisted namespace needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`
+      // biome-ignore lint/suspicious/noFallthroughSwitchClause: an ioctl on a pidfd is how another process's namespace is opened
       case 'ioctl':
-        if (r.pid === undefined) return `the ${t} namespace's parent is outside the caller's own ${t} namespace, which the kernel does not reveal`
-      // falls through: an ioctl on a pidfd is how another process's namespace is opened
+        if (r.pid === undefined)
+          return `the ${t} namespace's parent is outside the caller's own ${t} namespace, which the kernel does not reveal`
       case 'open':
       case 'openat':
       case 'pidfd_open':
@@ -121,7 +130,10 @@ function explain(r: NativeRecord): string {
     return `${r.path} does not name a file in a directory (an absolute path that does not end in /, . or ..)`
   }
   if (r.code === 'EMFILE' || r.code === 'ENFILE') {
-    const full = r.code === 'EMFILE' ? 'this process has no descriptor left (RLIMIT_NOFILE)' : 'the system has no open file left (fs.file-max)'
+    const full =
+      r.code === 'EMFILE'
+        ? 'this process has no descriptor left (RLIMIT_NOFILE)'
+        : 'the system has no open file left (fs.file-max)'
     return `${r.syscall}: too many open files${where}: ${full}. Every open Namespace handle holds a descriptor until close(); one dropped without close() keeps it until it has been garbage-collected and the event loop has turned, so code that drops handles without returning to the event loop runs out: close() them (or declare them with \`using\`)`
   }
   if (r.code === 'ENOENT') return `${r.syscall}: no such file or directory${where}`
@@ -132,7 +144,8 @@ function explain(r: NativeRecord): string {
   return `${r.syscall} failed with ${r.code}${where}`
 }
 
-const NOT_MAPPED = 'the id is not mapped in the command\'s user namespace (one entered with join is used as root, uid and gid 0, unless uid/gid are given)'
+const NOT_MAPPED =
+  "the id is not mapped in the command's user namespace (one entered with join is used as root, uid and gid 0, unless uid/gid are given)"
 
 /**
  * Why a spawn step failed, keyed by step and then errno, or errno and namespace type
@@ -141,28 +154,35 @@ const NOT_MAPPED = 'the id is not mapped in the command\'s user namespace (one e
  */
 const STEP_HINTS: Record<string, Record<string, string>> = {
   uid_map: {
-    EPERM: 'a uid_map that maps more than your own uid needs CAP_SETUID in the parent user namespace; use uidMap: \'root\' or \'current\'',
+    EPERM:
+      "a uid_map that maps more than your own uid needs CAP_SETUID in the parent user namespace; use uidMap: 'root' or 'current'",
     EINVAL: 'the kernel refused the map: ranges must not overlap inside or outside, and at most 340 lines',
   },
   gid_map: {
-    EPERM: 'a gid_map that maps more than your own gid needs CAP_SETGID in the parent user namespace (and setgroups: \'deny\' otherwise)',
+    EPERM:
+      "a gid_map that maps more than your own gid needs CAP_SETGID in the parent user namespace (and setgroups: 'deny' otherwise)",
     EINVAL: 'the kernel refused the map: ranges must not overlap inside or outside, and at most 340 lines',
   },
   setns: {
     EPERM: 'joining needs CAP_SYS_ADMIN in the user namespace that owns the target; join its user namespace too',
-    'EINVAL:user': 'the kernel refuses to enter a user namespace the process is already in; nsjs leaves out the caller\'s own (as nsenter does), which it finds through /proc/thread-self/ns/user, so not without /proc',
-    'EINVAL:pid': 'a pid namespace can only be entered from its parent or an ancestor, never from a sibling or a descendant',
+    'EINVAL:user':
+      "the kernel refuses to enter a user namespace the process is already in; nsjs leaves out the caller's own (as nsenter does), which it finds through /proc/thread-self/ns/user, so not without /proc",
+    'EINVAL:pid':
+      'a pid namespace can only be entered from its parent or an ancestor, never from a sibling or a descendant',
     EINVAL: 'the kernel refused to enter that namespace from where the command was at that step',
   },
-  unshare: { EPERM: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace' },
-  sethostname: { EPERM: 'setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add \'user\' to unshare' },
+  unshare: {
+    EPERM: "creating namespaces needs CAP_SYS_ADMIN; add 'user' to unshare to get it inside a new user namespace",
+  },
+  sethostname: { EPERM: "setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add 'user' to unshare" },
   'mount /proc': {
-    EPERM: 'mounting /proc needs CAP_SYS_ADMIN over a new mnt namespace and a new pid namespace (unshare: [\'pid\', \'mnt\'])',
+    EPERM:
+      "mounting /proc needs CAP_SYS_ADMIN over a new mnt namespace and a new pid namespace (unshare: ['pid', 'mnt'])",
     ENOENT: 'there is no /proc directory to mount on (in the new root, if one was given)',
     ENOTDIR: 'proc in the new root must be a directory (a symbolic link there is not followed)',
   },
   clone: {
-    EPERM: 'creating namespaces needs CAP_SYS_ADMIN; add \'user\' to unshare to get it inside a new user namespace',
+    EPERM: "creating namespaces needs CAP_SYS_ADMIN; add 'user' to unshare to get it inside a new user namespace",
     ENOMEM: 'a pid namespace whose first process (its init) has exited admits no new processes',
   },
   setgid: { EINVAL: NOT_MAPPED },
@@ -174,7 +194,11 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
 function stepMessage(r: NativeRecord): string {
   const hints = STEP_HINTS[r.step as string]
   // 'CODE:type' first: one errno means different things for different namespace types.
-  const hint = (r.nsType ? hints?.[`${r.code}:${r.nsType}`] : undefined) ?? hints?.[r.code] ?? hints?.['*'] ?? (r.code === 'EACCES' ? hints?.EPERM : undefined)
+  const hint =
+    (r.nsType ? hints?.[`${r.code}:${r.nsType}`] : undefined) ??
+    hints?.[r.code] ??
+    hints?.['*'] ??
+    (r.code === 'EACCES' ? hints?.EPERM : undefined)
   const what = r.nsType ? ` (${r.nsType})` : r.path ? ` (${r.path})` : ''
   return `spawn failed at step '${r.step}'${what} with ${r.code}${hint ? `: ${hint}` : ''}`
 }

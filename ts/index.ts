@@ -3,10 +3,21 @@
  *
  * @packageDocumentation
  */
-export { Namespace } from './namespace'
-export { NamespaceError } from './errors'
+
 export type { NamespaceErrorFields } from './errors'
-export { exec, spawn, NsChildProcess } from './spawn'
-export type { ExecError, ExecOptions, ExecResult, ExitStatus, IdMap, IdMapEntry, JoinOption, SpawnOptions, StdioOption } from './spawn'
-export { NAMESPACE_TYPES } from './types'
+export { NamespaceError } from './errors'
+export { Namespace } from './namespace'
+export type {
+  ExecError,
+  ExecOptions,
+  ExecResult,
+  ExitStatus,
+  IdMap,
+  IdMapEntry,
+  JoinOption,
+  SpawnOptions,
+  StdioOption,
+} from './spawn'
+export { exec, NsChildProcess, spawn } from './spawn'
 export type { ListOptions, NamespaceInfo, NamespaceType } from './types'
+export { NAMESPACE_TYPES } from './types'

@@ -25,7 +25,9 @@ export function detectLibc(maps?: string): Libc {
   try {
     const text = maps ?? readFileSync('/proc/self/maps', 'latin1')
     // The pathname is the last field of each line; match whole file names only.
-    const files = new Set(text.split('\n').map((line) => /\s(\/\S*)(?: \(deleted\))?\s*$/.exec(line)?.[1]?.replace(/.*\//, '')))
+    const files = new Set(
+      text.split('\n').map((line) => /\s(\/\S*)(?: \(deleted\))?\s*$/.exec(line)?.[1]?.replace(/.*\//, '')),
+    )
     for (const f of files) {
       if (f && (/^ld-musl-.+\.so\.\d+$/.test(f) || /^libc\.musl-.+\.so\.\d+$/.test(f) || f === 'libc.so')) return 'musl'
     }
@@ -65,9 +67,7 @@ export function selectTarget(platform: string, arch: string, libc: Libc, availab
   if (available.includes(want)) return want
   const err = new Error(
     `nsjs has no native binary for ${want} (platform ${platform}, arch ${arch}, libc ${libc}). ` +
-      (platform !== 'linux'
-        ? 'Namespaces are a Linux kernel feature; nsjs works on Linux only. '
-        : '') +
+      (platform !== 'linux' ? 'Namespaces are a Linux kernel feature; nsjs works on Linux only. ' : '') +
       `This package contains: ${available.length ? available.join(', ') : 'no binaries'}; ` +
       `nsjs is released for ${KNOWN_TARGETS.join(', ')}.`,
   ) as Error & { code: string }
@@ -86,7 +86,12 @@ export function binding(): Binding {
     return cached
   }
   const dir = bindingDir()
-  const target = selectTarget(process.platform, process.arch, process.platform === 'linux' ? detectLibc() : 'gnu', availableTargets(dir))
+  const target = selectTarget(
+    process.platform,
+    process.arch,
+    process.platform === 'linux' ? detectLibc() : 'gnu',
+    availableTargets(dir),
+  )
   cached = require(join(dir, `nsjs.${target}.node`)) as Binding
   return cached
 }

@@ -5,7 +5,7 @@ import { isMainThread } from 'node:worker_threads'
 import { argError, native, nativeAsync } from './errors'
 import { binding } from './loader'
 import type { NativeNamespace } from './native'
-import { exec, spawn, type ExecOptions, type ExecResult, type NsChildProcess, type SpawnOptions } from './spawn'
+import { type ExecOptions, type ExecResult, exec, type NsChildProcess, type SpawnOptions, spawn } from './spawn'
 import type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 import {
   validateFd,
@@ -51,7 +51,8 @@ export class Namespace {
 
   /** @internal Use the static factories. */
   constructor(key: typeof wrapKey, nativeHandle: NativeNamespace) {
-    if (key !== wrapKey) throw new TypeError('Namespace handles are made by Namespace.open(), current(), fromPath(), fromFd() or create()')
+    if (key !== wrapKey)
+      throw new TypeError('Namespace handles are made by Namespace.open(), current(), fromPath(), fromFd() or create()')
     this.#native = nativeHandle
   }
 
@@ -301,8 +302,15 @@ export class Namespace {
       native(() => saved.restore())
       if (mnt) cwdChanged()
     }
-    if (utilTypes.isPromise(result) || (result !== null && typeof (result as { then?: unknown })?.then === 'function')) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'run(fn): fn returned a Promise. Only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work')
+    if (
+      utilTypes.isPromise(result) ||
+      (result !== null && typeof (result as { then?: unknown })?.then === 'function')
+    ) {
+      throw argError(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        'run(fn): fn returned a Promise. Only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work',
+      )
     }
     return result
   }
@@ -366,7 +374,11 @@ export class Namespace {
   }
 
   /** Runs a command to completion inside this namespace; see {@link exec}. */
-  exec(file: string, args: string[] | undefined, options: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
+  exec(
+    file: string,
+    args: string[] | undefined,
+    options: ExecOptions & { encoding: 'buffer' },
+  ): Promise<ExecResult<Buffer>>
   exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
   exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
     const { join: given, rest } = splitJoin(options)
@@ -413,7 +425,11 @@ function splitJoin(options: unknown): { join: unknown; rest: Record<string, unkn
 function joinHandles(join: unknown): Namespace[] {
   if (join === undefined) return []
   if (Array.isArray(join)) return join
-  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'Namespace#spawn/exec: options.join must be an array of Namespace handles (the handle itself is joined)')
+  throw argError(
+    TypeError,
+    'ERR_INVALID_ARG_VALUE',
+    'Namespace#spawn/exec: options.join must be an array of Namespace handles (the handle itself is joined)',
+  )
 }
 
 function listOptions(options: unknown): ListOptions {

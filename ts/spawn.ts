@@ -2,18 +2,26 @@ import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
+import { resolve as resolvePath } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
-import { resolve as resolvePath } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 
-import { argError, fromNative, native, namespaceError, NamespaceError } from './errors'
+import { argError, fromNative, NamespaceError, namespaceError, native } from './errors'
 import { chargeSyncSpawn, enqueue, handOverThrough, type Queued, settled, shouldHandOver } from './handover'
 import { binding } from './loader'
 import { Namespace } from './namespace'
 import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from './native'
 import type { NamespaceType } from './types'
-import { describe, received, validateInteger, validateObject, validatePath, validatePid, validateTypes } from './validate'
+import {
+  describe,
+  received,
+  validateInteger,
+  validateObject,
+  validatePath,
+  validatePid,
+  validateTypes,
+} from './validate'
 
 /** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
 export interface IdMapEntry {
@@ -114,12 +122,17 @@ function signalNumber(sig: NodeJS.Signals | number, name: string): number {
     if (n !== undefined) return n
   }
   // As child_process: the same code for kill() and for the signal options.
-  throw argError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${String(sig)} (the argument '${name}' must be a signal name or number)`)
+  throw argError(
+    TypeError,
+    'ERR_UNKNOWN_SIGNAL',
+    `Unknown signal: ${String(sig)} (the argument '${name}' must be a signal name or number)`,
+  )
 }
 
 // By number; where two names share one (SIGABRT and SIGIOT), the first, as child_process reports.
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
-for (const [name, n] of Object.entries(osConstants.signals)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
+for (const [name, n] of Object.entries(osConstants.signals))
+  if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
 
 function signalName(n: number): NodeJS.Signals | null {
   return SIGNAL_NAMES.get(n) ?? null
@@ -131,13 +144,21 @@ type MapLines = Array<[number, number, number]>
 function readIdMap(m: unknown, name: string): 'root' | 'current' | MapLines | undefined {
   if (m === undefined || m === 'root' || m === 'current') return m
   if (!Array.isArray(m) || m.length === 0) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be 'root', 'current' or a non-empty array of { inside, outside, count }. Received ${received(m)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument '${name}' must be 'root', 'current' or a non-empty array of { inside, outside, count }. Received ${received(m)}`,
+    )
   }
   return readArray(m, name, (e, i) => {
     const entry = e as Partial<IdMapEntry> | null | undefined
     const line = [entry?.inside, entry?.outside, entry?.count]
     if (!line.every((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff) || line[2] === 0) {
-      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}[${i}]' must have integer inside, outside and count from 0 to 4294967295 (count > 0). Received ${received(e)}`)
+      throw argError(
+        RangeError,
+        'ERR_INVALID_ARG_VALUE',
+        `The argument '${name}[${i}]' must have integer inside, outside and count from 0 to 4294967295 (count > 0). Received ${received(e)}`,
+      )
     }
     return line as [number, number, number]
   })
@@ -159,7 +180,11 @@ function firstIdIfUnmapped(m: 'root' | 'current' | MapLines | undefined, own: nu
 function validateId(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined
   if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= 0xffffffff) {
-    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be an integer from 0 to 4294967294. Received ${received(v)}`)
+    throw argError(
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument '${name}' must be an integer from 0 to 4294967294. Received ${received(v)}`,
+    )
   }
   return v as number
 }
@@ -174,10 +199,18 @@ function optString(v: unknown, name: string): string | undefined {
  */
 function validateCString(v: unknown, name: string): string {
   if (typeof v !== 'string') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type string. Received ${describe(v)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type string. Received ${describe(v)}`,
+    )
   }
   if (v.includes('\0')) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a string without null bytes. Received ${received(v)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument '${name}' must be a string without null bytes. Received ${received(v)}`,
+    )
   }
   return v
 }
@@ -191,7 +224,11 @@ function readArray<T>(a: unknown[], name: string, each: (v: unknown, i: number) 
   const out: T[] = []
   for (let i = 0; i < n; i++) {
     if (!(i in a)) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be an array without holes. Received an empty slot at index ${i}`)
+      throw argError(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        `The argument '${name}' must be an array without holes. Received an empty slot at index ${i}`,
+      )
     }
     out.push(each(a[i], i))
   }
@@ -201,7 +238,11 @@ function readArray<T>(a: unknown[], name: string, each: (v: unknown, i: number) 
 function readArgs(args: unknown): string[] {
   if (args === undefined) return []
   if (!Array.isArray(args)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "args" argument must be an array of strings. Received ${describe(args)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "args" argument must be an array of strings. Received ${describe(args)}`,
+    )
   }
   return readArray(args, 'args', (a, i) => validateCString(a, `args[${i}]`))
 }
@@ -213,18 +254,30 @@ function readArgs(args: unknown): string[] {
 function readEnv(env: unknown): string[] | undefined {
   if (env === undefined) return undefined
   if (env === null || typeof env !== 'object') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.env" argument must be of type object. Received ${describe(env)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "options.env" argument must be of type object. Received ${describe(env)}`,
+    )
   }
   const list: string[] = []
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) continue
     if (k === '' || k.includes('=') || k.includes('\0')) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.env' must have names that are not empty and contain neither '=' nor null bytes. Received ${received(k)}`)
+      throw argError(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        `The argument 'options.env' must have names that are not empty and contain neither '=' nor null bytes. Received ${received(k)}`,
+      )
     }
     // As child_process: a value is used as its string.
     const value = `${v as string}`
     if (value.includes('\0')) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.env[${received(k)}]' must be a string without null bytes. Received ${received(value)}`)
+      throw argError(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        `The argument 'options.env[${received(k)}]' must be a string without null bytes. Received ${received(value)}`,
+      )
     }
     list.push(`${k}=${value}`)
   }
@@ -237,7 +290,11 @@ const HOSTNAME_MAX_BYTES = 64
 function validateHostname(v: unknown): string | undefined {
   const name = optString(v, 'hostname')
   if (name !== undefined && Buffer.byteLength(name) > HOSTNAME_MAX_BYTES) {
-    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.hostname' must be at most ${HOSTNAME_MAX_BYTES} bytes long. Received ${received(name)}`)
+    throw argError(
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument 'options.hostname' must be at most ${HOSTNAME_MAX_BYTES} bytes long. Received ${received(name)}`,
+    )
   }
   return name
 }
@@ -256,7 +313,11 @@ function stdioCode(s: unknown, i: number): number {
   if (s === 'ignore') return IGNORE
   const fd = typeof s === 'number' ? s : typeof s === 'object' ? (s as { fd?: unknown }).fd : undefined
   if (typeof fd === 'number') return validateInteger(fd, `options.stdio[${i}]`, 0, FD_MAX)
-  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.stdio[${i}]' must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd. Received ${received(s)}`)
+  throw argError(
+    TypeError,
+    'ERR_INVALID_ARG_VALUE',
+    `The argument 'options.stdio[${i}]' must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd. Received ${received(s)}`,
+  )
 }
 
 /** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
@@ -290,7 +351,12 @@ function readJoin(join: unknown): JoinRead {
   if (Array.isArray(join)) {
     return {
       handles: readArray(join, 'options.join', (h, i) => {
-        if (!(h instanceof Namespace)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.join[${i}]" argument must be an instance of Namespace. Received ${describe(h)}`)
+        if (!(h instanceof Namespace))
+          throw argError(
+            TypeError,
+            'ERR_INVALID_ARG_TYPE',
+            `The "options.join[${i}]" argument must be an instance of Namespace. Received ${describe(h)}`,
+          )
         return h
       }),
     }
@@ -312,14 +378,37 @@ function resolveJoin(join: JoinRead): { handles: Namespace[]; opened: Namespace[
 
 /** The options spawn() reads, in the order it reads them. */
 const SPAWN_KEYS = [
-  'join', 'unshare', 'uidMap', 'gidMap', 'setgroups', 'hostname', 'mountProc', 'propagation', 'timeOffsets',
-  'root', 'pivotRoot', 'cwd', 'env', 'uid', 'gid', 'dieWithParent', 'detached', 'stdio', 'signal', 'timeout',
-  'killSignal', 'argv0',
+  'join',
+  'unshare',
+  'uidMap',
+  'gidMap',
+  'setgroups',
+  'hostname',
+  'mountProc',
+  'propagation',
+  'timeOffsets',
+  'root',
+  'pivotRoot',
+  'cwd',
+  'env',
+  'uid',
+  'gid',
+  'dieWithParent',
+  'detached',
+  'stdio',
+  'signal',
+  'timeout',
+  'killSignal',
+  'argv0',
 ] as const satisfies ReadonlyArray<keyof SpawnOptions>
 
 /** The options exec() reads: spawn's but stdio, and its own. */
 const EXEC_KEYS = [
-  ...SPAWN_KEYS.filter((k): k is Exclude<typeof k, 'stdio'> => k !== 'stdio'), 'encoding', 'input', 'maxBuffer', 'stderr',
+  ...SPAWN_KEYS.filter((k): k is Exclude<typeof k, 'stdio'> => k !== 'stdio'),
+  'encoding',
+  'input',
+  'maxBuffer',
+  'stderr',
 ] as const satisfies ReadonlyArray<keyof ExecOptions>
 
 /**
@@ -347,18 +436,31 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   const uidMapRead = readIdMap(o.uidMap, 'options.uidMap')
   const gidMapRead = readIdMap(o.gidMap, 'options.gidMap')
   if (o.setgroups !== undefined && o.setgroups !== 'allow' && o.setgroups !== 'deny') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.setgroups' must be 'allow' or 'deny'. Received ${received(o.setgroups)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument 'options.setgroups' must be 'allow' or 'deny'. Received ${received(o.setgroups)}`,
+    )
   }
   const hostname = validateHostname(o.hostname)
   const propagation = o.propagation ?? 'private'
   if (typeof propagation !== 'string' || !['private', 'slave', 'shared', 'unchanged'].includes(propagation)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.propagation' must be 'private', 'slave', 'shared' or 'unchanged'. Received ${received(propagation)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument 'options.propagation' must be 'private', 'slave', 'shared' or 'unchanged'. Received ${received(propagation)}`,
+    )
   }
   let timeOffsets: number[] | undefined
   if (o.timeOffsets !== undefined) {
     const t = validateObject(o.timeOffsets, 'options.timeOffsets')
     timeOffsets = [t.monotonic ?? 0, t.boottime ?? 0].map((v, i) => {
-      if (!Number.isInteger(v)) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.timeOffsets.${i ? 'boottime' : 'monotonic'}' must be an integer number of seconds. Received ${received(v)}`)
+      if (!Number.isInteger(v))
+        throw argError(
+          TypeError,
+          'ERR_INVALID_ARG_VALUE',
+          `The argument 'options.timeOffsets.${i ? 'boottime' : 'monotonic'}' must be an integer number of seconds. Received ${received(v)}`,
+        )
       return v as number
     })
   }
@@ -372,15 +474,26 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   const gidOpt = validateId(o.gid, 'options.gid')
   let dieWithParent: number | undefined
   if (o.dieWithParent !== undefined && o.dieWithParent !== false) {
-    dieWithParent = o.dieWithParent === true ? osConstants.signals.SIGKILL : signalNumber(o.dieWithParent as NodeJS.Signals, 'options.dieWithParent')
+    dieWithParent =
+      o.dieWithParent === true
+        ? osConstants.signals.SIGKILL
+        : signalNumber(o.dieWithParent as NodeJS.Signals, 'options.dieWithParent')
   }
   const stdioOpt = o.stdio ?? 'pipe'
   if (typeof stdioOpt !== 'string' && !Array.isArray(stdioOpt)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.stdio" argument must be of type string or an array. Received ${describe(stdioOpt)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "options.stdio" argument must be of type string or an array. Received ${describe(stdioOpt)}`,
+    )
   }
   const stdio = [0, 1, 2].map((i) => stdioCode(typeof stdioOpt === 'string' ? stdioOpt : stdioOpt[i], i))
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.signal" argument must be an instance of AbortSignal. Received ${describe(o.signal)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "options.signal" argument must be an instance of AbortSignal. Received ${describe(o.signal)}`,
+    )
   }
   const timeout = o.timeout === undefined ? undefined : validateInteger(o.timeout, 'options.timeout', 0, TIMEOUT_MAX)
   const killSignal = signalNumber((o.killSignal ?? 'SIGTERM') as NodeJS.Signals, 'options.killSignal')
@@ -392,7 +505,9 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   const egid = ids ? (process.getegid?.() ?? 0) : 0
   const uidMap = idMapLines(uidMapRead, euid)
   const gidMap = idMapLines(gidMapRead, egid)
-  const setgroups = (o.setgroups as 'allow' | 'deny' | undefined) ?? (gidMap && (typeof gidMapRead === 'string' || euid !== 0) ? 'deny' : undefined)
+  const setgroups =
+    (o.setgroups as 'allow' | 'deny' | undefined) ??
+    (gidMap && (typeof gidMapRead === 'string' || euid !== 0) ? 'deny' : undefined)
   // With an explicit map that leaves out our own id, the child's id would be unmapped (shown as
   // 65534, the overflow id) and powerless; run it as the first mapped id instead, as container
   // runtimes run as root inside a 0:100000:65536 map.
@@ -402,9 +517,10 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   // thread: native code must not read the process environment, which Node's main thread writes
   // (process.env) with no lock another thread could take. Without `env` on the main thread the
   // native side takes that environment, PATH included, as it is.
-  const path = envList !== undefined && !(file as string).includes('/') && !envList.some((e) => e.startsWith('PATH='))
-    ? process.env.PATH
-    : undefined
+  const path =
+    envList !== undefined && !(file as string).includes('/') && !envList.some((e) => e.startsWith('PATH='))
+      ? process.env.PATH
+      : undefined
 
   const { handles, opened } = resolveJoin(join)
   const joinTypes = handles.map((h) => h.type)
@@ -413,7 +529,8 @@ function prepare(file: unknown, args: unknown, options: unknown): Prepared {
   // capabilities the join was for, since execve grants them only to uid 0 of the namespace. The
   // native plan applies it only if that join really happens: one of our own user namespace is
   // left out (setns to it is EINVAL), and the command then keeps our ids, as with nsenter.
-  const asRootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && uidMap === undefined && gidMap === undefined
+  const asRootInJoinedUser =
+    joinTypes.includes('user') && !unshare.includes('user') && uidMap === undefined && gidMap === undefined
   return {
     request: {
       file: file as string,
@@ -634,12 +751,13 @@ export class NsChildProcess extends EventEmitter {
     // may be closed (so hold duplicates), its cwd changed (so remember it; see #handOver).
     const held: Namespace[] = []
     try {
-      if (prepared.joined.length > 0) request.joinFds = prepared.joined.map((h) => {
-        if (prepared.opened.includes(h)) return h.fd
-        const dup = Namespace.fromFd(h.fd, h.type)
-        held.push(dup)
-        return dup.fd
-      })
+      if (prepared.joined.length > 0)
+        request.joinFds = prepared.joined.map((h) => {
+          if (prepared.opened.includes(h)) return h.fd
+          const dup = Namespace.fromFd(h.fd, h.type)
+          held.push(dup)
+          return dup.fd
+        })
     } catch (err) {
       for (const h of [...held, ...prepared.opened]) h.close()
       this.#fail(err)
@@ -678,10 +796,18 @@ export class NsChildProcess extends EventEmitter {
     const l = this.#later as Later
     pinCwd(l.request, l.cwd)
     if (this.#pipeCodes) this.#openPipes()
-    if (this.#pipeError !== undefined) return this.#onReady(this.#pipeError)
+    if (this.#pipeError !== undefined) {
+      this.#onReady(this.#pipeError)
+      return
+    }
     try {
       l.sent = native(() =>
-        binding().spawnChildLater(l.request, l.pipes, (outcome) => this.#onReady(outcome), ([code, signal]) => this.#onExit(code, signal)),
+        binding().spawnChildLater(
+          l.request,
+          l.pipes,
+          (outcome) => this.#onReady(outcome),
+          ([code, signal]) => this.#onExit(code, signal),
+        ),
       )
     } catch (err) {
       this.#onReady(err)
@@ -814,7 +940,12 @@ export class NsChildProcess extends EventEmitter {
     if (made !== undefined) return made
     // A handed-over child's output is read only once 'spawn' has been emitted.
     const hold = this.#handedOver && !this.#spawnEmitted && i !== 0
-    const s = new Socket({ fd: this.#fds[i], readable: i !== 0, writable: i === 0, manualStart: hold } as ConstructorParameters<typeof Socket>[0])
+    const s = new Socket({
+      fd: this.#fds[i],
+      readable: i !== 0,
+      writable: i === 0,
+      manualStart: hold,
+    } as ConstructorParameters<typeof Socket>[0])
     this.#streams[i] = s
     if (hold) this.#holdReads(s)
     if (i === 0) {
@@ -922,7 +1053,7 @@ export class NsChildProcess extends EventEmitter {
     this.stdin?.destroy()
     // As child_process does: output nobody reads is drained, so that 'close' still comes.
     for (const s of [this.stdout, this.stderr]) {
-      if (s && s.readable && s.readableFlowing === null) s.resume()
+      if (s?.readable && s.readableFlowing === null) s.resume()
     }
     if (this.#running) {
       this.#running = false
@@ -931,7 +1062,11 @@ export class NsChildProcess extends EventEmitter {
     const status = { code: this.exitCode, signal: this.signalCode }
     // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the
     // child ended.
-    this.#settle(this.#failure ? { err: Object.assign(this.#failure as object, { exitCode: status.code, signal: status.signal }) } : { ok: status })
+    this.#settle(
+      this.#failure
+        ? { err: Object.assign(this.#failure as object, { exitCode: status.code, signal: status.signal }) }
+        : { ok: status },
+    )
     this.emit('exit', this.exitCode, this.signalCode)
     this.#maybeClose()
   }
@@ -1104,30 +1239,65 @@ export interface ExecError<T = string> extends Error, ExecResult<T> {
  * @example
  * const { stdout } = await exec('hostname', [], { unshare: ['uts'], hostname: 'x' })
  */
-export function exec(file: string, args: string[] | undefined, options: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>
+export function exec(
+  file: string,
+  args: string[] | undefined,
+  options: ExecOptions & { encoding: 'buffer' },
+): Promise<ExecResult<Buffer>>
 export function exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
 export function exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
   const o = readOptions(options, EXEC_KEYS)
   if (o.maxBuffer !== undefined && typeof o.maxBuffer !== 'number') {
-    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.maxBuffer" argument must be of type number. Received ${describe(o.maxBuffer)}`))
+    return Promise.reject(
+      argError(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        `The "options.maxBuffer" argument must be of type number. Received ${describe(o.maxBuffer)}`,
+      ),
+    )
   }
   if (o.maxBuffer !== undefined && !((o.maxBuffer as number) >= 0)) {
-    return Promise.reject(argError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "options.maxBuffer" is out of range. It must be >= 0. Received ${String(o.maxBuffer)}`))
+    return Promise.reject(
+      argError(
+        RangeError,
+        'ERR_OUT_OF_RANGE',
+        `The value of "options.maxBuffer" is out of range. It must be >= 0. Received ${String(o.maxBuffer)}`,
+      ),
+    )
   }
   if (o.input !== undefined && typeof o.input !== 'string' && !ArrayBuffer.isView(o.input)) {
-    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.input" argument must be of type string or an instance of Buffer, TypedArray or DataView. Received ${describe(o.input)}`))
+    return Promise.reject(
+      argError(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        `The "options.input" argument must be of type string or an instance of Buffer, TypedArray or DataView. Received ${describe(o.input)}`,
+      ),
+    )
   }
   // Checked before the child starts: an unknown encoding used to throw from the 'close' listener,
   // uncaught, leaving the promise unsettled.
-  if (o.encoding !== undefined && o.encoding !== 'buffer' && (typeof o.encoding !== 'string' || !Buffer.isEncoding(o.encoding))) {
-    return Promise.reject(argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument 'options.encoding' is invalid encoding. Received ${received(o.encoding)}`))
+  if (
+    o.encoding !== undefined &&
+    o.encoding !== 'buffer' &&
+    (typeof o.encoding !== 'string' || !Buffer.isEncoding(o.encoding))
+  ) {
+    return Promise.reject(
+      argError(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        `The argument 'options.encoding' is invalid encoding. Received ${received(o.encoding)}`,
+      ),
+    )
   }
   const maxBuffer = (o.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
   const encoding = (o.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
   const { input, maxBuffer: _m, encoding: _e, stderr: errMode, ...spawnOpts } = o
   let child: NsChildProcess
   try {
-    child = spawn(file, args, { ...spawnOpts, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe'] } as SpawnOptions)
+    child = spawn(file, args, {
+      ...spawnOpts,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe'],
+    } as SpawnOptions)
   } catch (err) {
     return Promise.reject(err)
   }
@@ -1158,7 +1328,9 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
       if (d.length <= room) return into.push(d)
       // Like execFile: keep what fits, report which stream overflowed, and stop the child.
       into.push(d.subarray(0, room))
-      overflow = Object.assign(new RangeError(`${name} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' })
+      overflow = Object.assign(new RangeError(`${name} maxBuffer length exceeded`), {
+        code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
+      })
       stopReading()
       child.kill('SIGKILL')
     })
@@ -1170,9 +1342,12 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
     if (input !== undefined) child.stdin?.end(input as string | Uint8Array)
   })
   // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
-  const text = (b: Buffer[]): string | Buffer => encoding === 'buffer'
-    ? Buffer.concat(b)
-    : cutShort ? new StringDecoder(encoding).write(Buffer.concat(b)) : Buffer.concat(b).toString(encoding)
+  const text = (b: Buffer[]): string | Buffer =>
+    encoding === 'buffer'
+      ? Buffer.concat(b)
+      : cutShort
+        ? new StringDecoder(encoding).write(Buffer.concat(b))
+        : Buffer.concat(b).toString(encoding)
   return new Promise((resolve, reject) => {
     child.on('error', () => {}) // reported through exited/close below
     child.exited.catch(() => {})
@@ -1184,7 +1359,8 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
         const { code: exitCode, ...rest } = result
         reject(Object.assign(e, rest, { exitCode, cmd, killed: child.killed }))
       }
-      const commandFailed = (): Error => new Error(`Command failed: ${cmd}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
+      const commandFailed = (): Error =>
+        new Error(`Command failed: ${cmd}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
       child.exited.then(
         () => {
           if (overflow) return failedWith(overflow)
@@ -1196,7 +1372,8 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
           if (overflow) return failedWith(overflow)
           // A timeout (when it came before any abort: `exited` keeps the first) is reported as
           // execFile reports it: a failed command that was killed.
-          if ((failure as { code?: unknown }).code === 'ETIMEDOUT') return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
+          if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
+            return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
           failedWith(failure as object)
         },
       )

@@ -9,8 +9,8 @@ const PID_MAX = 4194304
 /** How a received value is shown in an ERR_INVALID_ARG_TYPE message, as Node shows it. */
 export function describe(v: unknown): string {
   if (v === null) return 'null'
-  if (typeof v === 'string') return `type string ('${v.length > 28 ? v.slice(0, 25) + '...' : v}')`
-  if (typeof v === 'object') return 'an instance of ' + (v.constructor?.name ?? 'Object')
+  if (typeof v === 'string') return `type string ('${v.length > 28 ? `${v.slice(0, 25)}...` : v}')`
+  if (typeof v === 'object') return `an instance of ${v.constructor?.name ?? 'Object'}`
   return `type ${typeof v} (${String(v)})`
 }
 
@@ -35,33 +35,61 @@ function receivedNumber(v: number): string {
  */
 export function validateInteger(v: unknown, name: string, min: number, max: number): number {
   if (typeof v !== 'number') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received ${describe(v)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type number. Received ${describe(v)}`,
+    )
   }
   if (!Number.isInteger(v)) {
-    throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be an integer. Received ${receivedNumber(v)}`)
+    throw argError(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be an integer. Received ${receivedNumber(v)}`,
+    )
   }
   if (v < min || v > max) {
-    throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be >= ${min} && <= ${max}. Received ${receivedNumber(v)}`)
+    throw argError(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be >= ${min} && <= ${max}. Received ${receivedNumber(v)}`,
+    )
   }
   return v
 }
 
 export function validatePid(pid: unknown, name = 'pid'): number {
   if (typeof pid !== 'number') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received ${describe(pid)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type number. Received ${describe(pid)}`,
+    )
   }
   if (!Number.isInteger(pid) || pid < 1 || pid > PID_MAX) {
-    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be an integer from 1 to ${PID_MAX}. Received ${pid}`)
+    throw argError(
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument '${name}' must be an integer from 1 to ${PID_MAX}. Received ${pid}`,
+    )
   }
   return pid
 }
 
 export function validateType(type: unknown, name = 'type'): NamespaceType {
   if (typeof type !== 'string') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type string. Received ${describe(type)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type string. Received ${describe(type)}`,
+    )
   }
   if (!isNamespaceType(type)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be one of ${NAMESPACE_TYPES.map((t) => `'${t}'`).join(', ')}. Received '${type}'`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument '${name}' must be one of ${NAMESPACE_TYPES.map((t) => `'${t}'`).join(', ')}. Received '${type}'`,
+    )
   }
   return type
 }
@@ -72,7 +100,11 @@ export function validateOptionalType(type: unknown, name = 'type'): NamespaceTyp
 
 export function validateTypes(types: unknown, name = 'types', allowEmpty = false): NamespaceType[] {
   if (!Array.isArray(types)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be an array of namespace types. Received ${describe(types)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be an array of namespace types. Received ${describe(types)}`,
+    )
   }
   if (types.length === 0 && !allowEmpty) {
     throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must name at least one namespace type`)
@@ -87,27 +119,47 @@ export function validateTypes(types: unknown, name = 'types', allowEmpty = false
 
 export function validatePath(path: unknown, name = 'path'): string {
   if (typeof path !== 'string') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type string. Received ${describe(path)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type string. Received ${describe(path)}`,
+    )
   }
   if (path.length === 0 || path.includes('\0')) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a non-empty string without null bytes`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument '${name}' must be a non-empty string without null bytes`,
+    )
   }
   return path
 }
 
 export function validateFd(fd: unknown, name = 'fd'): number {
   if (typeof fd !== 'number') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number. Received ${describe(fd)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type number. Received ${describe(fd)}`,
+    )
   }
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' must be a non-negative integer file descriptor. Received ${fd}`)
+    throw argError(
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The argument '${name}' must be a non-negative integer file descriptor. Received ${fd}`,
+    )
   }
   return fd
 }
 
 export function validateFunction(fn: unknown, name = 'fn'): (...a: never[]) => unknown {
   if (typeof fn !== 'function') {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type function. Received ${describe(fn)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type function. Received ${describe(fn)}`,
+    )
   }
   return fn as (...a: never[]) => unknown
 }
@@ -115,7 +167,11 @@ export function validateFunction(fn: unknown, name = 'fn'): (...a: never[]) => u
 export function validateObject(v: unknown, name: string): Record<string, unknown> {
   if (v === undefined) return {}
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type object. Received ${describe(v)}`)
+    throw argError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" argument must be of type object. Received ${describe(v)}`,
+    )
   }
   return v as Record<string, unknown>
 }

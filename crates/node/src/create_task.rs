@@ -15,7 +15,12 @@ use crate::namespace::{parse_type, NativeNamespace};
 #[napi(ts_return_type = "Promise<NativeNamespace>")]
 pub fn create<'env>(env: &'env Env, ns_type: String) -> Result<Object<'env>> {
   let ty = parse_type(&ns_type)?;
-  caller_thread::promise(env, "nsjs-create", move || create::create_on_throwaway_thread(ty), |env, h| NativeNamespace::wrap(&env, h))
+  caller_thread::promise(
+    env,
+    "nsjs-create",
+    move || create::create_on_throwaway_thread(ty),
+    |env, h| NativeNamespace::wrap(&env, h),
+  )
 }
 
 #[napi]

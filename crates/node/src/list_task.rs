@@ -44,7 +44,12 @@ fn filter(ns_type: Option<String>, pid: Option<i32>) -> Result<Filter> {
 #[napi(ts_return_type = "Promise<Array<NamespaceInfo>>")]
 pub fn list<'env>(env: &'env Env, ns_type: Option<String>, pid: Option<i32>) -> Result<Object<'env>> {
   let filter = filter(ns_type, pid)?;
-  caller_thread::promise(env, "nsjs-list", move || Ok(list::list(&filter)), |_, rows| Ok(rows.into_iter().map(to_js).collect::<Vec<_>>()))
+  caller_thread::promise(
+    env,
+    "nsjs-list",
+    move || Ok(list::list(&filter)),
+    |_, rows| Ok(rows.into_iter().map(to_js).collect::<Vec<_>>()),
+  )
 }
 
 #[napi]

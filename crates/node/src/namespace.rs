@@ -12,7 +12,8 @@ use crate::error::{to_napi, IntoNapi, Result};
 
 /// The TypeScript layer validates names first; this only guards direct use of the binding.
 pub fn parse_type(name: &str) -> Result<NsType> {
-  NsType::from_name(name).ok_or_else(|| napi::Error::new(napi::Status::InvalidArg, format!("unknown namespace type {name:?}")))
+  NsType::from_name(name)
+    .ok_or_else(|| napi::Error::new(napi::Status::InvalidArg, format!("unknown namespace type {name:?}")))
 }
 
 fn parse_opt_type(name: Option<String>) -> Result<Option<NsType>> {

@@ -359,16 +359,15 @@ pub fn spawn_child_later(
   let spec = spec_of(req, env, stdio)?;
   let later = Arc::new(Later { pending: OnceLock::new(), on_exit: Mutex::new(Some(exit_tsfn(on_exit)?)) });
   let shared = later.clone();
-  let ready = on_ready
-    .build_threadsafe_function::<()>()
-    .callee_handled::<false>()
-    .weak::<true>()
-    .build_callback(move |_ctx| {
-      Ok(shared.take(false).map(|r| match r {
-        Ok(child) => Either::A(child),
-        Err(e) => Either::B(e.reason.clone()),
-      }))
-    })?;
+  let ready =
+    on_ready.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(
+      move |_ctx| {
+        Ok(shared.take(false).map(|r| match r {
+          Ok(child) => Either::A(child),
+          Err(e) => Either::B(e.reason.clone()),
+        }))
+      },
+    )?;
   let notify: spawner::Notify = Box::new(move || {
     ready.call((), ThreadsafeFunctionCallMode::NonBlocking);
   });

@@ -60,7 +60,11 @@ impl Drop for Stack {
 fn page_size() -> usize {
   // SAFETY: sysconf has no preconditions.
   let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-  if p > 0 { p as usize } else { 4096 }
+  if p > 0 {
+    p as usize
+  } else {
+    4096
+  }
 }
 
 pub type ChildFn = extern "C" fn(*mut libc::c_void) -> libc::c_int;
@@ -72,7 +76,12 @@ pub type ChildFn = extern "C" fn(*mut libc::c_void) -> libc::c_int;
 /// `f` must only do what is safe in a child that shares the parent's memory (CLONE_VM): no
 /// allocation, no locks, no TLS, no errno (see `raw`). `arg` and `stack` must stay valid until the
 /// child has exec'ed or exited, which the caller must wait for.
-pub unsafe fn clone_on(stack: &Stack, flags: libc::c_int, f: ChildFn, arg: *mut libc::c_void) -> Result<(libc::pid_t, Option<i32>)> {
+pub unsafe fn clone_on(
+  stack: &Stack,
+  flags: libc::c_int,
+  f: ChildFn,
+  arg: *mut libc::c_void,
+) -> Result<(libc::pid_t, Option<i32>)> {
   let mut pidfd: libc::c_int = -1;
   // SAFETY: the stack is ours and mapped, `f`/`arg` obey the contract above, and `pidfd` is a
   // valid place for the kernel to store the pidfd when CLONE_PIDFD is set.
@@ -111,7 +120,10 @@ impl BlockedSignals {
     let mut old: u64 = 0;
     // SAFETY: both pointers are valid 8-byte sigsets, the size the kernel expects.
     unsafe {
-      raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &all as *const u64 as usize, &mut old as *mut u64 as usize, 8])
+      raw::sys(
+        libc::SYS_rt_sigprocmask,
+        &[libc::SIG_SETMASK as usize, &all as *const u64 as usize, &mut old as *mut u64 as usize, 8],
+      )
     };
     BlockedSignals { old }
   }
@@ -120,6 +132,11 @@ impl BlockedSignals {
 impl Drop for BlockedSignals {
   fn drop(&mut self) {
     // SAFETY: a valid 8-byte sigset; no old mask is asked for.
-    unsafe { raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, &self.old as *const u64 as usize, 0, 8]) };
+    unsafe {
+      raw::sys(
+        libc::SYS_rt_sigprocmask,
+        &[libc::SIG_SETMASK as usize, &self.old as *const u64 as usize, 0, 8],
+      )
+    };
   }
 }

@@ -104,7 +104,9 @@ fn create_in_child(ty: NsType) -> Result<NsHandle> {
     let _blocked = BlockedSignals::all();
     // SAFETY: `hold` only makes raw syscalls; `args` and `stack` outlive the child, which is
     // reaped below (killed first if it cannot be told to exit) before either is dropped.
-    unsafe { clone_on(&stack, libc::CLONE_VM | ty.clone_flag() | libc::SIGCHLD, hold, &args as *const _ as *mut _) }
+    unsafe {
+      clone_on(&stack, libc::CLONE_VM | ty.clone_flag() | libc::SIGCHLD, hold, &args as *const _ as *mut _)
+    }
   }
   .map_err(|e| e.ns(ty))?;
   let handle = NsHandle::open_path(&format!("/proc/{pid}/ns/{}", ty.name()), Some(ty));
@@ -145,7 +147,10 @@ mod tests {
         let Ok(mine) = NsHandle::current(NsType::Mnt).unwrap().mnt_ns_id() else { return }; // before 6.8
         sys::pin_to_cpu(runs_on).unwrap();
         for _ in 0..5 {
-          assert!(create(NsType::Mnt).unwrap().mnt_ns_id().unwrap() > mine, "made on cpu {made_on}, created from cpu {runs_on}");
+          assert!(
+            create(NsType::Mnt).unwrap().mnt_ns_id().unwrap() > mine,
+            "made on cpu {made_on}, created from cpu {runs_on}"
+          );
         }
       })
       .join()

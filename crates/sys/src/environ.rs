@@ -73,7 +73,8 @@ pub fn current() -> Vec<String> {
 /// Names the environment as it is now; each `hold` is released by one `take` of its number.
 pub fn hold() -> u64 {
   let mut guard = STATE.lock().unwrap_or_else(|p| p.into_inner());
-  let state = guard.get_or_insert_with(|| State { generation: 0, latest: Arc::new(current()), held: HashMap::new() });
+  let state =
+    guard.get_or_insert_with(|| State { generation: 0, latest: Arc::new(current()), held: HashMap::new() });
   if !unchanged(&state.latest) {
     state.generation += 1;
     state.latest = Arc::new(current());

@@ -57,7 +57,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
   pub fn os(errno: i32, syscall: &'static str) -> Self {
-    Error { errno, rule: None, syscall, ns_type: None, expected: None, path: None, pid: None, tgid: None, step: None }
+    Error {
+      errno,
+      rule: None,
+      syscall,
+      ns_type: None,
+      expected: None,
+      path: None,
+      pid: None,
+      tgid: None,
+      step: None,
+    }
   }
 
   /// The errno of the last failed libc call.

@@ -84,7 +84,14 @@ pub fn stat_knows_mounts(st: &Stat) -> bool {
 pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: libc::c_int, mode: libc::mode_t) -> Result<OwnedFd> {
   let c = cstr(name, "openat")?;
   // SAFETY: `c` is NUL-terminated; `dir` is open for the borrow.
-  let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode as libc::c_uint) };
+  let fd = unsafe {
+    libc::openat(
+      dir.as_raw_fd(),
+      c.as_ptr(),
+      flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+      mode as libc::c_uint,
+    )
+  };
   owned(fd, "openat")
 }
 
@@ -132,7 +139,9 @@ fn fall_back(e: &Error) -> bool {
 
 /// A detached copy of the mount tree at `fd` (recursively with `recursive`), to attach elsewhere.
 fn open_tree(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd> {
-  let flags = OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as libc::c_uint | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
+  let flags = OPEN_TREE_CLONE
+    | libc::AT_EMPTY_PATH as libc::c_uint
+    | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
   // SAFETY: the path is the empty NUL-terminated string, with AT_EMPTY_PATH meaning `fd` itself.
   let ret = unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) };
   owned(ret as libc::c_int, "open_tree")
@@ -141,7 +150,16 @@ fn open_tree(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd> {
 fn move_mount(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> Result<()> {
   let flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
   // SAFETY: both paths are the empty NUL-terminated string, meaning the descriptors themselves.
-  let ret = unsafe { libc::syscall(libc::SYS_move_mount, tree.as_raw_fd(), c"".as_ptr(), target.as_raw_fd(), c"".as_ptr(), flags) };
+  let ret = unsafe {
+    libc::syscall(
+      libc::SYS_move_mount,
+      tree.as_raw_fd(),
+      c"".as_ptr(),
+      target.as_raw_fd(),
+      c"".as_ptr(),
+      flags,
+    )
+  };
   check(ret as libc::c_int, "move_mount").map(drop)
 }
 

@@ -96,7 +96,8 @@ impl NsHandle {
     // it: this runs for every spawn that joins by pid.
     let shared = |h: &NsHandle| -> Result<bool> {
       let path = format!("/proc/thread-self/ns/{}", h.ns_type().name());
-      let md = std::fs::metadata(&path).map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "stat").path(path))?;
+      let md = std::fs::metadata(&path)
+        .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EIO), "stat").path(path))?;
       Ok(md.dev() == h.device() && md.ino() == h.inode())
     };
     let mut kept = Vec::with_capacity(types.len());
@@ -137,7 +138,11 @@ impl NsHandle {
       let path = format!("/proc/{pid}/ns/{}", ty.name());
       handles.push(Self::open_path(&path, Some(ty)).map_err(|e| {
         let e = tag(e);
-        if e.errno == libc::ENOENT { Error { errno: libc::ESRCH, ..e } } else { e }
+        if e.errno == libc::ENOENT {
+          Error { errno: libc::ESRCH, ..e }
+        } else {
+          e
+        }
       })?);
       through_proc = true;
     }
@@ -302,7 +307,9 @@ mod tests {
     // open_pid_all falls back to /proc/<pid>/ns when they do not, so only this shows it.
     let pidfd = sys::pidfd_open(std::process::id() as i32).unwrap();
     match sys::ioctl_fd(pidfd.as_fd(), NsType::Net.pidfd_ioctl(), "ioctl") {
-      Ok(fd) => assert!(NsHandle::from_owned(fd, Some(NsType::Net)).unwrap().same_as(&NsHandle::current(NsType::Net).unwrap())),
+      Ok(fd) => assert!(NsHandle::from_owned(fd, Some(NsType::Net))
+        .unwrap()
+        .same_as(&NsHandle::current(NsType::Net).unwrap())),
       // Kernels before 6.11. EINVAL instead means the ioctl got a non-zero argument.
       Err(e) => assert_eq!(e.errno, libc::ENOTTY),
     }

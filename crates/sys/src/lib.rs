@@ -3,23 +3,23 @@
 //!
 //! Nothing here knows about Node-API. All `unsafe` code of the project lives in this crate.
 
-pub mod error;
-pub mod ns_type;
-pub mod sys;
-pub mod raw;
-pub mod handle;
-pub mod thread;
-pub mod create;
-pub mod persist;
-pub mod fd_mount;
-pub mod mountinfo;
-pub mod list;
 pub mod clone;
-pub mod spawn;
-pub mod reaper;
+pub mod create;
 pub mod environ;
+pub mod error;
+pub mod fd_mount;
+pub mod handle;
+pub mod list;
 #[cfg(feature = "libuv")]
 pub mod loop_watch;
+pub mod mountinfo;
+pub mod ns_type;
+pub mod persist;
+pub mod raw;
+pub mod reaper;
+pub mod spawn;
+pub mod sys;
+pub mod thread;
 
 pub use error::{Error, Result};
 pub use handle::NsHandle;

@@ -55,7 +55,11 @@ fn pids() -> Vec<i32> {
 
 fn command(pid: i32) -> Option<String> {
   let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-  let s: Vec<String> = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+  let s: Vec<String> = raw
+    .split(|b| *b == 0)
+    .filter(|a| !a.is_empty())
+    .map(|a| String::from_utf8_lossy(a).into_owned())
+    .collect();
   if s.is_empty() {
     // Kernel threads have no command line; lsns shows their comm.
     return std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|c| c.trim_end().to_string());
@@ -76,7 +80,12 @@ fn parse_id(id: &[u8]) -> Option<(NsType, u64)> {
 /// systemd /run): the same place twice in mountinfo.
 fn nsfs_mounts() -> Vec<(String, String)> {
   let mut seen = std::collections::BTreeSet::new();
-  mountinfo::read().into_iter().filter(|m| m.fstype == "nsfs").map(|m| (m.mount_point, m.root)).filter(|p| seen.insert(p.clone())).collect()
+  mountinfo::read()
+    .into_iter()
+    .filter(|m| m.fstype == "nsfs")
+    .map(|m| (m.mount_point, m.root))
+    .filter(|p| seen.insert(p.clone()))
+    .collect()
 }
 
 type Key = (u64, NsType);
@@ -192,7 +201,9 @@ impl Scan {
         self.entry((ino, ty)).uid = uid;
       }
       let parent = match ty {
-        NsType::User | NsType::Pid if self.wants(ty) => sys::ioctl_fd(fd.as_fd(), libc::NS_GET_PARENT as _, "ioctl").ok(),
+        NsType::User | NsType::Pid if self.wants(ty) => {
+          sys::ioctl_fd(fd.as_fd(), libc::NS_GET_PARENT as _, "ioctl").ok()
+        }
         _ => None,
       };
       let up = [(parent, ty), (owner.filter(|_| self.wants(NsType::User)), NsType::User)];
@@ -242,7 +253,10 @@ pub fn list(filter: &Filter) -> Vec<NsInfo> {
   let supported: Vec<NsType> = NsType::ALL.into_iter().filter(|t| t.supported()).collect();
   let wanted: Vec<NsType> = supported.iter().copied().filter(|t| filter.ty.is_none_or(|f| f == *t)).collect();
   let linked = if wanted.contains(&NsType::User) { supported.clone() } else { wanted.clone() };
-  let nsfs_dev = supported.iter().find_map(|t| std::fs::metadata(format!("/proc/self/ns/{}", t.name())).ok()).map_or(0, |m| m.dev());
+  let nsfs_dev = supported
+    .iter()
+    .find_map(|t| std::fs::metadata(format!("/proc/self/ns/{}", t.name())).ok())
+    .map_or(0, |m| m.dev());
   let mut scan = Scan {
     nsfs_dev,
     wanted,
@@ -273,7 +287,8 @@ pub fn list(filter: &Filter) -> Vec<NsInfo> {
       scan.scan_fds(pid, sockets);
     }
   }
-  let mut pending: Vec<(Key, Source)> = std::mem::take(&mut scan.seen_held).into_iter().filter(|(k, _)| !scan.found.contains_key(k)).collect();
+  let mut pending: Vec<(Key, Source)> =
+    std::mem::take(&mut scan.seen_held).into_iter().filter(|(k, _)| !scan.found.contains_key(k)).collect();
   for (key, _) in &pending {
     scan.entry(*key);
   }
@@ -391,12 +406,16 @@ mod tests {
     assert_eq!((r.nprocs, r.pid, r.uid), (0, None, Some(0)));
     assert!(row(Filter::default(), NsType::Net, inode).is_some());
     drop(sock);
-    assert!(row(Filter { ty: Some(NsType::Net), pid: None }, NsType::Net, inode).is_none(), "gone with the socket");
+    assert!(
+      row(Filter { ty: Some(NsType::Net), pid: None }, NsType::Net, inode).is_none(),
+      "gone with the socket"
+    );
   }
 
   #[test]
   fn finds_the_user_namespace_that_owns_a_held_one() {
-    let mut child = std::process::Command::new("unshare").args(["--user", "--net", "sleep", "100"]).spawn().unwrap();
+    let mut child =
+      std::process::Command::new("unshare").args(["--user", "--net", "sleep", "100"]).spawn().unwrap();
     let pid = child.id() as i32;
     let net = loop {
       // Until unshare has made its namespaces and exec'ed sleep.
@@ -412,7 +431,10 @@ mod tests {
     let r = row(Filter { ty: Some(NsType::User), pid: None }, NsType::User, user).expect("owner listed");
     assert_eq!((r.nprocs, r.pid, r.uid), (0, None, Some(0)));
     assert!(row(Filter::default(), NsType::User, user).is_some());
-    assert!(row(Filter { ty: Some(NsType::Net), pid: None }, NsType::User, user).is_none(), "only the type asked for");
+    assert!(
+      row(Filter { ty: Some(NsType::Net), pid: None }, NsType::User, user).is_none(),
+      "only the type asked for"
+    );
     drop(net);
   }
 
@@ -431,7 +453,8 @@ mod tests {
       let f: Vec<&str> = line.split(':').collect();
       let Some(uid) = f.get(2).and_then(|u| u.parse::<u32>().ok()) else { continue };
       // The first entry of a uid is the one lookups by uid return.
-      if text.lines().position(|l| l.split(':').nth(2) == Some(f[2])) != text.lines().position(|l| l == line) {
+      if text.lines().position(|l| l.split(':').nth(2) == Some(f[2])) != text.lines().position(|l| l == line)
+      {
         continue;
       }
       assert_eq!(user_name(uid).as_deref(), Some(f[0]), "uid {uid}");

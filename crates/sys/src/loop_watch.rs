@@ -23,7 +23,8 @@ extern "C" {
   fn uv_default_loop() -> *mut c_void;
   fn uv_handle_size(kind: c_int) -> usize;
   fn uv_poll_init(event_loop: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
-  fn uv_poll_start(handle: *mut c_void, events: c_int, cb: extern "C" fn(*mut c_void, c_int, c_int)) -> c_int;
+  fn uv_poll_start(handle: *mut c_void, events: c_int, cb: extern "C" fn(*mut c_void, c_int, c_int))
+    -> c_int;
   fn uv_poll_stop(handle: *mut c_void) -> c_int;
   fn uv_close(handle: *mut c_void, cb: extern "C" fn(*mut c_void));
   fn uv_unref(handle: *mut c_void);

@@ -14,8 +14,16 @@ pub enum NsType {
 
 impl NsType {
   /// nsenter's order: user first (handled specially by callers), then the rest, mnt and time last.
-  pub const ALL: [NsType; 8] =
-    [NsType::User, NsType::Cgroup, NsType::Ipc, NsType::Uts, NsType::Net, NsType::Pid, NsType::Mnt, NsType::Time];
+  pub const ALL: [NsType; 8] = [
+    NsType::User,
+    NsType::Cgroup,
+    NsType::Ipc,
+    NsType::Uts,
+    NsType::Net,
+    NsType::Pid,
+    NsType::Mnt,
+    NsType::Time,
+  ];
 
   /// The name used in `/proc/<pid>/ns/` and by this library's API.
   pub fn name(self) -> &'static str {
@@ -81,7 +89,8 @@ impl NsType {
   /// kernel's types cannot change under it): every open of a process's namespaces asks.
   pub fn supported(self) -> bool {
     static SUPPORTED: std::sync::OnceLock<[bool; 8]> = std::sync::OnceLock::new();
-    let all = SUPPORTED.get_or_init(|| NsType::ALL.map(|t| std::path::Path::new("/proc/self/ns").join(t.name()).exists()));
+    let all = SUPPORTED
+      .get_or_init(|| NsType::ALL.map(|t| std::path::Path::new("/proc/self/ns").join(t.name()).exists()));
     NsType::ALL.iter().position(|t| *t == self).is_some_and(|i| all[i])
   }
 }

@@ -124,7 +124,12 @@ impl Dir {
 fn is_placeholder(st: &Stat) -> bool {
   // SAFETY: geteuid cannot fail and has no preconditions.
   let me = unsafe { libc::geteuid() };
-  st.is(libc::S_IFREG) && st.size == 0 && st.mode & 0o7777 == PLACEHOLDER_MODE && st.uid == me && st.nlink == 1 && !st.mount_root
+  st.is(libc::S_IFREG)
+    && st.size == 0
+    && st.mode & 0o7777 == PLACEHOLDER_MODE
+    && st.uid == me
+    && st.nlink == 1
+    && !st.mount_root
 }
 
 /// The file to mount on: created (it must not exist), or a placeholder a killed persist left.
@@ -149,10 +154,15 @@ pub fn persist(h: &NsHandle, path: &str) -> Result<()> {
   let ty = h.ns_type();
   let tag = |e: Error| {
     let e = e.ns(ty);
-    if e.path.is_none() { e.path(path) } else { e }
+    if e.path.is_none() {
+      e.path(path)
+    } else {
+      e
+    }
   };
   let (dir_path, name) = split(path).map_err(tag)?;
-  std::fs::create_dir_all(dir_path).map_err(|e| tag(Error::os(e.raw_os_error().unwrap_or(libc::EIO), "mkdir").path(dir_path)))?;
+  std::fs::create_dir_all(dir_path)
+    .map_err(|e| tag(Error::os(e.raw_os_error().unwrap_or(libc::EIO), "mkdir").path(dir_path)))?;
   let dir = Dir::lock(dir_path).map_err(tag)?;
   let into = dir.prepare(ty).map_err(tag)?;
   let target = mount_target(into.as_fd(), name).map_err(tag)?;

@@ -64,7 +64,8 @@ fn reaper() -> Result<&'static Reaper> {
   // SAFETY: a descriptor the kernel just returned, owned by nothing else.
   let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
   // It lives as long as the process: the thread never ends and the addon is never unloaded.
-  let r: &'static Reaper = Box::leak(Box::new(Reaper { epoll, watched: Mutex::new(HashMap::new()), next_key: AtomicU64::new(0) }));
+  let r: &'static Reaper =
+    Box::leak(Box::new(Reaper { epoll, watched: Mutex::new(HashMap::new()), next_key: AtomicU64::new(0) }));
   crate::thread::native_thread("nsjs-reaper")
     .spawn(move || run(r))
     .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?;
@@ -120,9 +121,11 @@ mod tests {
   fn reports_exit_codes() {
     let (tx, rx) = mpsc::channel();
     for (i, code) in [0, 3].into_iter().enumerate() {
-      let child = spawn(&SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), format!("exit {code}")])).unwrap();
+      let child =
+        spawn(&SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), format!("exit {code}")])).unwrap();
       let tx = tx.clone();
-      watch(child.pidfd.as_raw_fd(), i as u64, Box::new(move |id, c, s| tx.send((id, c, s)).unwrap())).unwrap();
+      watch(child.pidfd.as_raw_fd(), i as u64, Box::new(move |id, c, s| tx.send((id, c, s)).unwrap()))
+        .unwrap();
     }
     let mut got: Vec<_> = (0..2).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
     got.sort();
@@ -132,7 +135,8 @@ mod tests {
   #[test]
   fn a_panicking_callback_does_not_stop_the_thread() {
     let child = spawn(&SpawnSpec::new("/bin/true", vec!["true".into()])).unwrap();
-    watch(child.pidfd.as_raw_fd(), 0, Box::new(|_, _, _| panic!("callback panic (expected by the test)"))).unwrap();
+    watch(child.pidfd.as_raw_fd(), 0, Box::new(|_, _, _| panic!("callback panic (expected by the test)")))
+      .unwrap();
     let (tx, rx) = mpsc::channel();
     let child = spawn(&SpawnSpec::new("/bin/true", vec!["true".into()])).unwrap();
     watch(child.pidfd.as_raw_fd(), 7, Box::new(move |id, c, s| tx.send((id, c, s)).unwrap())).unwrap();

@@ -111,7 +111,11 @@ pub fn pin_to_cpu(cpu: usize) -> Result<()> {
   // SAFETY: CPU_SET writes within the set: `cpu` is below CPU_SETSIZE.
   unsafe { libc::CPU_SET(cpu, &mut set) };
   // SAFETY: `set` is valid and its size is passed; 0 is the calling thread.
-  check(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) }, "sched_setaffinity").map(drop)
+  check(
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) },
+    "sched_setaffinity",
+  )
+  .map(drop)
 }
 
 pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd> {

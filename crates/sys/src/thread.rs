@@ -66,7 +66,10 @@ fn check_pid_keeps_threads(ty: NsType, syscall: &'static str) -> Result<()> {
 /// Starts a native thread from the calling thread. A new thread is born in its creator's
 /// namespaces and shares its root and cwd, so work on it sees what the creator sees now (unlike a
 /// pool thread, born whenever and wherever); what the work then does to its own thread ends with it.
-pub fn spawn_from_here<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<std::thread::JoinHandle<T>> {
+pub fn spawn_from_here<T: Send + 'static>(
+  name: &str,
+  f: impl FnOnce() -> T + Send + 'static,
+) -> Result<std::thread::JoinHandle<T>> {
   native_thread(name)
     .spawn(f)
     .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))

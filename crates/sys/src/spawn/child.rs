@@ -88,7 +88,12 @@ fn run(p: &Plan) -> ! {
         // no more than one already visible (mount_too_revealing), and after the old root is
         // detached none is, so a rootless pivotRoot with mountProc would always fail. Until the
         // pivot a symbolic link at root/proc would lead out of the new root: refused (ENOTDIR).
-        let dir = check(p, k::open(c"proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC), Site::ProcMount, None);
+        let dir = check(
+          p,
+          k::open(c"proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC),
+          Site::ProcMount,
+          None,
+        );
         k::close(dir as i32);
         mount_proc(p, c"proc");
       }
@@ -186,12 +191,24 @@ fn write_proc_self(p: &Plan, path: &std::ffi::CStr, body: &[u8], site: Site) {
 }
 
 fn write_timens_offsets(p: &Plan, body: &[u8]) {
-  write_whole(p, c"/proc/self/timens_offsets", body, (Site::TimensOpen, Site::TimensWrite), Some(NsType::Time));
+  write_whole(
+    p,
+    c"/proc/self/timens_offsets",
+    body,
+    (Site::TimensOpen, Site::TimensWrite),
+    Some(NsType::Time),
+  );
 }
 
 /// One write of the whole body: the kernel parses an id map or the clock offsets from a single
 /// write, and a short one would leave them half-set.
-fn write_whole(p: &Plan, path: &std::ffi::CStr, body: &[u8], (open_site, write_site): (Site, Site), t: Option<NsType>) {
+fn write_whole(
+  p: &Plan,
+  path: &std::ffi::CStr,
+  body: &[u8],
+  (open_site, write_site): (Site, Site),
+  t: Option<NsType>,
+) {
   let fd = check(p, k::open(path, libc::O_WRONLY | libc::O_CLOEXEC), open_site, t) as i32;
   let n = check(p, k::write(fd, body), write_site, t);
   if n as usize != body.len() {

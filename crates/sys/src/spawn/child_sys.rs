@@ -52,9 +52,7 @@ const SIGSET_SIZE: usize = 8;
 
 pub fn signal_default(sig: i32) -> isize {
   // SAFETY: the new action points to a valid zeroed kernel sigaction; no old action is asked for.
-  unsafe {
-    raw::sys(libc::SYS_rt_sigaction, &[sig as usize, w(SIGACTION_DFL.as_ptr()), 0, SIGSET_SIZE])
-  }
+  unsafe { raw::sys(libc::SYS_rt_sigaction, &[sig as usize, w(SIGACTION_DFL.as_ptr()), 0, SIGSET_SIZE]) }
 }
 
 pub fn unblock_all_signals() -> isize {
@@ -156,7 +154,9 @@ pub fn keep_across_exec(fd: i32) -> isize {
 
 pub fn cloexec_from(first: u32) -> isize {
   // SAFETY: integer arguments.
-  unsafe { raw::sys(libc::SYS_close_range, &[first as usize, u32::MAX as usize, libc::CLOSE_RANGE_CLOEXEC as usize]) }
+  unsafe {
+    raw::sys(libc::SYS_close_range, &[first as usize, u32::MAX as usize, libc::CLOSE_RANGE_CLOEXEC as usize])
+  }
 }
 
 /// # Safety

@@ -13,8 +13,8 @@ mod id_maps;
 mod launch;
 mod plan;
 mod report;
-mod spec;
 pub mod spawner;
+mod spec;
 
 #[cfg(test)]
 mod tests;

@@ -83,7 +83,11 @@ fn cstring(s: &str, step: &'static str, syscall: &'static str) -> Result<CString
   CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).step(step).path(s))
 }
 
-fn cstrings(v: &[String], step: &'static str, syscall: &'static str) -> Result<(Vec<CString>, Vec<*const c_char>)> {
+fn cstrings(
+  v: &[String],
+  step: &'static str,
+  syscall: &'static str,
+) -> Result<(Vec<CString>, Vec<*const c_char>)> {
   let owned = v.iter().map(|s| cstring(s, step, syscall)).collect::<Result<Vec<_>>>()?;
   let mut ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
   ptrs.push(std::ptr::null());
@@ -95,7 +99,13 @@ fn map_body(m: &MapSpec) -> Option<Vec<u8>> {
   if lines.is_empty() {
     return None;
   }
-  Some(lines.iter().map(|(inside, outside, count)| format!("{inside} {outside} {count}\n")).collect::<String>().into_bytes())
+  Some(
+    lines
+      .iter()
+      .map(|(inside, outside, count)| format!("{inside} {outside} {count}\n"))
+      .collect::<String>()
+      .into_bytes(),
+  )
 }
 
 fn position(t: NsType) -> usize {
@@ -174,7 +184,8 @@ impl Plan {
         clone_ns_flags |= t.clone_flag();
       }
     }
-    let unshares: Vec<NsType> = unshare.iter().copied().filter(|t| !matches!(t, NsType::User | NsType::Pid)).collect();
+    let unshares: Vec<NsType> =
+      unshare.iter().copied().filter(|t| !matches!(t, NsType::User | NsType::Pid)).collect();
 
     // A child born in a new user namespace has no privilege over namespaces outside it, so it
     // cannot join them itself. Joins of types a thread may enter (all but user and time) then
@@ -187,8 +198,10 @@ impl Plan {
     let new_user = clone_ns_flags & libc::CLONE_NEWUSER != 0;
     let late_user = new_user && spec_joins.iter().any(|(_, t)| child_only(*t));
     let in_parent = |t: NsType| t == NsType::Pid || (new_user && !late_user && !child_only(t));
-    let parent_joins: Vec<(RawFd, NsType)> = spec_joins.iter().copied().filter(|(_, t)| in_parent(*t)).collect();
-    let mut joins: Vec<(RawFd, NsType)> = spec_joins.iter().copied().filter(|(_, t)| !in_parent(*t)).collect();
+    let parent_joins: Vec<(RawFd, NsType)> =
+      spec_joins.iter().copied().filter(|(_, t)| in_parent(*t)).collect();
+    let mut joins: Vec<(RawFd, NsType)> =
+      spec_joins.iter().copied().filter(|(_, t)| !in_parent(*t)).collect();
     if joins.len() > MAX_JOINS {
       return Err(Error::os(libc::EINVAL, "setns").step("setns"));
     }
@@ -198,7 +211,11 @@ impl Plan {
       clone_ns_flags &= !libc::CLONE_NEWUSER;
     }
 
-    let root = spec.root.as_deref().map(|r| cstring(r, if spec.pivot_root { "pivot_root" } else { "chroot" }, "chroot")).transpose()?;
+    let root = spec
+      .root
+      .as_deref()
+      .map(|r| cstring(r, if spec.pivot_root { "pivot_root" } else { "chroot" }, "chroot"))
+      .transpose()?;
     if spec.pivot_root && root.is_none() {
       return Err(Error::os(libc::EINVAL, "pivot_root").step("pivot_root"));
     }
@@ -233,7 +250,8 @@ impl Plan {
       _env: env_owned,
       envp,
       share_memory: !joins.iter().any(|(_, t)| *t == NsType::Time),
-      ppid_may_be_zero: parent_joins.iter().any(|(_, t)| *t == NsType::Pid) || clone_ns_flags & libc::CLONE_NEWPID != 0,
+      ppid_may_be_zero: parent_joins.iter().any(|(_, t)| *t == NsType::Pid)
+        || clone_ns_flags & libc::CLONE_NEWPID != 0,
       parent_joins,
       joins,
       clone_ns_flags,
@@ -241,7 +259,9 @@ impl Plan {
       setgroups_deny: spec.setgroups == Some(SetGroups::Deny),
       uid_map: spec.uid_map.as_ref().and_then(map_body),
       gid_map: spec.gid_map.as_ref().and_then(map_body),
-      timens_offsets: spec.time_offsets.map(|(mono, boot)| format!("monotonic {mono} 0\nboottime {boot} 0\n").into_bytes()),
+      timens_offsets: spec
+        .time_offsets
+        .map(|(mono, boot)| format!("monotonic {mono} 0\nboottime {boot} 0\n").into_bytes()),
       hostname: spec.hostname.as_ref().map(|h| h.clone().into_bytes()),
       propagation,
       proc_private_first: spec.mount_proc && spec.root.is_none() && spec.propagation != Propagation::Private,
@@ -341,7 +361,8 @@ mod tests {
     assert_eq!((p.uid, p.gid), (None, None), "not entered, so the command keeps our ids");
     // Another user namespace is entered (once, however often it is named in a row) and makes
     // the command root there.
-    s.join = vec![(other.raw_fd(), NsType::User), (other.raw_fd(), NsType::User), (own.raw_fd(), NsType::User)];
+    s.join =
+      vec![(other.raw_fd(), NsType::User), (other.raw_fd(), NsType::User), (own.raw_fd(), NsType::User)];
     let p = Plan::build(&s).unwrap();
     assert_eq!(p.joins, [(other.raw_fd(), NsType::User), (own.raw_fd(), NsType::User)]);
     assert_eq!((p.uid, p.gid), (Some(0), Some(0)));

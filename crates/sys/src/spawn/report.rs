@@ -85,7 +85,9 @@ impl Site {
       Site::Sethostname => "sethostname",
       Site::Propagation => "mount propagation",
       Site::Chroot | Site::ChrootChdir => "chroot",
-      Site::PivotBind | Site::PivotChdir | Site::PivotRoot | Site::PivotUmount | Site::PivotChdirRoot => "pivot_root",
+      Site::PivotBind | Site::PivotChdir | Site::PivotRoot | Site::PivotUmount | Site::PivotChdirRoot => {
+        "pivot_root"
+      }
       Site::Cwd => "chdir",
       Site::ProcPrivate | Site::ProcMount => "mount /proc",
       Site::Setgroups | Site::Setresgid => "setgid",

@@ -149,7 +149,8 @@ fn run(job: Job) {
     Err(Error::os(libc::EINVAL, "clone").step("clone"))
   } else {
     // A panic must not take the thread, and every queued spawn (and waiter) with it.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::spawn(&spec))).unwrap_or_else(|_| Err(Error::os(libc::EIO, "clone").step("clone")))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::spawn(&spec)))
+      .unwrap_or_else(|_| Err(Error::os(libc::EIO, "clone").step("clone")))
   };
   drop(keep);
   if !thread::unmoved() {
@@ -184,7 +185,9 @@ mod tests {
 
   #[test]
   fn take_waits_for_the_outcome_and_errors_come_back() {
-    let pending = on_new_thread(|| submit(SpawnSpec::new("/nonexistent/x", vec!["x".into()]), Vec::new(), Box::new(|| {})).unwrap());
+    let pending = on_new_thread(|| {
+      submit(SpawnSpec::new("/nonexistent/x", vec!["x".into()]), Vec::new(), Box::new(|| {})).unwrap()
+    });
     let err = pending.take(true).unwrap().unwrap_err();
     assert_eq!((err.errno, err.step.as_deref()), (libc::ENOENT, Some("execve")));
   }
@@ -192,13 +195,18 @@ mod tests {
   #[test]
   fn what_was_queued_is_born_where_the_spawner_started_even_if_the_queuer_moved_since() {
     // Started (if no other test did) from an unmoved thread: the test process's namespaces.
-    on_new_thread(|| submit(SpawnSpec::new("/bin/true", vec!["true".into()]), Vec::new(), Box::new(|| {})).unwrap().take(true));
+    on_new_thread(|| {
+      submit(SpawnSpec::new("/bin/true", vec!["true".into()]), Vec::new(), Box::new(|| {}))
+        .unwrap()
+        .take(true)
+    });
     let mine = std::fs::read_link("/proc/thread-self/ns/uts").unwrap();
     let check = format!("[ \"$(readlink /proc/self/ns/uts)\" = '{}' ]", mine.display());
     let pending = on_new_thread(move || {
       let fresh = crate::create::create(NsType::Uts).unwrap();
       let saved = thread::enter(&fresh).unwrap();
-      let p = submit(SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), check]), Vec::new(), Box::new(|| {}));
+      let p =
+        submit(SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), check]), Vec::new(), Box::new(|| {}));
       thread::restore(saved).unwrap();
       p.unwrap()
     });

@@ -142,7 +142,13 @@ fn new_pid_namespace_makes_the_command_pid_1() {
 #[test]
 fn mount_proc_shows_the_new_pid_namespace() {
   // Only proc mounts: other tests, or the machine, may mount elsewhere meanwhile.
-  let proc_mounts = || crate::mountinfo::read().into_iter().filter(|m| m.fstype == "proc").map(|m| (m.id, m.mount_point)).collect::<Vec<_>>();
+  let proc_mounts = || {
+    crate::mountinfo::read()
+      .into_iter()
+      .filter(|m| m.fstype == "proc")
+      .map(|m| (m.id, m.mount_point))
+      .collect::<Vec<_>>()
+  };
   let host_proc = proc_mounts();
   let mut s = spec(&["cat", "/proc/1/cmdline"]);
   s.unshare = vec![NsType::Pid];
@@ -229,9 +235,11 @@ fn joins_our_own_net_namespace() {
 fn joins_created_namespaces_of_every_kind_but_pid() {
   // Time needs a child that shares no memory with us (EUSERS otherwise); user needs nsenter's
   // ordering, since after joining it we are nobody there.
-  let types = [NsType::User, NsType::Net, NsType::Uts, NsType::Ipc, NsType::Cgroup, NsType::Mnt, NsType::Time];
+  let types =
+    [NsType::User, NsType::Net, NsType::Uts, NsType::Ipc, NsType::Cgroup, NsType::Mnt, NsType::Time];
   let handles: Vec<NsHandle> = types.iter().map(|t| crate::create::create(*t).unwrap()).collect();
-  let mut s = spec(&["sh", "-c", "for t in user net uts ipc cgroup mnt time; do readlink /proc/self/ns/$t; done"]);
+  let mut s =
+    spec(&["sh", "-c", "for t in user net uts ipc cgroup mnt time; do readlink /proc/self/ns/$t; done"]);
   s.join = handles.iter().map(|h| (h.raw_fd(), h.ns_type())).collect();
   let out = stdout_of(s);
   let want: Vec<String> = handles.iter().map(|h| format!("{}:[{}]", h.ns_type().name(), h.inode())).collect();
@@ -413,7 +421,12 @@ fn many_concurrent_spawns_are_all_reaped() {
           pids.push(c.pid);
           let tx = tx.clone();
           let id = t * 1000 + i;
-          crate::reaper::watch(c.pidfd.as_raw_fd(), id, Box::new(move |id, code, sig| tx.send((id, code, sig)).unwrap())).unwrap();
+          crate::reaper::watch(
+            c.pidfd.as_raw_fd(),
+            id,
+            Box::new(move |id, code, sig| tx.send((id, code, sig)).unwrap()),
+          )
+          .unwrap();
         }
         pids
       })
@@ -444,7 +457,10 @@ fn unprivileged_helper() {
   let mut s = spec(&["/bin/true"]);
   s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
   let e = spawn(&s).unwrap_err();
-  assert_eq!((e.code().as_str(), e.step.as_deref(), e.ns_type), ("EPERM", Some("uid_map"), Some(NsType::User)));
+  assert_eq!(
+    (e.code().as_str(), e.step.as_deref(), e.ns_type),
+    ("EPERM", Some("uid_map"), Some(NsType::User))
+  );
   // What an unprivileged user may do: map itself, after denying setgroups.
   let mut s = spec(&["sh", "-c", "id -u; id -g"]);
   s.uid_map = Some(MapSpec::Lines(vec![(0, 65534, 1)]));
