@@ -1,6 +1,8 @@
+import { getSystemErrorName } from 'node:util'
+
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 
-/** The fields of a {@link NamespaceError}, as the native layer reports them. */
+/** The fields of a {@link NamespaceError}: what the native layer reports, the errno named. */
 export interface NamespaceErrorFields {
   /** errno name ('EPERM') or `ERR_NS_*` code. */
   code: string
@@ -16,8 +18,6 @@ export interface NamespaceErrorFields {
   tgid?: number
   step?: string
 }
-
-type NativeRecord = NamespaceErrorFields
 
 /**
  * The one error class of nsjs, shaped like Node's system errors: `code` is an errno name such
@@ -59,89 +59,111 @@ const CONFIG: Record<NamespaceType, string> = {
   uts: 'CONFIG_UTS_NS',
 }
 
-/** Why the kernel said no, in words that name the rule and what to do instead. */
-function explain(r: NativeRecord): string {
-  const t = r.nsType ?? 'namespace'
-  const where = r.path ? ` (${r.path})` : r.pid !== undefined ? ` (pid ${r.pid})` : ''
-  switch (r.code) {
-    case 'ERR_NS_CLOSED':
-      return 'the namespace handle is closed'
-    case 'ERR_NS_NOT_NAMESPACE':
-      return `${r.path ?? 'the file'} is not a namespace file (it is not on nsfs)`
-    case 'ERR_NS_TYPE_MISMATCH':
-      return `${r.path ?? 'the namespace'} is a ${r.nsType} namespace, not a ${r.expected} namespace`
-    case 'ERR_NS_UNSUPPORTED':
-      return `this kernel has no ${t} namespaces (built without ${CONFIG[t as NamespaceType] ?? 'namespace support'})`
-    case 'ERR_NS_MULTITHREADED':
-      if (t === 'pid') {
-        return `a thread whose new children would go to another pid namespace can no longer start threads (the kernel refuses), which Node needs at any time; use spawn({ join }) or spawn({ unshare: ['pid'] })`
-      }
-      return r.syscall === 'unshare'
-        ? `a multithreaded process cannot create a ${t} namespace for itself; use Namespace.create('${t}') or spawn({ unshare: ['${t}'] })`
-        : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`
-    case 'ERR_NS_SHARED_MOUNT':
-      return `a mnt namespace file cannot be mounted in ${r.path ?? 'a directory'}: its mount is shared, and the kernel refuses a mount namespace file where the mount would propagate (it could make a loop). Persist it in a directory that is not a mount point (nsjs then makes it a private mount of its own), or on a private mount, as util-linux unshare --mount=FILE requires (mount --bind DIR DIR; mount --make-private DIR)`
-    case 'ERR_NS_THREAD_ID':
-      return `${r.pid} is the id of a thread of process ${r.tgid}, not of a process: namespaces are opened through a process, so use its process id ${r.tgid} (the Tgid in /proc/${r.pid}/status). A thread that entered other namespaces itself is reached only through /proc/${r.tgid}/task/${r.pid}/ns/<type> with Namespace.fromPath()`
-    case 'ESRCH':
-      return r.pid === undefined
-        ? 'the process is not running (it never started, or has exited)'
-        : `no process with pid ${r.pid} exists (it may have exited)`
-  }
-  if (r.step) return stepMessage(r)
-  if (r.code === 'EPERM' || r.code === 'EACCES') {
-    switch (r.syscall) {
-      case 'setns':
-        return t === 'user'
-          ? `joining a user namespace needs CAP_SYS_ADMIN in that user namespace`
-          : `joining a ${t} namespace needs CAP_SYS_ADMIN both in the user namespace that owns it and in the caller's own user namespace`
-      case 'unshare':
-      case 'clone':
-        return `creating a ${t} namespace needs CAP_SYS_ADMIN in the caller's user namespace; unprivileged users can spawn({ unshare: ['user', '${t}'], uidMap: 'current' })`
-      case 'mount':
-        return `bind-mounting a namespace file needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`
-      case 'umount2':
-        return `unmounting a persisted namespace needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`
-      // biome-ignore lint/suspicious/noFallthroughSwitchClause: an ioctl on a pidfd is how another process's namespace is opened
-      case 'ioctl':
-        if (r.pid === undefined)
-          return `the ${t} namespace's parent is outside the caller's own ${t} namespace, which the kernel does not reveal`
-      case 'open':
-      case 'openat':
-      case 'pidfd_open':
-        if (r.pid !== undefined || /^\/proc\/\d+\//.test(r.path ?? '')) {
-          return `opening another process's namespace needs ptrace read access to it (the same uid, or CAP_SYS_PTRACE)${where}`
-        }
-        return `${r.syscall}: permission denied${where} (a file to create needs write access to its directory)`
+/** A message from the facts, `t` the type's name ('namespace' when none) and `where` the path or pid. */
+type Explain = (r: NamespaceErrorFields, t: string, where: string) => string | undefined
+
+/** The library's own rules, and ESRCH: explained by code alone, before any step hint. */
+const RULES: Record<string, Explain> = {
+  ERR_NS_CLOSED: () => 'the namespace handle is closed',
+  ERR_NS_NOT_NAMESPACE: (r) => `${r.path ?? 'the file'} is not a namespace file (it is not on nsfs)`,
+  ERR_NS_TYPE_MISMATCH: (r) => `${r.path ?? 'the namespace'} is a ${r.nsType} namespace, not a ${r.expected} namespace`,
+  ERR_NS_UNSUPPORTED: (_, t) =>
+    `this kernel has no ${t} namespaces (built without ${CONFIG[t as NamespaceType] ?? 'namespace support'})`,
+  ERR_NS_MULTITHREADED: (r, t) => {
+    if (t === 'pid') {
+      return `a thread whose new children would go to another pid namespace can no longer start threads (the kernel refuses), which Node needs at any time; use spawn({ join }) or spawn({ unshare: ['pid'] })`
     }
+    return r.syscall === 'unshare'
+      ? `a multithreaded process cannot create a ${t} namespace for itself; use Namespace.create('${t}') or spawn({ unshare: ['${t}'] })`
+      : `a multithreaded process cannot join a ${t} namespace (every Node process is multithreaded); use spawn({ join })`
+  },
+  ERR_NS_SHARED_MOUNT: (r) =>
+    `a mnt namespace file cannot be mounted in ${r.path ?? 'a directory'}: its mount is shared, and the kernel refuses a mount namespace file where the mount would propagate (it could make a loop). Persist it in a directory that is not a mount point (nsjs then makes it a private mount of its own), or on a private mount, as util-linux unshare --mount=FILE requires (mount --bind DIR DIR; mount --make-private DIR)`,
+  ERR_NS_THREAD_ID: (r) =>
+    `${r.pid} is the id of a thread of process ${r.tgid}, not of a process: namespaces are opened through a process, so use its process id ${r.tgid} (the Tgid in /proc/${r.pid}/status). A thread that entered other namespaces itself is reached only through /proc/${r.tgid}/task/${r.pid}/ns/<type> with Namespace.fromPath()`,
+  ESRCH: (r) =>
+    r.pid === undefined
+      ? 'the process is not running (it never started, or has exited)'
+      : `no process with pid ${r.pid} exists (it may have exited)`,
+}
+
+const createNeeds: Explain = (_, t) =>
+  `creating a ${t} namespace needs CAP_SYS_ADMIN in the caller's user namespace; unprivileged users can spawn({ unshare: ['user', '${t}'], uidMap: 'current' })`
+
+const openNeeds: Explain = (r, _, where) => {
+  if (r.pid !== undefined || /^\/proc\/\d+\//.test(r.path ?? '')) {
+    return `opening another process's namespace needs ptrace read access to it (the same uid, or CAP_SYS_PTRACE)${where}`
   }
-  if (r.code === 'ELOOP') {
+  return `${r.syscall}: permission denied${where} (a file to create needs write access to its directory)`
+}
+
+/** EPERM and EACCES outside spawn, by system call: which capability or access was missing. */
+const PERMISSION: Record<string, Explain> = {
+  setns: (_, t) =>
+    t === 'user'
+      ? `joining a user namespace needs CAP_SYS_ADMIN in that user namespace`
+      : `joining a ${t} namespace needs CAP_SYS_ADMIN both in the user namespace that owns it and in the caller's own user namespace`,
+  unshare: createNeeds,
+  clone: createNeeds,
+  mount: (_, __, where) =>
+    `bind-mounting a namespace file needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`,
+  umount2: (_, __, where) =>
+    `unmounting a persisted namespace needs CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace${where}`,
+  // An ioctl on a pidfd is how another process's namespace is opened.
+  ioctl: (r, t, where) =>
+    r.pid === undefined
+      ? `the ${t} namespace's parent is outside the caller's own ${t} namespace, which the kernel does not reveal`
+      : openNeeds(r, t, where),
+  open: openNeeds,
+  openat: openNeeds,
+  pidfd_open: openNeeds,
+}
+
+const tooManyFiles: Explain = (r, _, where) => {
+  const full =
+    r.code === 'EMFILE'
+      ? 'this process has no descriptor left (RLIMIT_NOFILE)'
+      : 'the system has no open file left (fs.file-max)'
+  return `${r.syscall}: too many open files${where}: ${full}. Every open Namespace handle holds a descriptor until close(); one dropped without close() keeps it until it has been garbage-collected and the event loop has turned, so code that drops handles without returning to the event loop runs out: close() them (or declare them with \`using\`)`
+}
+
+/** Other errnos outside spawn, where the cause is known; undefined: the plain fallback. */
+const ERRNOS: Record<string, Explain> = {
+  ELOOP: (r, _, where) => {
     if (r.syscall === 'openat') {
       return `${r.path ?? 'the path'} is a symbolic link: nsjs does not follow a symlink in the last component of a path it mounts on, unmounts or removes (the directory's owner could point it elsewhere); name the real path`
     }
     if (r.nsType === 'mnt') {
       return `the kernel refused to mount this mount namespace file${where}: a mount namespace can only be persisted from a mount namespace older than it (the kernel compares namespace ids, which Linux 6.x allocates per CPU, so a namespace made elsewhere may not qualify); persist one made by Namespace.create('mnt') or spawn({ unshare: ['mnt'] }) from this process`
     }
-  }
-  if (r.code === 'EAGAIN' && r.syscall === 'flock') {
-    return `another process kept ${r.path ?? 'the directory'} locked for persisting or unpersisting for over 2 s; try again`
-  }
-  if (r.code === 'EINVAL' && (r.syscall === 'open' || r.syscall === 'openat') && r.path !== undefined) {
-    return `${r.path} does not name a file in a directory (an absolute path that does not end in /, . or ..)`
-  }
-  if (r.code === 'EMFILE' || r.code === 'ENFILE') {
-    const full =
-      r.code === 'EMFILE'
-        ? 'this process has no descriptor left (RLIMIT_NOFILE)'
-        : 'the system has no open file left (fs.file-max)'
-    return `${r.syscall}: too many open files${where}: ${full}. Every open Namespace handle holds a descriptor until close(); one dropped without close() keeps it until it has been garbage-collected and the event loop has turned, so code that drops handles without returning to the event loop runs out: close() them (or declare them with \`using\`)`
-  }
-  if (r.code === 'ENOENT') return `${r.syscall}: no such file or directory${where}`
-  if (r.code === 'EEXIST') return `${r.syscall}: ${r.path ?? 'the path'} already exists`
-  if (r.code === 'EINVAL' && r.syscall === 'ioctl') {
-    return `the kernel has no such relation for a ${t} namespace (parent() is for pid and user namespaces)`
-  }
-  return `${r.syscall} failed with ${r.code}${where}`
+  },
+  EAGAIN: (r) =>
+    r.syscall === 'flock'
+      ? `another process kept ${r.path ?? 'the directory'} locked for persisting or unpersisting for over 2 s; try again`
+      : undefined,
+  EINVAL: (r, t) => {
+    if ((r.syscall === 'open' || r.syscall === 'openat') && r.path !== undefined) {
+      return `${r.path} does not name a file in a directory (an absolute path that does not end in /, . or ..)`
+    }
+    if (r.syscall === 'ioctl') {
+      return `the kernel has no such relation for a ${t} namespace (parent() is for pid and user namespaces)`
+    }
+  },
+  EMFILE: tooManyFiles,
+  ENFILE: tooManyFiles,
+  ENOENT: (r, _, where) => `${r.syscall}: no such file or directory${where}`,
+  EEXIST: (r) => `${r.syscall}: ${r.path ?? 'the path'} already exists`,
+}
+
+/** Why the kernel said no, in words that name the rule and what to do instead. */
+function explain(r: NamespaceErrorFields): string {
+  const t = r.nsType ?? 'namespace'
+  const where = r.path ? ` (${r.path})` : r.pid !== undefined ? ` (pid ${r.pid})` : ''
+  const rule = RULES[r.code]?.(r, t, where)
+  if (rule !== undefined) return rule
+  if (r.step) return stepMessage(r)
+  const denied = r.code === 'EPERM' || r.code === 'EACCES' ? PERMISSION[r.syscall]?.(r, t, where) : undefined
+  return denied ?? ERRNOS[r.code]?.(r, t, where) ?? `${r.syscall} failed with ${r.code}${where}`
 }
 
 const NOT_MAPPED =
@@ -191,7 +213,7 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
   execve: { ENOENT: 'the command was not found', '*': 'the command could not be executed' },
 }
 
-function stepMessage(r: NativeRecord): string {
+function stepMessage(r: NamespaceErrorFields): string {
   const hints = STEP_HINTS[r.step as string]
   // 'CODE:type' first: one errno means different things for different namespace types.
   const hint =
@@ -204,21 +226,53 @@ function stepMessage(r: NativeRecord): string {
 }
 
 /** Builds a NamespaceError for a library rule or errno that the TypeScript layer detects itself. */
-export function namespaceError(record: NativeRecord): NamespaceError {
+export function namespaceError(record: NamespaceErrorFields): NamespaceError {
   return new NamespaceError(explain(record), record)
 }
 
-const PREFIX = 'NSJS:'
+/**
+ * What the binding throws (or rejects with, or hands to a spawn's onReady) for a failure: an Error
+ * named {@link NATIVE_NAME} whose properties are the facts, built in crates/node/src/error.rs.
+ */
+interface NativeError extends Error {
+  name: typeof NATIVE_NAME
+  /** Positive, as the kernel gives it; 0 for a rule. */
+  errno: number
+  /** Only for a rule the library enforces (`ERR_NS_*`). */
+  code?: string
+  syscall: string
+  step?: string
+  nsType?: NamespaceType
+  expected?: NamespaceType
+  path?: string
+  pid?: number
+  tgid?: number
+}
 
-/** Turns an error thrown by the native binding into a NamespaceError; other errors pass through. */
+/** The mark of a {@link NativeError} (`error::NAME` in crates/node). */
+const NATIVE_NAME = 'NativeNamespaceError'
+
+function isNative(err: unknown): err is NativeError {
+  return err instanceof Error && err.name === NATIVE_NAME
+}
+
+/** Turns an error of the native binding into a NamespaceError; other values pass through. */
 export function fromNative(err: unknown): unknown {
-  if (err instanceof Error && err.message.startsWith(PREFIX)) {
-    const record = JSON.parse(err.message.slice(PREFIX.length)) as NativeRecord
-    const e = namespaceError(record)
-    Error.captureStackTrace?.(e, fromNative)
-    return e
-  }
-  return err
+  if (!isNative(err)) return err
+  const { code, errno, syscall, step, nsType, expected, path, pid, tgid } = err
+  const e = namespaceError({
+    code: code ?? getSystemErrorName(-errno),
+    errno,
+    syscall,
+    nsType,
+    expected,
+    path,
+    pid,
+    tgid,
+    step,
+  })
+  Error.captureStackTrace?.(e, fromNative)
+  return e
 }
 
 /** Calls into the binding, converting its errors. */

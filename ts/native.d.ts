@@ -159,18 +159,17 @@ export declare function spawnChild(req: NativeSpawnRequest, onExit: (exit: [code
 
 /**
  * Hands the spawn to the spawner thread. `onReady` is then called once on the JS thread with
- * the started child, or the failure's message, or null when `wait()` took the outcome first;
+ * the started child, or the failure (the error `wait()` would throw), or null when `wait()` took
+ * the outcome first;
  * `onExit` as for spawnChild. `pipes` are the child's ends of the 'pipe' slots.
  */
-export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | string | null) => void, onExit: (exit: [code: number, signal: number]) => void): NativeSpawnLater
+export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | Error | null) => void, onExit: (exit: [code: number, signal: number]) => void): NativeSpawnLater
 
 /**
  * Whether a spawn from this thread may be handed to the spawner thread now (see
  * nsjs_sys::spawn::spawner).
  */
 export declare function spawnerAvailable(): boolean
-
-export declare function threadCount(): number
 
 export declare function unpersist(path: string): void
 

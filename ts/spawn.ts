@@ -821,7 +821,7 @@ export class NsChildProcess extends EventEmitter {
     this.#later = undefined
     settled(l)
     for (const h of l.held) h.close()
-    if (typeof outcome === 'string') outcome = fromNative(new Error(outcome))
+    outcome = fromNative(outcome)
     if (outcome instanceof Error) {
       // The streams of a child that never ran end now.
       this.#endStreams()

@@ -9,12 +9,13 @@ use napi::bindgen_prelude::{Object, ToNapiValue};
 use napi::Env;
 use nsjs_sys::thread;
 
-use crate::error::{to_napi, IntoNapi, Result};
+use crate::error::{self, IntoNapi, Result};
 
 type Settle<R> = Box<dyn FnOnce(Env) -> Result<R> + Send>;
 
 /// Runs `work` on a new native thread started from the calling (JS) thread and returns a Promise
-/// that settles on this JS thread: with `to_js` of the result, or with the error.
+/// that settles on this JS thread: with `to_js` of the result, or with the error (built there,
+/// since a JS error object can only be made on the JS thread).
 pub fn promise<'env, T, R>(
   env: &'env Env,
   name: &str,
@@ -28,8 +29,8 @@ where
   let (deferred, promise) = env.create_deferred::<R, Settle<R>>()?;
   thread::spawn_from_here(name, move || match work() {
     Ok(v) => deferred.resolve(Box::new(move |env| to_js(env, v))),
-    Err(e) => deferred.reject(to_napi(e)),
+    Err(e) => deferred.resolve(Box::new(move |env| Err(error::to_js(&env, e)))),
   })
-  .napi()?;
+  .napi(env)?;
   Ok(promise)
 }

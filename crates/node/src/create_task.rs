@@ -25,5 +25,5 @@ pub fn create<'env>(env: &'env Env, ns_type: String) -> Result<Object<'env>> {
 
 #[napi]
 pub fn create_sync(env: Env, ns_type: String) -> Result<NativeNamespace> {
-  create::create(parse_type(&ns_type)?).napi().and_then(|h| NativeNamespace::wrap(&env, h))
+  create::create(parse_type(&ns_type)?).napi(&env).and_then(|h| NativeNamespace::wrap(&env, h))
 }

@@ -1,61 +1,67 @@
-//! Native errors cross into JS as one `Error` whose message is `NSJS:` followed by a JSON record
-//! of the facts; the TypeScript layer turns that record into a `NamespaceError` and writes the
-//! message, so the wording lives in one place.
+//! How a native failure crosses into JS: as one `Error` object, built here and nowhere else, on
+//! the JS thread (it needs an `Env`), whose properties are the facts. ts/errors.ts `fromNative`
+//! recognises it by its `name` and turns it into a `NamespaceError` with the message written
+//! there, so the wording and the errno names (Node's `util.getSystemErrorName`) live in TS.
+//!
+//! Its properties: `errno` (positive, as the kernel gives it; 0 for a rule), `code` (only for a
+//! rule the library enforces, `ERR_NS_*`), `syscall`, and where known `step`, `nsType`,
+//! `expected`, `path`, `pid`, `tgid`.
 
+use napi::bindgen_prelude::{JsObjectValue, JsValue, Object};
+use napi::Env;
 use nsjs_sys::Error;
 
-fn json_str(s: &str) -> String {
-  let mut out = String::with_capacity(s.len() + 2);
-  out.push('"');
-  for c in s.chars() {
-    match c {
-      '"' => out.push_str("\\\""),
-      '\\' => out.push_str("\\\\"),
-      c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-      c => out.push(c),
-    }
-  }
-  out.push('"');
-  out
-}
-
-pub const PREFIX: &str = "NSJS:";
-
-pub fn to_napi(e: Error) -> napi::Error {
-  let mut fields = vec![
-    format!("\"code\":{}", json_str(&e.code())),
-    format!("\"errno\":{}", e.errno),
-    format!("\"syscall\":{}", json_str(e.syscall)),
-  ];
-  if let Some(t) = e.ns_type {
-    fields.push(format!("\"nsType\":{}", json_str(t.name())));
-  }
-  if let Some(t) = e.expected {
-    fields.push(format!("\"expected\":{}", json_str(t.name())));
-  }
-  if let Some(p) = &e.path {
-    fields.push(format!("\"path\":{}", json_str(p)));
-  }
-  if let Some(p) = e.pid {
-    fields.push(format!("\"pid\":{p}"));
-  }
-  if let Some(p) = e.tgid {
-    fields.push(format!("\"tgid\":{p}"));
-  }
-  if let Some(s) = &e.step {
-    fields.push(format!("\"step\":{}", json_str(s)));
-  }
-  napi::Error::new(napi::Status::GenericFailure, format!("{PREFIX}{{{}}}", fields.join(",")))
-}
+/// The `name` of the errors built here: the mark `fromNative` looks for.
+pub const NAME: &str = "NativeNamespaceError";
 
 pub type Result<T> = napi::Result<T>;
 
+/// The error to return (and so throw or reject with) for `e`.
+pub fn to_js(env: &Env, e: Error) -> napi::Error {
+  match object(env, &e) {
+    Ok(o) => napi::Error::from(o.to_unknown()),
+    Err(failed) => failed,
+  }
+}
+
+fn object<'env>(env: &'env Env, e: &Error) -> Result<Object<'env>> {
+  let mut o = env.create_error(napi::Error::from_reason(e.to_string()))?;
+  o.set_named_property("name", NAME)?;
+  // napi_create_error sets `code` to the napi status; only a rule has a code of its own.
+  match e.rule {
+    Some(rule) => o.set_named_property("code", rule.code())?,
+    None => o.delete_named_property("code").map(drop)?,
+  }
+  o.set_named_property("errno", e.errno)?;
+  o.set_named_property("syscall", e.syscall)?;
+  if let Some(step) = &e.step {
+    o.set_named_property("step", step.as_str())?;
+  }
+  if let Some(t) = e.ns_type {
+    o.set_named_property("nsType", t.name())?;
+  }
+  if let Some(t) = e.expected {
+    o.set_named_property("expected", t.name())?;
+  }
+  if let Some(path) = &e.path {
+    o.set_named_property("path", path.as_str())?;
+  }
+  if let Some(pid) = e.pid {
+    o.set_named_property("pid", pid)?;
+  }
+  if let Some(tgid) = e.tgid {
+    o.set_named_property("tgid", tgid)?;
+  }
+  Ok(o)
+}
+
+/// `.napi(&env)` on a `nsjs_sys::Result`: its error as the JS error above.
 pub trait IntoNapi<T> {
-  fn napi(self) -> Result<T>;
+  fn napi(self, env: &Env) -> Result<T>;
 }
 
 impl<T> IntoNapi<T> for nsjs_sys::Result<T> {
-  fn napi(self) -> Result<T> {
-    self.map_err(to_napi)
+  fn napi(self, env: &Env) -> Result<T> {
+    self.map_err(|e| to_js(env, e))
   }
 }

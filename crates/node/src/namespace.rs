@@ -8,7 +8,7 @@ use napi_derive::napi;
 use nsjs_sys::error::Rule;
 use nsjs_sys::{persist, thread, Error, NsHandle, NsType};
 
-use crate::error::{to_napi, IntoNapi, Result};
+use crate::error::{to_js, IntoNapi, Result};
 
 /// The TypeScript layer validates names first; this only guards direct use of the binding.
 pub fn parse_type(name: &str) -> Result<NsType> {
@@ -36,8 +36,8 @@ impl NativeNamespace {
     Ok(NativeNamespace { inner: Some(h) })
   }
 
-  pub fn handle(&self) -> Result<&NsHandle> {
-    self.inner.as_ref().ok_or_else(|| to_napi(Error::rule(Rule::Closed, "close")))
+  pub fn handle(&self, env: &Env) -> Result<&NsHandle> {
+    self.inner.as_ref().ok_or_else(|| to_js(env, Error::rule(Rule::Closed, "close")))
   }
 }
 
@@ -46,42 +46,42 @@ impl NativeNamespace {
   /// `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse.
   #[napi(factory)]
   pub fn open_pid(env: Env, pid: i32, ns_type: String) -> Result<Self> {
-    NsHandle::open_pid(pid, parse_type(&ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
+    NsHandle::open_pid(pid, parse_type(&ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
   pub fn open_path(env: Env, path: String, ns_type: Option<String>) -> Result<Self> {
-    NsHandle::open_file(&path, parse_opt_type(ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
+    NsHandle::open_file(&path, parse_opt_type(ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
   pub fn from_fd(env: Env, fd: i32, ns_type: Option<String>) -> Result<Self> {
-    NsHandle::from_raw_dup(fd, parse_opt_type(ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
+    NsHandle::from_raw_dup(fd, parse_opt_type(ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
   pub fn current(env: Env, ns_type: String) -> Result<Self> {
-    NsHandle::current(parse_type(&ns_type)?).napi().and_then(|h| Self::wrap(&env, h))
+    NsHandle::current(parse_type(&ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(getter, js_name = "type")]
-  pub fn ns_type(&self) -> Result<String> {
-    Ok(self.handle()?.ns_type().name().to_string())
+  pub fn ns_type(&self, env: Env) -> Result<String> {
+    Ok(self.handle(&env)?.ns_type().name().to_string())
   }
 
   #[napi(getter)]
-  pub fn inode(&self) -> Result<BigInt> {
-    Ok(BigInt::from(self.handle()?.inode()))
+  pub fn inode(&self, env: Env) -> Result<BigInt> {
+    Ok(BigInt::from(self.handle(&env)?.inode()))
   }
 
   #[napi(getter)]
-  pub fn device(&self) -> Result<BigInt> {
-    Ok(BigInt::from(self.handle()?.device()))
+  pub fn device(&self, env: Env) -> Result<BigInt> {
+    Ok(BigInt::from(self.handle(&env)?.device()))
   }
 
   #[napi(getter)]
-  pub fn fd(&self) -> Result<i32> {
-    Ok(self.handle()?.raw_fd())
+  pub fn fd(&self, env: Env) -> Result<i32> {
+    Ok(self.handle(&env)?.raw_fd())
   }
 
   #[napi(getter)]
@@ -90,40 +90,40 @@ impl NativeNamespace {
   }
 
   #[napi]
-  pub fn equals(&self, other: &NativeNamespace) -> Result<bool> {
-    Ok(self.handle()?.same_as(other.handle()?))
+  pub fn equals(&self, env: Env, other: &NativeNamespace) -> Result<bool> {
+    Ok(self.handle(&env)?.same_as(other.handle(&env)?))
   }
 
   #[napi]
   pub fn owner(&self, env: Env) -> Result<NativeNamespace> {
-    self.handle()?.owner().napi().and_then(|h| Self::wrap(&env, h))
+    self.handle(&env)?.owner().napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi]
   pub fn parent(&self, env: Env) -> Result<NativeNamespace> {
-    self.handle()?.parent().napi().and_then(|h| Self::wrap(&env, h))
+    self.handle(&env)?.parent().napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi]
-  pub fn owner_uid(&self) -> Result<u32> {
-    self.handle()?.owner_uid().napi()
+  pub fn owner_uid(&self, env: Env) -> Result<u32> {
+    self.handle(&env)?.owner_uid().napi(&env)
   }
 
   /// Moves the calling thread into this namespace.
   #[napi]
-  pub fn join(&self) -> Result<()> {
-    thread::join(self.handle()?).napi()
+  pub fn join(&self, env: Env) -> Result<()> {
+    thread::join(self.handle(&env)?).napi(&env)
   }
 
   /// Enters this namespace on the calling thread; the returned state puts it back.
   #[napi]
-  pub fn enter(&self) -> Result<NativeSavedThread> {
-    thread::enter(self.handle()?).napi().map(|s| NativeSavedThread { saved: Some(s) })
+  pub fn enter(&self, env: Env) -> Result<NativeSavedThread> {
+    thread::enter(self.handle(&env)?).napi(&env).map(|s| NativeSavedThread { saved: Some(s) })
   }
 
   #[napi]
-  pub fn persist(&self, path: String) -> Result<()> {
-    persist::persist(self.handle()?, &path).napi()
+  pub fn persist(&self, env: Env, path: String) -> Result<()> {
+    persist::persist(self.handle(&env)?, &path).napi(&env)
   }
 
   /// Releases the descriptor; closing twice is a no-op.
@@ -150,9 +150,9 @@ pub struct NativeSavedThread {
 #[napi]
 impl NativeSavedThread {
   #[napi]
-  pub fn restore(&mut self) -> Result<()> {
+  pub fn restore(&mut self, env: Env) -> Result<()> {
     match self.saved.take() {
-      Some(s) => thread::restore(s).napi(),
+      Some(s) => thread::restore(s).napi(&env),
       None => Ok(()),
     }
   }
@@ -162,7 +162,7 @@ impl NativeSavedThread {
 /// one pidfd (so all that one process's); without `types`, every type this kernel has.
 #[napi]
 pub fn open_pid_all(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
-  let handles = NsHandle::open_pid_all(pid, &type_list(types)?).napi()?;
+  let handles = NsHandle::open_pid_all(pid, &type_list(types)?).napi(&env)?;
   handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
 }
 
@@ -171,7 +171,7 @@ pub fn open_pid_all(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Ve
 #[napi]
 pub fn open_pid_joins(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
   let skip_shared = types.is_none();
-  let handles = NsHandle::open_pid_joins(pid, &type_list(types)?, skip_shared).napi()?;
+  let handles = NsHandle::open_pid_joins(pid, &type_list(types)?, skip_shared).napi(&env)?;
   handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
 }
 
@@ -184,17 +184,12 @@ pub(crate) fn type_list(types: Option<Vec<String>>) -> Result<Vec<NsType>> {
 }
 
 #[napi]
-pub fn unshare_thread(types: Vec<String>) -> Result<()> {
+pub fn unshare_thread(env: Env, types: Vec<String>) -> Result<()> {
   let types = types.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?;
-  thread::unshare(&types).napi()
+  thread::unshare(&types).napi(&env)
 }
 
 #[napi]
-pub fn unpersist(path: String) -> Result<()> {
-  persist::unpersist(&path).napi()
-}
-
-#[napi]
-pub fn thread_count() -> u32 {
-  nsjs_sys::sys::thread_count() as u32
+pub fn unpersist(env: Env, path: String) -> Result<()> {
+  persist::unpersist(&path).napi(&env)
 }

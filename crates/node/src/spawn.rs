@@ -14,7 +14,7 @@ use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::{self, Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
 use nsjs_sys::{environ, loop_watch, reaper, sys, thread, Error, NsHandle};
 
-use crate::error::{to_napi, IntoNapi, Result};
+use crate::error::{to_js, IntoNapi, Result};
 use crate::namespace::{parse_type, type_list, NativeNamespace};
 
 /// What JS asks for, already validated and resolved ('root' maps turned into lines, env into
@@ -59,22 +59,22 @@ pub struct NativeSpawnRequest {
 /// Refuses to read the process environment off the main thread: Node's main thread writes it
 /// (process.env) with setenv, which takes no lock, so a read elsewhere may follow freed memory.
 /// ts/spawn.ts always passes `env` from other threads; this guards direct use of the binding.
-fn on_main_thread(what: &'static str) -> Result<()> {
+fn on_main_thread(env: &Env, what: &'static str) -> Result<()> {
   if thread::is_main_thread() {
     Ok(())
   } else {
-    Err(to_napi(Error::os(EINVAL, what).step("env")))
+    Err(to_js(env, Error::os(EINVAL, what).step("env")))
   }
 }
 
 /// The child's environment: the request's, the held one it names, or ours as it is now (an absent
 /// `env` only comes from the main thread, whose process.env writes through to it). Releases the
 /// hold, whatever happens to the request after.
-fn environment(req: &mut NativeSpawnRequest) -> Result<Vec<String>> {
+fn environment(env: &Env, req: &mut NativeSpawnRequest) -> Result<Vec<String>> {
   let held = req.env_generation.take().and_then(|g| environ::take(g as u64));
   match req.env.take().or(held) {
-    Some(env) => Ok(env),
-    None => on_main_thread("environ").map(|()| environ::current()),
+    Some(vars) => Ok(vars),
+    None => on_main_thread(env, "environ").map(|()| environ::current()),
   }
 }
 
@@ -82,8 +82,8 @@ fn environment(req: &mut NativeSpawnRequest) -> Result<Vec<String>> {
 /// thread later (`envGeneration` of its request). Main thread only: it reads the environment that
 /// thread's process.env writes to.
 #[napi]
-pub fn hold_environment() -> Result<i64> {
-  on_main_thread("environ")?;
+pub fn hold_environment(env: Env) -> Result<i64> {
+  on_main_thread(&env, "environ")?;
   Ok(environ::hold() as i64)
 }
 
@@ -127,12 +127,12 @@ impl NativeChild {
 
   /// Signals the child through its pidfd; false once it has exited (ESRCH) or was released.
   #[napi]
-  pub fn kill(&self, signal: i32) -> Result<bool> {
+  pub fn kill(&self, env: Env, signal: i32) -> Result<bool> {
     let Some(pidfd) = &self.pidfd else { return Ok(false) };
     match spawn::kill(pidfd.as_fd(), signal) {
       Ok(()) => Ok(true),
       Err(e) if e.errno == ESRCH => Ok(false),
-      Err(e) => Err(to_napi(e.pid(self.pid))),
+      Err(e) => Err(to_js(&env, e.pid(self.pid))),
     }
   }
 
@@ -142,9 +142,9 @@ impl NativeChild {
   #[napi]
   pub fn namespaces(&self, env: Env, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
     let Some(pidfd) = &self.pidfd else {
-      return Err(to_napi(Error::os(ESRCH, "ioctl").pid(self.pid)));
+      return Err(to_js(&env, Error::os(ESRCH, "ioctl").pid(self.pid)));
     };
-    let handles = NsHandle::open_pidfd_all(pidfd.as_fd(), self.pid, &type_list(types)?).napi()?;
+    let handles = NsHandle::open_pidfd_all(pidfd.as_fd(), self.pid, &type_list(types)?).napi(&env)?;
     handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
   }
 
@@ -173,11 +173,11 @@ struct Pipes {
   parent_ends: Vec<Option<OwnedFd>>,
 }
 
-fn make_pipes(codes: &[i32]) -> Result<Pipes> {
+fn make_pipes(env: &Env, codes: &[i32]) -> Result<Pipes> {
   let mut pipes = Pipes { child_ends: Vec::new(), parent_ends: Vec::new() };
   for i in 0..3 {
     if codes.get(i).copied() == Some(PIPE) {
-      let (r, w) = sys::pipe().napi()?;
+      let (r, w) = sys::pipe().napi(env)?;
       let (child, parent) = if i == 0 { (r, w) } else { (w, r) };
       pipes.child_ends.push(Some(child));
       pipes.parent_ends.push(Some(parent));
@@ -190,7 +190,7 @@ fn make_pipes(codes: &[i32]) -> Result<Pipes> {
 }
 
 /// What the child's fds 0..2 become, the pipe slots taken from `child_ends`.
-fn stdio_of(codes: &[i32], child_ends: &[Option<OwnedFd>]) -> Result<[Stdio; 3]> {
+fn stdio_of(env: &Env, codes: &[i32], child_ends: &[Option<OwnedFd>]) -> Result<[Stdio; 3]> {
   let mut stdio = [Stdio::Inherit; 3];
   for (i, slot) in stdio.iter_mut().enumerate() {
     *slot = match codes.get(i).copied().unwrap_or(INHERIT) {
@@ -198,10 +198,10 @@ fn stdio_of(codes: &[i32], child_ends: &[Option<OwnedFd>]) -> Result<[Stdio; 3]>
       IGNORE => Stdio::Null,
       PIPE => match child_ends.get(i) {
         Some(Some(fd)) => Stdio::Fd(fd.as_raw_fd()),
-        _ => return Err(to_napi(Error::os(EINVAL, "spawn").step("stdio"))),
+        _ => return Err(to_js(env, Error::os(EINVAL, "spawn").step("stdio"))),
       },
       fd if fd >= 0 => Stdio::Fd(fd),
-      _ => return Err(to_napi(Error::os(EINVAL, "spawn").step("stdio"))),
+      _ => return Err(to_js(env, Error::os(EINVAL, "spawn").step("stdio"))),
     };
   }
   Ok(stdio)
@@ -243,14 +243,14 @@ fn spec_of(req: NativeSpawnRequest, env: Vec<String>, stdio: [Stdio; 3]) -> Resu
 
 /// Starts watching a started child's exit; on failure ends it rather than leave it running
 /// unobserved (nobody would ever reap it).
-fn watched(child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<NativeChild> {
+fn watched(env: &Env, child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<NativeChild> {
   let id = child.pid as u64;
   let on_exit: reaper::OnExit = Box::new(move |_id, code, signal| {
     on_exit.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
   });
   if let Err(e) = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit) {
     spawn::kill_and_reap(child.pidfd.as_fd());
-    return Err(to_napi(e.step("clone")));
+    return Err(to_js(env, e.step("clone")));
   }
   Ok(NativeChild { pid: child.pid, pidfd: Some(child.pidfd), stdio_fds })
 }
@@ -258,17 +258,21 @@ fn watched(child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<Nativ
 /// Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
 /// thread, after the child has been reaped; code is -1 when a signal ended it.
 #[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]
-pub fn spawn_child(mut req: NativeSpawnRequest, on_exit: Function<(i32, i32), ()>) -> Result<NativeChild> {
-  let env = environment(&mut req)?;
-  let pipes = make_pipes(&req.stdio)?;
-  let stdio = stdio_of(&req.stdio, &pipes.child_ends)?;
-  let spec = spec_of(req, env, stdio)?;
+pub fn spawn_child(
+  env: Env,
+  mut req: NativeSpawnRequest,
+  on_exit: Function<(i32, i32), ()>,
+) -> Result<NativeChild> {
+  let vars = environment(&env, &mut req)?;
+  let pipes = make_pipes(&env, &req.stdio)?;
+  let stdio = stdio_of(&env, &req.stdio, &pipes.child_ends)?;
+  let spec = spec_of(req, vars, stdio)?;
   let on_exit = exit_tsfn(on_exit)?;
-  let child = spawn::spawn(&spec).napi()?;
+  let child = spawn::spawn(&spec).napi(&env)?;
   // The child has dup2'ed its ends by now.
   drop(pipes.child_ends);
   let stdio_fds = pipes.parent_ends.into_iter().map(|p| p.map_or(-1, |fd| fd.into_raw_fd())).collect();
-  watched(child, on_exit, stdio_fds)
+  watched(&env, child, on_exit, stdio_fds)
 }
 
 /// Whether a spawn from this thread may be handed to the spawner thread now (see
@@ -296,8 +300,8 @@ impl NativeStdioPipes {
 
 /// Makes the pipes for the slots of `stdio` that are 'pipe' (-3).
 #[napi]
-pub fn open_stdio_pipes(stdio: Vec<i32>) -> Result<NativeStdioPipes> {
-  let mut pipes = make_pipes(&stdio)?;
+pub fn open_stdio_pipes(env: Env, stdio: Vec<i32>) -> Result<NativeStdioPipes> {
+  let mut pipes = make_pipes(&env, &stdio)?;
   let parent_fds = pipes.parent_ends.iter_mut().map(|p| p.take().map_or(-1, |fd| fd.into_raw_fd())).collect();
   Ok(NativeStdioPipes { pipes, parent_fds })
 }
@@ -313,10 +317,10 @@ struct Later {
 impl Later {
   /// The started (and now watched) child or the failure, once; `None` when already taken or,
   /// without `wait`, not ready yet.
-  fn take(&self, wait: bool) -> Option<Result<NativeChild>> {
+  fn take(&self, env: &Env, wait: bool) -> Option<Result<NativeChild>> {
     let outcome = self.pending.get()?.take(wait)?;
     let on_exit = self.on_exit.lock().unwrap_or_else(|p| p.into_inner()).take()?;
-    Some(outcome.napi().and_then(|child| watched(child, on_exit, vec![-1; 3])))
+    Some(outcome.napi(env).and_then(|child| watched(env, child, on_exit, vec![-1; 3])))
   }
 }
 
@@ -331,40 +335,45 @@ impl NativeSpawnLater {
   /// Blocks until the spawner thread has started (or failed to start) this child, for a caller
   /// that needs the pid now. Throws EALREADY when `onReady` already had the outcome.
   #[napi]
-  pub fn wait(&self) -> Result<NativeChild> {
-    self.later.take(true).unwrap_or_else(|| Err(to_napi(Error::os(EALREADY, "clone").step("clone"))))
+  pub fn wait(&self, env: Env) -> Result<NativeChild> {
+    self
+      .later
+      .take(&env, true)
+      .unwrap_or_else(|| Err(to_js(&env, Error::os(EALREADY, "clone").step("clone"))))
   }
 }
 
 /// Hands the spawn to the spawner thread. `onReady` is then called once on the JS thread with
-/// the started child, or the failure's message, or null when `wait()` took the outcome first;
+/// the started child, or the failure (the error `wait()` would throw), or null when `wait()` took
+/// the outcome first;
 /// `onExit` as for spawnChild. `pipes` are the child's ends of the 'pipe' slots.
 #[napi(
-  ts_args_type = "req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | string | null) => void, onExit: (exit: [code: number, signal: number]) => void"
+  ts_args_type = "req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | Error | null) => void, onExit: (exit: [code: number, signal: number]) => void"
 )]
 pub fn spawn_child_later(
+  env: Env,
   req: NativeSpawnRequest,
   pipes: Option<&mut NativeStdioPipes>,
-  on_ready: Function<Option<Either<NativeChild, String>>, ()>,
+  on_ready: Function<Option<Either<NativeChild, napi::Error>>, ()>,
   on_exit: Function<(i32, i32), ()>,
 ) -> Result<NativeSpawnLater> {
   let mut req = req;
   // First: it releases the held environment, whatever fails below.
-  let env = environment(&mut req)?;
+  let vars = environment(&env, &mut req)?;
   let child_ends: Vec<Option<OwnedFd>> = match pipes {
     Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
     None => Vec::new(),
   };
-  let stdio = stdio_of(&req.stdio, &child_ends)?;
-  let spec = spec_of(req, env, stdio)?;
+  let stdio = stdio_of(&env, &req.stdio, &child_ends)?;
+  let spec = spec_of(req, vars, stdio)?;
   let later = Arc::new(Later { pending: OnceLock::new(), on_exit: Mutex::new(Some(exit_tsfn(on_exit)?)) });
   let shared = later.clone();
   let ready =
     on_ready.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(
-      move |_ctx| {
-        Ok(shared.take(false).map(|r| match r {
+      move |ctx| {
+        Ok(shared.take(&ctx.env, false).map(|r| match r {
           Ok(child) => Either::A(child),
-          Err(e) => Either::B(e.reason.clone()),
+          Err(e) => Either::B(e),
         }))
       },
     )?;
@@ -373,7 +382,7 @@ pub fn spawn_child_later(
   });
   let keep = child_ends.into_iter().flatten().collect();
   // The notification can only run on this thread, after this call has stored `pending`.
-  let pending = spawner::submit(spec, keep, notify).napi()?;
+  let pending = spawner::submit(spec, keep, notify).napi(&env)?;
   let _ = later.pending.set(pending);
   Ok(NativeSpawnLater { later })
 }
