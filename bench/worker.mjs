@@ -343,14 +343,13 @@ async function breakdown({ n, rounds, cBinary }) {
     file: '/bin/true',
     argv: ['/bin/true'],
     env,
-    joinFds: [],
-    joinTypes: [],
+    join: [],
     unshare: ['uts'],
     mountProc: false,
     propagation: 'private',
     pivotRoot: false,
     newSession: false,
-    stdio: [-2, -2, -2],
+    stdio: ['ignore', 'ignore', 'ignore'],
   })
   const nodeVariant = (start) => async () => {
     const calls = []

@@ -11,18 +11,18 @@ export declare class NativeChild {
    * through its pidfd, so never another process's even if its pid was reused. ESRCH once the
    * child has exited (also before it was reaped) or was released.
    */
-  namespaces(types?: Array<string> | undefined | null): Array<NativeNamespace>
+  namespaces(types?: Array<NsType> | undefined | null): Array<NativeNamespace>
   /** Closes the pidfd: the child has been reaped and nothing will signal it again. */
   release(): void
 }
 
 export declare class NativeNamespace {
   /** `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse. */
-  static openPid(pid: number, nsType: string): NativeNamespace
-  static openPath(path: string, nsType?: string | undefined | null): NativeNamespace
-  static fromFd(fd: number, nsType?: string | undefined | null): NativeNamespace
-  static current(nsType: string): NativeNamespace
-  get type(): string
+  static openPid(pid: number, nsType: NsType): NativeNamespace
+  static openPath(path: string, nsType?: NsType | undefined | null): NativeNamespace
+  static fromFd(fd: number, nsType?: NsType | undefined | null): NativeNamespace
+  static current(nsType: NsType): NativeNamespace
+  get type(): NsType
   get inode(): bigint
   get device(): bigint
   get fd(): number
@@ -61,9 +61,9 @@ export declare class NativeStdioPipes {
   get parentFds(): Array<number>
 }
 
-export declare function create(nsType: string): Promise<NativeNamespace>
+export declare function create(nsType: NsType): Promise<NativeNamespace>
 
-export declare function createSync(nsType: string): NativeNamespace
+export declare function createSync(nsType: NsType): NativeNamespace
 
 /**
  * Names this process's environment as it is now, for a spawn that will be handed to the spawner
@@ -72,18 +72,31 @@ export declare function createSync(nsType: string): NativeNamespace
  */
 export declare function holdEnvironment(): number
 
+/** One line of a uid_map or gid_map: `count` ids from `inside` on are `outside` on in the parent. */
+export interface IdMapLine {
+  inside: number
+  outside: number
+  count: number
+}
+
+/** A namespace to enter: a descriptor JS keeps open until the spawn is over, and its type. */
+export interface JoinFd {
+  fd: number
+  nsType: NsType
+}
+
 /**
  * Runs on a native thread the calling JS thread starts (see `caller_thread`), so the paths are
  * those of the caller's mount namespace, as `listSync` gives them.
  */
-export declare function list(nsType?: string | undefined | null, pid?: number | undefined | null): Promise<Array<NamespaceInfo>>
+export declare function list(nsType?: NsType | undefined | null, pid?: number | undefined | null): Promise<Array<NamespaceInfo>>
 
-export declare function listSync(nsType?: string | undefined | null, pid?: number | undefined | null): Array<NamespaceInfo>
+export declare function listSync(nsType?: NsType | undefined | null, pid?: number | undefined | null): Array<NamespaceInfo>
 
 export interface NamespaceInfo {
   /** The inode number, as lsns prints it in its NS column. */
   id: number
-  type: string
+  type: NsType
   nprocs: number
   pid?: number
   command?: string
@@ -92,10 +105,7 @@ export interface NamespaceInfo {
   paths: Array<string>
 }
 
-/**
- * What JS asks for, already validated and resolved ('root' maps turned into lines, env into
- * "K=V" strings) by ts/spawn.ts.
- */
+/** One spawn, as ts/spawn/options.ts `normalize()` resolves the options. */
 export interface NativeSpawnRequest {
   file: string
   argv: Array<string>
@@ -111,18 +121,15 @@ export interface NativeSpawnRequest {
    * the main thread).
    */
   path?: string
-  joinFds: Array<number>
-  joinTypes: Array<string>
-  unshare: Array<string>
-  /** Flattened (inside, outside, count) triples. */
-  uidMap?: Array<number>
-  gidMap?: Array<number>
-  setgroups?: string
+  join: Array<JoinFd>
+  unshare: Array<NsType>
+  uidMap?: Array<IdMapLine>
+  gidMap?: Array<IdMapLine>
+  setgroups?: SetGroups
   hostname?: string
   mountProc: boolean
-  propagation: string
-  /** Seconds: [monotonic, boottime]. */
-  timeOffsets?: Array<number>
+  propagation: Propagation
+  timeOffsets?: TimeOffsets
   root?: string
   pivotRoot: boolean
   cwd?: string
@@ -132,24 +139,32 @@ export interface NativeSpawnRequest {
   rootInJoinedUser?: boolean
   dieWithParent?: number
   newSession: boolean
-  /** Per fd 0..2: -1 inherit, -2 ignore (/dev/null), -3 a new pipe, or a parent fd to pass. */
-  stdio: Array<number>
+  /** Fds 0..2 (inherited where missing). */
+  stdio: Array<StdioKind | number>
 }
+
+export type NsType = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'time' | 'user' | 'uts'
 
 /**
  * Handles on the namespaces of `types` that process `pid` is in, in that order, all through
  * one pidfd (so all that one process's); without `types`, every type this kernel has.
  */
-export declare function openPidAll(pid: number, types?: Array<string> | undefined | null): Array<NativeNamespace>
+export declare function openPidAll(pid: number, types?: Array<NsType> | undefined | null): Array<NativeNamespace>
 
 /**
  * What spawn's `join: { pid, types }` enters (nsenter's rules, see `NsHandle::open_pid_joins`):
  * without `types`, every type this kernel has that the calling thread does not already share.
  */
-export declare function openPidJoins(pid: number, types?: Array<string> | undefined | null): Array<NativeNamespace>
+export declare function openPidJoins(pid: number, types?: Array<NsType> | undefined | null): Array<NativeNamespace>
 
-/** Makes the pipes for the slots of `stdio` that are 'pipe' (-3). */
-export declare function openStdioPipes(stdio: Array<number>): NativeStdioPipes
+/** Makes the pipes for the slots of `stdio` that are 'pipe'. */
+export declare function openStdioPipes(stdio: Array<StdioKind | number>): NativeStdioPipes
+
+/** The propagation set recursively on "/" in a new mount namespace. */
+export type Propagation = 'private' | 'slave' | 'shared' | 'unchanged'
+
+/** What /proc/<pid>/setgroups of a new user namespace says. */
+export type SetGroups = 'allow' | 'deny'
 
 /**
  * Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
@@ -160,8 +175,7 @@ export declare function spawnChild(req: NativeSpawnRequest, onExit: (exit: [code
 /**
  * Hands the spawn to the spawner thread. `onReady` is then called once on the JS thread with
  * the started child, or the failure (the error `wait()` would throw), or null when `wait()` took
- * the outcome first;
- * `onExit` as for spawnChild. `pipes` are the child's ends of the 'pipe' slots.
+ * the outcome first; `onExit` as for spawnChild. `pipes` are the child's ends of the 'pipe' slots.
  */
 export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | Error | null) => void, onExit: (exit: [code: number, signal: number]) => void): NativeSpawnLater
 
@@ -171,6 +185,15 @@ export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeSt
  */
 export declare function spawnerAvailable(): boolean
 
+/** What one of the child's fds 0..2 becomes, besides a descriptor of the parent's to pass. */
+export type StdioKind = 'inherit' | 'ignore' | 'pipe'
+
+/** Offsets of a new time namespace's clocks, in seconds. */
+export interface TimeOffsets {
+  monotonic: number
+  boottime: number
+}
+
 export declare function unpersist(path: string): void
 
-export declare function unshareThread(types: Array<string>): void
+export declare function unshareThread(types: Array<NsType>): void

@@ -10,11 +10,12 @@ use nsjs_sys::create;
 
 use crate::caller_thread;
 use crate::error::{IntoNapi, Result};
-use crate::namespace::{parse_type, NativeNamespace};
+use crate::namespace::NativeNamespace;
+use crate::ns_type::NsType;
 
 #[napi(ts_return_type = "Promise<NativeNamespace>")]
-pub fn create<'env>(env: &'env Env, ns_type: String) -> Result<Object<'env>> {
-  let ty = parse_type(&ns_type)?;
+pub fn create<'env>(env: &'env Env, ns_type: NsType) -> Result<Object<'env>> {
+  let ty = ns_type.into();
   caller_thread::promise(
     env,
     "nsjs-create",
@@ -24,6 +25,6 @@ pub fn create<'env>(env: &'env Env, ns_type: String) -> Result<Object<'env>> {
 }
 
 #[napi]
-pub fn create_sync(env: Env, ns_type: String) -> Result<NativeNamespace> {
-  create::create(parse_type(&ns_type)?).napi(&env).and_then(|h| NativeNamespace::wrap(&env, h))
+pub fn create_sync(env: Env, ns_type: NsType) -> Result<NativeNamespace> {
+  create::create(ns_type.into()).napi(&env).and_then(|h| NativeNamespace::wrap(&env, h))
 }

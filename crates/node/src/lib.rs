@@ -6,4 +6,5 @@ mod create_task;
 mod error;
 mod list_task;
 mod namespace;
+mod ns_type;
 mod spawn;

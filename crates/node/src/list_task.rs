@@ -6,14 +6,14 @@ use nsjs_sys::list::{self, Filter, NsInfo};
 
 use crate::caller_thread;
 use crate::error::Result;
-use crate::namespace::parse_type;
+use crate::ns_type::NsType;
 
 #[napi(object)]
 pub struct NamespaceInfo {
   /// The inode number, as lsns prints it in its NS column.
   pub id: f64,
   #[napi(js_name = "type")]
-  pub ns_type: String,
+  pub ns_type: NsType,
   pub nprocs: u32,
   pub pid: Option<i32>,
   pub command: Option<String>,
@@ -25,7 +25,7 @@ pub struct NamespaceInfo {
 fn to_js(n: NsInfo) -> NamespaceInfo {
   NamespaceInfo {
     id: n.inode as f64,
-    ns_type: n.ty.name().to_string(),
+    ns_type: n.ty.into(),
     nprocs: n.nprocs,
     pid: n.pid,
     command: n.command,
@@ -35,15 +35,15 @@ fn to_js(n: NsInfo) -> NamespaceInfo {
   }
 }
 
-fn filter(ns_type: Option<String>, pid: Option<i32>) -> Result<Filter> {
-  Ok(Filter { ty: ns_type.as_deref().map(parse_type).transpose()?, pid })
+fn filter(ns_type: Option<NsType>, pid: Option<i32>) -> Filter {
+  Filter { ty: ns_type.map(Into::into), pid }
 }
 
 /// Runs on a native thread the calling JS thread starts (see `caller_thread`), so the paths are
 /// those of the caller's mount namespace, as `listSync` gives them.
 #[napi(ts_return_type = "Promise<Array<NamespaceInfo>>")]
-pub fn list<'env>(env: &'env Env, ns_type: Option<String>, pid: Option<i32>) -> Result<Object<'env>> {
-  let filter = filter(ns_type, pid)?;
+pub fn list<'env>(env: &'env Env, ns_type: Option<NsType>, pid: Option<i32>) -> Result<Object<'env>> {
+  let filter = filter(ns_type, pid);
   caller_thread::promise(
     env,
     "nsjs-list",
@@ -53,6 +53,6 @@ pub fn list<'env>(env: &'env Env, ns_type: Option<String>, pid: Option<i32>) -> 
 }
 
 #[napi]
-pub fn list_sync(ns_type: Option<String>, pid: Option<i32>) -> Result<Vec<NamespaceInfo>> {
-  Ok(list::list(&filter(ns_type, pid)?).into_iter().map(to_js).collect())
+pub fn list_sync(ns_type: Option<NsType>, pid: Option<i32>) -> Vec<NamespaceInfo> {
+  list::list(&filter(ns_type, pid)).into_iter().map(to_js).collect()
 }

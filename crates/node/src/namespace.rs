@@ -6,19 +6,10 @@ use napi::bindgen_prelude::{BigInt, ObjectFinalize};
 use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::error::Rule;
-use nsjs_sys::{persist, thread, Error, NsHandle, NsType};
+use nsjs_sys::{persist, thread, Error, NsHandle};
 
 use crate::error::{to_js, IntoNapi, Result};
-
-/// The TypeScript layer validates names first; this only guards direct use of the binding.
-pub fn parse_type(name: &str) -> Result<NsType> {
-  NsType::from_name(name)
-    .ok_or_else(|| napi::Error::new(napi::Status::InvalidArg, format!("unknown namespace type {name:?}")))
-}
-
-fn parse_opt_type(name: Option<String>) -> Result<Option<NsType>> {
-  name.as_deref().map(parse_type).transpose()
-}
+use crate::ns_type::{type_list, NsType};
 
 #[napi(custom_finalize)]
 pub struct NativeNamespace {
@@ -45,28 +36,28 @@ impl NativeNamespace {
 impl NativeNamespace {
   /// `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse.
   #[napi(factory)]
-  pub fn open_pid(env: Env, pid: i32, ns_type: String) -> Result<Self> {
-    NsHandle::open_pid(pid, parse_type(&ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
+  pub fn open_pid(env: Env, pid: i32, ns_type: NsType) -> Result<Self> {
+    NsHandle::open_pid(pid, ns_type.into()).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
-  pub fn open_path(env: Env, path: String, ns_type: Option<String>) -> Result<Self> {
-    NsHandle::open_file(&path, parse_opt_type(ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
+  pub fn open_path(env: Env, path: String, ns_type: Option<NsType>) -> Result<Self> {
+    NsHandle::open_file(&path, ns_type.map(Into::into)).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
-  pub fn from_fd(env: Env, fd: i32, ns_type: Option<String>) -> Result<Self> {
-    NsHandle::from_raw_dup(fd, parse_opt_type(ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
+  pub fn from_fd(env: Env, fd: i32, ns_type: Option<NsType>) -> Result<Self> {
+    NsHandle::from_raw_dup(fd, ns_type.map(Into::into)).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(factory)]
-  pub fn current(env: Env, ns_type: String) -> Result<Self> {
-    NsHandle::current(parse_type(&ns_type)?).napi(&env).and_then(|h| Self::wrap(&env, h))
+  pub fn current(env: Env, ns_type: NsType) -> Result<Self> {
+    NsHandle::current(ns_type.into()).napi(&env).and_then(|h| Self::wrap(&env, h))
   }
 
   #[napi(getter, js_name = "type")]
-  pub fn ns_type(&self, env: Env) -> Result<String> {
-    Ok(self.handle(&env)?.ns_type().name().to_string())
+  pub fn ns_type(&self, env: Env) -> Result<NsType> {
+    Ok(self.handle(&env)?.ns_type().into())
   }
 
   #[napi(getter)]
@@ -161,32 +152,23 @@ impl NativeSavedThread {
 /// Handles on the namespaces of `types` that process `pid` is in, in that order, all through
 /// one pidfd (so all that one process's); without `types`, every type this kernel has.
 #[napi]
-pub fn open_pid_all(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
-  let handles = NsHandle::open_pid_all(pid, &type_list(types)?).napi(&env)?;
+pub fn open_pid_all(env: Env, pid: i32, types: Option<Vec<NsType>>) -> Result<Vec<NativeNamespace>> {
+  let handles = NsHandle::open_pid_all(pid, &type_list(types)).napi(&env)?;
   handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
 }
 
 /// What spawn's `join: { pid, types }` enters (nsenter's rules, see `NsHandle::open_pid_joins`):
 /// without `types`, every type this kernel has that the calling thread does not already share.
 #[napi]
-pub fn open_pid_joins(env: Env, pid: i32, types: Option<Vec<String>>) -> Result<Vec<NativeNamespace>> {
+pub fn open_pid_joins(env: Env, pid: i32, types: Option<Vec<NsType>>) -> Result<Vec<NativeNamespace>> {
   let skip_shared = types.is_none();
-  let handles = NsHandle::open_pid_joins(pid, &type_list(types)?, skip_shared).napi(&env)?;
+  let handles = NsHandle::open_pid_joins(pid, &type_list(types), skip_shared).napi(&env)?;
   handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
 }
 
-/// The named types, or every type this kernel has.
-pub(crate) fn type_list(types: Option<Vec<String>>) -> Result<Vec<NsType>> {
-  match types {
-    Some(names) => names.iter().map(|t| parse_type(t)).collect(),
-    None => Ok(NsType::ALL.into_iter().filter(|t| t.supported()).collect()),
-  }
-}
-
 #[napi]
-pub fn unshare_thread(env: Env, types: Vec<String>) -> Result<()> {
-  let types = types.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?;
-  thread::unshare(&types).napi(&env)
+pub fn unshare_thread(env: Env, types: Vec<NsType>) -> Result<()> {
+  thread::unshare(&types.into_iter().map(Into::into).collect::<Vec<_>>()).napi(&env)
 }
 
 #[napi]

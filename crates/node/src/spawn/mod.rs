@@ -1,0 +1,37 @@
+//! `spawn()`'s native side: the request (request.rs) becomes a `SpawnSpec`, with the child's ends
+//! of its pipes (stdio.rs); the child starts on the calling thread (`spawn_child`) or is handed
+//! to the spawner thread (handover.rs); either way its exit is reported through a threadsafe
+//! function (child.rs).
+
+mod child;
+mod handover;
+mod request;
+mod stdio;
+
+use napi::bindgen_prelude::Function;
+use napi::Env;
+use napi_derive::napi;
+use nsjs_sys::spawn::{self, SpawnSpec};
+
+use crate::error::{IntoNapi, Result};
+use child::{exit_tsfn, watched, NativeChild};
+use request::NativeSpawnRequest;
+use stdio::{into_raw, make_pipes, plug};
+
+/// Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
+/// thread, after the child has been reaped; code is -1 when a signal ended it.
+#[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]
+pub fn spawn_child(
+  env: Env,
+  mut req: NativeSpawnRequest,
+  on_exit: Function<(i32, i32), ()>,
+) -> Result<NativeChild> {
+  let pipes = make_pipes(&env, &req.stdio)?;
+  plug(&mut req.stdio, &pipes.child_ends);
+  let spec = SpawnSpec::try_from(req).napi(&env)?;
+  let on_exit = exit_tsfn(on_exit)?;
+  let child = spawn::spawn(&spec).napi(&env)?;
+  // The child has dup2'ed its ends by now.
+  drop(pipes.child_ends);
+  watched(&env, child, on_exit, into_raw(pipes.parent_ends))
+}
