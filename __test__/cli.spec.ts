@@ -5,6 +5,7 @@ import {
   accessSync,
   existsSync,
   constants as fsConstants,
+  readdirSync,
   readFileSync,
   readlinkSync,
   statSync,
@@ -88,8 +89,15 @@ test.before("the CLI is built, executable, with a shebang, and is the package's 
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   t.deepEqual(pkg.bin, { nsjs: 'dist/cjs/cli.js' })
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts`)
-  if (statSync(CLI).mtimeMs < statSync(join(ROOT, 'ts', 'cli.ts')).mtimeMs)
-    throw new Error(`${CLI} is older than ts/cli.ts: run npm run build:ts`)
+  const sources = [
+    join(ROOT, 'ts', 'cli.ts'),
+    ...readdirSync(join(ROOT, 'ts', 'cli'), { recursive: true, encoding: 'utf8' }).map((f) =>
+      join(ROOT, 'ts', 'cli', f),
+    ),
+  ]
+  const newest = sources.reduce((a, f) => (statSync(f).mtimeMs > statSync(a).mtimeMs ? f : a))
+  if (statSync(CLI).mtimeMs < statSync(newest).mtimeMs)
+    throw new Error(`${CLI} is older than ${newest}: run npm run build:ts`)
   t.true(readFileSync(CLI, 'utf8').startsWith('#!/usr/bin/env node\n'))
   accessSync(CLI, fsConstants.X_OK)
 })
