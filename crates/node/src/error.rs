@@ -42,8 +42,8 @@ pub fn to_napi(e: Error) -> napi::Error {
   if let Some(p) = e.tgid {
     fields.push(format!("\"tgid\":{p}"));
   }
-  if let Some(s) = &e.step {
-    fields.push(format!("\"step\":{}", json_str(s)));
+  if let Some(s) = e.step {
+    fields.push(format!("\"step\":{}", json_str(s.name())));
   }
   napi::Error::new(napi::Status::GenericFailure, format!("{PREFIX}{{{}}}", fields.join(",")))
 }

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{BigInt, ObjectFinalize};
 use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::error::Rule;
-use nsjs_sys::{persist, thread, Error, NsHandle, NsType};
+use nsjs_sys::{persist, this_thread, Error, NsHandle, NsType};
 
 use crate::error::{to_napi, IntoNapi, Result};
 
@@ -112,13 +112,13 @@ impl NativeNamespace {
   /// Moves the calling thread into this namespace.
   #[napi]
   pub fn join(&self) -> Result<()> {
-    thread::join(self.handle()?).napi()
+    this_thread::join(self.handle()?).napi()
   }
 
   /// Enters this namespace on the calling thread; the returned state puts it back.
   #[napi]
   pub fn enter(&self) -> Result<NativeSavedThread> {
-    thread::enter(self.handle()?).napi().map(|s| NativeSavedThread { saved: Some(s) })
+    this_thread::enter(self.handle()?).napi().map(|s| NativeSavedThread { saved: Some(s) })
   }
 
   #[napi]
@@ -144,7 +144,7 @@ impl ObjectFinalize for NativeNamespace {
 
 #[napi]
 pub struct NativeSavedThread {
-  saved: Option<thread::Saved>,
+  saved: Option<this_thread::Saved>,
 }
 
 #[napi]
@@ -152,7 +152,7 @@ impl NativeSavedThread {
   #[napi]
   pub fn restore(&mut self) -> Result<()> {
     match self.saved.take() {
-      Some(s) => thread::restore(s).napi(),
+      Some(s) => this_thread::restore(s).napi(),
       None => Ok(()),
     }
   }
@@ -186,7 +186,7 @@ pub(crate) fn type_list(types: Option<Vec<String>>) -> Result<Vec<NsType>> {
 #[napi]
 pub fn unshare_thread(types: Vec<String>) -> Result<()> {
   let types = types.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>>>()?;
-  thread::unshare(&types).napi()
+  this_thread::unshare(&types).napi()
 }
 
 #[napi]
@@ -196,5 +196,5 @@ pub fn unpersist(path: String) -> Result<()> {
 
 #[napi]
 pub fn thread_count() -> u32 {
-  nsjs_sys::sys::thread_count() as u32
+  nsjs_sys::syscall::thread_count() as u32
 }

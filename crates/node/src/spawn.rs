@@ -11,8 +11,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use nsjs_sys::spawn::spawner::{self, Pending};
-use nsjs_sys::spawn::{self, Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
-use nsjs_sys::{environ, loop_watch, reaper, sys, thread, Error, NsHandle};
+use nsjs_sys::spawn::{self, Child, IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
+use nsjs_sys::{environ, exit_watch, syscall, this_thread, Error, NsHandle, Step};
 
 use crate::error::{to_napi, IntoNapi, Result};
 use crate::namespace::{parse_type, type_list, NativeNamespace};
@@ -60,10 +60,10 @@ pub struct NativeSpawnRequest {
 /// (process.env) with setenv, which takes no lock, so a read elsewhere may follow freed memory.
 /// ts/spawn.ts always passes `env` from other threads; this guards direct use of the binding.
 fn on_main_thread(what: &'static str) -> Result<()> {
-  if thread::is_main_thread() {
+  if this_thread::is_main_thread() {
     Ok(())
   } else {
-    Err(to_napi(Error::os(EINVAL, what).step("env")))
+    Err(to_napi(Error::os(EINVAL, what).step(Step::Env)))
   }
 }
 
@@ -91,8 +91,8 @@ const INHERIT: i32 = -1;
 const IGNORE: i32 = -2;
 const PIPE: i32 = -3;
 
-fn map(v: Option<Vec<u32>>) -> Option<MapSpec> {
-  v.map(|flat| MapSpec::Lines(flat.chunks_exact(3).map(|c| (c[0], c[1], c[2])).collect()))
+fn map(v: Option<Vec<u32>>) -> Option<Vec<IdMapLine>> {
+  v.map(|flat| flat.chunks_exact(3).map(|c| IdMapLine { inside: c[0], outside: c[1], count: c[2] }).collect())
 }
 
 fn propagation(s: &str) -> Propagation {
@@ -177,7 +177,7 @@ fn make_pipes(codes: &[i32]) -> Result<Pipes> {
   let mut pipes = Pipes { child_ends: Vec::new(), parent_ends: Vec::new() };
   for i in 0..3 {
     if codes.get(i).copied() == Some(PIPE) {
-      let (r, w) = sys::pipe().napi()?;
+      let (r, w) = syscall::pipe().napi()?;
       let (child, parent) = if i == 0 { (r, w) } else { (w, r) };
       pipes.child_ends.push(Some(child));
       pipes.parent_ends.push(Some(parent));
@@ -198,10 +198,10 @@ fn stdio_of(codes: &[i32], child_ends: &[Option<OwnedFd>]) -> Result<[Stdio; 3]>
       IGNORE => Stdio::Null,
       PIPE => match child_ends.get(i) {
         Some(Some(fd)) => Stdio::Fd(fd.as_raw_fd()),
-        _ => return Err(to_napi(Error::os(EINVAL, "spawn").step("stdio"))),
+        _ => return Err(to_napi(Error::os(EINVAL, "spawn").step(Step::Stdio))),
       },
       fd if fd >= 0 => Stdio::Fd(fd),
-      _ => return Err(to_napi(Error::os(EINVAL, "spawn").step("stdio"))),
+      _ => return Err(to_napi(Error::os(EINVAL, "spawn").step(Step::Stdio))),
     };
   }
   Ok(stdio)
@@ -244,13 +244,12 @@ fn spec_of(req: NativeSpawnRequest, env: Vec<String>, stdio: [Stdio; 3]) -> Resu
 /// Starts watching a started child's exit; on failure ends it rather than leave it running
 /// unobserved (nobody would ever reap it).
 fn watched(child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<NativeChild> {
-  let id = child.pid as u64;
-  let on_exit: reaper::OnExit = Box::new(move |_id, code, signal| {
+  let on_exit: exit_watch::OnExit = Box::new(move |code, signal| {
     on_exit.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
   });
-  if let Err(e) = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit) {
+  if let Err(e) = exit_watch::watch(child.pidfd.as_raw_fd(), on_exit) {
     spawn::kill_and_reap(child.pidfd.as_fd());
-    return Err(to_napi(e.step("clone")));
+    return Err(to_napi(e.step(Step::Clone)));
   }
   Ok(NativeChild { pid: child.pid, pidfd: Some(child.pidfd), stdio_fds })
 }
@@ -332,7 +331,7 @@ impl NativeSpawnLater {
   /// that needs the pid now. Throws EALREADY when `onReady` already had the outcome.
   #[napi]
   pub fn wait(&self) -> Result<NativeChild> {
-    self.later.take(true).unwrap_or_else(|| Err(to_napi(Error::os(EALREADY, "clone").step("clone"))))
+    self.later.take(true).unwrap_or_else(|| Err(to_napi(Error::os(EALREADY, "clone").step(Step::Clone))))
   }
 }
 
