@@ -38,7 +38,7 @@ test('a created net namespace can be run in: it has only a loopback device', asy
   )
 })
 
-test("create() copies the calling thread's namespaces, as createSync() does, after unshare on the JS thread", (t) => {
+test("create() and createSync() copy the JS thread's namespaces after its unshare", (t) => {
   // In a Node process of its own, so the test runner's thread never moves. The JS thread gets its
   // own uts and mnt namespaces, a hostname and a mount there; a namespace created from it must
   // start as a copy of those, not of what a libuv pool thread is still in.

@@ -41,7 +41,7 @@ test('a pid that does not exist gives ESRCH as a NamespaceError with the pid', (
   t.true(e instanceof Error)
 })
 
-test("as uid 65534: opening root's process namespaces is refused, with the ptrace rule named", async (t) => {
+test("as uid 65534: opening root's process namespaces is refused, naming ptrace", async (t) => {
   const pid = await target(t, ['--net'])
   const r = asNobody(`
     const out = {}
@@ -53,7 +53,7 @@ test("as uid 65534: opening root's process namespaces is refused, with the ptrac
   t.regex(r.open.message, /ptrace/)
 })
 
-test('as uid 65534: join, unshare, create and persist fail with EPERM naming CAP_SYS_ADMIN', (t) => {
+test('as uid 65534: join, unshare, create, persist: EPERM naming CAP_SYS_ADMIN', (t) => {
   const r = asNobody(`
     const { Namespace } = nsjs
     const grab = (fn) => { try { const v = fn(); return v === undefined ? 'ok' : v } catch (e) { return (${CATCH_FIELDS})(e) } }

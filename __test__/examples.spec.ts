@@ -106,111 +106,102 @@ test.before(() => {
 })
 
 // Serial: the checks for leftovers look at the whole system (mounts, links, /run/netns).
-test.serial(
-  'demo.mjs: a namespace created, persisted, listed, run in and spawned into, then nothing left',
-  async (t) => {
-    const mounts = nsfsMounts()
-    const r = await runExample(t, 'demo.mjs')
-    t.is(r.code, 0, r.stderr)
-    t.is(r.stderr, '')
-    const path = `/run/netns/nsjs-demo-${r.pid}`
-    const id = /^(net:\[\d+\]) at /.exec(r.lines.get('created and persisted') ?? '')?.[1]
-    t.is(r.lines.get('created and persisted'), `${id} at ${path}`)
-    t.is(r.lines.get('ip netns list sees it'), `nsjs-demo-${r.pid}`)
-    t.regex(r.lines.get('addresses inside') ?? '', /^lo UNKNOWN 127\.0\.0\.1\/8 10\.200\.0\.1\/32/)
-    t.is(r.lines.get('os.networkInterfaces() inside run()'), 'lo')
-    const sandbox = [...r.lines].find(([k]) => k.startsWith('spawned sandbox'))?.[1] ?? ''
-    t.regex(sandbox, /^hostname=sandbox uid=0 pid=1 procs=\d$/)
-    t.is(r.lines.get('its net namespace is the persisted one'), `true (${id})`)
-    t.is(r.lines.get('exit'), '{"code":0,"signal":null}')
-    t.is(r.lines.get('unpersisted; ip netns list now'), '""')
-    t.false(
-      netnsEntries().some((e) => e.startsWith('nsjs-demo-')),
-      `/run/netns: ${netnsEntries().join(' ')}`,
-    )
-    t.deepEqual(
-      nsfsMounts().filter((m) => !mounts.includes(m)),
-      [],
-      'nsfs mounts left',
-    )
-    netIdsGone(t, r.stdout)
-  },
-)
+test.serial('demo.mjs: create, persist, list, run and spawn, then nothing left', async (t) => {
+  const mounts = nsfsMounts()
+  const r = await runExample(t, 'demo.mjs')
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stderr, '')
+  const path = `/run/netns/nsjs-demo-${r.pid}`
+  const id = /^(net:\[\d+\]) at /.exec(r.lines.get('created and persisted') ?? '')?.[1]
+  t.is(r.lines.get('created and persisted'), `${id} at ${path}`)
+  t.is(r.lines.get('ip netns list sees it'), `nsjs-demo-${r.pid}`)
+  t.regex(r.lines.get('addresses inside') ?? '', /^lo UNKNOWN 127\.0\.0\.1\/8 10\.200\.0\.1\/32/)
+  t.is(r.lines.get('os.networkInterfaces() inside run()'), 'lo')
+  const sandbox = [...r.lines].find(([k]) => k.startsWith('spawned sandbox'))?.[1] ?? ''
+  t.regex(sandbox, /^hostname=sandbox uid=0 pid=1 procs=\d$/)
+  t.is(r.lines.get('its net namespace is the persisted one'), `true (${id})`)
+  t.is(r.lines.get('exit'), '{"code":0,"signal":null}')
+  t.is(r.lines.get('unpersisted; ip netns list now'), '""')
+  t.false(
+    netnsEntries().some((e) => e.startsWith('nsjs-demo-')),
+    `/run/netns: ${netnsEntries().join(' ')}`,
+  )
+  t.deepEqual(
+    nsfsMounts().filter((m) => !mounts.includes(m)),
+    [],
+    'nsfs mounts left',
+  )
+  netIdsGone(t, r.stdout)
+})
 
-test.serial(
-  'private-network.mjs: two persisted namespaces, a veth pair, TCP from one to the other, then nothing left',
-  async (t) => {
-    const mounts = nsfsMounts()
-    const r = await runExample(t, 'private-network.mjs')
-    t.is(r.code, 0, r.stderr)
-    t.is(r.stderr, '')
-    const a = `/run/netns/nsjs-pn-a-${r.pid}`
-    const b = `/run/netns/nsjs-pn-b-${r.pid}`
-    t.regex(r.lines.get('namespace a') ?? '', new RegExp(`^net:\\[\\d+\\] at ${a}$`))
-    t.regex(r.lines.get('namespace b') ?? '', new RegExp(`^net:\\[\\d+\\] at ${b}$`))
-    t.regex(r.lines.get('a: addresses') ?? '', /^veth-a@\S+ UP 10\.77\.0\.1\/24/)
-    t.regex(r.lines.get('b: addresses') ?? '', /^veth-b@\S+ UP 10\.77\.0\.2\/24/)
-    t.regex(r.lines.get('b: listening (ss inside b)') ?? '', /^LISTEN .*:7077 /)
-    t.is(r.lines.get('a -> 10.77.0.2:7077 (TCP)'), 'hello 10.77.0.1, this is 10.77.0.2')
-    t.is(r.lines.get('host has an address in 10.77.0.0/24'), 'no')
-    t.is(r.lines.get('removed'), `${a}, ${b}`)
-    // Nothing left: entries, mounts, namespaces, links, addresses.
-    t.false(
-      netnsEntries().some((e) => e.startsWith('nsjs-pn-')),
-      `/run/netns: ${netnsEntries().join(' ')}`,
-    )
-    t.deepEqual(
-      nsfsMounts().filter((m) => !mounts.includes(m)),
-      [],
-      'nsfs mounts left',
-    )
-    netIdsGone(t, r.stdout)
-    t.false(hostLinks().some((l) => l.startsWith('veth-')))
-    t.false(hostAddresses().some((ip) => ip.startsWith('10.77.0.')))
-  },
-)
+test.serial('private-network.mjs: TCP over a veth between two namespaces, nothing left', async (t) => {
+  const mounts = nsfsMounts()
+  const r = await runExample(t, 'private-network.mjs')
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stderr, '')
+  const a = `/run/netns/nsjs-pn-a-${r.pid}`
+  const b = `/run/netns/nsjs-pn-b-${r.pid}`
+  t.regex(r.lines.get('namespace a') ?? '', new RegExp(`^net:\\[\\d+\\] at ${a}$`))
+  t.regex(r.lines.get('namespace b') ?? '', new RegExp(`^net:\\[\\d+\\] at ${b}$`))
+  t.regex(r.lines.get('a: addresses') ?? '', /^veth-a@\S+ UP 10\.77\.0\.1\/24/)
+  t.regex(r.lines.get('b: addresses') ?? '', /^veth-b@\S+ UP 10\.77\.0\.2\/24/)
+  t.regex(r.lines.get('b: listening (ss inside b)') ?? '', /^LISTEN .*:7077 /)
+  t.is(r.lines.get('a -> 10.77.0.2:7077 (TCP)'), 'hello 10.77.0.1, this is 10.77.0.2')
+  t.is(r.lines.get('host has an address in 10.77.0.0/24'), 'no')
+  t.is(r.lines.get('removed'), `${a}, ${b}`)
+  // Nothing left: entries, mounts, namespaces, links, addresses.
+  t.false(
+    netnsEntries().some((e) => e.startsWith('nsjs-pn-')),
+    `/run/netns: ${netnsEntries().join(' ')}`,
+  )
+  t.deepEqual(
+    nsfsMounts().filter((m) => !mounts.includes(m)),
+    [],
+    'nsfs mounts left',
+  )
+  netIdsGone(t, r.stdout)
+  t.false(hostLinks().some((l) => l.startsWith('veth-')))
+  t.false(hostAddresses().some((ip) => ip.startsWith('10.77.0.')))
+})
 
-test.serial(
-  'server-in-namespace.mjs: an HTTP server inside a namespace, reached from the host over a veth, then nothing left',
-  async (t) => {
-    const mounts = nsfsMounts()
-    const r = await runExample(t, 'server-in-namespace.mjs')
-    t.is(r.code, 0, r.stderr)
-    t.is(r.stderr, '')
-    const path = `/run/netns/nsjs-srv-${r.pid}`
-    const dev = `nsjsv${r.pid}h`
-    const id = /^(net:\[\d+\]) at /.exec(r.lines.get('server namespace') ?? '')?.[1]
-    t.truthy(id, r.stdout)
-    t.is(r.lines.get('server namespace'), `${id} at ${path}`)
-    t.is(r.lines.get('host side'), `${dev} 10.78.0.1/24`)
-    t.regex(r.lines.get('inside') ?? '', /^eth0@\S+ UP 10\.78\.0\.2\/24$/)
-    t.regex(r.lines.get('listening inside (ss in the namespace)') ?? '', /^LISTEN .*:8078 /)
-    t.is(r.lines.get('listening on the host (ss on the host)'), 'nothing')
-    t.is(r.lines.get('GET http://10.78.0.2:8078/'), `200 hello 10.78.0.1, from 10.78.0.2:8078 inside ${id}`)
-    t.is(r.lines.get('removed'), `${dev}, ${path}; host has 10.78.0.1: no`)
-    t.false(
-      netnsEntries().some((e) => e.startsWith('nsjs-srv-')),
-      `/run/netns: ${netnsEntries().join(' ')}`,
-    )
-    t.deepEqual(
-      nsfsMounts().filter((m) => !mounts.includes(m)),
-      [],
-      'nsfs mounts left',
-    )
-    netIdsGone(t, r.stdout)
-    t.false(
-      hostLinks().some((l) => l.startsWith('nsjsv')),
-      `links: ${hostLinks().join(' ')}`,
-    )
-    t.false(hostAddresses().some((ip) => ip.startsWith('10.78.0.')))
-  },
-)
+test.serial('server-in-namespace.mjs: HTTP from the host into a namespace, nothing left', async (t) => {
+  const mounts = nsfsMounts()
+  const r = await runExample(t, 'server-in-namespace.mjs')
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stderr, '')
+  const path = `/run/netns/nsjs-srv-${r.pid}`
+  const dev = `nsjsv${r.pid}h`
+  const id = /^(net:\[\d+\]) at /.exec(r.lines.get('server namespace') ?? '')?.[1]
+  t.truthy(id, r.stdout)
+  t.is(r.lines.get('server namespace'), `${id} at ${path}`)
+  t.is(r.lines.get('host side'), `${dev} 10.78.0.1/24`)
+  t.regex(r.lines.get('inside') ?? '', /^eth0@\S+ UP 10\.78\.0\.2\/24$/)
+  t.regex(r.lines.get('listening inside (ss in the namespace)') ?? '', /^LISTEN .*:8078 /)
+  t.is(r.lines.get('listening on the host (ss on the host)'), 'nothing')
+  t.is(r.lines.get('GET http://10.78.0.2:8078/'), `200 hello 10.78.0.1, from 10.78.0.2:8078 inside ${id}`)
+  t.is(r.lines.get('removed'), `${dev}, ${path}; host has 10.78.0.1: no`)
+  t.false(
+    netnsEntries().some((e) => e.startsWith('nsjs-srv-')),
+    `/run/netns: ${netnsEntries().join(' ')}`,
+  )
+  t.deepEqual(
+    nsfsMounts().filter((m) => !mounts.includes(m)),
+    [],
+    'nsfs mounts left',
+  )
+  netIdsGone(t, r.stdout)
+  t.false(
+    hostLinks().some((l) => l.startsWith('nsjsv')),
+    `links: ${hostLinks().join(' ')}`,
+  )
+  t.false(hostAddresses().some((ip) => ip.startsWith('10.78.0.')))
+})
 
 for (const [who, prefix, uid] of [
   ['root', [], 0],
   ['uid 65534 (setpriv)', NOBODY, 65534],
 ] as const) {
-  test.serial(`rootless-sandbox.mjs as ${who}: uid 0, pid 1, only lo, its own /proc, then nothing left`, async (t) => {
+  test.serial(`rootless-sandbox.mjs as ${who}: the sandbox's view, then nothing left`, async (t) => {
     const mounts = nsfsMounts()
     const r = await runExample(t, 'rootless-sandbox.mjs', [...prefix])
     t.is(r.code, 0, r.stderr)

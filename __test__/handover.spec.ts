@@ -66,26 +66,23 @@ test.serial('a burst is handed to the spawner thread; every child runs, exits an
   t.is(nsjsFdCount(), startFds, 'no pipe, pidfd or duplicate is left behind')
 })
 
-test.serial(
-  'pipes nobody touches get their streams in the background: close comes, nothing is left open',
-  async (t) => {
-    const startFds = nsjsFdCount()
-    const kids = burst(200, 'sh', (i) => ['-c', `echo out ${i}; echo err ${i} >&2`], {})
-    const closed = kids.map((k) => new Promise((resolve) => k.once('close', (code) => resolve(code))))
-    t.deepEqual(
-      await Promise.all(closed),
-      kids.map(() => 0),
-    )
-    t.true(
-      kids.every((k) => k.stdout?.destroyed),
-      'each child had its stdout stream, now closed',
-    )
-    t.is(nsjsFdCount(), startFds, 'every pipe end is closed')
-    t.deepEqual(zombieChildren(), [])
-  },
-)
+test.serial('untouched pipes get their streams in the background; nothing is left open', async (t) => {
+  const startFds = nsjsFdCount()
+  const kids = burst(200, 'sh', (i) => ['-c', `echo out ${i}; echo err ${i} >&2`], {})
+  const closed = kids.map((k) => new Promise((resolve) => k.once('close', (code) => resolve(code))))
+  t.deepEqual(
+    await Promise.all(closed),
+    kids.map(() => 0),
+  )
+  t.true(
+    kids.every((k) => k.stdout?.destroyed),
+    'each child had its stdout stream, now closed',
+  )
+  t.is(nsjsFdCount(), startFds, 'every pipe end is closed')
+  t.deepEqual(zombieChildren(), [])
+})
 
-test.serial('out of descriptors in a burst: clean EMFILE failures, every child closes, nothing is left open', (t) => {
+test.serial('EMFILE in a burst of spawns: clean failures, every child closes, no fd left', (t) => {
   // In a process limited to 200 descriptors; a third of the children have their stdout asked for
   // at once (their pipes open then), the others open them at the hand-over.
   const code = `
@@ -146,7 +143,7 @@ test.serial('a burst of exec() calls gets every output, and its pipes are closed
   t.is(nsjsFdCount(), startFds)
 })
 
-test.serial('reading pid right after spawn() gives the running child, even when it was handed over', async (t) => {
+test.serial("pid read right after spawn() is the running child's, even when handed over", async (t) => {
   const kids = burst(40, 'sleep', () => ['600'], { stdio: 'ignore' })
   // The last one is certainly queued: reading its pid hands over and waits for it.
   const pids = kids.map((k) => k.pid).reverse()
@@ -184,7 +181,7 @@ test.serial('stdio pipes of handed-over children exist at once and carry their o
   )
 })
 
-test.serial('a failing step of a handed-over spawn is an error event and a rejection, not a hang', async (t) => {
+test.serial('a handed-over spawn that fails emits error and rejects, and does not hang', async (t) => {
   const startFds = nsjsFdCount()
   const kids = burst(30, '/nonexistent/nsjs-cmd', () => [], { stdio: 'pipe' })
   // Half have their stdout asked for before the failure: it stays that same object, as in
@@ -299,7 +296,7 @@ test.serial('inside run(), spawns happen on the JS thread, in the namespaces run
   uts.close()
 })
 
-test.serial('as uid 65534, handed-over spawns get the same answers: root maps work, foreign maps are EPERM', (t) => {
+test.serial('as uid 65534: handed-over spawns get the same answers on id maps', (t) => {
   const r = asNobody(`
     const { exec } = nsjs
     const grab = (p) => p.then((v) => v.stdout.trim(), ${CATCH_FIELDS})
@@ -332,7 +329,7 @@ test.serial('reading pid inside run() starts the queued spawns where they were a
 })
 
 // Last: it moves this test process's main thread for good.
-test.serial('a lasting unshare() right after a burst does not move or fail what was queued before it', async (t) => {
+test.serial('unshare() right after a burst does not move or fail the spawns queued before', async (t) => {
   const before = nsLink('self', 'uts')
   const kids = burst(30, 'readlink', () => ['/proc/self/ns/uts'])
   Namespace.unshareSync(['uts'])

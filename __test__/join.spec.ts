@@ -76,7 +76,7 @@ test.serial('run(fn) on a mnt namespace sees its mounts and puts the cwd back', 
   t.is(nsLink('thread-self', 'mnt'), nsLink('self', 'mnt'))
 })
 
-test.serial('join() is settled on return, and later sockets and lookups on this thread are inside', async (t) => {
+test.serial('join() is settled on return: later sockets and lookups are inside', async (t) => {
   const pid = await target(t, ['--net'])
   using net = Namespace.open(pid, 'net')
   // Make sure the libuv pool threads exist before the join: they stay outside.
@@ -90,7 +90,7 @@ test.serial('join() is settled on return, and later sockets and lookups on this 
   t.is(readlinkSync('/proc/self/ns/net'), net.id, 'the JS main thread is the thread group leader that /proc/self shows')
 })
 
-test('joining user or time from a multithreaded process fails fast with ERR_NS_MULTITHREADED', async (t) => {
+test('joining user or time with several threads fails with ERR_NS_MULTITHREADED', async (t) => {
   const pid = await target(t, ['--user', '--map-root-user', '--time'])
   for (const type of ['user', 'time'] as const) {
     using ns = Namespace.open(pid, type)
@@ -125,7 +125,7 @@ test('Namespace.unshare() gives only the calling thread new namespaces (a worker
   t.is(t.throws(() => Namespace.unshareSync([]))?.constructor, TypeError)
 })
 
-test("a lasting move of this thread's pid namespace for children is refused: it would stop Node starting threads", async (t) => {
+test("a lasting move of the thread's pid namespace for children is refused", async (t) => {
   const pid = await target(t, ['--pid', '--fork'])
   using pidNs = Namespace.open(pid, 'pid')
   for (const attempt of [() => pidNs.joinSync(), () => pidNs.run(() => 1), () => Namespace.unshareSync(['pid'])]) {

@@ -50,7 +50,7 @@ test.serial('failed opens leak nothing', (t) => {
   t.is(opened(), start)
 })
 
-test('dropped handles are released once the event loop turns, not within one synchronous stretch; EMFILE says so', (t) => {
+test('dropped handles are released when the event loop turns; EMFILE says so', (t) => {
   // Node processes of their own, with at most 1,024 descriptors and no --expose-gc, as for users.
   const limit = ['prlimit', '--nofile=1024:1024', '--']
   const sync = nodeScript(

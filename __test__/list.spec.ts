@@ -25,7 +25,7 @@ function lsns(args: string[]): LsnsRow[] {
   return out.namespaces
 }
 
-test('list({ pid }) gives the namespaces lsns -p gives, with the same counts and lowest pid', async (t) => {
+test('list({ pid }) matches lsns -p: the namespaces, counts and lowest pid', async (t) => {
   const pid = await target(t, ['--uts', '--net', '--ipc'])
   const ours = await Namespace.list({ pid })
   const theirs = lsns(['-p', String(pid)])
@@ -76,7 +76,7 @@ test('list() validates its options', async (t) => {
   t.deepEqual(await Namespace.list({ pid: 4000000 }), [], 'a pid that does not exist holds no namespaces')
 })
 
-test('list() includes a namespace only a Namespace handle holds, after its last process died', async (t) => {
+test('list() includes a namespace held only by a handle, once its processes died', async (t) => {
   const child = cpSpawn('unshare', ['--uts', 'sleep', '600'], { stdio: 'ignore' })
   t.teardown(() => killAndWait(child))
   await new Promise((r) => child.once('spawn', r))
@@ -193,7 +193,7 @@ test('list() names users through the name service (getpwuid_r), not only /etc/pa
   t.is(result.async, 'nsjs-dropin')
 })
 
-test("list() sees the calling thread's mount namespace, as listSync() does, after unshare(mnt) on the JS thread", (t) => {
+test("list() and listSync() see the JS thread's mount namespace after its unshare", (t) => {
   // In a Node process of its own, so the test runner's thread never moves. A tmpfs mounted in the
   // JS thread's new (private) mount namespace, with a namespace persisted in it: only that thread's
   // mount table has the path. Both leave with the process.

@@ -116,7 +116,7 @@ function unsupported(t: import('ava').ExecutionContext, fn: () => unknown): stri
   return err.message
 }
 
-test('selectTarget on macOS names the platform, arch, libc, the contained and released targets', (t) => {
+test('selectTarget on macOS names the platform and the contained and known targets', (t) => {
   const msg = unsupported(t, () => selectTarget('darwin', 'arm64', 'gnu', ['linux-x64-gnu']))
   for (const word of ['darwin', 'arm64', 'libc gnu', 'Linux only', 'contains: linux-x64-gnu', ...KNOWN_TARGETS]) {
     t.true(msg.includes(word), `"${word}" in: ${msg}`)
@@ -161,7 +161,7 @@ test('this machine selects a bundled binary that matches it', (t) => {
   )
 })
 
-test('the built package with an empty binding/ loads, then fails on first use with ERR_NS_UNSUPPORTED_PLATFORM', (t) => {
+test('the package with an empty binding/ loads, then fails on first use', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nsjs-loader-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true })

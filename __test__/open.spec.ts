@@ -6,7 +6,7 @@ import test from 'ava'
 import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
 import { nsFdCount, nsLink, target } from './helpers'
 
-test('open(pid, type) names the same namespace as /proc/<pid>/ns/<type>, for all eight types', async (t) => {
+test('open(pid, type) is the namespace of /proc/<pid>/ns/<type>, for every type', async (t) => {
   const pid = await target(t, ['--uts', '--net', '--ipc', '--cgroup', '--mount', '--time', '--pid', '--fork'])
   for (const type of NAMESPACE_TYPES) {
     using ns = Namespace.open(pid, type)
@@ -28,7 +28,7 @@ test('a target in new namespaces differs from ours; the same namespace compares 
   t.true(theirUser.equals(Namespace.current('user')), 'unshare without --user stays in our user namespace')
 })
 
-test('openAll(pid, types) opens them in order through one pidfd; without types, every type', async (t) => {
+test('openAll(pid, types) opens them in order through one pidfd; else every type', async (t) => {
   const pid = await target(t, ['--uts', '--net'])
   const [net, uts] = Namespace.openAll(pid, ['net', 'uts'])
   t.deepEqual([net.type, net.id, uts.type, uts.id], ['net', nsLink(pid, 'net'), 'uts', nsLink(pid, 'uts')])

@@ -146,7 +146,7 @@ test.serial('a directory that is a mount point is mounted into as it is', async 
   }
 })
 
-test.serial('mnt files: a private self-bind under a shared mount, refused in a shared mount point', async (t) => {
+test.serial('mnt files: a private self-bind under a shared mount, refused in one', async (t) => {
   const dir = tmpfsAt(t, 'shared')
   const sub = join(dir, 'ns')
   mkdirSync(sub)

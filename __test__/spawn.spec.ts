@@ -44,7 +44,7 @@ test('exec in a new uts namespace with a hostname, leaving ours alone', async (t
   t.is(readFileSync('/proc/sys/kernel/hostname', 'utf8'), mine)
 })
 
-test('new pid namespace: the command is PID 1, and with mountProc ps sees only its own processes', async (t) => {
+test('new pid namespace: the command is PID 1; with mountProc ps sees only its own', async (t) => {
   t.is((await exec('sh', ['-c', 'echo $$'], { unshare: ['pid'] })).stdout, '1\n')
   const ls = await exec('ls', ['/proc'], { unshare: ['pid', 'mnt'], mountProc: true })
   t.deepEqual(
@@ -75,7 +75,7 @@ test('user namespace maps as root: root, current and an explicit range', async (
   t.is(nobody.stdout, '1000\n', 'uid option switches inside the user namespace')
 })
 
-test('as uid 65534: root and current maps work, a map of other ids fails with EPERM at uid_map', async (t) => {
+test('as uid 65534: root and current maps work, other ids fail with EPERM at uid_map', async (t) => {
   const r = asNobody(`
     const { exec } = nsjs
     const grab = (p) => p.then((v) => v.stdout.trim(), ${CATCH_FIELDS})
@@ -136,7 +136,7 @@ test("join a target's namespaces: handles, { pid, types }, and the handle shorth
   t.is(out.trim(), want)
 })
 
-test('join with all of Namespace.openAll(pid) of a process in our user namespace: that user namespace is left out, as nsenter does', async (t) => {
+test('joining all of openAll(pid) leaves out our own user namespace, as nsenter does', async (t) => {
   const pid = await target(t, ['--net', '--uts'], 'nsjs-same-user')
   const handles = Namespace.openAll(pid)
   t.teardown(() => {
@@ -157,7 +157,7 @@ test('join with all of Namespace.openAll(pid) of a process in our user namespace
   t.is((await uts.exec('hostname', [], { join: [user] })).stdout, 'nsjs-same-user\n')
 })
 
-test('a sandbox in a joined net namespace: new user, pid and mnt namespaces, /proc mounted', async (t) => {
+test('a sandbox in a joined net namespace: new user, pid and mnt, /proc mounted', async (t) => {
   // The joined namespace is entered with our privileges, then the new user namespace owns the
   // new pid namespace, which is what lets the sandbox mount its /proc.
   using net = await Namespace.create('net')
@@ -177,7 +177,7 @@ test('a sandbox in a joined net namespace: new user, pid and mnt namespaces, /pr
   t.is(nsLink('thread-self', 'net'), before, 'the calling thread is back in its own namespace')
 })
 
-test('joining a user namespace with others works from the multithreaded parent (child does it)', async (t) => {
+test('joining a user namespace with others works from a multithreaded parent', async (t) => {
   const pid = await target(t, ['--user', '--map-root-user', '--uts'], 'in-userns')
   const r = await exec('sh', ['-c', 'id -u; hostname'], { join: { pid, types: ['user', 'uts'] } })
   t.is(r.stdout, '0\nin-userns\n')
@@ -208,7 +208,7 @@ test('entering a user namespace runs the command as root there, as nsenter -U do
   t.is((await exec('id', ['-u'], { join: other, uid: 1, gid: 1 })).stdout, '1\n')
 })
 
-test('the child behaves like a ChildProcess: events, fields, stdio, kill through the pidfd', async (t) => {
+test('the child acts like a ChildProcess: events, fields, stdio, kill by pidfd', async (t) => {
   const events: string[] = []
   const child = spawn('sh', ['-c', 'read line; echo "got $line"; echo err >&2; exec sleep 30'], { unshare: ['uts'] })
   t.true(child instanceof NsChildProcess)
@@ -242,7 +242,7 @@ test('the child behaves like a ChildProcess: events, fields, stdio, kill through
   t.is(t.throws<NamespaceError>(() => child.namespaces())?.code, 'ESRCH')
 })
 
-test('stdio inherit hands the child our own fds 0-2, which Node itself keeps close-on-exec', async (t) => {
+test('stdio inherit gives the child our fds 0-2, which Node keeps close-on-exec', async (t) => {
   // A child whose stdout and stderr were closed would fail its writes (sh exits non-zero).
   t.deepEqual(
     await spawn('sh', ['-c', 'echo "# stdio inherit: stdout reached"; echo "# stdio inherit: stderr reached" >&2'], {
@@ -260,7 +260,7 @@ test('stdio inherit hands the child our own fds 0-2, which Node itself keeps clo
   t.is(out, 'to-pipe\n')
 })
 
-test('the child starts with default signal handlers and an empty mask (Node ignores SIGPIPE)', async (t) => {
+test('the child starts with default signal handlers and an empty signal mask', async (t) => {
   const r = await exec('grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'])
   t.deepEqual(
     r.stdout
@@ -341,7 +341,7 @@ test('without env the child gets process.env as it is now; with env exactly that
   await w.terminate()
 })
 
-test('a worker spawning bare commands while the main thread rewrites process.env does not crash', async (t) => {
+test('a worker spawning while the main thread rewrites process.env does not crash', async (t) => {
   t.timeout(60_000)
   // Every spawn of a bare name with an env that has no PATH needs our PATH. Native code that read
   // it with getenv on the worker raced Node's setenv on the main thread, which grows (reallocs
@@ -405,7 +405,7 @@ test('a worker spawning bare commands while the main thread rewrites process.env
   }
 })
 
-test.serial('a worker that ends right after spawning leaves no pipe open and no child waiting for input', async (t) => {
+test.serial('a worker ending right after spawning leaves no pipe open, no child waiting', async (t) => {
   const startFds = nsjsFdCount()
   const { Worker } = await import('node:worker_threads')
   // The built package: tsx in a worker keeps pipes of its own open, which would blur the count.
@@ -443,7 +443,7 @@ test('a uid alone drops our supplementary groups, as child_process does', async 
   t.is(r.stdout.trim(), 'Groups:')
 })
 
-test('exec rejects a non-zero exit with stdout, stderr, code and signal, like promisified execFile', async (t) => {
+test('exec rejects a non-zero exit with its output and status, like execFile', async (t) => {
   const e = await t.throwsAsync(exec('sh', ['-c', 'echo out; echo err >&2; exit 3']))
   t.like(e, { stdout: 'out\n', stderr: 'err\n', code: 3, signal: null })
   const b = await exec('printf', ['\\x00\\xff'], { encoding: 'buffer' })
@@ -452,7 +452,7 @@ test('exec rejects a non-zero exit with stdout, stderr, code and signal, like pr
   t.is((await exec('echo', ['$HOME; ls'])).stdout, '$HOME; ls\n', 'argv is never passed through a shell')
 })
 
-test('exec checks encoding before anything starts; every Buffer encoding and buffer work', async (t) => {
+test('exec checks encoding before starting; every Buffer encoding and buffer work', async (t) => {
   const marker = `nsjs-encoding-${process.pid}`
   for (const encoding of ['bogus', 'UTF-9', 42, null]) {
     // An unknown encoding used to start the command and then throw, uncaught, from the 'close'
@@ -525,7 +525,7 @@ test('AbortSignal and timeout kill the child and reject', async (t) => {
   t.regex(both?.message ?? '', /^Command failed/)
 })
 
-test('exec settles once the command is killed, not when its own children close the output', async (t) => {
+test('exec settles when the command is killed, not when its children close output', async (t) => {
   for (const options of [() => ({ timeout: 300 }), () => ({ signal: AbortSignal.timeout(300) })]) {
     const how = options()
     const started = Date.now()
@@ -548,7 +548,7 @@ test('exec settles once the command is killed, not when its own children close t
   t.true(Date.now() - started < 5000)
 })
 
-test('exec maxBuffer: keeps what fits, names the stream and kills the child, like execFile', async (t) => {
+test('exec maxBuffer: keeps what fits, names the stream, kills the child', async (t) => {
   const out = await t.throwsAsync<ExecError<string>>(exec('head', ['-c', '2000', '/dev/zero'], { maxBuffer: 100 }))
   t.like(out, {
     name: 'RangeError',
@@ -587,7 +587,7 @@ test('exec maxBuffer: keeps what fits, names the stream and kills the child, lik
   t.is((await exec('cat', [], { input: new Uint8Array([104, 105]) })).stdout, 'hi')
 })
 
-test('awaiting exited alone is enough: with no error listener, a failure rejects it and throws nothing', async (t) => {
+test('with no error listener, a failure rejects exited and throws nothing', async (t) => {
   // An 'error' nobody listens for would be an uncaught exception that fails this test file.
   t.like(await t.throwsAsync(spawn('nsjs-no-such-command').exited), { code: 'ENOENT', step: 'execve' })
   t.is((await t.throwsAsync(spawn('sleep', ['30'], { signal: AbortSignal.abort() }).exited))?.name, 'AbortError')
@@ -643,7 +643,7 @@ test('root: chroot into a directory and pivotRoot into it in a new mount namespa
   t.regex(escaped?.message ?? '', /must be a directory/)
 })
 
-test.serial('hundreds of concurrent spawns next to child_process: all reaped, no zombies, no fd leak', async (t) => {
+test.serial('hundreds of spawns beside child_process: all reaped, no zombies, no fd leak', async (t) => {
   // The reaper's epoll descriptor and libuv's SIGCHLD pipe are made once, on first use.
   await spawn('true', [], { stdio: 'ignore' }).exited
   await new Promise((resolve) => cpSpawn('true').on('close', resolve))
@@ -694,7 +694,7 @@ test('spawn validates its arguments before anything starts', (t) => {
   t.is(t.throws<NamespaceError>(() => spawn('true', [], { join: [closed] }))?.code, 'ERR_NS_CLOSED')
 })
 
-test("spawn refuses what the native side would mangle, with Node's codes and wording, before any syscall", (t) => {
+test("spawn refuses bad options with Node's codes and wording before any syscall", (t) => {
   const bad: Array<[() => unknown, typeof TypeError | typeof RangeError, string, RegExp]> = [
     // A hole was skipped by the check and reached the binding as undefined (a plain Error).
     [
@@ -898,7 +898,7 @@ test('spawn and exec read each option exactly once', async (t) => {
   )
 })
 
-test('using: a child still running gets SIGTERM when its scope ends, as a ChildProcess does', async (t) => {
+test('using: a running child gets SIGTERM when its scope ends, like a ChildProcess', async (t) => {
   let held: NsChildProcess | undefined
   {
     using child = spawn('sleep', ['30'], { stdio: 'ignore' })
@@ -972,7 +972,7 @@ test('a thread id is named as one, with the process to use instead', async (t) =
   Namespace.open(process.pid, 'net').close()
 })
 
-test.serial("namespaces() goes through the child's pidfd: a reused pid never gives another process's", async (t) => {
+test.serial("namespaces() uses the child's pidfd: a reused pid never gives another's", async (t) => {
   t.timeout(60_000)
   // In a worker the reaper thread reaps at once while the worker's JS is busy, so the child is
   // gone (its pid free) while `exited` has not settled yet. The pid is then handed to a new

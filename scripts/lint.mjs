@@ -1,6 +1,7 @@
 // The static checks of the tree: formatting, lints, and the shape rules of the Development
-// section of README.md (file sizes, no import cycle in ts/). `npm test` runs them first and counts
-// each as one test; `npm run lint` runs them alone. Exits non-zero if any fails.
+// section of README.md (file sizes, no import cycle in ts/, short test names). `npm test` runs
+// them first and counts each as one test; `npm run lint` runs them alone. Exits non-zero if any
+// fails.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -76,6 +77,57 @@ function importCycles() {
   return cycles.length ? `import cycles:\n${cycles.join('\n')}` : null
 }
 
+// A test's name says what it checks, in a line of a report; the detail (expected output, the
+// tools compared) belongs in the assertions. For ava, the title: the first argument of test(...)
+// and its modifiers (test.serial, test.before, ...), measured as written (a template's ${...}
+// counts as its source text). For Rust, the name of a #[test] fn.
+const TITLE_MAX = 80
+
+function testTitles(text) {
+  const titles = []
+  for (const m of text.matchAll(/\btest(?:\.[a-zA-Z]+)*\(\s*(['"`])/g)) {
+    const quote = m[1]
+    let title = ''
+    let depth = 0
+    for (let i = m.index + m[0].length; i < text.length; i++) {
+      const c = text[i]
+      if (c === '\\') {
+        title += text[++i]
+        continue
+      }
+      if (depth === 0 && c === quote) break
+      if (quote === '`' && c === '$' && text[i + 1] === '{') depth++
+      else if (depth > 0 && c === '}') depth--
+      title += c
+    }
+    titles.push({ at: m.index, title })
+  }
+  return titles
+}
+
+function rustTestNames(text) {
+  return [...text.matchAll(/#\[test\]\s*(?:#\[[^\]]*\]\s*)*(?:pub\s+)?fn\s+(\w+)/g)].map((m) => ({
+    at: m.index,
+    title: m[1],
+  }))
+}
+
+function testNameLengths() {
+  const sources = [
+    ...files('__test__', '.spec.ts').map((f) => [f, testTitles]),
+    ...files('crates', '.rs').map((f) => [f, rustTestNames]),
+  ]
+  const long = []
+  for (const [f, names] of sources) {
+    const text = readFileSync(join(ROOT, f), 'utf8')
+    for (const { at, title } of names(text)) {
+      const line = text.slice(0, at).split('\n').length
+      if (title.length > TITLE_MAX) long.push(`${f}:${line}: ${title.length} chars: ${title}`)
+    }
+  }
+  return long.length ? `test names over ${TITLE_MAX} characters:\n${long.join('\n')}` : null
+}
+
 export const CHECKS = [
   ['cargo fmt --check', command('cargo', ['fmt', '--all', '--check'])],
   [
@@ -90,6 +142,7 @@ export const CHECKS = [
   ],
   ['file sizes', sizes],
   ['no import cycle in ts/', importCycles],
+  [`test titles <= ${TITLE_MAX} chars`, testNameLengths],
 ]
 
 /** Runs every check, printing TAP-like lines; returns [passed, failed]. */

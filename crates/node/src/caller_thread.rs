@@ -7,7 +7,7 @@
 
 use napi::bindgen_prelude::{Object, ToNapiValue};
 use napi::Env;
-use nsjs_sys::thread;
+use nsjs_sys::this_thread;
 
 use crate::error::{self, IntoNapi, Result};
 
@@ -27,7 +27,7 @@ where
   R: ToNapiValue + 'static,
 {
   let (deferred, promise) = env.create_deferred::<R, Settle<R>>()?;
-  thread::spawn_from_here(name, move || match work() {
+  this_thread::spawn_from_here(name, move || match work() {
     Ok(v) => deferred.resolve(Box::new(move |env| to_js(env, v))),
     Err(e) => deferred.resolve(Box::new(move |env| Err(error::to_js(&env, e)))),
   })

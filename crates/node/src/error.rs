@@ -34,8 +34,8 @@ fn object<'env>(env: &'env Env, e: &Error) -> Result<Object<'env>> {
   }
   o.set_named_property("errno", e.errno)?;
   o.set_named_property("syscall", e.syscall)?;
-  if let Some(step) = &e.step {
-    o.set_named_property("step", step.as_str())?;
+  if let Some(step) = e.step {
+    o.set_named_property("step", step.name())?;
   }
   if let Some(t) = e.ns_type {
     o.set_named_property("nsType", t.name())?;

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{BigInt, ObjectFinalize};
 use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::error::Rule;
-use nsjs_sys::{persist, thread, Error, NsHandle};
+use nsjs_sys::{persist, this_thread, Error, NsHandle};
 
 use crate::error::{to_js, IntoNapi, Result};
 use crate::ns_type::{type_list, NsType};
@@ -103,13 +103,13 @@ impl NativeNamespace {
   /// Moves the calling thread into this namespace.
   #[napi]
   pub fn join(&self, env: Env) -> Result<()> {
-    thread::join(self.handle(&env)?).napi(&env)
+    this_thread::join(self.handle(&env)?).napi(&env)
   }
 
   /// Enters this namespace on the calling thread; the returned state puts it back.
   #[napi]
   pub fn enter(&self, env: Env) -> Result<NativeSavedThread> {
-    thread::enter(self.handle(&env)?).napi(&env).map(|s| NativeSavedThread { saved: Some(s) })
+    this_thread::enter(self.handle(&env)?).napi(&env).map(|s| NativeSavedThread { saved: Some(s) })
   }
 
   #[napi]
@@ -135,7 +135,7 @@ impl ObjectFinalize for NativeNamespace {
 
 #[napi]
 pub struct NativeSavedThread {
-  saved: Option<thread::Saved>,
+  saved: Option<this_thread::Saved>,
 }
 
 #[napi]
@@ -143,7 +143,7 @@ impl NativeSavedThread {
   #[napi]
   pub fn restore(&mut self, env: Env) -> Result<()> {
     match self.saved.take() {
-      Some(s) => thread::restore(s).napi(&env),
+      Some(s) => this_thread::restore(s).napi(&env),
       None => Ok(()),
     }
   }
@@ -168,7 +168,7 @@ pub fn open_pid_joins(env: Env, pid: i32, types: Option<Vec<NsType>>) -> Result<
 
 #[napi]
 pub fn unshare_thread(env: Env, types: Vec<NsType>) -> Result<()> {
-  thread::unshare(&types.into_iter().map(Into::into).collect::<Vec<_>>()).napi(&env)
+  this_thread::unshare(&types.into_iter().map(Into::into).collect::<Vec<_>>()).napi(&env)
 }
 
 #[napi]

@@ -2,7 +2,7 @@
 //! overflow in the child faults instead of silently writing into the parent's memory.
 
 use crate::error::{Error, Result};
-use crate::raw;
+use crate::syscall::raw;
 
 pub const STACK_SIZE: usize = 256 * 1024;
 
@@ -92,21 +92,6 @@ pub unsafe fn clone_on(
   Ok((pid, if flags & libc::CLONE_PIDFD != 0 { Some(pidfd) } else { None }))
 }
 
-/// For a helper thread (reaper, spawner) that lives as long as the process: process-directed
-/// signals belong on the JS thread, whose handlers Node installed; here they would only
-/// interrupt the thread's waits. Through glibc, not the raw call: glibc keeps the two signals it
-/// uses for setuid/setgroups across threads unblocked, and a thread that blocked them would hang
-/// every later process.setuid()/setgroups() of the process.
-pub fn block_signals_of_this_thread() {
-  // SAFETY: an all-zero sigset_t is valid storage that sigfillset then fills.
-  let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-  // SAFETY: `all` is a valid sigset_t; no old mask is asked for.
-  unsafe {
-    libc::sigfillset(&mut all);
-    libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-  }
-}
-
 /// Every signal blocked on the calling thread while it clones: a handler that ran in a CLONE_VM
 /// child would run on the parent's memory. The raw call also blocks the two signals glibc keeps
 /// for itself, which pthread_sigmask refuses to block.
@@ -120,7 +105,7 @@ impl BlockedSignals {
     let mut old: u64 = 0;
     // SAFETY: both pointers are valid 8-byte sigsets, the size the kernel expects.
     unsafe {
-      raw::sys(
+      raw::call(
         libc::SYS_rt_sigprocmask,
         &[libc::SIG_SETMASK as usize, &all as *const u64 as usize, &mut old as *mut u64 as usize, 8],
       )
@@ -133,7 +118,7 @@ impl Drop for BlockedSignals {
   fn drop(&mut self) {
     // SAFETY: a valid 8-byte sigset; no old mask is asked for.
     unsafe {
-      raw::sys(
+      raw::call(
         libc::SYS_rt_sigprocmask,
         &[libc::SIG_SETMASK as usize, &self.old as *const u64 as usize, 0, 8],
       )

@@ -7,7 +7,8 @@ use crate::clone::{clone_on, BlockedSignals, Stack};
 use crate::error::{Error, Result, Rule};
 use crate::handle::NsHandle;
 use crate::ns_type::NsType;
-use crate::{raw, sys, thread};
+use crate::syscall::{self, raw};
+use crate::this_thread;
 
 /// A new namespace of type `ty`, held only by the returned handle. The calling thread is not
 /// moved.
@@ -40,15 +41,15 @@ fn create_where(ty: NsType, this_thread: bool) -> Result<NsHandle> {
 }
 
 fn unshare_here(ty: NsType) -> Result<NsHandle> {
-  thread::unshare(&[ty])?;
+  this_thread::unshare(&[ty])?;
   NsHandle::current_for_children(ty)
 }
 
 /// unshare(2) of `ty` on a short-lived thread (pinned to `cpu` if given) and a handle on the result.
 fn on_thread(ty: NsType, cpu: Option<usize>) -> Result<NsHandle> {
-  thread::spawn_from_here("nsjs-create", move || {
+  this_thread::spawn_from_here("nsjs-create", move || {
     if let Some(cpu) = cpu {
-      sys::pin_to_cpu(cpu)?;
+      syscall::pin_to_cpu(cpu)?;
     }
     unshare_here(ty)
   })?
@@ -67,7 +68,7 @@ fn create_mnt() -> Result<NsHandle> {
   if first.mnt_ns_id().is_ok_and(|id| id > mine) {
     return Ok(first);
   }
-  for cpu in 0..sys::online_cpus() {
+  for cpu in 0..syscall::online_cpus() {
     // A CPU this process may not use (cpuset, offline) refuses the pin: try the next.
     let Ok(again) = on_thread(NsType::Mnt, Some(cpu)) else { continue };
     if again.mnt_ns_id().is_ok_and(|id| id > mine) {
@@ -90,12 +91,12 @@ extern "C" fn hold(arg: *mut libc::c_void) -> libc::c_int {
   // of our write end. If the parent dies, its PDEATHSIG-less child still gets EOF once every
   // copy is gone.
   // SAFETY: a raw read on a descriptor this child inherited into a local byte.
-  unsafe { raw::sys(libc::SYS_read, &[a.read_end as usize, &mut byte as *mut u8 as usize, 1]) };
+  unsafe { raw::call(libc::SYS_read, &[a.read_end as usize, &mut byte as *mut u8 as usize, 1]) };
   0
 }
 
 fn create_in_child(ty: NsType) -> Result<NsHandle> {
-  let (r, w): (OwnedFd, OwnedFd) = sys::pipe()?;
+  let (r, w): (OwnedFd, OwnedFd) = syscall::pipe()?;
   let args = HoldArgs { read_end: r.as_raw_fd() };
   let stack = Stack::new(16 * 1024)?;
   let (pid, _) = {
@@ -110,12 +111,12 @@ fn create_in_child(ty: NsType) -> Result<NsHandle> {
   }
   .map_err(|e| e.ns(ty))?;
   let handle = NsHandle::open_path(&format!("/proc/{pid}/ns/{}", ty.name()), Some(ty));
-  if sys::write_all(w.as_fd(), b"x").is_err() {
+  if syscall::write_all(w.as_fd(), b"x").is_err() {
     // It must not outlive its stack: without the byte it would wait until our pipe closes.
     // SAFETY: signalling our own child, not yet reaped, so the pid is still its.
     unsafe { libc::kill(pid, libc::SIGKILL) };
   }
-  sys::waitpid(pid)?;
+  syscall::waitpid(pid)?;
   drop(stack);
   handle
 }
@@ -139,13 +140,13 @@ mod tests {
   fn created_mnt_ns_is_newer_than_ours_so_it_can_be_persisted() {
     // The caller's mount namespace made on one CPU, create() called from another: ids come in
     // per-CPU batches, so for one of the pairs a namespace made where the caller runs is older.
-    let cpus = sys::online_cpus();
+    let cpus = syscall::online_cpus();
     for (made_on, runs_on) in (0..cpus).flat_map(|a| (0..cpus).map(move |b| (a, b))) {
       std::thread::spawn(move || {
-        sys::pin_to_cpu(made_on).unwrap();
-        thread::unshare(&[NsType::Mnt]).unwrap();
+        syscall::pin_to_cpu(made_on).unwrap();
+        this_thread::unshare(&[NsType::Mnt]).unwrap();
         let Ok(mine) = NsHandle::current(NsType::Mnt).unwrap().mnt_ns_id() else { return }; // before 6.8
-        sys::pin_to_cpu(runs_on).unwrap();
+        syscall::pin_to_cpu(runs_on).unwrap();
         for _ in 0..5 {
           assert!(
             create(NsType::Mnt).unwrap().mnt_ns_id().unwrap() > mine,

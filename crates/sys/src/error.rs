@@ -2,6 +2,7 @@
 //! `NamespaceError` and writes the message, so this keeps facts, not prose.
 
 use crate::ns_type::NsType;
+use crate::step::Step;
 
 /// A rule the library enforces itself, reported with an `ERR_NS_*` code instead of an errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,7 @@ pub struct Error {
   /// For `ThreadId`: the process (thread group) the thread belongs to.
   pub tgid: Option<i32>,
   /// The spawner step that failed ('setns', 'uid_map', 'execve', ...).
-  pub step: Option<String>,
+  pub step: Option<Step>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -99,8 +100,8 @@ impl Error {
     self.tgid = Some(tgid);
     self
   }
-  pub fn step(mut self, s: impl Into<String>) -> Self {
-    self.step = Some(s.into());
+  pub fn step(mut self, s: Step) -> Self {
+    self.step = Some(s);
     self
   }
 

@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
-use crate::sys::{self, check, cstr, owned};
+use crate::syscall::{self, check, cstr, owned};
 
 // <linux/mount.h>: ABI constants, the same on every architecture.
 const OPEN_TREE_CLONE: libc::c_uint = 1;
@@ -98,13 +98,13 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: libc::c_int, mode: libc::
 /// Opens a directory by path (symlinks in it followed, as the caller named it), for `*_at` calls.
 /// O_RDONLY, not O_PATH: flock needs a real open file.
 pub fn open_dir(path: &str) -> Result<OwnedFd> {
-  sys::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+  syscall::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
 }
 
 /// Reopens what an O_PATH descriptor holds with `flags`, through its magic link: the same file,
 /// whatever its path now names.
 pub fn reopen(fd: BorrowedFd<'_>, flags: libc::c_int) -> Result<OwnedFd> {
-  sys::open(&proc_fd(fd), flags, 0)
+  syscall::open(&proc_fd(fd), flags, 0)
 }
 
 pub fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> Result<()> {

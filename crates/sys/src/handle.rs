@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::error::{Error, Result, Rule};
 use crate::ns_type::NsType;
-use crate::sys;
+use crate::syscall;
 
 /// statfs f_type of nsfs, the filesystem of /proc/<pid>/ns/* files.
 pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;
@@ -25,31 +25,31 @@ pub struct NsHandle {
 impl NsHandle {
   /// Checks that `fd` is a namespace file (and of `expected` type, if given) and wraps it.
   pub fn from_owned(fd: OwnedFd, expected: Option<NsType>) -> Result<Self> {
-    let magic = sys::fstatfs_type(fd.as_fd())?;
+    let magic = syscall::fstatfs_type(fd.as_fd())?;
     if magic != NSFS_MAGIC {
       return Err(Error::rule(Rule::NotNamespace, "fstatfs"));
     }
-    let flag = sys::ioctl_int(fd.as_fd(), libc::NS_GET_NSTYPE as _, "ioctl")?;
+    let flag = syscall::ioctl_int(fd.as_fd(), libc::NS_GET_NSTYPE as _, "ioctl")?;
     let ty = NsType::from_clone_flag(flag).ok_or_else(|| Error::rule(Rule::NotNamespace, "ioctl"))?;
     if let Some(want) = expected {
       if want != ty {
         return Err(Error::rule(Rule::TypeMismatch, "ioctl").ns(ty).expected(want));
       }
     }
-    let id = sys::fstat(fd.as_fd())?;
+    let id = syscall::fstat(fd.as_fd())?;
     Ok(NsHandle { fd, ty, dev: id.dev, ino: id.ino })
   }
 
   /// Wraps a descriptor the kernel handed out as a namespace of type `ty` (a pidfd's
   /// PIDFD_GET_*_NAMESPACE): nothing to check, only its identity to read.
   fn from_kernel(fd: OwnedFd, ty: NsType) -> Result<Self> {
-    let id = sys::fstat(fd.as_fd())?;
+    let id = syscall::fstat(fd.as_fd())?;
     Ok(NsHandle { fd, ty, dev: id.dev, ino: id.ino })
   }
 
   /// Opens a namespace file such as `/run/netns/x` or `/proc/<pid>/ns/uts`.
   pub fn open_path(path: &str, expected: Option<NsType>) -> Result<Self> {
-    let fd = sys::open(path, OPEN_FLAGS, 0).map_err(|e| match expected {
+    let fd = syscall::open(path, OPEN_FLAGS, 0).map_err(|e| match expected {
       Some(t) => e.ns(t),
       None => e,
     })?;
@@ -64,8 +64,8 @@ impl NsHandle {
       Some(t) => e.ns(t).path(path),
       None => e.path(path),
     };
-    let probe = sys::open(path, libc::O_PATH, 0).map_err(tag)?;
-    if sys::fstatfs_type(probe.as_fd()).map_err(tag)? != NSFS_MAGIC {
+    let probe = syscall::open(path, libc::O_PATH, 0).map_err(tag)?;
+    if syscall::fstatfs_type(probe.as_fd()).map_err(tag)? != NSFS_MAGIC {
       return Err(tag(Error::rule(Rule::NotNamespace, "fstatfs")));
     }
     let fd = crate::fd_mount::reopen(probe.as_fd(), OPEN_FLAGS).map_err(tag)?;
@@ -74,7 +74,7 @@ impl NsHandle {
 
   /// Adopts a descriptor the caller keeps owning: the handle holds its own duplicate.
   pub fn from_raw_dup(fd: RawFd, expected: Option<NsType>) -> Result<Self> {
-    let own = sys::dup_cloexec(fd)?;
+    let own = syscall::dup_cloexec(fd)?;
     Self::from_owned(own, expected)
   }
 
@@ -112,7 +112,7 @@ impl NsHandle {
 
   pub fn open_pid_all(pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
     check_supported(pid, types)?;
-    let pidfd = sys::pidfd_open(pid).map_err(|e| about_all(types, thread_id_error(e, pid)))?;
+    let pidfd = syscall::pidfd_open(pid).map_err(|e| about_all(types, thread_id_error(e, pid)))?;
     Self::open_pidfd_all(pidfd.as_fd(), pid, types)
   }
 
@@ -125,7 +125,7 @@ impl NsHandle {
     let mut handles = Vec::with_capacity(types.len());
     for &ty in types {
       let tag = |e: Error| e.ns(ty).pid(pid);
-      match sys::ioctl_fd(pidfd, ty.pidfd_ioctl(), "ioctl") {
+      match syscall::ioctl_fd(pidfd, ty.pidfd_ioctl(), "ioctl") {
         Ok(fd) => {
           handles.push(Self::from_kernel(fd, ty).map_err(tag)?);
           continue;
@@ -148,7 +148,7 @@ impl NsHandle {
     }
     if through_proc {
       // The process the pidfd names must still be alive, or the pid may now be someone else's.
-      sys::pidfd_send_signal(pidfd, 0).map_err(|e| about_all(types, e).pid(pid))?;
+      syscall::pidfd_send_signal(pidfd, 0).map_err(|e| about_all(types, e).pid(pid))?;
     }
     Ok(handles)
   }
@@ -186,13 +186,15 @@ impl NsHandle {
 
   /// The user namespace that owns this one (NS_GET_USERNS).
   pub fn owner(&self) -> Result<NsHandle> {
-    let fd = sys::ioctl_fd(self.fd.as_fd(), libc::NS_GET_USERNS as _, "ioctl").map_err(|e| e.ns(self.ty))?;
+    let fd =
+      syscall::ioctl_fd(self.fd.as_fd(), libc::NS_GET_USERNS as _, "ioctl").map_err(|e| e.ns(self.ty))?;
     NsHandle::from_owned(fd, Some(NsType::User))
   }
 
   /// The parent of a pid or user namespace (NS_GET_PARENT).
   pub fn parent(&self) -> Result<NsHandle> {
-    let fd = sys::ioctl_fd(self.fd.as_fd(), libc::NS_GET_PARENT as _, "ioctl").map_err(|e| e.ns(self.ty))?;
+    let fd =
+      syscall::ioctl_fd(self.fd.as_fd(), libc::NS_GET_PARENT as _, "ioctl").map_err(|e| e.ns(self.ty))?;
     NsHandle::from_owned(fd, Some(self.ty))
   }
 
@@ -201,7 +203,7 @@ impl NsHandle {
   pub fn mnt_ns_id(&self) -> Result<u64> {
     // _IOR(0xb7, 5, __u64)
     const NS_GET_MNTNS_ID: libc::c_ulong = 0x8008_b705;
-    sys::ioctl_u64(self.fd.as_fd(), NS_GET_MNTNS_ID).map_err(|e| e.ns(self.ty))
+    syscall::ioctl_u64(self.fd.as_fd(), NS_GET_MNTNS_ID).map_err(|e| e.ns(self.ty))
   }
 
   /// The uid that created a user namespace (NS_GET_OWNER_UID).
@@ -209,7 +211,7 @@ impl NsHandle {
     if self.ty != NsType::User {
       return Err(Error::rule(Rule::TypeMismatch, "ioctl").ns(self.ty).expected(NsType::User));
     }
-    sys::ioctl_owner_uid(self.fd.as_fd()).map_err(|e| e.ns(self.ty))
+    syscall::ioctl_owner_uid(self.fd.as_fd()).map_err(|e| e.ns(self.ty))
   }
 }
 
@@ -305,8 +307,8 @@ mod tests {
   #[test]
   fn pidfd_namespace_ioctls_answer_where_the_kernel_has_them() {
     // open_pid_all falls back to /proc/<pid>/ns when they do not, so only this shows it.
-    let pidfd = sys::pidfd_open(std::process::id() as i32).unwrap();
-    match sys::ioctl_fd(pidfd.as_fd(), NsType::Net.pidfd_ioctl(), "ioctl") {
+    let pidfd = syscall::pidfd_open(std::process::id() as i32).unwrap();
+    match syscall::ioctl_fd(pidfd.as_fd(), NsType::Net.pidfd_ioctl(), "ioctl") {
       Ok(fd) => assert!(NsHandle::from_owned(fd, Some(NsType::Net))
         .unwrap()
         .same_as(&NsHandle::current(NsType::Net).unwrap())),
@@ -348,7 +350,7 @@ mod tests {
   fn through_a_pidfd_an_exited_process_has_no_namespaces_whoever_has_its_pid() {
     let mut child = std::process::Command::new("/bin/sleep").arg("30").spawn().unwrap();
     let pid = child.id() as i32;
-    let pidfd = sys::pidfd_open(pid).unwrap();
+    let pidfd = syscall::pidfd_open(pid).unwrap();
     let live = NsHandle::open_pidfd_all(pidfd.as_fd(), pid, &[NsType::Net, NsType::Uts]).unwrap();
     assert!(live[0].same_as(&NsHandle::current(NsType::Net).unwrap()));
     child.kill().unwrap();

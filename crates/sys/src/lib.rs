@@ -1,26 +1,40 @@
-//! Kernel facts and raw syscalls for nsjs: namespace handles, the calling thread's namespace
-//! operations, namespace creation, persistence, listing, and the clone-based spawner.
+//! Kernel facts and raw syscalls for nsjs. Nothing here knows about Node-API (the `libuv` feature
+//! only lets `exit_watch` use Node's event loop). All `unsafe` code of the project lives in this
+//! crate.
 //!
-//! Nothing here knows about Node-API. All `unsafe` code of the project lives in this crate.
+//! - `ns_type`: the eight namespace types, one table with their names and flags.
+//! - `handle`: a namespace handle (`NsHandle`), opened from a path, a pid or a pidfd.
+//! - `this_thread`: the calling thread's namespace changes (join, enter/restore, unshare) and the
+//!   native threads nsjs starts.
+//! - `create`: new namespaces that the caller does not move into.
+//! - `persist`: keeping a namespace alive by bind-mounting it, and undoing that.
+//! - `fd_mount`: mounting, unmounting and unlinking through descriptors (used by `persist`).
+//! - `mountinfo`: the calling thread's mount table.
+//! - `list`: every namespace on the system, as lsns finds them.
+//! - `spawn`: the clone-based spawner (see its own map of modules).
+//! - `exit_watch`: a callback once a spawned child has exited and was reaped.
+//! - `clone`: a child stack with a guard page, clone(2) on it, and signals blocked around it.
+//! - `environ`: the process environment a child inherits, as it is now or held for a later spawn.
+//! - `syscall`: thin checked wrappers over libc, and the raw syscall instruction.
+//! - `error`, `step`: the one error shape, and the step of an operation that failed.
 
 pub mod clone;
 pub mod create;
 pub mod environ;
 pub mod error;
+pub mod exit_watch;
 pub mod fd_mount;
 pub mod handle;
 pub mod list;
-#[cfg(feature = "libuv")]
-pub mod loop_watch;
 pub mod mountinfo;
 pub mod ns_type;
 pub mod persist;
-pub mod raw;
-pub mod reaper;
 pub mod spawn;
-pub mod sys;
-pub mod thread;
+pub mod step;
+pub mod syscall;
+pub mod this_thread;
 
 pub use error::{Error, Result};
 pub use handle::NsHandle;
 pub use ns_type::NsType;
+pub use step::Step;

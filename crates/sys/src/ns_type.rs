@@ -1,59 +1,69 @@
-//! The eight namespace types and how the kernel names each of them.
+//! The eight namespace types and how the kernel names each of them: one table, in nsenter's
+//! order, from which the enum, its order and every per-type fact are generated.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NsType {
-  Cgroup,
-  Ipc,
-  Mnt,
-  Net,
-  Pid,
-  Time,
-  User,
-  Uts,
+/// Generates `NsType` (its discriminant is its row in the table, so a type's position is read
+/// without a search, even in a clone child), `NsType::ALL` and the per-type accessors from one
+/// list of rows.
+macro_rules! ns_types {
+  ($($(#[$doc:meta])* $variant:ident = $name:literal, clone: $flag:expr, pidfd_ioctl: $nr:literal;)*) => {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(u8)]
+    pub enum NsType {
+      $($(#[$doc])* $variant,)*
+    }
+
+    impl NsType {
+      /// Every type, in the table's order.
+      pub const ALL: [NsType; NsType::COUNT] = [$(NsType::$variant,)*];
+
+      /// The name used in `/proc/<pid>/ns/` and by this library's API.
+      pub const fn name(self) -> &'static str {
+        match self {
+          $(NsType::$variant => $name,)*
+        }
+      }
+
+      pub const fn clone_flag(self) -> libc::c_int {
+        match self {
+          $(NsType::$variant => $flag,)*
+        }
+      }
+
+      /// `PIDFD_GET_<TYPE>_NAMESPACE` (Linux 6.11+): `_IO(0xFF, n)`.
+      pub const fn pidfd_ioctl(self) -> libc::c_ulong {
+        let nr: libc::c_ulong = match self {
+          $(NsType::$variant => $nr,)*
+        };
+        (0xFF << 8) | nr
+      }
+    }
+  };
+}
+
+ns_types! {
+  // nsenter's order: user first (handled specially by callers), then the rest, mnt and time last.
+  User = "user", clone: libc::CLONE_NEWUSER, pidfd_ioctl: 9;
+  Cgroup = "cgroup", clone: libc::CLONE_NEWCGROUP, pidfd_ioctl: 1;
+  Ipc = "ipc", clone: libc::CLONE_NEWIPC, pidfd_ioctl: 2;
+  Uts = "uts", clone: libc::CLONE_NEWUTS, pidfd_ioctl: 10;
+  Net = "net", clone: libc::CLONE_NEWNET, pidfd_ioctl: 4;
+  Pid = "pid", clone: libc::CLONE_NEWPID, pidfd_ioctl: 5;
+  Mnt = "mnt", clone: libc::CLONE_NEWNS, pidfd_ioctl: 3;
+  // CLONE_NEWTIME shares its bit with CSIGNAL, so only unshare, setns and clone3 take it.
+  Time = "time", clone: 0x80, pidfd_ioctl: 7;
 }
 
 impl NsType {
-  /// nsenter's order: user first (handled specially by callers), then the rest, mnt and time last.
-  pub const ALL: [NsType; 8] = [
-    NsType::User,
-    NsType::Cgroup,
-    NsType::Ipc,
-    NsType::Uts,
-    NsType::Net,
-    NsType::Pid,
-    NsType::Mnt,
-    NsType::Time,
-  ];
+  pub const COUNT: usize = 8;
 
-  /// The name used in `/proc/<pid>/ns/` and by this library's API.
-  pub fn name(self) -> &'static str {
-    match self {
-      NsType::Cgroup => "cgroup",
-      NsType::Ipc => "ipc",
-      NsType::Mnt => "mnt",
-      NsType::Net => "net",
-      NsType::Pid => "pid",
-      NsType::Time => "time",
-      NsType::User => "user",
-      NsType::Uts => "uts",
-    }
+  /// The row of the type in the table (its index in `ALL`, nsenter's order), without a search:
+  /// what a spawn sorts by and what the child's failure report carries.
+  pub const fn position(self) -> usize {
+    self as usize
   }
 
   pub fn from_name(s: &str) -> Option<NsType> {
     NsType::ALL.into_iter().find(|t| t.name() == s)
-  }
-
-  pub fn clone_flag(self) -> libc::c_int {
-    match self {
-      NsType::Cgroup => libc::CLONE_NEWCGROUP,
-      NsType::Ipc => libc::CLONE_NEWIPC,
-      NsType::Mnt => libc::CLONE_NEWNS,
-      NsType::Net => libc::CLONE_NEWNET,
-      NsType::Pid => libc::CLONE_NEWPID,
-      NsType::Time => 0x80, // CLONE_NEWTIME: shares its bit with CSIGNAL, so only unshare/setns/clone3 take it.
-      NsType::User => libc::CLONE_NEWUSER,
-      NsType::Uts => libc::CLONE_NEWUTS,
-    }
   }
 
   pub fn from_clone_flag(flag: libc::c_int) -> Option<NsType> {
@@ -70,28 +80,13 @@ impl NsType {
     }
   }
 
-  /// `PIDFD_GET_<TYPE>_NAMESPACE` (Linux 6.11+): `_IO(0xFF, n)`.
-  pub fn pidfd_ioctl(self) -> libc::c_ulong {
-    let nr = match self {
-      NsType::Cgroup => 1,
-      NsType::Ipc => 2,
-      NsType::Mnt => 3,
-      NsType::Net => 4,
-      NsType::Pid => 5,
-      NsType::Time => 7,
-      NsType::User => 9,
-      NsType::Uts => 10,
-    };
-    (0xFF << 8) | nr
-  }
-
   /// Whether the running kernel has this namespace type at all. Looked up once per process (the
   /// kernel's types cannot change under it): every open of a process's namespaces asks.
   pub fn supported(self) -> bool {
-    static SUPPORTED: std::sync::OnceLock<[bool; 8]> = std::sync::OnceLock::new();
+    static SUPPORTED: std::sync::OnceLock<[bool; NsType::COUNT]> = std::sync::OnceLock::new();
     let all = SUPPORTED
       .get_or_init(|| NsType::ALL.map(|t| std::path::Path::new("/proc/self/ns").join(t.name()).exists()));
-    NsType::ALL.iter().position(|t| *t == self).is_some_and(|i| all[i])
+    all[self.position()]
   }
 }
 
@@ -101,7 +96,8 @@ mod tests {
 
   #[test]
   fn names_round_trip() {
-    for t in NsType::ALL {
+    for (i, t) in NsType::ALL.into_iter().enumerate() {
+      assert_eq!(t.position(), i);
       assert_eq!(NsType::from_name(t.name()), Some(t));
       assert_eq!(NsType::from_clone_flag(t.clone_flag()), Some(t));
     }

@@ -22,7 +22,7 @@ use crate::fd_mount::{self, Stat};
 use crate::handle::{NsHandle, NSFS_MAGIC};
 use crate::mountinfo;
 use crate::ns_type::NsType;
-use crate::sys;
+use crate::syscall;
 
 /// The file persist creates to mount on has mode 0, as `ip netns add` makes it. An empty mode-0
 /// regular file of ours that nothing is mounted on is what a persist killed between creating and
@@ -200,7 +200,7 @@ pub fn unpersist(path: &str) -> Result<()> {
   if st.is(libc::S_IFLNK) {
     return Err(tag(Error::os(libc::ELOOP, "openat")));
   }
-  if sys::fstatfs_type(fd.as_fd()).map_err(tag)? != NSFS_MAGIC {
+  if syscall::fstatfs_type(fd.as_fd()).map_err(tag)? != NSFS_MAGIC {
     if is_placeholder(&st) {
       return fd_mount::unlink_at(dir.fd.as_fd(), name).map_err(tag);
     }
@@ -211,7 +211,7 @@ pub fn unpersist(path: &str) -> Result<()> {
   // What the mount covered is the file persist made; a second namespace persisted on top of the
   // same path (stacked by someone else) keeps the name, and its file, until it is unpersisted too.
   let under = fd_mount::open_at(dir.fd.as_fd(), name, libc::O_PATH, 0).map_err(tag)?;
-  if sys::fstatfs_type(under.as_fd()).map_err(tag)? == NSFS_MAGIC {
+  if syscall::fstatfs_type(under.as_fd()).map_err(tag)? == NSFS_MAGIC {
     return Ok(());
   }
   fd_mount::unlink_at(dir.fd.as_fd(), name).map_err(tag)

@@ -8,7 +8,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use nsjs_sys::spawn::{self, Child};
-use nsjs_sys::{loop_watch, reaper, Error, NsHandle};
+use nsjs_sys::{exit_watch, Error, NsHandle, Step};
 
 use crate::error::{to_js, IntoNapi, Result};
 use crate::namespace::NativeNamespace;
@@ -75,13 +75,12 @@ pub fn exit_tsfn(on_exit: Function<(i32, i32), ()>) -> Result<ExitTsfn> {
 /// Starts watching a started child's exit; on failure ends it rather than leave it running
 /// unobserved (nobody would ever reap it).
 pub fn watched(env: &Env, child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<NativeChild> {
-  let id = child.pid as u64;
-  let on_exit: reaper::OnExit = Box::new(move |_id, code, signal| {
+  let on_exit: exit_watch::OnExit = Box::new(move |code, signal| {
     on_exit.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
   });
-  if let Err(e) = loop_watch::watch(child.pidfd.as_raw_fd(), id, on_exit) {
+  if let Err(e) = exit_watch::watch(child.pidfd.as_raw_fd(), on_exit) {
     spawn::kill_and_reap(child.pidfd.as_fd());
-    return Err(to_js(env, e.step("clone")));
+    return Err(to_js(env, e.step(Step::Clone)));
   }
   Ok(NativeChild { pid: child.pid, pidfd: Some(child.pidfd), stdio_fds })
 }

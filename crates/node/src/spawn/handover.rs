@@ -11,7 +11,7 @@ use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::SpawnSpec;
-use nsjs_sys::Error;
+use nsjs_sys::{Error, Step};
 
 use super::child::{exit_tsfn, watched, ExitTsfn, NativeChild};
 use super::request::NativeSpawnRequest;
@@ -55,7 +55,7 @@ impl NativeSpawnLater {
   /// that needs the pid now. Throws EALREADY when `onReady` already had the outcome.
   #[napi]
   pub fn wait(&self, env: Env) -> Result<NativeChild> {
-    let taken = || to_js(&env, Error::os(libc::EALREADY, "clone").step("clone"));
+    let taken = || to_js(&env, Error::os(libc::EALREADY, "clone").step(Step::Clone));
     self.later.take(&env, true).unwrap_or_else(|| Err(taken()))
   }
 }

@@ -7,8 +7,8 @@ use std::os::fd::RawFd;
 use napi::bindgen_prelude::Either;
 use napi::Env;
 use napi_derive::napi;
-use nsjs_sys::spawn::{MapSpec, SpawnSpec, Stdio};
-use nsjs_sys::{environ, spawn, thread, Error};
+use nsjs_sys::spawn::{self, SpawnSpec, Stdio};
+use nsjs_sys::{environ, this_thread, Error, Step};
 
 use crate::error::{to_js, Result};
 use crate::ns_type::NsType;
@@ -135,8 +135,11 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
   }
 }
 
-fn id_map(lines: Vec<IdMapLine>) -> MapSpec {
-  MapSpec::Lines(lines.into_iter().map(|l| (l.inside, l.outside, l.count)).collect())
+fn id_map(lines: Vec<IdMapLine>) -> Vec<spawn::IdMapLine> {
+  lines
+    .into_iter()
+    .map(|l| spawn::IdMapLine { inside: l.inside, outside: l.outside, count: l.count })
+    .collect()
 }
 
 impl From<Propagation> for spawn::Propagation {
@@ -167,7 +170,7 @@ fn stdio(slots: &[StdioSlot]) -> nsjs_sys::Result<[Stdio; 3]> {
       Either::A(StdioKind::Ignore) => Stdio::Null,
       Either::B(fd) if fd >= 0 => Stdio::Fd(fd as RawFd),
       Either::A(StdioKind::Pipe) | Either::B(_) => {
-        return Err(Error::os(libc::EINVAL, "spawn").step("stdio"))
+        return Err(Error::os(libc::EINVAL, "spawn").step(Step::Stdio))
       }
     };
   }
@@ -178,10 +181,10 @@ fn stdio(slots: &[StdioSlot]) -> nsjs_sys::Result<[Stdio; 3]> {
 /// (process.env) with setenv, which takes no lock, so a read elsewhere may follow freed memory.
 /// ts/spawn always passes `env` from other threads; this guards direct use of the binding.
 fn on_main_thread(what: &'static str) -> nsjs_sys::Result<()> {
-  if thread::is_main_thread() {
+  if this_thread::is_main_thread() {
     Ok(())
   } else {
-    Err(Error::os(libc::EINVAL, what).step("env"))
+    Err(Error::os(libc::EINVAL, what).step(Step::Env))
   }
 }
 

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use napi::bindgen_prelude::Either;
 use napi::Env;
 use napi_derive::napi;
-use nsjs_sys::sys;
+use nsjs_sys::syscall;
 
 use super::request::{StdioKind, StdioSlot};
 use crate::error::{IntoNapi, Result};
@@ -25,7 +25,7 @@ pub fn make_pipes(env: &Env, stdio: &[StdioSlot]) -> Result<Pipes> {
   let mut pipes = Pipes { child_ends: Vec::new(), parent_ends: Vec::new() };
   for i in 0..3 {
     if is_pipe(stdio.get(i)) {
-      let (r, w) = sys::pipe().napi(env)?;
+      let (r, w) = syscall::pipe().napi(env)?;
       let (child, parent) = if i == 0 { (r, w) } else { (w, r) };
       pipes.child_ends.push(Some(child));
       pipes.parent_ends.push(Some(parent));

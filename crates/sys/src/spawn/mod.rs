@@ -1,18 +1,25 @@
 //! The clone-based spawner: starts a command inside existing and new namespaces without
 //! copying the parent's page tables (CLONE_VM | CLONE_VFORK), reporting which step failed.
 //!
-//! `spec` holds the caller's request, `plan` turns it into what the child reads, `child` is the
-//! code between clone and execve, `launch` the parent's side, `id_maps` the user namespace
-//! handshake, `report` the failure message between them, `spawner` the thread that spawns for a JS thread
-//! whose event loop must not wait.
+//! - `spec`: what a caller asks for.
+//! - `plan`: what is decided before clone (immutable once built), and `exec_path`, the paths the
+//!   child tries to execve.
+//! - `parent`: the parent's side: clone, then the handshake.
+//! - `child`: the code between clone and execve, a flat list of checked steps, over
+//!   `child_syscalls` (raw syscalls that neither allocate nor touch errno).
+//! - `handshake`: the typed parent<->child protocol (the go byte, the failure report), `site` the
+//!   places in the child where a syscall can fail, each with its step and syscall.
+//! - `id_maps`: a new user namespace's setgroups, uid_map and gid_map, in their one order.
+//! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
 
 mod child;
-mod child_sys;
+mod child_syscalls;
 mod exec_path;
+mod handshake;
 mod id_maps;
-mod launch;
+mod parent;
 mod plan;
-mod report;
+mod site;
 pub mod spawner;
 mod spec;
 
@@ -21,30 +28,24 @@ mod tests;
 
 use std::os::fd::BorrowedFd;
 
-pub use spec::{Child, MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
+pub use spec::{Child, IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
 
 use crate::error::Result;
-use crate::sys;
+use crate::syscall;
 
 /// Starts `spec.file`. Returns once the child has exec'ed; a failure before that is an `Error`
-/// whose `step` names the stage ("setns", "uid_map", "execve", ...), and leaves no process behind.
+/// whose `step` names the stage (setns, uid_map, execve, ...), and leaves no process behind.
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
-  launch::spawn(spec)
+  parent::spawn(spec)
 }
 
 /// Sends `sig` through the pidfd, so a reused pid can never receive it. ESRCH once reaped.
 pub fn kill(pidfd: BorrowedFd<'_>, sig: i32) -> Result<()> {
-  sys::pidfd_send_signal(pidfd, sig)
+  syscall::pidfd_send_signal(pidfd, sig)
 }
 
 /// Ends a child nobody may leave running (a failed spawn, an unwatchable one) and reaps it.
 pub fn kill_and_reap(pidfd: BorrowedFd<'_>) {
-  let _ = sys::pidfd_send_signal(pidfd, libc::SIGKILL);
-  let _ = sys::waitid_pidfd(pidfd, false);
-}
-
-/// Reaps the child if it has exited: `Some((code, 0))`, or `Some((-1, signal))` when a signal
-/// ended it; `None` while it runs. ECHILD once it was reaped (by this or by the reaper).
-pub fn try_wait(pidfd: BorrowedFd<'_>) -> Result<Option<(i32, i32)>> {
-  sys::waitid_pidfd(pidfd, true)
+  let _ = syscall::pidfd_send_signal(pidfd, libc::SIGKILL);
+  let _ = syscall::waitid_pidfd(pidfd, false);
 }

@@ -1,16 +1,19 @@
 //! Everything the child needs, computed in the parent before clone: the child may not allocate,
 //! so each string is a CString here, each decision a flag, each file body a finished buffer.
-//! Also the rules that make namespace options imply their namespace.
+//! Also the rules that make namespace options imply their namespace. A `Plan` is not changed once
+//! built: what only exists later (the pipes) goes to the child beside it.
 
 use std::ffi::{c_char, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 
 use super::exec_path;
-use super::spec::{MapSpec, Propagation, SetGroups, SpawnSpec, Stdio};
+use super::id_maps::IdMaps;
+use super::spec::{IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
 use crate::error::{Error, Result};
 use crate::ns_type::NsType;
-use crate::sys;
+use crate::step::Step;
+use crate::syscall;
 
 /// The child keeps a bitmask of joins already done.
 const MAX_JOINS: usize = 64;
@@ -41,10 +44,8 @@ pub struct Plan {
   /// A CLONE_VM child shares the parent's mm, which makes setns(time) fail with EUSERS.
   pub share_memory: bool,
 
-  /// setgroups 'deny' asked for: written first to a new user namespace, and then no setgroups(2).
-  pub setgroups_deny: bool,
-  pub uid_map: Option<Vec<u8>>,
-  pub gid_map: Option<Vec<u8>>,
+  /// What the new user namespace's setgroups, uid_map and gid_map get.
+  pub id_maps: IdMaps,
   pub timens_offsets: Option<Vec<u8>>,
   pub hostname: Option<Vec<u8>>,
   /// mount(2) flags for "/", when the child makes a mount namespace and the caller wants a change.
@@ -66,50 +67,38 @@ pub struct Plan {
   /// /dev/null once it has changed root or joined another mount namespace.
   _dev_null: Option<OwnedFd>,
 
-  /// Filled in by the parent right before clone.
+  /// The process that spawns, which the child checks is still its parent.
   pub parent_pid: i32,
   /// In a new or joined pid namespace the parent is invisible, so getppid() reads 0.
   pub ppid_may_be_zero: bool,
-  pub err_w: RawFd,
-  pub go_r: RawFd,
-  pub go_w: RawFd,
   /// The child unshares its user namespace itself, after the joins (see `build`), and writes its
   /// own maps: the parent is neither in that namespace nor in its parent (the joined one), so
   /// the kernel would not let it. Only maps of the child's own ids ('root', 'current') work then.
   pub late_user: bool,
 }
 
-fn cstring(s: &str, step: &'static str, syscall: &'static str) -> Result<CString> {
+fn cstring(s: &str, step: Step, syscall: &'static str) -> Result<CString> {
   CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).step(step).path(s))
 }
 
-fn cstrings(
-  v: &[String],
-  step: &'static str,
-  syscall: &'static str,
-) -> Result<(Vec<CString>, Vec<*const c_char>)> {
+fn cstrings(v: &[String], step: Step, syscall: &'static str) -> Result<(Vec<CString>, Vec<*const c_char>)> {
   let owned = v.iter().map(|s| cstring(s, step, syscall)).collect::<Result<Vec<_>>>()?;
   let mut ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
   ptrs.push(std::ptr::null());
   Ok((owned, ptrs))
 }
 
-fn map_body(m: &MapSpec) -> Option<Vec<u8>> {
-  let MapSpec::Lines(lines) = m;
+fn map_body(lines: &[IdMapLine]) -> Option<Vec<u8>> {
   if lines.is_empty() {
     return None;
   }
   Some(
     lines
       .iter()
-      .map(|(inside, outside, count)| format!("{inside} {outside} {count}\n"))
+      .map(|l| format!("{} {} {}\n", l.inside, l.outside, l.count))
       .collect::<String>()
       .into_bytes(),
   )
-}
-
-fn position(t: NsType) -> usize {
-  NsType::ALL.iter().position(|x| *x == t).unwrap_or(usize::MAX)
 }
 
 /// The joins without the user namespaces the child would already be in when it got to them:
@@ -131,7 +120,7 @@ fn without_user_namespaces_already_in(joins: &[(RawFd, NsType)]) -> Vec<(RawFd, 
         return true;
       }
       // SAFETY: the caller of spawn keeps its join descriptors open for the whole call.
-      let id = sys::fstat(unsafe { BorrowedFd::borrow_raw(fd) }).ok().map(|id| (id.dev, id.ino));
+      let id = syscall::fstat(unsafe { BorrowedFd::borrow_raw(fd) }).ok().map(|id| (id.dev, id.ino));
       // A namespace that cannot be identified is joined: setns then says what is wrong with it.
       if id.is_some() && id == current {
         return false;
@@ -148,9 +137,9 @@ impl Plan {
     // thread), and Node's main thread writes that environment with no lock we could take.
     let candidates = exec_path::candidates(&spec.file, &spec.env, spec.path.as_deref())
       .iter()
-      .map(|c| cstring(c, "execve", "execve").map_err(|e| e.path(spec.file.clone())))
+      .map(|c| cstring(c, Step::Execve, "execve").map_err(|e| e.path(spec.file.clone())))
       .collect::<Result<Vec<_>>>()?;
-    let (argv_owned, argv) = cstrings(&spec.argv, "execve", "execve")?;
+    let (argv_owned, argv) = cstrings(&spec.argv, Step::Execve, "execve")?;
     let sh_argvs = candidates
       .iter()
       .map(|c| {
@@ -163,7 +152,7 @@ impl Plan {
         v
       })
       .collect();
-    let (env_owned, envp) = cstrings(&spec.env, "execve", "execve")?;
+    let (env_owned, envp) = cstrings(&spec.env, Step::Execve, "execve")?;
 
     let mut unshare: Vec<NsType> = spec.unshare.clone();
     let mut imply = |t: NsType, when: bool| {
@@ -175,7 +164,7 @@ impl Plan {
     imply(NsType::Uts, spec.hostname.is_some());
     imply(NsType::Mnt, spec.mount_proc || spec.pivot_root);
     imply(NsType::Time, spec.time_offsets.is_some());
-    unshare.sort_by_key(|t| position(*t));
+    unshare.sort_by_key(|t| t.position());
     unshare.dedup();
 
     let mut clone_ns_flags = 0;
@@ -203,10 +192,10 @@ impl Plan {
     let mut joins: Vec<(RawFd, NsType)> =
       spec_joins.iter().copied().filter(|(_, t)| !in_parent(*t)).collect();
     if joins.len() > MAX_JOINS {
-      return Err(Error::os(libc::EINVAL, "setns").step("setns"));
+      return Err(Error::os(libc::EINVAL, "setns").step(Step::Setns));
     }
     // Stable: two joins of one type keep the caller's order.
-    joins.sort_by_key(|(_, t)| position(*t));
+    joins.sort_by_key(|(_, t)| t.position());
     if late_user {
       clone_ns_flags &= !libc::CLONE_NEWUSER;
     }
@@ -214,12 +203,12 @@ impl Plan {
     let root = spec
       .root
       .as_deref()
-      .map(|r| cstring(r, if spec.pivot_root { "pivot_root" } else { "chroot" }, "chroot"))
+      .map(|r| cstring(r, if spec.pivot_root { Step::PivotRoot } else { Step::Chroot }, "chroot"))
       .transpose()?;
     if spec.pivot_root && root.is_none() {
-      return Err(Error::os(libc::EINVAL, "pivot_root").step("pivot_root"));
+      return Err(Error::os(libc::EINVAL, "pivot_root").step(Step::PivotRoot));
     }
-    let cwd = spec.cwd.as_deref().map(|c| cstring(c, "chdir", "chdir")).transpose()?;
+    let cwd = spec.cwd.as_deref().map(|c| cstring(c, Step::Chdir, "chdir")).transpose()?;
     // Only a user namespace that is really entered makes the command root there (see the spec).
     let root_there = (spec.root_in_joined_user && joins.iter().any(|(_, t)| *t == NsType::User)).then_some(0);
 
@@ -232,7 +221,7 @@ impl Plan {
     };
 
     let dev_null = if spec.stdio.contains(&Stdio::Null) {
-      Some(crate::sys::open("/dev/null", libc::O_RDWR, 0).map_err(|e| e.step("dup2"))?)
+      Some(syscall::open("/dev/null", libc::O_RDWR, 0).map_err(|e| e.step(Step::Dup2))?)
     } else {
       None
     };
@@ -256,9 +245,11 @@ impl Plan {
       joins,
       clone_ns_flags,
       unshares,
-      setgroups_deny: spec.setgroups == Some(SetGroups::Deny),
-      uid_map: spec.uid_map.as_ref().and_then(map_body),
-      gid_map: spec.gid_map.as_ref().and_then(map_body),
+      id_maps: IdMaps {
+        setgroups_deny: spec.setgroups == Some(SetGroups::Deny),
+        uid_map: spec.uid_map.as_deref().and_then(map_body),
+        gid_map: spec.gid_map.as_deref().and_then(map_body),
+      },
       timens_offsets: spec
         .time_offsets
         .map(|(mono, boot)| format!("monotonic {mono} 0\nboottime {boot} 0\n").into_bytes()),
@@ -275,10 +266,7 @@ impl Plan {
       new_session: spec.new_session,
       stdio,
       _dev_null: dev_null,
-      parent_pid: 0,
-      err_w: -1,
-      go_r: -1,
-      go_w: -1,
+      parent_pid: std::process::id() as i32,
       late_user,
     })
   }
@@ -290,14 +278,14 @@ impl Plan {
   }
 
   /// The path an error at `step` is about, for the message the JS layer writes.
-  pub fn path_for(&self, step: &str) -> Option<String> {
+  pub fn path_for(&self, step: Step) -> Option<String> {
     let s = |c: &Option<CString>| c.as_ref().map(|c| c.to_string_lossy().into_owned());
     match step {
-      "execve" => Some(self.file.clone()),
-      "chroot" | "pivot_root" => s(&self.root),
-      "chdir" => s(&self.cwd),
-      "mount /proc" => Some("/proc".into()),
-      "timens_offsets" => Some("/proc/self/timens_offsets".into()),
+      Step::Execve => Some(self.file.clone()),
+      Step::Chroot | Step::PivotRoot => s(&self.root),
+      Step::Chdir => s(&self.cwd),
+      Step::MountProc => Some("/proc".into()),
+      Step::TimensOffsets => Some("/proc/self/timens_offsets".into()),
       _ => None,
     }
   }
@@ -314,7 +302,7 @@ mod tests {
   #[test]
   fn options_imply_their_namespace() {
     let mut s = spec();
-    s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+    s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
     s.hostname = Some("h".into());
     s.mount_proc = true;
     s.time_offsets = Some((1, 2));
@@ -322,7 +310,7 @@ mod tests {
     let p = Plan::build(&s).unwrap();
     assert_eq!(p.clone_ns_flags, libc::CLONE_NEWUSER | libc::CLONE_NEWPID);
     assert_eq!(p.unshares, [NsType::Uts, NsType::Net, NsType::Mnt, NsType::Time]);
-    assert_eq!(p.uid_map.as_deref(), Some(&b"0 0 1\n"[..]));
+    assert_eq!(p.id_maps.uid_map.as_deref(), Some(&b"0 0 1\n"[..]));
     assert_eq!(p.timens_offsets.as_deref(), Some(&b"monotonic 1 0\nboottime 2 0\n"[..]));
     assert_eq!(p.propagation, Some(libc::MS_REC | libc::MS_PRIVATE));
     assert!(p.needs_handshake());
@@ -375,6 +363,6 @@ mod tests {
     let mut s = spec();
     s.argv.push("a\0b".into());
     let e = Plan::build(&s).err().unwrap();
-    assert_eq!((e.errno, e.step.as_deref()), (libc::EINVAL, Some("execve")));
+    assert_eq!((e.errno, e.step), (libc::EINVAL, Some(Step::Execve)));
   }
 }

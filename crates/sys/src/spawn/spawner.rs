@@ -3,10 +3,11 @@
 //! hold Node's loop for a third of a second; handed over, they cost the loop only the hand-over.
 //!
 //! The thread stands in for the main thread that hands work over only while that thread is
-//! `thread::unmoved()` and the spawner was started by it unmoved: then both are in the namespaces
-//! the process started in and share root, cwd and umask; the spawner also started with the main
-//! thread's per-thread attributes (nice, CPU affinity, scheduling policy, seccomp), and nice, the
-//! one Node itself changes per thread (os.setPriority), is compared before every hand-over.
+//! `this_thread::unmoved()` and the spawner was started by it unmoved: then both are in the
+//! namespaces the process started in and share root, cwd and umask; the spawner also started with
+//! the main thread's per-thread attributes (nice, CPU affinity, scheduling policy, seccomp), and
+//! nice, the one Node itself changes per thread (os.setPriority), is compared before every
+//! hand-over.
 //! `available()` checks all this; otherwise the caller spawns on its own thread. The thread lives
 //! as long as the process, so a child's PR_SET_PDEATHSIG fires when the process ends, as with a
 //! spawn from Node's main thread.
@@ -18,7 +19,8 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use super::spec::{Child, SpawnSpec};
 use crate::error::{Error, Result};
-use crate::thread;
+use crate::step::Step;
+use crate::this_thread;
 
 /// Called on the spawner thread once a job's outcome can be taken.
 pub type Notify = Box<dyn FnOnce() + Send>;
@@ -92,7 +94,7 @@ fn own_nice() -> i32 {
 /// thread (a worker's children end with the worker, through PR_SET_PDEATHSIG), it is unmoved, it
 /// has the spawner thread's nice value, and the spawner thread is not broken.
 pub fn available() -> bool {
-  if !thread::is_main_thread() || !thread::unmoved() || BROKEN.load(Ordering::Relaxed) {
+  if !this_thread::is_main_thread() || !this_thread::unmoved() || BROKEN.load(Ordering::Relaxed) {
     return false;
   }
   let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
@@ -117,43 +119,43 @@ fn started(slot: &mut Option<Spawner>) -> Result<&Spawner> {
 /// the spawner thread once the outcome can be taken.
 pub fn submit(spec: SpawnSpec, keep: Vec<OwnedFd>, notify: Notify) -> Result<Arc<Pending>> {
   let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
-  if spawner.is_none() && !thread::unmoved() {
-    return Err(Error::os(libc::EINVAL, "clone").step("clone"));
+  if spawner.is_none() && !this_thread::unmoved() {
+    return Err(Error::os(libc::EINVAL, "clone").step(Step::Clone));
   }
   let pending = Arc::new(Pending { state: Mutex::new(State::Queued), done: Condvar::new() });
   let job = Job { spec, keep, pending: pending.clone(), notify };
-  started(&mut spawner)?.queue.send(job).map_err(|_| Error::os(libc::EPIPE, "clone").step("clone"))?;
+  started(&mut spawner)?.queue.send(job).map_err(|_| Error::os(libc::EPIPE, "clone").step(Step::Clone))?;
   Ok(pending)
 }
 
 fn start() -> Result<Sender<Job>> {
   let (tx, rx) = channel::<Job>();
-  crate::thread::native_thread("nsjs-spawner")
+  this_thread::native_thread("nsjs-spawner")
     .spawn(move || {
-      crate::clone::block_signals_of_this_thread();
+      this_thread::block_signals();
       // It starts with the first spawn that is queued, before the JS thread opens the pipes of
       // that burst at their hand-over: one growth of the fd table here spares it several (see
       // reserve_fds). 4096 holds the descriptors of about 500 queued children with pipes.
-      crate::sys::reserve_fds(4096);
+      crate::syscall::reserve_fds(4096);
       for job in rx {
         run(job);
       }
     })
-    .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create").step("clone"))?;
+    .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create").step(Step::Clone))?;
   Ok(tx)
 }
 
 fn run(job: Job) {
   let Job { spec, keep, pending, notify } = job;
   let outcome = if BROKEN.load(Ordering::Relaxed) {
-    Err(Error::os(libc::EINVAL, "clone").step("clone"))
+    Err(Error::os(libc::EINVAL, "clone").step(Step::Clone))
   } else {
     // A panic must not take the thread, and every queued spawn (and waiter) with it.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::spawn(&spec)))
-      .unwrap_or_else(|_| Err(Error::os(libc::EIO, "clone").step("clone")))
+      .unwrap_or_else(|_| Err(Error::os(libc::EIO, "clone").step(Step::Clone)))
   };
   drop(keep);
-  if !thread::unmoved() {
+  if !this_thread::unmoved() {
     BROKEN.store(true, Ordering::Relaxed);
   }
   pending.finish(outcome);
@@ -168,7 +170,7 @@ mod tests {
   use std::sync::mpsc;
   use std::time::Duration;
 
-  use crate::thread::tests::on_new_thread;
+  use crate::this_thread::tests::on_new_thread;
 
   #[test]
   fn spawns_in_the_submitters_namespaces_and_notifies() {
@@ -180,7 +182,7 @@ mod tests {
     rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let child = pending.take(false).unwrap().unwrap();
     assert!(pending.take(true).is_none(), "an outcome is taken once");
-    assert_eq!(crate::sys::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((7, 0)));
+    assert_eq!(crate::syscall::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((7, 0)));
   }
 
   #[test]
@@ -189,7 +191,7 @@ mod tests {
       submit(SpawnSpec::new("/nonexistent/x", vec!["x".into()]), Vec::new(), Box::new(|| {})).unwrap()
     });
     let err = pending.take(true).unwrap().unwrap_err();
-    assert_eq!((err.errno, err.step.as_deref()), (libc::ENOENT, Some("execve")));
+    assert_eq!((err.errno, err.step), (libc::ENOENT, Some(Step::Execve)));
   }
 
   #[test]
@@ -204,13 +206,13 @@ mod tests {
     let check = format!("[ \"$(readlink /proc/self/ns/uts)\" = '{}' ]", mine.display());
     let pending = on_new_thread(move || {
       let fresh = crate::create::create(NsType::Uts).unwrap();
-      let saved = thread::enter(&fresh).unwrap();
+      let saved = this_thread::enter(&fresh).unwrap();
       let p =
         submit(SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), check]), Vec::new(), Box::new(|| {}));
-      thread::restore(saved).unwrap();
+      this_thread::restore(saved).unwrap();
       p.unwrap()
     });
     let child = pending.take(true).unwrap().unwrap();
-    assert_eq!(crate::sys::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((0, 0)));
+    assert_eq!(crate::syscall::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((0, 0)));
   }
 }

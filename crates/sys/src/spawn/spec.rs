@@ -14,11 +14,13 @@ pub enum Stdio {
   Fd(RawFd),
 }
 
-/// The contents of a uid_map or gid_map.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MapSpec {
-  /// `(inside, outside, count)` lines, in the order they are written.
-  Lines(Vec<(u32, u32, u32)>),
+/// One line of a uid_map or gid_map: `count` ids from `inside` on in the new user namespace are
+/// `outside` on in its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMapLine {
+  pub inside: u32,
+  pub outside: u32,
+  pub count: u32,
 }
 
 /// The propagation applied recursively to "/" in a new mount namespace.
@@ -56,8 +58,9 @@ pub struct SpawnSpec {
   /// Existing namespaces to enter; the descriptors stay owned by the caller.
   pub join: Vec<(RawFd, NsType)>,
   pub unshare: Vec<NsType>,
-  pub uid_map: Option<MapSpec>,
-  pub gid_map: Option<MapSpec>,
+  /// The lines of the new user namespace's uid_map and gid_map, in the order they are written.
+  pub uid_map: Option<Vec<IdMapLine>>,
+  pub gid_map: Option<Vec<IdMapLine>>,
   pub setgroups: Option<SetGroups>,
   pub hostname: Option<String>,
   pub mount_proc: bool,

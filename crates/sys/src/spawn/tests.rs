@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::*;
 use crate::handle::NsHandle;
 use crate::ns_type::NsType;
-use crate::sys;
+use crate::step::Step;
+use crate::syscall;
 
 fn spec(argv: &[&str]) -> SpawnSpec {
   let mut s = SpawnSpec::new(argv[0], argv.iter().map(|a| a.to_string()).collect());
@@ -18,12 +19,12 @@ fn spec(argv: &[&str]) -> SpawnSpec {
 }
 
 fn wait(c: &Child) -> (i32, i32) {
-  sys::waitid_pidfd(c.pidfd.as_fd(), false).unwrap().unwrap()
+  syscall::waitid_pidfd(c.pidfd.as_fd(), false).unwrap().unwrap()
 }
 
 /// Runs to completion with stdout on a pipe.
 fn output(mut s: SpawnSpec) -> (String, (i32, i32)) {
-  let (r, w) = sys::pipe().unwrap();
+  let (r, w) = syscall::pipe().unwrap();
   s.stdio[1] = Stdio::Fd(w.as_raw_fd());
   let c = spawn(&s).unwrap();
   drop(w);
@@ -47,6 +48,12 @@ fn is_our_zombie(pid: i32) -> bool {
   let state = f.next();
   let ppid: Option<u32> = f.next().and_then(|p| p.parse().ok());
   state == Some("Z") && ppid == Some(std::process::id())
+}
+
+/// Reaps the child if it has exited: `Some((code, 0))`, or `Some((-1, signal))` when a signal
+/// ended it; `None` while it runs. ECHILD once it was reaped.
+fn try_wait(pidfd: std::os::fd::BorrowedFd<'_>) -> crate::Result<Option<(i32, i32)>> {
+  syscall::waitid_pidfd(pidfd, true)
 }
 
 #[test]
@@ -77,7 +84,10 @@ fn missing_binary_is_enoent_at_execve_without_zombie() {
     .spawn(|| {
       for file in ["/nonexistent/nsjs-cmd", "nsjs-no-such-command"] {
         let e = spawn(&spec(&[file])).unwrap_err();
-        assert_eq!((e.code(), e.step.as_deref(), e.syscall), ("ENOENT".into(), Some("execve"), "execve"));
+        assert_eq!(
+          (e.code(), e.step.map(Step::name), e.syscall),
+          ("ENOENT".into(), Some("execve"), "execve")
+        );
         assert_eq!(e.path.as_deref(), Some(file));
       }
     })
@@ -97,7 +107,7 @@ fn not_executable_is_eacces() {
   std::fs::write(&file, "").unwrap();
   let e = spawn(&spec(&[&file])).unwrap_err();
   std::fs::remove_file(&file).unwrap();
-  assert_eq!((e.code().as_str(), e.step.as_deref()), ("EACCES", Some("execve")));
+  assert_eq!((e.code().as_str(), e.step.map(Step::name)), ("EACCES", Some("execve")));
 }
 
 #[test]
@@ -105,18 +115,21 @@ fn failing_steps_are_named() {
   let mut s = spec(&["/bin/true"]);
   s.cwd = Some("/nonexistent-nsjs-dir".into());
   let e = spawn(&s).unwrap_err();
-  assert_eq!((e.code().as_str(), e.step.as_deref(), e.syscall), ("ENOENT", Some("chdir"), "chdir"));
+  assert_eq!((e.code().as_str(), e.step.map(Step::name), e.syscall), ("ENOENT", Some("chdir"), "chdir"));
   assert_eq!(e.path.as_deref(), Some("/nonexistent-nsjs-dir"));
 
   let mut s = spec(&["/bin/true"]);
   s.join = vec![(-1, NsType::Net)];
   let e = spawn(&s).unwrap_err();
-  assert_eq!((e.code().as_str(), e.step.as_deref(), e.ns_type), ("EBADF", Some("setns"), Some(NsType::Net)));
+  assert_eq!(
+    (e.code().as_str(), e.step.map(Step::name), e.ns_type),
+    ("EBADF", Some("setns"), Some(NsType::Net))
+  );
 
   let mut s = spec(&["/bin/true"]);
   s.stdio[2] = Stdio::Fd(1 << 20);
   let e = spawn(&s).unwrap_err();
-  assert_eq!((e.code().as_str(), e.step.as_deref()), ("EBADF", Some("dup2")));
+  assert_eq!((e.code().as_str(), e.step.map(Step::name)), ("EBADF", Some("dup2")));
 }
 
 #[test]
@@ -161,8 +174,8 @@ fn mount_proc_shows_the_new_pid_namespace() {
 fn user_namespace_mapping_root_to_root() {
   let mut s = spec(&["sh", "-c", "id -u; id -g; cat /proc/self/uid_map"]);
   s.unshare = vec![NsType::User];
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
-  s.gid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
+  s.gid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   let out = stdout_of(s);
   let lines: Vec<_> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).collect();
   assert_eq!(lines, [vec!["0"], vec!["0"], vec!["0", "0", "1"]]);
@@ -172,8 +185,8 @@ fn user_namespace_mapping_root_to_root() {
 fn user_namespace_with_a_subordinate_range() {
   let mut s = spec(&["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups"]);
   s.unshare = vec![NsType::User, NsType::Mnt, NsType::Pid];
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
-  s.gid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 100000, count: 65536 }]);
+  s.gid_map = Some(vec![IdMapLine { inside: 0, outside: 100000, count: 65536 }]);
   s.setgroups = Some(SetGroups::Deny);
   s.mount_proc = true;
   s.uid = Some(0);
@@ -190,8 +203,8 @@ fn user_namespace_with_a_subordinate_range() {
 #[test]
 fn credentials_inside_a_user_namespace() {
   let mut s = spec(&["id"]);
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
-  s.gid_map = Some(MapSpec::Lines(vec![(0, 100000, 65536)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 100000, count: 65536 }]);
+  s.gid_map = Some(vec![IdMapLine { inside: 0, outside: 100000, count: 65536 }]);
   s.uid = Some(1000);
   s.gid = Some(1001);
   let out = stdout_of(s);
@@ -267,7 +280,7 @@ fn joins_a_pid_namespace_and_restores_the_thread() {
 
 #[test]
 fn parent_fds_do_not_reach_the_command() {
-  let (r, w) = sys::pipe().unwrap();
+  let (r, w) = syscall::pipe().unwrap();
   // SAFETY: F_DUPFD without CLOEXEC on a descriptor we own; the copy is closed below.
   let leaky = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_DUPFD, 200) };
   assert!(leaky >= 200);
@@ -283,7 +296,7 @@ fn parent_fds_do_not_reach_the_command() {
 
 #[test]
 fn stdio_null_and_shared_descriptors() {
-  let (r, w) = sys::pipe().unwrap();
+  let (r, w) = syscall::pipe().unwrap();
   let mut s = spec(&["sh", "-c", "cat; echo out; echo err >&2"]);
   s.stdio = [Stdio::Null, Stdio::Fd(w.as_raw_fd()), Stdio::Fd(w.as_raw_fd())];
   let c = spawn(&s).unwrap();
@@ -352,7 +365,7 @@ impl MiniRoot {
     for l in ["bin", "lib", "lib64", "sbin"] {
       std::os::unix::fs::symlink(format!("usr/{l}"), format!("{dir}/{l}")).unwrap();
     }
-    let (r, w) = sys::pipe().unwrap();
+    let (r, w) = syscall::pipe().unwrap();
     let mut s = spec(&["sh", "-c", &format!("mount --bind /usr {dir}/usr && echo ready && exec sleep 100")]);
     s.unshare = vec![NsType::Mnt];
     s.stdio[1] = Stdio::Fd(w.as_raw_fd());
@@ -368,7 +381,7 @@ impl MiniRoot {
 impl Drop for MiniRoot {
   fn drop(&mut self) {
     let _ = kill(self.holder.pidfd.as_fd(), libc::SIGKILL);
-    let _ = sys::waitid_pidfd(self.holder.pidfd.as_fd(), false);
+    let _ = syscall::waitid_pidfd(self.holder.pidfd.as_fd(), false);
     // Never a recursive removal: the directories are empty here, and /usr is only bound inside
     // the holder's namespace.
     for l in ["bin", "lib", "lib64", "sbin"] {
@@ -421,10 +434,9 @@ fn many_concurrent_spawns_are_all_reaped() {
           pids.push(c.pid);
           let tx = tx.clone();
           let id = t * 1000 + i;
-          crate::reaper::watch(
+          crate::exit_watch::watch(
             c.pidfd.as_raw_fd(),
-            id,
-            Box::new(move |id, code, sig| tx.send((id, code, sig)).unwrap()),
+            Box::new(move |code, sig| tx.send((id, code, sig)).unwrap()),
           )
           .unwrap();
         }
@@ -455,16 +467,16 @@ fn unprivileged_helper() {
   let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().next();
   assert_eq!(uid, Some("65534"));
   let mut s = spec(&["/bin/true"]);
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   let e = spawn(&s).unwrap_err();
   assert_eq!(
-    (e.code().as_str(), e.step.as_deref(), e.ns_type),
+    (e.code().as_str(), e.step.map(Step::name), e.ns_type),
     ("EPERM", Some("uid_map"), Some(NsType::User))
   );
   // What an unprivileged user may do: map itself, after denying setgroups.
   let mut s = spec(&["sh", "-c", "id -u; id -g"]);
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 65534, 1)]));
-  s.gid_map = Some(MapSpec::Lines(vec![(0, 65534, 1)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 65534, count: 1 }]);
+  s.gid_map = Some(vec![IdMapLine { inside: 0, outside: 65534, count: 1 }]);
   s.setgroups = Some(SetGroups::Deny);
   assert_eq!(stdout_of(s), "0\n0");
 }
@@ -489,7 +501,7 @@ fn joins_first_then_a_new_user_namespace_owns_the_rest() {
   let mut s = spec(&["/bin/sh", "-c", "id -u; readlink /proc/self/ns/net; hostname"]);
   s.join = vec![(net.raw_fd(), NsType::Net)];
   s.unshare = vec![NsType::User, NsType::Uts];
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   s.hostname = Some("late-user".into());
   assert_eq!(stdout_of(s), format!("0\nnet:[{}]\nlate-user", net.inode()));
 }
@@ -502,7 +514,7 @@ fn joined_namespaces_and_a_new_user_and_pid_namespace_with_proc() {
   let mut s = spec(&["/bin/sh", "-c", "id -u; echo $$; readlink /proc/self/ns/net"]);
   s.join = vec![(net.raw_fd(), NsType::Net)];
   s.unshare = vec![NsType::User, NsType::Pid, NsType::Mnt];
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   s.mount_proc = true;
   let before = NsHandle::current(NsType::Net).unwrap();
   assert_eq!(stdout_of(s), format!("0\n1\nnet:[{}]", net.inode()));
@@ -515,15 +527,15 @@ fn joining_a_user_namespace_and_making_a_nested_one() {
   // namespace nested in it after its joins (the parent cannot join user namespaces itself).
   let mut holder = spec(&["/bin/sleep", "5"]);
   holder.unshare = vec![NsType::User];
-  holder.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  holder.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   // A user namespace can only be made by a process whose uid and gid are both mapped.
-  holder.gid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  holder.gid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   let target = spawn(&holder).unwrap();
   let outer = NsHandle::open_pid(target.pid, NsType::User).unwrap();
   let mut s = spec(&["/bin/sh", "-c", "id -u; readlink /proc/self/ns/user"]);
   s.join = vec![(outer.raw_fd(), NsType::User)];
   s.unshare = vec![NsType::User];
-  s.uid_map = Some(MapSpec::Lines(vec![(0, 0, 1)]));
+  s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   let out = stdout_of(s);
   kill(target.pidfd.as_fd(), libc::SIGKILL).unwrap();
   wait(&target);

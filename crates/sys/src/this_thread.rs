@@ -1,6 +1,7 @@
-//! Namespace changes of the calling thread. Everything here acts on the thread that calls it,
-//! which is why only JS threads (through the Node binding) and the spawner thread (around its
-//! clones) call these, never a pool thread.
+//! The calling thread: its namespace changes (join, enter and restore, unshare), whether it is
+//! still where it started, and the native threads nsjs starts with their signals blocked.
+//! Everything here acts on the thread that calls it, which is why only JS threads (through the
+//! Node binding) and the spawner thread (around its clones) change namespaces, never a pool thread.
 
 use std::cell::Cell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -8,7 +9,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use crate::error::{Error, Result, Rule};
 use crate::handle::NsHandle;
 use crate::ns_type::NsType;
-use crate::sys;
+use crate::step::Step;
+use crate::syscall;
 
 thread_local! {
   /// `enter`s of this thread not yet undone by `restore`.
@@ -37,6 +39,21 @@ pub fn native_thread(name: &str) -> std::thread::Builder {
   std::thread::Builder::new().name(name.into()).stack_size(NATIVE_THREAD_STACK)
 }
 
+/// Blocks every signal on a helper thread (the epoll exit watcher, the spawner) that lives as long
+/// as the process: process-directed signals belong on the JS thread, whose handlers Node
+/// installed; here they would only interrupt the thread's waits. Through glibc, not the raw call: glibc keeps the two signals it
+/// uses for setuid/setgroups across threads unblocked, and a thread that blocked them would hang
+/// every later process.setuid()/setgroups() of the process.
+pub fn block_signals() {
+  // SAFETY: an all-zero sigset_t is valid storage that sigfillset then fills.
+  let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+  // SAFETY: `all` is a valid sigset_t; no old mask is asked for.
+  unsafe {
+    libc::sigfillset(&mut all);
+    libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+  }
+}
+
 /// Whether the calling thread is still where it started: in the namespaces of the thread that
 /// created it and sharing root, cwd and umask with the process. Another thread started by an
 /// unmoved thread is then in the same namespaces and fs (the spawner thread relies on that).
@@ -47,7 +64,7 @@ pub fn unmoved() -> bool {
 /// User and time namespaces can only be entered by a single-threaded process (EINVAL / EUSERS),
 /// and a Node process never is one; say so before the kernel does, with the rule's own code.
 fn check_single_threaded(ty: NsType, syscall: &'static str) -> Result<()> {
-  if matches!(ty, NsType::User | NsType::Time) && sys::thread_count() > 1 {
+  if matches!(ty, NsType::User | NsType::Time) && syscall::thread_count() > 1 {
     return Err(Error::rule(Rule::Multithreaded, syscall).ns(ty));
   }
   Ok(())
@@ -89,10 +106,10 @@ fn join_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<()> {
   if ty == NsType::Mnt {
     // Without its own fs_struct the thread cannot change mount namespace (EINVAL), and setns
     // would otherwise rewrite root and cwd shared by every thread of the process.
-    sys::unshare(libc::CLONE_FS).map_err(|e| e.ns(ty))?;
+    syscall::unshare(libc::CLONE_FS).map_err(|e| e.ns(ty))?;
     OWN_FS.set(true);
   }
-  sys::setns(fd, ty.clone_flag()).map_err(|e| e.ns(ty))
+  syscall::setns(fd, ty.clone_flag()).map_err(|e| e.ns(ty))
 }
 
 /// Gives the calling thread new namespaces of the given types.
@@ -111,7 +128,7 @@ pub fn unshare(types: &[NsType]) -> Result<()> {
   if flags & libc::CLONE_NEWNS != 0 {
     flags |= libc::CLONE_FS;
   }
-  sys::unshare(flags).map_err(|e| match types {
+  syscall::unshare(flags).map_err(|e| match types {
     [one] => e.ns(*one),
     _ => e,
   })?;
@@ -139,7 +156,7 @@ pub fn enter_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<Saved> {
   check_single_threaded(ty, "setns")?;
   let ns = NsHandle::current_for_children(ty)?;
   let cwd = if ty == NsType::Mnt {
-    Some(sys::open("/proc/thread-self/cwd", libc::O_PATH | libc::O_DIRECTORY, 0)?)
+    Some(syscall::open("/proc/thread-self/cwd", libc::O_PATH | libc::O_DIRECTORY, 0)?)
   } else {
     None
   };
@@ -157,9 +174,9 @@ impl Saved {
 /// Puts the calling thread back where `enter` found it.
 pub fn restore(saved: Saved) -> Result<()> {
   let ty = saved.ns.ns_type();
-  sys::setns(saved.ns.as_fd(), ty.clone_flag()).map_err(|e| e.ns(ty).step("restore"))?;
+  syscall::setns(saved.ns.as_fd(), ty.clone_flag()).map_err(|e| e.ns(ty).step(Step::Restore))?;
   if let Some(cwd) = saved.cwd {
-    sys::fchdir(cwd.as_fd()).map_err(|e| e.ns(ty).step("restore"))?;
+    syscall::fchdir(cwd.as_fd()).map_err(|e| e.ns(ty).step(Step::Restore))?;
   }
   ENTERED.set(ENTERED.get().saturating_sub(1));
   Ok(())

@@ -1,6 +1,6 @@
-//! Raw system calls for code that runs in a CLONE_VM child before execve. Such a child shares
-//! the parent's memory and TLS, so it must not touch `errno` (the parent thread's), allocate or
-//! lock; these return `-errno` instead of setting it.
+//! The syscall instruction itself, for code that runs in a CLONE_VM child before execve. Such a
+//! child shares the parent's memory and TLS, so it must not touch `errno` (the parent thread's),
+//! allocate or lock; these return `-errno` instead of setting it.
 
 #[cfg(target_arch = "x86_64")]
 /// System call `nr` with six arguments; the kernel's result, `-errno` on failure.
@@ -47,7 +47,7 @@ pub unsafe fn syscall6(nr: libc::c_long, a: [usize; 6]) -> isize {
 /// # Safety
 /// As for `syscall6`; at most six arguments.
 #[inline(always)]
-pub unsafe fn sys(nr: libc::c_long, args: &[usize]) -> isize {
+pub unsafe fn call(nr: libc::c_long, args: &[usize]) -> isize {
   let mut a = [0usize; 6];
   a[..args.len()].copy_from_slice(args);
   // SAFETY: forwarded; the caller guarantees the arguments are valid for `nr`.

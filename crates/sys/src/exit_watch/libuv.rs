@@ -4,16 +4,18 @@
 //! readable when the child exits; the callback reaps it through the pidfd and hands the status on.
 //!
 //! libuv is Node's own: its functions are resolved from the node executable when the addon loads.
-//! Node runs its main thread on uv_default_loop(); a worker thread has a loop of its own that only
-//! its napi_env could name, so spawns from workers keep using the reaper thread.
+//! It lives here, behind the `libuv` feature that only the Node addon enables, and not in the
+//! addon's crate, because an FFI call is `unsafe` and all of the project's `unsafe` is in this
+//! crate. Node runs its main thread on uv_default_loop(); a worker thread has a loop of its own
+//! that only its napi_env could name, so spawns from workers use the epoll thread (see `super`).
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ffi::{c_int, c_void};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
+use super::OnExit;
 use crate::error::{Error, Result};
-use crate::reaper::OnExit;
-use crate::sys;
+use crate::syscall;
 
 /// uv_handle_type's UV_POLL, and uv_poll_event's UV_READABLE (stable libuv ABI since 1.0).
 const UV_POLL: c_int = 8;
@@ -34,7 +36,6 @@ extern "C" {
 /// points here.
 struct Watch {
   pidfd: OwnedFd,
-  id: u64,
   on_exit: Option<OnExit>,
   layout: Layout,
 }
@@ -45,17 +46,14 @@ fn layout() -> Layout {
   Layout::from_size_align(size.max(std::mem::size_of::<usize>()), 16).expect("a small, valid layout")
 }
 
-/// Calls `on_exit(id, code, signal)` once the process behind `pidfd` has exited and was reaped:
-/// on this thread's event loop when this is the process's main thread (Node's, whose loop is
-/// uv_default_loop), through the reaper thread otherwise. The handle does not keep the loop
-/// alive (the caller decides that). `pidfd` stays the caller's; the watch keeps a duplicate.
-pub fn watch(pidfd: RawFd, id: u64, on_exit: OnExit) -> Result<()> {
-  if !crate::thread::is_main_thread() {
-    return crate::reaper::watch(pidfd, id, on_exit);
-  }
+/// Calls `on_exit(code, signal)` on the event loop of the process's main thread (Node's, whose
+/// loop is uv_default_loop) once the process behind `pidfd` has exited and was reaped. Main
+/// thread only. The handle does not keep the loop alive (the caller decides that). `pidfd` stays
+/// the caller's; the watch keeps a duplicate.
+pub fn watch(pidfd: RawFd, on_exit: OnExit) -> Result<()> {
   // SAFETY: no preconditions; on Node's main thread this is the loop the thread runs.
   let event_loop = unsafe { uv_default_loop() };
-  let dup = sys::dup_cloexec(pidfd)?;
+  let dup = syscall::dup_cloexec(pidfd)?;
   let layout = layout();
   // SAFETY: a non-zero-sized layout.
   let handle = unsafe { alloc_zeroed(layout) } as *mut c_void;
@@ -63,7 +61,7 @@ pub fn watch(pidfd: RawFd, id: u64, on_exit: OnExit) -> Result<()> {
     return Err(Error::os(libc::ENOMEM, "uv_poll_init"));
   }
   let fd = dup.as_raw_fd();
-  let data = Box::into_raw(Box::new(Watch { pidfd: dup, id, on_exit: Some(on_exit), layout }));
+  let data = Box::into_raw(Box::new(Watch { pidfd: dup, on_exit: Some(on_exit), layout }));
   // SAFETY: `handle` is zeroed storage of uv_handle_size(UV_POLL) bytes, `event_loop` is the
   // loop this (main) thread runs, and `fd` is open.
   let r = unsafe { uv_poll_init(event_loop, handle, fd) };
@@ -93,7 +91,7 @@ pub fn watch(pidfd: RawFd, id: u64, on_exit: OnExit) -> Result<()> {
 extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
   // SAFETY: `data` was set in `watch` and is freed only in on_closed, after this handle stops.
   let w = unsafe { &mut **(handle as *mut *mut Watch) };
-  let status = match sys::waitid_pidfd(w.pidfd.as_fd(), true) {
+  let status = match syscall::waitid_pidfd(w.pidfd.as_fd(), true) {
     Ok(Some(s)) => s,
     // Not exited after all (a spurious wakeup): keep watching.
     Ok(None) => return,
@@ -107,8 +105,7 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
   }
   if let Some(cb) = w.on_exit.take() {
     // A panic must not unwind into libuv.
-    let id = w.id;
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(id, status.0, status.1)));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(status.0, status.1)));
   }
 }
 

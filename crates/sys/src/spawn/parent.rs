@@ -1,29 +1,24 @@
 //! The parent's half of a spawn: clone the child on a fresh stack, give it its user namespace
-//! maps if it has one, and learn from the error pipe whether it reached execve.
+//! maps if it has one, and learn from the report pipe whether it reached execve.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
+use super::child;
+use super::handshake::Pipes;
 use super::plan::Plan;
-use super::report::{self, Report};
 use super::spec::{Child, SpawnSpec};
-use super::{child, id_maps};
 use crate::clone::{clone_on, BlockedSignals, Stack, STACK_SIZE};
 use crate::error::{Error, Result};
 use crate::ns_type::NsType;
-use crate::{sys, thread};
+use crate::step::Step;
+use crate::this_thread;
 
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
-  let mut plan = Plan::build(spec)?;
-  let err_pipe = pipe_above_stdio()?;
-  let go_pipe = if plan.needs_handshake() { Some(pipe_above_stdio()?) } else { None };
-  plan.err_w = err_pipe.1.as_raw_fd();
-  if let Some((r, w)) = &go_pipe {
-    plan.go_r = r.as_raw_fd();
-    plan.go_w = w.as_raw_fd();
-  }
-  plan.parent_pid = std::process::id() as i32;
+  let plan = Plan::build(spec)?;
+  let pipes = Pipes::new(plan.needs_handshake())?;
   let stack = StackLease::take(!plan.needs_handshake())?;
   let plan = &plan;
+  let args = child::Args { plan, pipes: pipes.child_ends() };
 
   let mut flags = libc::CLONE_PIDFD | libc::SIGCHLD | plan.clone_ns_flags;
   if plan.share_memory {
@@ -37,33 +32,29 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let entered = enter_in_parent(&plan.parent_joins)?;
   let cloned = {
     let _blocked = BlockedSignals::all();
-    // SAFETY: `child::main` obeys clone_on's contract (raw syscalls only, see child.rs). `plan`
-    // and `stack` outlive the child's use of them: with CLONE_VFORK clone returns only after the
-    // child exec'ed or exited; otherwise `Running` below, dropped before them, kills and reaps
-    // the child on every early return, and the success path waits for EOF on the error pipe,
-    // which comes after execve has replaced the child's memory.
-    unsafe { clone_on(&stack, flags, child::main, plan as *const Plan as *mut libc::c_void) }
+    // SAFETY: `child::main` obeys clone_on's contract (raw syscalls only, see child.rs). `args`,
+    // `plan` and `stack` outlive the child's use of them: with CLONE_VFORK clone returns only
+    // after the child exec'ed or exited; otherwise `Running` below, dropped before them, kills
+    // and reaps the child on every early return, and the success path waits for EOF on the
+    // report pipe, which comes after execve has replaced the child's memory.
+    unsafe { clone_on(&stack, flags, child::main, &args as *const child::Args<'_> as *mut libc::c_void) }
   };
   let restored = leave(entered);
-  let (pid, pidfd) = cloned.map_err(|e| e.step("clone"))?;
+  let (pid, pidfd) = cloned.map_err(|e| e.step(Step::Clone))?;
   let Some(pidfd) = pidfd else {
-    return Err(Error::os(libc::EINVAL, "clone").step("clone"));
+    return Err(Error::os(libc::EINVAL, "clone").step(Step::Clone));
   };
   // SAFETY: CLONE_PIDFD made the kernel store a new descriptor that nothing else owns.
   let running = Running { pidfd: Some(unsafe { OwnedFd::from_raw_fd(pidfd) }) };
   // A thread left in another namespace would put every later child of it (and itself) there.
   restored?;
 
-  let (err_r, err_w) = err_pipe;
-  // Our copy of the write end would hide the EOF that says the child exec'ed.
-  drop(err_w);
-  if let Some((go_r, go_w)) = go_pipe {
-    drop(go_r);
-    id_maps::write(pid, plan)?;
-    // A byte, not EOF: a child cloned meanwhile by another thread may hold a copy of go_w.
-    sys::write_all(go_w.as_fd(), b"g").map_err(|e| e.step("clone"))?;
+  let pipes = pipes.into_parent();
+  if plan.needs_handshake() {
+    plan.id_maps.write_for(pid)?;
+    pipes.go()?;
   }
-  if let Some(r) = read_report(err_r.as_fd())? {
+  if let Some(r) = pipes.read_report()? {
     let e = r.into_error();
     return Err(match plan.path_for(r.site.step()) {
       Some(p) => e.path(p),
@@ -91,7 +82,7 @@ impl StackLease {
     let spare = if reuse { SPARE_STACK.with(|s| s.take()) } else { None };
     let stack = match spare {
       Some(s) => s,
-      None => Stack::new(STACK_SIZE).map_err(|e| e.step("clone"))?,
+      None => Stack::new(STACK_SIZE).map_err(|e| e.step(Step::Clone))?,
     };
     Ok(StackLease { stack: Some(stack), reuse })
   }
@@ -133,28 +124,20 @@ impl Drop for Running {
   }
 }
 
-/// Both ends at 3 or above: the child fills 0..2 with dup2 and must not overwrite a pipe end
-/// that happened to land there because the parent had closed its stdin or stdout.
-fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
-  let lift = |fd: OwnedFd| if fd.as_raw_fd() < 3 { sys::dup_cloexec(fd.as_raw_fd()) } else { Ok(fd) };
-  let (r, w) = sys::pipe().map_err(|e| e.step("clone"))?;
-  Ok((lift(r).map_err(|e| e.step("clone"))?, lift(w).map_err(|e| e.step("clone"))?))
-}
-
 /// Enters `joins` on the calling thread for the clone; what `leave` needs to come back. pid joins
 /// only decide where the thread's next children are born; the others move the thread itself, for
 /// the few microseconds of the clone, which is why this runs on the thread that clones (the JS
 /// thread that called spawn, or the spawner thread standing in for it), never a pool thread.
-fn enter_in_parent(joins: &[(i32, NsType)]) -> Result<Vec<thread::Saved>> {
+fn enter_in_parent(joins: &[(i32, NsType)]) -> Result<Vec<this_thread::Saved>> {
   let mut saved = Vec::with_capacity(joins.len());
   for &(fd, t) in joins {
     // SAFETY: the caller of spawn keeps its join descriptors open for the whole call.
     let b = unsafe { BorrowedFd::borrow_raw(fd) };
-    match thread::enter_fd(b, t) {
+    match this_thread::enter_fd(b, t) {
       Ok(s) => saved.push(s),
       Err(e) => {
         let _ = leave(saved);
-        return Err(e.step("setns").ns(t));
+        return Err(e.step(Step::Setns).ns(t));
       }
     }
   }
@@ -162,31 +145,13 @@ fn enter_in_parent(joins: &[(i32, NsType)]) -> Result<Vec<thread::Saved>> {
 }
 
 /// Undoes `enter_in_parent`, last entered first.
-fn leave(saved: Vec<thread::Saved>) -> Result<()> {
+fn leave(saved: Vec<this_thread::Saved>) -> Result<()> {
   let mut result = Ok(());
   for s in saved.into_iter().rev() {
     let t = s.ns_type();
-    if let Err(e) = thread::restore(s) {
-      result = result.and(Err(e.step("setns").ns(t)));
+    if let Err(e) = this_thread::restore(s) {
+      result = result.and(Err(e.step(Step::Setns).ns(t)));
     }
   }
   result
-}
-
-/// Reads until EOF (the child exec'ed) or a whole report (it failed).
-fn read_report(fd: BorrowedFd<'_>) -> Result<Option<Report>> {
-  let mut buf = [0u8; report::LEN];
-  let mut got = 0;
-  while got < buf.len() {
-    let n = sys::read(fd, &mut buf[got..]).map_err(|e| e.step("clone"))?;
-    if n == 0 {
-      break;
-    }
-    got += n;
-  }
-  match got {
-    0 => Ok(None),
-    report::LEN => Report::decode(buf).map(Some).ok_or_else(|| Error::os(libc::EIO, "read").step("clone")),
-    _ => Err(Error::os(libc::EIO, "read").step("clone")),
-  }
 }

@@ -1,11 +1,11 @@
-//! The syscalls the spawned child makes before execve, as safe functions over `crate::raw`.
+//! The syscalls the spawned child makes before execve, as safe functions over `crate::syscall::raw`.
 //! Each returns the raw result: >= 0 on success, -errno on failure. Nothing here allocates,
 //! locks or touches errno, so all of it may run in a CLONE_VM child. Descriptors are plain
 //! integers here: without CLONE_FILES they name entries of the child's own copy of the fd table.
 
 use std::ffi::{c_char, CStr};
 
-use crate::raw;
+use crate::syscall::raw;
 
 /// Pointer arguments go to the kernel as plain words.
 #[inline(always)]
@@ -20,29 +20,29 @@ fn s(c: &CStr) -> usize {
 
 pub fn exit_group(code: i32) -> ! {
   // SAFETY: integer argument; the call does not return.
-  unsafe { raw::sys(libc::SYS_exit_group, &[code as usize]) };
+  unsafe { raw::call(libc::SYS_exit_group, &[code as usize]) };
   #[allow(clippy::empty_loop)]
   loop {}
 }
 
 pub fn read(fd: i32, buf: &mut [u8]) -> isize {
   // SAFETY: `buf` is writable for its whole length.
-  unsafe { raw::sys(libc::SYS_read, &[fd as usize, w(buf.as_mut_ptr()), buf.len()]) }
+  unsafe { raw::call(libc::SYS_read, &[fd as usize, w(buf.as_mut_ptr()), buf.len()]) }
 }
 
 pub fn write(fd: i32, buf: &[u8]) -> isize {
   // SAFETY: `buf` is readable for its whole length.
-  unsafe { raw::sys(libc::SYS_write, &[fd as usize, w(buf.as_ptr()), buf.len()]) }
+  unsafe { raw::call(libc::SYS_write, &[fd as usize, w(buf.as_ptr()), buf.len()]) }
 }
 
 pub fn close(fd: i32) -> isize {
   // SAFETY: integer argument; closing a descriptor of the child's own fd table.
-  unsafe { raw::sys(libc::SYS_close, &[fd as usize]) }
+  unsafe { raw::call(libc::SYS_close, &[fd as usize]) }
 }
 
 pub fn open(path: &CStr, flags: i32) -> isize {
   // SAFETY: `path` is NUL-terminated; no mode is needed without O_CREAT.
-  unsafe { raw::sys(libc::SYS_openat, &[libc::AT_FDCWD as usize, s(path), flags as usize, 0]) }
+  unsafe { raw::call(libc::SYS_openat, &[libc::AT_FDCWD as usize, s(path), flags as usize, 0]) }
 }
 
 /// The kernel's `struct sigaction` with every field zero: SIG_DFL, no flags, empty mask. Four
@@ -52,110 +52,110 @@ const SIGSET_SIZE: usize = 8;
 
 pub fn signal_default(sig: i32) -> isize {
   // SAFETY: the new action points to a valid zeroed kernel sigaction; no old action is asked for.
-  unsafe { raw::sys(libc::SYS_rt_sigaction, &[sig as usize, w(SIGACTION_DFL.as_ptr()), 0, SIGSET_SIZE]) }
+  unsafe { raw::call(libc::SYS_rt_sigaction, &[sig as usize, w(SIGACTION_DFL.as_ptr()), 0, SIGSET_SIZE]) }
 }
 
 pub fn unblock_all_signals() -> isize {
   let empty: u64 = 0;
   // SAFETY: the new mask points to a valid 8-byte sigset; no old mask is asked for.
-  unsafe { raw::sys(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, w(&empty), 0, SIGSET_SIZE]) }
+  unsafe { raw::call(libc::SYS_rt_sigprocmask, &[libc::SIG_SETMASK as usize, w(&empty), 0, SIGSET_SIZE]) }
 }
 
 pub fn setsid() -> isize {
   // SAFETY: no arguments.
-  unsafe { raw::sys(libc::SYS_setsid, &[]) }
+  unsafe { raw::call(libc::SYS_setsid, &[]) }
 }
 
 pub fn getppid() -> isize {
   // SAFETY: no arguments.
-  unsafe { raw::sys(libc::SYS_getppid, &[]) }
+  unsafe { raw::call(libc::SYS_getppid, &[]) }
 }
 
 pub fn set_pdeathsig(sig: i32) -> isize {
   // SAFETY: integer arguments.
-  unsafe { raw::sys(libc::SYS_prctl, &[libc::PR_SET_PDEATHSIG as usize, sig as usize]) }
+  unsafe { raw::call(libc::SYS_prctl, &[libc::PR_SET_PDEATHSIG as usize, sig as usize]) }
 }
 
 pub fn setns(fd: i32, nstype: i32) -> isize {
   // SAFETY: integer arguments.
-  unsafe { raw::sys(libc::SYS_setns, &[fd as usize, nstype as usize]) }
+  unsafe { raw::call(libc::SYS_setns, &[fd as usize, nstype as usize]) }
 }
 
 pub fn unshare(flags: i32) -> isize {
   // SAFETY: integer argument.
-  unsafe { raw::sys(libc::SYS_unshare, &[flags as usize]) }
+  unsafe { raw::call(libc::SYS_unshare, &[flags as usize]) }
 }
 
 pub fn sethostname(name: &[u8]) -> isize {
   // SAFETY: `name` is readable for its length; the kernel takes no NUL.
-  unsafe { raw::sys(libc::SYS_sethostname, &[w(name.as_ptr()), name.len()]) }
+  unsafe { raw::call(libc::SYS_sethostname, &[w(name.as_ptr()), name.len()]) }
 }
 
 pub fn mount(src: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> isize {
   let opt = |c: Option<&CStr>| c.map_or(0, s);
   // SAFETY: every string is NUL-terminated or NULL, and no data pointer is passed.
-  unsafe { raw::sys(libc::SYS_mount, &[opt(src), s(target), opt(fstype), flags as usize, 0]) }
+  unsafe { raw::call(libc::SYS_mount, &[opt(src), s(target), opt(fstype), flags as usize, 0]) }
 }
 
 pub fn umount2(target: &CStr, flags: i32) -> isize {
   // SAFETY: `target` is NUL-terminated.
-  unsafe { raw::sys(libc::SYS_umount2, &[s(target), flags as usize]) }
+  unsafe { raw::call(libc::SYS_umount2, &[s(target), flags as usize]) }
 }
 
 pub fn chroot(path: &CStr) -> isize {
   // SAFETY: `path` is NUL-terminated.
-  unsafe { raw::sys(libc::SYS_chroot, &[s(path)]) }
+  unsafe { raw::call(libc::SYS_chroot, &[s(path)]) }
 }
 
 pub fn chdir(path: &CStr) -> isize {
   // SAFETY: `path` is NUL-terminated.
-  unsafe { raw::sys(libc::SYS_chdir, &[s(path)]) }
+  unsafe { raw::call(libc::SYS_chdir, &[s(path)]) }
 }
 
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> isize {
   // SAFETY: both paths are NUL-terminated.
-  unsafe { raw::sys(libc::SYS_pivot_root, &[s(new_root), s(put_old)]) }
+  unsafe { raw::call(libc::SYS_pivot_root, &[s(new_root), s(put_old)]) }
 }
 
 pub fn clear_groups() -> isize {
   // SAFETY: a zero-length list needs no pointer.
-  unsafe { raw::sys(libc::SYS_setgroups, &[0, 0]) }
+  unsafe { raw::call(libc::SYS_setgroups, &[0, 0]) }
 }
 
 pub fn setresgid(gid: u32) -> isize {
   let g = gid as usize;
   // SAFETY: integer arguments. Raw, so only this thread changes: the child is single-threaded.
-  unsafe { raw::sys(libc::SYS_setresgid, &[g, g, g]) }
+  unsafe { raw::call(libc::SYS_setresgid, &[g, g, g]) }
 }
 
 pub fn setresuid(uid: u32) -> isize {
   let u = uid as usize;
   // SAFETY: integer arguments. Raw, so only this thread changes: the child is single-threaded.
-  unsafe { raw::sys(libc::SYS_setresuid, &[u, u, u]) }
+  unsafe { raw::call(libc::SYS_setresuid, &[u, u, u]) }
 }
 
 /// A CLOEXEC duplicate of `fd` numbered at least `min`.
 pub fn dup_above(fd: i32, min: i32) -> isize {
   // SAFETY: integer arguments.
-  unsafe { raw::sys(libc::SYS_fcntl, &[fd as usize, libc::F_DUPFD_CLOEXEC as usize, min as usize]) }
+  unsafe { raw::call(libc::SYS_fcntl, &[fd as usize, libc::F_DUPFD_CLOEXEC as usize, min as usize]) }
 }
 
 /// dup3 rather than dup2, which aarch64 lacks; callers never pass `old == new`.
 pub fn dup_onto(old: i32, new: i32) -> isize {
   // SAFETY: integer arguments.
-  unsafe { raw::sys(libc::SYS_dup3, &[old as usize, new as usize, 0]) }
+  unsafe { raw::call(libc::SYS_dup3, &[old as usize, new as usize, 0]) }
 }
 
 /// Lets `fd` survive execve. EBADF for a descriptor that is not open.
 pub fn keep_across_exec(fd: i32) -> isize {
   // SAFETY: integer arguments.
-  unsafe { raw::sys(libc::SYS_fcntl, &[fd as usize, libc::F_SETFD as usize, 0]) }
+  unsafe { raw::call(libc::SYS_fcntl, &[fd as usize, libc::F_SETFD as usize, 0]) }
 }
 
 pub fn cloexec_from(first: u32) -> isize {
   // SAFETY: integer arguments.
   unsafe {
-    raw::sys(libc::SYS_close_range, &[first as usize, u32::MAX as usize, libc::CLOSE_RANGE_CLOEXEC as usize])
+    raw::call(libc::SYS_close_range, &[first as usize, u32::MAX as usize, libc::CLOSE_RANGE_CLOEXEC as usize])
   }
 }
 
@@ -163,5 +163,5 @@ pub fn cloexec_from(first: u32) -> isize {
 /// `argv` and `envp` must be NULL-terminated arrays of pointers to NUL-terminated strings.
 pub unsafe fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> isize {
   // SAFETY: `path` is NUL-terminated and the caller vouches for `argv` and `envp`.
-  unsafe { raw::sys(libc::SYS_execve, &[s(path), w(argv.as_ptr()), w(envp.as_ptr())]) }
+  unsafe { raw::call(libc::SYS_execve, &[s(path), w(argv.as_ptr()), w(envp.as_ptr())]) }
 }

@@ -1,7 +1,6 @@
-//! Exit notification for spawned children without a thread per child: one native thread
-//! (started on first use, never a libuv pool thread) waits in epoll on the pidfds it was given
-//! and reaps each child through its pidfd as it exits. It never calls waitpid(-1), so children
-//! that Node's child_process owns are left to Node.
+//! Exit watching on a thread of its own, for any caller, without a thread per child: one native
+//! thread (started on first use, never a libuv pool thread) waits in epoll on the pidfds it was
+//! given and reaps each child through its pidfd as it exits.
 //!
 //! No eventfd wakes the thread for a new registration: epoll_ctl(ADD) of a descriptor that is
 //! already readable wakes a thread blocked in epoll_wait on it, and nothing else needs waking.
@@ -11,14 +10,12 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use super::OnExit;
 use crate::error::{Error, Result};
-use crate::sys;
-
-pub type OnExit = Box<dyn FnOnce(u64, i32, i32) + Send>;
+use crate::syscall;
 
 struct Watched {
   pidfd: OwnedFd,
-  id: u64,
   on_exit: OnExit,
 }
 
@@ -32,18 +29,17 @@ struct Reaper {
 
 static REAPER: Mutex<Option<&'static Reaper>> = Mutex::new(None);
 
-/// Calls `on_exit(id, code, signal)` on the reaper thread once the process behind `pidfd` has
-/// exited, after reaping it: `(code, 0)` for an exit, `(-1, signal)` for a death by signal, and
-/// `(-1, 0)` if something else reaped it first. `pidfd` stays the caller's; the reaper keeps a
-/// duplicate. The callback must not block: every other exit waits for it.
-pub fn watch(pidfd: RawFd, id: u64, on_exit: OnExit) -> Result<()> {
+/// Calls `on_exit(code, signal)` on the reaper thread once the process behind `pidfd` has exited,
+/// after reaping it (see `OnExit`). `pidfd` stays the caller's; the reaper keeps a duplicate. The
+/// callback must not block: every other exit waits for it.
+pub fn watch(pidfd: RawFd, on_exit: OnExit) -> Result<()> {
   let reaper = reaper()?;
-  let dup = sys::dup_cloexec(pidfd)?;
+  let dup = syscall::dup_cloexec(pidfd)?;
   let key = reaper.next_key.fetch_add(1, Ordering::Relaxed);
   let fd = dup.as_raw_fd();
   let mut watched = reaper.watched.lock().unwrap_or_else(|p| p.into_inner());
   // Inserted before the ADD: the event may be handled before epoll_ctl even returns.
-  watched.insert(key, Watched { pidfd: dup, id, on_exit });
+  watched.insert(key, Watched { pidfd: dup, on_exit });
   if let Err(e) = epoll_ctl(reaper.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, key) {
     watched.remove(&key);
     return Err(e);
@@ -66,7 +62,7 @@ fn reaper() -> Result<&'static Reaper> {
   // It lives as long as the process: the thread never ends and the addon is never unloaded.
   let r: &'static Reaper =
     Box::leak(Box::new(Reaper { epoll, watched: Mutex::new(HashMap::new()), next_key: AtomicU64::new(0) }));
-  crate::thread::native_thread("nsjs-reaper")
+  crate::this_thread::native_thread("nsjs-reaper")
     .spawn(move || run(r))
     .map_err(|e| Error::os(e.raw_os_error().unwrap_or(libc::EAGAIN), "pthread_create"))?;
   *slot = Some(r);
@@ -83,7 +79,7 @@ fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, key: u64) -> Result<()> {
 }
 
 fn run(r: &'static Reaper) {
-  crate::clone::block_signals_of_this_thread();
+  crate::this_thread::block_signals();
   let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
   loop {
     // SAFETY: `events` is writable for the count passed.
@@ -96,16 +92,16 @@ fn run(r: &'static Reaper) {
       let key = ev.u64;
       let Some(w) = r.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&key) else { continue };
       // A readable pidfd means the process is a zombie (or already gone), so this never blocks.
-      let status = match sys::waitid_pidfd(w.pidfd.as_fd(), true) {
+      let status = match syscall::waitid_pidfd(w.pidfd.as_fd(), true) {
         Ok(Some(s)) => s,
-        // Reaped by someone else (try_wait, or a stray waitpid(-1)): the status is lost.
+        // Reaped by someone else (a stray waitpid(-1)): the status is lost.
         Ok(None) | Err(_) => (-1, 0),
       };
       let _ = epoll_ctl(r.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, w.pidfd.as_raw_fd(), key);
       drop(w.pidfd);
-      let (id, on_exit) = (w.id, w.on_exit);
+      let on_exit = w.on_exit;
       // A panicking callback must not take the thread, and every later exit, with it.
-      let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_exit(id, status.0, status.1)));
+      let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_exit(status.0, status.1)));
     }
   }
 }
@@ -124,8 +120,7 @@ mod tests {
       let child =
         spawn(&SpawnSpec::new("/bin/sh", vec!["sh".into(), "-c".into(), format!("exit {code}")])).unwrap();
       let tx = tx.clone();
-      watch(child.pidfd.as_raw_fd(), i as u64, Box::new(move |id, c, s| tx.send((id, c, s)).unwrap()))
-        .unwrap();
+      watch(child.pidfd.as_raw_fd(), Box::new(move |c, s| tx.send((i, c, s)).unwrap())).unwrap();
     }
     let mut got: Vec<_> = (0..2).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
     got.sort();
@@ -135,11 +130,10 @@ mod tests {
   #[test]
   fn a_panicking_callback_does_not_stop_the_thread() {
     let child = spawn(&SpawnSpec::new("/bin/true", vec!["true".into()])).unwrap();
-    watch(child.pidfd.as_raw_fd(), 0, Box::new(|_, _, _| panic!("callback panic (expected by the test)")))
-      .unwrap();
+    watch(child.pidfd.as_raw_fd(), Box::new(|_, _| panic!("callback panic (expected by the test)"))).unwrap();
     let (tx, rx) = mpsc::channel();
     let child = spawn(&SpawnSpec::new("/bin/true", vec!["true".into()])).unwrap();
-    watch(child.pidfd.as_raw_fd(), 7, Box::new(move |id, c, s| tx.send((id, c, s)).unwrap())).unwrap();
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), (7, 0, 0));
+    watch(child.pidfd.as_raw_fd(), Box::new(move |c, s| tx.send((c, s)).unwrap())).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), (0, 0));
   }
 }

@@ -1,0 +1,84 @@
+// nsjs exec: a command in existing namespaces, like nsenter.
+import { Namespace, type NamespaceType, type SpawnOptions } from '../../index'
+import { type Options, parse, parsePid, splitCommand, UsageError } from '../args'
+import { runChild } from '../child'
+import { help } from '../help'
+
+// The options that name one type, as nsenter's: [option, short option, type].
+const FLAG_TYPES: Array<[string, string, NamespaceType]> = [
+  ['net', 'n', 'net'],
+  ['mnt', 'm', 'mnt'],
+  ['uts', 'u', 'uts'],
+  ['ipc', 'i', 'ipc'],
+  ['pid', 'p', 'pid'],
+  ['user', 'U', 'user'],
+  ['cgroup', 'C', 'cgroup'],
+  ['time', 'T', 'time'],
+]
+
+const EXEC_OPTIONS: Options = {
+  target: { type: 'string', short: 't' },
+  ...Object.fromEntries(FLAG_TYPES.map(([name, short]) => [name, { type: 'boolean', short }])),
+  mount: { type: 'boolean' },
+  all: { type: 'boolean', short: 'a' },
+  ns: { type: 'string', multiple: true },
+  wd: { type: 'string', short: 'w' },
+}
+
+/** Handles on target's namespaces of `types` (all that differ from ours when `all`). */
+function openTarget(pid: number, types: NamespaceType[], all: boolean): Namespace[] {
+  const handles = Namespace.openAll(pid, all ? undefined : types)
+  try {
+    // Like nsenter: a namespace we are already in is not entered again (for user, it can't be).
+    return handles.filter((h) => {
+      if (!all && h.type !== 'user') return true
+      using mine = Namespace.current(h.type)
+      if (!h.equals(mine)) return true
+      h.close()
+      return false
+    })
+  } catch (err) {
+    for (const h of handles) h.close()
+    throw err
+  }
+}
+
+/** `nsjs exec`: resolves with the command's exit status. */
+export async function cmdExec(args: string[]): Promise<number> {
+  const { own, command } = splitCommand(args, EXEC_OPTIONS)
+  const { values } = parse('exec', own, EXEC_OPTIONS)
+  if (values.help) return help('exec')
+  const types = FLAG_TYPES.filter(([name]) => values[name] === true).map(([, , t]) => t)
+  if (values.mount && !types.includes('mnt')) types.push('mnt')
+  const paths = (values.ns as string[] | undefined) ?? []
+  const all = values.all === true
+  if (values.target === undefined && (types.length || all)) {
+    throw new UsageError(
+      `${all ? '--all' : `--${types[0]}`} enters the namespaces of a process: add --target PID`,
+      'exec',
+    )
+  }
+  const pid = values.target === undefined ? undefined : parsePid(values.target as string, 'exec', '--target')
+  if (!types.length && !all && !paths.length) {
+    throw new UsageError(
+      'no namespace to enter: name the types (--net, --mnt, --uts, --ipc, --pid, --user, --cgroup, --time), use --all for every one the target does not share with us, or --ns PATH',
+      'exec',
+    )
+  }
+  if (all && types.length) throw new UsageError(`--all enters every namespace; leave out --${types[0]}`, 'exec')
+  if (!command.length) throw new UsageError('no command given: add -- CMD [ARGS...]', 'exec')
+  const options: SpawnOptions = { cwd: values.wd as string | undefined }
+  if (!paths.length) {
+    options.join = all ? { pid: pid as number } : { pid: pid as number, types }
+    return runChild(command, options)
+  }
+  const handles: Namespace[] = []
+  try {
+    if (pid !== undefined) handles.push(...openTarget(pid, types, all))
+    for (const p of paths) handles.push(Namespace.fromPath(p))
+    options.join = handles
+    return await runChild(command, options)
+  } finally {
+    for (const h of handles) h.close()
+  }
+}

@@ -1,0 +1,138 @@
+// The help texts and usage lines of the CLI, and `--help` itself.
+import { NAMESPACE_TYPES } from '../index'
+
+/** The namespace types the commands take, for help texts and usage errors. */
+export const TYPES_HELP = `TYPE is one of: ${[...NAMESPACE_TYPES].sort().join(', ')} ('mount' is accepted for mnt).`
+
+/** One usage line per command (and `nsjs` for the tool), printed under a usage error. */
+export const USAGE: Record<string, string> = {
+  nsjs: 'nsjs <ls|exec|run|create|delete|id> [options]   (nsjs --help)',
+  ls: 'nsjs ls [--type TYPE] [--pid PID] [--json] [--tree]',
+  exec: 'nsjs exec --target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] [--ns PATH] [--wd DIR] -- CMD [ARGS...]',
+  run: 'nsjs run --unshare TYPE[,TYPE...] [--map-root|--map-current] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child] -- CMD [ARGS...]',
+  create: 'nsjs create TYPE PATH',
+  delete: 'nsjs delete PATH...',
+  id: 'nsjs id PID [--json]',
+}
+
+/** The text of `--help`, per command. */
+const HELP: Record<string, string> = {
+  nsjs: `Usage: nsjs <command> [options]
+
+Linux namespaces from the command line, on the nsjs library.
+
+Commands:
+  ls       list namespaces, like lsns (persisted ones too, with their paths)
+  exec     run a command in the namespaces of a process or in persisted ones, like nsenter
+  run      run a command in new namespaces, like unshare --fork
+  create   create a namespace and persist it at a path, like ip netns add
+  delete   remove a persisted namespace, like ip netns delete
+  id       show the namespaces of a process
+
+Options:
+  -h, --help     show this help; nsjs <command> --help shows a command's
+  -V, --version  print the version
+
+Exit status: 0 on success, 1 on an error (one line on stderr: nsjs: <CODE>: <message>),
+2 on bad usage. exec and run exit with the command's status: 128+N when signal N ended it,
+127 when it was not found, 126 when it could not be executed.
+`,
+  ls: `Usage: ${USAGE.ls}
+
+List namespaces like lsns: those of every process in /proc and those kept only by a bind mount
+(persisted with nsjs create or ip netns add), with the paths where they are mounted.
+
+Options:
+  -t, --type TYPE  only namespaces of this type
+  -p, --pid PID    only the namespaces process PID is in
+  -J, --json       print JSON (below)
+  -T, --tree       show user namespaces as a tree, each with the namespaces it owns
+  -h, --help       show this help
+
+${TYPES_HELP}
+
+Columns: NS (inode number), TYPE, NPROCS (processes in it), PID (the lowest pid in it),
+USER (that process's user), PATH (where it is persisted), COMMAND (that process's command).
+
+--json prints {"namespaces":[{"ns":N,"type":"net","nprocs":N,"pid":N|null,"user":"root"|null,
+"command":"..."|null,"path":"..."|null,"paths":["..."]}]}; ns, type, nprocs, pid, user and
+command mean what they mean in lsns --json; path is the first of paths or null. With --tree each
+entry also has "owner": the ns of the owning user namespace (a user namespace's parent), or null.
+`,
+  exec: `Usage: ${USAGE.exec}
+
+Run a command inside existing namespaces, like nsenter: those of process PID (--target with the
+types to enter, or --all) and/or namespace files such as /run/netns/NAME (--ns). stdio is passed
+through and nsjs exits with the command's status.
+
+Options:
+  -t, --target PID  the process whose namespaces to enter
+  -n, --net         enter its network namespace
+  -m, --mnt         enter its mount namespace (also --mount)
+  -u, --uts         enter its UTS (hostname) namespace
+  -i, --ipc         enter its IPC namespace
+  -p, --pid         enter its pid namespace (the command is created inside it)
+  -U, --user        enter its user namespace
+  -C, --cgroup      enter its cgroup namespace
+  -T, --time        enter its time namespace
+  -a, --all         enter every namespace of the target that differs from ours
+      --ns PATH     enter the namespace file PATH (repeatable), e.g. /run/netns/NAME
+  -w, --wd DIR      working directory of the command (inside the entered mount namespace)
+  -h, --help        show this help
+
+Without a namespace to enter, exec refuses: name the types (-n, -m, ...), use --all, or --ns.
+Exit status: the command's; 128+N if signal N ended it; 127 not found; 126 not executable;
+1 when a namespace could not be entered (nsjs: <CODE>: <message>); 2 on bad usage.
+`,
+  run: `Usage: ${USAGE.run}
+
+Run a command in new namespaces, like unshare --fork: the command is the first process of a new
+pid namespace (PID 1) when pid is among the types. stdio is passed through and nsjs exits with
+the command's status.
+
+Options:
+  -s, --unshare TYPES  new namespaces, comma-separated and/or repeated: user,pid,mnt,net,uts,...
+  -r, --map-root       map root inside a new user namespace to your uid and gid (implies user)
+  -c, --map-current    map your uid and gid to themselves in a new user namespace (implies user)
+      --hostname NAME  hostname in the new UTS namespace (implies uts)
+      --mount-proc     mount a new /proc (implies mnt; pair it with pid)
+      --root DIR       run the command with DIR as its root directory
+  -w, --wd DIR         working directory of the command
+      --kill-child     kill the command (SIGKILL) when nsjs dies
+  -f, --fork           accepted for unshare compatibility: nsjs always forks
+  -h, --help           show this help
+
+${TYPES_HELP}
+Unprivileged users can create every type together with user and a map:
+  nsjs run --unshare user,pid,net --map-root --mount-proc -- sh
+Exit status: as for exec.
+`,
+  create: `Usage: ${USAGE.create}
+
+Create a new namespace of TYPE and keep it at PATH with a bind mount, like ip netns add (for a
+net namespace at /run/netns/NAME, ip netns sees it). PATH must not exist; a missing parent
+directory is created. Prints the new namespace's id (TYPE:[inode]). Remove it with nsjs delete.
+
+${TYPES_HELP}
+`,
+  delete: `Usage: ${USAGE.delete}
+
+Remove namespaces persisted at PATH (by nsjs create, ip netns add, or the library's persist()):
+unmount and delete the file, like ip netns delete. A namespace lives on while processes are in it.
+`,
+  id: `Usage: ${USAGE.id}
+
+Show the namespaces process PID is in: one line per type with its id as readlink /proc/PID/ns/TYPE
+prints it.
+
+Options:
+  -J, --json  print {"pid":N,"namespaces":{"cgroup":"cgroup:[4026531835]",...}}
+  -h, --help  show this help
+`,
+}
+
+/** Prints the help of `command` (or `nsjs`) on stdout; the exit status is 0. */
+export function help(command: string): number {
+  process.stdout.write(HELP[command])
+  return 0
+}
