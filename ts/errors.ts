@@ -1,5 +1,6 @@
 import { getSystemErrorName } from 'node:util'
 
+import type { NsType, Step } from './native'
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 
 /** The fields of a {@link NamespaceError}: what the native layer reports, the errno named. */
@@ -174,7 +175,7 @@ const NOT_MAPPED =
  * ('EINVAL:user'), '*' for any: a hint only where the cause is known, so an EINVAL is never
  * explained with the rule of an EPERM.
  */
-const STEP_HINTS: Record<string, Record<string, string>> = {
+const STEP_HINTS: Partial<Record<Step, Record<string, string>>> = {
   uid_map: {
     EPERM:
       "a uid_map that maps more than your own uid needs CAP_SETUID in the parent user namespace; use uidMap: 'root' or 'current'",
@@ -214,7 +215,7 @@ const STEP_HINTS: Record<string, Record<string, string>> = {
 }
 
 function stepMessage(r: NamespaceErrorFields): string {
-  const hints = STEP_HINTS[r.step as string]
+  const hints = STEP_HINTS[r.step as Step]
   // 'CODE:type' first: one errno means different things for different namespace types.
   const hint =
     (r.nsType ? hints?.[`${r.code}:${r.nsType}`] : undefined) ??
@@ -241,9 +242,9 @@ interface NativeError extends Error {
   /** Only for a rule the library enforces (`ERR_NS_*`). */
   code?: string
   syscall: string
-  step?: string
-  nsType?: NamespaceType
-  expected?: NamespaceType
+  step?: Step
+  nsType?: NsType
+  expected?: NsType
   path?: string
   pid?: number
   tgid?: number

@@ -188,6 +188,9 @@ export declare function spawnerAvailable(): boolean
 /** What one of the child's fds 0..2 becomes, besides a descriptor of the parent's to pass. */
 export type StdioKind = 'inherit' | 'ignore' | 'pipe'
 
+/** Where a spawn (or a thread's restore) failed: `NamespaceError.step`. */
+export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'restore'
+
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {
   monotonic: number

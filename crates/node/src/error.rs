@@ -11,6 +11,9 @@ use napi::bindgen_prelude::{JsObjectValue, JsValue, Object};
 use napi::Env;
 use nsjs_sys::Error;
 
+use crate::ns_type::NsType;
+use crate::step::Step;
+
 /// The `name` of the errors built here: the mark `fromNative` looks for.
 pub const NAME: &str = "NativeNamespaceError";
 
@@ -35,13 +38,13 @@ fn object<'env>(env: &'env Env, e: &Error) -> Result<Object<'env>> {
   o.set_named_property("errno", e.errno)?;
   o.set_named_property("syscall", e.syscall)?;
   if let Some(step) = e.step {
-    o.set_named_property("step", step.name())?;
+    o.set_named_property("step", Step::from(step))?;
   }
   if let Some(t) = e.ns_type {
-    o.set_named_property("nsType", t.name())?;
+    o.set_named_property("nsType", NsType::from(t))?;
   }
   if let Some(t) = e.expected {
-    o.set_named_property("expected", t.name())?;
+    o.set_named_property("expected", NsType::from(t))?;
   }
   if let Some(path) = &e.path {
     o.set_named_property("path", path.as_str())?;

@@ -8,3 +8,4 @@ mod list_task;
 mod namespace;
 mod ns_type;
 mod spawn;
+mod step;

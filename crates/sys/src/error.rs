@@ -104,19 +104,15 @@ impl Error {
     self.step = Some(s);
     self
   }
-
-  /// `errno` name such as "EPERM", or the rule's `ERR_NS_*` code.
-  pub fn code(&self) -> String {
-    match self.rule {
-      Some(r) => r.code().to_string(),
-      None => errno_name(self.errno),
-    }
-  }
 }
 
 impl std::fmt::Display for Error {
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    write!(f, "{} {}", self.syscall, self.code())?;
+    match self.rule {
+      Some(rule) => write!(f, "{}: {}", self.syscall, rule.code())?,
+      // The errno's name is Node's to give (util.getSystemErrorName); here it is the OS's text.
+      None => write!(f, "{}: {}", self.syscall, std::io::Error::from_raw_os_error(self.errno))?,
+    }
     if let Some(t) = self.ns_type {
       write!(f, " ({})", t.name())?;
     }
@@ -128,44 +124,3 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// The symbolic name of an errno, as Node's `util.getSystemErrorName` would give it.
-pub fn errno_name(errno: i32) -> String {
-  let name = match errno {
-    libc::EPERM => "EPERM",
-    libc::ENOENT => "ENOENT",
-    libc::ESRCH => "ESRCH",
-    libc::EINTR => "EINTR",
-    libc::EIO => "EIO",
-    libc::E2BIG => "E2BIG",
-    libc::ENOEXEC => "ENOEXEC",
-    libc::EBADF => "EBADF",
-    libc::ECHILD => "ECHILD",
-    libc::EAGAIN => "EAGAIN",
-    libc::ENOMEM => "ENOMEM",
-    libc::EACCES => "EACCES",
-    libc::EFAULT => "EFAULT",
-    libc::EBUSY => "EBUSY",
-    libc::EEXIST => "EEXIST",
-    libc::EXDEV => "EXDEV",
-    libc::ENODEV => "ENODEV",
-    libc::ENOTDIR => "ENOTDIR",
-    libc::EISDIR => "EISDIR",
-    libc::EINVAL => "EINVAL",
-    libc::ENFILE => "ENFILE",
-    libc::EMFILE => "EMFILE",
-    libc::ENOTTY => "ENOTTY",
-    libc::ETXTBSY => "ETXTBSY",
-    libc::ENOSPC => "ENOSPC",
-    libc::EROFS => "EROFS",
-    libc::EPIPE => "EPIPE",
-    libc::ERANGE => "ERANGE",
-    libc::ENAMETOOLONG => "ENAMETOOLONG",
-    libc::ENOSYS => "ENOSYS",
-    libc::ELOOP => "ELOOP",
-    libc::EUSERS => "EUSERS",
-    libc::EOPNOTSUPP => "EOPNOTSUPP",
-    _ => return format!("E{errno}"),
-  };
-  name.to_string()
-}

@@ -291,7 +291,7 @@ mod tests {
       assert!(h.same_as(&NsHandle::open_pid(me, h.ns_type()).unwrap()));
     }
     // No such process: an error, and nothing half-opened is kept (the Vec is never returned).
-    assert_eq!(NsHandle::open_pid_all(i32::MAX, &NsType::ALL).unwrap_err().code(), "ESRCH");
+    assert_eq!(NsHandle::open_pid_all(i32::MAX, &NsType::ALL).unwrap_err().errno, libc::ESRCH);
   }
 
   #[test]
@@ -320,9 +320,9 @@ mod tests {
   #[test]
   fn type_is_checked() {
     let e = NsHandle::open_path("/proc/self/ns/net", Some(NsType::Uts)).unwrap_err();
-    assert_eq!(e.code(), "ERR_NS_TYPE_MISMATCH");
+    assert_eq!(e.rule, Some(Rule::TypeMismatch));
     let e = NsHandle::open_path("/etc/hostname", None).unwrap_err();
-    assert_eq!(e.code(), "ERR_NS_NOT_NAMESPACE");
+    assert_eq!(e.rule, Some(Rule::NotNamespace));
   }
 
   #[test]
@@ -339,9 +339,9 @@ mod tests {
     let live = rx.recv().unwrap();
     assert_ne!(live, me);
     let e = NsHandle::open_pid_all(live, &[NsType::Net, NsType::Uts]).unwrap_err();
-    assert_eq!((e.code().as_str(), e.pid, e.tgid), ("ERR_NS_THREAD_ID", Some(live), Some(me)));
+    assert_eq!((e.rule, e.pid, e.tgid), (Some(Rule::ThreadId), Some(live), Some(me)));
     let one = NsHandle::open_pid(live, NsType::Net).unwrap_err();
-    assert_eq!((one.code().as_str(), one.ns_type), ("ERR_NS_THREAD_ID", Some(NsType::Net)));
+    assert_eq!((one.rule, one.ns_type), (Some(Rule::ThreadId), Some(NsType::Net)));
     done_tx.send(()).unwrap();
     t.join().unwrap();
   }
@@ -357,14 +357,14 @@ mod tests {
     child.wait().unwrap();
     // Reaped: the pid is free for anyone, the pidfd still names the process that had it.
     let e = NsHandle::open_pidfd_all(pidfd.as_fd(), pid, &[NsType::Net]).unwrap_err();
-    assert_eq!((e.code().as_str(), e.pid), ("ESRCH", Some(pid)));
+    assert_eq!((e.errno, e.pid), (libc::ESRCH, Some(pid)));
   }
 
   #[test]
   fn missing_pid_is_esrch() {
     // pid_max is at most 2^22, so this pid cannot exist.
     let e = NsHandle::open_pid(1 << 23, NsType::Net).unwrap_err();
-    assert_eq!(e.code(), "ESRCH");
+    assert_eq!(e.errno, libc::ESRCH);
   }
 
   #[test]

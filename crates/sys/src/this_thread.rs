@@ -239,6 +239,6 @@ pub(crate) mod tests {
   fn user_join_is_refused_when_multithreaded() {
     let user = NsHandle::current(NsType::User).unwrap();
     let _t = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
-    assert_eq!(join(&user).unwrap_err().code(), "ERR_NS_MULTITHREADED");
+    assert_eq!(join(&user).unwrap_err().rule, Some(Rule::Multithreaded));
   }
 }
