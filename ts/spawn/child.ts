@@ -1,3 +1,6 @@
+// NsChildProcess, the process spawn() starts, and spawn() itself. Where the child is in its life
+// is one field, `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its
+// streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
 import { constants as osConstants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'

@@ -87,11 +87,12 @@ export function exec(file: string, args?: string[], options: ExecOptions = {}): 
   }
   const lateTimer = timeout ? setTimeout(stopReading, timeout) : undefined
   lateTimer?.unref()
-  // Registered after the child's own listener, which kills it first; as that one, only until
-  // the child has exited.
-  signal?.addEventListener('abort', stopReading, { once: true })
+  // After the child's own listener, which kills it; as that one, only until the child has exited.
   const forgetSignal = (): void => signal?.removeEventListener('abort', stopReading)
-  child.once('exit', forgetSignal)
+  if (signal) {
+    signal.addEventListener('abort', stopReading, { once: true })
+    child.once('exit', forgetSignal)
+  }
   const out: Buffer[] = []
   const err: Buffer[] = []
   let overflow: Error | undefined

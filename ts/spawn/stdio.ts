@@ -86,9 +86,12 @@ export class Stdio {
   /** The held reads, started once 'spawn' has been emitted. */
   #afterSpawn: Array<() => void> = []
   #referenced = true
+  readonly #onOutputClosed: () => void
 
   /** @param onOutputClosed called when stdout or stderr closes. */
-  constructor(private readonly onOutputClosed: () => void) {}
+  constructor(onOutputClosed: () => void) {
+    this.#onOutputClosed = onOutputClosed
+  }
 
   /** Whether stdout or stderr (when they are pipes) are still open. */
   get outputsOpen(): boolean {
@@ -176,7 +179,7 @@ export class Stdio {
     } else {
       s.once('close', () => {
         this.#openOutputs--
-        this.onOutputClosed()
+        this.#onOutputClosed()
       })
     }
     if (!this.#referenced) s.unref()
