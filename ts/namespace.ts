@@ -377,6 +377,9 @@ export class Namespace {
     return native(() => this.#native.ownerUid())
   }
 
+  // spawn() and exec() are added by ts/spawn/namespace-methods.ts: spawn needs this class (join
+  // handles, NsChildProcess#namespaces), so this module does not import it.
+
   /** Releases the descriptor. Idempotent. */
   close(): void {
     this.#native.close()
