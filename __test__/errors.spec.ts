@@ -6,26 +6,83 @@ import { namespaceError } from '../ts/errors'
 import { Namespace, NamespaceError } from '../ts/index'
 import { asNobody, CATCH_FIELDS, target } from './helpers'
 
-test("bad arguments throw TypeError/RangeError with Node's codes", (t) => {
-  const cases: Array<[() => unknown, typeof TypeError | typeof RangeError, string]> = [
-    [() => Namespace.open(-1, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.open(0, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.open(1.5, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.open(2 ** 23, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.open('12' as unknown as number, 'net'), TypeError, 'ERR_INVALID_ARG_TYPE'],
-    [() => Namespace.open(process.pid, 'bogus' as 'net'), TypeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.open(process.pid, undefined as unknown as 'net'), TypeError, 'ERR_INVALID_ARG_TYPE'],
-    [() => Namespace.current('Net' as 'net'), TypeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.fromPath(''), TypeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.fromPath('/proc/self/ns/net', 'x' as 'net'), TypeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.fromFd(-3), RangeError, 'ERR_INVALID_ARG_VALUE'],
-    [() => Namespace.current('net').run('x' as unknown as () => void), TypeError, 'ERR_INVALID_ARG_TYPE'],
-    [() => Namespace.current('net').equals({} as Namespace), TypeError, 'ERR_INVALID_ARG_TYPE'],
-    [() => Namespace.unshareSync(['net', 'nope' as 'net']), TypeError, 'ERR_INVALID_ARG_VALUE'],
+test("bad arguments throw TypeError/RangeError with Node's codes and wording", (t) => {
+  const cases: Array<[() => unknown, typeof TypeError | typeof RangeError, string, RegExp]> = [
+    [
+      () => Namespace.open(-1, 'net'),
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'pid' must be an integer from 1 to 4194304\. Received -1$/,
+    ],
+    [() => Namespace.open(0, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE', /Received 0$/],
+    [() => Namespace.open(1.5, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE', /Received 1\.5$/],
+    [() => Namespace.open(2 ** 23, 'net'), RangeError, 'ERR_INVALID_ARG_VALUE', /Received 8388608$/],
+    [
+      () => Namespace.open('12' as unknown as number, 'net'),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^The "pid" argument must be of type number\. Received type string \('12'\)$/,
+    ],
+    [
+      () => Namespace.open(process.pid, 'bogus' as 'net'),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'type' must be one of: 'user', 'cgroup', .*'time'\. Received 'bogus'$/,
+    ],
+    [
+      () => Namespace.open(process.pid, undefined as unknown as 'net'),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^The "type" argument must be of type string\. Received undefined$/,
+    ],
+    [() => Namespace.current('Net' as 'net'), TypeError, 'ERR_INVALID_ARG_VALUE', /Received 'Net'$/],
+    [
+      () => Namespace.fromPath(''),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'path' must be a non-empty string without null bytes\. Received ''$/,
+    ],
+    [
+      () => Namespace.fromPath('/proc/self/ns/net', 'x' as 'net'),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'type' must be one of: /,
+    ],
+    [
+      () => Namespace.fromFd(-3),
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'fd' must be a non-negative integer file descriptor\. Received -3$/,
+    ],
+    [
+      () => Namespace.current('net').run('x' as unknown as () => void),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^The "fn" argument must be of type function\. Received type string \('x'\)$/,
+    ],
+    [
+      () => Namespace.current('net').equals({} as Namespace),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^The "other" argument must be an instance of Namespace\. Received an instance of Object$/,
+    ],
+    [
+      () => Namespace.unshareSync(['net', 'nope' as 'net']),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The argument 'types\[1\]' must be one of: .*Received 'nope'$/,
+    ],
+    [
+      () => Namespace.listSync({ pid: 0 }),
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      /^The property 'options\.pid' must be an integer from 1 to 4194304\. Received 0$/,
+    ],
   ]
-  for (const [fn, Ctor, code] of cases) {
+  for (const [fn, Ctor, code, message] of cases) {
     const e = t.throws(fn, { instanceOf: Ctor }) as Error & { code: string }
     t.is(e.code, code, String(fn))
+    t.regex(e.message, message, String(fn))
     t.false(e instanceof NamespaceError)
   }
 })

@@ -1,5 +1,5 @@
 // Spawns handed to the native spawner thread: what a burst of spawns started in one synchronous
-// loop gets (ts/handover.ts). Every test here starts more spawns in one turn than the JS thread
+// loop gets (ts/spawn/pending.ts). Every test here starts more spawns in one turn than the JS thread
 // clones itself, so most of them go through the spawner thread.
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'

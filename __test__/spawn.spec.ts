@@ -462,7 +462,7 @@ test('exec checks encoding before starting; every Buffer encoding and buffer wor
       Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('exec did not settle')), 2000))]),
     )
     t.like(e, { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, String(encoding))
-    t.regex(e?.message ?? '', /^The argument 'options\.encoding' is invalid encoding\. Received /)
+    t.regex(e?.message ?? '', /^The property 'options\.encoding' is invalid encoding\. Received /)
   }
   const started = readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
@@ -702,7 +702,7 @@ test("spawn refuses bad options with Node's codes and wording before any syscall
       () => spawn('true', ['a', , 'b'] as string[]),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      /^The argument 'args' must be an array without holes\. Received an empty slot at index 1$/,
+      /^The argument 'args' must be an array without holes \(index 1 is empty\)\. Received \[ 'a', <1 empty item>, 'b' \]$/,
     ],
     [
       () => spawn('true', ['a', 5 as unknown as string]),
@@ -721,13 +721,13 @@ test("spawn refuses bad options with Node's codes and wording before any syscall
       () => spawn('true', [], { argv0: 5 as unknown as string }),
       TypeError,
       'ERR_INVALID_ARG_TYPE',
-      /^The "options\.argv0" argument must be of type string\. Received type number \(5\)$/,
+      /^The "options\.argv0" property must be of type string\. Received type number \(5\)$/,
     ],
     [
       () => spawn('true', [], { argv0: 'a\0b' }),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      /^The argument 'options\.argv0' must be a string without null bytes\./,
+      /^The property 'options\.argv0' must be a string without null bytes\./,
     ],
     // 2**32 + 1 wrapped through int32 to 1: the child got our stdout.
     [
@@ -754,25 +754,25 @@ test("spawn refuses bad options with Node's codes and wording before any syscall
       () => spawn('true', [], { env: { 'A=B': 'x' } }),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      /^The argument 'options\.env' must have names .*Received 'A=B'$/,
+      /^The property 'options\.env' must have names .*Received 'A=B'$/,
     ],
     [
       () => spawn('true', [], { env: { 'A\0': 'x' } }),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      /^The argument 'options\.env' must have names/,
+      /^The property 'options\.env' must have names/,
     ],
     [
       () => spawn('true', [], { env: { '': 'x' } }),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      /^The argument 'options\.env' must have names/,
+      /^The property 'options\.env' must have names/,
     ],
     [
       () => spawn('true', [], { env: { A: 'x\0' } }),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      /^The argument 'options\.env\['A'\]' must be a string without null bytes/,
+      /^The property 'options\.env\['A'\]' must be a string without null bytes/,
     ],
     // setTimeout turns a longer delay into 1 ms: the child was killed at once.
     [
@@ -791,7 +791,7 @@ test("spawn refuses bad options with Node's codes and wording before any syscall
       () => spawn('true', [], { timeout: '5' as unknown as number }),
       TypeError,
       'ERR_INVALID_ARG_TYPE',
-      /^The "options\.timeout" argument must be of type number\. Received type string \('5'\)$/,
+      /^The "options\.timeout" property must be of type number\. Received type string \('5'\)$/,
     ],
   ]
   for (const [fn, Ctor, code, message] of bad) {

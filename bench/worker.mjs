@@ -333,7 +333,7 @@ async function breakdown({ n, rounds, cBinary }) {
     Object.entries(process.env)
       .filter((e) => e[1] !== undefined)
       .map(([k, v]) => `${k}=${v}`)
-  // The internal native entry point, as ts/spawn.ts calls it; optional, since it is not API.
+  // The internal native entry point, as ts/spawn/child.ts calls it; optional, since it is not API.
   let native
   try {
     const { binding } = require('../dist/cjs/loader.js')

@@ -294,16 +294,6 @@ export async function nativeAsync<T>(p: () => Promise<T>): Promise<T> {
   }
 }
 
-type ArgCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'ERR_UNKNOWN_SIGNAL'
-
-/** Node-style argument errors: `code` as Node's own validators set it. */
-export function argError(Ctor: typeof TypeError | typeof RangeError, code: ArgCode, message: string): Error {
-  const e = new Ctor(message) as Error & { code: ArgCode }
-  e.code = code
-  Error.captureStackTrace?.(e, argError)
-  return e
-}
-
 export function isNamespaceType(v: unknown): v is NamespaceType {
   return typeof v === 'string' && (NAMESPACE_TYPES as readonly string[]).includes(v)
 }

@@ -2,12 +2,13 @@ import { resolve } from 'node:path'
 import { types as utilTypes } from 'node:util'
 import { isMainThread } from 'node:worker_threads'
 
-import { argError, native, nativeAsync } from './errors'
+import { native, nativeAsync } from './errors'
 import { binding } from './loader'
 import type { NativeNamespace } from './native'
-import { type ExecOptions, type ExecResult, exec, type NsChildProcess, type SpawnOptions, spawn } from './spawn'
 import type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 import {
+  invalidArgType,
+  invalidArgValue,
   validateFd,
   validateFunction,
   validateObject,
@@ -61,7 +62,10 @@ export class Namespace {
     return new Namespace(wrapKey, n)
   }
 
-  /** @internal The native handle, for spawn(). Throws ERR_NS_CLOSED after close(). */
+  /**
+   * @internal The native handle, which {@link Namespace.equals} compares with its own. Throws
+   * ERR_NS_CLOSED after close().
+   */
   get nativeHandle(): NativeNamespace {
     native(() => this.#native.fd)
     return this.#native
@@ -155,6 +159,10 @@ export class Namespace {
    * only this thread moves. A Node process cannot unshare a user namespace for itself, nor a pid
    * namespace (a thread whose children go elsewhere can no longer start threads):
    * `ERR_NS_MULTITHREADED`. A new time namespace applies to children spawned afterwards.
+   *
+   * This is {@link Namespace.unshareSync} wrapped in a Promise, for a Promise API alike across
+   * the class: unshare(2) must run on the calling thread itself, so no other thread can do the
+   * work, and the Promise is settled when this returns (errors, argument errors too, reject it).
    */
   static async unshare(types: NamespaceType[]): Promise<void> {
     Namespace.unshareSync(types)
@@ -172,8 +180,9 @@ export class Namespace {
    * or handle still holds it. Also removes the empty file a persist killed mid-way leaves. The
    * last component of `path` is never followed as a symbolic link.
    *
-   * The returned Promise is settled when this returns: the work is a few syscalls on the calling
-   * thread, in its mount namespace.
+   * This is {@link Namespace.unpersistSync} wrapped in a Promise, for a Promise API alike across
+   * the class: the work is a few syscalls that must run on the calling thread, in its mount
+   * namespace, so the Promise is settled when this returns (errors reject it).
    *
    * @throws NamespaceError `ENOENT` when nothing is at `path`, `ERR_NS_NOT_NAMESPACE` when the
    *   file there is not a persisted namespace, `ELOOP` when it is a symbolic link.
@@ -250,7 +259,7 @@ export class Namespace {
   /** Whether both handles refer to the same namespace (same nsfs device and inode). */
   equals(other: Namespace): boolean {
     if (!(other instanceof Namespace)) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "other" argument must be an instance of Namespace')
+      throw invalidArgType('other', 'an instance of Namespace', other)
     }
     return native(() => this.#native.equals(other.nativeHandle))
   }
@@ -261,7 +270,9 @@ export class Namespace {
    * exist, stay where they were. For mnt, the thread first gets its own root and cwd
    * (unshare(CLONE_FS)), and its cwd becomes the namespace's root.
    *
-   * The returned Promise is already settled: the move happens before `join()` returns.
+   * This is {@link Namespace.joinSync} wrapped in a Promise, for a Promise API alike across the
+   * class: only the calling thread can move itself, so the move happens before `join()` returns
+   * and the Promise is already settled (errors reject it).
    *
    * @throws NamespaceError `ERR_NS_MULTITHREADED` for user, time and pid namespaces (use spawn
    *   with `join`), `EPERM` without CAP_SYS_ADMIN over the namespace, `ERR_NS_CLOSED`.
@@ -306,10 +317,10 @@ export class Namespace {
       utilTypes.isPromise(result) ||
       (result !== null && typeof (result as { then?: unknown })?.then === 'function')
     ) {
-      throw argError(
-        TypeError,
-        'ERR_INVALID_ARG_VALUE',
-        'run(fn): fn returned a Promise. Only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work',
+      throw invalidArgValue(
+        'fn',
+        fn,
+        'returned a Promise: only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work',
       )
     }
     return result
@@ -327,7 +338,9 @@ export class Namespace {
    * namespace under a shared mount, which the kernel requires), and stays a mount point. The last
    * component is never followed as a symbolic link. See the README section on persist.
    *
-   * The returned Promise is settled when this returns, for the same reason as `unpersist`.
+   * This is {@link Namespace.persistSync} wrapped in a Promise, for a Promise API alike across
+   * the class: the mount is made by the calling thread, in its mount namespace, so the Promise is
+   * settled when this returns (errors reject it).
    *
    * @throws NamespaceError `EEXIST` when `path` exists, `ERR_NS_SHARED_MOUNT` for a mnt namespace
    *   in a shared mount point, `ELOOP` for a mount namespace not newer than the caller's, `EPERM`
@@ -364,32 +377,8 @@ export class Namespace {
     return native(() => this.#native.ownerUid())
   }
 
-  /**
-   * Starts a command inside this namespace: `spawn(file, args, { ...options, join: [this, ...] })`.
-   * The handle must stay open until this returns.
-   */
-  spawn(file: string, args?: string[], options: SpawnOptions = {}): NsChildProcess {
-    const { join, rest } = splitJoin(options)
-    return spawn(file, args, { ...rest, join: [this, ...joinHandles(join)] })
-  }
-
-  /** Runs a command to completion inside this namespace; see {@link exec}. */
-  exec(
-    file: string,
-    args: string[] | undefined,
-    options: ExecOptions & { encoding: 'buffer' },
-  ): Promise<ExecResult<Buffer>>
-  exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
-  exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
-    const { join: given, rest } = splitJoin(options)
-    let join: Namespace[]
-    try {
-      join = [this, ...joinHandles(given)]
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    return exec(file, args, { ...rest, join })
-  }
+  // spawn() and exec() are added by ts/spawn/namespace-methods.ts: spawn needs this class (join
+  // handles, NsChildProcess#namespaces), so this module does not import it.
 
   /** Releases the descriptor. Idempotent. */
   close(): void {
@@ -404,32 +393,6 @@ export class Namespace {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.closed ? 'Namespace <closed>' : `Namespace <${this.id}>`
   }
-}
-
-/**
- * The options with `join` taken out, each own option read exactly once (spawn() then reads the
- * plain copy): a getter must not be able to answer one way here and another there.
- */
-function splitJoin(options: unknown): { join: unknown; rest: Record<string, unknown> } {
-  const o = validateObject(options, 'options')
-  const rest: Record<string, unknown> = {}
-  let join: unknown
-  for (const k of Object.keys(o)) {
-    const v = o[k]
-    if (k === 'join') join = v
-    else rest[k] = v
-  }
-  return { join, rest }
-}
-
-function joinHandles(join: unknown): Namespace[] {
-  if (join === undefined) return []
-  if (Array.isArray(join)) return join
-  throw argError(
-    TypeError,
-    'ERR_INVALID_ARG_VALUE',
-    'Namespace#spawn/exec: options.join must be an array of Namespace handles (the handle itself is joined)',
-  )
 }
 
 function listOptions(options: unknown): ListOptions {

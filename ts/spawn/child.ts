@@ -1,0 +1,391 @@
+// NsChildProcess, the process spawn() starts, and spawn() itself. Where the child is in its life
+// is one field, `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its
+// streams ts/spawn/stdio.ts's.
+import { EventEmitter } from 'node:events'
+import { constants as osConstants } from 'node:os'
+import type { Readable, Writable } from 'node:stream'
+
+import { namespaceError, native } from '../errors'
+import { binding } from '../loader'
+import { Namespace } from '../namespace'
+import type { NativeChild } from '../native'
+import type { NamespaceType } from '../types'
+import { type Normalized, normalize, type SpawnOptions } from './options'
+import { chargeSyncSpawn, enqueue, PendingSpawn, shouldHandOver } from './pending'
+import { holdLoop, Stdio } from './stdio'
+import { signalNumber } from './validate'
+
+/** How a child ended: `code` when it exited, `signal` when a signal ended it. */
+export interface ExitStatus {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+// By number; where two names share one (SIGABRT and SIGIOT), the first, as child_process reports.
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
+for (const [name, n] of Object.entries(osConstants.signals))
+  if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
+
+function abortError(reason: unknown): Error {
+  const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
+  e.name = 'AbortError'
+  e.code = 'ABORT_ERR'
+  return e
+}
+
+/**
+ * Where a child is in its life. While the spawner thread has it (queued or handed over) it is
+ * pending; running from its start until it has been reaped; exited until 'close' (which waits
+ * for the output streams); unstarted when it never ran ('close' then comes with the error).
+ */
+type State =
+  | { readonly kind: 'unstarted' }
+  | { readonly kind: 'pending'; readonly pending: PendingSpawn }
+  | { readonly kind: 'running'; readonly child: NativeChild }
+  | { readonly kind: 'exited' }
+  | { readonly kind: 'closed' }
+
+const UNSTARTED: State = { kind: 'unstarted' }
+const EXITED: State = { kind: 'exited' }
+const CLOSED: State = { kind: 'closed' }
+
+/**
+ * A process started by {@link spawn}. It behaves like Node's ChildProcess where users expect
+ * it (events 'spawn', 'exit', 'close', 'error'; `pid`, `exitCode`, `signalCode`, `killed`,
+ * `kill()`, stdio streams) and adds `exited`, a Promise of how it ended.
+ */
+export class NsChildProcess extends EventEmitter {
+  exitCode: number | null = null
+  signalCode: NodeJS.Signals | null = null
+  /** Whether a `kill()` succeeded (or was queued for a child not started yet), as in child_process. */
+  killed = false
+  /** The file and arguments, as given. */
+  readonly spawnfile: string
+  readonly spawnargs: string[]
+
+  #state: State = UNSTARTED
+  #pid: number | undefined
+  /** Whether the child holds the event loop once it runs (a pending one always does). */
+  #referenced = true
+  readonly #stdio = new Stdio(() => this.#maybeClose())
+  #status: { ok: ExitStatus } | { err: unknown } | undefined
+  #waiters: Array<[(s: ExitStatus) => void, (e: unknown) => void]> = []
+  #exitedPromise: Promise<ExitStatus> | undefined
+  /** Why `signal` or `timeout` killed it: `exited` rejects with this. */
+  #failure: unknown
+  /** Undoes the `signal` and `timeout` options once the child has exited. */
+  #cleanup: Array<() => void> = []
+
+  /** @internal */
+  constructor(file: string, n: Normalized, later: boolean) {
+    super()
+    this.spawnfile = file
+    this.spawnargs = [file, ...n.args]
+    if (n.signal?.aborted) {
+      // Not started at all: killing it right after the start would still let it run a little.
+      for (const h of n.opened) h.close()
+      this.#stdio.endUnstarted(n.stdio)
+      this.#fail(abortError(n.signal.reason), false)
+    } else if (later) this.#startPending(n)
+    else this.#startNow(n)
+  }
+
+  /**
+   * The child's pid; undefined when it could not be started. A spawn handed to the spawner
+   * thread (see {@link spawn}) is waited for here, so reading `pid` always gives the real one.
+   */
+  get pid(): number | undefined {
+    if (this.#state.kind === 'pending') this.#state.pending.waitForStart()
+    return this.#pid
+  }
+
+  #startNow(n: Normalized): void {
+    let child: NativeChild
+    const t0 = performance.now()
+    try {
+      child = native(() => binding().spawnChild(n.request, ([code, signal]) => this.#onExit(code, signal)))
+    } catch (err) {
+      this.#stdio.endUnstarted(n.stdio)
+      this.#fail(err, false)
+      return
+    } finally {
+      chargeSyncSpawn(performance.now() - t0)
+      for (const h of n.opened) h.close()
+    }
+    this.#stdio.attach(child.stdioFds)
+    holdLoop(1)
+    this.#started(child)
+    this.#armKill(n)
+  }
+
+  #startPending(n: Normalized): void {
+    let pending: PendingSpawn
+    try {
+      pending = new PendingSpawn(
+        n,
+        this.#stdio,
+        (outcome) => this.#onReady(outcome),
+        ([code, signal]) => this.#onExit(code, signal),
+      )
+    } catch (err) {
+      this.#fail(err, true)
+      return
+    }
+    this.#state = { kind: 'pending', pending }
+    // Held until the child has started, whatever unref() says: a spawn() that returned is a
+    // child that runs, as with child_process (and the process's 'exit' waits for it too).
+    holdLoop(1)
+    this.#armKill(n)
+    enqueue(pending)
+  }
+
+  /** The outcome of a pending spawn. */
+  #onReady(outcome: NativeChild | Error): void {
+    if (outcome instanceof Error) {
+      // The streams of a child that never ran end now.
+      this.#stdio.end()
+      for (const c of this.#cleanup.splice(0)) c()
+      holdLoop(-1)
+      this.#fail(outcome, true)
+      return
+    }
+    // From the hold of a pending child to that of a running one, which unref() may have dropped.
+    if (!this.#referenced) holdLoop(-1)
+    this.#started(outcome)
+  }
+
+  #started(child: NativeChild): void {
+    this.#state = { kind: 'running', child }
+    this.#pid = child.pid
+    process.nextTick(() => {
+      this.#stdio.spawning()
+      this.emit('spawn')
+      // Output of a handed-over child is read only now, so that 'spawn' comes first.
+      this.#stdio.spawned()
+    })
+  }
+
+  /** The child's stdin, when it is a pipe. */
+  get stdin(): Writable | null {
+    return this.#stdio.get(0)
+  }
+
+  /** The child's stdout, when it is a pipe. */
+  get stdout(): Readable | null {
+    return this.#stdio.get(1)
+  }
+
+  /** The child's stderr, when it is a pipe. */
+  get stderr(): Readable | null {
+    return this.#stdio.get(2)
+  }
+
+  /** `[stdin, stdout, stderr]`, as in child_process. */
+  get stdio(): [Writable | null, Readable | null, Readable | null] {
+    return [this.stdin, this.stdout, this.stderr]
+  }
+
+  /** Arms the `signal` and `timeout` options: each kills the child with `killSignal`. */
+  #armKill({ signal, timeout, killSignal }: Normalized): void {
+    if (signal) {
+      // (An already aborted signal never gets here: such a child is not started.)
+      const onAbort = (): void => {
+        const err = abortError(signal.reason)
+        this.#failure ??= err
+        this.kill(killSignal)
+        this.#emitError(err)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#cleanup.push(() => signal.removeEventListener('abort', onAbort))
+    }
+    if (timeout) {
+      const timer = setTimeout(() => {
+        const err = new Error(`spawn ${this.spawnfile} timed out after ${timeout}ms`) as Error & { code: string }
+        err.code = 'ETIMEDOUT'
+        this.#failure ??= err
+        this.kill(killSignal)
+      }, timeout)
+      timer.unref()
+      this.#cleanup.push(() => clearTimeout(timer))
+    }
+  }
+
+  /**
+   * 'error' as child_process emits it, except when nobody listens for it and `exited` has been
+   * asked for: then the rejection of `exited` reports it, instead of the EventEmitter rule
+   * turning an awaited failure into an uncaught exception.
+   */
+  #emitError(err: unknown): void {
+    if (this.#exitedPromise === undefined || this.listenerCount('error') > 0) this.emit('error', err)
+  }
+
+  /**
+   * The child never ran. `exited` rejects first; 'error' and 'close' follow once the promise
+   * reactions have run, so that `await child.exited` followed by `once(child, 'close')` sees the
+   * event whether the failure came from spawn() itself or later, from the spawner thread (a
+   * macrotask, after which process.nextTick callbacks would run before those reactions).
+   */
+  #fail(err: unknown, handedOver: boolean): void {
+    this.#state = UNSTARTED
+    this.#settle({ err })
+    const emit = (): void => {
+      this.#emitError(err)
+      this.emit('close', (err as { errno?: number }).errno ?? -1, null)
+    }
+    if (handedOver) setImmediate(emit)
+    else process.nextTick(emit)
+  }
+
+  #onExit(code: number, signal: number): void {
+    this.exitCode = signal ? null : code
+    this.signalCode = signal ? (SIGNAL_NAMES.get(signal) ?? null) : null
+    for (const c of this.#cleanup.splice(0)) c()
+    const s = this.#state
+    if (s.kind === 'running') {
+      s.child.release()
+      this.#state = EXITED
+      if (this.#referenced) holdLoop(-1)
+    }
+    this.#stdio.wrapAll()
+    this.stdin?.destroy()
+    // As child_process does: output nobody reads is drained, so that 'close' still comes.
+    for (const out of [this.stdout, this.stderr]) {
+      if (out?.readable && out.readableFlowing === null) out.resume()
+    }
+    const status = { code: this.exitCode, signal: this.signalCode }
+    // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the
+    // child ended.
+    this.#settle(
+      this.#failure
+        ? { err: Object.assign(this.#failure as object, { exitCode: status.code, signal: status.signal }) }
+        : { ok: status },
+    )
+    this.emit('exit', this.exitCode, this.signalCode)
+    this.#maybeClose()
+  }
+
+  #maybeClose(): void {
+    if (this.#state.kind !== 'exited' || this.#stdio.outputsOpen) return
+    this.#state = CLOSED
+    this.emit('close', this.exitCode, this.signalCode)
+  }
+
+  #settle(s: { ok: ExitStatus } | { err: unknown }): void {
+    if (this.#status) return
+    this.#status = s
+    for (const [ok, fail] of this.#waiters.splice(0)) 'ok' in s ? ok(s.ok) : fail(s.err)
+  }
+
+  /**
+   * Resolves with `{ code, signal }` when the child has ended (a non-zero code is not an error);
+   * rejects when it could not be started (the NamespaceError of the failed step), or was killed
+   * by `signal` (an AbortError) or `timeout` (code 'ETIMEDOUT'). Once `exited` has been asked
+   * for, a failure with no 'error' listener is reported here alone, not thrown as an unhandled
+   * 'error' event.
+   */
+  get exited(): Promise<ExitStatus> {
+    this.#exitedPromise ??= new Promise((resolve, reject) => {
+      const s = this.#status
+      if (s) 'ok' in s ? resolve(s.ok) : reject(s.err)
+      else this.#waiters.push([resolve, reject])
+    })
+    return this.#exitedPromise
+  }
+
+  /**
+   * Sends a signal (default SIGTERM) through the child's pidfd, so a reused pid can never be hit.
+   * Returns false when the child has already exited. For a child handed to the spawner thread and
+   * not started yet, the signal (the last one asked for) is sent as soon as it starts.
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    const n = signalNumber(signal)
+    const s = this.#state
+    if (s.kind === 'pending') {
+      if (n !== 0) s.pending.killWhenStarted(n)
+      this.killed = true
+      return true
+    }
+    if (s.kind !== 'running') return false
+    const sent = native(() => s.child.kill(n))
+    // As child_process: any successful kill(), signal 0 included.
+    if (sent) this.killed = true
+    return sent
+  }
+
+  /**
+   * Handles on the child's namespaces, keyed by type: one for every type this kernel has (a
+   * kernel built without one, such as time, has no key for it), all opened now through the
+   * child's pidfd, so they are this child's even if its pid has been reused by another process.
+   * Close them when done (or let them be collected).
+   *
+   * Only while the child runs: nothing is captured at the start, so once it has exited this
+   * throws a NamespaceError with code 'ESRCH', also before 'exit' is emitted (a process that
+   * has ended has no namespaces left). Open what you need while it runs; the handles then keep
+   * those namespaces alive after it exits.
+   */
+  namespaces(): Partial<Record<NamespaceType, Namespace>> {
+    // A child handed to the spawner thread is waited for, as `pid` does.
+    const pid = this.pid
+    const s = this.#state
+    if (pid === undefined || s.kind !== 'running') {
+      throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'ioctl', pid })
+    }
+    const handles = native(() => s.child.namespaces()).map((n) => Namespace.wrap(n))
+    return Object.fromEntries(handles.map((h) => [h.type, h])) as Partial<Record<NamespaceType, Namespace>>
+  }
+
+  /**
+   * For `using child = spawn(...)`: when the scope ends, a child that was not killed yet gets
+   * SIGTERM through its pidfd, as child_process's `[Symbol.dispose]` does (Node 20+); one that
+   * has ended is left alone. It does not wait for the exit (`await child.exited` does), and, as
+   * with `kill()`, the first process of a new pid namespace ignores SIGTERM unless it handles it.
+   *
+   * @example
+   * {
+   *   using server = spawn('python3', ['-m', 'http.server'], { join: [net] })
+   *   await probe()
+   * } // server is sent SIGTERM here
+   */
+  [Symbol.dispose](): void {
+    if (!this.killed) this.kill()
+  }
+
+  /** Lets the event loop exit while the child is still running. */
+  unref(): void {
+    if (this.#referenced && this.#state.kind === 'running') holdLoop(-1)
+    this.#referenced = false
+    this.#stdio.unref()
+  }
+
+  /** Undoes `unref()`. */
+  ref(): void {
+    if (!this.#referenced && this.#state.kind === 'running') holdLoop(1)
+    this.#referenced = true
+    this.#stdio.ref()
+  }
+}
+
+/**
+ * Starts `file` with `args` (an argv array: nothing goes through a shell) inside existing
+ * namespaces (`join`, like nsenter) and/or new ones (`unshare`, like unshare(1)), on a native
+ * clone() with its own child stack.
+ *
+ * Many spawns in one loop turn do not hold the event loop: once the turn's spawns have taken
+ * 0.25 ms, the rest are handed to a native spawner thread (README "Spawning" lists when this
+ * never happens). Their `pid` is set (and 'spawn' emitted) when they start; reading `pid` earlier
+ * waits for the child to start. Their cwd, environment and join handles are those of the call.
+ *
+ * Argument errors throw at once, before anything is opened or started: TypeError or RangeError
+ * with Node's codes (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). `args` and
+ * every option are read exactly once. A failure of any step before the command runs (setns, uid_map,
+ * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a
+ * NamespaceError naming the step, and `exited` rejects with it.
+ *
+ * @example
+ * const box = spawn('sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'box' })
+ * const { code } = await box.exited
+ */
+export function spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess {
+  const n = normalize(file, args, options)
+  return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
+}

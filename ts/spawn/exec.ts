@@ -1,0 +1,167 @@
+// exec(): spawn() and collect the output, as util.promisify(child_process.execFile) does, through
+// nothing but NsChildProcess's public API.
+import type { Readable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
+
+import { NamespaceError } from '../errors'
+import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
+import { type NsChildProcess, spawn } from './child'
+import { EXEC_KEYS, type ExecOptions, readOptions, type SpawnOptions, type StdioOption } from './options'
+import { wrapSoon } from './stdio'
+
+export interface ExecResult<T = string> {
+  stdout: T
+  stderr: T
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+/** The error `exec` rejects with when the command ran but did not exit 0. */
+export interface ExecError<T = string> extends Error, ExecResult<T> {
+  cmd: string
+  killed: boolean
+}
+
+/**
+ * Runs a command to completion in namespaces, like util.promisify(child_process.execFile):
+ * resolves with `{ stdout, stderr, code, signal }`, and rejects with an error carrying the same
+ * fields when the exit is not 0 (or with the NamespaceError of a failed step). As with execFile,
+ * a `timeout` rejects with that error and `killed: true`, an aborted `signal` with an AbortError,
+ * and both settle once the command has exited, without waiting for output that its own
+ * children keep open.
+ *
+ * @example
+ * const { stdout } = await exec('hostname', [], { unshare: ['uts'], hostname: 'x' })
+ */
+export function exec(
+  file: string,
+  args: string[] | undefined,
+  options: ExecOptions & { encoding: 'buffer' },
+): Promise<ExecResult<Buffer>>
+export function exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
+export function exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
+  const o = readOptions(options, EXEC_KEYS)
+  if (o.maxBuffer !== undefined && typeof o.maxBuffer !== 'number') {
+    return Promise.reject(invalidArgType('options.maxBuffer', 'of type number', o.maxBuffer))
+  }
+  if (o.maxBuffer !== undefined && !((o.maxBuffer as number) >= 0)) {
+    return Promise.reject(outOfRange('options.maxBuffer', '>= 0', o.maxBuffer))
+  }
+  if (o.input !== undefined && typeof o.input !== 'string' && !ArrayBuffer.isView(o.input)) {
+    return Promise.reject(
+      invalidArgType('options.input', 'of type string or an instance of Buffer, TypedArray, or DataView', o.input),
+    )
+  }
+  // Checked before the child starts: an unknown encoding used to throw from the 'close' listener,
+  // uncaught, leaving the promise unsettled.
+  if (
+    o.encoding !== undefined &&
+    o.encoding !== 'buffer' &&
+    (typeof o.encoding !== 'string' || !Buffer.isEncoding(o.encoding))
+  ) {
+    return Promise.reject(invalidArgValue('options.encoding', o.encoding, 'is invalid encoding'))
+  }
+  const maxBuffer = (o.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
+  const encoding = (o.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
+  const { input, maxBuffer: _m, encoding: _e, stderr: errMode, ...spawnOpts } = o
+  let child: NsChildProcess
+  try {
+    child = spawn(file, args, {
+      ...spawnOpts,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe'],
+    } as SpawnOptions)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  const timeout = o.timeout as number | undefined
+  const signal = o.signal as AbortSignal | undefined
+  const cmd = child.spawnargs.join(' ')
+  // As execFile: once the child is killed for a reason of ours (`timeout`, `signal`), output
+  // that its own children may keep open is no longer waited for, so the promise settles when the
+  // child has exited. The timer runs until 'close': after the exit, it ends that wait too.
+  let cutShort = false
+  const stopReading = (): void => {
+    cutShort = true
+    child.stdout?.destroy()
+    child.stderr?.destroy()
+  }
+  const lateTimer = timeout ? setTimeout(stopReading, timeout) : undefined
+  lateTimer?.unref()
+  // After the child's own listener, which kills it; as that one, only until the child has exited.
+  const forgetSignal = (): void => signal?.removeEventListener('abort', stopReading)
+  if (signal) {
+    signal.addEventListener('abort', stopReading, { once: true })
+    child.once('exit', forgetSignal)
+  }
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  let overflow: Error | undefined
+  const collect = (into: Buffer[], s: Readable | null, name: string): void => {
+    let size = 0
+    s?.on('data', (d: Buffer) => {
+      if (overflow) return
+      const room = maxBuffer - size
+      size += d.length
+      if (d.length <= room) return into.push(d)
+      // Like execFile: keep what fits, report which stream overflowed, and stop the child.
+      into.push(d.subarray(0, room))
+      overflow = Object.assign(new RangeError(`${name} maxBuffer length exceeded`), {
+        code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
+      })
+      stopReading()
+      child.kill('SIGKILL')
+    })
+  }
+  // Asking for a stream makes its Socket: done with the Sockets of the other spawns, a few per
+  // loop turn, so that a burst of exec() calls does not make them all at once; at the latest on
+  // 'exit', before the output drained from then on would flow to no listener.
+  let collecting = false
+  const startCollecting = (): void => {
+    if (collecting) return
+    collecting = true
+    collect(out, child.stdout, 'stdout')
+    collect(err, child.stderr, 'stderr')
+    if (input !== undefined) child.stdin?.end(input as string | Uint8Array)
+  }
+  wrapSoon(startCollecting)
+  child.once('exit', startCollecting)
+  // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
+  const text = (b: Buffer[]): string | Buffer =>
+    encoding === 'buffer'
+      ? Buffer.concat(b)
+      : cutShort
+        ? new StringDecoder(encoding).write(Buffer.concat(b))
+        : Buffer.concat(b).toString(encoding)
+  return new Promise((resolve, reject) => {
+    child.on('error', () => {}) // reported through exited/close below
+    child.exited.catch(() => {})
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      clearTimeout(lateTimer)
+      forgetSignal()
+      const result = { stdout: text(out), stderr: text(err), code, signal }
+      // Fields execFile's errors carry; `code` stays the error's own where it has one.
+      const failedWith = (e: object): void => {
+        const { code: exitCode, ...rest } = result
+        reject(Object.assign(e, rest, { exitCode, cmd, killed: child.killed }))
+      }
+      const commandFailed = (): Error =>
+        new Error(`Command failed: ${cmd}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
+      child.exited.then(
+        () => {
+          if (overflow) return failedWith(overflow)
+          if (code === 0) return resolve(result)
+          reject(Object.assign(commandFailed(), result, { cmd, killed: child.killed }))
+        },
+        (failure: unknown) => {
+          if (failure instanceof NamespaceError) return reject(failure)
+          if (overflow) return failedWith(overflow)
+          // A timeout (when it came before any abort: `exited` keeps the first) is reported as
+          // execFile reports it: a failed command that was killed.
+          if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
+            return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
+          failedWith(failure as object)
+        },
+      )
+    })
+  })
+}

@@ -1,0 +1,337 @@
+// The options of spawn() and exec(), and normalize(): the one place where a spawn() call becomes
+// the request the native binding takes. A new option is a field of SpawnOptions, a key in
+// SPAWN_KEYS and a line in each section of normalize() that concerns it.
+import { constants as osConstants } from 'node:os'
+import { isMainThread } from 'node:worker_threads'
+
+import type { Namespace } from '../namespace'
+import type { IdMapLine, NativeSpawnRequest } from '../native'
+import type { NamespaceType } from '../types'
+import {
+  invalidArgType,
+  validateCString,
+  validateInteger,
+  validateObject,
+  validateOneOf,
+  validatePath,
+  validateTypes,
+} from '../validate'
+import type { StdioSlot } from './stdio'
+import {
+  type MapLines,
+  openJoin,
+  optionalPath,
+  readArgs,
+  readEnv,
+  readIdMap,
+  readJoin,
+  readStdio,
+  readTimeOffsets,
+  signalNumber,
+  validateHostname,
+  validateId,
+} from './validate'
+
+/** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
+export interface IdMapEntry {
+  inside: number
+  outside: number
+  count: number
+}
+
+/**
+ * A uid/gid map for a new user namespace: 'root' maps root inside to the caller's effective id
+ * (like `unshare --map-root-user`), 'current' maps the caller's id to itself
+ * (`--map-current-user`), or explicit lines (more than your own id needs CAP_SETUID/CAP_SETGID).
+ */
+export type IdMap = 'root' | 'current' | IdMapEntry[]
+
+/** What one of fds 0, 1, 2 of the child is connected to. */
+export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined
+
+/** Existing namespaces to enter: handles, or a process whose namespaces to enter (like nsenter -t). */
+export type JoinOption = Namespace[] | { pid: number; types?: NamespaceType[] }
+
+/** Options of {@link spawn} and {@link exec}. */
+export interface SpawnOptions {
+  /**
+   * Enter existing namespaces first, like nsenter: handles, or `{ pid, types }` (all types the
+   * target does not share with us when `types` is omitted). A user namespace is entered the way
+   * nsenter does it: first when that gains privilege, last when it drops it; one the command is
+   * in already (ours, as in `Namespace.openAll(pid)` of a process that shares it) is left out,
+   * since the kernel refuses to enter it again (EINVAL).
+   */
+  join?: JoinOption
+  /** New namespaces for the child, like unshare(1). */
+  unshare?: NamespaceType[]
+  /** uid_map of a new user namespace (implies unshare 'user'). */
+  uidMap?: IdMap
+  /** gid_map of a new user namespace (implies unshare 'user'). */
+  gidMap?: IdMap
+  /** /proc/<pid>/setgroups of a new user namespace. Default 'deny' with gidMap 'root'/'current' or when not root. */
+  setgroups?: 'allow' | 'deny'
+  /** Hostname in a new uts namespace (implies unshare 'uts'). */
+  hostname?: string
+  /** Mount a new /proc (implies unshare 'mnt'; pair it with 'pid'), like unshare --mount-proc. */
+  mountProc?: boolean
+  /** Mount propagation set recursively on / in a new mount namespace. Default 'private'. */
+  propagation?: 'private' | 'slave' | 'shared' | 'unchanged'
+  /** Clock offsets in seconds for a new time namespace (implies unshare 'time'). */
+  timeOffsets?: { monotonic?: number; boottime?: number }
+  /** New root directory for the child (chroot, or pivot_root with `pivotRoot: true`). */
+  root?: string
+  /** Enter `root` with pivot_root(2) in a new mount namespace instead of chroot(2). */
+  pivotRoot?: boolean
+  /** Working directory, resolved inside the new root. */
+  cwd?: string
+  /**
+   * Environment. Default: process.env as it is when spawn() is called. Names must be what
+   * setenv(3) takes (not empty, no '=' and no null byte); values are used as strings, and those
+   * that are undefined are left out.
+   */
+  env?: Record<string, string | undefined>
+  /**
+   * uid and gid the command runs as (inside the user namespace, if any). When `join` enters a
+   * user namespace (and no new one is made), the default is 0 and 0, as with nsenter: the
+   * command is root there, with that namespace's capabilities. Setting either drops our
+   * supplementary groups where the user namespace allows setgroups.
+   */
+  uid?: number
+  gid?: number
+  /** Signal the child gets when its parent dies (PR_SET_PDEATHSIG). `true` means SIGKILL. */
+  dieWithParent?: boolean | NodeJS.Signals | number
+  /** Start the child in a new session (setsid). */
+  detached?: boolean
+  /** Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. */
+  stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
+  /** Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. */
+  signal?: AbortSignal
+  /**
+   * Milliseconds after which the child is killed with `killSignal` and `exited` rejects: an
+   * integer up to 2147483647 (setTimeout's limit; child_process would fire a longer one at once).
+   */
+  timeout?: number
+  /** Default 'SIGTERM'. */
+  killSignal?: NodeJS.Signals | number
+  /** argv[0] (any string without a null byte). Default: the command. */
+  argv0?: string
+}
+
+/** Options of {@link exec}: those of spawn, plus how output is collected. */
+export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
+  /**
+   * 'utf8' (default) or any other encoding `Buffer.isEncoding` accepts gives strings; 'buffer'
+   * gives Buffers. Anything else rejects with ERR_INVALID_ARG_VALUE before the command starts.
+   */
+  encoding?: BufferEncoding | 'buffer'
+  /** Written to the child's stdin, which is then closed. Without it stdin is /dev/null. */
+  input?: string | Uint8Array
+  /**
+   * Largest stdout or stderr kept, in bytes; more kills the child (SIGKILL) and rejects with a
+   * RangeError, code 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', holding what fitted. Default 16 MiB.
+   */
+  maxBuffer?: number
+  /** What fd 2 is; default 'pipe' (collected into `stderr`). */
+  stderr?: 'pipe' | 'inherit' | 'ignore'
+}
+
+/** The options spawn() reads, in the order it reads them. */
+const SPAWN_KEYS = [
+  'join',
+  'unshare',
+  'uidMap',
+  'gidMap',
+  'setgroups',
+  'hostname',
+  'mountProc',
+  'propagation',
+  'timeOffsets',
+  'root',
+  'pivotRoot',
+  'cwd',
+  'env',
+  'uid',
+  'gid',
+  'dieWithParent',
+  'detached',
+  'stdio',
+  'signal',
+  'timeout',
+  'killSignal',
+  'argv0',
+] as const satisfies ReadonlyArray<keyof SpawnOptions>
+
+/** The options exec() reads: spawn's but stdio, and its own. */
+export const EXEC_KEYS = [
+  ...SPAWN_KEYS.filter((k): k is Exclude<typeof k, 'stdio'> => k !== 'stdio'),
+  'encoding',
+  'input',
+  'maxBuffer',
+  'stderr',
+] as const satisfies ReadonlyArray<keyof ExecOptions>
+
+/**
+ * The options `keys` names, each read exactly once, into a plain object that everything after
+ * works on: a getter that answers differently when read again can then neither slip a value
+ * past validation nor make spawn() throw after its child has started (leaving no handle to it).
+ */
+export function readOptions<K extends string>(options: unknown, keys: readonly K[]): { [P in K]?: unknown } {
+  const o = validateObject(options, 'options')
+  const out: { [P in K]?: unknown } = {}
+  for (const k of keys) {
+    const v = o[k]
+    if (v !== undefined) out[k] = v
+  }
+  return out
+}
+
+/** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
+const TIMEOUT_MAX = 0x7fffffff
+
+const SETGROUPS = ['allow', 'deny'] as const
+const PROPAGATIONS = ['private', 'slave', 'shared', 'unchanged'] as const
+
+/** A spawn() call, checked and resolved: the native request, and what only JS needs. */
+export interface Normalized {
+  /** What the native binding takes. */
+  request: NativeSpawnRequest
+  /** The arguments as read (a copy: the caller's array is read once). */
+  args: string[]
+  /** Handles opened here (join by pid) that must be closed after the spawn. */
+  opened: Namespace[]
+  /** Handles whose descriptors the request uses; they must stay open during the call. */
+  joined: Namespace[]
+  /** Each of fds 0-2: 'inherit', 'ignore', 'pipe' or a descriptor of ours. */
+  stdio: StdioSlot[]
+  signal: AbortSignal | undefined
+  timeout: number | undefined
+  killSignal: number
+  /**
+   * Whether the spawner thread may start this child (ts/spawn/pending.ts): not when it names fds
+   * of ours for stdio (the caller may close them once spawn() returns), nor when a new user
+   * namespace comes with joins (those joins happen on the cloning thread itself).
+   */
+  mayHandOver: boolean
+}
+
+/**
+ * Checks a spawn() call and turns it into the native request. Everything is read and checked
+ * before the first syscall; argument errors are TypeError or RangeError with Node's codes.
+ */
+export function normalize(file: unknown, args: unknown, options: unknown): Normalized {
+  // validate: the file, the arguments, then each option in SPAWN_KEYS order, each read once and
+  // all before any descriptor is opened. An option left out takes its default where it is read.
+  validatePath(file, 'file')
+  const argv = readArgs(args)
+  const o = readOptions(options, SPAWN_KEYS)
+  const join = readJoin(o.join)
+  const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
+  const uidMapRead = readIdMap(o.uidMap, 'options.uidMap')
+  const gidMapRead = readIdMap(o.gidMap, 'options.gidMap')
+  const setgroupsOpt =
+    o.setgroups === undefined ? undefined : validateOneOf(o.setgroups, 'options.setgroups', SETGROUPS)
+  const hostname = validateHostname(o.hostname)
+  const propagation = validateOneOf(o.propagation ?? 'private', 'options.propagation', PROPAGATIONS)
+  const timeOffsets = readTimeOffsets(o.timeOffsets)
+  const root = optionalPath(o.root, 'options.root')
+  const cwd = optionalPath(o.cwd, 'options.cwd')
+  // Without an env option the main thread's process.env is the real environment (Node writes
+  // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
+  // worker's process.env is a copy, so there the list is built.
+  const env = readEnv(o.env ?? (isMainThread ? undefined : process.env))
+  const uidOpt = validateId(o.uid, 'options.uid')
+  const gidOpt = validateId(o.gid, 'options.gid')
+  const dieWithParent =
+    o.dieWithParent === undefined || o.dieWithParent === false
+      ? undefined
+      : o.dieWithParent === true
+        ? osConstants.signals.SIGKILL
+        : signalNumber(o.dieWithParent)
+  const stdio = readStdio(o.stdio ?? 'pipe')
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal)
+  }
+  const timeout = o.timeout === undefined ? undefined : validateInteger(o.timeout, 'options.timeout', 0, TIMEOUT_MAX)
+  const killSignal = signalNumber(o.killSignal ?? 'SIGTERM')
+  const argv0 = o.argv0 === undefined ? (file as string) : validateCString(o.argv0, 'options.argv0')
+
+  // defaults: those that follow from other options or from who we are. Only id maps need our
+  // ids (two native calls per spawn otherwise).
+  const ids = uidMapRead !== undefined || gidMapRead !== undefined
+  const euid = ids ? (process.geteuid?.() ?? 0) : 0
+  const egid = ids ? (process.getegid?.() ?? 0) : 0
+  const setgroups =
+    setgroupsOpt ?? (gidMapRead !== undefined && (typeof gidMapRead === 'string' || euid !== 0) ? 'deny' : undefined)
+  // With an explicit map that leaves out our own id, the child's id would be unmapped (shown as
+  // 65534, the overflow id) and powerless; run it as the first mapped id instead, as container
+  // runtimes run as root inside a 0:100000:65536 map.
+  const uid = uidOpt ?? firstIdIfUnmapped(uidMapRead, euid)
+  const gid = gidOpt ?? firstIdIfUnmapped(gidMapRead, egid)
+  // A bare command whose environment has no PATH is looked up in ours, read here on the calling
+  // thread: native code must not read the process environment, which Node's main thread writes
+  // (process.env) with no lock another thread could take. Without `env` on the main thread the
+  // native side takes that environment, PATH included, as it is.
+  const path =
+    env !== undefined && !(file as string).includes('/') && !env.some((e) => e.startsWith('PATH='))
+      ? process.env.PATH
+      : undefined
+
+  // interpret: the join handles are opened last (nothing is left open when a check throws), and
+  // the request is built.
+  const { handles, opened } = openJoin(join)
+  const joinTypes = handles.map((h) => h.type)
+  const newUser = unshare.includes('user') || ids
+  // As nsenter does (without --preserve-credentials): a command entering a user namespace runs
+  // as root there. Keeping our ids would leave it unmapped (uid 65534 inside) and without the
+  // capabilities the join was for, since execve grants them only to uid 0 of the namespace. The
+  // native plan applies it only if that join really happens: one of our own user namespace is
+  // left out (setns to it is EINVAL), and the command then keeps our ids, as with nsenter.
+  const rootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && !ids
+  return {
+    request: {
+      file: file as string,
+      argv: [argv0, ...argv],
+      env,
+      path,
+      join: handles.map((h) => ({ fd: h.fd, nsType: h.type })),
+      unshare,
+      uidMap: idMapLines(uidMapRead, euid),
+      gidMap: idMapLines(gidMapRead, egid),
+      setgroups,
+      hostname,
+      mountProc: o.mountProc === true,
+      propagation,
+      timeOffsets,
+      root,
+      pivotRoot: o.pivotRoot === true,
+      cwd,
+      uid,
+      gid,
+      rootInJoinedUser,
+      dieWithParent,
+      newSession: o.detached === true,
+      stdio,
+    },
+    args: argv,
+    opened,
+    joined: handles,
+    stdio,
+    signal: o.signal as AbortSignal | undefined,
+    timeout,
+    killSignal,
+    mayHandOver: stdio.every((s) => typeof s === 'string') && !(newUser && handles.length > 0),
+  }
+}
+
+/** The lines a map resolves to for a caller whose own id is `own`. */
+function idMapLines(m: 'root' | 'current' | MapLines | undefined, own: number): IdMapLine[] | undefined {
+  if (m === undefined) return undefined
+  if (m === 'root') return [{ inside: 0, outside: own, count: 1 }]
+  if (m === 'current') return [{ inside: own, outside: own, count: 1 }]
+  return m
+}
+
+function firstIdIfUnmapped(m: 'root' | 'current' | MapLines | undefined, own: number): number | undefined {
+  if (!Array.isArray(m)) return undefined
+  return m.some(({ outside, count }) => own >= outside && own < outside + count) ? undefined : m[0].inside
+}

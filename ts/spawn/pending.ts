@@ -1,0 +1,241 @@
+// When spawn() clones on the JS thread and when it hands the child to the native spawner thread,
+// and a spawn while it is so handed over.
+//
+// A clone+exec holds the calling thread 0.3-0.7 ms, so 500 spawns started in one synchronous
+// loop would hold Node's event loop for a third of a second. Each loop turn spawns on the JS
+// thread (pid known at once, the cheapest path) until its spawns have taken TURN_BUDGET_MS; the
+// rest of that turn's spawns, and every spawn while earlier ones are still waiting, are queued
+// and handed to the spawner thread a batch per turn, HANDOVER_BUDGET_MS at most.
+import { resolve as resolvePath } from 'node:path'
+import { isMainThread } from 'node:worker_threads'
+
+import { fromNative, native } from '../errors'
+import { binding } from '../loader'
+import { Namespace } from '../namespace'
+import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from '../native'
+import type { Normalized } from './options'
+import type { Stdio, StdioSlot } from './stdio'
+
+const TURN_BUDGET_MS = 0.25
+const HANDOVER_BUDGET_MS = 0.5
+
+let spentThisTurn = 0
+let resetScheduled = false
+const queue: PendingSpawn[] = []
+let drainScheduled = false
+const inFlight = new Set<PendingSpawn>()
+let exitHooked = false
+
+/**
+ * Whether a spawn starting now goes to the spawner thread: only from the main thread, only once
+ * this turn's budget is spent or earlier spawns are still queued or in flight (order is kept),
+ * and only while the native side says the spawner thread stands in for this thread (not while
+ * this thread is in namespaces it joined or entered, has a root and cwd of its own, or a nice
+ * value other than the spawner thread's).
+ */
+export function shouldHandOver(): boolean {
+  if (!isMainThread) return false
+  if (queue.length === 0 && inFlight.size === 0 && spentThisTurn < TURN_BUDGET_MS) return false
+  return binding().spawnerAvailable()
+}
+
+/** Counts a spawn done on the JS thread against this loop turn's budget. */
+export function chargeSyncSpawn(ms: number): void {
+  spentThisTurn += ms
+  if (!resetScheduled) {
+    resetScheduled = true
+    setImmediate(() => {
+      spentThisTurn = 0
+      resetScheduled = false
+    })
+  }
+}
+
+/** Queues a spawn for the spawner thread. */
+export function enqueue(item: PendingSpawn): void {
+  if (!exitHooked) {
+    exitHooked = true
+    // A spawn() that returned is a child that runs, as with child_process, also when the process
+    // exits (process.exit(), or the loop ran dry) before the spawner thread got to it.
+    process.on('exit', () => {
+      for (const q of [...queue, ...inFlight]) q.finish()
+    })
+  }
+  queue.push(item)
+  if (!drainScheduled) {
+    drainScheduled = true
+    setImmediate(drain)
+  }
+}
+
+/** Hands over at once every spawn queued up to and including `item` (someone needs its pid now). */
+function handOverThrough(item: PendingSpawn): void {
+  const at = queue.indexOf(item)
+  if (at < 0) return
+  for (const q of queue.splice(0, at + 1)) start(q)
+}
+
+function start(q: PendingSpawn): void {
+  inFlight.add(q)
+  q.handOver()
+}
+
+function drain(): void {
+  drainScheduled = false
+  const until = performance.now() + HANDOVER_BUDGET_MS
+  while (queue.length > 0 && performance.now() < until) start(queue.shift() as PendingSpawn)
+  if (queue.length > 0) {
+    drainScheduled = true
+    setImmediate(drain)
+  }
+}
+
+function currentCwd(): string | undefined {
+  try {
+    return process.cwd()
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A spawn queued for, or handed to, the spawner thread, until it has started or failed to. Its
+ * outcome goes to `onReady` once: the started child, or the error. Neither `handOver` nor
+ * `finish` throws.
+ */
+export class PendingSpawn {
+  readonly #request: NativeSpawnRequest
+  /** Handles the request's join descriptors belong to, closed once the child has started. */
+  readonly #held: Namespace[]
+  /** The cwd when spawn() was called, for a child that inherits it. */
+  readonly #cwd: string | undefined
+  readonly #stdio: Stdio
+  readonly #onReady: (outcome: NativeChild | Error) => void
+  readonly #onExit: (exit: [code: number, signal: number]) => void
+  #pipes: NativeStdioPipes | null = null
+  #pipeError: unknown
+  /** A signal kill() asked for before the child started (the last one). */
+  #signal: number | undefined
+  #sent: NativeSpawnLater | undefined
+  #settled = false
+
+  /** Throws when the join handles cannot be held (nothing is then left open). */
+  constructor(
+    n: Normalized,
+    stdio: Stdio,
+    onReady: (outcome: NativeChild | Error) => void,
+    onExit: (exit: [code: number, signal: number]) => void,
+  ) {
+    const { request } = n
+    // Whatever the caller does once spawn() returns must not change the child: its join handles
+    // may be closed (so hold duplicates), its cwd changed (so remember it; see handOver).
+    const held: Namespace[] = []
+    try {
+      if (n.joined.length > 0)
+        request.join = n.joined.map((h) => {
+          if (n.opened.includes(h)) return { fd: h.fd, nsType: h.type }
+          const dup = Namespace.fromFd(h.fd, h.type)
+          held.push(dup)
+          return { fd: dup.fd, nsType: h.type }
+        })
+    } catch (err) {
+      for (const h of [...held, ...n.opened]) h.close()
+      throw err
+    }
+    this.#request = request
+    this.#held = [...held, ...n.opened]
+    this.#stdio = stdio
+    this.#onReady = onReady
+    this.#onExit = onExit
+    // Opened at the hand-over, or when a stream is asked for first: not in the burst itself.
+    if (n.stdio.includes('pipe')) stdio.plan(n.stdio, this)
+    // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
+    // path of ours would mean something else there.
+    this.#cwd = request.join.some((j) => j.nsType === 'mnt') ? undefined : currentCwd()
+    // The environment of now, for a child that inherits it: what process.env is at the call, as
+    // for a child started at once (released when handed over, which every queued spawn is).
+    if (request.env === undefined) request.envGeneration = binding().holdEnvironment()
+  }
+
+  /** Opens the 'pipe' slots of `slots`; the parent's ends, or undefined when that failed. */
+  openPipes(slots: StdioSlot[]): number[] | undefined {
+    try {
+      this.#pipes = native(() => binding().openStdioPipes(slots))
+      return this.#pipes.parentFds
+    } catch (err) {
+      // The spawn fails with `err` at its hand-over.
+      this.#pipeError = err
+      return undefined
+    }
+  }
+
+  /** Delivers `signal` (the last one asked for) as soon as the child has started. */
+  killWhenStarted(signal: number): void {
+    this.#signal = signal
+  }
+
+  /** Gives the spawn to the spawner thread. */
+  handOver(): void {
+    pinCwd(this.#request, this.#cwd)
+    this.#stdio.openPlanned()
+    if (this.#pipeError !== undefined) {
+      this.#settle(this.#pipeError)
+      return
+    }
+    try {
+      this.#sent = native(() =>
+        binding().spawnChildLater(this.#request, this.#pipes, (outcome) => this.#settle(outcome), this.#onExit),
+      )
+    } catch (err) {
+      this.#settle(err)
+    }
+  }
+
+  /** Hands over if not done yet and waits until the child has started (or failed to). */
+  waitForStart(): void {
+    if (!this.#sent) handOverThrough(this)
+    // Handing over failed: the outcome is in already.
+    if (!this.#sent) return
+    let outcome: NativeChild | unknown
+    try {
+      outcome = native(() => (this.#sent as NativeSpawnLater).wait())
+    } catch (err) {
+      outcome = err
+    }
+    this.#settle(outcome)
+  }
+
+  /** As {@link waitForStart}, unless the outcome is in already (at process exit). */
+  finish(): void {
+    if (!this.#settled) this.waitForStart()
+  }
+
+  /** The spawner thread's outcome (a native error when it failed); null when waitForStart took it first. */
+  #settle(outcome: NativeChild | Error | null | unknown): void {
+    if (outcome === null || this.#settled) return
+    this.#settled = true
+    inFlight.delete(this)
+    for (const h of this.#held) h.close()
+    outcome = fromNative(outcome)
+    if (outcome instanceof Error) {
+      this.#onReady(outcome)
+      return
+    }
+    this.#onReady(outcome as NativeChild)
+    if (this.#signal !== undefined) (outcome as NativeChild).kill(this.#signal)
+  }
+}
+
+/**
+ * Gives a queued spawn the cwd of its spawn() call (`cwd` undefined: it had none, or a joined
+ * mount namespace decides): a relative `cwd` or `root` is resolved against it, and an inherited
+ * cwd becomes that path, whatever the process's cwd is by the time the spawner thread clones.
+ */
+function pinCwd(request: NativeSpawnRequest, cwd: string | undefined): void {
+  if (cwd === undefined) return
+  if (request.root !== undefined) {
+    request.root = resolvePath(cwd, request.root)
+    return
+  }
+  request.cwd = resolvePath(cwd, request.cwd ?? '.')
+}

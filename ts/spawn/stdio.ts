@@ -1,0 +1,224 @@
+// A child's stdio streams, made lazily, and the two pieces of module state that all children
+// share: the timer that holds the event loop for running children, and the queue in which the
+// Sockets nobody has asked for yet are made a few at a time.
+import { closeSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { isMainThread } from 'node:worker_threads'
+
+import type { StdioKind } from '../native'
+
+/** Each of fds 0-2 as the native side takes it: what it becomes, or a descriptor of ours. */
+export type StdioSlot = StdioKind | number
+
+/** The native side takes descriptors as int32: a larger number would wrap to another fd. */
+export const FD_MAX = 0x7fffffff
+
+// Children that are running and referenced keep the event loop alive through one timer, as
+// child_process's handles do; the native exit notification itself does not hold the loop.
+let liveRefs = 0
+let keepAlive: NodeJS.Timeout | undefined
+
+/** Takes (1) or gives back (-1) one child's hold on the event loop. */
+export function holdLoop(delta: 1 | -1): void {
+  liveRefs += delta
+  if (liveRefs > 0 && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30)
+  if (liveRefs === 0 && keepAlive) {
+    clearInterval(keepAlive)
+    keepAlive = undefined
+  }
+}
+
+// Sockets of pipes nobody has touched yet are made from setImmediate, at most this long per loop
+// turn, in the order of the spawns.
+const WRAP_BUDGET_MS = 0.5
+const toWrap: Array<() => void> = []
+let wrapped = 0
+
+/**
+ * Runs `wrap` (which makes Sockets, about 20 us each) soon, within a per-turn budget, so that a
+ * burst of spawns does not hold the loop for them. A worker runs it at once: it may end before
+ * its next turn, and with it any wrap it had planned (and workers never hand over, so nothing is
+ * gained by waiting).
+ */
+export function wrapSoon(wrap: () => void): void {
+  if (!isMainThread) wrap()
+  else if (toWrap.push(wrap) === 1) setImmediate(wrapSome)
+}
+
+function wrapSome(): void {
+  const end = performance.now() + WRAP_BUDGET_MS
+  try {
+    while (wrapped < toWrap.length && performance.now() < end) toWrap[wrapped++]()
+  } finally {
+    // Whatever one wrap threw, the others still get theirs.
+    if (wrapped < toWrap.length) setImmediate(wrapSome)
+    else {
+      toWrap.length = 0
+      wrapped = 0
+    }
+  }
+}
+
+type Reading = { _read: (n: number) => void }
+
+/** Opens the 'pipe' slots of `slots`: the parent's ends, or undefined when that failed. */
+export interface PipeOpener {
+  openPipes(slots: StdioSlot[]): number[] | undefined
+}
+
+/**
+ * The parent's side of fds 0-2 of one child. A pipe's Socket is made when it is first asked for,
+ * or in the background by {@link wrapSoon}; always before the child's exit is handled. The pipes
+ * of a child handed to the spawner thread are opened at its hand-over or when a stream is asked
+ * for first, and their output is read only once 'spawn' has been emitted.
+ */
+export class Stdio {
+  /** The parent's pipe ends; -1 where there is none. */
+  #fds = [-1, -1, -1]
+  /** The Socket on each: null where there is no pipe, undefined where it is not made yet. */
+  #streams: Array<Socket | null | undefined> = [null, null, null]
+  /** Output streams (1, 2) not closed yet: as in child_process, 'close' waits for them. */
+  #openOutputs = 0
+  /** The stdio of a pending child whose pipes are not open yet, and what opens them. */
+  #planned: { slots: StdioSlot[]; opener: PipeOpener } | undefined
+  /** Whether output Sockets made now wait for 'spawn' before they read. */
+  #holding = false
+  /** The held reads, started once 'spawn' has been emitted. */
+  #afterSpawn: Array<() => void> = []
+  #referenced = true
+  readonly #onOutputClosed: () => void
+
+  /** @param onOutputClosed called when stdout or stderr closes. */
+  constructor(onOutputClosed: () => void) {
+    this.#onOutputClosed = onOutputClosed
+  }
+
+  /** Whether stdout or stderr (when they are pipes) are still open. */
+  get outputsOpen(): boolean {
+    return this.#openOutputs > 0
+  }
+
+  /** Takes the parent's pipe ends of a started child (or of a pending one's opened pipes). */
+  attach(fds: number[]): void {
+    this.#fds = fds.slice(0, 3)
+    this.#streams = this.#fds.map((fd) => (fd < 0 ? null : undefined))
+    this.#openOutputs = this.#fds.filter((fd, i) => i !== 0 && fd >= 0).length
+    if (this.#streams.includes(undefined)) wrapSoon(() => this.wrapAll())
+  }
+
+  /**
+   * The pipes of a child handed to the spawner thread: not opened in the burst of spawns itself,
+   * but by `opener` at the hand-over or when a stream is asked for first.
+   */
+  plan(slots: StdioSlot[], opener: PipeOpener): void {
+    this.#planned = { slots, opener }
+    this.#streams = slots.map((s) => (s === 'pipe' ? undefined : null))
+    this.#openOutputs = slots.filter((s, i) => i !== 0 && s === 'pipe').length
+    this.#holding = true
+  }
+
+  /** Opens the planned pipes now, if they are not open yet. */
+  openPlanned(): void {
+    const planned = this.#planned
+    if (!planned) return
+    this.#planned = undefined
+    const fds = planned.opener.openPipes(planned.slots)
+    // A failed open fails the spawn at its hand-over; its streams exist, and are over.
+    if (fds) this.attach(fds)
+    else this.end()
+  }
+
+  /** For a child that never ran: its pipes (as `slots` has them) exist and are over. */
+  endUnstarted(slots: StdioSlot[]): void {
+    this.#streams = slots.map((s) => (s === 'pipe' ? undefined : null))
+    this.end()
+  }
+
+  /**
+   * For a child that will not run: every stream is destroyed, and a pipe that has none yet (or
+   * was never opened) gets one that is destroyed already, so that `stdout` and the others stay
+   * the same non-null objects a caller may hold, as in child_process.
+   */
+  end(): void {
+    this.#planned = undefined
+    this.#streams = this.#streams.map((s, i) => {
+      if (s !== undefined) {
+        s?.destroy()
+        return s
+      }
+      if (this.#fds[i] >= 0) closeSync(this.#fds[i])
+      const over = new Socket()
+      over.destroy()
+      return over
+    })
+    this.#fds = [-1, -1, -1]
+  }
+
+  /** Makes every Socket not made yet. */
+  wrapAll(): void {
+    for (let i = 0; i < 3; i++) this.get(i)
+  }
+
+  /** The Socket on fd `i` (made now if need be), or null when fd `i` is not a pipe. */
+  get(i: number): Socket | null {
+    if (this.#streams[i] === undefined) this.openPlanned()
+    const made = this.#streams[i]
+    if (made !== undefined) return made
+    const hold = this.#holding && i !== 0
+    const s = new Socket({
+      fd: this.#fds[i],
+      readable: i !== 0,
+      writable: i === 0,
+      manualStart: hold,
+    } as ConstructorParameters<typeof Socket>[0])
+    this.#streams[i] = s
+    if (hold) this.#holdReads(s)
+    if (i === 0) {
+      // A reader that stops early must not crash the parent with EPIPE on stdin.
+      s.on('error', () => {})
+    } else {
+      s.once('close', () => {
+        this.#openOutputs--
+        this.#onOutputClosed()
+      })
+    }
+    if (!this.#referenced) s.unref()
+    return s
+  }
+
+  /**
+   * Defers the socket's first read (Readable's `_read`, which starts reading the pipe) until
+   * 'spawn' has been emitted, however the caller consumes the stream meanwhile.
+   */
+  #holdReads(s: Socket): void {
+    const read = (s as unknown as Reading)._read
+    let wanted: number | undefined
+    ;(s as unknown as Reading)._read = (n: number) => {
+      wanted = n
+    }
+    this.#afterSpawn.push(() => {
+      ;(s as unknown as Reading)._read = read
+      if (wanted !== undefined) read.call(s, wanted)
+    })
+  }
+
+  /** 'spawn' is being emitted: Sockets made from now on read at once. */
+  spawning(): void {
+    this.#holding = false
+  }
+
+  /** 'spawn' has been emitted: the held reads start. */
+  spawned(): void {
+    for (const go of this.#afterSpawn.splice(0)) go()
+  }
+
+  ref(): void {
+    this.#referenced = true
+    for (const s of this.#streams) s?.ref()
+  }
+
+  unref(): void {
+    this.#referenced = false
+    for (const s of this.#streams) s?.unref()
+  }
+}

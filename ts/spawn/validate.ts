@@ -1,0 +1,191 @@
+// The checks only spawn's options need, each reading a value once and returning what the native
+// request takes. The shared helpers and the wording are ts/validate.ts's.
+import { constants as osConstants } from 'node:os'
+
+import { native } from '../errors'
+import { binding } from '../loader'
+import { Namespace } from '../namespace'
+import type { IdMapLine, TimeOffsets } from '../native'
+import type { NamespaceType } from '../types'
+import {
+  invalidArgType,
+  invalidArgValue,
+  received,
+  unknownSignal,
+  validateCString,
+  validateInteger,
+  validateObject,
+  validatePath,
+  validatePid,
+  validateTypes,
+} from '../validate'
+import { FD_MAX, type StdioSlot } from './stdio'
+
+/** A signal as a number: a name from os.constants.signals, or a number from 0 to 64. */
+export function signalNumber(sig: unknown): number {
+  if (typeof sig === 'number') {
+    if (Number.isInteger(sig) && sig >= 0 && sig <= 64) return sig
+  } else if (typeof sig === 'string') {
+    const n = (osConstants.signals as Record<string, number>)[sig]
+    if (n !== undefined) return n
+  }
+  // As child_process: the same code for kill() and for the signal options.
+  throw unknownSignal(sig)
+}
+
+/**
+ * Copies an array, reading its length and each element exactly once and refusing holes (which
+ * `every` and `forEach` skip, and which would reach the native side as undefined).
+ */
+function readArray<T>(a: unknown[], name: string, each: (v: unknown, i: number) => T): T[] {
+  const n = a.length
+  const out: T[] = []
+  for (let i = 0; i < n; i++) {
+    if (!(i in a)) throw invalidArgValue(name, a, `must be an array without holes (index ${i} is empty)`)
+    out.push(each(a[i], i))
+  }
+  return out
+}
+
+export function readArgs(args: unknown): string[] {
+  if (args === undefined) return []
+  if (!Array.isArray(args)) throw invalidArgType('args', 'an instance of Array', args)
+  return readArray(args, 'args', (a, i) => validateCString(a, `args[${i}]`))
+}
+
+/** An id map as given, each entry's fields read once: [inside, outside, count] lines. */
+/** Explicit map lines, read into the shape the native side takes. */
+export type MapLines = IdMapLine[]
+
+export function readIdMap(m: unknown, name: string): 'root' | 'current' | MapLines | undefined {
+  if (m === undefined || m === 'root' || m === 'current') return m
+  if (!Array.isArray(m) || m.length === 0) {
+    throw invalidArgValue(name, m, "must be 'root', 'current' or a non-empty array of { inside, outside, count }")
+  }
+  return readArray(m, name, (e, i) => {
+    const entry = e as { inside?: unknown; outside?: unknown; count?: unknown } | null | undefined
+    const line = [entry?.inside, entry?.outside, entry?.count]
+    if (!line.every((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff) || line[2] === 0) {
+      throw invalidArgValue(
+        `${name}[${i}]`,
+        e,
+        'must have integer inside, outside and count from 0 to 4294967295 (count > 0)',
+        RangeError,
+      )
+    }
+    const [inside, outside, count] = line as [number, number, number]
+    return { inside, outside, count }
+  })
+}
+
+/** A uid or gid: an integer from 0 to 4294967294 ((uid_t)-1 means "unchanged" to the kernel). */
+export function validateId(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= 0xffffffff) {
+    throw invalidArgValue(name, v, 'must be an integer from 0 to 4294967294', RangeError)
+  }
+  return v as number
+}
+
+export function optionalPath(v: unknown, name: string): string | undefined {
+  return v === undefined ? undefined : validatePath(v, name)
+}
+
+/**
+ * The environment as "K=V" strings. A name must be one setenv(3) would take (not empty, no '='):
+ * `{ 'A=B': 'x' }` would otherwise reach the command as A with the value 'B=x'.
+ */
+export function readEnv(env: unknown): string[] | undefined {
+  if (env === undefined) return undefined
+  if (env === null || typeof env !== 'object') throw invalidArgType('options.env', 'of type object', env)
+  const list: string[] = []
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue
+    if (k === '' || k.includes('=') || k.includes('\0')) {
+      throw invalidArgValue(
+        'options.env',
+        k,
+        "must have names that are not empty and contain neither '=' nor null bytes",
+      )
+    }
+    // As child_process: a value is used as its string.
+    const value = `${v as string}`
+    if (value.includes('\0'))
+      throw invalidArgValue(`options.env[${received(k)}]`, value, 'must be a string without null bytes')
+    list.push(`${k}=${value}`)
+  }
+  return list
+}
+
+/** The kernel's HOST_NAME_MAX: sethostname(2) refuses longer names with EINVAL. */
+const HOSTNAME_MAX_BYTES = 64
+
+export function validateHostname(v: unknown): string | undefined {
+  const name = optionalPath(v, 'options.hostname')
+  if (name !== undefined && Buffer.byteLength(name) > HOSTNAME_MAX_BYTES) {
+    throw invalidArgValue('options.hostname', name, `must be at most ${HOSTNAME_MAX_BYTES} bytes long`, RangeError)
+  }
+  return name
+}
+
+/** Seconds, each an integer (0 when left out). */
+export function readTimeOffsets(v: unknown): TimeOffsets | undefined {
+  if (v === undefined) return undefined
+  const t = validateObject(v, 'options.timeOffsets')
+  const seconds = (clock: keyof TimeOffsets): number => {
+    const s = t[clock] ?? 0
+    if (!Number.isInteger(s))
+      throw invalidArgValue(`options.timeOffsets.${clock}`, s, 'must be an integer number of seconds')
+    return s as number
+  }
+  return { monotonic: seconds('monotonic'), boottime: seconds('boottime') }
+}
+
+/** Each of fds 0, 1, 2 as the native side takes it: 'inherit', 'ignore', 'pipe' or a descriptor. */
+export function readStdio(stdio: unknown): StdioSlot[] {
+  if (typeof stdio !== 'string' && !Array.isArray(stdio)) {
+    throw invalidArgType('options.stdio', 'of type string or an instance of Array', stdio)
+  }
+  return [0, 1, 2].map((i) => stdioSlot(typeof stdio === 'string' ? stdio : stdio[i], i))
+}
+
+function stdioSlot(s: unknown, i: number): StdioSlot {
+  if (s === 'pipe' || s === null || s === undefined) return 'pipe'
+  if (s === 'inherit' || s === 'ignore') return s
+  const fd = typeof s === 'number' ? s : typeof s === 'object' ? (s as { fd?: unknown }).fd : undefined
+  if (typeof fd === 'number') return validateInteger(fd, `options.stdio[${i}]`, 0, FD_MAX)
+  throw invalidArgValue(
+    `options.stdio[${i}]`,
+    s,
+    "must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd",
+  )
+}
+
+/** `join` as given: handles, or the target to open them from (opened only after validation). */
+export type JoinRead = { handles: Namespace[] } | { pid: number; types: NamespaceType[] | undefined }
+
+export function readJoin(join: unknown): JoinRead {
+  if (join === undefined) return { handles: [] }
+  if (Array.isArray(join)) {
+    return {
+      handles: readArray(join, 'options.join', (h, i) => {
+        if (!(h instanceof Namespace)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', h)
+        return h
+      }),
+    }
+  }
+  const o = validateObject(join, 'options.join')
+  const pid = validatePid(o.pid, 'options.join.pid')
+  const types = o.types === undefined ? undefined : validateTypes(o.types, 'options.join.types')
+  return { pid, types }
+}
+
+/** The handles to enter, and those of them opened here (closed once the child has started). */
+export function openJoin(join: JoinRead): { handles: Namespace[]; opened: Namespace[] } {
+  if ('handles' in join) return { handles: join.handles, opened: [] }
+  // One pidfd for all of them (they are all the target's, even if its pid is reused meanwhile),
+  // and nsenter's rules, in one native call: a user namespace we already share is left out
+  // (setns to one's own is EINVAL), and without types every namespace we share (--all).
+  const opened = native(() => binding().openPidJoins(join.pid, join.types)).map((n) => Namespace.wrap(n))
+  return { handles: opened, opened }
+}
