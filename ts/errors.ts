@@ -156,15 +156,20 @@ const ERRNOS: Record<string, Explain> = {
   EEXIST: (r) => `${r.syscall}: ${r.path ?? 'the path'} already exists`,
 }
 
+/** A table's entry for `key`, never one of Object.prototype's ('toString' is no errno). */
+function entry(table: Record<string, Explain>, key: string): Explain | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined
+}
+
 /** Why the kernel said no, in words that name the rule and what to do instead. */
 function explain(r: NamespaceErrorFields): string {
   const t = r.nsType ?? 'namespace'
   const where = r.path ? ` (${r.path})` : r.pid !== undefined ? ` (pid ${r.pid})` : ''
-  const rule = RULES[r.code]?.(r, t, where)
+  const rule = entry(RULES, r.code)?.(r, t, where)
   if (rule !== undefined) return rule
   if (r.step) return stepMessage(r)
-  const denied = r.code === 'EPERM' || r.code === 'EACCES' ? PERMISSION[r.syscall]?.(r, t, where) : undefined
-  return denied ?? ERRNOS[r.code]?.(r, t, where) ?? `${r.syscall} failed with ${r.code}${where}`
+  const denied = r.code === 'EPERM' || r.code === 'EACCES' ? entry(PERMISSION, r.syscall)?.(r, t, where) : undefined
+  return denied ?? entry(ERRNOS, r.code)?.(r, t, where) ?? `${r.syscall} failed with ${r.code}${where}`
 }
 
 const NOT_MAPPED =
