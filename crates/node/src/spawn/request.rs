@@ -10,7 +10,7 @@ use napi_derive::napi;
 use nsjs_sys::spawn::{self, SpawnSpec, Stdio};
 use nsjs_sys::{environ, this_thread, Error, Step};
 
-use crate::error::{to_js, Result};
+use crate::error::{IntoNapi, Result};
 use crate::ns_type::NsType;
 
 /// One line of a uid_map or gid_map: `count` ids from `inside` on are `outside` on in the parent.
@@ -204,6 +204,6 @@ fn environment(env: Option<Vec<String>>, generation: Option<i64>) -> nsjs_sys::R
 /// thread's process.env writes to.
 #[napi]
 pub fn hold_environment(env: Env) -> Result<i64> {
-  on_main_thread("environ").map_err(|e| to_js(&env, e))?;
+  on_main_thread("environ").napi(&env)?;
   Ok(environ::hold() as i64)
 }
