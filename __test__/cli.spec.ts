@@ -15,6 +15,7 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
+import type { LsEntry } from '../ts/cli/format'
 import { Namespace } from '../ts/index'
 import { nsfsMounts, nsLink, ROOT, target, tempDir } from './helpers'
 
@@ -42,17 +43,6 @@ function tool(cmd: string, args: string[], input?: string): Run {
   return done(spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 30_000 }))
 }
 
-interface LsRow {
-  ns: number
-  type: string
-  nprocs: number
-  pid: number | null
-  user: string | null
-  command: string | null
-  path: string | null
-  paths: string[]
-  owner?: number | null
-}
 interface LsnsRow {
   ns: number
   type: string
@@ -69,7 +59,7 @@ function lsns(args: string[]): LsnsRow[] {
     .namespaces
 }
 
-function nsjsLs(args: string[]): LsRow[] {
+function nsjsLs(args: string[]): LsEntry[] {
   const r = nsjs(['ls', '--json', ...args])
   if (r.status !== 0) throw new Error(`nsjs ls: ${r.stderr}`)
   return JSON.parse(r.stdout).namespaces

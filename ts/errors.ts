@@ -1,6 +1,6 @@
 import { getSystemErrorName } from 'node:util'
 
-import type { NsType, Step } from './native'
+import type { NsType, RuleCode, Step } from './native'
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 
 /** The fields of a {@link NamespaceError}: what the native layer reports, the errno named. */
@@ -63,8 +63,8 @@ const CONFIG: Record<NamespaceType, string> = {
 /** A message from the facts, `t` the type's name ('namespace' when none) and `where` the path or pid. */
 type Explain = (r: NamespaceErrorFields, t: string, where: string) => string | undefined
 
-/** The library's own rules, and ESRCH: explained by code alone, before any step hint. */
-const RULES: Record<string, Explain> = {
+/** The library's own rules (every one: the type says so), and ESRCH: explained by code alone, before any step hint. */
+const RULES: Record<RuleCode | 'ESRCH', Explain> = {
   ERR_NS_CLOSED: () => 'the namespace handle is closed',
   ERR_NS_NOT_NAMESPACE: (r) => `${r.path ?? 'the file'} is not a namespace file (it is not on nsfs)`,
   ERR_NS_TYPE_MISMATCH: (r) => `${r.path ?? 'the namespace'} is a ${r.nsType} namespace, not a ${r.expected} namespace`,

@@ -143,6 +143,7 @@ export interface NativeSpawnRequest {
   stdio: Array<StdioKind | number>
 }
 
+/** A namespace type, by the name /proc/<pid>/ns/ gives it. */
 export type NsType = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'time' | 'user' | 'uts'
 
 /**
@@ -162,6 +163,9 @@ export declare function openStdioPipes(stdio: Array<StdioKind | number>): Native
 
 /** The propagation set recursively on "/" in a new mount namespace. */
 export type Propagation = 'private' | 'slave' | 'shared' | 'unchanged'
+
+/** A rule the library enforces itself: `NamespaceError.code` where there is no errno. */
+export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID'
 
 /** What /proc/<pid>/setgroups of a new user namespace says. */
 export type SetGroups = 'allow' | 'deny'

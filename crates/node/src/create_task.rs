@@ -10,8 +10,8 @@ use nsjs_sys::create;
 
 use crate::caller_thread;
 use crate::error::{IntoNapi, Result};
+use crate::mirror::NsType;
 use crate::namespace::NativeNamespace;
-use crate::ns_type::NsType;
 
 #[napi(ts_return_type = "Promise<NativeNamespace>")]
 pub fn create<'env>(env: &'env Env, ns_type: NsType) -> Result<Object<'env>> {

@@ -11,8 +11,7 @@ use napi::bindgen_prelude::{JsObjectValue, JsValue, Object};
 use napi::Env;
 use nsjs_sys::Error;
 
-use crate::ns_type::NsType;
-use crate::step::Step;
+use crate::mirror::{NsType, RuleCode, Step};
 
 /// The `name` of the errors built here: the mark `fromNative` looks for.
 pub const NAME: &str = "NativeNamespaceError";
@@ -32,7 +31,7 @@ fn object<'env>(env: &'env Env, e: &Error) -> Result<Object<'env>> {
   o.set_named_property("name", NAME)?;
   // napi_create_error sets `code` to the napi status; only a rule has a code of its own.
   match e.rule {
-    Some(rule) => o.set_named_property("code", rule.code())?,
+    Some(rule) => o.set_named_property("code", RuleCode::from(rule))?,
     None => o.delete_named_property("code").map(drop)?,
   }
   o.set_named_property("errno", e.errno)?;

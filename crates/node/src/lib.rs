@@ -5,7 +5,6 @@ mod caller_thread;
 mod create_task;
 mod error;
 mod list_task;
+mod mirror;
 mod namespace;
-mod ns_type;
 mod spawn;
-mod step;

@@ -6,7 +6,7 @@ use nsjs_sys::list::{self, Filter, NsInfo};
 
 use crate::caller_thread;
 use crate::error::Result;
-use crate::ns_type::NsType;
+use crate::mirror::NsType;
 
 #[napi(object)]
 pub struct NamespaceInfo {

@@ -9,7 +9,7 @@ use nsjs_sys::error::Rule;
 use nsjs_sys::{persist, this_thread, Error, NsHandle};
 
 use crate::error::{to_js, IntoNapi, Result};
-use crate::ns_type::{type_list, NsType};
+use crate::mirror::{type_list, NsType};
 
 #[napi(custom_finalize)]
 pub struct NativeNamespace {

@@ -24,7 +24,7 @@ pub enum Rule {
 }
 
 impl Rule {
-  pub fn code(self) -> &'static str {
+  pub const fn code(self) -> &'static str {
     match self {
       Rule::NotNamespace => "ERR_NS_NOT_NAMESPACE",
       Rule::TypeMismatch => "ERR_NS_TYPE_MISMATCH",

@@ -11,8 +11,8 @@ use nsjs_sys::spawn::{self, Child};
 use nsjs_sys::{exit_watch, Error, NsHandle, Step};
 
 use crate::error::{to_js, IntoNapi, Result};
+use crate::mirror::{type_list, NsType};
 use crate::namespace::NativeNamespace;
-use crate::ns_type::{type_list, NsType};
 
 #[napi]
 pub struct NativeChild {

@@ -11,7 +11,7 @@ use nsjs_sys::spawn::{self, SpawnSpec, Stdio};
 use nsjs_sys::{environ, this_thread, Error, Step};
 
 use crate::error::{IntoNapi, Result};
-use crate::ns_type::NsType;
+use crate::mirror::NsType;
 
 /// One line of a uid_map or gid_map: `count` ids from `inside` on are `outside` on in the parent.
 #[napi(object)]
