@@ -1,7 +1,7 @@
 // spawn() and exec(): commands inside existing namespaces (nsenter) and new ones (unshare).
 import { spawn as cpSpawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 import test from 'ava'
@@ -443,6 +443,29 @@ test('a uid alone drops our supplementary groups, as child_process does', async 
   t.is(r.stdout.trim(), 'Groups:')
 })
 
+test('noNewPrivs: a set-user-ID program run as uid 65534 gains nothing', async (t) => {
+  // A set-user-ID-root copy of id(1): without no_new_privs execve makes its effective uid 0.
+  const dir = tempDir(t)
+  chmodSync(dir, 0o755)
+  const suid = join(dir, 'id')
+  copyFileSync('/usr/bin/id', suid)
+  chmodSync(suid, 0o4755)
+  const euid = async (noNewPrivs?: boolean) => (await exec(suid, ['-u'], { uid: 65534, noNewPrivs })).stdout.trim()
+  t.is(await euid(), '0', 'the set-user-ID bit works here')
+  t.is(await euid(false), '0')
+  t.is(await euid(true), '65534')
+  const status = await exec('grep', ['^NoNewPrivs:', '/proc/self/status'], { noNewPrivs: true })
+  t.is(status.stdout.trim(), 'NoNewPrivs:\t1')
+  // It comes after every step that needs privilege: a rootless sandbox still builds.
+  const boxed = await exec('id', ['-u'], {
+    unshare: ['user', 'pid', 'mnt'],
+    uidMap: 'root',
+    mountProc: true,
+    noNewPrivs: true,
+  })
+  t.is(boxed.stdout, '0\n')
+})
+
 test('exec rejects a non-zero exit with its output and status, like execFile', async (t) => {
   const e = await t.throwsAsync(exec('sh', ['-c', 'echo out; echo err >&2; exit 3']))
   t.like(e, { stdout: 'out\n', stderr: 'err\n', code: 3, signal: null })
@@ -787,6 +810,15 @@ test("spawn refuses bad options with Node's codes and wording before any syscall
       'ERR_OUT_OF_RANGE',
       /^The value of "options\.timeout" is out of range\. It must be an integer\./,
     ],
+    // A truthy non-boolean was read as false: no /proc, no pivot, no new session, privileges kept.
+    ...(['mountProc', 'pivotRoot', 'detached', 'noNewPrivs'] as const).map(
+      (k): [() => unknown, typeof TypeError, string, RegExp] => [
+        () => spawn('true', [], { [k]: 'yes' as unknown as boolean }),
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        new RegExp(`^The "options\\.${k}" property must be of type boolean\\. Received type string \\('yes'\\)$`),
+      ],
+    ),
     [
       () => spawn('true', [], { timeout: '5' as unknown as number }),
       TypeError,

@@ -139,6 +139,7 @@ export interface NativeSpawnRequest {
   rootInJoinedUser?: boolean
   dieWithParent?: number
   newSession: boolean
+  noNewPrivs: boolean
   /** Fds 0..2 (inherited where missing). */
   stdio: Array<StdioKind | number>
 }

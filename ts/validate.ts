@@ -104,6 +104,13 @@ export function validateInteger(v: unknown, name: string, min: number, max: numb
   return v
 }
 
+/** A boolean option: `undefined` is the default, anything but true or false a TypeError. */
+export function validateBoolean(v: unknown, name: string, fallback = false): boolean {
+  if (v === undefined) return fallback
+  if (typeof v !== 'boolean') throw invalidArgType(name, 'of type boolean', v)
+  return v
+}
+
 /** One of `allowed`, as Node's validateOneOf checks it (ERR_INVALID_ARG_VALUE, a TypeError). */
 export function validateOneOf<T extends string>(v: unknown, name: string, allowed: readonly T[]): T {
   if (!(allowed as readonly unknown[]).includes(v)) {

@@ -9,6 +9,7 @@ import type { IdMapLine, NativeSpawnRequest } from '../native'
 import type { NamespaceType } from '../types'
 import {
   invalidArgType,
+  validateBoolean,
   validateCString,
   validateInteger,
   validateObject,
@@ -102,6 +103,12 @@ export interface SpawnOptions {
   dieWithParent?: boolean | NodeJS.Signals | number
   /** Start the child in a new session (setsid). */
   detached?: boolean
+  /**
+   * Set no_new_privs (PR_SET_NO_NEW_PRIVS) just before execve: neither the command nor anything
+   * it runs can gain privileges through execve (set-user-ID and set-group-ID bits, file
+   * capabilities are ignored), as bubblewrap always does. It cannot be unset. Default false.
+   */
+  noNewPrivs?: boolean
   /** Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
   /** Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. */
@@ -154,6 +161,7 @@ const SPAWN_KEYS = [
   'gid',
   'dieWithParent',
   'detached',
+  'noNewPrivs',
   'stdio',
   'signal',
   'timeout',
@@ -247,6 +255,10 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       : o.dieWithParent === true
         ? osConstants.signals.SIGKILL
         : signalNumber(o.dieWithParent)
+  const mountProc = validateBoolean(o.mountProc, 'options.mountProc')
+  const pivotRoot = validateBoolean(o.pivotRoot, 'options.pivotRoot')
+  const detached = validateBoolean(o.detached, 'options.detached')
+  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs')
   const stdio = readStdio(o.stdio ?? 'pipe')
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal)
@@ -299,17 +311,18 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       gidMap: idMapLines(gidMapRead, egid),
       setgroups,
       hostname,
-      mountProc: o.mountProc === true,
+      mountProc,
       propagation,
       timeOffsets,
       root,
-      pivotRoot: o.pivotRoot === true,
+      pivotRoot,
       cwd,
       uid,
       gid,
       rootInJoinedUser,
       dieWithParent,
-      newSession: o.detached === true,
+      newSession: detached,
+      noNewPrivs,
       stdio,
     },
     args: argv,

@@ -96,6 +96,7 @@ pub struct NativeSpawnRequest {
   pub root_in_joined_user: Option<bool>,
   pub die_with_parent: Option<i32>,
   pub new_session: bool,
+  pub no_new_privs: bool,
   /// Fds 0..2 (inherited where missing).
   #[napi(ts_type = "Array<StdioKind | number>")]
   pub stdio: Vec<StdioSlot>,
@@ -130,6 +131,7 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       root_in_joined_user: req.root_in_joined_user.unwrap_or(false),
       die_with_parent: req.die_with_parent,
       new_session: req.new_session,
+      no_new_privs: req.no_new_privs,
       stdio: stdio(&req.stdio)?,
     })
   }

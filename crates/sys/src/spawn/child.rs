@@ -126,6 +126,9 @@ fn run(a: &Args<'_>) -> ! {
     // Changing uid or gid (and entering a user namespace) cleared the first one.
     arm_parent_death_signal(a, sig);
   }
+  if p.no_new_privs {
+    check(a, k::set_no_new_privs(), Site::NoNewPrivs, None);
+  }
   set_stdio(a);
   check(a, k::cloexec_from(3), Site::CloseRange, None);
   k::unblock_all_signals();

@@ -76,6 +76,11 @@ pub fn set_pdeathsig(sig: i32) -> isize {
   unsafe { raw::call(libc::SYS_prctl, &[libc::PR_SET_PDEATHSIG as usize, sig as usize]) }
 }
 
+pub fn set_no_new_privs() -> isize {
+  // SAFETY: integer arguments; the kernel requires the unused ones to be 0.
+  unsafe { raw::call(libc::SYS_prctl, &[libc::PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0, 0]) }
+}
+
 pub fn setns(fd: i32, nstype: i32) -> isize {
   // SAFETY: integer arguments.
   unsafe { raw::call(libc::SYS_setns, &[fd as usize, nstype as usize]) }

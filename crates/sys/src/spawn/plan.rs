@@ -61,6 +61,7 @@ pub struct Plan {
   pub uid: Option<u32>,
   pub pdeathsig: Option<i32>,
   pub new_session: bool,
+  pub no_new_privs: bool,
   /// The descriptor each of 0, 1, 2 becomes; None: inherited.
   pub stdio: [Option<RawFd>; 3],
   /// /dev/null opened by the parent for `Stdio::Null`: the child may no longer see the parent's
@@ -264,6 +265,7 @@ impl Plan {
       uid: spec.uid.or(root_there),
       pdeathsig: spec.die_with_parent,
       new_session: spec.new_session,
+      no_new_privs: spec.no_new_privs,
       stdio,
       _dev_null: dev_null,
       parent_pid: std::process::id() as i32,

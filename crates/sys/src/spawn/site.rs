@@ -64,6 +64,7 @@ sites! {
   SelfSetgroups => Setgroups, "write";
   SelfUidMap => UidMap, "write";
   SelfGidMap => GidMap, "write";
+  NoNewPrivs => Prctl, "prctl";
 }
 
 impl Site {

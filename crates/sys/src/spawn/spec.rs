@@ -80,6 +80,8 @@ pub struct SpawnSpec {
   /// The signal the child gets when the thread that spawned it exits (PR_SET_PDEATHSIG).
   pub die_with_parent: Option<i32>,
   pub new_session: bool,
+  /// Set PR_SET_NO_NEW_PRIVS just before execve.
+  pub no_new_privs: bool,
   pub stdio: [Stdio; 3],
 }
 
@@ -109,6 +111,7 @@ impl SpawnSpec {
       root_in_joined_user: false,
       die_with_parent: None,
       new_session: false,
+      no_new_privs: false,
       stdio: [Stdio::Inherit; 3],
     }
   }
