@@ -343,12 +343,7 @@ async function breakdown({ n, rounds, cBinary }) {
     file: '/bin/true',
     argv: ['/bin/true'],
     env,
-    join: [],
     unshare: ['uts'],
-    mountProc: false,
-    propagation: 'private',
-    pivotRoot: false,
-    newSession: false,
     stdio: ['ignore', 'ignore', 'ignore'],
   })
   const nodeVariant = (start) => async () => {

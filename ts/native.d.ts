@@ -105,7 +105,10 @@ export interface NamespaceInfo {
   paths: Array<string>
 }
 
-/** One spawn, as ts/spawn/options.ts `normalize()` resolves the options. */
+/**
+ * One spawn, as ts/spawn/options.ts `normalize()` resolves the options. What a plain spawn
+ * leaves at its default may be absent (false, none, 'private'), so a new option is optional here.
+ */
 export interface NativeSpawnRequest {
   file: string
   argv: Array<string>
@@ -121,25 +124,25 @@ export interface NativeSpawnRequest {
    * the main thread).
    */
   path?: string
-  join: Array<JoinFd>
-  unshare: Array<NsType>
+  join?: Array<JoinFd>
+  unshare?: Array<NsType>
   uidMap?: Array<IdMapLine>
   gidMap?: Array<IdMapLine>
   setgroups?: SetGroups
   hostname?: string
-  mountProc: boolean
-  propagation: Propagation
+  mountProc?: boolean
+  propagation?: Propagation
   timeOffsets?: TimeOffsets
   root?: string
-  pivotRoot: boolean
+  pivotRoot?: boolean
   cwd?: string
   uid?: number
   gid?: number
   /** uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule). */
   rootInJoinedUser?: boolean
   dieWithParent?: number
-  newSession: boolean
-  noNewPrivs: boolean
+  newSession?: boolean
+  noNewPrivs?: boolean
   /** Fds 0..2 (inherited where missing). */
   stdio: Array<StdioKind | number>
 }

@@ -151,7 +151,7 @@ export class PendingSpawn {
     if (n.stdio.includes('pipe')) stdio.plan(n.stdio, this)
     // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
     // path of ours would mean something else there.
-    this.#cwd = request.join.some((j) => j.nsType === 'mnt') ? undefined : currentCwd()
+    this.#cwd = n.joined.some((h) => h.type === 'mnt') ? undefined : currentCwd()
     // The environment of now, for a child that inherits it: what process.env is at the call, as
     // for a child started at once (released when handed over, which every queued spawn is).
     if (request.env === undefined) request.envGeneration = binding().holdEnvironment()

@@ -65,7 +65,8 @@ pub enum StdioKind {
 /// A slot of `stdio`: a kind, or a descriptor of the parent's.
 pub type StdioSlot = Either<StdioKind, i32>;
 
-/// One spawn, as ts/spawn/options.ts `normalize()` resolves the options.
+/// One spawn, as ts/spawn/options.ts `normalize()` resolves the options. What a plain spawn
+/// leaves at its default may be absent (false, none, 'private'), so a new option is optional here.
 #[napi(object)]
 pub struct NativeSpawnRequest {
   pub file: String,
@@ -78,25 +79,25 @@ pub struct NativeSpawnRequest {
   /// thread's process.env.PATH, read in JS (native code never reads the process environment off
   /// the main thread).
   pub path: Option<String>,
-  pub join: Vec<JoinFd>,
-  pub unshare: Vec<NsType>,
+  pub join: Option<Vec<JoinFd>>,
+  pub unshare: Option<Vec<NsType>>,
   pub uid_map: Option<Vec<IdMapLine>>,
   pub gid_map: Option<Vec<IdMapLine>>,
   pub setgroups: Option<SetGroups>,
   pub hostname: Option<String>,
-  pub mount_proc: bool,
-  pub propagation: Propagation,
+  pub mount_proc: Option<bool>,
+  pub propagation: Option<Propagation>,
   pub time_offsets: Option<TimeOffsets>,
   pub root: Option<String>,
-  pub pivot_root: bool,
+  pub pivot_root: Option<bool>,
   pub cwd: Option<String>,
   pub uid: Option<u32>,
   pub gid: Option<u32>,
   /// uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule).
   pub root_in_joined_user: Option<bool>,
   pub die_with_parent: Option<i32>,
-  pub new_session: bool,
-  pub no_new_privs: bool,
+  pub new_session: Option<bool>,
+  pub no_new_privs: Option<bool>,
   /// Fds 0..2 (inherited where missing).
   #[napi(ts_type = "Array<StdioKind | number>")]
   pub stdio: Vec<StdioSlot>,
@@ -114,24 +115,24 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       argv: req.argv,
       env,
       path: req.path,
-      join: req.join.into_iter().map(|j| (j.fd, j.ns_type.into())).collect(),
-      unshare: req.unshare.into_iter().map(Into::into).collect(),
+      join: req.join.unwrap_or_default().into_iter().map(|j| (j.fd, j.ns_type.into())).collect(),
+      unshare: req.unshare.unwrap_or_default().into_iter().map(Into::into).collect(),
       uid_map: req.uid_map.map(id_map),
       gid_map: req.gid_map.map(id_map),
       setgroups: req.setgroups.map(Into::into),
       hostname: req.hostname,
-      mount_proc: req.mount_proc,
-      propagation: req.propagation.into(),
+      mount_proc: req.mount_proc.unwrap_or(false),
+      propagation: req.propagation.map_or(spawn::Propagation::Private, Into::into),
       time_offsets: req.time_offsets.map(|t| (t.monotonic, t.boottime)),
       root: req.root,
-      pivot_root: req.pivot_root,
+      pivot_root: req.pivot_root.unwrap_or(false),
       cwd: req.cwd,
       uid: req.uid,
       gid: req.gid,
       root_in_joined_user: req.root_in_joined_user.unwrap_or(false),
       die_with_parent: req.die_with_parent,
-      new_session: req.new_session,
-      no_new_privs: req.no_new_privs,
+      new_session: req.new_session.unwrap_or(false),
+      no_new_privs: req.no_new_privs.unwrap_or(false),
       stdio: stdio(&req.stdio)?,
     })
   }
