@@ -143,6 +143,8 @@ export interface NativeSpawnRequest {
   dieWithParent?: number
   newSession?: boolean
   noNewPrivs?: boolean
+  /** A minimal init as PID 1 of a new pid namespace, the command its child. */
+  init?: boolean
   /** Fds 0..2 (inherited where missing). */
   stdio: Array<StdioKind | number>
 }
@@ -197,7 +199,7 @@ export declare function spawnerAvailable(): boolean
 export type StdioKind = 'inherit' | 'ignore' | 'pipe'
 
 /** Where a spawn (or a thread's restore) failed: `NamespaceError.step`. */
-export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'restore'
+export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'init' | 'restore'
 
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {

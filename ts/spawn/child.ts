@@ -296,6 +296,13 @@ export class NsChildProcess extends EventEmitter {
    * Sends a signal (default SIGTERM) through the child's pidfd, so a reused pid can never be hit.
    * Returns false when the child has already exited. For a child handed to the spawner thread and
    * not started yet, the signal (the last one asked for) is sent as soon as it starts.
+   *
+   * A child that is PID 1 of a new pid namespace (`unshare: ['pid']` without `init`) is that
+   * namespace's init, and the kernel drops every signal an init has not caught, blocked or
+   * ignored (its SigCgt, SigBlk, SigIgn in /proc/<pid>/status), except SIGKILL and SIGSTOP. So
+   * such a signal is sent as SIGKILL when its default action terminates (SIGSTOP when it stops):
+   * it ends the child as it would end any other process, and the exit reports SIGKILL. The same
+   * holds for `timeout`, `signal` and `[Symbol.dispose]`.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const n = signalNumber(signal)
@@ -337,8 +344,8 @@ export class NsChildProcess extends EventEmitter {
   /**
    * For `using child = spawn(...)`: when the scope ends, a child that was not killed yet gets
    * SIGTERM through its pidfd, as child_process's `[Symbol.dispose]` does (Node 20+); one that
-   * has ended is left alone. It does not wait for the exit (`await child.exited` does), and, as
-   * with `kill()`, the first process of a new pid namespace ignores SIGTERM unless it handles it.
+   * has ended is left alone. It does not wait for the exit (`await child.exited` does). As with
+   * `kill()`, the first process of a new pid namespace that does not handle SIGTERM gets SIGKILL.
    *
    * @example
    * {

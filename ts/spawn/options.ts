@@ -65,9 +65,13 @@ export interface SpawnOptions {
   join?: JoinOption
   /** New namespaces for the child, like unshare(1). */
   unshare?: NamespaceType[]
-  /** uid_map of a new user namespace (implies unshare 'user'). */
+  /** uid_map of a new user namespace (implies unshare 'user'); 'root' and 'current' map the gid too. */
   uidMap?: IdMap
-  /** gid_map of a new user namespace (implies unshare 'user'). */
+  /**
+   * gid_map of a new user namespace (implies unshare 'user'). Default: with `uidMap` 'root' or
+   * 'current', the same keyword (and setgroups 'deny'), as `unshare --map-root-user` maps both;
+   * with explicit `uidMap` lines, none.
+   */
   gidMap?: IdMap
   /** /proc/<pid>/setgroups of a new user namespace. Default 'deny' with gidMap 'root'/'current' or when not root. */
   setgroups?: 'allow' | 'deny'
@@ -109,9 +113,22 @@ export interface SpawnOptions {
    * capabilities are ignored), as bubblewrap always does. It cannot be unset. Default false.
    */
   noNewPrivs?: boolean
+  /**
+   * Put a minimal init in the new pid namespace (implies unshare 'pid'), as bubblewrap and tini
+   * do: PID 1 stays nsjs's (allocation-free, in the child), runs the command as its child (pid 2),
+   * forwards every signal it can catch to it (so `kill()`, `timeout` and `signal` reach the
+   * command with the signal asked for), reaps orphaned processes, and exits with the command's
+   * exit code, or 128 + N when signal N ended it (an init cannot die of a signal it sends
+   * itself), which ends everything else in the namespace. `pid` is the init's. Default false.
+   */
+  init?: boolean
   /** Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
-  /** Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. */
+  /**
+   * Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. As with
+   * `kill()`, a child that is PID 1 of a new pid namespace and has no handler for `killSignal`
+   * gets SIGKILL instead.
+   */
   signal?: AbortSignal
   /**
    * Milliseconds after which the child is killed with `killSignal` and `exited` rejects: an
@@ -162,6 +179,7 @@ const SPAWN_KEYS = [
   'dieWithParent',
   'detached',
   'noNewPrivs',
+  'init',
   'stdio',
   'signal',
   'timeout',
@@ -235,7 +253,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const join = readJoin(o.join)
   const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
   const uidMapRead = readIdMap(o.uidMap, 'options.uidMap')
-  const gidMapRead = readIdMap(o.gidMap, 'options.gidMap')
+  const gidMapGiven = readIdMap(o.gidMap, 'options.gidMap')
   const setgroupsOpt =
     o.setgroups === undefined ? undefined : validateOneOf(o.setgroups, 'options.setgroups', SETGROUPS)
   const hostname = validateHostname(o.hostname)
@@ -259,6 +277,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const pivotRoot = validateBoolean(o.pivotRoot, 'options.pivotRoot')
   const detached = validateBoolean(o.detached, 'options.detached')
   const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs')
+  const init = validateBoolean(o.init, 'options.init')
   const stdio = readStdio(o.stdio ?? 'pipe')
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal)
@@ -269,9 +288,15 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
 
   // defaults: those that follow from other options or from who we are. Only id maps need our
   // ids (two native calls per spawn otherwise).
-  const ids = uidMapRead !== undefined || gidMapRead !== undefined
+  const ids = uidMapRead !== undefined || gidMapGiven !== undefined
   const euid = ids ? (process.geteuid?.() ?? 0) : 0
   const egid = ids ? (process.getegid?.() ?? 0) : 0
+  // uidMap 'root' or 'current' alone maps the gid the same way, as unshare --map-root-user and
+  // --map-current-user do (with setgroups 'deny', below); without it the command's gid would be
+  // unmapped (65534). Not when setgroups 'allow' was asked for unprivileged: the kernel would
+  // then refuse the gid_map, which it only accepts from us once setgroups says 'deny'.
+  const gidMapRead =
+    gidMapGiven ?? (typeof uidMapRead === 'string' && (setgroupsOpt !== 'allow' || euid === 0) ? uidMapRead : undefined)
   const setgroups =
     setgroupsOpt ?? (gidMapRead !== undefined && (typeof gidMapRead === 'string' || euid !== 0) ? 'deny' : undefined)
   // With an explicit map that leaves out our own id, the child's id would be unmapped (shown as
@@ -323,6 +348,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       dieWithParent,
       newSession: detached,
       noNewPrivs,
+      init,
       stdio,
     },
     args: argv,

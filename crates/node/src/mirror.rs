@@ -93,6 +93,7 @@ mirror! {
     Clone = "clone",
     Env = "env",
     Stdio = "stdio",
+    Init = "init",
     Restore = "restore",
   }
 }

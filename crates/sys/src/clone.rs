@@ -44,7 +44,7 @@ impl Stack {
   }
 
   /// The initial stack pointer: stacks grow down on every Linux target we build for.
-  fn top(&self) -> *mut libc::c_void {
+  pub(crate) fn top(&self) -> *mut libc::c_void {
     // SAFETY: one past the end of our own mapping, 16-byte aligned since len is page-aligned.
     unsafe { self.base.cast::<u8>().add(self.len).cast() }
   }

@@ -62,6 +62,8 @@ steps! {
   Env = "env",
   /// The stdio request was not one the spawn understands.
   Stdio = "stdio",
+  /// `init`: the init's signalfd, or starting the command as its child.
+  Init = "init",
   /// Putting the calling thread back in the namespace it had before `enter`.
   Restore = "restore",
 }

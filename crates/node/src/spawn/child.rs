@@ -39,7 +39,7 @@ impl NativeChild {
   #[napi]
   pub fn kill(&self, env: Env, signal: i32) -> Result<bool> {
     let Some(pidfd) = &self.pidfd else { return Ok(false) };
-    match spawn::kill(pidfd.as_fd(), signal) {
+    match spawn::kill(pidfd.as_fd(), self.pid, signal) {
       Ok(()) => Ok(true),
       Err(e) if e.errno == libc::ESRCH => Ok(false),
       Err(e) => Err(to_js(&env, e.pid(self.pid))),

@@ -98,6 +98,8 @@ pub struct NativeSpawnRequest {
   pub die_with_parent: Option<i32>,
   pub new_session: Option<bool>,
   pub no_new_privs: Option<bool>,
+  /// A minimal init as PID 1 of a new pid namespace, the command its child.
+  pub init: Option<bool>,
   /// Fds 0..2 (inherited where missing).
   #[napi(ts_type = "Array<StdioKind | number>")]
   pub stdio: Vec<StdioSlot>,
@@ -133,6 +135,7 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       die_with_parent: req.die_with_parent,
       new_session: req.new_session.unwrap_or(false),
       no_new_privs: req.no_new_privs.unwrap_or(false),
+      init: req.init.unwrap_or(false),
       stdio: stdio(&req.stdio)?,
     })
   }

@@ -10,12 +10,13 @@ use std::ffi::c_void;
 use super::child_syscalls as k;
 use super::exec_path;
 use super::handshake::{ChildEnds, Report};
+use super::init;
 use super::plan::Plan;
 use super::site::Site;
 use crate::ns_type::NsType;
 
 /// The exit code of a child that failed before execve, as the shell uses for "cannot execute".
-const FAILED: i32 = 127;
+pub(super) const FAILED: i32 = 127;
 
 /// Linux has signals 1..=64; rt_sigaction refuses SIGKILL and SIGSTOP, which need no reset.
 const LAST_SIGNAL: i32 = 64;
@@ -42,7 +43,7 @@ fn fail(a: &Args<'_>, site: Site, ns: Option<NsType>, errno: i32) -> ! {
 
 /// Passes a successful result through, turns -errno into a report.
 #[inline(always)]
-fn check(a: &Args<'_>, ret: isize, site: Site, ns: Option<NsType>) -> isize {
+pub(super) fn check(a: &Args<'_>, ret: isize, site: Site, ns: Option<NsType>) -> isize {
   if ret < 0 {
     fail(a, site, ns, ret.wrapping_neg() as i32);
   }
@@ -129,6 +130,15 @@ fn run(a: &Args<'_>) -> ! {
   if p.no_new_privs {
     check(a, k::set_no_new_privs(), Site::NoNewPrivs, None);
   }
+  if let Some(top) = p.init_stack_top() {
+    init::run(a, top)
+  }
+  finish(a)
+}
+
+/// The last steps, which belong to the command alone (with `init`, to the init's child): its
+/// stdio, no other descriptor across execve, the signal mask, execve.
+pub(super) fn finish(a: &Args<'_>) -> ! {
   set_stdio(a);
   check(a, k::cloexec_from(3), Site::CloseRange, None);
   k::unblock_all_signals();

@@ -170,3 +170,55 @@ pub unsafe fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]
   // SAFETY: `path` is NUL-terminated and the caller vouches for `argv` and `envp`.
   unsafe { raw::call(libc::SYS_execve, &[s(path), w(argv.as_ptr()), w(envp.as_ptr())]) }
 }
+
+/// Every signal but SIGKILL and SIGSTOP (which cannot be caught), as the kernel's 64-bit set.
+pub const CATCHABLE: u64 = !((1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1)));
+
+/// A close-on-exec signalfd for the signals in `mask` (which must be blocked to be read there).
+pub fn signalfd(mask: u64) -> isize {
+  // SAFETY: `mask` is a valid 8-byte sigset for the duration of the call.
+  unsafe { raw::call(libc::SYS_signalfd4, &[usize::MAX, w(&mask), SIGSET_SIZE, libc::SFD_CLOEXEC as usize]) }
+}
+
+pub fn kill(pid: i32, sig: i32) -> isize {
+  // SAFETY: integer arguments.
+  unsafe { raw::call(libc::SYS_kill, &[pid as usize, sig as usize]) }
+}
+
+/// Reaps any one child that has ended, without waiting: (pid, wait status); pid 0 when none has
+/// ended, -errno (ECHILD: no child left).
+pub fn reap_any() -> (isize, i32) {
+  let mut status: i32 = 0;
+  // SAFETY: `status` is a writable int; no rusage is asked for.
+  let pid = unsafe {
+    raw::call(libc::SYS_wait4, &[usize::MAX, w(&mut status as *mut i32), libc::WNOHANG as usize, 0])
+  };
+  (pid, status)
+}
+
+/// Closes every descriptor from `first` to `last` inclusive.
+pub fn close_range(first: u32, last: u32) -> isize {
+  // SAFETY: integer arguments.
+  unsafe { raw::call(libc::SYS_close_range, &[first as usize, last as usize, 0]) }
+}
+
+/// Starts `f(arg)` on `stack_top` as a child sharing this process's memory, which waits until that
+/// child has exec'ed or exited (vfork). Only for a process with memory of its own (the init of a
+/// pid namespace, cloned without CLONE_VM): glibc's clone sets errno on failure, read back here.
+///
+/// # Safety
+/// `stack_top` must be the top of a mapped stack, and `f` must obey clone_on's contract.
+pub unsafe fn vfork_on(
+  stack_top: *mut libc::c_void,
+  f: crate::clone::ChildFn,
+  arg: *mut libc::c_void,
+) -> isize {
+  let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+  // SAFETY: the caller vouches for the stack and `f`; `arg` is passed through.
+  let pid = unsafe { libc::clone(f, stack_top, flags, arg) };
+  if pid < 0 {
+    // SAFETY: this process's own errno (see above), read right after the failed call.
+    return -(unsafe { *libc::__errno_location() } as isize);
+  }
+  pid as isize
+}

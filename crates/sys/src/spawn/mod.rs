@@ -10,6 +10,8 @@
 //! - `handshake`: the typed parent<->child protocol (the go byte, the failure report), `site` the
 //!   places in the child where a syscall can fail, each with its step and syscall.
 //! - `id_maps`: a new user namespace's setgroups, uid_map and gid_map, in their one order.
+//! - `signal`: `kill`, with PID 1 of a new pid namespace's exception.
+//! - `init`: the minimal init that `init: true` leaves as PID 1 of a new pid namespace.
 //! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
 
 mod child;
@@ -17,8 +19,10 @@ mod child_syscalls;
 mod exec_path;
 mod handshake;
 mod id_maps;
+mod init;
 mod parent;
 mod plan;
+mod signal;
 mod site;
 pub mod spawner;
 mod spec;
@@ -28,6 +32,7 @@ mod tests;
 
 use std::os::fd::BorrowedFd;
 
+pub use signal::kill;
 pub use spec::{Child, IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
 
 use crate::error::Result;
@@ -37,11 +42,6 @@ use crate::syscall;
 /// whose `step` names the stage (setns, uid_map, execve, ...), and leaves no process behind.
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   parent::spawn(spec)
-}
-
-/// Sends `sig` through the pidfd, so a reused pid can never receive it. ESRCH once reaped.
-pub fn kill(pidfd: BorrowedFd<'_>, sig: i32) -> Result<()> {
-  syscall::pidfd_send_signal(pidfd, sig)
 }
 
 /// Ends a child nobody may leave running (a failed spawn, an unwatchable one) and reaps it.

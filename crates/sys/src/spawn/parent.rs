@@ -16,7 +16,7 @@ use crate::this_thread;
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let plan = Plan::build(spec)?;
   let pipes = Pipes::new(plan.needs_handshake())?;
-  let stack = StackLease::take(!plan.needs_handshake())?;
+  let stack = StackLease::take(plan.vfork())?;
   let plan = &plan;
   let args = child::Args { plan, pipes: pipes.child_ends() };
 
@@ -24,7 +24,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   if plan.share_memory {
     flags |= libc::CLONE_VM;
   }
-  if !plan.needs_handshake() {
+  if plan.vfork() {
     // The parent sleeps until the child has exec'ed or exited, so the child may use its memory.
     flags |= libc::CLONE_VFORK;
   }

@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use super::exec_path;
 use super::id_maps::IdMaps;
 use super::spec::{IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
+use crate::clone::{Stack, STACK_SIZE};
 use crate::error::{Error, Result};
 use crate::ns_type::NsType;
 use crate::step::Step;
@@ -62,6 +63,9 @@ pub struct Plan {
   pub pdeathsig: Option<i32>,
   pub new_session: bool,
   pub no_new_privs: bool,
+  /// The command's stack when the child stays as the pid namespace's init (`init`), mapped here
+  /// so that the child, which may not allocate, has it in its copy of our memory.
+  init_stack: Option<Stack>,
   /// The descriptor each of 0, 1, 2 becomes; None: inherited.
   pub stdio: [Option<RawFd>; 3],
   /// /dev/null opened by the parent for `Stdio::Null`: the child may no longer see the parent's
@@ -165,6 +169,7 @@ impl Plan {
     imply(NsType::Uts, spec.hostname.is_some());
     imply(NsType::Mnt, spec.mount_proc || spec.pivot_root);
     imply(NsType::Time, spec.time_offsets.is_some());
+    imply(NsType::Pid, spec.init);
     unshare.sort_by_key(|t| t.position());
     unshare.dedup();
 
@@ -239,7 +244,8 @@ impl Plan {
       argv,
       _env: env_owned,
       envp,
-      share_memory: !joins.iter().any(|(_, t)| *t == NsType::Time),
+      // An init never execs: it must not keep our memory shared (nor us waiting in vfork).
+      share_memory: !spec.init && !joins.iter().any(|(_, t)| *t == NsType::Time),
       ppid_may_be_zero: parent_joins.iter().any(|(_, t)| *t == NsType::Pid)
         || clone_ns_flags & libc::CLONE_NEWPID != 0,
       parent_joins,
@@ -266,11 +272,27 @@ impl Plan {
       pdeathsig: spec.die_with_parent,
       new_session: spec.new_session,
       no_new_privs: spec.no_new_privs,
+      init_stack: if spec.init {
+        Some(Stack::new(STACK_SIZE).map_err(|e| e.step(Step::Clone))?)
+      } else {
+        None
+      },
       stdio,
       _dev_null: dev_null,
       parent_pid: std::process::id() as i32,
       late_user,
     })
+  }
+
+  /// Where the command's stack starts when the child stays as init.
+  pub fn init_stack_top(&self) -> Option<*mut libc::c_void> {
+    self.init_stack.as_ref().map(|s| s.top())
+  }
+
+  /// Whether the parent may wait for the child in vfork: not when the child must wait for the
+  /// parent (`needs_handshake`), nor when it never execs (an init).
+  pub fn vfork(&self) -> bool {
+    !self.needs_handshake() && self.init_stack.is_none()
   }
 
   /// The user namespace is born with the child, and its maps can only be written from outside

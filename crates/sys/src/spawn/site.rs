@@ -65,6 +65,8 @@ sites! {
   SelfUidMap => UidMap, "write";
   SelfGidMap => GidMap, "write";
   NoNewPrivs => Prctl, "prctl";
+  InitSignalfd => Init, "signalfd";
+  InitClone => Init, "clone";
 }
 
 impl Site {

@@ -82,6 +82,9 @@ pub struct SpawnSpec {
   pub new_session: bool,
   /// Set PR_SET_NO_NEW_PRIVS just before execve.
   pub no_new_privs: bool,
+  /// Stay PID 1 of the new pid namespace (implied) as a minimal init that runs the command as
+  /// its child, forwards signals to it and reaps orphans (see `init`).
+  pub init: bool,
   pub stdio: [Stdio; 3],
 }
 
@@ -112,6 +115,7 @@ impl SpawnSpec {
       die_with_parent: None,
       new_session: false,
       no_new_privs: false,
+      init: false,
       stdio: [Stdio::Inherit; 3],
     }
   }

@@ -268,7 +268,7 @@ fn joins_a_pid_namespace_and_restores_the_thread() {
   assert_eq!(lines[0], "2", "{out}");
   assert_eq!(lines[1], format!("pid:[{}]", pid_ns.inode()));
   assert!(NsHandle::current_for_children(NsType::Pid).unwrap().same_as(&before));
-  kill(init.pidfd.as_fd(), libc::SIGKILL).unwrap();
+  kill(init.pidfd.as_fd(), init.pid, libc::SIGKILL).unwrap();
   assert_eq!(wait(&init), (-1, libc::SIGKILL));
 }
 
@@ -314,9 +314,51 @@ fn signals_are_reset_to_default() {
 #[test]
 fn kill_reports_the_signal() {
   let c = spawn(&spec(&["sleep", "100"])).unwrap();
-  kill(c.pidfd.as_fd(), libc::SIGTERM).unwrap();
+  kill(c.pidfd.as_fd(), c.pid, libc::SIGTERM).unwrap();
   assert_eq!(wait(&c), (-1, libc::SIGTERM));
-  assert_eq!(kill(c.pidfd.as_fd(), libc::SIGTERM).unwrap_err().errno, libc::ESRCH);
+  assert_eq!(kill(c.pidfd.as_fd(), c.pid, libc::SIGTERM).unwrap_err().errno, libc::ESRCH);
+}
+
+#[test]
+fn pid_one_without_a_handler_is_killed_and_one_with_a_handler_gets_the_signal() {
+  let mut s = spec(&["sleep", "100"]);
+  s.unshare = vec![NsType::Pid];
+  let c = spawn(&s).unwrap();
+  kill(c.pidfd.as_fd(), c.pid, libc::SIGTERM).unwrap();
+  assert_eq!(wait(&c), (-1, libc::SIGKILL), "dropped by an init, so sent as SIGKILL");
+  let mut s = spec(&["sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.02; done"]);
+  s.unshare = vec![NsType::Pid];
+  let (r, w) = syscall::pipe().unwrap();
+  s.stdio[1] = Stdio::Fd(w.as_raw_fd());
+  let c = spawn(&s).unwrap();
+  drop(w);
+  let mut line = [0u8; 6];
+  File::from(r).read_exact(&mut line).unwrap();
+  kill(c.pidfd.as_fd(), c.pid, libc::SIGTERM).unwrap();
+  assert_eq!(wait(&c), (7, 0), "caught, so delivered as asked");
+}
+
+#[test]
+fn init_runs_the_command_as_pid_2_forwards_signals_and_passes_its_status() {
+  let mut s = spec(&["sh", "-c", "echo $$; exit 5"]);
+  s.init = true;
+  let (r, w) = syscall::pipe().unwrap();
+  s.stdio[1] = Stdio::Fd(w.as_raw_fd());
+  let c = spawn(&s).unwrap();
+  drop(w);
+  let mut out = String::new();
+  File::from(r).read_to_string(&mut out).unwrap();
+  assert_eq!(out, "2\n");
+  assert_eq!(wait(&c), (5, 0));
+  let mut s = spec(&["sleep", "100"]);
+  s.init = true;
+  let c = spawn(&s).unwrap();
+  kill(c.pidfd.as_fd(), c.pid, libc::SIGTERM).unwrap();
+  assert_eq!(wait(&c), (128 + libc::SIGTERM, 0), "the command died of SIGTERM, not the init of SIGKILL");
+  let mut s = spec(&["/nonexistent/x"]);
+  s.init = true;
+  let e = spawn(&s).unwrap_err();
+  assert_eq!((e.errno, e.step), (libc::ENOENT, Some(Step::Execve)));
 }
 
 #[test]
@@ -374,7 +416,7 @@ impl MiniRoot {
 
 impl Drop for MiniRoot {
   fn drop(&mut self) {
-    let _ = kill(self.holder.pidfd.as_fd(), libc::SIGKILL);
+    let _ = kill(self.holder.pidfd.as_fd(), self.holder.pid, libc::SIGKILL);
     let _ = syscall::waitid_pidfd(self.holder.pidfd.as_fd(), false);
     // Never a recursive removal: the directories are empty here, and /usr is only bound inside
     // the holder's namespace.
@@ -531,7 +573,7 @@ fn joining_a_user_namespace_and_making_a_nested_one() {
   s.unshare = vec![NsType::User];
   s.uid_map = Some(vec![IdMapLine { inside: 0, outside: 0, count: 1 }]);
   let out = stdout_of(s);
-  kill(target.pidfd.as_fd(), libc::SIGKILL).unwrap();
+  kill(target.pidfd.as_fd(), target.pid, libc::SIGKILL).unwrap();
   wait(&target);
   let inner = out.strip_prefix("0\n").expect("root inside the nested namespace");
   assert_ne!(inner, format!("user:[{}]", outer.inode()), "a new user namespace, not the joined one");
