@@ -1,9 +1,12 @@
 // Sandboxes from spawn() (issue 11): PID 1 of a new pid namespace and `init`, id maps as
 // unshare -r makes them. Cases after bubblewrap's tests/test-run.sh, written for spawn().
+import { mkdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
 import test from 'ava'
 
-import { type ExecError, exec, spawn } from '../ts/index'
-import { asNobody, CATCH_FIELDS, zombieChildren } from './helpers'
+import { type ExecError, exec, type MountEntry, NamespaceError, spawn } from '../ts/index'
+import { asNobody, CATCH_FIELDS, mountsBelow, tempDir, zombieChildren } from './helpers'
 
 /** Milliseconds from now until `child` has exited, with how it ended. */
 function exitAfter(
@@ -149,5 +152,169 @@ test('init is checked as a boolean before anything starts', (t) => {
   t.throws(() => spawn('true', [], { init: 'yes' as unknown as boolean }), {
     code: 'ERR_INVALID_ARG_TYPE',
     message: 'The "options.init" property must be of type boolean. Received type string (\'yes\')',
+  })
+})
+
+/** A root of /usr (read-only) and the merged-/usr links, with proc, dev and a small /tmp. */
+const USR_BOX: MountEntry[] = [
+  { type: 'bind', source: '/usr', target: '/usr', readonly: true },
+  { type: 'symlink', target: '/bin', linkTo: 'usr/bin' },
+  { type: 'symlink', target: '/lib', linkTo: 'usr/lib' },
+  { type: 'symlink', target: '/lib64', linkTo: 'usr/lib64' },
+  { type: 'proc', target: '/proc' },
+  { type: 'dev', target: '/dev' },
+  { type: 'tmpfs', target: '/tmp', size: 1 << 20, mode: 0o1777 },
+  { type: 'file', target: '/etc/passwd', data: 'root:x:0:0::/:/bin/sh\n' },
+  { type: 'dir', target: '/home/u', mode: 0o700 },
+]
+
+const BOX_SCRIPT = [
+  'echo $(ls /)',
+  'touch /usr/x 2>/dev/null && echo wrote-usr || echo usr-readonly',
+  'echo hi > /tmp/f && cat /tmp/f',
+  'grep NoNewPrivs /proc/self/status | tr -d "\\t"',
+  'stat -c "%a" /tmp /home /home/u /etc/passwd | tr "\\n" " "; echo',
+  'stat -f -c "%b %S" /tmp',
+  'echo $(ls /dev)',
+  'echo x > /dev/null && test -c /dev/null && test -c /dev/urandom && echo dev-ok',
+  'echo $(ls /proc | grep -c "^[0-9]")',
+].join('; ')
+
+function checkBox(t: import('ava').ExecutionContext, out: string): void {
+  const lines = out.split('\n')
+  t.is(lines[0], 'bin dev etc home lib lib64 proc tmp usr', 'only what it was given')
+  t.is(lines[1], 'usr-readonly')
+  t.is(lines[2], 'hi')
+  t.is(lines[3], 'NoNewPrivs:1', 'noNewPrivs is the default in a sandbox')
+  t.is(lines[4], '1777 700 700 666 ')
+  const [blocks, size] = lines[5].split(' ').map(Number)
+  t.is(blocks * size, 1 << 20, 'the tmpfs has the size asked for')
+  t.is(lines[6], 'core fd full null ptmx pts random shm stderr stdin stdout tty urandom zero')
+  t.is(lines[7], 'dev-ok')
+  // sh, the subshell of $(...), ls and grep: its own processes, not ours.
+  t.true(Number(lines[8]) <= 5, `its /proc shows its own processes (${lines[8]})`)
+}
+
+test('a tmpfs root sees only its mounts: read-only bind, tmpfs size, /dev, /proc', async (t) => {
+  const ours = (): string[] => ['/usr', '/dev', '/proc'].flatMap((d) => mountsBelow(d))
+  const before = ours()
+  const r = await exec('/bin/sh', ['-c', BOX_SCRIPT], { unshare: ['pid'], root: 'tmpfs', mounts: USR_BOX })
+  checkBox(t, r.stdout)
+  t.deepEqual(ours(), before, 'nothing made in the sandbox reached our mounts')
+})
+
+test('as uid 65534: the same rootless sandbox, in a new user namespace', (t) => {
+  const out = asNobody(`
+    const { exec } = nsjs
+    exec('/bin/sh', ['-c', ${JSON.stringify(BOX_SCRIPT)}], {
+      unshare: ['user', 'pid'], uidMap: 'root', root: 'tmpfs', mounts: ${JSON.stringify(USR_BOX)},
+    }).then((r) => console.log(JSON.stringify(r.stdout)), (e) => console.log(JSON.stringify(String(e))))`) as string
+  checkBox(t, out)
+})
+
+test('a failed mount names its index and target; nothing is left mounted', async (t) => {
+  const dir = tempDir(t)
+  const mounts: MountEntry[] = [
+    { type: 'tmpfs', target: `${dir}/a` },
+    { type: 'dir', target: `${dir}/b` },
+    { type: 'bind', source: '/nonexistent/source', target: `${dir}/c` },
+  ]
+  const e = await t.throwsAsync(exec('true', [], { mounts }))
+  t.true(e instanceof NamespaceError)
+  t.like(e, { code: 'ENOENT', step: 'mount', mountIndex: 2, path: `${dir}/c`, syscall: 'open_tree' })
+  t.regex(e?.message ?? '', /step 'mount' \(mounts\[2\] .*\/c\) with ENOENT/)
+  t.deepEqual(mountsBelow(dir), [], 'the child mount namespace went with it')
+  const link = await t.throwsAsync(
+    exec('true', [], { mounts: [{ type: 'symlink', target: `${dir}/b`, linkTo: 'elsewhere' }] }),
+  )
+  t.like(link, { code: 'EEXIST', step: 'mount', mountIndex: 0 })
+})
+
+test("created mount points and directories get bubblewrap's permissions", async (t) => {
+  const dir = tempDir(t)
+  mkdirSync(join(dir, 'some-dir'))
+  writeFileSync(join(dir, 'some-file'), '')
+  mkdirSync(join(dir, 'existed'), { mode: 0o710 })
+  const parents: Array<[number | undefined, string]> = [
+    [undefined, '755'],
+    [0o1777, '755'],
+    [0o644, '755'],
+    [0o750, '750'],
+    [0o710, '750'],
+    [0o640, '750'],
+    [0o700, '700'],
+    [0o705, '705'],
+    [0o604, '705'],
+    [0o000, '700'],
+  ]
+  const mounts: MountEntry[] = [
+    { type: 'bind', source: join(dir, 'some-dir'), target: `${dir}/new-dir-mountpoint` },
+    { type: 'bind', source: join(dir, 'some-file'), target: `${dir}/new-file-mountpoint` },
+    { type: 'dir', target: `${dir}/set-perms`, mode: 0o1741 },
+    { type: 'dir', target: `${dir}/existed`, mode: 0o755 },
+    { type: 'dir', target: `${dir}/default-perms` },
+    ...parents.map(([mode], i): MountEntry => ({ type: 'dir', target: `${dir}/parent-${i}/dir`, mode })),
+  ]
+  await exec('true', [], { mounts })
+  const mode = (p: string): string => (statSync(join(dir, p)).mode & 0o7777).toString(8)
+  t.is(mode('new-dir-mountpoint'), '755')
+  t.is(mode('new-file-mountpoint'), '444')
+  t.is(mode('set-perms'), '1741')
+  t.is(mode('existed'), '710', 'an existing directory is left as it is')
+  t.is(mode('default-perms'), '755')
+  for (const [i, [m, want]] of parents.entries()) t.is(mode(`parent-${i}`), want, `parent of ${m?.toString(8)}`)
+})
+
+test('symlinks: made, idempotent, and a bind onto a link lands where it points', async (t) => {
+  const dir = tempDir(t)
+  const link: MountEntry = { type: 'symlink', target: `${dir}/symlink`, linkTo: '/dev/null' }
+  await exec('true', [], { mounts: [link] })
+  t.is(readlinkSync(join(dir, 'symlink')), '/dev/null')
+  await exec('true', [], { mounts: [link] })
+  const r = await exec('sh', ['-c', `ls ${dir}/dir`], {
+    mounts: [
+      { type: 'dir', target: `${dir}/dir` },
+      { type: 'symlink', target: `${dir}/link`, linkTo: 'dir' },
+      { type: 'bind', source: '/etc', target: `${dir}/link` },
+    ],
+  })
+  t.regex(r.stdout, /passwd/)
+})
+
+test('an absolute link inside a tmpfs root resolves inside it, never to our files', async (t) => {
+  const r = await exec('/bin/sh', ['-c', 'cat /data/hostname-link/x; ls /etc'], {
+    root: 'tmpfs',
+    mounts: [
+      ...USR_BOX.slice(0, 4),
+      { type: 'dir', target: '/etc' },
+      { type: 'symlink', target: '/data', linkTo: '/etc' },
+      // /etc of the sandbox, not ours: the file lands in the tmpfs.
+      { type: 'file', target: '/data/hostname-link/x', data: 'inside\n' },
+    ],
+  })
+  t.is(r.stdout, 'inside\nhostname-link\n')
+  t.throws(() => statSync('/etc/hostname-link'), { code: 'ENOENT' })
+})
+
+test('mounts and root are checked before anything starts', (t) => {
+  const bad: Array<[unknown, string]> = [
+    ['nope', 'ERR_INVALID_ARG_TYPE'],
+    [[null], 'ERR_INVALID_ARG_TYPE'],
+    [[{ type: 'overlay', target: '/x' }], 'ERR_INVALID_ARG_VALUE'],
+    [[{ type: 'dir', target: 'relative' }], 'ERR_INVALID_ARG_VALUE'],
+    [[{ type: 'dir', target: '/' }], 'ERR_INVALID_ARG_VALUE'],
+    [[{ type: 'dir', target: '/a/../b' }], 'ERR_INVALID_ARG_VALUE'],
+    [[{ type: 'bind', target: '/x' }], 'ERR_INVALID_ARG_TYPE'],
+    [[{ type: 'tmpfs', target: '/x', size: 0 }], 'ERR_OUT_OF_RANGE'],
+    [[{ type: 'dir', target: '/x', mode: 0o10000 }], 'ERR_OUT_OF_RANGE'],
+    [[{ type: 'file', target: '/x', data: 5 }], 'ERR_INVALID_ARG_TYPE'],
+    [[{ type: 'symlink', target: '/x', linkTo: '' }], 'ERR_INVALID_ARG_VALUE'],
+  ]
+  for (const [mounts, code] of bad) {
+    t.throws(() => spawn('true', [], { mounts: mounts as MountEntry[] }), { code }, JSON.stringify(mounts))
+  }
+  t.throws(() => spawn('true', [], { root: 'tmpfs', propagation: 'shared' }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /options.propagation' must be 'private' or 'slave'/,
   })
 })

@@ -18,6 +18,8 @@ export interface NamespaceErrorFields {
   /** For ERR_NS_THREAD_ID: the process the thread `pid` belongs to. */
   tgid?: number
   step?: string
+  /** For step 'mount': the index of the entry of `mounts` that failed (`path` is its target). */
+  mountIndex?: number
 }
 
 /**
@@ -34,8 +36,10 @@ export class NamespaceError extends Error {
   readonly pid?: number
   /** For ERR_NS_THREAD_ID: the process (thread group) that the thread `pid` belongs to. */
   readonly tgid?: number
-  /** The spawn step that failed ('setns', 'uid_map', 'execve', ...). */
+  /** The spawn step that failed ('setns', 'uid_map', 'execve', 'mount', ...). */
   readonly step?: string
+  /** For step 'mount': the index of the entry of `mounts` that failed; `path` is its target. */
+  readonly mountIndex?: number
 
   constructor(message: string, fields: NamespaceErrorFields) {
     super(message)
@@ -43,7 +47,7 @@ export class NamespaceError extends Error {
     this.code = fields.code
     this.errno = fields.errno === 0 ? 0 : -Math.abs(fields.errno)
     this.syscall = fields.syscall
-    for (const k of ['nsType', 'path', 'pid', 'tgid', 'step'] as const) {
+    for (const k of ['nsType', 'path', 'pid', 'tgid', 'step', 'mountIndex'] as const) {
       if (fields[k] !== undefined) Object.defineProperty(this, k, { value: fields[k], enumerable: true })
     }
   }
@@ -203,6 +207,13 @@ const STEP_HINTS: Partial<Record<Step, Record<string, string>>> = {
     EPERM: "creating namespaces needs CAP_SYS_ADMIN; add 'user' to unshare to get it inside a new user namespace",
   },
   sethostname: { EPERM: "setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add 'user' to unshare" },
+  mount: {
+    EPERM:
+      "mounting needs CAP_SYS_ADMIN over a new mnt namespace (add 'user' to unshare); a proc entry also needs a new pid namespace",
+    ENOENT:
+      'the source, or a directory on the way to the target, does not exist (a symbolic link on the way is followed inside the sandbox)',
+    EEXIST: 'something else is already at the target (a symlink entry finds a different link or file there)',
+  },
   'mount /proc': {
     EPERM:
       "mounting /proc needs CAP_SYS_ADMIN over a new mnt namespace and a new pid namespace (unshare: ['pid', 'mnt'])",
@@ -227,7 +238,13 @@ function stepMessage(r: NamespaceErrorFields): string {
     hints?.[r.code] ??
     hints?.['*'] ??
     (r.code === 'EACCES' ? hints?.EPERM : undefined)
-  const what = r.nsType ? ` (${r.nsType})` : r.path ? ` (${r.path})` : ''
+  const what = r.nsType
+    ? ` (${r.nsType})`
+    : r.mountIndex !== undefined
+      ? ` (mounts[${r.mountIndex}] ${r.path})`
+      : r.path
+        ? ` (${r.path})`
+        : ''
   return `spawn failed at step '${r.step}'${what} with ${r.code}${hint ? `: ${hint}` : ''}`
 }
 
@@ -253,6 +270,7 @@ interface NativeError extends Error {
   path?: string
   pid?: number
   tgid?: number
+  mountIndex?: number
 }
 
 /** The mark of a {@link NativeError} (`error::NAME` in crates/node). */
@@ -265,7 +283,7 @@ function isNative(err: unknown): err is NativeError {
 /** Turns an error of the native binding into a NamespaceError; other values pass through. */
 export function fromNative(err: unknown): unknown {
   if (!isNative(err)) return err
-  const { code, errno, syscall, step, nsType, expected, path, pid, tgid } = err
+  const { code, errno, syscall, step, nsType, expected, path, pid, tgid, mountIndex } = err
   const e = namespaceError({
     code: code ?? getSystemErrorName(-errno),
     errno,
@@ -276,6 +294,7 @@ export function fromNative(err: unknown): unknown {
     pid,
     tgid,
     step,
+    mountIndex,
   })
   Error.captureStackTrace?.(e, fromNative)
   return e

@@ -15,6 +15,7 @@ export type {
   IdMap,
   IdMapEntry,
   JoinOption,
+  MountEntry,
   SpawnOptions,
   StdioOption,
 } from './spawn'

@@ -93,6 +93,24 @@ export declare function list(nsType?: NsType | undefined | null, pid?: number | 
 
 export declare function listSync(nsType?: NsType | undefined | null, pid?: number | undefined | null): Array<NamespaceInfo>
 
+/**
+ * One entry of `mounts`, checked and given its defaults by ts/spawn/mounts.ts: the fields its
+ * type takes are there.
+ */
+export interface MountEntry {
+  type: MountType
+  target: string
+  source?: string
+  readonly?: boolean
+  size?: number
+  mode?: number
+  data?: Buffer
+  linkTo?: string
+}
+
+/** What an entry of `mounts` is. */
+export type MountType = 'bind' | 'tmpfs' | 'proc' | 'dev' | 'dir' | 'file' | 'symlink'
+
 export interface NamespaceInfo {
   /** The inode number, as lsns prints it in its NS column. */
   id: number
@@ -134,6 +152,9 @@ export interface NativeSpawnRequest {
   propagation?: Propagation
   timeOffsets?: TimeOffsets
   root?: string
+  /** An empty tmpfs as the new root (`root: 'tmpfs'`). */
+  rootTmpfs?: boolean
+  mounts?: Array<MountEntry>
   pivotRoot?: boolean
   cwd?: string
   uid?: number
@@ -199,7 +220,7 @@ export declare function spawnerAvailable(): boolean
 export type StdioKind = 'inherit' | 'ignore' | 'pipe'
 
 /** Where a spawn (or a thread's restore) failed: `NamespaceError.step`. */
-export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'init' | 'restore'
+export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'mount' | 'init' | 'restore'
 
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {

@@ -9,6 +9,7 @@ import type { IdMapLine, NativeSpawnRequest } from '../native'
 import type { NamespaceType } from '../types'
 import {
   invalidArgType,
+  invalidArgValue,
   validateBoolean,
   validateCString,
   validateInteger,
@@ -17,6 +18,7 @@ import {
   validatePath,
   validateTypes,
 } from '../validate'
+import { type MountEntry, readMounts } from './mounts'
 import type { StdioSlot } from './stdio'
 import {
   type MapLines,
@@ -83,8 +85,20 @@ export interface SpawnOptions {
   propagation?: 'private' | 'slave' | 'shared' | 'unchanged'
   /** Clock offsets in seconds for a new time namespace (implies unshare 'time'). */
   timeOffsets?: { monotonic?: number; boottime?: number }
-  /** New root directory for the child (chroot, or pivot_root with `pivotRoot: true`). */
+  /**
+   * New root directory for the child (chroot, or pivot_root with `pivotRoot: true`), or
+   * `'tmpfs'`: an empty tmpfs (mode 0755) entered with pivot_root, bubblewrap's way, holding only
+   * what `mounts` puts there (implies unshare 'mnt'; a directory named tmpfs is './tmpfs').
+   */
   root?: string
+  /**
+   * Mounts, directories, files and links made in order after the namespaces, below the new root
+   * (see {@link MountEntry}); implies unshare 'mnt', whose `propagation` must then be 'private'
+   * or 'slave' so that nothing made there reaches our mounts. A failed entry rejects with a
+   * NamespaceError whose `step` is 'mount', `mountIndex` its index and `path` its target; the
+   * child's mount namespace goes with it, so nothing half-built is left mounted.
+   */
+  mounts?: MountEntry[]
   /** Enter `root` with pivot_root(2) in a new mount namespace instead of chroot(2). */
   pivotRoot?: boolean
   /** Working directory, resolved inside the new root. */
@@ -110,7 +124,8 @@ export interface SpawnOptions {
   /**
    * Set no_new_privs (PR_SET_NO_NEW_PRIVS) just before execve: neither the command nor anything
    * it runs can gain privileges through execve (set-user-ID and set-group-ID bits, file
-   * capabilities are ignored), as bubblewrap always does. It cannot be unset. Default false.
+   * capabilities are ignored), as bubblewrap always does. It cannot be unset. Default false, and
+   * true with any sandbox option (`mounts`, `root: 'tmpfs'`).
    */
   noNewPrivs?: boolean
   /**
@@ -171,6 +186,7 @@ const SPAWN_KEYS = [
   'propagation',
   'timeOffsets',
   'root',
+  'mounts',
   'pivotRoot',
   'cwd',
   'env',
@@ -259,7 +275,18 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const hostname = validateHostname(o.hostname)
   const propagation = validateOneOf(o.propagation ?? 'private', 'options.propagation', PROPAGATIONS)
   const timeOffsets = readTimeOffsets(o.timeOffsets)
-  const root = optionalPath(o.root, 'options.root')
+  const rootRead = optionalPath(o.root, 'options.root')
+  const rootTmpfs = rootRead === 'tmpfs'
+  const root = rootTmpfs ? undefined : rootRead
+  const mounts = readMounts(o.mounts)
+  const builds = rootTmpfs || (mounts?.length ?? 0) > 0
+  if (builds && (propagation === 'shared' || propagation === 'unchanged')) {
+    throw invalidArgValue(
+      'options.propagation',
+      propagation,
+      "must be 'private' or 'slave' with mounts or root: 'tmpfs' (a mount made in the sandbox must not reach ours)",
+    )
+  }
   const cwd = optionalPath(o.cwd, 'options.cwd')
   // Without an env option the main thread's process.env is the real environment (Node writes
   // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
@@ -276,7 +303,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const mountProc = validateBoolean(o.mountProc, 'options.mountProc')
   const pivotRoot = validateBoolean(o.pivotRoot, 'options.pivotRoot')
   const detached = validateBoolean(o.detached, 'options.detached')
-  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs')
+  // A sandbox option makes it the default, as bubblewrap always sets it.
+  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', builds)
   const init = validateBoolean(o.init, 'options.init')
   const stdio = readStdio(o.stdio ?? 'pipe')
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
@@ -340,6 +368,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       propagation,
       timeOffsets,
       root,
+      rootTmpfs: rootTmpfs || undefined,
+      mounts,
       pivotRoot,
       cwd,
       uid,

@@ -232,7 +232,8 @@ export class PendingSpawn {
  * cwd becomes that path, whatever the process's cwd is by the time the spawner thread clones.
  */
 function pinCwd(request: NativeSpawnRequest, cwd: string | undefined): void {
-  if (cwd === undefined) return
+  // A tmpfs root has none of our directories: a relative cwd there is from its root.
+  if (cwd === undefined || request.rootTmpfs) return
   if (request.root !== undefined) {
     request.root = resolvePath(cwd, request.root)
     return

@@ -5,7 +5,7 @@
 //!
 //! Its properties: `errno` (positive, as the kernel gives it; 0 for a rule), `code` (only for a
 //! rule the library enforces, `ERR_NS_*`), `syscall`, and where known `step`, `nsType`,
-//! `expected`, `path`, `pid`, `tgid`.
+//! `expected`, `path`, `pid`, `tgid`, `mountIndex`.
 
 use napi::bindgen_prelude::{JsObjectValue, JsValue, Object};
 use napi::Env;
@@ -53,6 +53,9 @@ fn object<'env>(env: &'env Env, e: &Error) -> Result<Object<'env>> {
   }
   if let Some(tgid) = e.tgid {
     o.set_named_property("tgid", tgid)?;
+  }
+  if let Some(i) = e.mount_index {
+    o.set_named_property("mountIndex", i)?;
   }
   Ok(o)
 }

@@ -93,6 +93,7 @@ mirror! {
     Clone = "clone",
     Env = "env",
     Stdio = "stdio",
+    Mount = "mount",
     Init = "init",
     Restore = "restore",
   }

@@ -52,6 +52,8 @@ pub struct Error {
   pub tgid: Option<i32>,
   /// The spawner step that failed ('setns', 'uid_map', 'execve', ...).
   pub step: Option<Step>,
+  /// For a failed entry of a spawn's `mounts`: its index (`path` is its target).
+  pub mount_index: Option<u32>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -68,6 +70,7 @@ impl Error {
       pid: None,
       tgid: None,
       step: None,
+      mount_index: None,
     }
   }
 
@@ -102,6 +105,10 @@ impl Error {
   }
   pub fn step(mut self, s: Step) -> Self {
     self.step = Some(s);
+    self
+  }
+  pub fn mount_index(mut self, i: u32) -> Self {
+    self.mount_index = Some(i);
     self
   }
 }

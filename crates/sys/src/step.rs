@@ -62,6 +62,9 @@ steps! {
   Env = "env",
   /// The stdio request was not one the spawn understands.
   Stdio = "stdio",
+  /// An entry of `mounts` (its index in `Error::mount_index`, its target in `path`), or making
+  /// the tmpfs of `root: 'tmpfs'`.
+  Mount = "mount",
   /// `init`: the init's signalfd, or starting the command as its child.
   Init = "init",
   /// Putting the calling thread back in the namespace it had before `enter`.

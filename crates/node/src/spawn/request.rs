@@ -4,10 +4,10 @@
 
 use std::os::fd::RawFd;
 
-use napi::bindgen_prelude::Either;
+use napi::bindgen_prelude::{Buffer, Either};
 use napi::Env;
 use napi_derive::napi;
-use nsjs_sys::spawn::{self, SpawnSpec, Stdio};
+use nsjs_sys::spawn::{self, Mount, MountKind, SpawnSpec, Stdio};
 use nsjs_sys::{environ, this_thread, Error, Step};
 
 use crate::error::{IntoNapi, Result};
@@ -62,6 +62,34 @@ pub enum StdioKind {
   Pipe,
 }
 
+/// What an entry of `mounts` is.
+#[napi(string_enum = "lowercase")]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MountType {
+  Bind,
+  Tmpfs,
+  Proc,
+  Dev,
+  Dir,
+  File,
+  Symlink,
+}
+
+/// One entry of `mounts`, checked and given its defaults by ts/spawn/mounts.ts: the fields its
+/// type takes are there.
+#[napi(object)]
+pub struct MountEntry {
+  #[napi(js_name = "type")]
+  pub kind: MountType,
+  pub target: String,
+  pub source: Option<String>,
+  pub readonly: Option<bool>,
+  pub size: Option<i64>,
+  pub mode: Option<u32>,
+  pub data: Option<Buffer>,
+  pub link_to: Option<String>,
+}
+
 /// A slot of `stdio`: a kind, or a descriptor of the parent's.
 pub type StdioSlot = Either<StdioKind, i32>;
 
@@ -89,6 +117,9 @@ pub struct NativeSpawnRequest {
   pub propagation: Option<Propagation>,
   pub time_offsets: Option<TimeOffsets>,
   pub root: Option<String>,
+  /// An empty tmpfs as the new root (`root: 'tmpfs'`).
+  pub root_tmpfs: Option<bool>,
+  pub mounts: Option<Vec<MountEntry>>,
   pub pivot_root: Option<bool>,
   pub cwd: Option<String>,
   pub uid: Option<u32>,
@@ -127,6 +158,8 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       propagation: req.propagation.map_or(spawn::Propagation::Private, Into::into),
       time_offsets: req.time_offsets.map(|t| (t.monotonic, t.boottime)),
       root: req.root,
+      root_tmpfs: req.root_tmpfs.unwrap_or(false),
+      mounts: req.mounts.unwrap_or_default().into_iter().map(mount).collect::<nsjs_sys::Result<_>>()?,
       pivot_root: req.pivot_root.unwrap_or(false),
       cwd: req.cwd,
       uid: req.uid,
@@ -139,6 +172,26 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       stdio: stdio(&req.stdio)?,
     })
   }
+}
+
+/// An entry as sys takes it; a field its type needs but lacks is EINVAL at step 'mount'.
+fn mount(m: MountEntry) -> nsjs_sys::Result<Mount> {
+  let missing = || Error::os(libc::EINVAL, "mount").step(Step::Mount).path(m.target.clone());
+  let kind = match m.kind {
+    MountType::Bind => {
+      MountKind::Bind { source: m.source.clone().ok_or_else(missing)?, readonly: m.readonly.unwrap_or(false) }
+    }
+    MountType::Tmpfs => MountKind::Tmpfs { size: m.size.map(|s| s as u64), mode: m.mode.unwrap_or(0o755) },
+    MountType::Proc => MountKind::Proc,
+    MountType::Dev => MountKind::Dev,
+    MountType::Dir => MountKind::Dir { mode: m.mode.unwrap_or(0o755) },
+    MountType::File => MountKind::File {
+      data: m.data.as_ref().map(|d| d.to_vec()).unwrap_or_default(),
+      mode: m.mode.unwrap_or(0o666),
+    },
+    MountType::Symlink => MountKind::Symlink { link_to: m.link_to.clone().ok_or_else(missing)? },
+  };
+  Ok(Mount { target: m.target, kind })
 }
 
 fn id_map(lines: Vec<IdMapLine>) -> Vec<spawn::IdMapLine> {

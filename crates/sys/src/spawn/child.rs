@@ -11,6 +11,7 @@ use super::child_syscalls as k;
 use super::exec_path;
 use super::handshake::{ChildEnds, Report};
 use super::init;
+use super::mount_steps;
 use super::plan::Plan;
 use super::site::Site;
 use crate::ns_type::NsType;
@@ -37,7 +38,11 @@ pub extern "C" fn main(arg: *mut c_void) -> libc::c_int {
 }
 
 fn fail(a: &Args<'_>, site: Site, ns: Option<NsType>, errno: i32) -> ! {
-  a.pipes.report(Report { site, ns, errno });
+  fail_report(a, Report { site, ns, errno, mount: None })
+}
+
+pub(super) fn fail_report(a: &Args<'_>, r: Report) -> ! {
+  a.pipes.report(r);
   k::exit_group(FAILED)
 }
 
@@ -87,39 +92,11 @@ fn run(a: &Args<'_>) -> ! {
   if let Some(flags) = p.propagation {
     check(a, k::mount(Some(c"none"), c"/", None, flags), Site::Propagation, Some(NsType::Mnt));
   }
-  if let Some(root) = p.root.as_deref() {
-    if p.pivot_root {
-      check(a, k::mount(Some(root), root, None, libc::MS_BIND | libc::MS_REC), Site::PivotBind, None);
-      check(a, k::chdir(root), Site::PivotChdir, None);
-      if p.mount_proc {
-        // Here, while the old root and its /proc are still in this mount namespace: without
-        // CAP_SYS_ADMIN in the initial user namespace the kernel only mounts a proc that reveals
-        // no more than one already visible (mount_too_revealing), and after the old root is
-        // detached none is, so a rootless pivotRoot with mountProc would always fail. Until the
-        // pivot a symbolic link at root/proc would lead out of the new root: refused (ENOTDIR).
-        let dir = check(
-          a,
-          k::open(c"proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC),
-          Site::ProcMount,
-          None,
-        );
-        k::close(dir as i32);
-        mount_proc(a, c"proc");
-      }
-      // With the same directory twice the old root ends up stacked under the new one, where a
-      // lazy unmount of "." removes it: no directory for it is needed inside `root`.
-      check(a, k::pivot_root(c".", c"."), Site::PivotRoot, None);
-      check(a, k::umount2(c".", libc::MNT_DETACH), Site::PivotUmount, None);
-      check(a, k::chdir(c"/"), Site::PivotChdirRoot, None);
-    } else {
-      check(a, k::chroot(root), Site::Chroot, None);
-      check(a, k::chdir(c"/"), Site::ChrootChdir, None);
-    }
-  }
+  enter_root(a);
   if let Some(cwd) = p.cwd.as_deref() {
     check(a, k::chdir(cwd), Site::Cwd, None);
   }
-  if p.mount_proc && !(p.root.is_some() && p.pivot_root) {
+  if p.mount_proc && !p.pivot_root {
     mount_proc(a, c"/proc");
   }
   set_credentials(a);
@@ -143,6 +120,72 @@ pub(super) fn finish(a: &Args<'_>) -> ! {
   check(a, k::cloexec_from(3), Site::CloseRange, None);
   k::unblock_all_signals();
   exec(a)
+}
+
+/// The new root and the `mounts` below it: a tmpfs root (`root_tmpfs`) or the `root` directory,
+/// entered with pivot_root or chroot; the entries are applied before, while their sources are
+/// still visible. Without a new root, the entries are applied below "/".
+fn enter_root(a: &Args<'_>) {
+  let p = a.plan;
+  let with_mounts = !p.mounts.is_empty();
+  if p.root_tmpfs {
+    let root = mount_steps::tmpfs_root(a);
+    mount_steps::apply_all(a, root);
+    check(a, mount_steps::enter(root), Site::MountChdir, None);
+    k::close(root);
+    pivot_into_cwd(a);
+  } else if let Some(root) = p.root.as_deref() {
+    if p.pivot_root {
+      check(a, k::mount(Some(root), root, None, libc::MS_BIND | libc::MS_REC), Site::PivotBind, None);
+      check(a, k::chdir(root), Site::PivotChdir, None);
+      if with_mounts {
+        let fd = mount_steps::open_root(a, c".");
+        mount_steps::apply_all(a, fd);
+        k::close(fd);
+      }
+      pivot_into_cwd(a);
+    } else {
+      if with_mounts {
+        let fd = mount_steps::open_root(a, root);
+        mount_steps::apply_all(a, fd);
+        k::close(fd);
+      }
+      check(a, k::chroot(root), Site::Chroot, None);
+      check(a, k::chdir(c"/"), Site::ChrootChdir, None);
+    }
+  } else if with_mounts {
+    let fd = mount_steps::open_root(a, c"/");
+    mount_steps::apply_all(a, fd);
+    k::close(fd);
+  }
+}
+
+/// pivot_root into the current directory, the old root detached; /proc mounted first with
+/// `mountProc`.
+fn pivot_into_cwd(a: &Args<'_>) {
+  if a.plan.mount_proc {
+    // Here, while the old root and its /proc are still in this mount namespace: without
+    // CAP_SYS_ADMIN in the initial user namespace the kernel only mounts a proc that reveals
+    // no more than one already visible (mount_too_revealing), and after the old root is
+    // detached none is, so a rootless pivotRoot with mountProc would always fail. Until the
+    // pivot a symbolic link at root/proc would lead out of the new root: refused (ENOTDIR).
+    if a.plan.root_tmpfs {
+      mount_steps::make_proc_dir(a);
+    }
+    let dir = check(
+      a,
+      k::open(c"proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC),
+      Site::ProcMount,
+      None,
+    );
+    k::close(dir as i32);
+    mount_proc(a, c"proc");
+  }
+  // With the same directory twice the old root ends up stacked under the new one, where a
+  // lazy unmount of "." removes it: no directory for it is needed inside `root`.
+  check(a, k::pivot_root(c".", c"."), Site::PivotRoot, None);
+  check(a, k::umount2(c".", libc::MNT_DETACH), Site::PivotUmount, None);
+  check(a, k::chdir(c"/"), Site::PivotChdirRoot, None);
 }
 
 fn mount_proc(a: &Args<'_>, target: &std::ffi::CStr) {

@@ -25,6 +25,8 @@ pub struct Report {
   pub site: Site,
   pub ns: Option<NsType>,
   pub errno: i32,
+  /// The entry of `mounts` that failed.
+  pub mount: Option<u16>,
 }
 
 pub const REPORT_LEN: usize = 8;
@@ -39,7 +41,13 @@ impl Report {
       Some(t) => t.position() as u8 + 1,
     };
     let e = self.errno.to_ne_bytes();
-    [self.site as u8, ns, 0, 0, e[0], e[1], e[2], e[3]]
+    // The mount index travels as 1 + index, 0 for none.
+    let m = match self.mount {
+      None => 0u16,
+      Some(i) => i.wrapping_add(1),
+    }
+    .to_ne_bytes();
+    [self.site as u8, ns, m[0], m[1], e[0], e[1], e[2], e[3]]
   }
 
   pub fn decode(b: [u8; REPORT_LEN]) -> Option<Report> {
@@ -48,13 +56,20 @@ impl Report {
       0 => None,
       i => Some(*NsType::ALL.get(i as usize - 1)?),
     };
-    Some(Report { site, ns, errno: i32::from_ne_bytes([b[4], b[5], b[6], b[7]]) })
+    let mount = match u16::from_ne_bytes([b[2], b[3]]) {
+      0 => None,
+      i => Some(i - 1),
+    };
+    Some(Report { site, ns, errno: i32::from_ne_bytes([b[4], b[5], b[6], b[7]]), mount })
   }
 
   pub fn into_error(self) -> Error {
     let mut e = Error::os(self.errno, self.site.syscall()).step(self.site.step());
     if let Some(t) = self.ns {
       e = e.ns(t);
+    }
+    if let Some(i) = self.mount {
+      e = e.mount_index(i as u32);
     }
     e
   }
@@ -184,19 +199,19 @@ mod tests {
   fn reports_round_trip() {
     for s in Site::ALL {
       for ns in [None, Some(NsType::Time), Some(NsType::User), Some(NsType::Net)] {
-        let r = Report { site: *s, ns, errno: libc::EPERM };
+        let r = Report { site: *s, ns, errno: libc::EPERM, mount: Some(3) };
         assert_eq!(Report::decode(r.encode()), Some(r));
       }
     }
     for t in NsType::ALL {
-      let r = Report { site: Site::Setns, ns: Some(t), errno: 0 };
+      let r = Report { site: Site::Setns, ns: Some(t), errno: 0, mount: None };
       assert_eq!(Report::decode(r.encode()).unwrap().ns, Some(t));
     }
   }
 
   #[test]
   fn an_unknown_site_is_not_decoded() {
-    let mut b = Report { site: Site::Execve, ns: None, errno: 1 }.encode();
+    let mut b = Report { site: Site::Execve, ns: None, errno: 1, mount: None }.encode();
     b[0] = Site::ALL.len() as u8;
     assert_eq!(Report::decode(b), None);
   }
@@ -207,7 +222,7 @@ mod tests {
     let child = pipes.child_ends();
     assert!(child.waits_for_go());
     // The child's side, run here on plain descriptors the parent still holds copies of.
-    child.report(Report { site: Site::Cwd, ns: None, errno: libc::ENOENT });
+    child.report(Report { site: Site::Cwd, ns: None, errno: libc::ENOENT, mount: None });
     let parent = ParentEnds { report_r: pipes.report_r, go_w: None };
     drop(pipes.report_w);
     let r = parent.read_report().unwrap().unwrap();

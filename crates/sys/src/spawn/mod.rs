@@ -12,6 +12,8 @@
 //! - `id_maps`: a new user namespace's setgroups, uid_map and gid_map, in their one order.
 //! - `signal`: `kill`, with PID 1 of a new pid namespace's exception.
 //! - `init`: the minimal init that `init: true` leaves as PID 1 of a new pid namespace.
+//! - `mounts` (planned) and `mount_steps` (done by the child, over `mount_syscalls`): `mounts`
+//!   and `root_tmpfs`.
 //! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
 
 mod child;
@@ -20,6 +22,9 @@ mod exec_path;
 mod handshake;
 mod id_maps;
 mod init;
+mod mount_steps;
+mod mount_syscalls;
+mod mounts;
 mod parent;
 mod plan;
 mod signal;
@@ -33,7 +38,7 @@ mod tests;
 use std::os::fd::BorrowedFd;
 
 pub use signal::kill;
-pub use spec::{Child, IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
+pub use spec::{Child, IdMapLine, Mount, MountKind, Propagation, SetGroups, SpawnSpec, Stdio};
 
 use crate::error::Result;
 use crate::syscall;

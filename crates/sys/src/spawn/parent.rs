@@ -56,7 +56,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   }
   if let Some(r) = pipes.read_report()? {
     let e = r.into_error();
-    return Err(match plan.path_for(r.site.step()) {
+    return Err(match plan.path_for(&r) {
       Some(p) => e.path(p),
       None => e,
     });

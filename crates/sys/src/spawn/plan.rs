@@ -8,7 +8,9 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 
 use super::exec_path;
+use super::handshake::Report;
 use super::id_maps::IdMaps;
+use super::mounts::{self, MountOp};
 use super::spec::{IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
 use crate::clone::{Stack, STACK_SIZE};
 use crate::error::{Error, Result};
@@ -52,6 +54,10 @@ pub struct Plan {
   /// mount(2) flags for "/", when the child makes a mount namespace and the caller wants a change.
   pub propagation: Option<libc::c_ulong>,
   pub root: Option<CString>,
+  /// An empty tmpfs as the new root, entered with pivot_root (`pivot_root` is set too).
+  pub root_tmpfs: bool,
+  /// The entries of `mounts`, applied below the new root.
+  pub mounts: Vec<MountOp>,
   pub pivot_root: bool,
   pub cwd: Option<CString>,
   pub mount_proc: bool,
@@ -167,7 +173,7 @@ impl Plan {
     };
     imply(NsType::User, spec.uid_map.is_some() || spec.gid_map.is_some());
     imply(NsType::Uts, spec.hostname.is_some());
-    imply(NsType::Mnt, spec.mount_proc || spec.pivot_root);
+    imply(NsType::Mnt, spec.mount_proc || spec.pivot_root || spec.root_tmpfs || !spec.mounts.is_empty());
     imply(NsType::Time, spec.time_offsets.is_some());
     imply(NsType::Pid, spec.init);
     unshare.sort_by_key(|t| t.position());
@@ -211,7 +217,16 @@ impl Plan {
       .as_deref()
       .map(|r| cstring(r, if spec.pivot_root { Step::PivotRoot } else { Step::Chroot }, "chroot"))
       .transpose()?;
-    if spec.pivot_root && root.is_none() {
+    let mounts = mounts::plan(&spec.mounts)?;
+    // A mount made in the sandbox must never propagate to ours (nor one it fails to finish).
+    let builds = spec.root_tmpfs || !mounts.is_empty();
+    if builds && matches!(spec.propagation, Propagation::Shared | Propagation::Unchanged) {
+      return Err(Error::os(libc::EINVAL, "mount").step(Step::MountPropagation));
+    }
+    if spec.root_tmpfs && spec.root.is_some() {
+      return Err(Error::os(libc::EINVAL, "pivot_root").step(Step::PivotRoot));
+    }
+    if spec.pivot_root && root.is_none() && !spec.root_tmpfs {
       return Err(Error::os(libc::EINVAL, "pivot_root").step(Step::PivotRoot));
     }
     let cwd = spec.cwd.as_deref().map(|c| cstring(c, Step::Chdir, "chdir")).transpose()?;
@@ -262,9 +277,14 @@ impl Plan {
         .map(|(mono, boot)| format!("monotonic {mono} 0\nboottime {boot} 0\n").into_bytes()),
       hostname: spec.hostname.as_ref().map(|h| h.clone().into_bytes()),
       propagation,
-      proc_private_first: spec.mount_proc && spec.root.is_none() && spec.propagation != Propagation::Private,
+      proc_private_first: spec.mount_proc
+        && spec.root.is_none()
+        && !spec.root_tmpfs
+        && spec.propagation != Propagation::Private,
       root,
-      pivot_root: spec.pivot_root,
+      root_tmpfs: spec.root_tmpfs,
+      mounts,
+      pivot_root: spec.pivot_root || spec.root_tmpfs,
       cwd,
       mount_proc: spec.mount_proc,
       gid: spec.gid.or(root_there),
@@ -301,10 +321,13 @@ impl Plan {
     self.clone_ns_flags & libc::CLONE_NEWUSER != 0
   }
 
-  /// The path an error at `step` is about, for the message the JS layer writes.
-  pub fn path_for(&self, step: Step) -> Option<String> {
+  /// The path the error of report `r` is about, for the message the JS layer writes.
+  pub fn path_for(&self, r: &Report) -> Option<String> {
     let s = |c: &Option<CString>| c.as_ref().map(|c| c.to_string_lossy().into_owned());
-    match step {
+    if let Some(i) = r.mount {
+      return self.mounts.get(i as usize).map(|m| m.target_path.clone());
+    }
+    match r.site.step() {
       Step::Execve => Some(self.file.clone()),
       Step::Chroot | Step::PivotRoot => s(&self.root),
       Step::Chdir => s(&self.cwd),

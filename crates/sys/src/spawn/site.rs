@@ -66,6 +66,17 @@ sites! {
   SelfGidMap => GidMap, "write";
   NoNewPrivs => Prctl, "prctl";
   InitSignalfd => Init, "signalfd";
+  MountMkdir => Mount, "mkdirat";
+  MountOpen => Mount, "openat2";
+  MountSource => Mount, "open_tree";
+  MountSetattr => Mount, "mount_setattr";
+  MountMove => Mount, "move_mount";
+  MountFsopen => Mount, "fsopen";
+  MountFsconfig => Mount, "fsconfig";
+  MountFsmount => Mount, "fsmount";
+  MountWrite => Mount, "write";
+  MountSymlink => Mount, "symlinkat";
+  MountChdir => Mount, "fchdir";
   InitClone => Init, "clone";
 }
 

@@ -39,6 +39,34 @@ pub enum SetGroups {
   Deny,
 }
 
+/// What one entry of `mounts` puts at its target, with bubblewrap's semantics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+  /// A recursive bind of `source` (a path outside the sandbox), nosuid and nodev, and read-only
+  /// with `readonly` (on every mount below it too).
+  Bind { source: String, readonly: bool },
+  /// A new tmpfs, nosuid and nodev, of at most `size` bytes, its root directory of `mode`.
+  Tmpfs { size: Option<u64>, mode: u32 },
+  /// A new proc (nosuid, nodev, noexec): the pid namespace the child is in.
+  Proc,
+  /// A minimal /dev: a tmpfs with null, zero, full, random, urandom and tty bound from ours,
+  /// stdin/stdout/stderr/fd/core links, shm, a new devpts instance on pts and the ptmx link.
+  Dev,
+  /// A directory of `mode`, unless one is there already.
+  Dir { mode: u32 },
+  /// A file of `mode` holding `data` (replacing what a file there held).
+  File { data: Vec<u8>, mode: u32 },
+  /// A symbolic link to `link_to`; one to the same place already there is fine.
+  Symlink { link_to: String },
+}
+
+/// One entry of `mounts`: `target` is an absolute path inside the new root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+  pub target: String,
+  pub kind: MountKind,
+}
+
 /// One process to start. Options that configure a namespace (`uid_map`, `gid_map`, `setgroups`,
 /// `hostname`, `mount_proc`, `pivot_root`, `time_offsets`) make the spawn create that namespace
 /// when `unshare` does not list it, as `unshare --mount-proc` implies `--mount`: they never change
@@ -68,6 +96,11 @@ pub struct SpawnSpec {
   /// (monotonic, boottime) offsets in seconds for a new time namespace.
   pub time_offsets: Option<(i64, i64)>,
   pub root: Option<String>,
+  /// An empty tmpfs as the new root (bubblewrap's way): entered with pivot_root, `root` unused.
+  pub root_tmpfs: bool,
+  /// Applied in order after the namespaces are made, below the new root (or "/"), in a new
+  /// mount namespace (implied) whose propagation must not reach ours (private or slave).
+  pub mounts: Vec<Mount>,
   /// Enter `root` with pivot_root instead of chroot.
   pub pivot_root: bool,
   pub cwd: Option<String>,
@@ -107,6 +140,8 @@ impl SpawnSpec {
       propagation: Propagation::Private,
       time_offsets: None,
       root: None,
+      root_tmpfs: false,
+      mounts: Vec::new(),
       pivot_root: false,
       cwd: None,
       uid: None,

@@ -361,6 +361,54 @@ fn init_runs_the_command_as_pid_2_forwards_signals_and_passes_its_status() {
   assert_eq!((e.errno, e.step), (libc::ENOENT, Some(Step::Execve)));
 }
 
+fn usr_box(cmd: &str) -> SpawnSpec {
+  let mut s = spec(&["/bin/sh", "-c", cmd]);
+  s.unshare = vec![NsType::Pid];
+  s.root_tmpfs = true;
+  let bind = |src: &str, t: &str, ro: bool| Mount {
+    target: t.into(),
+    kind: MountKind::Bind { source: src.into(), readonly: ro },
+  };
+  let link = |t: &str, to: &str| Mount { target: t.into(), kind: MountKind::Symlink { link_to: to.into() } };
+  s.mounts = vec![
+    bind("/usr", "/usr", true),
+    link("/bin", "usr/bin"),
+    link("/lib", "usr/lib"),
+    link("/lib64", "usr/lib64"),
+    Mount { target: "/proc".into(), kind: MountKind::Proc },
+    Mount { target: "/dev".into(), kind: MountKind::Dev },
+    Mount { target: "/tmp".into(), kind: MountKind::Tmpfs { size: Some(1 << 20), mode: 0o1777 } },
+    Mount {
+      target: "/etc/passwd".into(),
+      kind: MountKind::File { data: b"root:x:0:0::/:/bin/sh\n".to_vec(), mode: 0o644 },
+    },
+    Mount { target: "/home/u".into(), kind: MountKind::Dir { mode: 0o700 } },
+  ];
+  s
+}
+
+#[test]
+fn a_tmpfs_root_holds_only_its_mounts() {
+  let out = stdout_of(usr_box("ls / | tr '\\n' ' '; stat -c %a /home /home/u /tmp /etc/passwd | tr '\\n' ' '; ls /dev | tr '\\n' ' '; touch /usr/x 2>/dev/null || echo ro"));
+  assert_eq!(
+    out,
+    "bin dev etc home lib lib64 proc tmp usr 700 700 1777 644 core fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ro"
+  );
+  let mut s = usr_box("true");
+  s.mounts.insert(
+    2,
+    Mount {
+      target: "/nope".into(),
+      kind: MountKind::Bind { source: "/nonexistent".into(), readonly: false },
+    },
+  );
+  let e = spawn(&s).unwrap_err();
+  assert_eq!(
+    (e.errno, e.step, e.mount_index, e.path.as_deref()),
+    (libc::ENOENT, Some(Step::Mount), Some(2), Some("/nope"))
+  );
+}
+
 #[test]
 fn new_session() {
   let mut s = spec(&["sh", "-c", "cut -d' ' -f6 /proc/self/stat; echo $$"]);
