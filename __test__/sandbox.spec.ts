@@ -155,6 +155,32 @@ test('init is checked as a boolean before anything starts', (t) => {
   })
 })
 
+/**
+ * A classic-BPF seccomp program, as `bwrap --seccomp` takes one: mkdir and mkdirat fail with
+ * EPERM, anything else is allowed; another architecture is killed.
+ */
+function denyMkdir(): Buffer {
+  const [arch, nrs] = process.arch === 'arm64' ? [0xc00000b7, [34, 34]] : [0xc000003e, [83, 258]]
+  const ins = (code: number, jt: number, jf: number, k: number): Buffer => {
+    const b = Buffer.alloc(8)
+    b.writeUInt16LE(code, 0)
+    b.writeUInt8(jt, 2)
+    b.writeUInt8(jf, 3)
+    b.writeUInt32LE(k >>> 0, 4)
+    return b
+  }
+  return Buffer.concat([
+    ins(0x20, 0, 0, 4), // A = arch
+    ins(0x15, 1, 0, arch),
+    ins(0x06, 0, 0, 0x80000000), // another architecture: kill
+    ins(0x20, 0, 0, 0), // A = syscall number
+    ins(0x15, 2, 0, nrs[0]),
+    ins(0x15, 1, 0, nrs[1]),
+    ins(0x06, 0, 0, 0x7fff0000), // allow
+    ins(0x06, 0, 0, 0x00050000 | 1), // errno EPERM
+  ])
+}
+
 /** A root of /usr (read-only) and the merged-/usr links, with proc, dev and a small /tmp. */
 const USR_BOX: MountEntry[] = [
   { type: 'bind', source: '/usr', target: '/usr', readonly: true },
@@ -178,7 +204,13 @@ const BOX_SCRIPT = [
   'echo $(ls /dev)',
   'echo x > /dev/null && test -c /dev/null && test -c /dev/urandom && echo dev-ok',
   'echo $(ls /proc | grep -c "^[0-9]")',
+  'grep -E "^Cap(Eff|Prm|Bnd|Amb)" /proc/self/status | cut -f2 | tr "\\n" " "; echo',
+  'mkdir /tmp/d 2>&1 | grep -o "Operation not permitted"',
+  'ulimit -n',
 ].join('; ')
+
+/** The sandbox's privileges: none, a filter, a limit. */
+const LOCKED = { capabilities: [], seccomp: denyMkdir(), rlimits: { nofile: 64 } }
 
 function checkBox(t: import('ava').ExecutionContext, out: string): void {
   const lines = out.split('\n')
@@ -193,12 +225,15 @@ function checkBox(t: import('ava').ExecutionContext, out: string): void {
   t.is(lines[7], 'dev-ok')
   // sh, the subshell of $(...), ls and grep: its own processes, not ours.
   t.true(Number(lines[8]) <= 5, `its /proc shows its own processes (${lines[8]})`)
+  t.is(lines[9], `${'0000000000000000 '.repeat(4)}`, 'CapEff, CapPrm, CapBnd, CapAmb are empty')
+  t.is(lines[10], 'Operation not permitted', 'mkdir is denied by the seccomp filter')
+  t.is(lines[11], '64')
 }
 
-test('a tmpfs root sees only its mounts: read-only bind, tmpfs size, /dev, /proc', async (t) => {
+test('a tmpfs root sees only its mounts; CapEff 0, NoNewPrivs 1, seccomp EPERM', async (t) => {
   const ours = (): string[] => ['/usr', '/dev', '/proc'].flatMap((d) => mountsBelow(d))
   const before = ours()
-  const r = await exec('/bin/sh', ['-c', BOX_SCRIPT], { unshare: ['pid'], root: 'tmpfs', mounts: USR_BOX })
+  const r = await exec('/bin/sh', ['-c', BOX_SCRIPT], { unshare: ['pid'], root: 'tmpfs', mounts: USR_BOX, ...LOCKED })
   checkBox(t, r.stdout)
   t.deepEqual(ours(), before, 'nothing made in the sandbox reached our mounts')
 })
@@ -208,6 +243,7 @@ test('as uid 65534: the same rootless sandbox, in a new user namespace', (t) => 
     const { exec } = nsjs
     exec('/bin/sh', ['-c', ${JSON.stringify(BOX_SCRIPT)}], {
       unshare: ['user', 'pid'], uidMap: 'root', root: 'tmpfs', mounts: ${JSON.stringify(USR_BOX)},
+      capabilities: [], rlimits: { nofile: 64 }, seccomp: Buffer.from(${JSON.stringify([...denyMkdir()])}),
     }).then((r) => console.log(JSON.stringify(r.stdout)), (e) => console.log(JSON.stringify(String(e))))`) as string
   checkBox(t, out)
 })
@@ -317,4 +353,53 @@ test('mounts and root are checked before anything starts', (t) => {
     code: 'ERR_INVALID_ARG_VALUE',
     message: /options.propagation' must be 'private' or 'slave'/,
   })
+})
+
+test('capabilities: a keep-list survives, as root and as another uid (ambient)', async (t) => {
+  const caps = 'grep -E "^Cap(Eff|Bnd|Amb)" /proc/self/status | cut -f2 | tr "\\n" " "'
+  const kept = '0000000000000400 ' // CAP_NET_BIND_SERVICE
+  const root = await exec('sh', ['-c', caps], { capabilities: ['CAP_NET_BIND_SERVICE'] })
+  t.is(root.stdout, `${kept}${kept}${kept}`)
+  const other = await exec('sh', ['-c', caps], { capabilities: ['net_bind_service'], uid: 65534, gid: 65534 })
+  t.is(other.stdout, `${kept}${kept}${kept}`)
+  const nnp = await exec('grep', ['NoNewPrivs', '/proc/self/status'], { rlimits: { core: 0 } })
+  t.is(nnp.stdout, 'NoNewPrivs:\t1\n', 'a sandbox option makes noNewPrivs the default')
+  const limits = await exec('sh', ['-c', 'ulimit -c; ulimit -Hn; ulimit -Sn'], {
+    rlimits: { core: 0, nofile: { soft: 32, hard: 48 }, cpu: Number.POSITIVE_INFINITY },
+  })
+  t.is(limits.stdout, '0\n48\n32\n')
+})
+
+test('as uid 65534: dropping capabilities needs a user namespace', (t) => {
+  const r = asNobody(`
+    const { exec } = nsjs
+    const grab = (p) => p.then((v) => v.stdout.trim(), ${CATCH_FIELDS})
+    Promise.all([
+      grab(exec('true', [], { capabilities: [] })),
+      grab(exec('sh', ['-c', 'grep CapBnd /proc/self/status | cut -f2'], { unshare: ['user'], capabilities: [] })),
+      grab(exec('sh', ['-c', 'ulimit -Hn'], { rlimits: { nofile: 1 << 30 } })),
+    ]).then((v) => console.log(JSON.stringify(v)))`) as [
+    { code: string; step: string },
+    string,
+    { code: string; step: string },
+  ]
+  t.like(r[0], { code: 'EPERM', step: 'capabilities' })
+  t.is(r[1], '0000000000000000')
+  t.like(r[2], { code: 'EPERM', step: 'rlimits' }, 'raising a hard limit needs CAP_SYS_RESOURCE')
+})
+
+test('capabilities, rlimits and seccomp are checked before anything starts', (t) => {
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [{ capabilities: 'all' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ capabilities: ['CAP_FLY'] }, 'ERR_INVALID_ARG_VALUE'],
+    [{ capabilities: [10] }, 'ERR_INVALID_ARG_TYPE'],
+    [{ rlimits: { files: 1 } }, 'ERR_INVALID_ARG_VALUE'],
+    [{ rlimits: { nofile: -1 } }, 'ERR_OUT_OF_RANGE'],
+    [{ rlimits: { nofile: { soft: 9, hard: 8 } } }, 'ERR_INVALID_ARG_VALUE'],
+    [{ rlimits: { nofile: '5' } }, 'ERR_INVALID_ARG_TYPE'],
+    [{ seccomp: 'filter' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ seccomp: Buffer.alloc(12) }, 'ERR_INVALID_ARG_VALUE'],
+    [{ seccomp: Buffer.alloc(0) }, 'ERR_INVALID_ARG_VALUE'],
+  ]
+  for (const [options, code] of bad) t.throws(() => spawn('true', [], options), { code }, JSON.stringify(options))
 })

@@ -207,6 +207,14 @@ const STEP_HINTS: Partial<Record<Step, Record<string, string>>> = {
     EPERM: "creating namespaces needs CAP_SYS_ADMIN; add 'user' to unshare to get it inside a new user namespace",
   },
   sethostname: { EPERM: "setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add 'user' to unshare" },
+  capabilities: {
+    EPERM: "dropping capabilities needs CAP_SETPCAP; unprivileged, add 'user' to unshare",
+  },
+  rlimits: { EPERM: 'raising a hard limit needs CAP_SYS_RESOURCE (in the initial user namespace)' },
+  seccomp: {
+    EACCES: 'a seccomp filter needs noNewPrivs (the default with seccomp) or CAP_SYS_ADMIN',
+    EINVAL: 'the kernel refused the BPF program (an invalid instruction, jump or return)',
+  },
   mount: {
     EPERM:
       "mounting needs CAP_SYS_ADMIN over a new mnt namespace (add 'user' to unshare); a proc entry also needs a new pid namespace",

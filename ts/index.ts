@@ -8,6 +8,7 @@ export type { NamespaceErrorFields } from './errors'
 export { NamespaceError } from './errors'
 export { Namespace } from './namespace'
 export type {
+  Capability,
   ExecError,
   ExecOptions,
   ExecResult,
@@ -16,6 +17,8 @@ export type {
   IdMapEntry,
   JoinOption,
   MountEntry,
+  Rlimits,
+  RlimitValue,
   SpawnOptions,
   StdioOption,
 } from './spawn'

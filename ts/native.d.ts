@@ -164,6 +164,11 @@ export interface NativeSpawnRequest {
   dieWithParent?: number
   newSession?: boolean
   noNewPrivs?: boolean
+  /** Capability numbers to keep; all others are dropped from every set. */
+  capabilities?: Array<number>
+  rlimits?: Array<RlimitEntry>
+  /** A compiled classic-BPF seccomp program. */
+  seccomp?: Buffer
   /** A minimal init as PID 1 of a new pid namespace, the command its child. */
   init?: boolean
   /** Fds 0..2 (inherited where missing). */
@@ -190,6 +195,13 @@ export declare function openStdioPipes(stdio: Array<StdioKind | number>): Native
 
 /** The propagation set recursively on "/" in a new mount namespace. */
 export type Propagation = 'private' | 'slave' | 'shared' | 'unchanged'
+
+/** One resource limit: soft and hard, Infinity for RLIM_INFINITY. */
+export interface RlimitEntry {
+  resource: number
+  soft: number
+  hard: number
+}
 
 /** A rule the library enforces itself: `NamespaceError.code` where there is no errno. */
 export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID'
@@ -220,7 +232,7 @@ export declare function spawnerAvailable(): boolean
 export type StdioKind = 'inherit' | 'ignore' | 'pipe'
 
 /** Where a spawn (or a thread's restore) failed: `NamespaceError.step`. */
-export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'mount' | 'init' | 'restore'
+export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'mount' | 'rlimits' | 'capabilities' | 'seccomp' | 'init' | 'restore'
 
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {

@@ -19,6 +19,7 @@ import {
   validateTypes,
 } from '../validate'
 import { type MountEntry, readMounts } from './mounts'
+import { type Capability, type Rlimits, readCapabilities, readRlimits, readSeccomp } from './sandbox'
 import type { StdioSlot } from './stdio'
 import {
   type MapLines,
@@ -125,7 +126,8 @@ export interface SpawnOptions {
    * Set no_new_privs (PR_SET_NO_NEW_PRIVS) just before execve: neither the command nor anything
    * it runs can gain privileges through execve (set-user-ID and set-group-ID bits, file
    * capabilities are ignored), as bubblewrap always does. It cannot be unset. Default false, and
-   * true with any sandbox option (`mounts`, `root: 'tmpfs'`).
+   * true with any sandbox option (`mounts`, `root: 'tmpfs'`, `capabilities`, `rlimits`,
+   * `seccomp`).
    */
   noNewPrivs?: boolean
   /**
@@ -137,6 +139,23 @@ export interface SpawnOptions {
    * itself), which ends everything else in the namespace. `pid` is the init's. Default false.
    */
   init?: boolean
+  /**
+   * The capabilities to keep (names as in capabilities(7): 'CAP_NET_BIND_SERVICE'); every other
+   * one is dropped from the bounding, permitted, effective, inheritable and ambient sets, as
+   * bubblewrap's `--cap-drop ALL --cap-add ...` does. `[]` drops all. The bounding set is
+   * dropped while the child still has CAP_SETPCAP (before `uid`/`gid` apply); kept ones are
+   * raised in the ambient set, so a command that is not root keeps them across execve.
+   * Dropping needs CAP_SETPCAP: unprivileged, add 'user' to unshare. Default: unchanged.
+   */
+  capabilities?: Capability[]
+  /** Resource limits (setrlimit), set before the credentials change; Infinity is unlimited. */
+  rlimits?: Rlimits
+  /**
+   * A compiled classic-BPF seccomp program (struct sock_filter entries, as `bwrap --seccomp`
+   * takes), installed as the very last step before execve, so it may forbid anything the steps
+   * before need. It needs no_new_privs (the default with it) or CAP_SYS_ADMIN.
+   */
+  seccomp?: Uint8Array
   /** Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
   /**
@@ -196,6 +215,9 @@ const SPAWN_KEYS = [
   'detached',
   'noNewPrivs',
   'init',
+  'capabilities',
+  'rlimits',
+  'seccomp',
   'stdio',
   'signal',
   'timeout',
@@ -280,6 +302,10 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const root = rootTmpfs ? undefined : rootRead
   const mounts = readMounts(o.mounts)
   const builds = rootTmpfs || (mounts?.length ?? 0) > 0
+  const capabilities = readCapabilities(o.capabilities)
+  const rlimits = readRlimits(o.rlimits)
+  const seccomp = readSeccomp(o.seccomp)
+  const sandbox = builds || capabilities !== undefined || rlimits !== undefined || seccomp !== undefined
   if (builds && (propagation === 'shared' || propagation === 'unchanged')) {
     throw invalidArgValue(
       'options.propagation',
@@ -304,7 +330,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const pivotRoot = validateBoolean(o.pivotRoot, 'options.pivotRoot')
   const detached = validateBoolean(o.detached, 'options.detached')
   // A sandbox option makes it the default, as bubblewrap always sets it.
-  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', builds)
+  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', sandbox)
   const init = validateBoolean(o.init, 'options.init')
   const stdio = readStdio(o.stdio ?? 'pipe')
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
@@ -379,6 +405,9 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       newSession: detached,
       noNewPrivs,
       init,
+      capabilities,
+      rlimits,
+      seccomp,
       stdio,
     },
     args: argv,

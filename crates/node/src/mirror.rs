@@ -94,6 +94,9 @@ mirror! {
     Env = "env",
     Stdio = "stdio",
     Mount = "mount",
+    Rlimits = "rlimits",
+    Capabilities = "capabilities",
+    Seccomp = "seccomp",
     Init = "init",
     Restore = "restore",
   }

@@ -65,6 +65,12 @@ steps! {
   /// An entry of `mounts` (its index in `Error::mount_index`, its target in `path`), or making
   /// the tmpfs of `root: 'tmpfs'`.
   Mount = "mount",
+  /// Setting a resource limit (`rlimits`).
+  Rlimits = "rlimits",
+  /// Dropping capabilities (`capabilities`): bounding, ambient, then capset.
+  Capabilities = "capabilities",
+  /// Installing the `seccomp` filter, the last step before execve.
+  Seccomp = "seccomp",
   /// `init`: the init's signalfd, or starting the command as its child.
   Init = "init",
   /// Putting the calling thread back in the namespace it had before `enter`.

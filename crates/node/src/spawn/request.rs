@@ -90,6 +90,14 @@ pub struct MountEntry {
   pub link_to: Option<String>,
 }
 
+/// One resource limit: soft and hard, Infinity for RLIM_INFINITY.
+#[napi(object)]
+pub struct RlimitEntry {
+  pub resource: u32,
+  pub soft: f64,
+  pub hard: f64,
+}
+
 /// A slot of `stdio`: a kind, or a descriptor of the parent's.
 pub type StdioSlot = Either<StdioKind, i32>;
 
@@ -129,6 +137,11 @@ pub struct NativeSpawnRequest {
   pub die_with_parent: Option<i32>,
   pub new_session: Option<bool>,
   pub no_new_privs: Option<bool>,
+  /// Capability numbers to keep; all others are dropped from every set.
+  pub capabilities: Option<Vec<u32>>,
+  pub rlimits: Option<Vec<RlimitEntry>>,
+  /// A compiled classic-BPF seccomp program.
+  pub seccomp: Option<Buffer>,
   /// A minimal init as PID 1 of a new pid namespace, the command its child.
   pub init: Option<bool>,
   /// Fds 0..2 (inherited where missing).
@@ -169,8 +182,25 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       new_session: req.new_session.unwrap_or(false),
       no_new_privs: req.no_new_privs.unwrap_or(false),
       init: req.init.unwrap_or(false),
+      keep_caps: req.capabilities.map(|caps| caps.iter().filter(|&&c| c < 64).fold(0u64, |m, &c| m | 1 << c)),
+      rlimits: req
+        .rlimits
+        .unwrap_or_default()
+        .iter()
+        .map(|r| (r.resource, rlim(r.soft), rlim(r.hard)))
+        .collect(),
+      seccomp: req.seccomp.map(|b| b.to_vec()),
       stdio: stdio(&req.stdio)?,
     })
+  }
+}
+
+/// A limit as prlimit64 takes it: Infinity (or anything past u64) is RLIM_INFINITY.
+fn rlim(v: f64) -> u64 {
+  if v.is_finite() && v < u64::MAX as f64 {
+    v as u64
+  } else {
+    u64::MAX
   }
 }
 

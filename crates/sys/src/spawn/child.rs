@@ -13,6 +13,7 @@ use super::handshake::{ChildEnds, Report};
 use super::init;
 use super::mount_steps;
 use super::plan::Plan;
+use super::privileges;
 use super::site::Site;
 use crate::ns_type::NsType;
 
@@ -99,7 +100,9 @@ fn run(a: &Args<'_>) -> ! {
   if p.mount_proc && !p.pivot_root {
     mount_proc(a, c"/proc");
   }
+  privileges::before_credentials(a);
   set_credentials(a);
+  privileges::after_credentials(a);
   if let Some(sig) = p.pdeathsig {
     // Changing uid or gid (and entering a user namespace) cleared the first one.
     arm_parent_death_signal(a, sig);
@@ -119,6 +122,7 @@ pub(super) fn finish(a: &Args<'_>) -> ! {
   set_stdio(a);
   check(a, k::cloexec_from(3), Site::CloseRange, None);
   k::unblock_all_signals();
+  privileges::seccomp(a);
   exec(a)
 }
 

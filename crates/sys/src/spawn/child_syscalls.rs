@@ -222,3 +222,59 @@ pub unsafe fn vfork_on(
   }
   pid as isize
 }
+
+/// Sets resource `res` of this process to (`soft`, `hard`); u64::MAX is RLIM_INFINITY.
+pub fn set_rlimit(res: u32, soft: u64, hard: u64) -> isize {
+  let new: [u64; 2] = [soft, hard];
+  // SAFETY: `new` is a valid struct rlimit64; no old value is asked for; pid 0 is ourselves.
+  unsafe { raw::call(libc::SYS_prlimit64, &[0, res as usize, w(new.as_ptr()), 0]) }
+}
+
+pub fn drop_bounding_cap(cap: u32) -> isize {
+  // SAFETY: integer arguments.
+  unsafe { raw::call(libc::SYS_prctl, &[libc::PR_CAPBSET_DROP as usize, cap as usize, 0, 0, 0]) }
+}
+
+/// PR_CAP_AMBIENT with `op` (CLEAR_ALL, RAISE) on `cap`.
+pub fn ambient(op: i32, cap: u32) -> isize {
+  // SAFETY: integer arguments; the kernel requires the unused ones to be 0.
+  unsafe { raw::call(libc::SYS_prctl, &[libc::PR_CAP_AMBIENT as usize, op as usize, cap as usize, 0, 0]) }
+}
+
+pub fn set_keep_caps() -> isize {
+  // SAFETY: integer arguments.
+  unsafe { raw::call(libc::SYS_prctl, &[libc::PR_SET_KEEPCAPS as usize, 1, 0, 0, 0]) }
+}
+
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// This process's permitted set (capget, version 3: two 32-bit words).
+pub fn permitted_caps() -> Result<u64, isize> {
+  let header: [u32; 2] = [CAP_VERSION_3, 0];
+  // Per word: effective, permitted, inheritable.
+  let mut data = [0u32; 6];
+  // SAFETY: `header` and `data` are the version-3 cap_user_header and two cap_user_data.
+  let r = unsafe { raw::call(libc::SYS_capget, &[w(header.as_ptr()), w(data.as_mut_ptr())]) };
+  if r < 0 {
+    return Err(r);
+  }
+  Ok(data[1] as u64 | (data[4] as u64) << 32)
+}
+
+/// Sets effective, permitted and inheritable to `caps`.
+pub fn set_caps(caps: u64) -> isize {
+  let header: [u32; 2] = [CAP_VERSION_3, 0];
+  let (lo, hi) = (caps as u32, (caps >> 32) as u32);
+  let data: [u32; 6] = [lo, lo, lo, hi, hi, hi];
+  // SAFETY: `header` and `data` are the version-3 cap_user_header and two cap_user_data.
+  unsafe { raw::call(libc::SYS_capset, &[w(header.as_ptr()), w(data.as_ptr())]) }
+}
+
+/// Installs the classic BPF program `filter` (sock_filter entries, 8 bytes each) as this
+/// process's seccomp filter.
+pub fn set_seccomp(filter: &[u8]) -> isize {
+  // struct sock_fprog: an unsigned short count, then (aligned) the pointer.
+  let prog: [usize; 2] = [filter.len() / 8, w(filter.as_ptr())];
+  // SAFETY: `prog` is a valid sock_fprog pointing at `filter`, which the kernel copies.
+  unsafe { raw::call(libc::SYS_seccomp, &[libc::SECCOMP_SET_MODE_FILTER as usize, 0, w(prog.as_ptr())]) }
+}

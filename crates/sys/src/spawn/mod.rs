@@ -14,6 +14,7 @@
 //! - `init`: the minimal init that `init: true` leaves as PID 1 of a new pid namespace.
 //! - `mounts` (planned) and `mount_steps` (done by the child, over `mount_syscalls`): `mounts`
 //!   and `root_tmpfs`.
+//! - `privileges`: rlimits, capabilities and seccomp, the sandbox's last steps.
 //! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
 
 mod child;
@@ -27,6 +28,7 @@ mod mount_syscalls;
 mod mounts;
 mod parent;
 mod plan;
+mod privileges;
 mod signal;
 mod site;
 pub mod spawner;

@@ -72,6 +72,9 @@ pub struct Plan {
   /// The command's stack when the child stays as the pid namespace's init (`init`), mapped here
   /// so that the child, which may not allocate, has it in its copy of our memory.
   init_stack: Option<Stack>,
+  pub keep_caps: Option<u64>,
+  pub rlimits: Vec<(u32, u64, u64)>,
+  pub seccomp: Option<Vec<u8>>,
   /// The descriptor each of 0, 1, 2 becomes; None: inherited.
   pub stdio: [Option<RawFd>; 3],
   /// /dev/null opened by the parent for `Stdio::Null`: the child may no longer see the parent's
@@ -218,6 +221,12 @@ impl Plan {
       .map(|r| cstring(r, if spec.pivot_root { Step::PivotRoot } else { Step::Chroot }, "chroot"))
       .transpose()?;
     let mounts = mounts::plan(&spec.mounts)?;
+    // BPF_MAXINSNS, of 8-byte instructions.
+    if let Some(f) = &spec.seccomp {
+      if f.is_empty() || f.len() % 8 != 0 || f.len() / 8 > 4096 {
+        return Err(Error::os(libc::EINVAL, "seccomp").step(Step::Seccomp));
+      }
+    }
     // A mount made in the sandbox must never propagate to ours (nor one it fails to finish).
     let builds = spec.root_tmpfs || !mounts.is_empty();
     if builds && matches!(spec.propagation, Propagation::Shared | Propagation::Unchanged) {
@@ -292,6 +301,9 @@ impl Plan {
       pdeathsig: spec.die_with_parent,
       new_session: spec.new_session,
       no_new_privs: spec.no_new_privs,
+      keep_caps: spec.keep_caps,
+      rlimits: spec.rlimits.clone(),
+      seccomp: spec.seccomp.clone(),
       init_stack: if spec.init {
         Some(Stack::new(STACK_SIZE).map_err(|e| e.step(Step::Clone))?)
       } else {

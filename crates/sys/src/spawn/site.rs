@@ -77,6 +77,13 @@ sites! {
   MountWrite => Mount, "write";
   MountSymlink => Mount, "symlinkat";
   MountChdir => Mount, "fchdir";
+  Rlimit => Rlimits, "prlimit64";
+  CapBounding => Capabilities, "prctl";
+  CapAmbient => Capabilities, "prctl";
+  CapKeep => Capabilities, "prctl";
+  CapGet => Capabilities, "capget";
+  Capset => Capabilities, "capset";
+  Seccomp => Seccomp, "seccomp";
   InitClone => Init, "clone";
 }
 

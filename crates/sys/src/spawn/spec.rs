@@ -118,6 +118,14 @@ pub struct SpawnSpec {
   /// Stay PID 1 of the new pid namespace (implied) as a minimal init that runs the command as
   /// its child, forwards signals to it and reaps orphans (see `init`).
   pub init: bool,
+  /// The capabilities kept (a bit per capability number); every other one is dropped from the
+  /// bounding, permitted, effective, inheritable and ambient sets. None: left as they are.
+  pub keep_caps: Option<u64>,
+  /// (resource, soft, hard) set with prlimit64; u64::MAX is RLIM_INFINITY.
+  pub rlimits: Vec<(u32, u64, u64)>,
+  /// A classic BPF program (struct sock_filter entries) installed as the seccomp filter just
+  /// before execve; it needs no_new_privs or CAP_SYS_ADMIN.
+  pub seccomp: Option<Vec<u8>>,
   pub stdio: [Stdio; 3],
 }
 
@@ -151,6 +159,9 @@ impl SpawnSpec {
       new_session: false,
       no_new_privs: false,
       init: false,
+      keep_caps: None,
+      rlimits: Vec::new(),
+      seccomp: None,
       stdio: [Stdio::Inherit; 3],
     }
   }

@@ -409,6 +409,62 @@ fn a_tmpfs_root_holds_only_its_mounts() {
   );
 }
 
+/// A classic BPF program that fails mkdir and mkdirat with EPERM and allows everything else.
+pub(crate) fn deny_mkdir_filter() -> Vec<u8> {
+  #[cfg(target_arch = "x86_64")]
+  let (arch, nrs) = (0xc000_003e_u32, [83u32, 258]);
+  #[cfg(target_arch = "aarch64")]
+  let (arch, nrs) = (0xc000_00b7_u32, [34u32, 34]);
+  let ins = |code: u16, jt: u8, jf: u8, k: u32| {
+    let mut v = code.to_ne_bytes().to_vec();
+    v.extend([jt, jf]);
+    v.extend(k.to_ne_bytes());
+    v
+  };
+  [
+    ins(0x20, 0, 0, 4),           // A = arch
+    ins(0x15, 1, 0, arch),        // if A == arch skip 1
+    ins(0x06, 0, 0, 0x8000_0000), // kill process
+    ins(0x20, 0, 0, 0),           // A = nr
+    ins(0x15, 2, 0, nrs[0]),      // mkdir -> errno
+    ins(0x15, 1, 0, nrs[1]),      // mkdirat -> errno
+    ins(0x06, 0, 0, 0x7fff_0000), // allow
+    ins(0x06, 0, 0, 0x0005_0000 | libc::EPERM as u32),
+  ]
+  .concat()
+}
+
+#[test]
+fn capabilities_rlimits_and_seccomp_are_the_last_steps() {
+  let caps = "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status | cut -f2 | tr '\\n' ' '";
+  let mut s = spec(&["sh", "-c", caps]);
+  s.keep_caps = Some(0);
+  assert_eq!(
+    stdout_of(s),
+    "0000000000000000 0000000000000000 0000000000000000 0000000000000000 0000000000000000"
+  );
+  let mut s = spec(&["sh", "-c", caps]);
+  s.keep_caps = Some(1 << 10); // CAP_NET_BIND_SERVICE
+  s.uid = Some(65534);
+  s.no_new_privs = true;
+  let kept = "0000000000000400";
+  assert_eq!(
+    stdout_of(s),
+    format!("{kept} {kept} {kept} {kept} {kept}"),
+    "kept across execve as uid 65534 (ambient)"
+  );
+  let mut s = spec(&["sh", "-c", "ulimit -n; ulimit -Hn"]);
+  s.rlimits = vec![(7, 64, 128)]; // RLIMIT_NOFILE
+  assert_eq!(stdout_of(s), "64\n128");
+  let mut s = spec(&["sh", "-c", "mkdir /tmp/nsjs-seccomp-$$ 2>&1; echo $?"]);
+  s.seccomp = Some(deny_mkdir_filter());
+  s.no_new_privs = true;
+  assert!(stdout_of(s).ends_with("\n1"), "mkdir failed");
+  let mut s = spec(&["true"]);
+  s.seccomp = Some(vec![0; 12]);
+  assert_eq!(spawn(&s).unwrap_err().step, Some(Step::Seccomp));
+}
+
 #[test]
 fn new_session() {
   let mut s = spec(&["sh", "-c", "cut -d' ' -f6 /proc/self/stat; echo $$"]);
