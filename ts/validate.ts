@@ -104,9 +104,12 @@ export function validateInteger(v: unknown, name: string, min: number, max: numb
   return v
 }
 
-/** A boolean option: `undefined` is the default, anything but true or false a TypeError. */
+/**
+ * A boolean option: `undefined` or `null` is the default (as Node's `!= null` checks take it),
+ * anything but true or false a TypeError, never a truthy string read as false.
+ */
 export function validateBoolean(v: unknown, name: string, fallback = false): boolean {
-  if (v === undefined) return fallback
+  if (v === undefined || v === null) return fallback
   if (typeof v !== 'boolean') throw invalidArgType(name, 'of type boolean', v)
   return v
 }

@@ -178,6 +178,13 @@ export const EXEC_KEYS = [
   'stderr',
 ] as const satisfies ReadonlyArray<keyof ExecOptions>
 
+/** `true` only when `Keys` lists every key of `T`: an option missing from a list is a type error. */
+type ListsAll<T, Keys> = Exclude<keyof T, Keys> extends never ? true : Exclude<keyof T, Keys>
+const spawnKeysComplete: ListsAll<SpawnOptions, (typeof SPAWN_KEYS)[number]> = true
+const execKeysComplete: ListsAll<ExecOptions, (typeof EXEC_KEYS)[number]> = true
+void spawnKeysComplete
+void execKeysComplete
+
 /**
  * The options `keys` names, each read exactly once, into a plain object that everything after
  * works on: a getter that answers differently when read again can then neither slip a value
