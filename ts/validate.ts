@@ -172,10 +172,13 @@ export function validateCString(v: unknown, name: string): string {
   return v
 }
 
+/** The largest descriptor: 2^31 - 1 (the native side takes int32; a larger one would wrap to another fd). */
+export const FD_MAX = 0x7fffffff
+
 /** A file descriptor: an integer from 0 to 2147483647 (ERR_INVALID_ARG_VALUE, a RangeError). */
 export function validateFd(fd: unknown, name = 'fd'): number {
   if (typeof fd !== 'number') throw invalidArgType(name, 'of type number', fd)
-  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+  if (!Number.isInteger(fd) || fd < 0 || fd > FD_MAX) {
     throw invalidArgValue(name, fd, 'must be a non-negative integer file descriptor', RangeError)
   }
   return fd

@@ -8,7 +8,10 @@ use napi_derive::napi;
 /// `$js` of `$sys`, from the rows of one of nsjs-sys's `with_*!` tables: the string enum (each
 /// variant's JS name is the table's), `From` both ways. Extra columns of a row are not JS's.
 macro_rules! mirror {
-  ($(#[$doc:meta])* $js:ident of $sys:path; $($(#[$row:meta])* $variant:ident = $name:literal $(, $column:ident: $value:expr)*;)*) => {
+  (
+    $(#[$doc:meta])* $js:ident of $sys:path;
+    $($(#[$row:meta])* $variant:ident = $name:literal $(, $column:ident: $value:expr)*;)*
+  ) => {
     $(#[$doc])*
     #[napi(string_enum)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! The eight namespace types and how the kernel names each of them: one table, in nsenter's
 //! order, from which the enum, its order and every per-type fact are generated.
 
-/// Generates `NsType` from the rows of `with_ns_types!` (its discriminant is its row, so a type's position is read
-/// without a search, even in a clone child), `NsType::ALL` and the per-type accessors from one
-/// list of rows.
+/// Generates `NsType` from the rows of `with_ns_types!` (its discriminant is its row, so a
+/// type's position is read without a search, even in a clone child), `NsType::ALL` and the
+/// per-type accessors.
 macro_rules! ns_types {
   (; $($(#[$doc:meta])* $variant:ident = $name:literal, clone: $flag:expr, pidfd_ioctl: $nr:literal;)*) => {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
