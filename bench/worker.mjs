@@ -5,7 +5,8 @@
 // Tasks: compare (nsjs against unshare/nsenter through child_process, optionally with a ballast of
 // touched memory in this process), floor (nsjs against the C program bench/clone_exec.c), burst
 // (500 concurrent spawns with the event loop lag measured), breakdown (where the time of one spawn
-// goes). Progress goes to stderr; the result is one line of JSON on stdout.
+// goes), sandbox (a sandbox with 8 mounts, caps dropped and a seccomp filter against bubblewrap's).
+// Progress goes to stderr; the result is one line of JSON on stdout.
 import * as cp from 'node:child_process'
 import { createRequire } from 'node:module'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
@@ -420,7 +421,98 @@ async function breakdown({ n, rounds, cBinary }) {
   }
 }
 
-const tasks = { compare, floor, burst, breakdown }
+// ---- a sandbox against bubblewrap ---------------------------------------------------------------
+
+/** A classic-BPF seccomp program: mkdir and mkdirat fail with EPERM, everything else runs. */
+function denyMkdirFilter() {
+  const [arch, nrs] = process.arch === 'arm64' ? [0xc00000b7, [34, 34]] : [0xc000003e, [83, 258]]
+  const ins = (code, jt, jf, k) => {
+    const b = Buffer.alloc(8)
+    b.writeUInt16LE(code, 0)
+    b.writeUInt8(jt, 2)
+    b.writeUInt8(jf, 3)
+    b.writeUInt32LE(k >>> 0, 4)
+    return b
+  }
+  return Buffer.concat([
+    ins(0x20, 0, 0, 4),
+    ins(0x15, 1, 0, arch),
+    ins(0x06, 0, 0, 0x80000000),
+    ins(0x20, 0, 0, 0),
+    ins(0x15, 2, 0, nrs[0]),
+    ins(0x15, 1, 0, nrs[1]),
+    ins(0x06, 0, 0, 0x7fff0000),
+    ins(0x06, 0, 0, 0x00050001),
+  ])
+}
+
+/**
+ * The same sandbox both ways: new ipc, pid, net, uts, cgroup and mount namespaces, a tmpfs root
+ * with 8 entries, every capability dropped, a seccomp filter, /bin/true. nsjs through spawn();
+ * bubblewrap as a Node user runs it, through child_process, the filter passed on fd 3 from a file.
+ */
+async function sandbox({ n, rounds, warmup, filterFile }) {
+  const filter = denyMkdirFilter()
+  const fs = require('node:fs')
+  fs.writeFileSync(filterFile, filter)
+  const mounts = [
+    { type: 'bind', source: '/usr', target: '/usr', readonly: true },
+    { type: 'symlink', target: '/bin', linkTo: 'usr/bin' },
+    { type: 'symlink', target: '/lib', linkTo: 'usr/lib' },
+    { type: 'symlink', target: '/lib64', linkTo: 'usr/lib64' },
+    { type: 'proc', target: '/proc' },
+    { type: 'dev', target: '/dev' },
+    { type: 'tmpfs', target: '/tmp' },
+    { type: 'dir', target: '/home' },
+  ]
+  const options = {
+    unshare: ['ipc', 'pid', 'net', 'uts', 'cgroup'],
+    root: 'tmpfs',
+    mounts,
+    capabilities: [],
+    seccomp: filter,
+    stdio: 'ignore',
+  }
+  const bwrapArgs = [
+    ...['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup'],
+    ...['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib'],
+    ...['--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'],
+    ...['--dir', '/home', '--cap-drop', 'ALL', '--seccomp', '3', '/bin/true'],
+  ]
+  const bwrap = () =>
+    new Promise((resolve, reject) => {
+      // bubblewrap reads the filter to EOF: a fresh descriptor each time.
+      const fd = fs.openSync(filterFile, 'r')
+      const c = cp.spawn('/usr/bin/bwrap', bwrapArgs, { stdio: ['ignore', 'ignore', 'inherit', fd] })
+      fs.closeSync(fd)
+      c.once('error', reject)
+      c.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bwrap: exit ${code} ${signal}`))))
+    })
+  const v = {
+    'nsjs sandbox': (calls) => nsRun('/bin/true', [], options, calls),
+    'cp bwrap': bwrap,
+  }
+  const names = Object.keys(v)
+  for (const name of names) await timed(v[name], warmup)
+  const perSpawn = Object.fromEntries(names.map((k) => [k, []]))
+  for (let r = 0; r < rounds; r++) {
+    for (const name of rotate(names, r)) {
+      const ms = await timed(v[name], n)
+      perSpawn[name].push((ms * 1000) / n)
+      log(`round ${r + 1}/${rounds} ${name}: ${((ms * 1000) / n).toFixed(0)} us/spawn`)
+    }
+  }
+  return {
+    n,
+    rounds,
+    perSpawnUs: perSpawn,
+    medianUs: Object.fromEntries(names.map((k) => [k, median(perSpawn[k])])),
+    // Per round (the two ran back to back), then the median over rounds.
+    ratio: median(perSpawn['nsjs sandbox'].map((x, i) => x / perSpawn['cp bwrap'][i])),
+  }
+}
+
+const tasks = { compare, floor, burst, breakdown, sandbox }
 if (!tasks[task]) {
   process.stderr.write(`unknown task ${task}\n`)
   process.exit(2)
