@@ -1,6 +1,17 @@
 // Sandboxes from spawn() (issue 11): PID 1 of a new pid namespace and `init`, id maps as
 // unshare -r makes them. Cases after bubblewrap's tests/test-run.sh, written for spawn().
-import { mkdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 
 import test from 'ava'
@@ -402,4 +413,65 @@ test('capabilities, rlimits and seccomp are checked before anything starts', (t)
     [{ seccomp: Buffer.alloc(0) }, 'ERR_INVALID_ARG_VALUE'],
   ]
   for (const [options, code] of bad) t.throws(() => spawn('true', [], options), { code }, JSON.stringify(options))
+})
+
+test.serial("join { pid, root, cwd } takes the target's root and cwd, as nsenter -r -w", async (t) => {
+  const box = spawn('/bin/sleep', ['30'], {
+    unshare: ['pid'],
+    root: 'tmpfs',
+    mounts: USR_BOX,
+    cwd: '/home/u',
+    stdio: 'ignore',
+  })
+  t.teardown(() => box.kill('SIGKILL'))
+  const pid = box.pid as number
+  const script = 'pwd; echo $(ls /)'
+  const both = await exec('/bin/sh', ['-c', script], { join: { pid, types: ['mnt'], root: true, cwd: true } })
+  t.is(both.stdout, '/home/u\nbin dev etc home lib lib64 proc tmp usr\n')
+  const util = execFileSync('nsenter', ['-t', String(pid), '-m', '-r', '-w', '/bin/sh', '-c', script], {
+    encoding: 'utf8',
+  })
+  t.is(both.stdout, util, 'the same as util-linux nsenter -r -w')
+  const rootOnly = await exec('/bin/sh', ['-c', 'pwd'], { join: { pid, types: ['mnt'], root: true } })
+  t.is(rootOnly.stdout, '/\n')
+  // The descriptors of its root and cwd were closed after the spawn.
+  const cwdLink = readlinkSync(`/proc/${pid}/cwd`)
+  const open = readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === cwdLink
+    } catch {
+      return false
+    }
+  })
+  t.deepEqual(open, [])
+  t.throws(() => spawn('true', [], { join: { pid, root: 'yes' as unknown as boolean } }), {
+    code: 'ERR_INVALID_ARG_TYPE',
+  })
+  const dead = spawnSync('true').pid as number
+  const gone = await t.throwsAsync(exec('true', [], { join: { pid: dead, root: true } }))
+  t.like(gone, { code: 'ESRCH' })
+})
+
+test('stdio past the third: descriptors, inherit and ignore; pipe and ipc refused', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'out')
+  const fd = openSync(file, 'w')
+  t.teardown(() => closeSync(fd))
+  const script =
+    'echo three >&3; echo five >&5; for n in 4 6; do [ -e /proc/self/fd/$n ] && echo open$n || echo closed$n; done'
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit', fd, 'ignore', { fd }, null] })
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d
+  })
+  const closed = once(child, 'close')
+  t.deepEqual(await child.exited, { code: 0, signal: null })
+  await closed
+  t.is(out, 'closed4\nclosed6\n')
+  t.is(readFileSync(file, 'utf8'), 'three\nfive\n')
+  for (const extra of ['pipe', 'ipc', 'bogus']) {
+    t.throws(() => spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', extra as 'pipe'] }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    })
+  }
 })

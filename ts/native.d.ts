@@ -143,6 +143,9 @@ export interface NativeSpawnRequest {
    */
   path?: string
   join?: Array<JoinFd>
+  /** Descriptors of the joined process's root and cwd (`openJoinDirs`), kept open by JS. */
+  joinRoot?: number
+  joinCwd?: number
   unshare?: Array<NsType>
   uidMap?: Array<IdMapLine>
   gidMap?: Array<IdMapLine>
@@ -173,10 +176,18 @@ export interface NativeSpawnRequest {
   init?: boolean
   /** Fds 0..2 (inherited where missing). */
   stdio: Array<StdioKind | number>
+  /** The child's fds from 3 on: a descriptor of ours for each, or -1 for none (closed). */
+  extraFds?: Array<number>
 }
 
 /** A namespace type, by the name /proc/<pid>/ns/ gives it. */
 export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time'
+
+/**
+ * `join: { pid, root, cwd }`: descriptors of process `pid`'s root and cwd (-1 for one not asked
+ * for), for the request's `joinRoot`/`joinCwd`. The caller closes them after the spawn.
+ */
+export declare function openJoinDirs(pid: number, root: boolean, cwd: boolean): Array<number>
 
 /**
  * Handles on the namespaces of `types` that process `pid` is in, in that order, all through

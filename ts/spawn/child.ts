@@ -2,6 +2,7 @@
 // is one field, `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its
 // streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
+import { closeSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
 
@@ -84,6 +85,7 @@ export class NsChildProcess extends EventEmitter {
     if (n.signal?.aborted) {
       // Not started at all: killing it right after the start would still let it run a little.
       for (const h of n.opened) h.close()
+      for (const fd of n.dirFds) closeSync(fd)
       this.#stdio.endUnstarted(n.stdio)
       this.#fail(abortError(n.signal.reason), false)
     } else if (later) this.#startPending(n)
@@ -111,6 +113,7 @@ export class NsChildProcess extends EventEmitter {
     } finally {
       chargeSyncSpawn(performance.now() - t0)
       for (const h of n.opened) h.close()
+      for (const fd of n.dirFds) closeSync(fd)
     }
     this.#stdio.attach(child.stdioFds)
     holdLoop(1)

@@ -5,7 +5,7 @@ import { constants as osConstants } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 
 import type { Namespace } from '../namespace'
-import type { IdMapLine, NativeSpawnRequest, Propagation, SetGroups } from '../native'
+import type { NativeSpawnRequest, Propagation, SetGroups } from '../native'
 import type { ListsAll } from '../type-checks'
 import type { NamespaceType } from '../types'
 import {
@@ -23,10 +23,13 @@ import { type MountEntry, readMounts } from './mounts'
 import { type Capability, type Rlimits, readCapabilities, readRlimits, readSeccomp } from './sandbox'
 import type { StdioSlot } from './stdio'
 import {
+  firstIdIfUnmapped,
+  idMapLines,
   openJoin,
   optionalPath,
   readArgs,
   readEnv,
+  readExtraFds,
   readIdMap,
   readJoin,
   readStdio,
@@ -54,7 +57,7 @@ export type IdMap = 'root' | 'current' | IdMapEntry[]
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined
 
 /** Existing namespaces to enter: handles, or a process whose namespaces to enter (like nsenter -t). */
-export type JoinOption = Namespace[] | { pid: number; types?: NamespaceType[] }
+export type JoinOption = Namespace[] | { pid: number; types?: NamespaceType[]; root?: boolean; cwd?: boolean }
 
 /** Options of {@link spawn} and {@link exec}. */
 export interface SpawnOptions {
@@ -63,7 +66,10 @@ export interface SpawnOptions {
    * target does not share with us when `types` is omitted). A user namespace is entered the way
    * nsenter does it: first when that gains privilege, last when it drops it; one the command is
    * in already (ours, as in `Namespace.openAll(pid)` of a process that shares it) is left out,
-   * since the kernel refuses to enter it again (EINVAL).
+   * since the kernel refuses to enter it again (EINVAL). With `{ pid, root: true, cwd: true }`
+   * the command also takes that process's root directory and working directory after the joins
+   * (nsenter -r -w; `root` alone: its root, at "/"); both are opened through its pidfd when
+   * spawn() is called. Such a spawn always starts on the calling thread.
    */
   join?: JoinOption
   /** New namespaces for the child, like unshare(1). */
@@ -93,11 +99,9 @@ export interface SpawnOptions {
    */
   root?: string
   /**
-   * Mounts, directories, files and links made in order after the namespaces, below the new root
-   * (see {@link MountEntry}); implies unshare 'mnt', whose `propagation` must then be 'private'
-   * or 'slave' so that nothing made there reaches our mounts. A failed entry rejects with a
-   * NamespaceError whose `step` is 'mount', `mountIndex` its index and `path` its target; the
-   * child's mount namespace goes with it, so nothing half-built is left mounted.
+   * Mounts, directories, files and links made in order below the new root (see
+   * {@link MountEntry}); implies unshare 'mnt', whose `propagation` must be 'private' or 'slave'.
+   * A failed entry rejects with `step` 'mount', `mountIndex` its index and `path` its target.
    */
   mounts?: MountEntry[]
   /** Enter `root` with pivot_root(2) in a new mount namespace instead of chroot(2). */
@@ -140,23 +144,24 @@ export interface SpawnOptions {
    */
   init?: boolean
   /**
-   * The capabilities to keep (names as in capabilities(7): 'CAP_NET_BIND_SERVICE'); every other
-   * one is dropped from the bounding, permitted, effective, inheritable and ambient sets, as
-   * bubblewrap's `--cap-drop ALL --cap-add ...` does. `[]` drops all. The bounding set is
-   * dropped while the child still has CAP_SETPCAP (before `uid`/`gid` apply); kept ones are
-   * raised in the ambient set, so a command that is not root keeps them across execve.
-   * Dropping needs CAP_SETPCAP: unprivileged, add 'user' to unshare. Default: unchanged.
+   * Capabilities to keep ('CAP_NET_BIND_SERVICE', as capabilities(7) names them); all others are
+   * dropped from the bounding, permitted, effective, inheritable and ambient sets (bwrap's
+   * `--cap-drop ALL --cap-add ...`); `[]` drops all. Kept ones are raised in the ambient set, so
+   * a command that is not root keeps them. Needs CAP_SETPCAP (unprivileged: unshare 'user').
    */
   capabilities?: Capability[]
   /** Resource limits (setrlimit), set before the credentials change; Infinity is unlimited. */
   rlimits?: Rlimits
   /**
    * A compiled classic-BPF seccomp program (struct sock_filter entries, as `bwrap --seccomp`
-   * takes), installed as the very last step before execve, so it may forbid anything the steps
-   * before need. It needs no_new_privs (the default with it) or CAP_SYS_ADMIN.
+   * takes), installed just before execve; it needs no_new_privs (its default) or CAP_SYS_ADMIN.
    */
   seccomp?: Uint8Array
-  /** Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. */
+  /**
+   * Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. Entries past
+   * the third are the child's fds 3, 4, ... (up to 63): a descriptor of ours, 'inherit' (ours of
+   * that number), or 'ignore'/null/undefined (left closed); 'pipe' and 'ipc' there are refused.
+   */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
   /**
    * Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. As with
@@ -276,6 +281,8 @@ export interface Normalized {
   opened: Namespace[]
   /** Handles whose descriptors the request uses; they must stay open during the call. */
   joined: Namespace[]
+  /** Descriptors opened here for `join: { root, cwd }`, closed once the child has started. */
+  dirFds: number[]
   /** Each of fds 0-2: 'inherit', 'ignore', 'pipe' or a descriptor of ours. */
   stdio: StdioSlot[]
   signal: AbortSignal | undefined
@@ -283,7 +290,7 @@ export interface Normalized {
   killSignal: number
   /**
    * Whether the spawner thread may start this child (ts/spawn/pending.ts): not when it names fds
-   * of ours for stdio (the caller may close them once spawn() returns), nor when a new user
+   * of ours (stdio, `join` root/cwd: they may be closed once spawn() returns), nor when a new user
    * namespace comes with joins (those joins happen on the cloning thread itself).
    */
   mayHandOver: boolean
@@ -344,6 +351,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', sandbox)
   const init = validateBoolean(o.init, 'options.init')
   const stdio = readStdio(o.stdio ?? 'pipe')
+  const extraFds = readExtraFds(o.stdio)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal)
   }
@@ -380,7 +388,9 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
 
   // interpret: the join handles are opened last (nothing is left open when a check throws), and
   // the request is built.
-  const { handles, opened } = openJoin(join)
+  const { handles, opened, dirs } = openJoin(join)
+  const dirFds = dirs.filter((fd) => fd >= 0)
+  const ownFds = [...dirFds, ...(extraFds ?? []).filter((fd) => fd >= 0)]
   const joinTypes = handles.map((h) => h.type)
   const newUser = unshare.includes('user') || ids
   // As nsenter does (without --preserve-credentials): a command entering a user namespace runs
@@ -396,6 +406,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       env,
       path,
       join: handles.map((h) => ({ fd: h.fd, nsType: h.type })),
+      joinRoot: dirs[0] >= 0 ? dirs[0] : undefined,
+      joinCwd: dirs[1] >= 0 ? dirs[1] : undefined,
       unshare,
       uidMap: idMapLines(uidMapRead, euid),
       gidMap: idMapLines(gidMapRead, egid),
@@ -420,27 +432,16 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       rlimits,
       seccomp,
       stdio,
+      extraFds,
     },
     args: argv,
     opened,
     joined: handles,
+    dirFds,
     stdio,
     signal: o.signal as AbortSignal | undefined,
     timeout,
     killSignal,
-    mayHandOver: stdio.every((s) => typeof s === 'string') && !(newUser && handles.length > 0),
+    mayHandOver: ownFds.length === 0 && stdio.every((s) => typeof s === 'string') && !(newUser && handles.length > 0),
   }
-}
-
-/** The lines a map resolves to for a caller whose own id is `own`. */
-function idMapLines(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): IdMapLine[] | undefined {
-  if (m === undefined) return undefined
-  if (m === 'root') return [{ inside: 0, outside: own, count: 1 }]
-  if (m === 'current') return [{ inside: own, outside: own, count: 1 }]
-  return m
-}
-
-function firstIdIfUnmapped(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): number | undefined {
-  if (!Array.isArray(m)) return undefined
-  return m.some(({ outside, count }) => own >= outside && own < outside + count) ? undefined : m[0].inside
 }

@@ -13,6 +13,7 @@ import {
   invalidArgValue,
   received,
   unknownSignal,
+  validateBoolean,
   validateCString,
   validateInteger,
   validateObject,
@@ -147,6 +148,33 @@ export function readStdio(stdio: unknown): StdioSlot[] {
   return [0, 1, 2].map((i) => stdioSlot(typeof stdio === 'string' ? stdio : stdio[i], i))
 }
 
+/** The most entries past the third (the child's fds 3 to 63). */
+const MAX_EXTRA_FDS = 61
+
+/**
+ * The entries of `stdio` past the third, as the descriptors the child gets there: ours for a
+ * number or `{ fd }`, our own of that number for 'inherit', -1 (left closed) for 'ignore', null
+ * or undefined. 'pipe' and 'ipc' there are not supported (ERR_INVALID_ARG_VALUE), never ignored.
+ */
+export function readExtraFds(stdio: unknown): number[] | undefined {
+  if (!Array.isArray(stdio) || stdio.length <= 3) return undefined
+  if (stdio.length > 3 + MAX_EXTRA_FDS) {
+    throw invalidArgValue('options.stdio', stdio, `must have at most ${3 + MAX_EXTRA_FDS} entries`, RangeError)
+  }
+  return Array.from(stdio.slice(3), (s: unknown, j) => {
+    const i = j + 3
+    if (s === null || s === undefined || s === 'ignore') return -1
+    if (s === 'inherit') return i
+    const fd = typeof s === 'number' ? s : typeof s === 'object' ? (s as { fd?: unknown }).fd : undefined
+    if (typeof fd === 'number') return validateInteger(fd, `options.stdio[${i}]`, 0, FD_MAX)
+    throw invalidArgValue(
+      `options.stdio[${i}]`,
+      s,
+      "must be 'inherit', 'ignore', a file descriptor or an object with an fd (past the third entry, 'pipe' and 'ipc' are not supported)",
+    )
+  })
+}
+
 function stdioSlot(s: unknown, i: number): StdioSlot {
   if (s === 'pipe' || s === null || s === undefined) return 'pipe'
   if (s === 'inherit' || s === 'ignore') return s
@@ -160,7 +188,9 @@ function stdioSlot(s: unknown, i: number): StdioSlot {
 }
 
 /** `join` as given: handles, or the target to open them from (opened only after validation). */
-export type JoinRead = { handles: Namespace[] } | { pid: number; types: NamespaceType[] | undefined }
+export type JoinRead =
+  | { handles: Namespace[] }
+  | { pid: number; types: NamespaceType[] | undefined; root: boolean; cwd: boolean }
 
 export function readJoin(join: unknown): JoinRead {
   if (join === undefined) return { handles: [] }
@@ -175,15 +205,40 @@ export function readJoin(join: unknown): JoinRead {
   const o = validateObject(join, 'options.join')
   const pid = validatePid(o.pid, 'options.join.pid')
   const types = o.types === undefined ? undefined : validateTypes(o.types, 'options.join.types')
-  return { pid, types }
+  const root = validateBoolean(o.root, 'options.join.root')
+  const cwd = validateBoolean(o.cwd, 'options.join.cwd')
+  return { pid, types, root, cwd }
 }
 
-/** The handles to enter, and those of them opened here (closed once the child has started). */
-export function openJoin(join: JoinRead): { handles: Namespace[]; opened: Namespace[] } {
-  if ('handles' in join) return { handles: join.handles, opened: [] }
+/**
+ * The handles to enter, those of them opened here (closed once the child has started), and with
+ * `root`/`cwd` descriptors of the target's root and cwd (-1 when not asked for; also closed then).
+ */
+export function openJoin(join: JoinRead): { handles: Namespace[]; opened: Namespace[]; dirs: [number, number] } {
+  if ('handles' in join) return { handles: join.handles, opened: [], dirs: [-1, -1] }
   // One pidfd for all of them (they are all the target's, even if its pid is reused meanwhile),
   // and nsenter's rules, in one native call: a user namespace we already share is left out
   // (setns to one's own is EINVAL), and without types every namespace we share (--all).
   const opened = native(() => binding().openPidJoins(join.pid, join.types)).map((n) => Namespace.wrap(n))
-  return { handles: opened, opened }
+  if (!join.root && !join.cwd) return { handles: opened, opened, dirs: [-1, -1] }
+  try {
+    const [root, cwd] = native(() => binding().openJoinDirs(join.pid, join.root, join.cwd))
+    return { handles: opened, opened, dirs: [root, cwd] }
+  } catch (err) {
+    for (const h of opened) h.close()
+    throw err
+  }
+}
+
+/** The lines a map resolves to for a caller whose own id is `own`. */
+export function idMapLines(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): IdMapLine[] | undefined {
+  if (m === undefined) return undefined
+  if (m === 'root') return [{ inside: 0, outside: own, count: 1 }]
+  if (m === 'current') return [{ inside: own, outside: own, count: 1 }]
+  return m
+}
+
+export function firstIdIfUnmapped(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): number | undefined {
+  if (!Array.isArray(m)) return undefined
+  return m.some(({ outside, count }) => own >= outside && own < outside + count) ? undefined : m[0].inside
 }

@@ -18,6 +18,14 @@ use child::{exit_tsfn, watched, NativeChild};
 use request::NativeSpawnRequest;
 use stdio::{into_raw, make_pipes, plug};
 
+/// `join: { pid, root, cwd }`: descriptors of process `pid`'s root and cwd (-1 for one not asked
+/// for), for the request's `joinRoot`/`joinCwd`. The caller closes them after the spawn.
+#[napi]
+pub fn open_join_dirs(env: Env, pid: i32, root: bool, cwd: bool) -> Result<Vec<i32>> {
+  let (r, c) = spawn::target_dirs::open(pid, root, cwd).napi(&env)?;
+  Ok([r, c].into_iter().map(|fd| fd.map_or(-1, std::os::fd::IntoRawFd::into_raw_fd)).collect())
+}
+
 /// Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
 /// thread, after the child has been reaped; code is -1 when a signal ended it.
 #[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]

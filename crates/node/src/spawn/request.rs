@@ -116,6 +116,9 @@ pub struct NativeSpawnRequest {
   /// the main thread).
   pub path: Option<String>,
   pub join: Option<Vec<JoinFd>>,
+  /// Descriptors of the joined process's root and cwd (`openJoinDirs`), kept open by JS.
+  pub join_root: Option<i32>,
+  pub join_cwd: Option<i32>,
   pub unshare: Option<Vec<NsType>>,
   pub uid_map: Option<Vec<IdMapLine>>,
   pub gid_map: Option<Vec<IdMapLine>>,
@@ -147,6 +150,8 @@ pub struct NativeSpawnRequest {
   /// Fds 0..2 (inherited where missing).
   #[napi(ts_type = "Array<StdioKind | number>")]
   pub stdio: Vec<StdioSlot>,
+  /// The child's fds from 3 on: a descriptor of ours for each, or -1 for none (closed).
+  pub extra_fds: Option<Vec<i32>>,
 }
 
 /// The whole spec, the environment first: a held one is released whatever fails after. A slot
@@ -164,6 +169,8 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       env,
       path: req.path,
       join: req.join.unwrap_or_default().into_iter().map(|j| (j.fd, j.ns_type.into())).collect(),
+      join_root: req.join_root,
+      join_cwd: req.join_cwd,
       unshare: req.unshare.unwrap_or_default().into_iter().map(Into::into).collect(),
       uid_map: req.uid_map.map(id_map),
       gid_map: req.gid_map.map(id_map),
@@ -193,6 +200,7 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
         .collect(),
       seccomp: req.seccomp.map(|b| b.to_vec()),
       stdio: stdio(&req.stdio)?,
+      extra_fds: req.extra_fds.unwrap_or_default(),
     })
   }
 }

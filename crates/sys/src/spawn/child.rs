@@ -77,6 +77,7 @@ fn run(a: &Args<'_>) -> ! {
     k::exit_group(FAILED);
   }
   join(a);
+  join_dirs(a);
   if p.late_user {
     check(a, k::unshare(libc::CLONE_NEWUSER), Site::Unshare, Some(NsType::User));
     write_own_maps(a);
@@ -120,7 +121,8 @@ fn run(a: &Args<'_>) -> ! {
 /// stdio, no other descriptor across execve, the signal mask, execve.
 pub(super) fn finish(a: &Args<'_>) -> ! {
   set_stdio(a);
-  check(a, k::cloexec_from(3), Site::CloseRange, None);
+  set_extra_fds(a);
+  check(a, k::cloexec_from(a.plan.first_free_fd() as u32), Site::CloseRange, None);
   k::unblock_all_signals();
   privileges::seccomp(a);
   exec(a)
@@ -228,6 +230,21 @@ fn join(a: &Args<'_>) {
   }
 }
 
+/// nsenter -r -w: the joined process's root, then its working directory (without one, "/").
+fn join_dirs(a: &Args<'_>) {
+  let p = a.plan;
+  if let Some(root) = p.join_root {
+    check(a, k::fchdir(root), Site::JoinRootChdir, None);
+    check(a, k::chroot(c"."), Site::JoinRoot, None);
+    if p.join_cwd.is_none() {
+      check(a, k::chdir(c"/"), Site::JoinRootChdir, None);
+    }
+  }
+  if let Some(cwd) = p.join_cwd {
+    check(a, k::fchdir(cwd), Site::JoinCwd, None);
+  }
+}
+
 /// The id files of the user namespace the child has just made, in `IdMaps`' order.
 fn write_own_maps(a: &Args<'_>) {
   let Ok(()) = a.plan.id_maps.write_in_order(|file, body| {
@@ -302,6 +319,31 @@ fn set_stdio(a: &Args<'_>) {
       // uv_disable_stdio_inheritance), so the slot must be made inheritable again, as libuv's
       // own spawn does. A slot the parent has closed stays closed (EBADF is fine).
       k::keep_across_exec(target);
+    }
+  }
+}
+
+/// Puts the requested descriptors on 3.. (`extra_fds`) as `set_stdio` does on 0..2: each source
+/// first moved past the range (no slot can overwrite another's source), then dup2'ed onto its
+/// slot; a slot without one is closed. The handshake pipes are past the range (`Pipes::new`).
+fn set_extra_fds(a: &Args<'_>) {
+  let extra = &a.plan.extra_fds;
+  if extra.is_empty() {
+    return;
+  }
+  let top = a.plan.first_free_fd();
+  let mut moved = [-1i32; super::spec::MAX_EXTRA_FDS];
+  for (m, &src) in moved.iter_mut().zip(extra.iter()) {
+    if src >= 0 {
+      *m = check(a, k::dup_above(src, top), Site::StdioMove, None) as i32;
+    }
+  }
+  for (i, &m) in moved[..extra.len()].iter().enumerate() {
+    let target = 3 + i as i32;
+    if m >= 0 {
+      check(a, k::dup_onto(m, target), Site::StdioDup, None);
+    } else {
+      k::close(target);
     }
   }
 }

@@ -112,6 +112,11 @@ pub fn chroot(path: &CStr) -> isize {
   unsafe { raw::call(libc::SYS_chroot, &[s(path)]) }
 }
 
+pub fn fchdir(fd: i32) -> isize {
+  // SAFETY: integer argument.
+  unsafe { raw::call(libc::SYS_fchdir, &[fd as usize]) }
+}
+
 pub fn chdir(path: &CStr) -> isize {
   // SAFETY: `path` is NUL-terminated.
   unsafe { raw::call(libc::SYS_chdir, &[s(path)]) }

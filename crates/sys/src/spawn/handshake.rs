@@ -98,10 +98,11 @@ pub struct ParentEnds {
 }
 
 impl Pipes {
-  /// The report pipe, and the go pipe when the child must wait for the parent.
-  pub fn new(with_go: bool) -> Result<Pipes> {
-    let (report_r, report_w) = pipe_above_stdio()?;
-    let go = if with_go { Some(pipe_above_stdio()?) } else { None };
+  /// The report pipe, and the go pipe when the child must wait for the parent, all numbered
+  /// `min` or above (past the descriptors the child fills).
+  pub fn new(with_go: bool, min: RawFd) -> Result<Pipes> {
+    let (report_r, report_w) = pipe_above(min)?;
+    let go = if with_go { Some(pipe_above(min)?) } else { None };
     Ok(Pipes { report_r, report_w, go })
   }
 
@@ -120,10 +121,11 @@ impl Pipes {
   }
 }
 
-/// Both ends at 3 or above: the child fills 0..2 with dup2 and must not overwrite a pipe end
-/// that happened to land there because the parent had closed its stdin or stdout.
-fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
-  let lift = |fd: OwnedFd| if fd.as_raw_fd() < 3 { syscall::dup_cloexec(fd.as_raw_fd()) } else { Ok(fd) };
+/// Both ends at `min` (3 or more) or above: the child fills 0..min with dup2 and must not
+/// overwrite a pipe end that happened to land there (a parent that closed its stdin or stdout).
+fn pipe_above(min: RawFd) -> Result<(OwnedFd, OwnedFd)> {
+  let lift =
+    |fd: OwnedFd| if fd.as_raw_fd() < min { syscall::dup_cloexec_above(fd.as_raw_fd(), min) } else { Ok(fd) };
   let (r, w) = syscall::pipe().map_err(|e| e.step(Step::Clone))?;
   Ok((lift(r).map_err(|e| e.step(Step::Clone))?, lift(w).map_err(|e| e.step(Step::Clone))?))
 }
@@ -218,7 +220,7 @@ mod tests {
 
   #[test]
   fn the_go_byte_and_a_report_cross() {
-    let pipes = Pipes::new(true).unwrap();
+    let pipes = Pipes::new(true, 3).unwrap();
     let child = pipes.child_ends();
     assert!(child.waits_for_go());
     // The child's side, run here on plain descriptors the parent still holds copies of.

@@ -15,6 +15,7 @@
 //! - `mounts` (planned) and `mount_steps` (done by the child, over `mount_syscalls`): `mounts`
 //!   and `root_tmpfs`.
 //! - `privileges`: rlimits, capabilities and seccomp, the sandbox's last steps.
+//! - `target_dirs`: the root and cwd of a joined process (`join_root`, `join_cwd`).
 //! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
 
 mod child;
@@ -33,6 +34,7 @@ mod signal;
 mod site;
 pub mod spawner;
 mod spec;
+pub mod target_dirs;
 
 #[cfg(test)]
 mod tests;
@@ -40,7 +42,7 @@ mod tests;
 use std::os::fd::BorrowedFd;
 
 pub use signal::kill;
-pub use spec::{Child, IdMapLine, Mount, MountKind, Propagation, SetGroups, SpawnSpec, Stdio};
+pub use spec::{Child, IdMapLine, Mount, MountKind, Propagation, SetGroups, SpawnSpec, Stdio, MAX_EXTRA_FDS};
 
 use crate::error::Result;
 use crate::syscall;

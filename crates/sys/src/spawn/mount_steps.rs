@@ -72,7 +72,7 @@ pub fn tmpfs_root(a: &Args<'_>) -> i32 {
 
 /// Makes the tmpfs root the current directory.
 pub fn enter(root: i32) -> isize {
-  m::fchdir(root)
+  k::fchdir(root)
 }
 
 /// The directory `mountProc` mounts on, in a tmpfs root (the current directory).

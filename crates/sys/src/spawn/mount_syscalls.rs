@@ -67,11 +67,6 @@ pub fn umask(mask: u32) -> u32 {
   unsafe { raw::call(libc::SYS_umask, &[mask as usize]) as u32 }
 }
 
-pub fn fchdir(fd: i32) -> isize {
-  // SAFETY: integer argument.
-  unsafe { raw::call(libc::SYS_fchdir, &[fd as usize]) }
-}
-
 pub fn symlinkat(to: &CStr, dir: i32, name: &CStr) -> isize {
   // SAFETY: both strings are NUL-terminated.
   unsafe { raw::call(libc::SYS_symlinkat, &[s(to), dir as usize, s(name)]) }

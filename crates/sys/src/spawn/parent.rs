@@ -15,7 +15,7 @@ use crate::this_thread;
 
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let plan = Plan::build(spec)?;
-  let pipes = Pipes::new(plan.needs_handshake())?;
+  let pipes = Pipes::new(plan.needs_handshake(), plan.first_free_fd())?;
   let stack = StackLease::take(plan.vfork())?;
   let plan = &plan;
   let args = child::Args { plan, pipes: pipes.child_ends() };

@@ -11,7 +11,7 @@ use super::exec_path;
 use super::handshake::Report;
 use super::id_maps::IdMaps;
 use super::mounts::{self, MountOp};
-use super::spec::{IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio};
+use super::spec::{IdMapLine, Propagation, SetGroups, SpawnSpec, Stdio, MAX_EXTRA_FDS};
 use crate::clone::{Stack, STACK_SIZE};
 use crate::error::{Error, Result};
 use crate::ns_type::NsType;
@@ -40,6 +40,9 @@ pub struct Plan {
   pub parent_joins: Vec<(RawFd, NsType)>,
   /// The other joins, user first then nsenter's order.
   pub joins: Vec<(RawFd, NsType)>,
+  /// The joined process's root and cwd, taken after the joins.
+  pub join_root: Option<RawFd>,
+  pub join_cwd: Option<RawFd>,
   /// CLONE_NEWUSER / CLONE_NEWPID: what the child must be born with.
   pub clone_ns_flags: libc::c_int,
   /// The namespaces the child unshares itself, one call each so a failure names its type.
@@ -77,6 +80,8 @@ pub struct Plan {
   pub seccomp: Option<Vec<u8>>,
   /// The descriptor each of 0, 1, 2 becomes; None: inherited.
   pub stdio: [Option<RawFd>; 3],
+  /// What fds 3.. become (-1: closed); see `SpawnSpec::extra_fds`.
+  pub extra_fds: Vec<RawFd>,
   /// /dev/null opened by the parent for `Stdio::Null`: the child may no longer see the parent's
   /// /dev/null once it has changed root or joined another mount namespace.
   _dev_null: Option<OwnedFd>,
@@ -250,6 +255,9 @@ impl Plan {
       (true, Propagation::Shared) => Some(libc::MS_REC | libc::MS_SHARED),
     };
 
+    if spec.extra_fds.len() > MAX_EXTRA_FDS {
+      return Err(Error::os(libc::EINVAL, "spawn").step(Step::Stdio));
+    }
     let dev_null = if spec.stdio.contains(&Stdio::Null) {
       Some(syscall::open("/dev/null", libc::O_RDWR, 0).map_err(|e| e.step(Step::Dup2))?)
     } else {
@@ -274,6 +282,8 @@ impl Plan {
         || clone_ns_flags & libc::CLONE_NEWPID != 0,
       parent_joins,
       joins,
+      join_root: spec.join_root,
+      join_cwd: spec.join_cwd,
       clone_ns_flags,
       unshares,
       id_maps: IdMaps {
@@ -310,10 +320,16 @@ impl Plan {
         None
       },
       stdio,
+      extra_fds: spec.extra_fds.clone(),
       _dev_null: dev_null,
       parent_pid: std::process::id() as i32,
       late_user,
     })
+  }
+
+  /// The first descriptor the child does not fill: the handshake pipes go there or above.
+  pub fn first_free_fd(&self) -> RawFd {
+    3 + self.extra_fds.len() as RawFd
   }
 
   /// Where the command's stack starts when the child stays as init.

@@ -84,6 +84,9 @@ sites! {
   CapGet => Capabilities, "capget";
   Capset => Capabilities, "capset";
   Seccomp => Seccomp, "seccomp";
+  JoinRootChdir => Chroot, "fchdir";
+  JoinRoot => Chroot, "chroot";
+  JoinCwd => Chdir, "fchdir";
   InitClone => Init, "clone";
 }
 

@@ -85,6 +85,10 @@ pub struct SpawnSpec {
   pub path: Option<String>,
   /// Existing namespaces to enter; the descriptors stay owned by the caller.
   pub join: Vec<(RawFd, NsType)>,
+  /// After the joins, the root and the working directory to take (nsenter -r -w): descriptors of
+  /// the joined process's, from `target_dirs::open`, owned by the caller.
+  pub join_root: Option<RawFd>,
+  pub join_cwd: Option<RawFd>,
   pub unshare: Vec<NsType>,
   /// The lines of the new user namespace's uid_map and gid_map, in the order they are written.
   pub uid_map: Option<Vec<IdMapLine>>,
@@ -127,7 +131,13 @@ pub struct SpawnSpec {
   /// before execve; it needs no_new_privs or CAP_SYS_ADMIN.
   pub seccomp: Option<Vec<u8>>,
   pub stdio: [Stdio; 3],
+  /// The child's descriptors from 3 on: index i is fd 3 + i, a descriptor of the parent's to
+  /// dup2 there (owned by the caller), or -1 to leave it closed. At most `MAX_EXTRA_FDS`.
+  pub extra_fds: Vec<RawFd>,
 }
+
+/// The most descriptors past 2 a child can be given (fds 3..=63).
+pub const MAX_EXTRA_FDS: usize = 61;
 
 impl SpawnSpec {
   /// A spec that runs `file` with `argv` and nothing else: empty environment, inherited stdio,
@@ -139,6 +149,8 @@ impl SpawnSpec {
       env: Vec::new(),
       path: None,
       join: Vec::new(),
+      join_root: None,
+      join_cwd: None,
       unshare: Vec::new(),
       uid_map: None,
       gid_map: None,
@@ -163,6 +175,7 @@ impl SpawnSpec {
       rlimits: Vec::new(),
       seccomp: None,
       stdio: [Stdio::Inherit; 3],
+      extra_fds: Vec::new(),
     }
   }
 }

@@ -69,8 +69,13 @@ pub fn ioctl_u64(fd: BorrowedFd<'_>, request: libc::c_ulong) -> Result<u64> {
 }
 
 pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd> {
+  dup_cloexec_above(fd, 3)
+}
+
+/// A close-on-exec duplicate of `fd` numbered `min` or above.
+pub fn dup_cloexec_above(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
   // SAFETY: F_DUPFD_CLOEXEC only reads `fd`; an invalid one gives EBADF, not UB.
-  owned(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) }, "dup")
+  owned(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }, "dup")
 }
 
 /// Grows the process's descriptor table to hold `n` descriptors (at most RLIMIT_NOFILE). The
