@@ -475,3 +475,55 @@ test('stdio past the third: descriptors, inherit and ignore; pipe and ipc refuse
     })
   }
 })
+
+test('seccomp rules compile natively: errno by name, argument conditions, allow-lists', async (t) => {
+  const probe = 'mkdir /tmp/x 2>&1 | grep -o "Operation not permitted"; echo done'
+  const denied = await exec('sh', ['-c', probe], {
+    seccomp: {
+      defaultAction: 'allow',
+      rules: [
+        { syscall: 'mkdirat', action: { errno: 'EPERM' } },
+        { syscall: 'mkdir', action: { errno: 'EPERM' } },
+      ],
+    },
+  })
+  t.is(denied.stdout, 'Operation not permitted\ndone\n')
+  // socket(AF_UNIX, ...) fails, socket(AF_INET, ...) does not.
+  const py = (family: string) =>
+    `import socket\ntry:\n socket.socket(socket.${family})\n print("ok")\nexcept OSError as e:\n print(e.errno)`
+  const socketRule = {
+    defaultAction: 'allow' as const,
+    rules: [{ syscall: 'socket', args: [{ index: 0, op: 'eq' as const, value: 1 }], action: { errno: 'EACCES' } }],
+  }
+  t.is((await exec('python3', ['-c', py('AF_UNIX')], { seccomp: socketRule })).stdout, '13\n')
+  t.is((await exec('python3', ['-c', py('AF_INET')], { seccomp: socketRule })).stdout, 'ok\n')
+  const unknown = await t.throwsAsync(
+    exec('true', [], { seccomp: { defaultAction: 'allow', rules: [{ syscall: 'nosuchcall', action: 'kill' }] } }),
+  )
+  t.like(unknown, { code: 'EINVAL', step: 'seccomp' })
+  t.regex(unknown?.message ?? '', /nosuchcall/)
+  const bad: Array<[unknown, string]> = [
+    [{ defaultAction: 'allow', rules: [] }, 'ERR_INVALID_ARG_VALUE'],
+    [{ defaultAction: 'deny', rules: [{ syscall: 'read', action: 'allow' }] }, 'ERR_INVALID_ARG_VALUE'],
+    [{ defaultAction: { errno: 'EPERM' }, rules: [{ syscall: 'read', action: 'kill' }] }, 'ERR_INVALID_ARG_VALUE'],
+    [{ defaultAction: 'allow', rules: [{ syscall: 'read', action: 'allow' }] }, 'ERR_INVALID_ARG_VALUE'],
+    [
+      {
+        defaultAction: 'allow',
+        rules: [{ syscall: 'read', args: [{ index: 6, op: 'eq', value: 1 }], action: 'kill' }],
+      },
+      'ERR_OUT_OF_RANGE',
+    ],
+    [
+      {
+        defaultAction: 'allow',
+        rules: [{ syscall: 'read', args: [{ index: 0, op: 'eq', value: -1 }], action: 'kill' }],
+      },
+      'ERR_OUT_OF_RANGE',
+    ],
+    [{ defaultAction: 'allow', rules: 'read' }, 'ERR_INVALID_ARG_TYPE'],
+  ]
+  for (const [seccomp, code] of bad) {
+    t.throws(() => spawn('true', [], { seccomp: seccomp as never }), { code }, JSON.stringify(seccomp))
+  }
+})

@@ -214,7 +214,8 @@ const STEP_HINTS: Partial<Record<Step, Record<string, string>>> = {
   rlimits: { EPERM: 'raising a hard limit needs CAP_SYS_RESOURCE (in the initial user namespace)' },
   seccomp: {
     EACCES: 'a seccomp filter needs noNewPrivs (the default with seccomp) or CAP_SYS_ADMIN',
-    EINVAL: 'the kernel refused the BPF program (an invalid instruction, jump or return)',
+    EINVAL:
+      'the policy was refused by the compiler (its words in parentheses) or the program by the kernel (an invalid instruction, jump or return)',
   },
   mount: {
     EPERM:

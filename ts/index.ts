@@ -19,6 +19,10 @@ export type {
   MountEntry,
   Rlimits,
   RlimitValue,
+  SeccompAction,
+  SeccompArg,
+  SeccompPolicy,
+  SeccompRule,
   SpawnOptions,
   StdioOption,
 } from './spawn'

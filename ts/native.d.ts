@@ -172,6 +172,8 @@ export interface NativeSpawnRequest {
   rlimits?: Array<RlimitEntry>
   /** A compiled classic-BPF seccomp program. */
   seccomp?: Buffer
+  /** seccomp rules in seccompiler's JSON form (ts/spawn/sandbox.ts writes it), compiled natively. */
+  seccompRules?: string
   /** A minimal init as PID 1 of a new pid namespace, the command its child. */
   init?: boolean
   /** Fds 0..2 (inherited where missing). */

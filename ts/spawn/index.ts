@@ -10,4 +10,12 @@ export type { ExecError, ExecResult } from './exec'
 export { exec } from './exec'
 export type { MountEntry } from './mounts'
 export type { ExecOptions, IdMap, IdMapEntry, JoinOption, SpawnOptions, StdioOption } from './options'
-export type { Capability, Rlimits, RlimitValue } from './sandbox'
+export type {
+  Capability,
+  Rlimits,
+  RlimitValue,
+  SeccompAction,
+  SeccompArg,
+  SeccompPolicy,
+  SeccompRule,
+} from './sandbox'

@@ -20,7 +20,7 @@ import {
   validateTypes,
 } from '../validate'
 import { type MountEntry, readMounts } from './mounts'
-import { type Capability, type Rlimits, readCapabilities, readRlimits, readSeccomp } from './sandbox'
+import * as sandbox from './sandbox'
 import type { StdioSlot } from './stdio'
 import {
   firstIdIfUnmapped,
@@ -149,14 +149,14 @@ export interface SpawnOptions {
    * `--cap-drop ALL --cap-add ...`); `[]` drops all. Kept ones are raised in the ambient set, so
    * a command that is not root keeps them. Needs CAP_SETPCAP (unprivileged: unshare 'user').
    */
-  capabilities?: Capability[]
+  capabilities?: sandbox.Capability[]
   /** Resource limits (setrlimit), set before the credentials change; Infinity is unlimited. */
-  rlimits?: Rlimits
+  rlimits?: sandbox.Rlimits
   /**
-   * A compiled classic-BPF seccomp program (struct sock_filter entries, as `bwrap --seccomp`
-   * takes), installed just before execve; it needs no_new_privs (its default) or CAP_SYS_ADMIN.
+   * A compiled classic-BPF program (struct sock_filter entries, as `bwrap --seccomp` takes) or a
+   * {@link SeccompPolicy}, installed just before execve; needs no_new_privs (its default).
    */
-  seccomp?: Uint8Array
+  seccomp?: Uint8Array | sandbox.SeccompPolicy
   /**
    * Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. Entries past
    * the third are the child's fds 3, 4, ... (up to 63): a descriptor of ours, 'inherit' (ours of
@@ -320,10 +320,10 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const root = rootTmpfs ? undefined : rootRead
   const mounts = readMounts(o.mounts)
   const builds = rootTmpfs || (mounts?.length ?? 0) > 0
-  const capabilities = readCapabilities(o.capabilities)
-  const rlimits = readRlimits(o.rlimits)
-  const seccomp = readSeccomp(o.seccomp)
-  const sandbox = builds || capabilities !== undefined || rlimits !== undefined || seccomp !== undefined
+  const capabilities = sandbox.readCapabilities(o.capabilities)
+  const rlimits = sandbox.readRlimits(o.rlimits)
+  const seccomp = sandbox.readSeccomp(o.seccomp)
+  const sandboxed = builds || capabilities !== undefined || rlimits !== undefined || o.seccomp !== undefined
   if (builds && (propagation === 'shared' || propagation === 'unchanged')) {
     throw invalidArgValue(
       'options.propagation',
@@ -348,7 +348,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const pivotRoot = validateBoolean(o.pivotRoot, 'options.pivotRoot')
   const detached = validateBoolean(o.detached, 'options.detached')
   // A sandbox option makes it the default, as bubblewrap always sets it.
-  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', sandbox)
+  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', sandboxed)
   const init = validateBoolean(o.init, 'options.init')
   const stdio = readStdio(o.stdio ?? 'pipe')
   const extraFds = readExtraFds(o.stdio)
@@ -430,7 +430,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       init,
       capabilities,
       rlimits,
-      seccomp,
+      seccomp: seccomp.buffer,
+      seccompRules: seccomp.rules,
       stdio,
       extraFds,
     },

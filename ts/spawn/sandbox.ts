@@ -1,7 +1,17 @@
 // The privilege and resource options of spawn(): `capabilities`, `rlimits`, `seccomp`. Their
 // types, and the readers that check them and turn names into the kernel's numbers.
+import { constants as osConstants } from 'node:os'
+
 import type { RlimitEntry } from '../native'
-import { invalidArgType, invalidArgValue, validateInteger, validateObject } from '../validate'
+import {
+  invalidArgType,
+  invalidArgValue,
+  outOfRange,
+  validateCString,
+  validateInteger,
+  validateObject,
+  validateOneOf,
+} from '../validate'
 
 /** Capability names in the kernel's order: the index is the capability's number. */
 const CAPABILITIES = [
@@ -124,10 +134,112 @@ export function readRlimits(v: unknown): RlimitEntry[] | undefined {
   return out
 }
 
-/** A compiled classic-BPF seccomp program: whole 8-byte instructions, at most 4096. */
-export function readSeccomp(v: unknown): Buffer | undefined {
-  if (v === undefined) return undefined
-  if (!(v instanceof Uint8Array)) throw invalidArgType('options.seccomp', 'an instance of Buffer or Uint8Array', v)
+/** What a seccomp rule (or the default) does: allow, kill, trap (SIGSYS), log, or fail with an errno. */
+export type SeccompAction = 'allow' | 'kill' | 'kill-thread' | 'trap' | 'log' | { errno: string | number }
+
+/** A condition on argument `index` (0-5): `value` compared with `op` (masked-eq: `arg & mask`). */
+export interface SeccompArg {
+  index: number
+  op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'masked-eq'
+  value: number | bigint
+  mask?: number | bigint
+  /** Compare the low 32 bits (an `int` argument) or all 64 (default). */
+  width?: 32 | 64
+}
+
+/** One rule: `syscall` (by name, as this architecture calls it), all of `args` true, `action`. */
+export interface SeccompRule {
+  syscall: string
+  args?: SeccompArg[]
+  action: SeccompAction
+}
+
+/**
+ * A seccomp policy, compiled to classic BPF natively (the seccompiler crate, x86_64 and
+ * aarch64): `rules` for the calls they name, `defaultAction` for every other. With a default of
+ * 'allow', rules of different actions become one filter each (the kernel takes the strictest
+ * answer when two match); with another default, every rule must 'allow' (an allow-list).
+ */
+export interface SeccompPolicy {
+  defaultAction: SeccompAction
+  rules: SeccompRule[]
+}
+
+const OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'masked-eq'] as const
+const U64_MAX = (1n << 64n) - 1n
+
+function action(v: unknown, name: string): string {
+  if (v === 'allow' || v === 'trap' || v === 'log') return JSON.stringify(v)
+  if (v === 'kill') return '"kill_process"'
+  if (v === 'kill-thread') return '"kill_thread"'
+  const e = typeof v === 'string' ? undefined : validateObject(v, name).errno
+  const n = typeof e === 'string' ? osConstants.errno[e as keyof typeof osConstants.errno] : e
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 4095) {
+    throw invalidArgValue(name, v, "must be 'allow', 'kill', 'kill-thread', 'trap', 'log' or { errno }")
+  }
+  return `{"errno":${n}}`
+}
+
+function u64(v: unknown, name: string): string {
+  const n = typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v
+  if (typeof n !== 'bigint') throw invalidArgType(name, 'of type number or bigint', v)
+  if (n < 0n || n > U64_MAX) throw outOfRange(name, `>= 0 and <= ${U64_MAX}`, v)
+  return n.toString()
+}
+
+/** A policy as seccompiler's JSON: its filters named in install order. */
+function readPolicy(v: unknown): string {
+  const o = validateObject(v, 'options.seccomp')
+  const fallback = action(o.defaultAction, 'options.seccomp.defaultAction')
+  if (!Array.isArray(o.rules)) throw invalidArgType('options.seccomp.rules', 'an instance of Array', o.rules)
+  const groups = new Map<string, string[]>()
+  for (const [i, r] of Array.from(o.rules as unknown[]).entries()) {
+    const name = `options.seccomp.rules[${i}]`
+    const rule = validateObject(r, name)
+    const syscall = validateCString(rule.syscall, `${name}.syscall`)
+    const args = rule.args === undefined ? [] : rule.args
+    if (!Array.isArray(args)) throw invalidArgType(`${name}.args`, 'an instance of Array', args)
+    const conds = Array.from(args, (a: unknown, j) => {
+      const an = `${name}.args[${j}]`
+      const c = validateObject(a, an)
+      const index = validateInteger(c.index, `${an}.index`, 0, 5)
+      const op = validateOneOf(c.op, `${an}.op`, OPS)
+      if (c.width !== undefined && c.width !== 32 && c.width !== 64) {
+        throw invalidArgValue(`${an}.width`, c.width, 'must be 32 or 64')
+      }
+      const width = c.width ?? 64
+      const opJson = op === 'masked-eq' ? `{"masked_eq":${u64(c.mask, `${an}.mask`)}}` : `"${op}"`
+      const type = width === 32 ? 'dword' : 'qword'
+      return `{"index":${index},"type":"${type}","op":${opJson},"val":${u64(c.value, `${an}.value`)}}`
+    })
+    const act = action(rule.action, `${name}.action`)
+    if (act === fallback) throw invalidArgValue(`${name}.action`, rule.action, 'must differ from defaultAction')
+    if (fallback !== '"allow"' && act !== '"allow"') {
+      throw invalidArgValue(`${name}.action`, rule.action, "must be 'allow' when defaultAction is not 'allow'")
+    }
+    const list = groups.get(act) ?? []
+    // seccompiler refuses an empty condition list: a rule without args has none.
+    const argsJson = conds.length > 0 ? `,"args":[${conds.join(',')}]` : ''
+    list.push(`{"syscall":${JSON.stringify(syscall)}${argsJson}}`)
+    groups.set(act, list)
+  }
+  if (groups.size === 0) {
+    throw invalidArgValue('options.seccomp.rules', o.rules, 'must hold at least one rule')
+  }
+  const filters = [...groups].map(
+    ([act, rules], i) =>
+      `"f${String(i).padStart(3, '0')}":{"mismatch_action":${fallback},"match_action":${act},"filter":[${rules.join(',')}]}`,
+  )
+  return `{${filters.join(',')}}`
+}
+
+/**
+ * `seccomp`: a compiled classic-BPF program (whole 8-byte instructions, at most 4096) as
+ * `buffer`, or a {@link SeccompPolicy} as `rules` (seccompiler's JSON, compiled natively).
+ */
+export function readSeccomp(v: unknown): { buffer?: Buffer; rules?: string } {
+  if (v === undefined) return {}
+  if (!(v instanceof Uint8Array)) return { rules: readPolicy(v) }
   if (v.byteLength === 0 || v.byteLength % 8 !== 0 || v.byteLength > 4096 * 8) {
     throw invalidArgValue(
       'options.seccomp',
@@ -137,5 +249,5 @@ export function readSeccomp(v: unknown): Buffer | undefined {
     )
   }
   // A copy: the caller may change its buffer once spawn() returns.
-  return Buffer.from(v)
+  return { buffer: Buffer.from(v) }
 }

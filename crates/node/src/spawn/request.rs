@@ -145,6 +145,8 @@ pub struct NativeSpawnRequest {
   pub rlimits: Option<Vec<RlimitEntry>>,
   /// A compiled classic-BPF seccomp program.
   pub seccomp: Option<Buffer>,
+  /// seccomp rules in seccompiler's JSON form (ts/spawn/sandbox.ts writes it), compiled natively.
+  pub seccomp_rules: Option<String>,
   /// A minimal init as PID 1 of a new pid namespace, the command its child.
   pub init: Option<bool>,
   /// Fds 0..2 (inherited where missing).
@@ -199,6 +201,7 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
         .map(|r| (r.resource, rlim(r.soft), rlim(r.hard)))
         .collect(),
       seccomp: req.seccomp.map(|b| b.to_vec()),
+      seccomp_rules: req.seccomp_rules,
       stdio: stdio(&req.stdio)?,
       extra_fds: req.extra_fds.unwrap_or_default(),
     })

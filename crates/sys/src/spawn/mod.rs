@@ -16,6 +16,7 @@
 //!   and `root_tmpfs`.
 //! - `privileges`: rlimits, capabilities and seccomp, the sandbox's last steps.
 //! - `target_dirs`: the root and cwd of a joined process (`join_root`, `join_cwd`).
+//! - `seccomp`: the rule form of `seccomp`, compiled with the seccompiler crate.
 //! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
 
 mod child;
@@ -30,6 +31,7 @@ mod mounts;
 mod parent;
 mod plan;
 mod privileges;
+mod seccomp;
 mod signal;
 mod site;
 pub mod spawner;

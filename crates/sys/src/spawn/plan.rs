@@ -77,7 +77,8 @@ pub struct Plan {
   init_stack: Option<Stack>,
   pub keep_caps: Option<u64>,
   pub rlimits: Vec<(u32, u64, u64)>,
-  pub seccomp: Option<Vec<u8>>,
+  /// The seccomp programs, installed in this order.
+  pub seccomp: Vec<Vec<u8>>,
   /// The descriptor each of 0, 1, 2 becomes; None: inherited.
   pub stdio: [Option<RawFd>; 3],
   /// What fds 3.. become (-1: closed); see `SpawnSpec::extra_fds`.
@@ -313,7 +314,12 @@ impl Plan {
       no_new_privs: spec.no_new_privs,
       keep_caps: spec.keep_caps,
       rlimits: spec.rlimits.clone(),
-      seccomp: spec.seccomp.clone(),
+      seccomp: spec
+        .seccomp
+        .iter()
+        .cloned()
+        .chain(spec.seccomp_rules.as_deref().map(super::seccomp::compile).transpose()?.into_iter().flatten())
+        .collect(),
       init_stack: if spec.init {
         Some(Stack::new(STACK_SIZE).map_err(|e| e.step(Step::Clone))?)
       } else {

@@ -54,9 +54,9 @@ pub fn after_credentials(a: &Args<'_>) {
   }
 }
 
-/// The seccomp filter, if any: the very last step.
+/// The seccomp filters, if any: the very last step.
 pub fn seccomp(a: &Args<'_>) {
-  if let Some(filter) = a.plan.seccomp.as_deref() {
+  for filter in &a.plan.seccomp {
     check(a, k::set_seccomp(filter), Site::Seccomp, None);
   }
 }

@@ -130,6 +130,9 @@ pub struct SpawnSpec {
   /// A classic BPF program (struct sock_filter entries) installed as the seccomp filter just
   /// before execve; it needs no_new_privs or CAP_SYS_ADMIN.
   pub seccomp: Option<Vec<u8>>,
+  /// Rules in seccompiler's JSON form, compiled before clone and installed after `seccomp`, one
+  /// filter per name in name order (the kernel applies the strictest answer of all).
+  pub seccomp_rules: Option<String>,
   pub stdio: [Stdio; 3],
   /// The child's descriptors from 3 on: index i is fd 3 + i, a descriptor of the parent's to
   /// dup2 there (owned by the caller), or -1 to leave it closed. At most `MAX_EXTRA_FDS`.
@@ -174,6 +177,7 @@ impl SpawnSpec {
       keep_caps: None,
       rlimits: Vec::new(),
       seccomp: None,
+      seccomp_rules: None,
       stdio: [Stdio::Inherit; 3],
       extra_fds: Vec::new(),
     }
