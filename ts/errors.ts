@@ -208,6 +208,11 @@ const STEP_HINTS: Partial<Record<Step, Record<string, string>>> = {
     EPERM: "creating namespaces needs CAP_SYS_ADMIN; add 'user' to unshare to get it inside a new user namespace",
   },
   sethostname: { EPERM: "setting the hostname needs CAP_SYS_ADMIN over the uts namespace; add 'user' to unshare" },
+  cgroup: {
+    ENOENT: 'there is no cgroup.procs there: name a cgroup v2 directory that exists',
+    EACCES: "the caller may not write that cgroup.procs (cgroup v2 delegation: also the common ancestor's)",
+    EBUSY: 'that cgroup has controllers enabled for children: processes may only join a leaf',
+  },
   capabilities: {
     EPERM: "dropping capabilities needs CAP_SETPCAP; unprivileged, add 'user' to unshare",
   },

@@ -174,6 +174,8 @@ export interface NativeSpawnRequest {
   seccomp?: Buffer
   /** seccomp rules in seccompiler's JSON form (ts/spawn/sandbox.ts writes it), compiled natively. */
   seccompRules?: string
+  /** A cgroup v2 directory the child is moved into before anything else. */
+  cgroup?: string
   /** A minimal init as PID 1 of a new pid namespace, the command its child. */
   init?: boolean
   /** Fds 0..2 (inherited where missing). */
@@ -245,7 +247,7 @@ export declare function spawnerAvailable(): boolean
 export type StdioKind = 'inherit' | 'ignore' | 'pipe'
 
 /** Where a spawn (or a thread's restore) failed: `NamespaceError.step`. */
-export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'mount' | 'rlimits' | 'capabilities' | 'seccomp' | 'init' | 'restore'
+export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'mount' | 'rlimits' | 'capabilities' | 'seccomp' | 'cgroup' | 'init' | 'restore'
 
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {

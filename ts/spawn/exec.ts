@@ -6,8 +6,9 @@ import { StringDecoder } from 'node:string_decoder'
 import { NamespaceError } from '../errors'
 import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
 import { type NsChildProcess, spawn } from './child'
-import { EXEC_KEYS, type ExecOptions, readOptions, type SpawnOptions, type StdioOption } from './options'
+import { EXEC_KEYS, type ExecOptions, type SpawnOptions, type StdioOption } from './options'
 import { wrapSoon } from './stdio'
+import { readOptions } from './validate'
 
 export interface ExecResult<T = string> {
   stdout: T

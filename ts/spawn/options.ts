@@ -1,7 +1,9 @@
 // The options of spawn() and exec(), and normalize(): the one place where a spawn() call becomes
 // the request the native binding takes. A new option is a field of SpawnOptions, a key in
 // SPAWN_KEYS and a line in each section of normalize() that concerns it.
+
 import { constants as osConstants } from 'node:os'
+import { resolve } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 
 import type { Namespace } from '../namespace'
@@ -14,7 +16,6 @@ import {
   validateBoolean,
   validateCString,
   validateInteger,
-  validateObject,
   validateOneOf,
   validatePath,
   validateTypes,
@@ -32,6 +33,7 @@ import {
   readExtraFds,
   readIdMap,
   readJoin,
+  readOptions,
   readStdio,
   readTimeOffsets,
   signalNumber,
@@ -144,6 +146,13 @@ export interface SpawnOptions {
    */
   init?: boolean
   /**
+   * A cgroup v2 directory for the child (`/sys/fs/cgroup/sandboxes/job1`): its `cgroup.procs` is
+   * opened here, with our credentials (a missing or unwritable one fails at step 'cgroup' naming
+   * it), and the child moves itself there before any other step, so the command never runs
+   * outside it. The directory must exist and be a leaf the caller may write (cgroup v2 rules).
+   */
+  cgroup?: string
+  /**
    * Capabilities to keep ('CAP_NET_BIND_SERVICE', as capabilities(7) names them); all others are
    * dropped from the bounding, permitted, effective, inheritable and ambient sets (bwrap's
    * `--cap-drop ALL --cap-add ...`); `[]` drops all. Kept ones are raised in the ambient set, so
@@ -220,6 +229,7 @@ const SPAWN_KEYS = [
   'detached',
   'noNewPrivs',
   'init',
+  'cgroup',
   'capabilities',
   'rlimits',
   'seccomp',
@@ -244,21 +254,6 @@ const spawnKeysComplete: ListsAll<keyof SpawnOptions, (typeof SPAWN_KEYS)[number
 const execKeysComplete: ListsAll<keyof ExecOptions, (typeof EXEC_KEYS)[number]> = true
 void spawnKeysComplete
 void execKeysComplete
-
-/**
- * The options `keys` names, each read exactly once, into a plain object that everything after
- * works on: a getter that answers differently when read again can then neither slip a value
- * past validation nor make spawn() throw after its child has started (leaving no handle to it).
- */
-export function readOptions<K extends string>(options: unknown, keys: readonly K[]): { [P in K]?: unknown } {
-  const o = validateObject(options, 'options')
-  const out: { [P in K]?: unknown } = {}
-  for (const k of keys) {
-    const v = o[k]
-    if (v !== undefined) out[k] = v
-  }
-  return out
-}
 
 /** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
 const TIMEOUT_MAX = 0x7fffffff
@@ -350,6 +345,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   // A sandbox option makes it the default, as bubblewrap always sets it.
   const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', sandboxed)
   const init = validateBoolean(o.init, 'options.init')
+  const cgroup = optionalPath(o.cgroup, 'options.cgroup')
   const stdio = readStdio(o.stdio ?? 'pipe')
   const extraFds = readExtraFds(o.stdio)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
@@ -428,6 +424,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       newSession: detached,
       noNewPrivs,
       init,
+      cgroup: cgroup === undefined ? undefined : resolve(cgroup),
       capabilities,
       rlimits,
       seccomp: seccomp.buffer,

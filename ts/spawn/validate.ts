@@ -242,3 +242,18 @@ export function firstIdIfUnmapped(m: 'root' | 'current' | IdMapLine[] | undefine
   if (!Array.isArray(m)) return undefined
   return m.some(({ outside, count }) => own >= outside && own < outside + count) ? undefined : m[0].inside
 }
+
+/**
+ * The options `keys` names, each read exactly once, into a plain object that everything after
+ * works on: a getter that answers differently when read again can then neither slip a value
+ * past validation nor make spawn() throw after its child has started (leaving no handle to it).
+ */
+export function readOptions<K extends string>(options: unknown, keys: readonly K[]): { [P in K]?: unknown } {
+  const o = validateObject(options, 'options')
+  const out: { [P in K]?: unknown } = {}
+  for (const k of keys) {
+    const v = o[k]
+    if (v !== undefined) out[k] = v
+  }
+  return out
+}

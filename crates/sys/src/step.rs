@@ -77,6 +77,8 @@ macro_rules! with_steps {
       Capabilities = "capabilities";
       /// Installing the `seccomp` filter, the last step before execve.
       Seccomp = "seccomp";
+      /// Joining the `cgroup` (opening its cgroup.procs, or the child's write of itself there).
+      Cgroup = "cgroup";
       /// `init`: the init's signalfd, or starting the command as its child.
       Init = "init";
       /// Putting the calling thread back in the namespace it had before `enter`.

@@ -147,6 +147,8 @@ pub struct NativeSpawnRequest {
   pub seccomp: Option<Buffer>,
   /// seccomp rules in seccompiler's JSON form (ts/spawn/sandbox.ts writes it), compiled natively.
   pub seccomp_rules: Option<String>,
+  /// A cgroup v2 directory the child is moved into before anything else.
+  pub cgroup: Option<String>,
   /// A minimal init as PID 1 of a new pid namespace, the command its child.
   pub init: Option<bool>,
   /// Fds 0..2 (inherited where missing).
@@ -193,6 +195,7 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
       new_session: req.new_session.unwrap_or(false),
       no_new_privs: req.no_new_privs.unwrap_or(false),
       init: req.init.unwrap_or(false),
+      cgroup: req.cgroup,
       keep_caps: req.capabilities.map(|caps| caps.iter().filter(|&&c| c < 64).fold(0u64, |m, &c| m | 1 << c)),
       rlimits: req
         .rlimits

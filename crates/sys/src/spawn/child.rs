@@ -66,6 +66,10 @@ fn run(a: &Args<'_>) -> ! {
       k::signal_default(sig);
     }
   }
+  if let Some(procs) = p.cgroup_procs() {
+    // "0" is the writer itself: the child, and so the command, lives in the cgroup from here on.
+    check(a, k::write(procs, b"0"), Site::CgroupJoin, None);
+  }
   if p.new_session {
     check(a, k::setsid(), Site::Setsid, None);
   }

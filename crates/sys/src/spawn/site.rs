@@ -87,6 +87,7 @@ sites! {
   JoinRootChdir => Chroot, "fchdir";
   JoinRoot => Chroot, "chroot";
   JoinCwd => Chdir, "fchdir";
+  CgroupJoin => Cgroup, "write";
   InitClone => Init, "clone";
 }
 

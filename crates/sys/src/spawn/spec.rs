@@ -122,6 +122,9 @@ pub struct SpawnSpec {
   /// Stay PID 1 of the new pid namespace (implied) as a minimal init that runs the command as
   /// its child, forwards signals to it and reaps orphans (see `init`).
   pub init: bool,
+  /// A cgroup v2 directory the child moves itself into before anything else (its cgroup.procs,
+  /// opened by the parent with the caller's credentials), so the command only ever runs there.
+  pub cgroup: Option<String>,
   /// The capabilities kept (a bit per capability number); every other one is dropped from the
   /// bounding, permitted, effective, inheritable and ambient sets. None: left as they are.
   pub keep_caps: Option<u64>,
@@ -174,6 +177,7 @@ impl SpawnSpec {
       new_session: false,
       no_new_privs: false,
       init: false,
+      cgroup: None,
       keep_caps: None,
       rlimits: Vec::new(),
       seccomp: None,
