@@ -17,7 +17,7 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
-import { type ExecError, exec, type MountEntry, NamespaceError, spawn } from '../ts/index'
+import { type ExecError, exec, fork, type MountEntry, NamespaceError, spawn } from '../ts/index'
 import { asNobody, CATCH_FIELDS, mountsBelow, tempDir, zombieChildren } from './helpers'
 
 /** Milliseconds from now until `child` has exited, with how it ended. */
@@ -551,4 +551,29 @@ test.serial('cgroup: the child joins it before any step; a missing one names the
   const nobody = asNobody(`
     nsjs.exec('true', [], { cgroup: ${JSON.stringify(dir)} }).then(() => console.log('null'), (e) => console.log(JSON.stringify({ code: e.code, step: e.step })))`)
   t.deepEqual(nobody, { code: 'EACCES', step: 'cgroup' })
+})
+
+test('fork: a Node module in user, pid and net namespaces talks back over IPC', async (t) => {
+  const dir = tempDir(t)
+  const worker = join(dir, 'worker.js')
+  writeFileSync(
+    worker,
+    `process.on('message', (m) => process.send({ got: m, pid: process.pid, uid: process.getuid(), argv: process.argv.slice(2) }))
+     process.on('disconnect', () => process.exit(0))`,
+  )
+  const child = fork(worker, ['a', 'b'], { unshare: ['user', 'pid', 'net'], uidMap: 'root' })
+  const reply = new Promise((resolve) => child.once('message', resolve))
+  t.true(child.connected)
+  t.true(child.send({ hello: [1, 'two'] }))
+  t.deepEqual(await reply, { got: { hello: [1, 'two'] }, pid: 1, uid: 0, argv: ['a', 'b'] })
+  const disconnected = new Promise((resolve) => child.once('disconnect', resolve))
+  child.disconnect()
+  await disconnected
+  t.false(child.connected)
+  t.deepEqual(await child.exited, { code: 0, signal: null })
+  t.false(child.send('late', () => {}))
+  t.throws(() => fork(worker, [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] as never }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
+  t.throws(() => fork(5 as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' })
 })

@@ -13,10 +13,12 @@ export type {
   ExecOptions,
   ExecResult,
   ExitStatus,
+  ForkOptions,
   IdMap,
   IdMapEntry,
   JoinOption,
   MountEntry,
+  NsForkedProcess,
   Rlimits,
   RlimitValue,
   SeccompAction,
@@ -26,6 +28,6 @@ export type {
   SpawnOptions,
   StdioOption,
 } from './spawn'
-export { exec, NsChildProcess, spawn } from './spawn'
+export { exec, fork, NsChildProcess, spawn } from './spawn'
 export type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 export { NAMESPACE_TYPES } from './types'

@@ -188,6 +188,12 @@ export interface NativeSpawnRequest {
 export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time'
 
 /**
+ * The IPC channel of `fork()`: a connected Unix socket pair, [ours, the child's], descriptors
+ * JS owns (the child's is closed once the child has started).
+ */
+export declare function openIpcPair(): Array<number>
+
+/**
  * `join: { pid, root, cwd }`: descriptors of process `pid`'s root and cwd (-1 for one not asked
  * for), for the request's `joinRoot`/`joinCwd`. The caller closes them after the spawn.
  */

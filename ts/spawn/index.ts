@@ -8,6 +8,8 @@ export type { ExitStatus } from './child'
 export { NsChildProcess, spawn } from './child'
 export type { ExecError, ExecResult } from './exec'
 export { exec } from './exec'
+export type { ForkOptions, NsForkedProcess } from './fork'
+export { fork } from './fork'
 export type { MountEntry } from './mounts'
 export type { ExecOptions, IdMap, IdMapEntry, JoinOption, SpawnOptions, StdioOption } from './options'
 export type {

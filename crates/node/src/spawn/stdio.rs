@@ -67,6 +67,14 @@ impl NativeStdioPipes {
   }
 }
 
+/// The IPC channel of `fork()`: a connected Unix socket pair, [ours, the child's], descriptors
+/// JS owns (the child's is closed once the child has started).
+#[napi]
+pub fn open_ipc_pair(env: Env) -> Result<Vec<i32>> {
+  let (ours, theirs) = syscall::socketpair().napi(&env)?;
+  Ok(vec![ours.into_raw_fd(), theirs.into_raw_fd()])
+}
+
 /// Makes the pipes for the slots of `stdio` that are 'pipe'.
 #[napi(ts_args_type = "stdio: Array<StdioKind | number>")]
 pub fn open_stdio_pipes(env: Env, stdio: Vec<StdioSlot>) -> Result<NativeStdioPipes> {

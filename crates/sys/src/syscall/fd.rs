@@ -132,6 +132,16 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
   }
 }
 
+/// A connected pair of close-on-exec Unix stream sockets (a fork()'s IPC channel).
+pub fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+  let mut fds = [0; 2];
+  let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+  // SAFETY: `fds` has room for the two descriptors socketpair writes.
+  check(unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) }, "socketpair")?;
+  // SAFETY: both descriptors were just created and are owned by nobody else.
+  Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
   let mut fds = [0; 2];
   // SAFETY: `fds` has room for the two descriptors pipe2 writes.

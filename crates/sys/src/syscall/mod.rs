@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 pub use fd::{
   dup_cloexec, dup_cloexec_above, fstat, fstatfs_type, ioctl_fd, ioctl_int, ioctl_owner_uid, ioctl_u64, open,
-  pipe, read, reserve_fds, write_all, FileId,
+  pipe, read, reserve_fds, socketpair, write_all, FileId,
 };
 pub use ns::{fchdir, setns, unshare};
 pub use proc::{
