@@ -453,7 +453,7 @@ test.serial("join { pid, root, cwd } takes the target's root and cwd, as nsenter
   t.like(gone, { code: 'ESRCH' })
 })
 
-test('stdio past the third: descriptors, inherit and ignore; pipe and ipc refused', async (t) => {
+test('stdio past the third: pipe, descriptors, inherit and ignore; ipc refused', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'out')
   const fd = openSync(file, 'w')
@@ -470,7 +470,24 @@ test('stdio past the third: descriptors, inherit and ignore; pipe and ipc refuse
   await closed
   t.is(out, 'closed4\nclosed6\n')
   t.is(readFileSync(file, 'utf8'), 'three\nfive\n')
-  for (const extra of ['pipe', 'ipc', 'bogus']) {
+  // 'pipe' there is a socket pair, a Duplex at child.stdio[3], as child_process makes it.
+  const duplex = spawn('sh', ['-c', 'echo hi >&3; read x <&3; echo got $x'], {
+    stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+  })
+  const extra = duplex.stdio[3]
+  const said = await new Promise<string>((resolve) => extra?.once('data', (d: Buffer) => resolve(String(d))))
+  t.is(said, 'hi\n')
+  extra?.write('yo\n')
+  let got = ''
+  duplex.stdout?.on('data', (d: Buffer) => {
+    got += d
+  })
+  const duplexClosed = once(duplex, 'close')
+  t.deepEqual(await duplex.exited, { code: 0, signal: null })
+  await duplexClosed
+  t.is(got, 'got yo\n')
+  extra?.destroy()
+  for (const extra of ['ipc', 'bogus']) {
     t.throws(() => spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', extra as 'pipe'] }), {
       code: 'ERR_INVALID_ARG_VALUE',
     })

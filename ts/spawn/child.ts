@@ -3,8 +3,9 @@
 // streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
+import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
-import type { Readable, Writable } from 'node:stream'
+import type { Duplex, Readable, Writable } from 'node:stream'
 
 import { namespaceError, native } from '../errors'
 import { binding } from '../loader'
@@ -14,7 +15,7 @@ import type { NamespaceType } from '../types'
 import { type Normalized, normalize, type SpawnOptions } from './options'
 import { chargeSyncSpawn, enqueue, PendingSpawn, shouldHandOver } from './pending'
 import { holdLoop, Stdio } from './stdio'
-import { signalNumber } from './validate'
+import { EXTRA_PIPE, signalNumber } from './validate'
 
 /** How a child ended: `code` when it exited, `signal` when a signal ended it. */
 export interface ExitStatus {
@@ -192,8 +193,16 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** `[stdin, stdout, stderr]`, as in child_process. */
-  get stdio(): [Writable | null, Readable | null, Readable | null] {
-    return [this.stdin, this.stdout, this.stderr]
+  get stdio(): [Writable | null, Readable | null, Readable | null, ...(Duplex | null)[]] {
+    return [this.stdin, this.stdout, this.stderr, ...this.#extraStdio]
+  }
+
+  /** The streams of 'pipe' entries past the third (null for the others), from fd 3 on. */
+  #extraStdio: (Duplex | null)[] = []
+
+  /** @internal Set once by spawn(). */
+  setExtraStdio(streams: (Duplex | null)[]): void {
+    this.#extraStdio = streams
   }
 
   /** Arms the `signal` and `timeout` options: each kills the child with `killSignal`. */
@@ -405,5 +414,32 @@ export class NsChildProcess extends EventEmitter {
  */
 export function spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess {
   const n = normalize(file, args, options)
-  return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
+  const extra = n.request.extraFds
+  if (!extra?.includes(EXTRA_PIPE)) return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
+  // 'pipe' past the third: a socket pair each, as libuv makes them; such a spawn starts on this
+  // thread (it names descriptors), so the child holds its ends once the constructor returns.
+  const ours: (number | null)[] = []
+  const theirs: number[] = []
+  try {
+    for (const [i, fd] of extra.entries()) {
+      if (fd !== EXTRA_PIPE) {
+        ours.push(null)
+        continue
+      }
+      const [mine, child] = native(() => binding().openIpcPair())
+      ours.push(mine)
+      theirs.push(child)
+      extra[i] = child
+    }
+    const child = new NsChildProcess(file, n, false)
+    const started = child.pid !== undefined
+    child.setExtraStdio(ours.map((fd) => (fd === null ? null : new Socket({ fd, readable: true, writable: true }))))
+    if (!started) for (const s of child.stdio.slice(3)) s?.destroy()
+    return child
+  } catch (err) {
+    for (const fd of ours) if (fd !== null) closeSync(fd)
+    throw err
+  } finally {
+    for (const fd of theirs) closeSync(fd)
+  }
 }

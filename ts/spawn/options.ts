@@ -168,8 +168,8 @@ export interface SpawnOptions {
   seccomp?: Uint8Array | sandbox.SeccompPolicy
   /**
    * Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. Entries past
-   * the third are the child's fds 3, 4, ... (up to 63): a descriptor of ours, 'inherit' (ours of
-   * that number), or 'ignore'/null/undefined (left closed); 'pipe' and 'ipc' there are refused.
+   * the third are the child's fds 3, 4, ... (up to 63): 'pipe' (a socket pair: `child.stdio[i]`),
+   * a descriptor of ours, 'inherit' (ours of that number), or 'ignore'/null/undefined (closed).
    */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
   /**
@@ -386,7 +386,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   // the request is built.
   const { handles, opened, dirs } = openJoin(join)
   const dirFds = dirs.filter((fd) => fd >= 0)
-  const ownFds = [...dirFds, ...(extraFds ?? []).filter((fd) => fd >= 0)]
+  const ownFds = [...dirFds, ...(extraFds ?? []).filter((fd) => fd !== -1)]
   const joinTypes = handles.map((h) => h.type)
   const newUser = unshare.includes('user') || ids
   // As nsenter does (without --preserve-credentials): a command entering a user namespace runs

@@ -151,10 +151,13 @@ export function readStdio(stdio: unknown): StdioSlot[] {
 /** The most entries past the third (the child's fds 3 to 63). */
 const MAX_EXTRA_FDS = 61
 
+/** In `readExtraFds`'s answer: a 'pipe' slot, for spawn() to give a socket pair. */
+export const EXTRA_PIPE = -2
+
 /**
  * The entries of `stdio` past the third, as the descriptors the child gets there: ours for a
  * number or `{ fd }`, our own of that number for 'inherit', -1 (left closed) for 'ignore', null
- * or undefined. 'pipe' and 'ipc' there are not supported (ERR_INVALID_ARG_VALUE), never ignored.
+ * or undefined, EXTRA_PIPE for 'pipe'. 'ipc' there is not supported (fork() has the channel).
  */
 export function readExtraFds(stdio: unknown): number[] | undefined {
   if (!Array.isArray(stdio) || stdio.length <= 3) return undefined
@@ -165,12 +168,13 @@ export function readExtraFds(stdio: unknown): number[] | undefined {
     const i = j + 3
     if (s === null || s === undefined || s === 'ignore') return -1
     if (s === 'inherit') return i
+    if (s === 'pipe') return EXTRA_PIPE
     const fd = typeof s === 'number' ? s : typeof s === 'object' ? (s as { fd?: unknown }).fd : undefined
     if (typeof fd === 'number') return validateInteger(fd, `options.stdio[${i}]`, 0, FD_MAX)
     throw invalidArgValue(
       `options.stdio[${i}]`,
       s,
-      "must be 'inherit', 'ignore', a file descriptor or an object with an fd (past the third entry, 'pipe' and 'ipc' are not supported)",
+      "must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd ('ipc' is fork()'s)",
     )
   })
 }
