@@ -8,6 +8,16 @@ export type { NamespaceErrorFields } from './errors'
 export { NamespaceError } from './errors'
 export { Namespace } from './namespace'
 export type {
+  ListenAddress,
+  LookupCallback,
+  LookupOptions,
+  NsAgentOptions,
+  NsDispatcherOptions,
+  NsListenOptions,
+  SocketDomain,
+  SocketType,
+} from './net'
+export type {
   ExecError,
   ExecOptions,
   ExecResult,
@@ -19,5 +29,8 @@ export type {
   StdioOption,
 } from './spawn'
 export { exec, NsChildProcess, spawn } from './spawn'
+
+import './net'
+
 export type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 export { NAMESPACE_TYPES } from './types'
