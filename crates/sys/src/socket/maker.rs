@@ -6,7 +6,7 @@
 //! after a `join()`: the maker's home would then be that namespace for good) and finds none
 //! running gets a short-lived thread instead, which needs no way home.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Mutex;
 
@@ -74,16 +74,18 @@ fn serve(jobs: Receiver<Job>) {
   for job in jobs {
     // SAFETY: the caller keeps the descriptor open until it has the reply.
     let ns = unsafe { BorrowedFd::borrow_raw(job.ns) };
-    let made = inside(ns, job.domain, job.ty, job.protocol);
-    let back = syscall::setns(std::os::fd::AsFd::as_fd(&home), libc::CLONE_NEWNET);
-    match back {
-      Ok(()) => drop(job.reply.send(made)),
-      Err(e) => {
-        // Not home: this thread must not make another socket, nor keep a namespace alive.
-        drop(job.reply.send(Err(e.ns(NsType::Net).step(Step::Restore))));
-        return;
-      }
+    // A refused setns leaves the thread at home (an unprivileged caller could not go back either).
+    if let Err(e) = syscall::setns(ns, libc::CLONE_NEWNET) {
+      drop(job.reply.send(Err(e.ns(NsType::Net))));
+      continue;
     }
+    let made = syscall::socket(job.domain, job.ty, job.protocol);
+    if let Err(e) = syscall::setns(home.as_fd(), libc::CLONE_NEWNET) {
+      // Not home: this thread must not make another socket, nor keep a namespace alive.
+      drop(job.reply.send(Err(e.ns(NsType::Net).step(Step::Restore))));
+      return;
+    }
+    drop(job.reply.send(made));
   }
 }
 
