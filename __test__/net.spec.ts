@@ -141,7 +141,10 @@ test.serial('listen() reports the address and fails as Node does, naming the nam
   t.teardown(() => six.close())
   t.like(await A.listen(six, { host: '::1', ipv6Only: true, backlog: 5 }), { family: 'IPv6', address: '::1' })
   const [r1, r2] = [net.createServer(), net.createServer()]
-  t.teardown(() => (r1.close(), r2.close()))
+  t.teardown(() => {
+    r1.close()
+    r2.close()
+  })
   const shared = (await A.listen(r1, { host: '127.0.0.1', reusePort: true })) as net.AddressInfo
   t.like(await A.listen(r2, { host: '127.0.0.1', port: shared.port, reusePort: true }), { port: shared.port })
   await t.throwsAsync(A.listen({} as net.Server), { code: 'ERR_INVALID_ARG_TYPE' })
@@ -153,7 +156,10 @@ test.serial('a lab: servers, clients, UDP, agent, fetch, abstract socket, ss', a
   const before = nsLink('thread-self', 'net')
   // An HTTP server in A and a raw TCP server, an abstract unix server and a UDP socket there too.
   const web = http.createServer((req, res) => res.end(`hello ${req.url}`))
-  t.teardown(() => (web.closeAllConnections(), web.close()))
+  t.teardown(() => {
+    web.closeAllConnections()
+    web.close()
+  })
   const { port } = (await A.listen(web, { host: ipA, port: 0 })) as net.AddressInfo
   const abstract = `\0nsjs-${process.pid}`
   const unix = net.createServer((c) => c.end('from the abstract socket'))
