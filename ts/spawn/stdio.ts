@@ -10,9 +10,6 @@ import type { StdioKind } from '../native'
 /** Each of fds 0-2 as the native side takes it: what it becomes, or a descriptor of ours. */
 export type StdioSlot = StdioKind | number
 
-/** The native side takes descriptors as int32: a larger number would wrap to another fd. */
-export const FD_MAX = 0x7fffffff
-
 // Children that are running and referenced keep the event loop alive through one timer, as
 // child_process's handles do; the native exit notification itself does not hold the loop.
 let liveRefs = 0
