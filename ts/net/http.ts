@@ -48,13 +48,14 @@ export interface NsDispatcherOptions {
 
 /**
  * An undici `Agent` (a Dispatcher for `fetch(url, { dispatcher })` and undici's API) whose
- * connections are made inside the namespace `this` holds. Needs the `undici` package (a
- * dependency of nsjs); the global fetch of Node 20 accepts it (undici 6, the line it bundles).
+ * connections are made inside the namespace `this` holds. Needs the `undici` package installed
+ * next to nsjs (nsjs has no dependencies): undici 6, the line Node 20's global fetch bundles and
+ * accepts as `dispatcher`.
  */
 export function dispatcher(this: Namespace, options: NsDispatcherOptions = {}): import('undici').Agent {
   netHandle(this, 'connect')
   const { tls: tlsOptions, ...rest } = validateObject(options, 'options') as NsDispatcherOptions
-  const undici = require('undici') as typeof import('undici')
+  const undici = loadUndici()
   const connector = (
     opts: { hostname: string; port: string; protocol: string; servername?: string | null },
     cb: (err: Error | null, socket: net.Socket | tls.TLSSocket | null) => void,
@@ -86,4 +87,18 @@ export function dispatcher(this: Namespace, options: NsDispatcherOptions = {}): 
     })
   }
   return new undici.Agent({ ...rest, connect: connector as never })
+}
+
+/** The user's undici, or an error that says how to get it. */
+function loadUndici(): typeof import('undici') {
+  try {
+    return require('undici') as typeof import('undici')
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e
+    const err = new Error(
+      "dispatcher() needs the undici package, which nsjs does not install (it has no dependencies): npm install undici@6 (the line Node 20's fetch bundles)",
+    ) as Error & { code: string }
+    err.code = 'ERR_MODULE_NOT_FOUND'
+    throw err
+  }
 }
