@@ -3,8 +3,11 @@
 // through exec's join), servers, clients, UDP, HTTP with the agent, fetch with the dispatcher, an
 // abstract unix socket, lookup through /etc/netns/<name>/hosts, a worker; `ss` inside each
 // namespace shows each socket where it was asked for, and the host none of them.
+
+import { execFileSync } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import * as http from 'node:http'
+import * as https from 'node:https'
 import * as net from 'node:net'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
@@ -74,6 +77,16 @@ function inodeOpen(inode: string): boolean {
   })
 }
 
+/**
+ * Closes `server` and waits until its connections are gone too, so that no socket of the test is
+ * still in flight when the namespaces are let go (teardown calls it again: a no-op by then).
+ */
+function stop(server: net.Server): Promise<void> {
+  if (server instanceof http.Server) server.closeAllConnections()
+  if (!server.listening) return Promise.resolve()
+  return new Promise((r) => server.close(() => r()))
+}
+
 function body(res: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let d = ''
@@ -99,6 +112,16 @@ test.serial('socket() makes a descriptor inside; fromSocket and ofSocket name it
   closeSync(fd)
   closeSync(netlink)
   t.false(inodeOpen(inode))
+  // No thread of ours stayed in A (the socket maker went home): only the handle holds it.
+  const id = `net:[${A.inode}]`
+  const threads = readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return readlinkSync(`/proc/self/task/${tid}/ns/net`) === id
+    } catch {
+      return false
+    }
+  })
+  t.deepEqual(threads, [])
 })
 
 test.serial('socket() refuses bad input and handles of another type', async (t) => {
@@ -127,7 +150,7 @@ test.serial('listen() reports the address and fails as Node does, naming the nam
   using A = await Namespace.create('net')
   await A.exec('ip', ['link', 'set', 'lo', 'up'])
   const one = net.createServer()
-  t.teardown(() => one.close())
+  t.teardown(() => stop(one))
   const addr = (await A.listen(one, { port: 0, host: '127.0.0.1' })) as net.AddressInfo
   t.is(addr.address, '127.0.0.1')
   t.true(addr.port > 0)
@@ -138,13 +161,10 @@ test.serial('listen() reports the address and fails as Node does, naming the nam
   t.like(foreign, { code: 'EADDRNOTAVAIL', syscall: 'listen' })
   // IPv6 only on ::1, and two servers sharing a port with reusePort.
   const six = net.createServer()
-  t.teardown(() => six.close())
+  t.teardown(() => stop(six))
   t.like(await A.listen(six, { host: '::1', ipv6Only: true, backlog: 5 }), { family: 'IPv6', address: '::1' })
   const [r1, r2] = [net.createServer(), net.createServer()]
-  t.teardown(() => {
-    r1.close()
-    r2.close()
-  })
+  t.teardown(() => Promise.all([stop(r1), stop(r2)]))
   const shared = (await A.listen(r1, { host: '127.0.0.1', reusePort: true })) as net.AddressInfo
   t.like(await A.listen(r2, { host: '127.0.0.1', port: shared.port, reusePort: true }), { port: shared.port })
   await t.throwsAsync(A.listen({} as net.Server), { code: 'ERR_INVALID_ARG_TYPE' })
@@ -156,14 +176,11 @@ test.serial('a lab: servers, clients, UDP, agent, fetch, abstract socket, ss', a
   const before = nsLink('thread-self', 'net')
   // An HTTP server in A and a raw TCP server, an abstract unix server and a UDP socket there too.
   const web = http.createServer((req, res) => res.end(`hello ${req.url}`))
-  t.teardown(() => {
-    web.closeAllConnections()
-    web.close()
-  })
+  t.teardown(() => stop(web))
   const { port } = (await A.listen(web, { host: ipA, port: 0 })) as net.AddressInfo
   const abstract = `\0nsjs-${process.pid}`
   const unix = net.createServer((c) => c.end('from the abstract socket'))
-  t.teardown(() => unix.close())
+  t.teardown(() => stop(unix))
   await A.listen(unix, { path: abstract })
   const udp = A.createSocket('udp4')
   t.teardown(() => udp.close())
@@ -180,7 +197,7 @@ test.serial('a lab: servers, clients, UDP, agent, fetch, abstract socket, ss', a
   )
   t.is(got, 'hello /agent')
   const dispatcher = B.dispatcher()
-  t.teardown(() => dispatcher.close())
+  t.teardown(() => dispatcher.destroy())
   const res = await fetch(`http://${ipA}:${port}/fetch`, { dispatcher } as RequestInit)
   t.is(await res.text(), 'hello /fetch')
   const message = new Promise<[Buffer, string]>((r) => udp.once('message', (m, info) => r([m, info.address])))
@@ -207,6 +224,9 @@ test.serial('a lab: servers, clients, UDP, agent, fetch, abstract socket, ss', a
   t.notRegex(onHost, new RegExp(`10\\.199\\.0\\.|:${port} |@nsjs-${process.pid}`))
   t.notRegex(inB, /LISTEN .*10\.199\.0\.1/)
   tcp.destroy()
+  agent.destroy()
+  await dispatcher.close()
+  await Promise.all([stop(web), stop(unix)])
   t.is(nsLink('thread-self', 'net'), before)
 })
 
@@ -231,7 +251,7 @@ test.serial('lookup() reads /etc/netns/<name>/hosts of a persisted namespace', a
   t.true(['ENOTFOUND', 'EAI_AGAIN'].includes(String(missing?.code)))
   // A name resolves inside for connect() and listen() too.
   const server = net.createServer((c) => c.end('by name'))
-  t.teardown(() => server.close())
+  t.teardown(() => stop(server))
   const { port } = (await A.listen(server, { host: 'db.lab' })) as net.AddressInfo
   const reply = await new Promise<string>((r, j) => {
     let d = ''
@@ -243,6 +263,7 @@ test.serial('lookup() reads /etc/netns/<name>/hosts of a persisted namespace', a
       .on('error', j)
   })
   t.is(reply, 'by name')
+  await stop(server)
   // Nothing was mounted where the caller can see it.
   t.is(readdirSync('/etc').length, hostsBefore)
   t.false(readFileSync('/proc/thread-self/mountinfo', 'utf8').includes('/etc/hosts'))
@@ -300,4 +321,83 @@ test.serial('sockets of listen, connect and createSocket close with their Node o
     inodes.map((i) => inodeOpen(i)),
     [false, false, false],
   )
+})
+
+test.serial('listen() without a host takes :: and connect() reaches it over IPv6 and IPv4', async (t) => {
+  using A = await Namespace.create('net')
+  await A.exec('ip', ['link', 'set', 'lo', 'up'])
+  const server = net.createServer((c) => c.end(String(c.remoteAddress)))
+  t.teardown(() => stop(server))
+  const addr = (await A.listen(server)) as net.AddressInfo
+  t.like(addr, { address: '::', family: 'IPv6' })
+  const from = (options: net.NetConnectOpts) =>
+    new Promise<string>((r, j) => {
+      let d = ''
+      A.connect(options)
+        .on('data', (c) => {
+          d += c
+        })
+        .on('end', () => r(d))
+        .on('error', j)
+    })
+  t.is(await from({ host: '::1', port: addr.port }), '::1')
+  t.is(await from({ host: '127.0.0.1', port: addr.port, localAddress: '127.0.0.2' }), '::ffff:127.0.0.2')
+  // net.connect's timeout option: an idle socket gets 'timeout'.
+  const idle = A.connect({ host: '::1', port: addr.port, timeout: 50 })
+  await new Promise<void>((r) => idle.once('timeout', r))
+  idle.destroy()
+  await stop(server)
+  t.pass()
+})
+
+test.serial('agent({ https: true }) and dispatcher({ tls }) speak TLS from inside', async (t) => {
+  using A = await Namespace.create('net')
+  await A.exec('ip', ['link', 'set', 'lo', 'up'])
+  const dir = tempDir(t)
+  // A throwaway self-signed certificate for 127.0.0.1.
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=nsjs-test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  )
+  const ca = readFileSync(join(dir, 'cert.pem'))
+  const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, (req, res) =>
+    res.end(`secure ${req.url}`),
+  )
+  t.teardown(() => stop(server))
+  const { port } = (await A.listen(server, { host: '127.0.0.1' })) as net.AddressInfo
+  const agent = A.agent({ https: true, ca })
+  t.teardown(() => agent.destroy())
+  const got = await new Promise<string>((r, j) =>
+    https.get(`https://127.0.0.1:${port}/agent`, { agent }, (res) => body(res).then(r, j)).on('error', j),
+  )
+  t.is(got, 'secure /agent')
+  const dispatcher = A.dispatcher({ tls: { ca } })
+  t.teardown(() => dispatcher.destroy())
+  const res = await fetch(`https://127.0.0.1:${port}/fetch`, { dispatcher } as RequestInit)
+  t.is(await res.text(), 'secure /fetch')
+  // Without the CA the certificate is refused, as it would be outside.
+  const refused = A.dispatcher()
+  t.teardown(() => refused.destroy())
+  await t.throwsAsync(fetch(`https://127.0.0.1:${port}/`, { dispatcher: refused } as RequestInit))
+  await Promise.all([agent.destroy(), dispatcher.close(), refused.close()])
+  await stop(server)
 })

@@ -4,6 +4,7 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
 import type * as net from 'node:net'
+import { isIP } from 'node:net'
 import * as tls from 'node:tls'
 import type { Namespace } from '../namespace'
 import { validateObject } from '../validate'
@@ -74,7 +75,9 @@ export function dispatcher(this: Namespace, options: NsDispatcherOptions = {}): 
       out = tls.connect({
         ...tlsOptions,
         socket,
-        servername: opts.servername ?? tlsOptions?.servername ?? host,
+        host, // what the certificate is checked against
+        // SNI carries host names only (RFC 6066): none for an address.
+        servername: opts.servername || tlsOptions?.servername || (isIP(host) === 0 ? host : undefined),
         ALPNProtocols: ['http/1.1'],
       })
     }
