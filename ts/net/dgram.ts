@@ -67,7 +67,10 @@ export function createSocket(
         adopt({ host: address ?? (v6 ? '::' : '0.0.0.0'), port }, cb)
       } else {
         resolveIn(h, address, v6 ? 6 : 4, 0).then(
-          (a) => adopt({ host: a[0]?.address, port }, cb),
+          (a) =>
+            a[0]
+              ? adopt({ host: a[0].address, port }, cb)
+              : sock.emit('error', Object.assign(new Error(`getaddrinfo ENOTFOUND ${address}`), { code: 'ENOTFOUND' })),
           (e) => sock.emit('error', e),
         )
       }

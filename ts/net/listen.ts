@@ -127,7 +127,7 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
     if (path.startsWith('\0')) path = path + '\0'.repeat(Math.max(0, SUN_PATH - Buffer.byteLength(path)))
   } else if (o.host !== undefined && o.host !== null) {
     if (typeof o.host !== 'string') throw invalidArgType('options.host', 'of type string', o.host)
-    host = o.host === '' ? undefined : (await resolveIn(h, o.host, 0, 0))[0]?.address
+    if (o.host !== '') host = net.isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
   }
   const fd = bindInside(h, 'listen', { host, port, path }, opts, 1)
   try {
@@ -157,4 +157,15 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
   const addr = server.address()
   // A server listening on an adopted unix socket knows no pipe name: report the one asked for.
   return addr || (o.path as string | undefined) || ''
+}
+
+/** The first address of `name` inside `h`'s namespace (dns.lookup's ENOTFOUND when none). */
+async function firstAddress(h: NativeNamespace, name: string): Promise<string> {
+  const first = (await resolveIn(h, name, 0, 0))[0]
+  if (first) return first.address
+  throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), {
+    code: 'ENOTFOUND',
+    syscall: 'getaddrinfo',
+    hostname: name,
+  })
 }

@@ -9,13 +9,21 @@ import { Namespace } from '../namespace'
 import type { NativeNamespace } from '../native'
 import { invalidArgType, validateFd, validateInteger, validateOneOf } from '../validate'
 
-/** Address families by name (AF_*), as `socket()` takes them. */
-export const DOMAINS = { unix: 1, inet: 2, inet6: 10, netlink: 16, packet: 17 } as const
-/** Socket types by name (SOCK_*). */
-export const SOCKET_TYPES = { stream: 1, dgram: 2, raw: 3, seqpacket: 5 } as const
+/** An address family by name, or an AF_* number. */
+export type SocketDomain = 'unix' | 'inet' | 'inet6' | 'netlink' | 'packet' | number
+/** A socket type by name, or a SOCK_* number (SOCK_CLOEXEC and SOCK_NONBLOCK are always added). */
+export type SocketType = 'stream' | 'dgram' | 'raw' | 'seqpacket' | number
 
-export type SocketDomain = keyof typeof DOMAINS | number
-export type SocketType = keyof typeof SOCKET_TYPES | number
+/** Address families by name (AF_*), as `socket()` takes them. */
+export const DOMAINS = { unix: 1, inet: 2, inet6: 10, netlink: 16, packet: 17 } as const satisfies Record<
+  Exclude<SocketDomain, number>,
+  number
+>
+/** Socket types by name (SOCK_*). */
+export const SOCKET_TYPES = { stream: 1, dgram: 2, raw: 3, seqpacket: 5 } as const satisfies Record<
+  Exclude<SocketType, number>,
+  number
+>
 
 /**
  * The native handle of `ns` if it is an open net namespace handle: ERR_NS_TYPE_MISMATCH for
