@@ -8,6 +8,16 @@ export type { NamespaceErrorFields } from './errors'
 export { NamespaceError } from './errors'
 export { Namespace } from './namespace'
 export type {
+  ListenAddress,
+  LookupCallback,
+  LookupOptions,
+  NsAgentOptions,
+  NsDispatcherOptions,
+  NsListenOptions,
+  SocketDomain,
+  SocketType,
+} from './net'
+export type {
   Capability,
   ExecError,
   ExecOptions,
@@ -29,5 +39,8 @@ export type {
   StdioOption,
 } from './spawn'
 export { exec, fork, NsChildProcess, spawn } from './spawn'
+
+import './net'
+
 export type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 export { NAMESPACE_TYPES } from './types'
