@@ -54,9 +54,17 @@ interface LsnsRow {
   ons?: number
 }
 
+/**
+ * lsns's rows. lsns gives up (empty output) when a process it is reading exits under it, which a
+ * busy machine makes likely: it is asked again, a few times, before that fails the test.
+ */
 function lsns(args: string[]): LsnsRow[] {
-  return JSON.parse(tool('lsns', ['--json', '--output', 'NS,TYPE,NPROCS,PID,USER,PNS,ONS,COMMAND', ...args]).stdout)
-    .namespaces
+  let r: Run | undefined
+  for (let i = 0; i < 5; i++) {
+    r = tool('lsns', ['--json', '--output', 'NS,TYPE,NPROCS,PID,USER,PNS,ONS,COMMAND', ...args])
+    if (r.status === 0 && r.stdout.trim() !== '') return JSON.parse(r.stdout).namespaces
+  }
+  throw new Error(`lsns ${args.join(' ')}: status ${r?.status}, stderr ${r?.stderr}`)
 }
 
 function nsjsLs(args: string[]): LsEntry[] {
