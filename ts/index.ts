@@ -7,40 +7,10 @@
 export type { NamespaceErrorFields } from './errors'
 export { NamespaceError } from './errors'
 export { Namespace } from './namespace'
-export type {
-  ListenAddress,
-  LookupCallback,
-  LookupOptions,
-  NsAgentOptions,
-  NsDispatcherOptions,
-  NsListenOptions,
-  SocketDomain,
-  SocketType,
-} from './net'
-export type {
-  Capability,
-  ExecError,
-  ExecOptions,
-  ExecResult,
-  ExitStatus,
-  ForkOptions,
-  IdMap,
-  IdMapEntry,
-  JoinOption,
-  MountEntry,
-  NsForkedProcess,
-  Rlimits,
-  RlimitValue,
-  SeccompAction,
-  SeccompArg,
-  SeccompPolicy,
-  SeccompRule,
-  SpawnOptions,
-  StdioOption,
-} from './spawn'
-export { exec, fork, NsChildProcess, spawn } from './spawn'
-
-import './net'
+// Everything ts/spawn and ts/net export is public; importing them also adds their Namespace
+// methods (spawn, exec; listen, connect, ...).
+export * from './net'
+export * from './spawn'
 
 export type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 export { NAMESPACE_TYPES } from './types'
