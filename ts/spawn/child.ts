@@ -385,7 +385,7 @@ export class NsChildProcess extends EventEmitter {
  * const box = spawn('sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'box' })
  * const { code } = await box.exited
  */
-export function spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess {
+export function spawn(file: string, args?: readonly string[], options?: SpawnOptions): NsChildProcess {
   const n = normalize(file, args, options)
   return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
 }

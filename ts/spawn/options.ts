@@ -45,13 +45,13 @@ export interface IdMapEntry {
  * (like `unshare --map-root-user`), 'current' maps the caller's id to itself
  * (`--map-current-user`), or explicit lines (more than your own id needs CAP_SETUID/CAP_SETGID).
  */
-export type IdMap = 'root' | 'current' | IdMapEntry[]
+export type IdMap = 'root' | 'current' | readonly IdMapEntry[]
 
 /** What one of fds 0, 1, 2 of the child is connected to. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined
 
 /** Existing namespaces to enter: handles, or a process whose namespaces to enter (like nsenter -t). */
-export type JoinOption = Namespace[] | { pid: number; types?: NamespaceType[] }
+export type JoinOption = readonly Namespace[] | { pid: number; types?: readonly NamespaceType[] }
 
 /** Options of {@link spawn} and {@link exec}. */
 export interface SpawnOptions {
@@ -64,7 +64,7 @@ export interface SpawnOptions {
    */
   join?: JoinOption
   /** New namespaces for the child, like unshare(1). */
-  unshare?: NamespaceType[]
+  unshare?: readonly NamespaceType[]
   /** uid_map of a new user namespace (implies unshare 'user'). */
   uidMap?: IdMap
   /** gid_map of a new user namespace (implies unshare 'user'). */
@@ -110,7 +110,7 @@ export interface SpawnOptions {
    */
   noNewPrivs?: boolean
   /** Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. */
-  stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
+  stdio?: 'pipe' | 'inherit' | 'ignore' | readonly StdioOption[]
   /** Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. */
   signal?: AbortSignal
   /**
