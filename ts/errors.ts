@@ -3,10 +3,38 @@ import { getSystemErrorName } from 'node:util'
 import type { NsType, RuleCode, Step } from './native'
 import { NAMESPACE_TYPES, type NamespaceType } from './types'
 
+/**
+ * The errno names nsjs's calls fail with in practice: missing privilege, a process gone, a bad
+ * path or argument, a busy mount, limits. Any other errno name can still occur (`string`).
+ */
+export type SystemErrorCode =
+  | 'EPERM'
+  | 'EACCES'
+  | 'ESRCH'
+  | 'ENOENT'
+  | 'EINVAL'
+  | 'EBUSY'
+  | 'EEXIST'
+  | 'ELOOP'
+  | 'ENOTDIR'
+  | 'EMFILE'
+  | 'ENOSPC'
+  | 'ENOMEM'
+  | 'EAGAIN'
+  | 'EUSERS'
+  | 'ENOSYS'
+  | 'ETIMEDOUT'
+
+/**
+ * A {@link NamespaceError}'s `code`: a rule of nsjs (`ERR_NS_*`, see the README's error table), an
+ * errno name, or another errno name (`string & {}` keeps editors completing the named ones).
+ */
+export type NamespaceErrorCode = RuleCode | SystemErrorCode | (string & {})
+
 /** The fields of a {@link NamespaceError}: what the native layer reports, the errno named. */
 export interface NamespaceErrorFields {
   /** errno name ('EPERM') or `ERR_NS_*` code. */
-  code: string
+  code: NamespaceErrorCode
   /** errno (sign is normalised to negative), or 0 for `ERR_NS_*` codes. */
   errno: number
   syscall: string
@@ -26,7 +54,8 @@ export interface NamespaceErrorFields {
  * Node, and `nsType`, `path`, `pid`, `step` say what was being done.
  */
 export class NamespaceError extends Error {
-  readonly code: string
+  /** The errno name (`'EPERM'`) or the `ERR_NS_*` rule that failed. */
+  readonly code: NamespaceErrorCode
   readonly errno: number
   readonly syscall: string
   readonly nsType?: NamespaceType
