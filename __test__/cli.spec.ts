@@ -123,7 +123,7 @@ test('every subcommand has --help and -h, with its usage line', (t) => {
   )
 })
 
-test('bad usage: a short usage line and exit status 2', (t) => {
+test('bad usage: a short usage line and exit status 1, as util-linux', (t) => {
   const cases: Array<[string[], RegExp]> = [
     [[], /a command is needed/],
     [['frobnicate'], /unknown command 'frobnicate'/],
@@ -147,7 +147,7 @@ test('bad usage: a short usage line and exit status 2', (t) => {
   ]
   for (const [args, message] of cases) {
     const r = nsjs(args)
-    t.is(r.status, 2, `nsjs ${args.join(' ')}: ${r.stderr}`)
+    t.is(r.status, 1, `nsjs ${args.join(' ')}: ${r.stderr}`)
     t.is(r.stdout, '')
     const [problem, usage, ...more] = r.stderr.split('\n')
     t.regex(problem, /^nsjs: [A-Z_]+: /)
