@@ -2,7 +2,7 @@
 // (EPERM) path, run for real as uid 65534 with no capabilities.
 import test from 'ava'
 
-import { namespaceError } from '../ts/errors'
+import { errnoCode, fromNative, namespaceError } from '../ts/errors'
 import { Namespace, NamespaceError } from '../ts/index'
 import { asNobody, CATCH_FIELDS, target } from './helpers'
 
@@ -85,6 +85,36 @@ test("bad arguments throw TypeError/RangeError with Node's codes and wording", (
     t.regex(e.message, message, String(fn))
     t.false(e instanceof NamespaceError)
   }
+})
+
+test("errno codes are Node's names, E<number> where Node has none", (t) => {
+  const names: Array<[number, string]> = [
+    [1, 'EPERM'],
+    [11, 'EAGAIN'],
+    [95, 'ENOTSUP'], // libuv's name for EOPNOTSUPP, as Node's own system errors give it
+    [10, 'ECHILD'], // not in libuv: os.constants.errno
+    [8, 'ENOEXEC'],
+    [87, 'E87'], // EUSERS: Node names it nowhere
+    [0, 'E0'],
+  ]
+  for (const [errno, code] of names) t.is(errnoCode(errno), code, String(errno))
+  // What the binding throws, as crates/node/src/error.rs builds it; errno 0 without a rule code
+  // must still give a NamespaceError, not a RangeError from getSystemErrorName.
+  const native = Object.assign(new Error('x'), { name: 'NativeNamespaceError', errno: 0, syscall: 'ioctl' })
+  const e = fromNative(native) as NamespaceError
+  t.true(e instanceof NamespaceError)
+  t.like(e, { code: 'E0', errno: 0, syscall: 'ioctl' })
+  const eusers = fromNative(
+    Object.assign(new Error('x'), {
+      name: 'NativeNamespaceError',
+      errno: 87,
+      syscall: 'unshare',
+      step: 'unshare',
+      nsType: 'user',
+    }),
+  ) as NamespaceError
+  t.like(eusers, { code: 'E87', errno: -87, step: 'unshare' })
+  t.regex(eusers.message, /^spawn failed at step 'unshare' \(user\) with E87$/)
 })
 
 test('a pid that does not exist gives ESRCH as a NamespaceError with the pid', (t) => {

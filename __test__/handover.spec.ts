@@ -12,7 +12,7 @@ import { exec, Namespace, NamespaceError, type NsChildProcess, type SpawnOptions
 import {
   asNobody,
   CATCH_FIELDS,
-  nsjsFdCount,
+  fdsLeftSince,
   nsjsFds,
   nsLink,
   procStat,
@@ -48,7 +48,7 @@ async function output(c: NsChildProcess): Promise<string> {
 
 test.serial('a burst is handed to the spawner thread; every child runs, exits and is reaped', async (t) => {
   t.false(threadNames().includes('nsjs-spawner'), 'no spawner thread before the first burst')
-  const startFds = nsjsFdCount()
+  const startFds = nsjsFds()
   const kids = burst(200, 'sh', (i) => ['-c', `exit ${i % 7}`], { unshare: ['uts'], stdio: 'ignore' })
   const spawned = kids.map((k) => once(k, 'spawn'))
   const results = await Promise.all(kids.map((k) => k.exited))
@@ -63,11 +63,11 @@ test.serial('a burst is handed to the spawner thread; every child runs, exits an
   t.is(new Set(kids.map((k) => k.pid)).size, 200, 'each child has its own pid')
   t.true(kids.every((k) => typeof k.pid === 'number' && k.pid > 1))
   t.deepEqual(zombieChildren(), [])
-  t.is(nsjsFdCount(), startFds, 'no pipe, pidfd or duplicate is left behind')
+  t.deepEqual(await fdsLeftSince(startFds), [], 'no pipe, pidfd or duplicate is left behind')
 })
 
 test.serial('untouched pipes get their streams in the background; nothing is left open', async (t) => {
-  const startFds = nsjsFdCount()
+  const startFds = nsjsFds()
   const kids = burst(200, 'sh', (i) => ['-c', `echo out ${i}; echo err ${i} >&2`], {})
   const closed = kids.map((k) => new Promise((resolve) => k.once('close', (code) => resolve(code))))
   t.deepEqual(
@@ -78,7 +78,7 @@ test.serial('untouched pipes get their streams in the background; nothing is lef
     kids.every((k) => k.stdout?.destroyed),
     'each child had its stdout stream, now closed',
   )
-  t.is(nsjsFdCount(), startFds, 'every pipe end is closed')
+  t.deepEqual(await fdsLeftSince(startFds), [], 'every pipe end is closed')
   t.deepEqual(zombieChildren(), [])
 })
 
@@ -128,7 +128,7 @@ test.serial('EMFILE in a burst of spawns: clean failures, every child closes, no
 })
 
 test.serial('a burst of exec() calls gets every output, and its pipes are closed after', async (t) => {
-  const startFds = nsjsFdCount()
+  const startFds = nsjsFds()
   const results = await Promise.all(
     Array.from({ length: 200 }, (_, i) => exec('sh', ['-c', `echo ${i}; echo e${i} >&2`], { input: `in${i}` })),
   )
@@ -140,7 +140,7 @@ test.serial('a burst of exec() calls gets every output, and its pipes are closed
     results.map((r) => r.stderr),
     results.map((_, i) => `e${i}\n`),
   )
-  t.is(nsjsFdCount(), startFds)
+  t.deepEqual(await fdsLeftSince(startFds), [])
 })
 
 test.serial("pid read right after spawn() is the running child's, even when handed over", async (t) => {
@@ -182,8 +182,7 @@ test.serial('stdio pipes of handed-over children exist at once and carry their o
 })
 
 test.serial('a handed-over spawn that fails emits error and rejects, and does not hang', async (t) => {
-  // Compared as sets: descriptors of earlier tests that close meanwhile cannot shift a count.
-  const before = nsjsFds()
+  const startFds = nsjsFds()
   const kids = burst(30, '/nonexistent/nsjs-cmd', () => [], { stdio: 'pipe' })
   // Half have their stdout asked for before the failure: it stays that same object, as in
   // child_process; the others get one that is already destroyed.
@@ -203,11 +202,7 @@ test.serial('a handed-over spawn that fails emits error and rejects, and does no
   }
   t.true(kids.every((k) => k.pid === undefined))
   t.true(kids.every((k, i) => k.stdout?.destroyed && (i % 2 === 0 || k.stdout === held[i])))
-  t.deepEqual(
-    [...nsjsFds()].filter((fd) => !before.has(fd)),
-    [],
-    'no pipe end is left open',
-  )
+  t.deepEqual(await fdsLeftSince(startFds), [], 'no pipe end is left open')
 })
 
 test.serial('the cwd and join handles of spawn() time count, whatever the caller does next', async (t) => {
@@ -227,14 +222,9 @@ test.serial('the cwd and join handles of spawn() time count, whatever the caller
   } finally {
     process.chdir(here)
   }
-  const after = nsjsFds()
-  t.deepEqual(
-    [...after].filter((f) => !before.has(f)),
-    [],
-    'every duplicate of net and every pipe were closed',
-  )
+  t.deepEqual(await fdsLeftSince(before), [], 'every duplicate of net and every pipe were closed')
   t.true(before.has(netFd))
-  t.false(after.has(netFd), 'net itself was closed')
+  t.false(nsjsFds().has(netFd), 'net itself was closed')
 })
 
 test.serial('without env, each child gets process.env as it was at its own spawn() call', async (t) => {

@@ -96,16 +96,8 @@ export function nsFdCount(): number {
 }
 
 /**
- * Descriptors of the kinds nsjs makes (namespaces, pidfds, pipes, /dev/null): what it could leak.
- * Counting these rather than every descriptor keeps the test runner's own sockets, files and
- * loader threads out of the comparison.
- */
-export function nsjsFdCount(): number {
-  return countFds(NSJS_LINK)
-}
-
-/**
- * The descriptors of the kinds nsjs makes, as `fd=link` entries: a test that compares these sets
+ * The descriptors of the kinds nsjs makes (namespaces, pidfds, pipes, /dev/null), as `fd=link`
+ * entries, leaving out the test runner's own sockets and files: a test that compares these sets
  * sees what it opened and left, while descriptors of earlier tests that close meanwhile (their
  * children's pipes, a pidfd) cannot shift a count.
  */
@@ -120,6 +112,19 @@ export function nsjsFds(): Set<string> {
     }
   }
   return out
+}
+
+/**
+ * The descriptors of nsjs's kinds opened since `before` (an `nsjsFds()` set) and still open: what
+ * a test itself left. Those that close a little later (a stream's teardown, a worker's) get up
+ * to `ms` to go, so only what stays open is reported.
+ */
+export async function fdsLeftSince(before: Set<string>, ms = 2000): Promise<string[]> {
+  const left = () => [...nsjsFds()].filter((f) => !before.has(f))
+  for (const end = Date.now() + ms; left().length > 0 && Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return left()
 }
 
 export function nsfsMounts(): string[] {

@@ -363,7 +363,10 @@ test('release.yml publishes with provenance after all tests, with id-token: writ
   const { jobs } = workflow()
   const publish = jobs.publish
   t.is(publish.permissions?.['id-token'], 'write')
-  t.deepEqual([publish.needs].flat().sort(), ['build', 'floor', 'test'])
+  t.deepEqual([publish.needs].flat().sort(), ['build', 'floor', 'lint', 'test'])
+  // The test containers have no Rust: the static checks run once, in their own job.
+  t.regex(jobs.lint.steps?.map((s) => s.run ?? '').join('\n') ?? '', /npm run lint/)
+  t.regex(jobs.test.steps?.map((s) => s.run ?? '').join('\n') ?? '', /-e NSJS_SKIP_LINT=1/)
   const step = publish.steps!.find((s) => /\bnpm publish\b/.test(s.run ?? ''))
   t.truthy(step, 'a publish step')
   t.regex(step!.run!, /--provenance/)

@@ -19,8 +19,9 @@ import {
 import {
   asNobody,
   CATCH_FIELDS,
+  fdsLeftSince,
   nsFdCount,
-  nsjsFdCount,
+  nsjsFds,
   nsLink,
   procStat,
   ROOT,
@@ -406,7 +407,7 @@ test('a worker spawning while the main thread rewrites process.env does not cras
 })
 
 test.serial('a worker ending right after spawning leaves no pipe open, no child waiting', async (t) => {
-  const startFds = nsjsFdCount()
+  const startFds = nsjsFds()
   const { Worker } = await import('node:worker_threads')
   // The built package: tsx in a worker keeps pipes of its own open, which would blur the count.
   const w = new Worker(
@@ -430,7 +431,7 @@ test.serial('a worker ending right after spawning leaves no pipe open, no child 
   const left = pids.filter(alive)
   for (const pid of left) process.kill(pid, 'SIGKILL')
   t.deepEqual(left, [], 'every cat saw EOF and ended')
-  t.is(nsjsFdCount(), startFds, 'no pipe end or pidfd of the worker is left')
+  t.deepEqual(await fdsLeftSince(startFds), [], 'no pipe end or pidfd of the worker is left')
 })
 
 test('a uid alone drops our supplementary groups, as child_process does', async (t) => {
@@ -549,25 +550,50 @@ test('AbortSignal and timeout kill the child and reject', async (t) => {
 })
 
 test('exec settles when the command is killed, not when its children close output', async (t) => {
-  for (const options of [() => ({ timeout: 300 }), () => ({ signal: AbortSignal.timeout(300) })]) {
-    const how = options()
+  // Each background sleep gets a duration of its own (30.0<n> seconds), so the test finds and
+  // ends exactly its own, whether or not sh had printed its pid when the kill came.
+  let n = 0
+  const mark = () => `30.0${process.pid}${n++}`
+  const cmdline = (pid: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    } catch {
+      return '' // exited while we looked
+    }
+  }
+  const own = (token: string) =>
+    readdirSync('/proc').filter((d) => /^\d+$/.test(d) && cmdline(d).endsWith(`\0${token}\0`))
+  t.teardown(() => {
+    for (let i = 0; i < n; i++) for (const pid of own(`30.0${process.pid}${i}`)) process.kill(Number(pid), 'SIGKILL')
+  })
+  // Killed by timeout, and by an abort sent once the background sleep runs.
+  for (const kill of ['timeout', 'signal'] as const) {
+    const token = mark()
+    const controller = new AbortController()
     const started = Date.now()
-    // The background sleep keeps stdout open after sh is killed; it prints its pid to be cleaned up.
-    const e = await t.throwsAsync<ExecError>(exec('sh', ['-c', 'sleep 30 & echo $!; wait'], how))
+    const run = exec(
+      'sh',
+      ['-c', `sleep ${token} & echo $!; wait`],
+      kill === 'timeout' ? { timeout: 1000 } : { signal: controller.signal },
+    )
+    if (kill === 'signal') {
+      while (own(token).length === 0) await new Promise((r) => setTimeout(r, 10))
+      setTimeout(() => controller.abort(), 200)
+    }
+    const e = await t.throwsAsync<ExecError>(run)
     const elapsed = Date.now() - started
-    const sleeper = Number(e?.stdout.trim())
-    if (Number.isInteger(sleeper) && sleeper > 1) process.kill(sleeper, 'SIGKILL')
-    t.true(sleeper > 1, `the background sleep's pid was read: ${e?.stdout}`)
-    t.true(elapsed < 5000, `settled after ${elapsed} ms, not when sleep 30 ended`)
+    t.true(elapsed < 5000, `${kill}: settled after ${elapsed} ms, not when the sleep ended`)
     t.is(e?.signal, 'SIGTERM')
+    const sleepers = own(token)
+    if (sleepers.length > 0) t.is(e?.stdout.trim(), sleepers[0], `${kill}: the output before the kill is kept`)
   }
   // The command itself exits at once; as with execFile, the timeout still ends the wait for
   // the output its child keeps open, and the result is the command's own.
+  const token = mark()
   const started = Date.now()
-  const r = await exec('sh', ['-c', 'sleep 30 & echo $!'], { timeout: 300 })
-  const sleeper = Number(r.stdout.trim())
-  if (Number.isInteger(sleeper) && sleeper > 1) process.kill(sleeper, 'SIGKILL')
+  const r = await exec('sh', ['-c', `sleep ${token} & echo $!`], { timeout: 300 })
   t.like(r, { code: 0, signal: null })
+  t.is(r.stdout.trim(), own(token)[0])
   t.true(Date.now() - started < 5000)
 })
 
@@ -671,7 +697,7 @@ test.serial('hundreds of spawns beside child_process: all reaped, no zombies, no
   await spawn('true', [], { stdio: 'ignore' }).exited
   await new Promise((resolve) => cpSpawn('true').on('close', resolve))
   // Counted over the kinds of descriptor a spawn makes: the runner opens and closes its own.
-  const startFds = nsjsFdCount()
+  const startFds = nsjsFds()
   const ours = Array.from(
     { length: 300 },
     (_, i) => spawn('true', [], { unshare: i % 2 ? ['uts'] : [], stdio: 'ignore' }).exited,
@@ -687,7 +713,7 @@ test.serial('hundreds of spawns beside child_process: all reaped, no zombies, no
     'node:child_process children still exit and are reaped by Node',
   )
   t.deepEqual(zombieChildren(), [])
-  t.is(nsjsFdCount(), startFds)
+  t.deepEqual(await fdsLeftSince(startFds), [])
 })
 
 test('close comes after exit even when nobody reads the output, as with child_process', async (t) => {

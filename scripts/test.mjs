@@ -1,6 +1,6 @@
 // The whole test run: the static checks of scripts/lint.mjs (one test each), the Rust unit tests
-// of crates/sys (real kernel, as root), then the ava suite in TAP form. Prints one closing line `N passed, N failed, N skipped` over both and exits
-// non-zero if either failed.
+// of crates/sys (real kernel, as root), then the ava suite in TAP form. Prints one closing line
+// `N passed, N failed, N skipped` over all three and exits non-zero if any failed.
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { lint } from './lint.mjs'
@@ -57,7 +57,8 @@ function run(cmd, args, onLine) {
 const total = { passed: 0, failed: 0, skipped: 0 }
 let status = 0
 
-// NSJS_SKIP_LINT: scripts/test-all.mjs runs the static checks once, not on every Node version.
+// NSJS_SKIP_LINT: where there is no Rust toolchain (the release workflow's test containers,
+// whose lint runs in a job of its own), and on the second and third Node of scripts/test-all.mjs.
 if (extra.length === 0 && !process.env.NSJS_SKIP_LINT) {
   const [passed, failed] = lint()
   total.passed += passed

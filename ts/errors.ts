@@ -1,7 +1,8 @@
+import { constants as osConstants } from 'node:os'
 import { getSystemErrorName } from 'node:util'
 
 import type { NsType, RuleCode, Step } from './native'
-import { NAMESPACE_TYPES, type NamespaceType } from './types'
+import type { NamespaceType } from './types'
 
 /**
  * The errno names nsjs's calls fail with in practice: missing privilege, a process gone, a bad
@@ -291,12 +292,27 @@ function isNative(err: unknown): err is NativeError {
   return err instanceof Error && err.name === NATIVE_NAME
 }
 
+/** Errno numbers by name, as Node knows them: the first name of a number wins (EAGAIN, not EWOULDBLOCK). */
+const ERRNO_NAMES = new Map<number, string>()
+for (const [name, n] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name)
+
+/**
+ * An errno's code as Node names it: libuv's name (what Node's own system errors carry, e.g.
+ * ENOTSUP for 95), else `os.constants.errno`'s (ECHILD, ENOEXEC, which libuv lacks), else
+ * `E<number>` (EUSERS, which Node does not name at all).
+ */
+export function errnoCode(errno: number): string {
+  if (!(errno > 0)) return `E${errno}`
+  const uv = getSystemErrorName(-errno)
+  return uv.startsWith('Unknown') ? (ERRNO_NAMES.get(errno) ?? `E${errno}`) : uv
+}
+
 /** Turns an error of the native binding into a NamespaceError; other values pass through. */
 export function fromNative(err: unknown): unknown {
   if (!isNative(err)) return err
   const { code, errno, syscall, step, nsType, expected, path, pid, tgid } = err
   const e = namespaceError({
-    code: code ?? getSystemErrorName(-errno),
+    code: code ?? errnoCode(errno),
     errno,
     syscall,
     nsType,
@@ -326,8 +342,4 @@ export async function nativeAsync<T>(p: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw fromNative(err)
   }
-}
-
-export function isNamespaceType(v: unknown): v is NamespaceType {
-  return typeof v === 'string' && (NAMESPACE_TYPES as readonly string[]).includes(v)
 }

@@ -217,13 +217,13 @@ export class Namespace {
    */
   static async list(options?: ListOptions): Promise<NamespaceInfo[]> {
     const { type, pid } = listOptions(options)
-    return (await nativeAsync(() => binding().list(type, pid))) as NamespaceInfo[]
+    return await nativeAsync(() => binding().list(type, pid))
   }
 
   /** Synchronous twin of {@link Namespace.list}. */
   static listSync(options?: ListOptions): NamespaceInfo[] {
     const { type, pid } = listOptions(options)
-    return native(() => binding().listSync(type, pid)) as NamespaceInfo[]
+    return native(() => binding().listSync(type, pid))
   }
 
   /** The namespace type: 'net', 'mnt', ... */

@@ -148,7 +148,7 @@ export interface NativeSpawnRequest {
 }
 
 /** A namespace type, by the name /proc/<pid>/ns/ gives it. */
-export type NsType = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'time' | 'user' | 'uts'
+export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time'
 
 /**
  * Handles on the namespaces of `types` that process `pid` is in, in that order, all through

@@ -1,17 +1,20 @@
+import type { NsType } from './native'
+import type { ListsAll, Same } from './type-checks'
+
 /** The eight Linux namespace types, named as in `/proc/<pid>/ns/`. */
 export type NamespaceType = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'time' | 'user' | 'uts'
 
+const ORDER = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'] as const
+
 /** Every namespace type, in the order nsenter enters them (user first). */
-export const NAMESPACE_TYPES: readonly NamespaceType[] = Object.freeze([
-  'user',
-  'cgroup',
-  'ipc',
-  'uts',
-  'net',
-  'pid',
-  'mnt',
-  'time',
-])
+export const NAMESPACE_TYPES: readonly NamespaceType[] = Object.freeze(ORDER)
+
+// The public type and list are the native table's (crates/sys ns_type.rs): a type added there
+// and not here fails tsc.
+const sameTypes: Same<NamespaceType, NsType> = true
+const listsEveryType: ListsAll<NamespaceType, (typeof ORDER)[number]> = true
+void sameTypes
+void listsEveryType
 
 /** One namespace as `Namespace.list()` reports it, like a row of `lsns --json`. */
 export interface NamespaceInfo {

@@ -104,9 +104,12 @@ export function validateInteger(v: unknown, name: string, min: number, max: numb
   return v
 }
 
-/** A boolean option: `undefined` is the default, anything but true or false a TypeError. */
+/**
+ * A boolean option: `undefined` or `null` is the default (as Node's `!= null` checks take it),
+ * anything but true or false a TypeError, never a truthy string read as false.
+ */
 export function validateBoolean(v: unknown, name: string, fallback = false): boolean {
-  if (v === undefined) return fallback
+  if (v === undefined || v === null) return fallback
   if (typeof v !== 'boolean') throw invalidArgType(name, 'of type boolean', v)
   return v
 }
@@ -169,10 +172,13 @@ export function validateCString(v: unknown, name: string): string {
   return v
 }
 
+/** The largest descriptor: 2^31 - 1 (the native side takes int32; a larger one would wrap to another fd). */
+export const FD_MAX = 0x7fffffff
+
 /** A file descriptor: an integer from 0 to 2147483647 (ERR_INVALID_ARG_VALUE, a RangeError). */
 export function validateFd(fd: unknown, name = 'fd'): number {
   if (typeof fd !== 'number') throw invalidArgType(name, 'of type number', fd)
-  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+  if (!Number.isInteger(fd) || fd < 0 || fd > FD_MAX) {
     throw invalidArgValue(name, fd, 'must be a non-negative integer file descriptor', RangeError)
   }
   return fd

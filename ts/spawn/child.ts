@@ -149,9 +149,17 @@ export class NsChildProcess extends EventEmitter {
       this.#fail(outcome, true)
       return
     }
+    const queued = this.#state.kind === 'pending' ? this.#state.pending.queuedSignal : undefined
     // From the hold of a pending child to that of a running one, which unref() may have dropped.
     if (!this.#referenced) holdLoop(-1)
     this.#started(outcome)
+    if (queued === undefined) return
+    // As ChildProcess does when a kill fails other than with ESRCH (which kill() answers false).
+    try {
+      this.kill(queued)
+    } catch (err) {
+      this.emit('error', err)
+    }
   }
 
   #started(child: NativeChild): void {

@@ -5,7 +5,8 @@ import { constants as osConstants } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 
 import type { Namespace } from '../namespace'
-import type { IdMapLine, NativeSpawnRequest } from '../native'
+import type { IdMapLine, NativeSpawnRequest, Propagation, SetGroups } from '../native'
+import type { ListsAll } from '../type-checks'
 import type { NamespaceType } from '../types'
 import {
   invalidArgType,
@@ -19,7 +20,6 @@ import {
 } from '../validate'
 import type { StdioSlot } from './stdio'
 import {
-  type MapLines,
   openJoin,
   optionalPath,
   readArgs,
@@ -178,6 +178,12 @@ export const EXEC_KEYS = [
   'stderr',
 ] as const satisfies ReadonlyArray<keyof ExecOptions>
 
+// An option missing from a list would be read as absent: a type error instead.
+const spawnKeysComplete: ListsAll<keyof SpawnOptions, (typeof SPAWN_KEYS)[number]> = true
+const execKeysComplete: ListsAll<keyof ExecOptions, (typeof EXEC_KEYS)[number]> = true
+void spawnKeysComplete
+void execKeysComplete
+
 /**
  * The options `keys` names, each read exactly once, into a plain object that everything after
  * works on: a getter that answers differently when read again can then neither slip a value
@@ -196,8 +202,13 @@ export function readOptions<K extends string>(options: unknown, keys: readonly K
 /** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
 const TIMEOUT_MAX = 0x7fffffff
 
-const SETGROUPS = ['allow', 'deny'] as const
-const PROPAGATIONS = ['private', 'slave', 'shared', 'unchanged'] as const
+const SETGROUPS = ['allow', 'deny'] as const satisfies readonly SetGroups[]
+const PROPAGATIONS = ['private', 'slave', 'shared', 'unchanged'] as const satisfies readonly Propagation[]
+// And every value the native side knows is offered.
+const setgroupsComplete: ListsAll<SetGroups, (typeof SETGROUPS)[number]> = true
+const propagationsComplete: ListsAll<Propagation, (typeof PROPAGATIONS)[number]> = true
+void setgroupsComplete
+void propagationsComplete
 
 /** A spawn() call, checked and resolved: the native request, and what only JS needs. */
 export interface Normalized {
@@ -337,14 +348,14 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
 }
 
 /** The lines a map resolves to for a caller whose own id is `own`. */
-function idMapLines(m: 'root' | 'current' | MapLines | undefined, own: number): IdMapLine[] | undefined {
+function idMapLines(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): IdMapLine[] | undefined {
   if (m === undefined) return undefined
   if (m === 'root') return [{ inside: 0, outside: own, count: 1 }]
   if (m === 'current') return [{ inside: own, outside: own, count: 1 }]
   return m
 }
 
-function firstIdIfUnmapped(m: 'root' | 'current' | MapLines | undefined, own: number): number | undefined {
+function firstIdIfUnmapped(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): number | undefined {
   if (!Array.isArray(m)) return undefined
   return m.some(({ outside, count }) => own >= outside && own < outside + count) ? undefined : m[0].inside
 }

@@ -154,7 +154,7 @@ export class PendingSpawn {
     this.#cwd = n.joined.some((h) => h.type === 'mnt') ? undefined : currentCwd()
     // The environment of now, for a child that inherits it: what process.env is at the call, as
     // for a child started at once (released when handed over, which every queued spawn is).
-    if (request.env === undefined) request.envGeneration = binding().holdEnvironment()
+    if (request.env === undefined) request.envGeneration = native(() => binding().holdEnvironment())
   }
 
   /** Opens the 'pipe' slots of `slots`; the parent's ends, or undefined when that failed. */
@@ -169,9 +169,14 @@ export class PendingSpawn {
     }
   }
 
-  /** Delivers `signal` (the last one asked for) as soon as the child has started. */
+  /** Keeps `signal` (the last one asked for) for the child to send itself once it has started. */
   killWhenStarted(signal: number): void {
     this.#signal = signal
+  }
+
+  /** The signal kill() asked for before the start, if any. */
+  get queuedSignal(): number | undefined {
+    return this.#signal
   }
 
   /** Gives the spawn to the spawner thread. */
@@ -222,7 +227,6 @@ export class PendingSpawn {
       return
     }
     this.#onReady(outcome as NativeChild)
-    if (this.#signal !== undefined) (outcome as NativeChild).kill(this.#signal)
   }
 }
 

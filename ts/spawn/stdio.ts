@@ -29,9 +29,6 @@ function pipeStream(fd: number, input: boolean, hold: boolean): PipeStream {
   return (input ? createWriteStream('', { fd }) : createReadStream('', { fd })) as unknown as PipeStream
 }
 
-/** The native side takes descriptors as int32: a larger number would wrap to another fd. */
-export const FD_MAX = 0x7fffffff
-
 // Children that are running and referenced keep the event loop alive through one timer, as
 // child_process's handles do; the native exit notification itself does not hold the loop.
 let liveRefs = 0

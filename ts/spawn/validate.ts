@@ -8,6 +8,7 @@ import { Namespace } from '../namespace'
 import type { IdMapLine, TimeOffsets } from '../native'
 import type { NamespaceType } from '../types'
 import {
+  FD_MAX,
   invalidArgType,
   invalidArgValue,
   received,
@@ -19,7 +20,7 @@ import {
   validatePid,
   validateTypes,
 } from '../validate'
-import { FD_MAX, type StdioSlot } from './stdio'
+import type { StdioSlot } from './stdio'
 
 /** A signal as a number: a name from os.constants.signals, or a number from 0 to 64. */
 export function signalNumber(sig: unknown): number {
@@ -53,11 +54,8 @@ export function readArgs(args: unknown): string[] {
   return readArray(args, 'args', (a, i) => validateCString(a, `args[${i}]`))
 }
 
-/** An id map as given, each entry's fields read once: [inside, outside, count] lines. */
-/** Explicit map lines, read into the shape the native side takes. */
-export type MapLines = IdMapLine[]
-
-export function readIdMap(m: unknown, name: string): 'root' | 'current' | MapLines | undefined {
+/** An id map as given: 'root', 'current', or its lines, each entry's fields read once. */
+export function readIdMap(m: unknown, name: string): 'root' | 'current' | IdMapLine[] | undefined {
   if (m === undefined || m === 'root' || m === 'current') return m
   if (!Array.isArray(m) || m.length === 0) {
     throw invalidArgValue(name, m, "must be 'root', 'current' or a non-empty array of { inside, outside, count }")

@@ -1,30 +1,17 @@
 //! The enums of nsjs-sys that JS sees by name, as napi string enums, so napi refuses any other
-//! string and ts/native.d.ts carries their union types. Each is written once here, by variant and
-//! JS name: the conversions match every variant both ways (a variant added to nsjs-sys cannot be
-//! forgotten), and each JS name is checked against nsjs-sys's own `name()` when this compiles.
+//! string and ts/native.d.ts carries their union types. Each is generated from nsjs-sys's own
+//! table (`with_ns_types!`, `with_steps!`, `with_rules!`), so a variant or a name is written once,
+//! there.
 
 use napi_derive::napi;
 
-/// Whether two strings are equal, in a const context (where `==` on `str` is not available yet).
-const fn same(a: &str, b: &str) -> bool {
-  let (a, b) = (a.as_bytes(), b.as_bytes());
-  if a.len() != b.len() {
-    return false;
-  }
-  let mut i = 0;
-  while i < a.len() {
-    if a[i] != b[i] {
-      return false;
-    }
-    i += 1;
-  }
-  true
-}
-
-/// `$js` of `$sys`: the string enum, `From` both ways, and the check of each name against
-/// `$sys::$named()` at compile time.
+/// `$js` of `$sys`, from the rows of one of nsjs-sys's `with_*!` tables: the string enum (each
+/// variant's JS name is the table's), `From` both ways. Extra columns of a row are not JS's.
 macro_rules! mirror {
-  ($(#[$doc:meta])* $js:ident of $sys:path, by $named:ident { $($variant:ident = $name:tt,)* }) => {
+  (
+    $(#[$doc:meta])* $js:ident of $sys:path;
+    $($(#[$row:meta])* $variant:ident = $name:literal $(, $column:ident: $value:expr)*;)*
+  ) => {
     $(#[$doc])*
     #[napi(string_enum)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,68 +34,24 @@ macro_rules! mirror {
         }
       }
     }
-
-    const _: () = {
-      $(assert!(same(<$sys>::$variant.$named(), $name), concat!("the JS name of ", stringify!($variant)));)*
-    };
   };
 }
 
-mirror! {
-  // A plain string, not `///`: napi copies a raw string's r"..." into the d.ts verbatim.
+// Plain strings, not `///`: napi copies a raw string's r"..." into the d.ts verbatim.
+nsjs_sys::with_ns_types!(mirror {
   #[doc = "A namespace type, by the name /proc/<pid>/ns/ gives it."]
-  NsType of nsjs_sys::NsType, by name {
-    Cgroup = "cgroup",
-    Ipc = "ipc",
-    Mnt = "mnt",
-    Net = "net",
-    Pid = "pid",
-    Time = "time",
-    User = "user",
-    Uts = "uts",
-  }
-}
+  NsType of nsjs_sys::NsType
+});
 
-mirror! {
+nsjs_sys::with_steps!(mirror {
   #[doc = "Where a spawn (or a thread's restore) failed: `NamespaceError.step`."]
-  Step of nsjs_sys::Step, by name {
-    Setsid = "setsid",
-    Prctl = "prctl",
-    Setns = "setns",
-    Unshare = "unshare",
-    TimensOffsets = "timens_offsets",
-    Sethostname = "sethostname",
-    MountPropagation = "mount propagation",
-    Chroot = "chroot",
-    PivotRoot = "pivot_root",
-    Chdir = "chdir",
-    MountProc = "mount /proc",
-    Setgid = "setgid",
-    Setuid = "setuid",
-    Dup2 = "dup2",
-    Execve = "execve",
-    Setgroups = "setgroups",
-    UidMap = "uid_map",
-    GidMap = "gid_map",
-    Clone = "clone",
-    Env = "env",
-    Stdio = "stdio",
-    Restore = "restore",
-  }
-}
+  Step of nsjs_sys::Step
+});
 
-mirror! {
+nsjs_sys::with_rules!(mirror {
   #[doc = "A rule the library enforces itself: `NamespaceError.code` where there is no errno."]
-  RuleCode of nsjs_sys::error::Rule, by code {
-    NotNamespace = "ERR_NS_NOT_NAMESPACE",
-    TypeMismatch = "ERR_NS_TYPE_MISMATCH",
-    Unsupported = "ERR_NS_UNSUPPORTED",
-    Multithreaded = "ERR_NS_MULTITHREADED",
-    Closed = "ERR_NS_CLOSED",
-    SharedMount = "ERR_NS_SHARED_MOUNT",
-    ThreadId = "ERR_NS_THREAD_ID",
-  }
-}
+  RuleCode of nsjs_sys::error::Rule
+});
 
 /// The named types, or every type this kernel has.
 pub fn type_list(types: Option<Vec<NsType>>) -> Vec<nsjs_sys::NsType> {

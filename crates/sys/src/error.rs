@@ -4,38 +4,51 @@
 use crate::ns_type::NsType;
 use crate::step::Step;
 
-/// A rule the library enforces itself, reported with an `ERR_NS_*` code instead of an errno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-  /// The file is not a namespace file (not on nsfs).
-  NotNamespace,
-  /// The namespace is of another type than the one asked for.
-  TypeMismatch,
-  /// The running kernel has no namespace of this type.
-  Unsupported,
-  /// The operation needs a single-threaded process (user and time namespaces).
-  Multithreaded,
-  /// The handle was closed.
-  Closed,
-  /// A mnt namespace file cannot be mounted in a directory whose mount propagates.
-  SharedMount,
-  /// A thread id was given where a process id is needed (pidfd_open takes only a process).
-  ThreadId,
+/// The rules the library enforces itself, the one place a rule is written: calls
+/// `$then! { $($prefix)*; rows }` with rows `Variant = "ERR_NS_…";`. This crate turns it into
+/// `Rule` below, crates/node into the string enum JS sees.
+#[macro_export]
+macro_rules! with_rules {
+  ($then:ident { $($prefix:tt)* }) => {
+    $then! { $($prefix)*;
+      /// The file is not a namespace file (not on nsfs).
+      NotNamespace = "ERR_NS_NOT_NAMESPACE";
+      /// The namespace is of another type than the one asked for.
+      TypeMismatch = "ERR_NS_TYPE_MISMATCH";
+      /// The running kernel has no namespace of this type.
+      Unsupported = "ERR_NS_UNSUPPORTED";
+      /// The operation needs a single-threaded process (user and time namespaces).
+      Multithreaded = "ERR_NS_MULTITHREADED";
+      /// The handle was closed.
+      Closed = "ERR_NS_CLOSED";
+      /// A mnt namespace file cannot be mounted in a directory whose mount propagates.
+      SharedMount = "ERR_NS_SHARED_MOUNT";
+      /// A thread id was given where a process id is needed (pidfd_open takes only a process).
+      ThreadId = "ERR_NS_THREAD_ID";
+    }
+  };
 }
 
-impl Rule {
-  pub const fn code(self) -> &'static str {
-    match self {
-      Rule::NotNamespace => "ERR_NS_NOT_NAMESPACE",
-      Rule::TypeMismatch => "ERR_NS_TYPE_MISMATCH",
-      Rule::Unsupported => "ERR_NS_UNSUPPORTED",
-      Rule::Multithreaded => "ERR_NS_MULTITHREADED",
-      Rule::Closed => "ERR_NS_CLOSED",
-      Rule::SharedMount => "ERR_NS_SHARED_MOUNT",
-      Rule::ThreadId => "ERR_NS_THREAD_ID",
+/// Generates `Rule` and `Rule::code` from the rows of `with_rules!`.
+macro_rules! rules {
+  (; $($(#[$doc:meta])* $variant:ident = $code:literal;)*) => {
+    /// A rule the library enforces itself, reported with an `ERR_NS_*` code instead of an errno.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Rule {
+      $($(#[$doc])* $variant,)*
     }
-  }
+
+    impl Rule {
+      pub const fn code(self) -> &'static str {
+        match self {
+          $(Rule::$variant => $code,)*
+        }
+      }
+    }
+  };
 }
+
+with_rules!(rules {});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {

@@ -1,11 +1,11 @@
 //! The eight namespace types and how the kernel names each of them: one table, in nsenter's
 //! order, from which the enum, its order and every per-type fact are generated.
 
-/// Generates `NsType` (its discriminant is its row in the table, so a type's position is read
-/// without a search, even in a clone child), `NsType::ALL` and the per-type accessors from one
-/// list of rows.
+/// Generates `NsType` from the rows of `with_ns_types!` (its discriminant is its row, so a
+/// type's position is read without a search, even in a clone child), `NsType::ALL` and the
+/// per-type accessors.
 macro_rules! ns_types {
-  ($($(#[$doc:meta])* $variant:ident = $name:literal, clone: $flag:expr, pidfd_ioctl: $nr:literal;)*) => {
+  (; $($(#[$doc:meta])* $variant:ident = $name:literal, clone: $flag:expr, pidfd_ioctl: $nr:literal;)*) => {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(u8)]
     pub enum NsType {
@@ -40,18 +40,28 @@ macro_rules! ns_types {
   };
 }
 
-ns_types! {
-  // nsenter's order: user first (handled specially by callers), then the rest, mnt and time last.
-  User = "user", clone: libc::CLONE_NEWUSER, pidfd_ioctl: 9;
-  Cgroup = "cgroup", clone: libc::CLONE_NEWCGROUP, pidfd_ioctl: 1;
-  Ipc = "ipc", clone: libc::CLONE_NEWIPC, pidfd_ioctl: 2;
-  Uts = "uts", clone: libc::CLONE_NEWUTS, pidfd_ioctl: 10;
-  Net = "net", clone: libc::CLONE_NEWNET, pidfd_ioctl: 4;
-  Pid = "pid", clone: libc::CLONE_NEWPID, pidfd_ioctl: 5;
-  Mnt = "mnt", clone: libc::CLONE_NEWNS, pidfd_ioctl: 3;
-  // CLONE_NEWTIME shares its bit with CSIGNAL, so only unshare, setns and clone3 take it.
-  Time = "time", clone: 0x80, pidfd_ioctl: 7;
+/// The table of types, the one place a type is written: calls `$then! { $($prefix)*; rows }` with
+/// rows `Variant = "name", clone: FLAG, pidfd_ioctl: NR;`. This crate turns it into `NsType`
+/// below, crates/node into the string enum JS sees.
+#[macro_export]
+macro_rules! with_ns_types {
+  ($then:ident { $($prefix:tt)* }) => {
+    $then! { $($prefix)*;
+      // nsenter's order: user first (handled specially by callers), then the rest, mnt and time last.
+      User = "user", clone: libc::CLONE_NEWUSER, pidfd_ioctl: 9;
+      Cgroup = "cgroup", clone: libc::CLONE_NEWCGROUP, pidfd_ioctl: 1;
+      Ipc = "ipc", clone: libc::CLONE_NEWIPC, pidfd_ioctl: 2;
+      Uts = "uts", clone: libc::CLONE_NEWUTS, pidfd_ioctl: 10;
+      Net = "net", clone: libc::CLONE_NEWNET, pidfd_ioctl: 4;
+      Pid = "pid", clone: libc::CLONE_NEWPID, pidfd_ioctl: 5;
+      Mnt = "mnt", clone: libc::CLONE_NEWNS, pidfd_ioctl: 3;
+      // CLONE_NEWTIME shares its bit with CSIGNAL, so only unshare, setns and clone3 take it.
+      Time = "time", clone: 0x80, pidfd_ioctl: 7;
+    }
+  };
 }
+
+with_ns_types!(ns_types {});
 
 impl NsType {
   pub const COUNT: usize = 8;

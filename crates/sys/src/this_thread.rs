@@ -41,9 +41,9 @@ pub fn native_thread(name: &str) -> std::thread::Builder {
 
 /// Blocks every signal on a helper thread (the epoll exit watcher, the spawner) that lives as long
 /// as the process: process-directed signals belong on the JS thread, whose handlers Node
-/// installed; here they would only interrupt the thread's waits. Through glibc, not the raw call: glibc keeps the two signals it
-/// uses for setuid/setgroups across threads unblocked, and a thread that blocked them would hang
-/// every later process.setuid()/setgroups() of the process.
+/// installed; here they would only interrupt the thread's waits. Through glibc, not the raw
+/// call: glibc keeps the two signals it uses for setuid/setgroups across threads unblocked, and
+/// a thread that blocked them would hang every later process.setuid()/setgroups() of the process.
 pub fn block_signals() {
   // SAFETY: an all-zero sigset_t is valid storage that sigfillset then fills.
   let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };

@@ -105,6 +105,8 @@ pub struct NativeSpawnRequest {
 
 /// The whole spec, the environment first: a held one is released whatever fails after. A slot
 /// still 'pipe' is refused: the caller puts the child's end of its pipe there first (`plug`).
+/// The defaults of absent fields are `SpawnSpec::new`'s; ts/spawn/options.ts, which owns the
+/// defaults users see, always sends every field, so these serve only direct callers (bench/).
 impl TryFrom<NativeSpawnRequest> for SpawnSpec {
   type Error = Error;
 
