@@ -151,7 +151,9 @@ function lsLines(args: string[]): { theirs: string[]; ours: string[]; status: [n
   return { theirs: stable.sort(), ours: lines(ours.stdout).sort(), status: [before.status, ours.status] }
 }
 
-test('lsns habits: -n, -o, -r, -l, -t, -p and a namespace id print what lsns prints', async (t) => {
+// Serial (ava runs these before the concurrent tests): lsns reads all of /proc, and the unshare
+// table's processes coming and going meanwhile make it skip namespaces.
+test.serial('lsns habits: -n, -o, -r, -l, -t, -p and a namespace id print what lsns prints', async (t) => {
   const pid = String(await target(t, ['--net', '--uts'], 'habit'))
   const netId = nsLink(Number(pid), 'net').replace(/\D/g, '')
   const lines: string[][] = [
@@ -205,4 +207,45 @@ test('a typo gets one line naming the closest option or command, exit 1', (t) =>
     t.is(lines.length, 1, r.stderr)
     t.true(lines[0].includes(`did you mean ${near}?`), r.stderr)
   }
+})
+
+test('completion bash offers the commands and the options the parser takes', (t) => {
+  const script = run(['nsjs', 'completion', 'bash'])
+  t.is(script.status, 0)
+  t.is(spawnSync('bash', ['-n'], { input: script.stdout }).status, 0, 'valid bash')
+  const complete = (words: string[]) => {
+    const probe = `source /dev/stdin <<'NSJS'\n${script.stdout}NSJS\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _nsjs; printf '%s\\n' "\${COMPREPLY[@]}"`
+    return spawnSync('bash', ['-c', probe], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+  }
+  t.deepEqual(complete(['nsjs', 'ru']), ['run'])
+  t.deepEqual(complete(['nsjs', 'exec', '--tar']), ['--target'])
+  t.true(complete(['nsjs', 'run', '--map-']).includes('--map-user'))
+  t.true(complete(['nsjs', 'run', '--ne']).includes('--net='))
+  t.deepEqual(complete(['nsjs', 'ls', '-t', 'ne']), ['net'])
+  t.deepEqual(complete(['nsjs', 'ls', '-o', 'NP']), ['NPROCS'])
+  // zsh runs the same function through bashcompinit.
+  t.regex(run(['nsjs', 'completion', 'zsh']).stdout, /^autoload -U \+X bashcompinit && bashcompinit\n/)
+  const bad = spawnSync(process.execPath, [CLI, 'completion', 'fish'], { encoding: 'utf8' })
+  t.is(bad.status, 1)
+  t.regex(bad.stderr, /completion takes one shell: bash or zsh/)
+})
+
+test('the man page is built from the help texts and is the package\'s "man"', (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  t.deepEqual(pkg.man, ['./dist/man/nsjs.1'])
+  const page = readFileSync(join(ROOT, 'dist', 'man', 'nsjs.1'), 'utf8')
+  t.regex(page, /^\.TH NSJS 1 "" "nsjs \d+\.\d+\.\d+" "User Commands"\n\.SH NAME\n/)
+  for (const section of ['SYNOPSIS', 'DESCRIPTION', 'LS', 'EXEC', 'RUN', 'CREATE', 'DELETE', 'ID', 'COMPLETION'])
+    t.regex(page, new RegExp(`^\\.SH ${section}$`, 'm'))
+  t.regex(page, /\\-\\-map\\-user UID/, 'options as roff minus signs')
+  t.notRegex(page, /^\.(?!TH|SH|nf|fi)/m, 'no help line read as a roff request')
+  // What `man nsjs` shows once installed, rendered by man itself.
+  const file = join(ROOT, 'dist', 'man', 'nsjs.1')
+  const shown = spawnSync('man', ['-l', file], {
+    encoding: 'utf8',
+    env: { ...process.env, MANPAGER: 'cat', MANWIDTH: '120' },
+  })
+  t.is(shown.status, 0, shown.stderr)
+  t.regex(shown.stdout, /--map-user UID/)
+  t.regex(shown.stdout, /nsjs exec \(--target PID/)
 })

@@ -198,7 +198,7 @@ test('ls --pid (JSON and table) gives the namespaces lsns -p gives', async (t) =
   const pid = await target(t, ['--net', '--uts', '--ipc'])
   const ours = nsjsLs(['--pid', String(pid)])
   const theirs = lsns(['-p', String(pid)])
-  t.is(ours.length, theirs.length)
+  t.is(ours.length, theirs.length, JSON.stringify([ours.map((o) => o.type + o.ns), theirs.map((o) => o.type + o.ns)]))
   for (const row of theirs) {
     const mine = ours.find((r) => r.ns === row.ns && r.type === row.type)
     t.truthy(mine, `${row.type}:[${row.ns}]`)

@@ -143,6 +143,8 @@ function expectedFiles(): string[] {
     ...dist,
     'dist/esm/index.mjs',
     'dist/esm/index.d.mts',
+    // The man page, built from the CLI's help texts (package.json "man").
+    'dist/man/nsjs.1',
     ...availableTargets().map((t) => `binding/nsjs.${t}.node`),
   ].sort()
 }

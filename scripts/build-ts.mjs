@@ -31,4 +31,8 @@ writeFileSync(
   'dist/esm/index.d.mts',
   `export * from '../cjs/index.js'\nimport * as nsjs from '../cjs/index.js'\nexport default nsjs\n`,
 )
-console.log(`dist: cjs + esm (${names.length} exports)`)
+// The man page (package.json "man"), from the CLI's own help texts.
+const { manPage } = require('../dist/cjs/cli/help.js')
+mkdirSync('dist/man', { recursive: true })
+writeFileSync('dist/man/nsjs.1', manPage(JSON.parse(readFileSync('package.json', 'utf8')).version))
+console.log(`dist: cjs + esm (${names.length} exports), man page`)

@@ -38,14 +38,19 @@ export interface NamespaceErrorFields {
   code: NamespaceErrorCode
   /** errno (sign is normalised to negative), or 0 for `ERR_NS_*` codes. */
   errno: number
+  /** The system call that failed (`'setns'`), or the operation a rule refused. */
   syscall: string
+  /** The namespace type involved, when one is. */
   nsType?: NamespaceType
   /** For ERR_NS_TYPE_MISMATCH: the type that was asked for. */
   expected?: NamespaceType
+  /** The file involved (`persist`, `fromPath`, `unpersist`), when one is. */
   path?: string
+  /** The process involved (`open`, `join: { pid }`), when one is. */
   pid?: number
   /** For ERR_NS_THREAD_ID: the process the thread `pid` belongs to. */
   tgid?: number
+  /** The spawn step that failed ('setns', 'uid_map', 'execve', ...). */
   step?: string
 }
 
@@ -53,14 +58,26 @@ export interface NamespaceErrorFields {
  * The one error class of nsjs, shaped like Node's system errors: `code` is an errno name such
  * as 'EPERM' or an `ERR_NS_*` code for a rule the library enforces, `errno` is negative as in
  * Node, and `nsType`, `path`, `pid`, `step` say what was being done.
+ *
+ * @example
+ * try {
+ *   Namespace.open(1, 'net')
+ * } catch (e) {
+ *   if (e instanceof NamespaceError && e.code === 'EPERM') console.error(e.message)
+ * }
  */
 export class NamespaceError extends Error {
   /** The errno name (`'EPERM'`) or the `ERR_NS_*` rule that failed. */
   readonly code: NamespaceErrorCode
+  /** The errno, negative as in Node's system errors; 0 for an `ERR_NS_*` rule. */
   readonly errno: number
+  /** The system call that failed (`'setns'`), or the operation a rule refused. */
   readonly syscall: string
+  /** The namespace type involved, when one is. */
   readonly nsType?: NamespaceType
+  /** The file involved (`persist`, `fromPath`, `unpersist`), when one is. */
   readonly path?: string
+  /** The process involved (`open`, `join: { pid }`), when one is. */
   readonly pid?: number
   /** For ERR_NS_THREAD_ID: the process (thread group) that the thread `pid` belongs to. */
   readonly tgid?: number

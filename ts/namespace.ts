@@ -46,6 +46,11 @@ function cwdChanged(): void {
  *
  * Namespace membership belongs to threads, not processes: `join()` and `run()` act on the
  * calling JS thread only. See the README section "What moves when you join".
+ *
+ * @example
+ * const net = Namespace.open(pid, 'net') // the network namespace of process `pid`
+ * const name = net.run(() => os.networkInterfaces()) // its interfaces, seen from inside
+ * net.close()
  */
 export class Namespace {
   readonly #native: NativeNamespace
@@ -385,6 +390,7 @@ export class Namespace {
     this.#native.close()
   }
 
+  /** Closes the handle at the end of a `using` scope, as {@link Namespace.close}. */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -6,13 +6,14 @@ export const TYPES_HELP = `TYPE is one of: ${[...NAMESPACE_TYPES].sort().join(',
 
 /** One usage line per command (and `nsjs` for the tool), printed under a usage error. */
 export const USAGE: Record<string, string> = {
-  nsjs: 'nsjs <ls|exec|run|create|delete|id> [options]   (nsjs --help)',
+  nsjs: 'nsjs <ls|exec|run|create|delete|id|completion> [options]   (nsjs --help)',
   ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree] [NS]',
   exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [--wd DIR] [--] CMD [ARGS...]',
   run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child[=SIG]] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
   id: 'nsjs id PID [--json]',
+  completion: 'nsjs completion bash|zsh',
 }
 
 /** The text of `--help`, per command. */
@@ -28,6 +29,7 @@ Commands:
   create   create a namespace and persist it at a path, like ip netns add
   delete   remove a persisted namespace, like ip netns delete
   id       show the namespaces of a process
+  completion  print a bash or zsh completion script: source <(nsjs completion bash)
 
 Options:
   -h, --help     show this help; nsjs <command> --help shows a command's
@@ -160,10 +162,51 @@ Options:
   -J, --json  print {"pid":N,"namespaces":{"cgroup":"cgroup:[4026531835]",...}}
   -h, --help  show this help
 `,
+  completion: `Usage: ${USAGE.completion}
+
+Print a completion script for bash or zsh, made from the commands' option tables:
+  source <(nsjs completion bash)       # in ~/.bashrc
+  source <(nsjs completion zsh)        # in ~/.zshrc
+`,
 }
 
 /** Prints the help of `command` (or `nsjs`) on stdout; the exit status is 0. */
 export function help(command: string): number {
   process.stdout.write(HELP[command])
   return 0
+}
+
+/** Text as roff shows it verbatim: backslashes and a leading `.` or `'` escaped, `-` as a minus. */
+function roff(text: string): string {
+  return text
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .split('\n')
+    .map((l) => (/^[.']/.test(l) ? `\\&${l}` : l))
+    .join('\n')
+}
+
+/**
+ * The man page (nsjs.1, package.json "man"), made by the build from the same texts as --help:
+ * the usage lines, then each command's help.
+ */
+export function manPage(version: string): string {
+  const commands = Object.keys(USAGE).filter((c) => c !== 'nsjs')
+  return [
+    `.TH NSJS 1 "" "nsjs ${version}" "User Commands"`,
+    '.SH NAME',
+    'nsjs \\- Linux namespaces from the command line: lsns, nsenter, unshare and ip netns in one tool',
+    '.SH SYNOPSIS',
+    '.nf',
+    ...commands.map((c) => roff(USAGE[c])),
+    '.fi',
+    '.SH DESCRIPTION',
+    '.nf',
+    roff(HELP.nsjs.replace(/^Usage:.*\n\n/, '')),
+    '.fi',
+    ...commands.flatMap((c) => [`.SH ${c.toUpperCase()}`, '.nf', roff(HELP[c]), '.fi']),
+    '.SH SEE ALSO',
+    'lsns(8), nsenter(1), unshare(1), ip\\-netns(8), namespaces(7)',
+    '',
+  ].join('\n')
 }

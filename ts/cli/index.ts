@@ -40,6 +40,7 @@ import { dirname, join } from 'node:path'
 
 import { NamespaceError } from '../index'
 import { closest, parse, UsageError } from './args'
+import { cmdCompletion } from './commands/completion'
 import { cmdCreate } from './commands/create'
 import { cmdDelete } from './commands/delete'
 import { cmdExec } from './commands/exec'
@@ -68,6 +69,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   create: cmdCreate,
   delete: cmdDelete,
   id: cmdId,
+  completion: cmdCompletion,
 }
 
 /** Runs the tool on `argv` (without node and the script) and resolves with the exit status. */

@@ -9,10 +9,15 @@ import { type NsChildProcess, spawn } from './child'
 import { EXEC_KEYS, type ExecOptions, readOptions, type SpawnOptions, type StdioOption } from './options'
 import { wrapSoon } from './stdio'
 
+/** What {@link exec} resolves with: the command's output and how it ended. */
 export interface ExecResult<T = string> {
+  /** Everything the command wrote on stdout (a string in `encoding`, or a Buffer). */
   stdout: T
+  /** Everything the command wrote on stderr. */
   stderr: T
+  /** The exit code, or null when a signal ended the command. */
   code: number | null
+  /** The signal that ended the command, or null when it exited. */
   signal: NodeJS.Signals | null
 }
 

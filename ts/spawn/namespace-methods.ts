@@ -20,6 +20,12 @@ declare module '../namespace' {
       args: readonly string[] | undefined,
       options: ExecOptions & { encoding: 'buffer' },
     ): Promise<ExecResult<Buffer>>
+    /**
+     * Runs a command to completion inside this namespace, output as strings; see {@link exec}.
+     *
+     * @example
+     * const { stdout } = await Namespace.fromPath('/run/netns/lab').exec('ip', ['-br', 'addr'])
+     */
     exec(file: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult<string>>
   }
 }

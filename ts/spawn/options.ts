@@ -35,8 +35,11 @@ import {
 
 /** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
 export interface IdMapEntry {
+  /** The first id inside the new user namespace. */
   inside: number
+  /** The id it stands for outside (in the parent user namespace). */
   outside: number
+  /** How many consecutive ids the line maps. */
   count: number
 }
 
@@ -48,10 +51,27 @@ export interface IdMapEntry {
 export type IdMap = 'root' | 'current' | readonly IdMapEntry[]
 
 /** What one of fds 0, 1, 2 of the child is connected to. */
-export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined
+export type StdioOption =
+  | 'pipe'
+  | 'inherit'
+  | 'ignore'
+  | number
+  | {
+      /** A descriptor of ours that the child gets in this slot. */
+      fd: number
+    }
+  | null
+  | undefined
 
 /** Existing namespaces to enter: handles, or a process whose namespaces to enter (like nsenter -t). */
-export type JoinOption = readonly Namespace[] | { pid: number; types?: readonly NamespaceType[] }
+export type JoinOption =
+  | readonly Namespace[]
+  | {
+      /** The process whose namespaces to enter. */
+      pid: number
+      /** Which of its namespaces (default: every one that differs from ours, as nsenter -a). */
+      types?: readonly NamespaceType[]
+    }
 
 /** Options of {@link spawn} and {@link exec}. */
 export interface SpawnOptions {
@@ -78,7 +98,12 @@ export interface SpawnOptions {
   /** Mount propagation set recursively on / in a new mount namespace. Default 'private'. */
   propagation?: 'private' | 'slave' | 'shared' | 'unchanged'
   /** Clock offsets in seconds for a new time namespace (implies unshare 'time'). */
-  timeOffsets?: { monotonic?: number; boottime?: number }
+  timeOffsets?: {
+    /** Seconds added to CLOCK_MONOTONIC inside. */
+    monotonic?: number
+    /** Seconds added to CLOCK_BOOTTIME inside. */
+    boottime?: number
+  }
   /** New root directory for the child (chroot, or pivot_root with `pivotRoot: true`). */
   root?: string
   /** Enter `root` with pivot_root(2) in a new mount namespace instead of chroot(2). */
@@ -98,6 +123,7 @@ export interface SpawnOptions {
    * supplementary groups where the user namespace allows setgroups.
    */
   uid?: number
+  /** The gid the command runs as; see `uid`. */
   gid?: number
   /** Signal the child gets when its parent dies (PR_SET_PDEATHSIG). `true` means SIGKILL. */
   dieWithParent?: boolean | NodeJS.Signals | number

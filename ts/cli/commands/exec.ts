@@ -16,7 +16,8 @@ const FLAG_TYPES: Array<[string, string, NamespaceType]> = [
   ['time', 'T', 'time'],
 ]
 
-const EXEC_OPTIONS: Options = {
+/** exec's options, as parseArgs takes them (completion lists them too). */
+export const EXEC_OPTIONS: Options = {
   target: { type: 'string', short: 't' },
   ...Object.fromEntries(FLAG_TYPES.map(([name, short]) => [name, { type: 'boolean', short }])),
   mount: { type: 'boolean' },

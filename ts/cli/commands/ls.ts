@@ -1,6 +1,6 @@
 // nsjs ls: namespaces listed like lsns, persisted ones included, with lsns's output options.
 import { Namespace, type NamespaceInfo } from '../../index'
-import { parse, parsePid, parseType, UsageError } from '../args'
+import { type Options, parse, parsePid, parseType, UsageError } from '../args'
 import { type Align, LS_HEADER, type LsEntry, lsEntry, out, table } from '../format'
 import { help } from '../help'
 import { lsTree } from './ls-tree'
@@ -38,23 +38,21 @@ function raw(header: string[] | undefined, rows: string[][]): string[] {
   return [...(header ? [line(header)] : []), ...rows.map(line)]
 }
 
+/** ls's options, lsns's names (completion lists them too). */
+export const LS_OPTIONS: Options = {
+  type: { type: 'string', short: 't' },
+  pid: { type: 'string', short: 'p' },
+  json: { type: 'boolean', short: 'J' },
+  tree: { type: 'boolean', short: 'T' },
+  noheadings: { type: 'boolean', short: 'n' },
+  output: { type: 'string', short: 'o' },
+  raw: { type: 'boolean', short: 'r' },
+  list: { type: 'boolean', short: 'l' },
+}
+
 /** `nsjs ls [NS]`: a table, JSON, or (with --tree) the tree of user namespaces. */
 export async function cmdLs(args: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    'ls',
-    args,
-    {
-      type: { type: 'string', short: 't' },
-      pid: { type: 'string', short: 'p' },
-      json: { type: 'boolean', short: 'J' },
-      tree: { type: 'boolean', short: 'T' },
-      noheadings: { type: 'boolean', short: 'n' },
-      output: { type: 'string', short: 'o' },
-      raw: { type: 'boolean', short: 'r' },
-      list: { type: 'boolean', short: 'l' },
-    },
-    true,
-  )
+  const { values, positionals } = parse('ls', args, LS_OPTIONS, true)
   if (values.help) return help('ls')
   const type = values.type === undefined ? undefined : parseType(values.type as string, 'ls')
   const pid = values.pid === undefined ? undefined : parsePid(values.pid as string, 'ls', '--pid')

@@ -13,7 +13,8 @@ import { TYPE_FLAGS } from './type-flags'
 // gone, and a new user namespace is the command's own: those two are refused.
 const PERSISTABLE: readonly NamespaceType[] = ['net', 'uts', 'ipc', 'mnt', 'cgroup', 'time']
 
-const RUN_OPTIONS: Options = {
+/** run's options, as parseArgs takes them (completion lists them too). */
+export const RUN_OPTIONS: Options = {
   unshare: { type: 'string', short: 's', multiple: true },
   ...Object.fromEntries(TYPE_FLAGS.map(([name, short]) => [name, { type: 'boolean', short }])),
   ...Object.fromEntries(TYPE_FLAGS.map(([name]) => [`x-${name}`, { type: 'string' }])),
