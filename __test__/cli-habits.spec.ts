@@ -2,7 +2,7 @@
 // `nsjs run`, `nsjs exec` and `nsjs ls` spelled the same way: the same exit status and the same
 // output (namespace ids, which differ between two new namespaces, written as N).
 import { spawn as cpSpawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
@@ -248,4 +248,38 @@ test('the man page is built from the help texts and is the package\'s "man"', (t
   t.is(shown.status, 0, shown.stderr)
   t.regex(shown.stdout, /--map-user UID/)
   t.regex(shown.stdout, /nsjs exec \(--target PID/)
+})
+
+test.serial('netns exec NAME runs as ip netns exec: /sys/class/net, /etc/netns, status', (t) => {
+  const name = `nsjs-habit-${process.pid}`
+  t.is(run(['ip', 'netns', 'add', name]).status, 0)
+  const etc = join('/etc/netns', name)
+  const hadEtcNetns = existsSync('/etc/netns')
+  t.teardown(() => {
+    rmSync(etc, { recursive: true, force: true })
+    if (!hadEtcNetns) rmSync('/etc/netns', { recursive: true, force: true })
+    run(['ip', 'netns', 'delete', name])
+  })
+  t.is(run(['ip', 'netns', 'exec', name, 'ip', 'link', 'add', 'hv0', 'type', 'veth', 'peer', 'name', 'hv1']).status, 0)
+  mkdirSync(etc, { recursive: true })
+  writeFileSync(join(etc, 'hostname'), 'from-etc-netns\n')
+  for (const cmd of [
+    ['ls', '/sys/class/net'],
+    ['cat', '/etc/hostname'],
+    ['sh', '-c', 'readlink /proc/self/ns/net; exit 4'],
+    ['findmnt', '-n', '-o', 'FSTYPE', '/sys'],
+  ]) {
+    const theirs = run(['ip', 'netns', 'exec', name, ...cmd])
+    const ours = run(['nsjs', 'netns', 'exec', name, ...cmd])
+    t.is(ours.status, theirs.status, cmd.join(' '))
+    t.is(ours.stdout, theirs.stdout, cmd.join(' '))
+  }
+  t.regex(run(['nsjs', 'netns', 'exec', name, 'ls', '/sys/class/net']).stdout, /^hv0\nhv1\nlo\n$/)
+  // Nothing it mounted reached our mount namespace.
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(join(etc, 'hostname')))
+  // A name that is not there and a bad name: errors, exit 1; as uid 65534: EPERM, exit 1.
+  t.is(run(['nsjs', 'netns', 'exec', `${name}-none`, 'true']).status, 1)
+  t.is(run(['nsjs', 'netns', 'exec', '../x', 'true']).status, 1)
+  t.is(run(['nsjs', 'netns', 'exec', name, 'true'], NOBODY).status, 1)
+  t.not(run(['ip', 'netns', 'exec', name, 'true'], NOBODY).status, 0)
 })

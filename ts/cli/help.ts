@@ -6,13 +6,14 @@ export const TYPES_HELP = `TYPE is one of: ${[...NAMESPACE_TYPES].sort().join(',
 
 /** One usage line per command (and `nsjs` for the tool), printed under a usage error. */
 export const USAGE: Record<string, string> = {
-  nsjs: 'nsjs <ls|exec|run|create|delete|id|completion> [options]   (nsjs --help)',
+  nsjs: 'nsjs <ls|exec|run|create|delete|id|netns|completion> [options]   (nsjs --help)',
   ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree] [NS]',
   exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [--wd DIR] [--] CMD [ARGS...]',
   run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child[=SIG]] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
   id: 'nsjs id PID [--json]',
+  netns: 'nsjs netns exec NAME CMD [ARGS...]',
   completion: 'nsjs completion bash|zsh',
 }
 
@@ -29,6 +30,7 @@ Commands:
   create   create a namespace and persist it at a path, like ip netns add
   delete   remove a persisted namespace, like ip netns delete
   id       show the namespaces of a process
+  netns    netns exec NAME CMD: run CMD in /run/netns/NAME, like ip netns exec
   completion  print a bash or zsh completion script: source <(nsjs completion bash)
 
 Options:
@@ -161,6 +163,14 @@ prints it.
 Options:
   -J, --json  print {"pid":N,"namespaces":{"cgroup":"cgroup:[4026531835]",...}}
   -h, --help  show this help
+`,
+  netns: `Usage: ${USAGE.netns}
+
+Run a command in the network namespace /run/netns/NAME (made by nsjs create net, ip netns add or
+persist()), like ip netns exec: in a mount namespace of its own (a slave of ours) where /sys is
+remounted, so /sys/class/net lists that namespace's devices, and each file /etc/netns/NAME/FILE
+is bound over /etc/FILE (resolv.conf, hosts). stdio is passed through and nsjs exits with the
+command's status (127 when it was not found); 1 when NAME is not a network namespace.
 `,
   completion: `Usage: ${USAGE.completion}
 

@@ -46,6 +46,7 @@ import { cmdDelete } from './commands/delete'
 import { cmdExec } from './commands/exec'
 import { cmdId } from './commands/id'
 import { cmdLs } from './commands/ls'
+import { cmdNetns } from './commands/netns'
 import { cmdRun } from './commands/run'
 import { out } from './format'
 import { help, USAGE } from './help'
@@ -69,6 +70,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   create: cmdCreate,
   delete: cmdDelete,
   id: cmdId,
+  netns: cmdNetns,
   completion: cmdCompletion,
 }
 

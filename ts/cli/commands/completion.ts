@@ -17,6 +17,7 @@ export const COMMAND_OPTIONS: Record<string, Options> = {
   create: {},
   delete: {},
   id: ID_OPTIONS,
+  netns: {},
   completion: {},
 }
 
