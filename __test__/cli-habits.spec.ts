@@ -156,6 +156,8 @@ function lsLines(args: string[]): { theirs: string[]; ours: string[]; status: [n
 test.serial('lsns habits: -n, -o, -r, -l, -t, -p and a namespace id print what lsns prints', async (t) => {
   const pid = String(await target(t, ['--net', '--uts'], 'habit'))
   const netId = nsLink(Number(pid), 'net').replace(/\D/g, '')
+  // A user and pid namespace of their own: PNS and ONS are not all the initial ones.
+  const nested = String(await target(t, ['--user', '--map-root-user', '--pid', '--fork']))
   const lines: string[][] = [
     ['-n', '-o', 'NS,TYPE', '-t', 'net'],
     ['--noheadings', '--output', 'NS,TYPE,PID', '--type', 'uts'],
@@ -164,6 +166,8 @@ test.serial('lsns habits: -n, -o, -r, -l, -t, -p and a namespace id print what l
     ['-n', '-o', 'NS,TYPE', '-p', pid],
     ['-n', '-o', 'NS,TYPE,NPROCS,PID', netId],
     ['-o', 'NS,TYPE', '-t', 'uts', '-r'],
+    ['-n', '-o', 'NS,TYPE,PNS,ONS', '-p', nested],
+    ['-n', '-o', 'NS,TYPE,PNS,ONS', '-t', 'user'],
   ]
   for (const args of lines) {
     const { theirs, ours, status } = lsLines(args)

@@ -51,7 +51,7 @@ Options:
   -p, --pid PID         only the namespaces process PID is in
   -n, --noheadings      no header line
   -o, --output COLUMNS  these columns, comma-separated (+COLUMNS adds to the default ones):
-                        NS, TYPE, NPROCS, PID, UID, USER, COMMAND, PATH, NSFS
+                        NS, TYPE, NPROCS, PID, UID, USER, COMMAND, PATH, NSFS, PNS, ONS
   -r, --raw             cells separated by one space, unpadded (spaces inside as \x20)
   -l, --list            the list (the default; accepted as lsns takes it)
   -J, --json            print JSON (below)

@@ -3,10 +3,10 @@ import { Namespace, type NamespaceInfo } from '../../index'
 import { type Options, parse, parsePid, parseType, UsageError } from '../args'
 import { type Align, LS_HEADER, type LsEntry, lsEntry, out, table } from '../format'
 import { help } from '../help'
-import { lsTree } from './ls-tree'
+import { lsTree, ownInodes, relationsOf } from './ls-tree'
 
 /** The columns `-o` takes, lsns's names: how each is aligned and what it shows of an entry. */
-export const LS_COLUMNS: Record<string, [Align, (e: LsEntry, n: NamespaceInfo) => string]> = {
+export const LS_COLUMNS: Record<string, [Align, (e: LsEntry, n: NamespaceInfo, r: Relations) => string]> = {
   NS: ['right', (e) => String(e.ns)],
   TYPE: ['left', (e) => e.type],
   NPROCS: ['right', (e) => String(e.nprocs)],
@@ -17,7 +17,13 @@ export const LS_COLUMNS: Record<string, [Align, (e: LsEntry, n: NamespaceInfo) =
   PATH: ['left', (e) => e.paths.join(',')],
   // lsns's NSFS: where the namespace is bind-mounted (nsfs mount points).
   NSFS: ['left', (e) => e.paths.join(',')],
+  // The parent (user and pid namespaces) and the owning user namespace, asked of the kernel.
+  PNS: ['right', (_, __, r) => String(r().pns)],
+  ONS: ['right', (_, __, r) => String(r().ons)],
 }
+
+/** The PNS and ONS of a row, found only when a column asks (it opens the namespace). */
+type Relations = () => { pns: number; ons: number }
 
 function columns(spec: string | undefined): string[] {
   if (spec === undefined) return LS_HEADER
@@ -69,7 +75,15 @@ export async function cmdLs(args: string[]): Promise<number> {
     return 0
   }
   if (!entries.length) return 0
-  const rows = entries.map((e, i) => cols.map((c) => LS_COLUMNS[c][1](e, listed[i])))
+  const own = cols.includes('PNS') || cols.includes('ONS') ? ownInodes() : new Map()
+  const rows = entries.map((e, i) => {
+    let found: { pns: number; ons: number } | undefined
+    const relations = () => {
+      found ??= relationsOf(listed[i], own)
+      return found
+    }
+    return cols.map((c) => LS_COLUMNS[c][1](e, listed[i], relations))
+  })
   const header = values.noheadings ? undefined : cols
   const lines = values.raw
     ? raw(header, rows)
