@@ -14,6 +14,7 @@
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ffi::{c_int, c_void, CStr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
 
 use super::OnExit;
 use crate::error::{Error, Result};
@@ -54,9 +55,13 @@ impl EventLoop {
   /// real libuv (Node). `None` when it is null or the process lacks one of the functions used
   /// (uv_backend_fd stands for a full libuv: Deno's partial one has no such function).
   pub fn new(event_loop: *mut c_void) -> Option<EventLoop> {
-    let present = FUNCTIONS.iter().all(|name| {
-      // SAFETY: a NUL-terminated name; dlsym only looks it up.
-      !unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }.is_null()
+    // Looked up once: the process's symbols do not change, and a spawn should not pay for it.
+    static PRESENT: OnceLock<bool> = OnceLock::new();
+    let present = *PRESENT.get_or_init(|| {
+      FUNCTIONS.iter().all(|name| {
+        // SAFETY: a NUL-terminated name; dlsym only looks it up.
+        !unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }.is_null()
+      })
     });
     (present && !event_loop.is_null()).then_some(EventLoop(event_loop))
   }
