@@ -45,9 +45,31 @@ test.serial('run(fn) rejects a fn that returns a Promise, after restoring', asyn
   const pid = await target(t, ['--net'])
   using net = Namespace.open(pid, 'net')
   const before = nsLink('thread-self', 'net')
-  const e = t.throws(() => net.run(async () => 1), { instanceOf: TypeError })
+  let inside: string | undefined
+  const fn = () => {
+    inside = nsLink('thread-self', 'net')
+    return Promise.resolve(1)
+  }
+  // @ts-expect-error: run()'s type refuses a fn that returns a Promise
+  const e = t.throws(() => net.run(fn), { instanceOf: TypeError })
   t.is((e as { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
+  t.regex(e?.message ?? '', /returned a Promise/)
+  t.not(inside, before) // it ran, inside
   t.is(nsLink('thread-self', 'net'), before)
+})
+
+test.serial('run(fn) refuses an async fn before running any of it', async (t) => {
+  const pid = await target(t, ['--net'])
+  using net = Namespace.open(pid, 'net')
+  let ran = false
+  const fn = async () => {
+    ran = true
+  }
+  // @ts-expect-error: run()'s type refuses a fn that returns a Promise
+  const e = t.throws(() => net.run(fn), { instanceOf: TypeError })
+  t.is((e as { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
+  t.regex(e?.message ?? '', /is an async function/)
+  t.false(ran)
 })
 
 test.serial('run(fn) on a mnt namespace sees its mounts and puts the cwd back', async (t) => {

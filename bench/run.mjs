@@ -262,6 +262,19 @@ const breakdown = await runWorker('breakdown', {
   warmup: WARMUP,
   cBinary,
 })
+console.log('7. sockets inside a net namespace (bench/net.mjs)')
+const netRun = await new Promise((resolve, reject) => {
+  const opts = { n: quick ? 50 : 500, rounds: ROUNDS, warmup: WARMUP }
+  worker = cpSpawn(process.execPath, [join(here, 'net.mjs'), JSON.stringify(opts)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  worker.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+  worker.once('error', reject)
+  worker.once('close', (code) =>
+    code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1))) : reject(new Error('net.mjs failed')),
+  )
+})
 cleanup()
 env.loadavgAtEnd = os.loadavg()
 console.log(
@@ -478,11 +491,37 @@ console.log(
 )
 console.log(table(['variant', 'per spawn', 'vs C floor', 'blocking mean / p50 / p90'], bdRows))
 
+const NET_TARGETS = { connect: 1.3, listen: 1.5 }
+results.net = { ...netRun, targets: NET_TARGETS }
+console.log(
+  `\n7. Sockets inside a net namespace: median over ${netRun.rounds} rounds of ${netRun.n} calls (us per call)`,
+)
+console.log(
+  table(
+    ['call', 'us', 'against', 'us', 'ratio', 'target', 'met'],
+    [
+      ['A.connect() to a local server', 'A.connect', 'net.connect', netRun.connectRatio, NET_TARGETS.connect],
+      ['A.listen() + close', 'A.listen', 'server.listen', netRun.listenRatio, NET_TARGETS.listen],
+    ].map(([what, a, b, r, t]) => [
+      what,
+      us(netRun.medianUs[a]),
+      b,
+      us(netRun.medianUs[b]),
+      ratio(r),
+      `<= ${t}x`,
+      yes(r <= t),
+    ]),
+  ),
+)
+console.log(`   A.socket() + close alone: ${us(netRun.medianUs['A.socket'])} us`)
+
 const met = {
   '>= 2x faster than child_process (normal size)': results.compare.slice(0, 2).every((x) => x.met),
   [`>= 10x faster than child_process (+${BALLAST} MiB)`]: results.compare.slice(2).every((x) => x.met),
   'within 1.5x of C (sequential)': results.floor.slice(0, 2).every((x) => x.met),
   [`event loop lag <= ${TARGETS.lagMs} ms during ${BURST} concurrent spawns`]: results.burst['nsjs all at once'].met,
+  [`A.connect() within ${NET_TARGETS.connect}x of net.connect()`]: netRun.connectRatio <= NET_TARGETS.connect,
+  [`A.listen() within ${NET_TARGETS.listen}x of server.listen()`]: netRun.listenRatio <= NET_TARGETS.listen,
 }
 results.met = met
 console.log('\nTargets:')

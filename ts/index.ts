@@ -9,6 +9,16 @@ export { NamespaceError } from './errors'
 export { Namespace } from './namespace'
 export type { RuleCode } from './native'
 export type {
+  ListenAddress,
+  LookupCallback,
+  LookupOptions,
+  NsAgentOptions,
+  NsDispatcherOptions,
+  NsListenOptions,
+  SocketDomain,
+  SocketType,
+} from './net'
+export type {
   ExecError,
   ExecOptions,
   ExecResult,
@@ -20,5 +30,8 @@ export type {
   StdioOption,
 } from './spawn'
 export { exec, NsChildProcess, spawn } from './spawn'
+
+import './net'
+
 export type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 export { NAMESPACE_TYPES } from './types'

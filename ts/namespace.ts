@@ -304,10 +304,14 @@ export class Namespace {
    *
    * Only work done synchronously inside `fn` happens in the namespace: a socket created one tick
    * later (`net.connect`, `listen(port, host)`, dgram `bind`) is created outside. `fn` must not
-   * return a Promise; doing so throws, since the awaited part would run outside.
+   * return a Promise, since the awaited part would run outside: its type refuses such a `fn`,
+   * an `async` function is refused before anything runs, and any other `fn` that returns a
+   * thenable throws after it ran (and the thread is back). For sockets inside a net namespace
+   * use `listen()`, `connect()`, `createSocket()`, `agent()` and `dispatcher()` instead.
    */
-  run<T>(fn: () => T): T {
+  run<T>(fn: () => T & (T extends PromiseLike<unknown> ? never : unknown)): T {
     validateFunction(fn)
+    if (utilTypes.isAsyncFunction(fn)) throw returnedPromise(fn, 'is an async function')
     const saved = native(() => this.#native.enter())
     const mnt = this.type === 'mnt'
     if (mnt) cwdChanged()
@@ -322,11 +326,7 @@ export class Namespace {
       utilTypes.isPromise(result) ||
       (result !== null && typeof (result as { then?: unknown })?.then === 'function')
     ) {
-      throw invalidArgValue(
-        'fn',
-        fn,
-        'returned a Promise: only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work',
-      )
+      throw returnedPromise(fn, 'returned a Promise')
     }
     return result
   }
@@ -407,4 +407,13 @@ function listOptions(options: unknown): ListOptions {
     type: validateOptionalType(o.type, 'options.type'),
     pid: o.pid === undefined ? undefined : validatePid(o.pid, 'options.pid'),
   }
+}
+
+/** run()'s refusal of a `fn` whose work would continue outside the namespace. */
+function returnedPromise(fn: unknown, what: string): Error {
+  return invalidArgValue(
+    'fn',
+    fn,
+    `${what}: only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work, or the socket functions (listen, connect, createSocket, agent, dispatcher) for network namespaces`,
+  )
 }

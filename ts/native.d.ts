@@ -61,6 +61,24 @@ export declare class NativeStdioPipes {
   get parentFds(): Array<number>
 }
 
+/** Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract). */
+export interface BindRequest {
+  host?: string
+  port?: number
+  path?: string
+  reuseAddr: boolean
+  reusePort: boolean
+  ipv6Only: boolean
+}
+
+/** The address a socket is bound to, as Node's `address()` gives it (or `path` for unix). */
+export interface BoundAddress {
+  address?: string
+  family?: string
+  port?: number
+  path?: string
+}
+
 export declare function create(nsType: NsType): Promise<NativeNamespace>
 
 export declare function createSync(nsType: NsType): NativeNamespace
@@ -92,6 +110,24 @@ export interface JoinFd {
 export declare function list(nsType?: NsType | undefined | null, pid?: number | undefined | null): Promise<Array<NamespaceInfo>>
 
 export declare function listSync(nsType?: NsType | undefined | null, pid?: number | undefined | null): Array<NamespaceInfo>
+
+/** One address, as dns.lookup gives it. */
+export interface LookupAddress {
+  address: string
+  family: number
+}
+
+/**
+ * The addresses, or the resolver's failure: `code` as Node names it (ENOTFOUND, EAI_AGAIN, ...)
+ * and, for EAI_SYSTEM, the errno.
+ */
+export interface LookupAnswer {
+  addresses: Array<LookupAddress>
+  code?: string
+  errno?: number
+}
+
+export declare function lookupIn(ns: NativeNamespace, host: string, family: number, flags: number): Promise<LookupAnswer>
 
 export interface NamespaceInfo {
   /** The inode number, as lsns prints it in its NS column. */
@@ -174,6 +210,16 @@ export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS
 /** What /proc/<pid>/setgroups of a new user namespace says. */
 export type SetGroups = 'allow' | 'deny'
 
+export declare function socketBind(fd: number, req: BindRequest): BoundAddress
+
+/** A new socket made inside `ns` (close-on-exec, non-blocking); the caller owns the descriptor. */
+export declare function socketIn(ns: NativeNamespace, domain: number, socketType: number, protocol: number): number
+
+export declare function socketInTraced(ns: NativeNamespace, domain: number, socketType: number, protocol: number): TracedSocket
+
+/** The net namespace socket `fd` is in (SIOCGSKNS). */
+export declare function socketNamespace(fd: number): NativeNamespace
+
 /**
  * Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
  * thread, after the child has been reaped; code is -1 when a signal ended it.
@@ -203,6 +249,15 @@ export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' |
 export interface TimeOffsets {
   monotonic: number
   boottime: number
+}
+
+/**
+ * `socketIn`, and whether the persistent maker thread made it ('maker') or a thread of its own
+ * ('throwaway'): for tests and the benchmark.
+ */
+export interface TracedSocket {
+  fd: number
+  maker: string
 }
 
 export declare function unpersist(path: string): void

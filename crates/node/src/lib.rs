@@ -5,6 +5,8 @@ mod caller_thread;
 mod create_task;
 mod error;
 mod list_task;
+mod lookup;
 mod mirror;
 mod namespace;
+mod socket;
 mod spawn;

@@ -12,6 +12,7 @@
 //! - `mountinfo`: the calling thread's mount table.
 //! - `list`: every namespace on the system, as lsns finds them.
 //! - `spawn`: the clone-based spawner (see its own map of modules).
+//! - `socket`: sockets made inside a net namespace, their addresses, and which namespace one is in.
 //! - `exit_watch`: a callback once a spawned child has exited and was reaped.
 //! - `clone`: a child stack with a guard page, clone(2) on it, and signals blocked around it.
 //! - `environ`: the process environment a child inherits, as it is now or held for a later spawn.
@@ -29,6 +30,7 @@ pub mod list;
 pub mod mountinfo;
 pub mod ns_type;
 pub mod persist;
+pub mod socket;
 pub mod spawn;
 pub mod step;
 pub mod syscall;

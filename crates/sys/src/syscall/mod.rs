@@ -4,6 +4,7 @@
 //! not touch errno (a CLONE_VM child).
 
 mod fd;
+mod net;
 mod ns;
 mod proc;
 pub mod raw;
@@ -17,7 +18,8 @@ pub use fd::{
   dup_cloexec, fstat, fstatfs_type, ioctl_fd, ioctl_int, ioctl_owner_uid, ioctl_u64, open, pipe, read,
   reserve_fds, write_all, FileId,
 };
-pub use ns::{fchdir, setns, unshare};
+pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
+pub use ns::{fchdir, mount, setns, unshare};
 pub use proc::{
   online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, thread_count, waitid_pidfd, waitpid,
 };

@@ -20,3 +20,16 @@ pub fn fchdir(fd: BorrowedFd<'_>) -> Result<()> {
   // SAFETY: plain syscall on a descriptor that is open for the borrow.
   check(unsafe { libc::fchdir(fd.as_raw_fd()) }, "fchdir").map(drop)
 }
+
+/// `mount(2)` by path, without a filesystem type or data: a bind mount or a propagation change.
+/// Only for a mount namespace of the calling thread's own (the resolver's), where what the paths
+/// name cannot be changed by anyone else.
+pub fn mount(src: Option<&str>, target: &str, flags: libc::c_ulong) -> Result<()> {
+  let s = src.map(|s| super::cstr(s, "mount")).transpose()?;
+  let t = super::cstr(target, "mount")?;
+  let sp = s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+  // SAFETY: both strings are NUL-terminated and live through the call; no type or data is given.
+  check(unsafe { libc::mount(sp, t.as_ptr(), std::ptr::null(), flags, std::ptr::null()) }, "mount")
+    .map(drop)
+    .map_err(|e| e.path(target))
+}

@@ -1,0 +1,48 @@
+//! Sockets inside a network namespace, without moving any thread the caller owns. A socket's
+//! namespace is fixed by socket(2); after that any thread may bind, connect, read and write it.
+//! So only socket(2) runs inside: on the socket maker thread (`maker`), which enters the
+//! namespace, makes the socket and goes back, or, where no maker may be started, on a short-lived
+//! thread of its own. Binding (`addr`) then happens on the calling thread.
+//!
+//! - `maker`: the persistent thread, and the short-lived fallback.
+//! - `addr`: socket addresses (IP and port, unix path or abstract name), bind and getsockname.
+//! - `resolve`: getaddrinfo inside a namespace, with /etc/netns/<name> as `ip netns exec` has it.
+
+pub mod addr;
+mod maker;
+pub mod resolve;
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use crate::error::{Error, Result, Rule};
+use crate::handle::NsHandle;
+use crate::ns_type::NsType;
+use crate::syscall;
+
+pub use maker::MakerKind;
+
+/// SIOCGSKNS (linux/sockios.h): a descriptor for the net namespace a socket was made in.
+const SIOCGSKNS: libc::c_ulong = 0x894C;
+
+/// A new socket made inside the net namespace `ns` holds (close-on-exec, non-blocking), whatever
+/// namespace the calling thread is in; the calling thread does not move.
+pub fn socket_in(ns: &NsHandle, domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd> {
+  socket_in_traced(ns, domain, ty, protocol).map(|(fd, _)| fd)
+}
+
+/// `socket_in`, also saying which thread made it (for tests and the benchmark).
+pub fn socket_in_traced(ns: &NsHandle, domain: i32, ty: i32, protocol: i32) -> Result<(OwnedFd, MakerKind)> {
+  if ns.ns_type() != NsType::Net {
+    return Err(Error::rule(Rule::TypeMismatch, "socket").ns(ns.ns_type()).expected(NsType::Net));
+  }
+  maker::make(ns.as_fd(), domain, ty, protocol)
+}
+
+/// The net namespace the socket `fd` lives in (SIOCGSKNS, Linux 4.9), as a new handle.
+pub fn namespace_of(fd: BorrowedFd<'_>) -> Result<NsHandle> {
+  let ns = syscall::ioctl_fd(fd, SIOCGSKNS, "ioctl")?;
+  NsHandle::from_owned(ns, Some(NsType::Net))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+// A.listen(server, options): the listening socket is made inside the namespace and bound there,
+// then handed to the server with server.listen({ fd }), which listens on it as on any other.
+import { closeSync } from 'node:fs'
+import * as net from 'node:net'
+import { fromNative } from '../errors'
+import { binding } from '../loader'
+import type { NativeNamespace } from '../native'
+import { invalidArgType, validateBoolean, validateInteger, validateObject } from '../validate'
+import { resolveIn } from './lookup'
+import { DOMAINS, netHandle, nodeSocketError } from './socket'
+
+/** sizeof(sockaddr_un.sun_path) on Linux. */
+const SUN_PATH = 108
+
+/** What `listen()` takes: net.Server#listen's options. */
+export interface NsListenOptions {
+  /** Port to bind (0 or absent: the kernel picks one). */
+  port?: number
+  /** Address or name (resolved inside); absent: `::` (and IPv4 too), or 0.0.0.0 without IPv6. */
+  host?: string
+  /** A unix socket path instead of host and port; `\0name` is an abstract socket of the namespace. */
+  path?: string
+  /** listen(2)'s backlog (Node's default 511). */
+  backlog?: number
+  /** For an IPv6 address: IPv6 only, not IPv4 as well. */
+  ipv6Only?: boolean
+  /** SO_REUSEPORT: several sockets may bind the same port (Linux 3.9). */
+  reusePort?: boolean
+  /**
+   * Always true in effect: a socket made here is never handed to cluster's primary (which could
+   * not use this process's descriptor); accepted for net's signature.
+   */
+  exclusive?: boolean
+}
+
+/** The address a listening server reports: `{ address, family, port }`, or the unix path. */
+export type ListenAddress = net.AddressInfo | string
+
+function isEafnosupport(e: unknown): boolean {
+  return (e as { code?: string }).code === 'EAFNOSUPPORT'
+}
+
+/** A bound socket inside `h`; its descriptor is closed again when bind fails. */
+function boundSocket(
+  h: NativeNamespace,
+  where: { host?: string; port: number; path?: string },
+  opts: { reusePort: boolean; ipv6Only: boolean; reuseAddr: boolean },
+  type: number,
+): number {
+  const domain =
+    where.path !== undefined
+      ? DOMAINS.unix
+      : where.host !== undefined && net.isIPv6(where.host)
+        ? DOMAINS.inet6
+        : DOMAINS.inet
+  const fd = binding().socketIn(h, domain, type, 0)
+  try {
+    binding().socketBind(fd, {
+      host: where.host,
+      port: where.port,
+      path: where.path,
+      reuseAddr: opts.reuseAddr,
+      reusePort: opts.reusePort,
+      ipv6Only: opts.ipv6Only,
+    })
+  } catch (e) {
+    closeSync(fd)
+    throw e
+  }
+  return fd
+}
+
+/** Binds a new socket of `type` inside `h` at `where`; the default host as Node chooses it. */
+export function bindInside(
+  h: NativeNamespace,
+  syscall: string,
+  where: { host?: string; port: number; path?: string },
+  opts: { reusePort: boolean; ipv6Only: boolean; reuseAddr: boolean },
+  type: number,
+  any6 = '::',
+  any4 = '0.0.0.0',
+): number {
+  try {
+    if (where.path === undefined && where.host === undefined) {
+      try {
+        return boundSocket(h, { ...where, host: any6 }, opts, type)
+      } catch (e) {
+        if (!isEafnosupport(fromNative(e))) throw e
+        return boundSocket(h, { ...where, host: any4 }, opts, type)
+      }
+    }
+    return boundSocket(h, where, opts, type)
+  } catch (e) {
+    const err = fromNative(e)
+    throw nodeSocketError(err, syscall, h, {
+      address: where.path === undefined ? (where.host ?? any6) : undefined,
+      port: where.path === undefined ? where.port : undefined,
+      path: where.path,
+    })
+  }
+}
+
+/**
+ * Makes `server` listen on a socket made and bound inside the namespace `this` holds; resolves
+ * with `server.address()` once it listens, rejects with Node's error shape (EADDRINUSE, ...).
+ */
+export async function listen(this: unknown, server: net.Server, options: NsListenOptions = {}): Promise<ListenAddress> {
+  const h = netHandle(this, 'listen')
+  if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server', server)
+  const o = validateObject(options, 'options')
+  const port = o.port === undefined ? 0 : validateInteger(o.port, 'options.port', 0, 65535)
+  const backlog = o.backlog === undefined ? undefined : validateInteger(o.backlog, 'options.backlog', 0, 0x7fffffff)
+  const opts = {
+    reusePort: validateBoolean(o.reusePort, 'options.reusePort'),
+    ipv6Only: validateBoolean(o.ipv6Only, 'options.ipv6Only'),
+    reuseAddr: true, // libuv sets SO_REUSEADDR on every TCP bind
+  }
+  validateBoolean(o.exclusive, 'options.exclusive')
+  let host: string | undefined
+  let path: string | undefined
+  if (o.path !== undefined) {
+    if (typeof o.path !== 'string' || o.path === '') throw invalidArgType('options.path', 'a non-empty string', o.path)
+    path = o.path
+    // An abstract name is bound as Node's own listen() binds it (libuv of Node 20: the whole of
+    // sun_path, the name padded with NUL bytes), so that net.connect('\0name') and connect()
+    // reach it.
+    if (path.startsWith('\0')) path = path + '\0'.repeat(Math.max(0, SUN_PATH - Buffer.byteLength(path)))
+  } else if (o.host !== undefined && o.host !== null) {
+    if (typeof o.host !== 'string') throw invalidArgType('options.host', 'of type string', o.host)
+    if (o.host !== '') host = net.isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
+  }
+  const fd = bindInside(h, 'listen', { host, port, path }, opts, 1)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error) => {
+        server.off('listening', onListening)
+        reject(e)
+      }
+      const onListening = () => {
+        server.off('error', onError)
+        resolve()
+      }
+      server.once('error', onError)
+      server.once('listening', onListening)
+      try {
+        server.listen({ fd, backlog, exclusive: true })
+      } catch (e) {
+        server.off('error', onError)
+        server.off('listening', onListening)
+        closeSync(fd)
+        throw e
+      }
+    })
+  } catch (e) {
+    throw nodeSocketError(e, 'listen', h, { address: host, port, path })
+  }
+  const addr = server.address()
+  // A server listening on an adopted unix socket knows no pipe name: report the one asked for.
+  return addr || (o.path as string | undefined) || ''
+}
+
+/** The first address of `name` inside `h`'s namespace (dns.lookup's ENOTFOUND when none). */
+async function firstAddress(h: NativeNamespace, name: string): Promise<string> {
+  const first = (await resolveIn(h, name, 0, 0))[0]
+  if (first) return first.address
+  throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), {
+    code: 'ENOTFOUND',
+    syscall: 'getaddrinfo',
+    hostname: name,
+  })
+}
