@@ -143,6 +143,8 @@ function expectedFiles(): string[] {
     ...dist,
     'dist/esm/index.mjs',
     'dist/esm/index.d.mts',
+    // The man page, built from the CLI's help texts (package.json "man").
+    'dist/man/nsjs.1',
     ...availableTargets().map((t) => `binding/nsjs.${t}.node`),
   ].sort()
 }
@@ -329,16 +331,34 @@ test('release.yml builds every target in KNOWN_TARGETS, gnu ones against old gli
 
 test('release.yml tests every target on its own arch and libc, privileged', (t) => {
   const { jobs } = workflow()
-  const tests = jobs.test.strategy!.matrix!.include!
-  t.deepEqual(tests.map((x) => x.target).sort(), [...KNOWN_TARGETS].sort())
-  for (const x of tests) {
+  const matrix = jobs.test.strategy!.matrix! as { target: string[]; node: string[]; include: Record<string, string>[] }
+  t.deepEqual([...matrix.target].sort(), [...KNOWN_TARGETS].sort())
+  t.deepEqual(matrix.include.map((x) => x.target).sort(), [...KNOWN_TARGETS].sort())
+  for (const x of matrix.include) {
     t.is(x.runner, x.target.includes('arm64') ? 'ubuntu-24.04-arm' : 'ubuntu-24.04', x.target)
-    t.is(x.image.includes('alpine'), x.target.endsWith('-musl'), x.target)
+    t.is(x.distro, x.target.endsWith('-musl') ? 'alpine' : 'bookworm', x.target)
   }
   const runs = jobs.test.steps!.map((s) => s.run ?? '').join('\n')
   t.regex(runs, /docker run --rm --privileged/)
+  t.regex(runs, /"node:\$\{\{ matrix\.node \}\}-\$\{\{ matrix\.distro \}\}"/)
   t.regex(runs, /npm test/)
   t.is(jobs.test.needs, 'build')
+})
+
+test('release.yml tests on Node 22, 24 and 26, the lines engines and README promise', (t) => {
+  const { jobs } = workflow()
+  const lines = (jobs.test.strategy!.matrix! as { node: string[] }).node
+  t.deepEqual(lines, ['22', '24', '26'])
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  t.is(pkg.engines.node, '>=20')
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  t.regex(readme, /Node 22, 24 and 26/)
+  // .ci/run runs the suite on the current LTS and current release as well (scripts/test-all.mjs).
+  const all = readFileSync(join(ROOT, 'scripts', 'test-all.mjs'), 'utf8')
+  t.regex(all, /export const NODE_MAJORS = \['24', '26'\]/)
+  t.regex(readFileSync(join(ROOT, '.ci', 'run'), 'utf8'), /npm run test:all\n/)
+  t.true(readme.includes('`bash scripts/setup.sh && npm run test:all`'), "README gives .ci/run's command")
+  t.is(pkg.scripts['test:all'], 'node scripts/test-all.mjs')
 })
 
 test('release.yml publishes with provenance after all tests, with id-token: write', (t) => {

@@ -8,6 +8,12 @@ const require = createRequire(import.meta.url)
 rmSync('dist', { recursive: true, force: true })
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { stdio: 'inherit' })
 copyFileSync('ts/native.d.ts', 'dist/cjs/native.d.ts')
+// The loader's static requires of the binaries are written relative to ts/ (so the source runs
+// under tsx); dist/cjs/ is one level deeper.
+const loader = readFileSync('dist/cjs/loader.js', 'utf8')
+const requires = loader.match(/require\('\.\.\/binding\//g)?.length ?? 0
+if (requires !== 4) throw new Error(`dist/cjs/loader.js: expected 4 requires of ../binding/, found ${requires}`)
+writeFileSync('dist/cjs/loader.js', loader.replaceAll("require('../binding/", "require('../../binding/"))
 // The CLI (package.json "bin"): tsc keeps the shebang of ts/cli.ts; the file must be executable.
 if (!readFileSync('dist/cjs/cli.js', 'utf8').startsWith('#!/usr/bin/env node\n'))
   throw new Error('dist/cjs/cli.js lost its shebang')
@@ -20,5 +26,13 @@ writeFileSync(
   'dist/esm/index.mjs',
   `import cjs from '../cjs/index.js'\nexport const { ${names.join(', ')} } = cjs\nexport default cjs\n`,
 )
-writeFileSync('dist/esm/index.d.mts', `export * from '../cjs/index.js'\n`)
-console.log(`dist: cjs + esm (${names.length} exports)`)
+// `import nsjs from 'nsjs'` is the CommonJS module object at run time (index.mjs above): typed so.
+writeFileSync(
+  'dist/esm/index.d.mts',
+  `export * from '../cjs/index.js'\nimport * as nsjs from '../cjs/index.js'\nexport default nsjs\n`,
+)
+// The man page (package.json "man"), from the CLI's own help texts.
+const { manPage } = require('../dist/cjs/cli/help.js')
+mkdirSync('dist/man', { recursive: true })
+writeFileSync('dist/man/nsjs.1', manPage(JSON.parse(readFileSync('package.json', 'utf8')).version))
+console.log(`dist: cjs + esm (${names.length} exports), man page`)

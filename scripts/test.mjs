@@ -58,7 +58,7 @@ const total = { passed: 0, failed: 0, skipped: 0 }
 let status = 0
 
 // NSJS_SKIP_LINT: where there is no Rust toolchain (the release workflow's test containers,
-// whose lint runs in a job of its own).
+// whose lint runs in a job of its own), and on the second and third Node of scripts/test-all.mjs.
 if (extra.length === 0 && !process.env.NSJS_SKIP_LINT) {
   const [passed, failed] = lint()
   total.passed += passed

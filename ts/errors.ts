@@ -4,20 +4,53 @@ import { getSystemErrorName } from 'node:util'
 import type { NsType, RuleCode, Step } from './native'
 import type { NamespaceType } from './types'
 
+/**
+ * The errno names nsjs's calls fail with in practice: missing privilege, a process gone, a bad
+ * path or argument, a busy mount, limits. Any other errno name can still occur (`string`).
+ */
+export type SystemErrorCode =
+  | 'EPERM'
+  | 'EACCES'
+  | 'ESRCH'
+  | 'ENOENT'
+  | 'EINVAL'
+  | 'EBUSY'
+  | 'EEXIST'
+  | 'ELOOP'
+  | 'ENOTDIR'
+  | 'EMFILE'
+  | 'ENOSPC'
+  | 'ENOMEM'
+  | 'EAGAIN'
+  | 'EUSERS'
+  | 'ENOSYS'
+  | 'ETIMEDOUT'
+
+/**
+ * A {@link NamespaceError}'s `code`: a rule of nsjs (`ERR_NS_*`, see the README's error table), an
+ * errno name, or another errno name (`string & {}` keeps editors completing the named ones).
+ */
+export type NamespaceErrorCode = RuleCode | SystemErrorCode | (string & {})
+
 /** The fields of a {@link NamespaceError}: what the native layer reports, the errno named. */
 export interface NamespaceErrorFields {
   /** errno name ('EPERM') or `ERR_NS_*` code. */
-  code: string
+  code: NamespaceErrorCode
   /** errno (sign is normalised to negative), or 0 for `ERR_NS_*` codes. */
   errno: number
+  /** The system call that failed (`'setns'`), or the operation a rule refused. */
   syscall: string
+  /** The namespace type involved, when one is. */
   nsType?: NamespaceType
   /** For ERR_NS_TYPE_MISMATCH: the type that was asked for. */
   expected?: NamespaceType
+  /** The file involved (`persist`, `fromPath`, `unpersist`), when one is. */
   path?: string
+  /** The process involved (`open`, `join: { pid }`), when one is. */
   pid?: number
   /** For ERR_NS_THREAD_ID: the process the thread `pid` belongs to. */
   tgid?: number
+  /** The spawn step that failed ('setns', 'uid_map', 'execve', ...). */
   step?: string
   /** For step 'mount': the index of the entry of `mounts` that failed (`path` is its target). */
   mountIndex?: number
@@ -27,13 +60,26 @@ export interface NamespaceErrorFields {
  * The one error class of nsjs, shaped like Node's system errors: `code` is an errno name such
  * as 'EPERM' or an `ERR_NS_*` code for a rule the library enforces, `errno` is negative as in
  * Node, and `nsType`, `path`, `pid`, `step` say what was being done.
+ *
+ * @example
+ * try {
+ *   Namespace.open(1, 'net')
+ * } catch (e) {
+ *   if (e instanceof NamespaceError && e.code === 'EPERM') console.error(e.message)
+ * }
  */
 export class NamespaceError extends Error {
-  readonly code: string
+  /** The errno name (`'EPERM'`) or the `ERR_NS_*` rule that failed. */
+  readonly code: NamespaceErrorCode
+  /** The errno, negative as in Node's system errors; 0 for an `ERR_NS_*` rule. */
   readonly errno: number
+  /** The system call that failed (`'setns'`), or the operation a rule refused. */
   readonly syscall: string
+  /** The namespace type involved, when one is. */
   readonly nsType?: NamespaceType
+  /** The file involved (`persist`, `fromPath`, `unpersist`), when one is. */
   readonly path?: string
+  /** The process involved (`open`, `join: { pid }`), when one is. */
   readonly pid?: number
   /** For ERR_NS_THREAD_ID: the process (thread group) that the thread `pid` belongs to. */
   readonly tgid?: number

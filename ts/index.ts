@@ -4,9 +4,10 @@
  * @packageDocumentation
  */
 
-export type { NamespaceErrorFields } from './errors'
+export type { NamespaceErrorCode, NamespaceErrorFields, SystemErrorCode } from './errors'
 export { NamespaceError } from './errors'
 export { Namespace } from './namespace'
+export type { RuleCode } from './native'
 // Everything ts/spawn and ts/net export is public; importing them also adds their Namespace
 // methods (spawn, exec; listen, connect, ...).
 export * from './net'

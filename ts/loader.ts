@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 
 import type * as Native from './native'
 
@@ -42,6 +42,8 @@ export function detectLibc(maps?: string): Libc {
 }
 
 function bindingDir(): string {
+  // An ES module bundle has no __dirname: its binary was found by the static require or not at all.
+  if (typeof __dirname === 'undefined') return join(process.cwd(), 'binding')
   // ts/ (run from source) and dist/cjs/ (built) both find the package's binding/ folder.
   for (const dir of [join(__dirname, '..', 'binding'), join(__dirname, '..', '..', 'binding')]) {
     if (existsSync(dir)) return dir
@@ -61,18 +63,63 @@ export function availableTargets(dir = bindingDir()): string[] {
   }
 }
 
-/** Picks the binary for a platform, or explains why there is none. */
-export function selectTarget(platform: string, arch: string, libc: Libc, available: string[]): string {
+/**
+ * Picks the binary for a platform, or explains why there is none, naming the directory searched
+ * (`dir`) when given.
+ */
+export function selectTarget(platform: string, arch: string, libc: Libc, available: string[], dir?: string): string {
   const want = `${platform}-${arch}-${libc}`
   if (available.includes(want)) return want
   const err = new Error(
     `nsjs has no native binary for ${want} (platform ${platform}, arch ${arch}, libc ${libc}). ` +
       (platform !== 'linux' ? 'Namespaces are a Linux kernel feature; nsjs works on Linux only. ' : '') +
-      `This package contains: ${available.length ? available.join(', ') : 'no binaries'}; ` +
+      `This package contains: ${available.length ? available.join(', ') : 'no binaries'}` +
+      (dir ? ` (in ${dir}; NSJS_NATIVE_PATH names a binary elsewhere)` : '') +
+      '; ' +
       `nsjs is released for ${KNOWN_TARGETS.join(', ')}.`,
   ) as Error & { code: string }
   err.code = 'ERR_NS_UNSUPPORTED_PLATFORM'
   throw err
+}
+
+/**
+ * The bundled binary of `target`, through a `require` of a literal path per target: bundlers
+ * (esbuild with `--loader:.node=copy`, webpack's node-loader, Rollup's plugins) see these
+ * requires, copy the binary next to the bundle and rewrite the path, as they do for napi-rs's
+ * packages. The paths are relative to ts/; the build rewrites them for dist/cjs/. Undefined when
+ * the package has no binary for `target` (the requires are inside `try`, where a bundler leaves
+ * one it cannot resolve); a binary that is there and fails to load (ERR_DLOPEN_FAILED: another
+ * libc, a damaged file) throws.
+ */
+function requireTarget(target: string): Binding | undefined {
+  try {
+    switch (target) {
+      case 'linux-x64-gnu':
+        return require('../binding/nsjs.linux-x64-gnu.node')
+      case 'linux-x64-musl':
+        return require('../binding/nsjs.linux-x64-musl.node')
+      case 'linux-arm64-gnu':
+        return require('../binding/nsjs.linux-arm64-gnu.node')
+      case 'linux-arm64-musl':
+        return require('../binding/nsjs.linux-arm64-musl.node')
+      default:
+        return undefined
+    }
+  } catch (e) {
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') return undefined
+    throw e
+  }
+}
+
+/**
+ * Loads the binary named by NSJS_NATIVE_PATH: a path resolved against the working directory (not
+ * against this file or a bundle), loaded with `process.dlopen`, so no bundler rewrites it and no
+ * `require` resolution applies.
+ */
+export function loadOverride(path: string): Binding {
+  const module = { exports: {} as Binding }
+  process.dlopen(module, resolve(path))
+  return module.exports
 }
 
 let cached: Binding | undefined
@@ -82,16 +129,16 @@ export function binding(): Binding {
   if (cached) return cached
   const override = process.env.NSJS_NATIVE_PATH
   if (override) {
-    cached = require(override) as Binding
+    cached = loadOverride(override)
     return cached
   }
+  const libc = process.platform === 'linux' ? detectLibc() : 'gnu'
+  cached = requireTarget(`${process.platform}-${process.arch}-${libc}`)
+  if (cached) return cached
+  // No binary for this machine: the error names what the package's folder has.
   const dir = bindingDir()
-  const target = selectTarget(
-    process.platform,
-    process.arch,
-    process.platform === 'linux' ? detectLibc() : 'gnu',
-    availableTargets(dir),
-  )
-  cached = require(join(dir, `nsjs.${target}.node`)) as Binding
+  selectTarget(process.platform, process.arch, libc, availableTargets(dir), dir)
+  // selectTarget found one that the static require did not: a binary added by hand.
+  cached = require(join(dir, `nsjs.${process.platform}-${process.arch}-${libc}.node`)) as Binding
   return cached
 }

@@ -46,12 +46,17 @@ function cwdChanged(): void {
  *
  * Namespace membership belongs to threads, not processes: `join()` and `run()` act on the
  * calling JS thread only. See the README section "What moves when you join".
+ *
+ * @example
+ * const net = Namespace.open(pid, 'net') // the network namespace of process `pid`
+ * const name = net.run(() => os.networkInterfaces()) // its interfaces, seen from inside
+ * net.close()
  */
 export class Namespace {
   readonly #native: NativeNamespace
 
-  /** @internal Use the static factories. */
-  constructor(key: typeof wrapKey, nativeHandle: NativeNamespace) {
+  // Private, so the published types offer no constructor; the key refuses a call from JS too.
+  private constructor(key: typeof wrapKey, nativeHandle: NativeNamespace) {
     if (key !== wrapKey)
       throw new TypeError('Namespace handles are made by Namespace.open(), current(), fromPath(), fromFd() or create()')
     this.#native = nativeHandle
@@ -95,7 +100,7 @@ export class Namespace {
    * @throws NamespaceError as {@link Namespace.open}.
    * @example const [net, mnt] = Namespace.openAll(pid, ['net', 'mnt'])
    */
-  static openAll(pid: number, types?: NamespaceType[]): Namespace[] {
+  static openAll(pid: number, types?: readonly NamespaceType[]): Namespace[] {
     validatePid(pid)
     const list = types === undefined ? undefined : validateTypes(types)
     return native(() => binding().openPidAll(pid, list)).map((n) => Namespace.wrap(n))
@@ -164,12 +169,12 @@ export class Namespace {
    * the class: unshare(2) must run on the calling thread itself, so no other thread can do the
    * work, and the Promise is settled when this returns (errors, argument errors too, reject it).
    */
-  static async unshare(types: NamespaceType[]): Promise<void> {
+  static async unshare(types: readonly NamespaceType[]): Promise<void> {
     Namespace.unshareSync(types)
   }
 
   /** Synchronous twin of {@link Namespace.unshare}. */
-  static unshareSync(types: NamespaceType[]): void {
+  static unshareSync(types: readonly NamespaceType[]): void {
     const list = validateTypes(types)
     native(() => binding().unshareThread(list))
   }
@@ -385,6 +390,7 @@ export class Namespace {
     this.#native.close()
   }
 
+  /** Closes the handle at the end of a `using` scope, as {@link Namespace.close}. */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -20,6 +20,7 @@ void listsEveryType
 export interface NamespaceInfo {
   /** The namespace's inode number (lsns' NS column). */
   id: number
+  /** The namespace's type (lsns' TYPE column). */
   type: NamespaceType
   /**
    * Processes in it (threads are not counted, as in lsns). 0 when only a descriptor, a socket, a

@@ -8,16 +8,49 @@ import { TYPES_HELP } from './help'
 /** The options of a command, as util.parseArgs takes them. */
 export type Options = NonNullable<ParseArgsConfig['options']>
 
-/** A usage error: printed with the command's usage line, exit status 2. */
+/**
+ * A usage error: printed with the command's usage line (or alone, `brief`, for a mistyped name
+ * that has a suggestion), exit status 1 as util-linux's tools exit on bad usage.
+ */
 export class UsageError extends Error {
   constructor(
     message: string,
     readonly command?: string,
     readonly code = 'ERR_USAGE',
+    readonly brief = false,
   ) {
     super(message)
   }
 }
+
+/** The edit distance of two short strings (insertions, deletions, substitutions, swaps). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) d[0][j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+    }
+  }
+  return d[a.length][b.length]
+}
+
+/** The candidate closest to `name`, if it is close enough to be a typo of it. */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined
+  let bestDistance = Number.POSITIVE_INFINITY
+  for (const c of candidates) {
+    const dist = distance(name, c)
+    if (dist < bestDistance) [best, bestDistance] = [c, dist]
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined
+}
+
+/** Options only the parser uses (a `--net=FILE` rewritten, see {@link optionalValues}). */
+const HIDDEN = /^x-/
 
 const HELP_OPTION: Options = { help: { type: 'boolean', short: 'h' } }
 
@@ -26,15 +59,46 @@ export type Parsed = ReturnType<
   typeof parseArgs<{ args: string[]; options: Options; strict: true; allowPositionals: boolean }>
 >
 
-/** Parses a command's own arguments strictly (with --help); a parse error is a usage error. */
+/**
+ * Parses a command's own arguments strictly (with --help); a parse error is a usage error. An
+ * unknown option close to a known one is answered with that one, on one line.
+ */
 export function parse<O extends Options>(command: string, args: string[], options: O, positionals = false): Parsed {
+  const all = { ...HELP_OPTION, ...options }
   try {
-    return parseArgs({ args, options: { ...HELP_OPTION, ...options }, strict: true, allowPositionals: positionals })
+    return parseArgs({ args, options: all, strict: true, allowPositionals: positionals })
   } catch (err) {
     const e = err as Error & { code?: string }
+    const unknown = /^Unknown option '(-{1,2})([^']+)'/.exec(e.message)
+    if (unknown) {
+      const names = Object.entries(all)
+        .filter(([name]) => !HIDDEN.test(name))
+        .flatMap(([name, o]) => (unknown[1] === '--' ? [name] : o.short ? [o.short] : []))
+      const near = closest(unknown[2].split('=')[0], names)
+      if (near !== undefined) {
+        throw new UsageError(
+          `unknown option '${unknown[1]}${unknown[2]}'; did you mean '${unknown[1]}${near}'?`,
+          command,
+          'ERR_USAGE',
+          true,
+        )
+      }
+    }
     // parseArgs explains how to pass a value starting with '-'; the first sentence is the point.
     throw new UsageError(e.message.split(/\.\s/)[0], command, e.code)
   }
+}
+
+/**
+ * util-linux's options with an optional value (`--net[=FILE]`, `--kill-child[=SIG]`), which
+ * parseArgs has no kind for: `--NAME=VALUE` becomes `--x-NAME=VALUE` (a string option the
+ * command declares), `--NAME` stays the boolean.
+ */
+export function optionalValues(args: string[], names: readonly string[]): string[] {
+  return args.map((a) => {
+    const m = /^--([^=]+)=(.*)$/s.exec(a)
+    return m && names.includes(m[1]) ? `--x-${m[1]}=${m[2]}` : a
+  })
 }
 
 /**

@@ -7,14 +7,22 @@ import { type SpawnOptions, spawn } from '../index'
 const FORWARD: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR2']
 const IGNORE: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT']
 
-/** Runs `command` with `options` and stdio inherited; resolves with a shell's exit status for it. */
-export async function runChild(command: string[], options: SpawnOptions): Promise<number> {
+/**
+ * Runs `command` with `options` and stdio inherited; resolves with a shell's exit status for it.
+ * `forward` adds signals that are forwarded rather than ignored (`run` forwards SIGINT, as unshare
+ * --forward-signals does: a kill -INT of nsjs alone reaches the command).
+ */
+export async function runChild(
+  command: string[],
+  options: SpawnOptions,
+  forward: readonly NodeJS.Signals[] = [],
+): Promise<number> {
   const [file, ...rest] = command
   const child = spawn(file, rest, { ...options, stdio: 'inherit' })
   child.on('error', () => {}) // reported through `exited`
   const handlers = new Map<NodeJS.Signals, () => void>()
-  for (const s of FORWARD) handlers.set(s, () => child.kill(s))
   for (const s of IGNORE) handlers.set(s, () => {})
+  for (const s of [...FORWARD, ...forward]) handlers.set(s, () => child.kill(s))
   for (const [s, h] of handlers) process.on(s, h)
   try {
     const { code, signal } = await child.exited

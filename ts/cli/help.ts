@@ -6,13 +6,15 @@ export const TYPES_HELP = `TYPE is one of: ${[...NAMESPACE_TYPES].sort().join(',
 
 /** One usage line per command (and `nsjs` for the tool), printed under a usage error. */
 export const USAGE: Record<string, string> = {
-  nsjs: 'nsjs <ls|exec|run|create|delete|id> [options]   (nsjs --help)',
-  ls: 'nsjs ls [--type TYPE] [--pid PID] [--json] [--tree]',
-  exec: 'nsjs exec --target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] [--ns PATH] [--wd DIR] -- CMD [ARGS...]',
-  run: 'nsjs run --unshare TYPE[,TYPE...] [--map-root|--map-current] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child] -- CMD [ARGS...]',
+  nsjs: 'nsjs <ls|exec|run|create|delete|id|netns|completion> [options]   (nsjs --help)',
+  ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree] [NS]',
+  exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [--wd DIR] [--] CMD [ARGS...]',
+  run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child[=SIG]] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
   id: 'nsjs id PID [--json]',
+  netns: 'nsjs netns exec NAME CMD [ARGS...]',
+  completion: 'nsjs completion bash|zsh',
 }
 
 /** The text of `--help`, per command. */
@@ -28,13 +30,15 @@ Commands:
   create   create a namespace and persist it at a path, like ip netns add
   delete   remove a persisted namespace, like ip netns delete
   id       show the namespaces of a process
+  netns    netns exec NAME CMD: run CMD in /run/netns/NAME, like ip netns exec
+  completion  print a bash or zsh completion script: source <(nsjs completion bash)
 
 Options:
   -h, --help     show this help; nsjs <command> --help shows a command's
   -V, --version  print the version
 
-Exit status: 0 on success, 1 on an error (one line on stderr: nsjs: <CODE>: <message>),
-2 on bad usage. exec and run exit with the command's status: 128+N when signal N ended it,
+Exit status: 0 on success, 1 on an error (one line on stderr: nsjs: <CODE>: <message>) and on
+bad usage, as util-linux's tools. exec and run exit with the command's status: 128+N when signal N ended it,
 127 when it was not found, 126 when it could not be executed.
 `,
   ls: `Usage: ${USAGE.ls}
@@ -43,11 +47,17 @@ List namespaces like lsns: those of every process in /proc and those kept only b
 (persisted with nsjs create or ip netns add), with the paths where they are mounted.
 
 Options:
-  -t, --type TYPE  only namespaces of this type
-  -p, --pid PID    only the namespaces process PID is in
-  -J, --json       print JSON (below)
-  -T, --tree       show user namespaces as a tree, each with the namespaces it owns
-  -h, --help       show this help
+  -t, --type TYPE       only namespaces of this type
+  -p, --pid PID         only the namespaces process PID is in
+  -n, --noheadings      no header line
+  -o, --output COLUMNS  these columns, comma-separated (+COLUMNS adds to the default ones):
+                        NS, TYPE, NPROCS, PID, UID, USER, COMMAND, PATH, NSFS, PNS, ONS
+  -r, --raw             cells separated by one space, unpadded (spaces inside as \x20)
+  -l, --list            the list (the default; accepted as lsns takes it)
+  -J, --json            print JSON (below)
+  -T, --tree            show user namespaces as a tree, each with the namespaces it owns
+  -h, --help            show this help
+  NS                    only the namespace with this id (inode number)
 
 ${TYPES_HELP}
 
@@ -77,12 +87,17 @@ Options:
   -T, --time        enter its time namespace
   -a, --all         enter every namespace of the target that differs from ours
       --ns PATH     enter the namespace file PATH (repeatable), e.g. /run/netns/NAME
+      --net=FILE    enter the net namespace at FILE, as nsenter; likewise --mnt=FILE
+                    (--mount=FILE), --uts=, --ipc=, --pid=, --user=, --cgroup=, --time=
+  -S, --setuid UID  run the command as UID
+  -G, --setgid GID  run the command with group GID
+  -F, --no-fork     accepted for nsenter compatibility: the command is always nsjs's child
   -w, --wd DIR      working directory of the command (inside the entered mount namespace)
   -h, --help        show this help
 
 Without a namespace to enter, exec refuses: name the types (-n, -m, ...), use --all, or --ns.
 Exit status: the command's; 128+N if signal N ended it; 127 not found; 126 not executable;
-1 when a namespace could not be entered (nsjs: <CODE>: <message>); 2 on bad usage.
+1 when a namespace could not be entered (nsjs: <CODE>: <message>) and on bad usage.
 `,
   run: `Usage: ${USAGE.run}
 
@@ -91,16 +106,36 @@ pid namespace (PID 1) when pid is among the types. stdio is passed through and n
 the command's status.
 
 Options:
+  -n, --net[=FILE]     a new network namespace (with FILE: persisted there, as unshare does)
+  -p, --pid            a new pid namespace (the command is its PID 1)
+  -m, --mount[=FILE]   a new mount namespace
+  -u, --uts[=FILE]     a new UTS (hostname) namespace
+  -i, --ipc[=FILE]     a new IPC namespace
+  -U, --user           a new user namespace
+  -C, --cgroup[=FILE]  a new cgroup namespace
+  -T, --time[=FILE]    a new time namespace
   -s, --unshare TYPES  new namespaces, comma-separated and/or repeated: user,pid,mnt,net,uts,...
-  -r, --map-root       map root inside a new user namespace to your uid and gid (implies user)
-  -c, --map-current    map your uid and gid to themselves in a new user namespace (implies user)
+  -r, --map-root       map root inside a new user namespace to your uid and gid (implies user;
+                       also --map-root-user)
+  -c, --map-current    map your uid and gid to themselves in a new user namespace (implies user;
+                       also --map-current-user)
+      --map-user UID   map UID inside to your uid (implies user)
+      --map-group GID  map GID inside to your gid (implies user)
+      --setgroups allow|deny   what the new user namespace allows of setgroups(2)
+      --propagation private|shared|slave|unchanged   of the new mount namespace's mounts
       --hostname NAME  hostname in the new UTS namespace (implies uts)
       --mount-proc     mount a new /proc (implies mnt; pair it with pid)
-      --root DIR       run the command with DIR as its root directory
+  -R, --root DIR       run the command with DIR as its root directory
   -w, --wd DIR         working directory of the command
-      --kill-child     kill the command (SIGKILL) when nsjs dies
+  -S, --setuid UID     run the command as UID
+  -G, --setgid GID     run the command with group GID
+      --kill-child[=SIGNAL]   signal the command (SIGKILL by default) when nsjs dies
   -f, --fork           accepted for unshare compatibility: nsjs always forks
   -h, --help           show this help
+
+--TYPE=FILE makes the namespace first and binds it at FILE (an empty file there, as unshare
+wants one, is replaced); pid and user namespaces cannot be kept so. SIGINT, SIGTERM, SIGHUP and
+SIGUSR2 sent to nsjs are forwarded to the command.
 
 ${TYPES_HELP}
 Unprivileged users can create every type together with user and a map:
@@ -129,10 +164,59 @@ Options:
   -J, --json  print {"pid":N,"namespaces":{"cgroup":"cgroup:[4026531835]",...}}
   -h, --help  show this help
 `,
+  netns: `Usage: ${USAGE.netns}
+
+Run a command in the network namespace /run/netns/NAME (made by nsjs create net, ip netns add or
+persist()), like ip netns exec: in a mount namespace of its own (a slave of ours) where /sys is
+remounted, so /sys/class/net lists that namespace's devices, and each file /etc/netns/NAME/FILE
+is bound over /etc/FILE (resolv.conf, hosts). stdio is passed through and nsjs exits with the
+command's status (127 when it was not found); 1 when NAME is not a network namespace.
+`,
+  completion: `Usage: ${USAGE.completion}
+
+Print a completion script for bash or zsh, made from the commands' option tables:
+  source <(nsjs completion bash)       # in ~/.bashrc
+  source <(nsjs completion zsh)        # in ~/.zshrc
+`,
 }
 
 /** Prints the help of `command` (or `nsjs`) on stdout; the exit status is 0. */
 export function help(command: string): number {
   process.stdout.write(HELP[command])
   return 0
+}
+
+/** Text as roff shows it verbatim: backslashes and a leading `.` or `'` escaped, `-` as a minus. */
+function roff(text: string): string {
+  return text
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .split('\n')
+    .map((l) => (/^[.']/.test(l) ? `\\&${l}` : l))
+    .join('\n')
+}
+
+/**
+ * The man page (nsjs.1, package.json "man"), made by the build from the same texts as --help:
+ * the usage lines, then each command's help.
+ */
+export function manPage(version: string): string {
+  const commands = Object.keys(USAGE).filter((c) => c !== 'nsjs')
+  return [
+    `.TH NSJS 1 "" "nsjs ${version}" "User Commands"`,
+    '.SH NAME',
+    'nsjs \\- Linux namespaces from the command line: lsns, nsenter, unshare and ip netns in one tool',
+    '.SH SYNOPSIS',
+    '.nf',
+    ...commands.map((c) => roff(USAGE[c])),
+    '.fi',
+    '.SH DESCRIPTION',
+    '.nf',
+    roff(HELP.nsjs.replace(/^Usage:.*\n\n/, '')),
+    '.fi',
+    ...commands.flatMap((c) => [`.SH ${c.toUpperCase()}`, '.nf', roff(HELP[c]), '.fi']),
+    '.SH SEE ALSO',
+    'lsns(8), nsenter(1), unshare(1), ip\\-netns(8), namespaces(7)',
+    '',
+  ].join('\n')
 }

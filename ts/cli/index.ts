@@ -13,7 +13,8 @@
  *   nsjs id PID [--json]                                   the namespaces of a process
  *
  * Exit status: 0 on success; 1 on an error, printed as ONE line `nsjs: <CODE>: <message>` on stderr
- * (a NamespaceError's code and message); 2 on bad usage (the problem and a usage line). `exec`
+ * (a NamespaceError's code and message), and 1 on bad usage as util-linux's tools (the problem
+ * and a usage line; one line with the closest valid name for a mistyped option or command). `exec`
  * and `run` exit with the command's status, 128+N when signal N killed it, 127 when it was not
  * found and 126 when it could not be executed (like a shell and nsenter).
  *
@@ -38,12 +39,14 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 import { NamespaceError } from '../index'
-import { parse, UsageError } from './args'
+import { closest, parse, UsageError } from './args'
+import { cmdCompletion } from './commands/completion'
 import { cmdCreate } from './commands/create'
 import { cmdDelete } from './commands/delete'
 import { cmdExec } from './commands/exec'
 import { cmdId } from './commands/id'
 import { cmdLs } from './commands/ls'
+import { cmdNetns } from './commands/netns'
 import { cmdRun } from './commands/run'
 import { out } from './format'
 import { help, USAGE } from './help'
@@ -67,6 +70,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   create: cmdCreate,
   delete: cmdDelete,
   id: cmdId,
+  netns: cmdNetns,
+  completion: cmdCompletion,
 }
 
 /** Runs the tool on `argv` (without node and the script) and resolves with the exit status. */
@@ -84,7 +89,12 @@ export async function main(argv: string[]): Promise<number> {
       return help('nsjs')
     }
     const run = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined
-    if (!run) throw new UsageError(`unknown command '${first}'`)
+    if (!run) {
+      const near = closest(first, Object.keys(COMMANDS))
+      if (near)
+        throw new UsageError(`unknown command '${first}'; did you mean '${near}'?`, undefined, 'ERR_USAGE', true)
+      throw new UsageError(`unknown command '${first}'`)
+    }
     return await run(rest)
   } catch (err) {
     return report(err)
@@ -99,16 +109,17 @@ function oneLine(s: string): string {
 function report(err: unknown): number {
   if (err instanceof UsageError) {
     const cmd = err.command ?? 'nsjs'
+    const help = cmd === 'nsjs' ? 'nsjs --help' : `nsjs ${cmd} --help`
     process.stderr.write(
-      `nsjs: ${err.code}: ${oneLine(err.message)}\nusage: ${USAGE[cmd]}${cmd === 'nsjs' ? '' : `   (nsjs ${cmd} --help)`}\n`,
+      err.brief
+        ? `nsjs: ${err.code}: ${oneLine(err.message)} (${help})\n`
+        : `nsjs: ${err.code}: ${oneLine(err.message)}\nusage: ${USAGE[cmd]}${cmd === 'nsjs' ? '' : `   (${help})`}\n`,
     )
-    return 2
+    return 1
   }
   const e = err as Partial<NamespaceError> & Error
   const code = typeof e?.code === 'string' ? e.code : (e?.name ?? 'Error')
   process.stderr.write(`nsjs: ${code}: ${oneLine(String(e?.message ?? err))}\n`)
   if (err instanceof NamespaceError && err.step === 'execve') return err.code === 'ENOENT' ? 127 : 126
-  // Node's argument errors: a value the library refused before any syscall.
-  if (/^ERR_INVALID_ARG_/.test(code)) return 2
   return 1
 }

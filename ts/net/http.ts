@@ -12,7 +12,10 @@ import { connect } from './connect'
 import { netHandle } from './socket'
 
 /** http.Agent's options (https.Agent's with `https: true`); keepAlive defaults to true. */
-export type NsAgentOptions = (http.AgentOptions | https.AgentOptions) & { https?: boolean }
+export type NsAgentOptions = (http.AgentOptions | https.AgentOptions) & {
+  /** An https.Agent (TLS) rather than an http.Agent. */
+  https?: boolean
+}
 
 /**
  * An http.Agent (https.Agent with `https: true`) whose connections are made inside the namespace

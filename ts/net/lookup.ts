@@ -23,6 +23,7 @@ export interface LookupOptions {
   order?: 'verbatim' | 'ipv4first' | 'ipv6first'
 }
 
+/** What `Namespace#lookup` calls back with, as dns.lookup: an address (or all of them) and its family. */
 export type LookupCallback = (
   err: NodeJS.ErrnoException | null,
   address: string | dns.LookupAddress[],

@@ -38,7 +38,9 @@ declare module '../namespace' {
      * to IPv4 unless `family: 6`.
      */
     connect(options: net.NetConnectOpts, connectListener?: () => void): net.Socket
+    /** A TCP connection to `host:port` made from inside this net namespace; see above. */
     connect(port: number, host?: string, connectListener?: () => void): net.Socket
+    /** A unix socket connection to `path` made from inside this net namespace; see above. */
     connect(path: string, connectListener?: () => void): net.Socket
     /** A dgram.Socket whose socket is made inside this net namespace when it is bound. */
     createSocket(
@@ -55,6 +57,7 @@ declare module '../namespace' {
      * /run/netns/<name>, as `ip netns exec` shows them; the host's files otherwise.
      */
     lookup(hostname: string, callback: LookupCallback): void
+    /** dns.lookup inside this net namespace with dns.lookup's options (or a family); see above. */
     lookup(hostname: string, options: LookupOptions | number, callback: LookupCallback): void
     /**
      * A worker_threads.Worker whose thread is created inside this namespace (and `options.join`'s

@@ -19,7 +19,9 @@ import { EXTRA_PIPE, signalNumber } from './validate'
 
 /** How a child ended: `code` when it exited, `signal` when a signal ended it. */
 export interface ExitStatus {
+  /** The exit code, or null when a signal ended the child. */
   code: number | null
+  /** The signal that ended the child, or null when it exited. */
   signal: NodeJS.Signals | null
 }
 
@@ -55,14 +57,22 @@ const CLOSED: State = { kind: 'closed' }
  * A process started by {@link spawn}. It behaves like Node's ChildProcess where users expect
  * it (events 'spawn', 'exit', 'close', 'error'; `pid`, `exitCode`, `signalCode`, `killed`,
  * `kill()`, stdio streams) and adds `exited`, a Promise of how it ended.
+ *
+ * @example
+ * const child = spawn('sleep', ['10'], { unshare: ['pid'] })
+ * child.kill('SIGTERM')
+ * const { signal } = await child.exited // 'SIGTERM'
  */
 export class NsChildProcess extends EventEmitter {
+  /** The exit code once the child has exited (null before, or when a signal ended it). */
   exitCode: number | null = null
+  /** The signal that ended the child, once it has (null before, or when it exited). */
   signalCode: NodeJS.Signals | null = null
   /** Whether a `kill()` succeeded (or was queued for a child not started yet), as in child_process. */
   killed = false
   /** The file and arguments, as given. */
   readonly spawnfile: string
+  /** The command line: `file` followed by `args`, as child_process has it. */
   readonly spawnargs: string[]
 
   #state: State = UNSTARTED
@@ -412,7 +422,7 @@ export class NsChildProcess extends EventEmitter {
  * const box = spawn('sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'box' })
  * const { code } = await box.exited
  */
-export function spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess {
+export function spawn(file: string, args?: readonly string[], options?: SpawnOptions): NsChildProcess {
   const n = normalize(file, args, options)
   const extra = n.request.extraFds
   if (!extra?.includes(EXTRA_PIPE)) return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())

@@ -10,16 +10,36 @@ import { EXEC_KEYS, type ExecOptions, type SpawnOptions, type StdioOption } from
 import { wrapSoon } from './stdio'
 import { readOptions } from './validate'
 
+/** What {@link exec} resolves with: the command's output and how it ended. */
 export interface ExecResult<T = string> {
+  /** Everything the command wrote on stdout (a string in `encoding`, or a Buffer). */
   stdout: T
+  /** Everything the command wrote on stderr. */
   stderr: T
+  /** The exit code, or null when a signal ended the command. */
   code: number | null
+  /** The signal that ended the command, or null when it exited. */
   signal: NodeJS.Signals | null
 }
 
-/** The error `exec` rejects with when the command ran but did not exit 0. */
+/**
+ * The error `exec` rejects with when the command ran but did not exit 0 (or was killed by
+ * `timeout`), shaped as `util.promisify(child_process.execFile)`'s: an `Error` with the result's
+ * fields. A type only, as in Node: no `ExecError` class exists, so `instanceof ExecError` is not
+ * possible; `e instanceof Error && 'cmd' in e` tells it from a {@link NamespaceError} (a step
+ * that failed before the command ran) and from an AbortError (`e.name === 'AbortError'`).
+ *
+ * @example
+ * try {
+ *   await exec('false', [], { unshare: ['uts'] })
+ * } catch (e) {
+ *   if (e instanceof Error && 'cmd' in e) console.log((e as ExecError).code) // 1
+ * }
+ */
 export interface ExecError<T = string> extends Error, ExecResult<T> {
+  /** The command line, `file` and `args` joined with spaces, as execFile's error has it. */
   cmd: string
+  /** Whether nsjs killed the command (`timeout`, `maxBuffer`). */
   killed: boolean
 }
 
@@ -36,11 +56,15 @@ export interface ExecError<T = string> extends Error, ExecResult<T> {
  */
 export function exec(
   file: string,
-  args: string[] | undefined,
+  args: readonly string[] | undefined,
   options: ExecOptions & { encoding: 'buffer' },
 ): Promise<ExecResult<Buffer>>
-export function exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
-export function exec(file: string, args?: string[], options: ExecOptions = {}): Promise<ExecResult<string | Buffer>> {
+export function exec(file: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult<string>>
+export function exec(
+  file: string,
+  args?: readonly string[],
+  options: ExecOptions = {},
+): Promise<ExecResult<string | Buffer>> {
   const o = readOptions(options, EXEC_KEYS)
   if (o.maxBuffer !== undefined && typeof o.maxBuffer !== 'number') {
     return Promise.reject(invalidArgType('options.maxBuffer', 'of type number', o.maxBuffer))

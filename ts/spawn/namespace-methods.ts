@@ -13,19 +13,25 @@ declare module '../namespace' {
      * Starts a command inside this namespace: `spawn(file, args, { ...options, join: [this, ...] })`.
      * The handle must stay open until this returns.
      */
-    spawn(file: string, args?: string[], options?: SpawnOptions): NsChildProcess
+    spawn(file: string, args?: readonly string[], options?: SpawnOptions): NsChildProcess
     /** Runs a command to completion inside this namespace; see {@link exec}. */
     exec(
       file: string,
-      args: string[] | undefined,
+      args: readonly string[] | undefined,
       options: ExecOptions & { encoding: 'buffer' },
     ): Promise<ExecResult<Buffer>>
-    exec(file: string, args?: string[], options?: ExecOptions): Promise<ExecResult<string>>
+    /**
+     * Runs a command to completion inside this namespace, output as strings; see {@link exec}.
+     *
+     * @example
+     * const { stdout } = await Namespace.fromPath('/run/netns/lab').exec('ip', ['-br', 'addr'])
+     */
+    exec(file: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult<string>>
   }
 }
 
 const methods = {
-  spawn(this: Namespace, file: string, args?: string[], options: SpawnOptions = {}): NsChildProcess {
+  spawn(this: Namespace, file: string, args?: readonly string[], options: SpawnOptions = {}): NsChildProcess {
     const { join, rest } = splitJoin(options)
     return spawn(file, args, { ...rest, join: [this, ...joinHandles(join)] })
   },
@@ -33,7 +39,7 @@ const methods = {
   exec(
     this: Namespace,
     file: string,
-    args?: string[],
+    args?: readonly string[],
     options: ExecOptions = {},
   ): Promise<ExecResult<string | Buffer>> {
     const { join: given, rest } = splitJoin(options)

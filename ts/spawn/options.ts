@@ -43,8 +43,11 @@ import {
 
 /** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
 export interface IdMapEntry {
+  /** The first id inside the new user namespace. */
   inside: number
+  /** The id it stands for outside (in the parent user namespace). */
   outside: number
+  /** How many consecutive ids the line maps. */
   count: number
 }
 
@@ -53,13 +56,34 @@ export interface IdMapEntry {
  * (like `unshare --map-root-user`), 'current' maps the caller's id to itself
  * (`--map-current-user`), or explicit lines (more than your own id needs CAP_SETUID/CAP_SETGID).
  */
-export type IdMap = 'root' | 'current' | IdMapEntry[]
+export type IdMap = 'root' | 'current' | readonly IdMapEntry[]
 
 /** What one of fds 0, 1, 2 of the child is connected to. */
-export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined
+export type StdioOption =
+  | 'pipe'
+  | 'inherit'
+  | 'ignore'
+  | number
+  | {
+      /** A descriptor of ours that the child gets in this slot. */
+      fd: number
+    }
+  | null
+  | undefined
 
 /** Existing namespaces to enter: handles, or a process whose namespaces to enter (like nsenter -t). */
-export type JoinOption = Namespace[] | { pid: number; types?: NamespaceType[]; root?: boolean; cwd?: boolean }
+export type JoinOption =
+  | readonly Namespace[]
+  | {
+      /** The process whose namespaces to enter. */
+      pid: number
+      /** Which of its namespaces (default: every one that differs from ours, as nsenter -a). */
+      types?: readonly NamespaceType[]
+      /** Also take its root directory, as nsenter -r (see `join`). */
+      root?: boolean
+      /** Also take its working directory, as nsenter -w (see `join`). */
+      cwd?: boolean
+    }
 
 /** Options of {@link spawn} and {@link exec}. */
 export interface SpawnOptions {
@@ -75,7 +99,7 @@ export interface SpawnOptions {
    */
   join?: JoinOption
   /** New namespaces for the child, like unshare(1). */
-  unshare?: NamespaceType[]
+  unshare?: readonly NamespaceType[]
   /** uid_map of a new user namespace (implies unshare 'user'); 'root' and 'current' map the gid too. */
   uidMap?: IdMap
   /**
@@ -93,7 +117,12 @@ export interface SpawnOptions {
   /** Mount propagation set recursively on / in a new mount namespace. Default 'private'. */
   propagation?: 'private' | 'slave' | 'shared' | 'unchanged'
   /** Clock offsets in seconds for a new time namespace (implies unshare 'time'). */
-  timeOffsets?: { monotonic?: number; boottime?: number }
+  timeOffsets?: {
+    /** Seconds added to CLOCK_MONOTONIC inside. */
+    monotonic?: number
+    /** Seconds added to CLOCK_BOOTTIME inside. */
+    boottime?: number
+  }
   /**
    * New root directory for the child (chroot, or pivot_root with `pivotRoot: true`), or
    * `'tmpfs'`: an empty tmpfs (mode 0755) entered with pivot_root, bubblewrap's way, holding only
@@ -105,7 +134,7 @@ export interface SpawnOptions {
    * {@link MountEntry}); implies unshare 'mnt', whose `propagation` must be 'private' or 'slave'.
    * A failed entry rejects with `step` 'mount', `mountIndex` its index and `path` its target.
    */
-  mounts?: MountEntry[]
+  mounts?: readonly MountEntry[]
   /** Enter `root` with pivot_root(2) in a new mount namespace instead of chroot(2). */
   pivotRoot?: boolean
   /** Working directory, resolved inside the new root. */
@@ -123,6 +152,7 @@ export interface SpawnOptions {
    * supplementary groups where the user namespace allows setgroups.
    */
   uid?: number
+  /** The gid the command runs as; see `uid`. */
   gid?: number
   /** Signal the child gets when its parent dies (PR_SET_PDEATHSIG). `true` means SIGKILL. */
   dieWithParent?: boolean | NodeJS.Signals | number
@@ -158,7 +188,7 @@ export interface SpawnOptions {
    * `--cap-drop ALL --cap-add ...`); `[]` drops all. Kept ones are raised in the ambient set, so
    * a command that is not root keeps them. Needs CAP_SETPCAP (unprivileged: unshare 'user').
    */
-  capabilities?: sandbox.Capability[]
+  capabilities?: readonly sandbox.Capability[]
   /** Resource limits (setrlimit), set before the credentials change; Infinity is unlimited. */
   rlimits?: sandbox.Rlimits
   /**
@@ -171,7 +201,7 @@ export interface SpawnOptions {
    * the third are the child's fds 3, 4, ... (up to 63): 'pipe' (a socket pair: `child.stdio[i]`),
    * a descriptor of ours, 'inherit' (ours of that number), or 'ignore'/null/undefined (closed).
    */
-  stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOption[]
+  stdio?: 'pipe' | 'inherit' | 'ignore' | readonly StdioOption[]
   /**
    * Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. As with
    * `kill()`, a child that is PID 1 of a new pid namespace and has no handler for `killSignal`

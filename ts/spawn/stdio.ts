@@ -1,14 +1,33 @@
 // A child's stdio streams, made lazily, and the two pieces of module state that all children
 // share: the timer that holds the event loop for running children, and the queue in which the
 // Sockets nobody has asked for yet are made a few at a time.
-import { closeSync } from 'node:fs'
+import { closeSync, createReadStream, createWriteStream } from 'node:fs'
 import { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { isMainThread } from 'node:worker_threads'
 
 import type { StdioKind } from '../native'
 
 /** Each of fds 0-2 as the native side takes it: what it becomes, or a descriptor of ours. */
 export type StdioSlot = StdioKind | number
+
+/**
+ * A parent end of a pipe: a Socket, or a file stream where Sockets cannot read pipes. Typed as the
+ * Duplex a Socket is: only the direction of its slot is ever used (stdin written, 1-2 read).
+ */
+type PipeStream = Duplex & { ref?(): unknown; unref?(): unknown }
+
+// Bun's net.Socket never reads from a pipe descriptor (its Sockets are sockets only); its file
+// streams read and write pipes, with the same events. Node and Deno get Sockets, as child_process.
+const SOCKETS_READ_PIPES = !process.versions.bun
+
+function pipeStream(fd: number, input: boolean, hold: boolean): PipeStream {
+  if (SOCKETS_READ_PIPES)
+    return new Socket({ fd, readable: !input, writable: input, manualStart: hold } as ConstructorParameters<
+      typeof Socket
+    >[0])
+  return (input ? createWriteStream('', { fd }) : createReadStream('', { fd })) as unknown as PipeStream
+}
 
 // Children that are running and referenced keep the event loop alive through one timer, as
 // child_process's handles do; the native exit notification itself does not hold the loop.
@@ -73,7 +92,7 @@ export class Stdio {
   /** The parent's pipe ends; -1 where there is none. */
   #fds = [-1, -1, -1]
   /** The Socket on each: null where there is no pipe, undefined where it is not made yet. */
-  #streams: Array<Socket | null | undefined> = [null, null, null]
+  #streams: Array<PipeStream | null | undefined> = [null, null, null]
   /** Output streams (1, 2) not closed yet: as in child_process, 'close' waits for them. */
   #openOutputs = 0
   /** The stdio of a pending child whose pipes are not open yet, and what opens them. */
@@ -157,17 +176,12 @@ export class Stdio {
   }
 
   /** The Socket on fd `i` (made now if need be), or null when fd `i` is not a pipe. */
-  get(i: number): Socket | null {
+  get(i: number): PipeStream | null {
     if (this.#streams[i] === undefined) this.openPlanned()
     const made = this.#streams[i]
     if (made !== undefined) return made
     const hold = this.#holding && i !== 0
-    const s = new Socket({
-      fd: this.#fds[i],
-      readable: i !== 0,
-      writable: i === 0,
-      manualStart: hold,
-    } as ConstructorParameters<typeof Socket>[0])
+    const s = pipeStream(this.#fds[i], i === 0, hold)
     this.#streams[i] = s
     if (hold) this.#holdReads(s)
     if (i === 0) {
@@ -179,7 +193,7 @@ export class Stdio {
         this.#onOutputClosed()
       })
     }
-    if (!this.#referenced) s.unref()
+    if (!this.#referenced) s.unref?.()
     return s
   }
 
@@ -187,7 +201,7 @@ export class Stdio {
    * Defers the socket's first read (Readable's `_read`, which starts reading the pipe) until
    * 'spawn' has been emitted, however the caller consumes the stream meanwhile.
    */
-  #holdReads(s: Socket): void {
+  #holdReads(s: PipeStream): void {
     const read = (s as unknown as Reading)._read
     let wanted: number | undefined
     ;(s as unknown as Reading)._read = (n: number) => {
@@ -211,11 +225,11 @@ export class Stdio {
 
   ref(): void {
     this.#referenced = true
-    for (const s of this.#streams) s?.ref()
+    for (const s of this.#streams) s?.ref?.()
   }
 
   unref(): void {
     this.#referenced = false
-    for (const s of this.#streams) s?.unref()
+    for (const s of this.#streams) s?.unref?.()
   }
 }

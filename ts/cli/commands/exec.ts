@@ -1,6 +1,6 @@
 // nsjs exec: a command in existing namespaces, like nsenter.
 import { Namespace, type NamespaceType, type SpawnOptions } from '../../index'
-import { type Options, parse, parsePid, splitCommand, UsageError } from '../args'
+import { type Options, optionalValues, parse, parsePid, splitCommand, UsageError } from '../args'
 import { runChild } from '../child'
 import { help } from '../help'
 
@@ -16,13 +16,29 @@ const FLAG_TYPES: Array<[string, string, NamespaceType]> = [
   ['time', 'T', 'time'],
 ]
 
-const EXEC_OPTIONS: Options = {
+/** exec's options, as parseArgs takes them (completion lists them too). */
+export const EXEC_OPTIONS: Options = {
   target: { type: 'string', short: 't' },
   ...Object.fromEntries(FLAG_TYPES.map(([name, short]) => [name, { type: 'boolean', short }])),
   mount: { type: 'boolean' },
   all: { type: 'boolean', short: 'a' },
   ns: { type: 'string', multiple: true },
   wd: { type: 'string', short: 'w' },
+  // nsenter's --net=FILE and the others: the namespace at FILE (rewritten by optionalValues).
+  ...Object.fromEntries([...FLAG_TYPES.map(([name]) => name), 'mount'].map((n) => [`x-${n}`, { type: 'string' }])),
+  setuid: { type: 'string', short: 'S' },
+  setgid: { type: 'string', short: 'G' },
+  'no-fork': { type: 'boolean', short: 'F' },
+}
+
+const OPTIONAL_VALUES = [...FLAG_TYPES.map(([name]) => name), 'mount']
+
+/** A uid or gid given as a number (`what` names the option in the error). */
+function id(value: unknown, what: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value) || Number(value) > 0xfffffffe)
+    throw new UsageError(`${what} takes a numeric id, not '${value}'`, 'exec')
+  return Number(value)
 }
 
 /** Handles on target's namespaces of `types` (all that differ from ours when `all`). */
@@ -46,11 +62,18 @@ function openTarget(pid: number, types: NamespaceType[], all: boolean): Namespac
 /** `nsjs exec`: resolves with the command's exit status. */
 export async function cmdExec(args: string[]): Promise<number> {
   const { own, command } = splitCommand(args, EXEC_OPTIONS)
-  const { values } = parse('exec', own, EXEC_OPTIONS)
+  const { values } = parse('exec', optionalValues(own, OPTIONAL_VALUES), EXEC_OPTIONS)
   if (values.help) return help('exec')
   const types = FLAG_TYPES.filter(([name]) => values[name] === true).map(([, , t]) => t)
   if (values.mount && !types.includes('mnt')) types.push('mnt')
-  const paths = (values.ns as string[] | undefined) ?? []
+  const paths: Array<[string, NamespaceType | undefined]> = ((values.ns as string[] | undefined) ?? []).map((p) => [
+    p,
+    undefined,
+  ])
+  for (const [name, , type] of [...FLAG_TYPES, ['mount', 'm', 'mnt'] as const]) {
+    const file = values[`x-${name}`] as string | undefined
+    if (file !== undefined) paths.push([file, type])
+  }
   const all = values.all === true
   if (values.target === undefined && (types.length || all)) {
     throw new UsageError(
@@ -67,7 +90,12 @@ export async function cmdExec(args: string[]): Promise<number> {
   }
   if (all && types.length) throw new UsageError(`--all enters every namespace; leave out --${types[0]}`, 'exec')
   if (!command.length) throw new UsageError('no command given: add -- CMD [ARGS...]', 'exec')
-  const options: SpawnOptions = { cwd: values.wd as string | undefined }
+  // -F (--no-fork) is accepted: the command is always nsjs's child, created in the pid namespace.
+  const options: SpawnOptions = {
+    cwd: values.wd as string | undefined,
+    uid: id(values.setuid, '--setuid'),
+    gid: id(values.setgid, '--setgid'),
+  }
   if (!paths.length) {
     options.join = all ? { pid: pid as number } : { pid: pid as number, types }
     return runChild(command, options)
@@ -75,7 +103,7 @@ export async function cmdExec(args: string[]): Promise<number> {
   const handles: Namespace[] = []
   try {
     if (pid !== undefined) handles.push(...openTarget(pid, types, all))
-    for (const p of paths) handles.push(Namespace.fromPath(p))
+    for (const [p, type] of paths) handles.push(Namespace.fromPath(p, type))
     options.join = handles
     return await runChild(command, options)
   } finally {

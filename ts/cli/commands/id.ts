@@ -1,12 +1,15 @@
 // nsjs id: the namespaces of one process.
 import { Namespace, type NamespaceType } from '../../index'
-import { parse, parsePid, UsageError } from '../args'
+import { type Options, parse, parsePid, UsageError } from '../args'
 import { out, table } from '../format'
 import { help } from '../help'
 
+/** id's options (completion lists them too). */
+export const ID_OPTIONS: Options = { json: { type: 'boolean', short: 'J' } }
+
 /** `nsjs id PID [--json]`: one line (or key) per namespace type. */
 export async function cmdId(args: string[]): Promise<number> {
-  const { values, positionals } = parse('id', args, { json: { type: 'boolean', short: 'J' } }, true)
+  const { values, positionals } = parse('id', args, ID_OPTIONS, true)
   if (values.help) return help('id')
   if (positionals.length !== 1) throw new UsageError('id takes one PID', 'id')
   const pid = parsePid(positionals[0], 'id')

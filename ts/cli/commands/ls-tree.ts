@@ -7,7 +7,7 @@ import { type LsEntry, lsEntry, out, treeTable } from '../format'
  * persisted path, else by its lowest pid, else as our own namespace. PID 1's namespaces are
  * never opened by pid: for them the list's facts are all there is (unless they are ours).
  */
-function openListed(n: NamespaceInfo, own: Map<NamespaceType, bigint>): Namespace | undefined {
+export function openListed(n: NamespaceInfo, own: Map<NamespaceType, bigint>): Namespace | undefined {
   const tries: Array<() => Namespace> = []
   if (own.get(n.type) === BigInt(n.id)) tries.push(() => Namespace.current(n.type))
   for (const p of n.paths) tries.push(() => Namespace.fromPath(p, n.type))
@@ -36,11 +36,8 @@ function ownerOf(h: Namespace): Namespace | undefined {
   }
 }
 
-/** `nsjs ls --tree`: each namespace shown under the user namespace that owns it. */
-export async function lsTree(type: NamespaceType | undefined, pid: number | undefined, json: boolean): Promise<number> {
-  const all = await Namespace.list()
-  const key = (t: string, id: number | bigint): string => `${t}:${id}`
-  const nodes = new Map<string, LsEntry>(all.map((n) => [key(n.type, n.id), lsEntry(n)]))
+/** The inode of each of our own namespaces, by type (the types this kernel has). */
+export function ownInodes(): Map<NamespaceType, bigint> {
   const own = new Map<NamespaceType, bigint>()
   for (const t of NAMESPACE_TYPES) {
     try {
@@ -50,6 +47,39 @@ export async function lsTree(type: NamespaceType | undefined, pid: number | unde
       // a type this kernel lacks
     }
   }
+  return own
+}
+
+/**
+ * lsns's PNS and ONS columns of a listed namespace: its parent (user and pid namespaces only) and
+ * the user namespace that owns it (a user namespace's is its parent); 0 where there is none, or
+ * where it is above our view or the namespace cannot be opened, as lsns prints them.
+ */
+export function relationsOf(n: NamespaceInfo, own: Map<NamespaceType, bigint>): { pns: number; ons: number } {
+  const h = openListed(n, own)
+  if (!h) return { pns: 0, ons: 0 }
+  const id = (get: () => Namespace): number => {
+    try {
+      using up = get()
+      return Number(up.inode)
+    } catch {
+      return 0
+    }
+  }
+  try {
+    const pns = n.type === 'user' || n.type === 'pid' ? id(() => h.parent()) : 0
+    return { pns, ons: n.type === 'user' ? pns : id(() => h.owner()) }
+  } finally {
+    h.close()
+  }
+}
+
+/** `nsjs ls --tree`: each namespace shown under the user namespace that owns it. */
+export async function lsTree(type: NamespaceType | undefined, pid: number | undefined, json: boolean): Promise<number> {
+  const all = await Namespace.list()
+  const key = (t: string, id: number | bigint): string => `${t}:${id}`
+  const nodes = new Map<string, LsEntry>(all.map((n) => [key(n.type, n.id), lsEntry(n)]))
+  const own = ownInodes()
   // owner of every node: a user namespace's ns, null when outside our view, undefined unknown
   const owner = new Map<string, number | null>()
   // One handle open at a time (a system may hold thousands of namespaces). Owners that no

@@ -1,32 +1,97 @@
-// nsjs ls: namespaces listed like lsns, persisted ones included.
-import { Namespace } from '../../index'
-import { parse, parsePid, parseType } from '../args'
-import { LS_ALIGN, LS_HEADER, lsCells, lsEntry, out, table } from '../format'
+// nsjs ls: namespaces listed like lsns, persisted ones included, with lsns's output options.
+import { Namespace, type NamespaceInfo } from '../../index'
+import { type Options, parse, parsePid, parseType, UsageError } from '../args'
+import { type Align, LS_HEADER, type LsEntry, lsEntry, out, table } from '../format'
 import { help } from '../help'
-import { lsTree } from './ls-tree'
+import { lsTree, ownInodes, relationsOf } from './ls-tree'
 
-/** `nsjs ls`: a table, JSON, or (with --tree) the tree of user namespaces. */
+/** The columns `-o` takes, lsns's names: how each is aligned and what it shows of an entry. */
+export const LS_COLUMNS: Record<string, [Align, (e: LsEntry, n: NamespaceInfo, r: Relations) => string]> = {
+  NS: ['right', (e) => String(e.ns)],
+  TYPE: ['left', (e) => e.type],
+  NPROCS: ['right', (e) => String(e.nprocs)],
+  PID: ['right', (e) => (e.pid === null ? '' : String(e.pid))],
+  UID: ['right', (_, n) => (n.uid === undefined ? '' : String(n.uid))],
+  USER: ['left', (e) => e.user ?? ''],
+  COMMAND: ['left', (e) => e.command ?? ''],
+  PATH: ['left', (e) => e.paths.join(',')],
+  // lsns's NSFS: where the namespace is bind-mounted (nsfs mount points).
+  NSFS: ['left', (e) => e.paths.join(',')],
+  // The parent (user and pid namespaces) and the owning user namespace, asked of the kernel.
+  PNS: ['right', (_, __, r) => String(r().pns)],
+  ONS: ['right', (_, __, r) => String(r().ons)],
+}
+
+/** The PNS and ONS of a row, found only when a column asks (it opens the namespace). */
+type Relations = () => { pns: number; ons: number }
+
+function columns(spec: string | undefined): string[] {
+  if (spec === undefined) return LS_HEADER
+  // lsns: "-o +COL" adds to the default columns.
+  const names = spec.replace(/^\+/, '').split(',').filter(Boolean)
+  for (const c of names) {
+    if (!Object.hasOwn(LS_COLUMNS, c.toUpperCase()))
+      throw new UsageError(`unknown column '${c}'; -o takes ${Object.keys(LS_COLUMNS).join(', ')}`, 'ls')
+  }
+  const upper = names.map((c) => c.toUpperCase())
+  return spec.startsWith('+') ? [...LS_HEADER, ...upper.filter((c) => !LS_HEADER.includes(c))] : upper
+}
+
+/** lsns --raw: cells separated by one space, spaces inside a cell escaped as \x20. */
+function raw(header: string[] | undefined, rows: string[][]): string[] {
+  const line = (cells: string[]) =>
+    cells.map((c) => c.replace(/[\s\\]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)).join(' ')
+  return [...(header ? [line(header)] : []), ...rows.map(line)]
+}
+
+/** ls's options, lsns's names (completion lists them too). */
+export const LS_OPTIONS: Options = {
+  type: { type: 'string', short: 't' },
+  pid: { type: 'string', short: 'p' },
+  json: { type: 'boolean', short: 'J' },
+  tree: { type: 'boolean', short: 'T' },
+  noheadings: { type: 'boolean', short: 'n' },
+  output: { type: 'string', short: 'o' },
+  raw: { type: 'boolean', short: 'r' },
+  list: { type: 'boolean', short: 'l' },
+}
+
+/** `nsjs ls [NS]`: a table, JSON, or (with --tree) the tree of user namespaces. */
 export async function cmdLs(args: string[]): Promise<number> {
-  const { values } = parse('ls', args, {
-    type: { type: 'string', short: 't' },
-    pid: { type: 'string', short: 'p' },
-    json: { type: 'boolean', short: 'J' },
-    tree: { type: 'boolean', short: 'T' },
-  })
+  const { values, positionals } = parse('ls', args, LS_OPTIONS, true)
   if (values.help) return help('ls')
   const type = values.type === undefined ? undefined : parseType(values.type as string, 'ls')
   const pid = values.pid === undefined ? undefined : parsePid(values.pid as string, 'ls', '--pid')
+  if (positionals.length > 1) throw new UsageError('ls takes at most one namespace id', 'ls')
+  const only = positionals[0]
+  if (only !== undefined && !/^[1-9]\d{0,19}$/.test(only))
+    throw new UsageError(`a namespace id is an inode number, not '${only}'`, 'ls')
+  const cols = columns(values.output as string | undefined)
   if (values.tree) return lsTree(type, pid, values.json === true)
-  const entries = (await Namespace.list({ type, pid })).map(lsEntry)
+  const listed = (await Namespace.list({ type, pid })).filter((n) => only === undefined || String(n.id) === only)
+  const entries = listed.map(lsEntry)
   if (values.json) {
     out(JSON.stringify({ namespaces: entries }, null, 2))
-  } else if (entries.length) {
-    for (const l of table(
-      LS_HEADER,
-      entries.map((e) => lsCells(e)),
-      LS_ALIGN,
-    ))
-      out(l)
+    return 0
   }
+  if (!entries.length) return 0
+  const own = cols.includes('PNS') || cols.includes('ONS') ? ownInodes() : new Map()
+  const rows = entries.map((e, i) => {
+    let found: { pns: number; ons: number } | undefined
+    const relations = () => {
+      found ??= relationsOf(listed[i], own)
+      return found
+    }
+    return cols.map((c) => LS_COLUMNS[c][1](e, listed[i], relations))
+  })
+  const header = values.noheadings ? undefined : cols
+  const lines = values.raw
+    ? raw(header, rows)
+    : table(
+        cols,
+        rows,
+        cols.map((c) => LS_COLUMNS[c][0]),
+      ).slice(header ? 0 : 1)
+  for (const l of lines) out(l)
   return 0
 }

@@ -2,12 +2,15 @@
 //! a threadsafe function (no pool thread waits for a child).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::OnceLock;
 
 use napi::bindgen_prelude::Function;
+use napi::bindgen_prelude::{JsObjectValue, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use nsjs_sys::spawn::{self, Child};
+use nsjs_sys::this_thread::is_main_thread;
 use nsjs_sys::{exit_watch, Error, NsHandle, Step};
 
 use crate::error::{to_js, IntoNapi, Result};
@@ -72,13 +75,45 @@ pub fn exit_tsfn(on_exit: Function<(i32, i32), ()>) -> Result<ExitTsfn> {
   on_exit.build_threadsafe_function::<(i32, i32)>().callee_handled::<false>().weak::<true>().build()
 }
 
+/// Whether this runtime runs Node's libuv, asked once: Bun and Deno export libuv's names but not
+/// its behaviour (Bun panics in uv_poll_init, Deno's subset crashes), and say who they are in
+/// `process.versions`. Read before any libuv call.
+fn runtime_has_libuv(env: &Env) -> bool {
+  static REAL: OnceLock<bool> = OnceLock::new();
+  *REAL.get_or_init(|| {
+    let versions = env
+      .get_global()
+      .and_then(|g| g.get_named_property::<Object>("process"))
+      .and_then(|p| p.get_named_property::<Object>("versions"));
+    match versions {
+      Ok(v) => !["bun", "deno"].iter().any(|k| v.has_named_property(k).unwrap_or(true)),
+      Err(_) => false,
+    }
+  })
+}
+
+/// Where the exit of a child spawned by this thread is seen: the main thread's own libuv loop in
+/// Node, the reaper thread otherwise (worker threads, whose loop ends with them while a child may
+/// outlive them, and runtimes without libuv).
+fn event_loop(env: &Env) -> Option<exit_watch::EventLoop> {
+  if !is_main_thread() || !runtime_has_libuv(env) {
+    return None;
+  }
+  exit_watch::EventLoop::new(env.get_uv_event_loop().ok()?.cast())
+}
+
 /// Starts watching a started child's exit; on failure ends it rather than leave it running
 /// unobserved (nobody would ever reap it).
 pub fn watched(env: &Env, child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<NativeChild> {
   let on_exit: exit_watch::OnExit = Box::new(move |code, signal| {
     on_exit.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
   });
-  if let Err(e) = exit_watch::watch(child.pidfd.as_raw_fd(), on_exit) {
+  let pidfd = child.pidfd.as_raw_fd();
+  let watching = match event_loop(env) {
+    Some(event_loop) => exit_watch::watch_on(&event_loop, pidfd, on_exit),
+    None => exit_watch::watch(pidfd, on_exit),
+  };
+  if let Err(e) = watching {
     spawn::kill_and_reap(child.pidfd.as_fd());
     return Err(to_js(env, e.step(Step::Clone)));
   }

@@ -1,0 +1,124 @@
+// The smoke suite for runtimes other than Node (Bun, Deno): the package's main paths once each
+// (open, join, run, create, persist, spawn, exec, a burst of 100 spawns and a spawn from a worker),
+// in the plain ESM a runtime runs without a test framework. Run as root inside a private mount
+// namespace (scripts/test-all.mjs does that); prints `ok`/`not ok` lines and ends with
+// `N passed, N failed, N skipped`.
+import { mkdtempSync, readdirSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import nsjs from '../../dist/esm/index.mjs'
+
+const { Namespace, exec, spawn } = nsjs
+const results = { passed: 0, failed: 0 }
+const tests = []
+const test = (title, fn) => tests.push({ title, fn })
+function check(cond, what) {
+  if (!cond) throw new Error(`expected ${what}`)
+}
+
+test('open: our own net namespace through a pidfd equals current()', () => {
+  const ns = Namespace.open(process.pid, 'net')
+  check(ns.type === 'net' && ns.equals(Namespace.current('net')), 'the same namespace')
+  ns.close()
+})
+
+test('create: a new uts namespace, the caller not moved', async () => {
+  const ns = await Namespace.create('uts')
+  check(!ns.equals(Namespace.current('uts')), 'a namespace other than ours')
+  ns.close()
+})
+
+test('run: inside a new uts namespace and back out', async () => {
+  const ns = await Namespace.create('uts')
+  const before = hostname()
+  const inside = ns.run(() => Namespace.current('uts').equals(ns))
+  check(inside, 'run() to be inside')
+  check(!Namespace.current('uts').equals(ns) && hostname() === before, 'back outside')
+  ns.close()
+})
+
+test('join: this thread enters a new net namespace', async () => {
+  const ours = Namespace.current('net')
+  const ns = await Namespace.create('net')
+  await ns.join()
+  check(Namespace.current('net').equals(ns), 'joined')
+  await ours.join()
+  check(Namespace.current('net').equals(ours), 'back in ours')
+  ns.close()
+  ours.close()
+})
+
+test('persist: a net namespace bound to a file and removed again', async () => {
+  // /run is the private tmpfs of the run (see above): the directory's self-bind dies with it.
+  const dir = mkdtempSync('/run/nsjs-smoke-')
+  const ns = await Namespace.create('net')
+  const path = join(dir, 'lab')
+  await ns.persist(path)
+  const again = Namespace.fromPath(path)
+  check(again.equals(ns), 'the persisted namespace')
+  again.close()
+  await Namespace.unpersist(path)
+  ns.close()
+  check(readdirSync(dir).length === 0, 'the file removed')
+})
+
+test('spawn: a child in a new uts namespace exits with its code', async () => {
+  const child = spawn('sh', ['-c', 'exit 3'], { unshare: ['uts'], stdio: 'ignore' })
+  const { code, signal } = await child.exited
+  check(code === 3 && signal === null, `exit 3, got ${code} ${signal}`)
+})
+
+test('exec: hostname in a new uts namespace', async () => {
+  const { stdout } = await exec('hostname', [], { unshare: ['uts'], hostname: 'smoke' })
+  check(stdout === 'smoke\n', `"smoke\\n", got ${JSON.stringify(stdout)}`)
+})
+
+test('exec: joins a namespace by handle', async () => {
+  const ns = await Namespace.create('uts')
+  const { stdout } = await exec('readlink', ['/proc/self/ns/uts'], { join: [ns] })
+  check(stdout.trim() === ns.id, `${ns.id}, got ${stdout.trim()}`)
+  ns.close()
+})
+
+test('a burst of 100 spawns all report their exit', async () => {
+  const children = Array.from({ length: 100 }, (_, i) =>
+    spawn('sh', ['-c', `exit ${i % 7}`], { unshare: ['uts'], stdio: 'ignore' }),
+  )
+  const codes = await Promise.all(children.map((c) => c.exited.then((r) => r.code)))
+  check(
+    codes.every((c, i) => c === i % 7),
+    'every exit code',
+  )
+})
+
+test('a worker thread spawns and execs', async () => {
+  const worker = new Worker(new URL('./smoke-worker.mjs', import.meta.url))
+  const got = await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  await worker.terminate()
+  check(got === 'worker\n', `"worker\\n", got ${JSON.stringify(got)}`)
+})
+
+const deadline = setTimeout(() => {
+  console.log('not ok - the smoke suite did not finish within 60 s')
+  console.log(`${results.passed} passed, ${results.failed + 1} failed, 0 skipped`)
+  process.exit(1)
+}, 60_000)
+let n = 0
+for (const { title, fn } of tests) {
+  n += 1
+  try {
+    await fn()
+    results.passed += 1
+    console.log(`ok ${n} - ${title}`)
+  } catch (e) {
+    results.failed += 1
+    console.log(`not ok ${n} - ${title}: ${e?.code ?? ''} ${e?.message ?? e}`)
+  }
+}
+clearTimeout(deadline)
+console.log(`${results.passed} passed, ${results.failed} failed, 0 skipped`)
+process.exit(results.failed ? 1 : 0)
