@@ -15,7 +15,7 @@ import type { NamespaceType } from '../types'
 import { type Normalized, normalize, type SpawnOptions } from './options'
 import { chargeSyncSpawn, enqueue, PendingSpawn, shouldHandOver } from './pending'
 import { holdLoop, Stdio } from './stdio'
-import { EXTRA_PIPE, signalNumber } from './validate'
+import { abortError, EXTRA_PIPE, signalName, signalNumber } from './validate'
 
 /** How a child ended: `code` when it exited, `signal` when a signal ended it. */
 export interface ExitStatus {
@@ -23,18 +23,6 @@ export interface ExitStatus {
   code: number | null
   /** The signal that ended the child, or null when it exited. */
   signal: NodeJS.Signals | null
-}
-
-// By number; where two names share one (SIGABRT and SIGIOT), the first, as child_process reports.
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
-for (const [name, n] of Object.entries(osConstants.signals))
-  if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
-
-function abortError(reason: unknown): Error {
-  const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
-  e.name = 'AbortError'
-  e.code = 'ABORT_ERR'
-  return e
 }
 
 /**
@@ -268,7 +256,7 @@ export class NsChildProcess extends EventEmitter {
 
   #onExit(code: number, signal: number): void {
     this.exitCode = signal ? null : code
-    this.signalCode = signal ? (SIGNAL_NAMES.get(signal) ?? null) : null
+    this.signalCode = signal ? (signalName(signal) ?? null) : null
     for (const c of this.#cleanup.splice(0)) c()
     const s = this.#state
     if (s.kind === 'running') {

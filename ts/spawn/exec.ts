@@ -4,11 +4,43 @@ import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 
 import { NamespaceError } from '../errors'
+import type { ListsAll } from '../type-checks'
 import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
 import { type NsChildProcess, spawn } from './child'
-import { EXEC_KEYS, type ExecOptions, type SpawnOptions, type StdioOption } from './options'
+import { SPAWN_KEYS, type SpawnOptions, type StdioOption } from './options'
 import { wrapSoon } from './stdio'
 import { readOptions } from './validate'
+
+/** Options of {@link exec}: those of spawn, plus how output is collected. */
+export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
+  /**
+   * 'utf8' (default) or any other encoding `Buffer.isEncoding` accepts gives strings; 'buffer'
+   * gives Buffers. Anything else rejects with ERR_INVALID_ARG_VALUE before the command starts.
+   */
+  encoding?: BufferEncoding | 'buffer'
+  /** Written to the child's stdin, which is then closed. Without it stdin is /dev/null. */
+  input?: string | Uint8Array
+  /**
+   * Largest stdout or stderr kept, in bytes; more kills the child (SIGKILL) and rejects with a
+   * RangeError, code 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', holding what fitted. Default 16 MiB.
+   */
+  maxBuffer?: number
+  /** What fd 2 is; default 'pipe' (collected into `stderr`). */
+  stderr?: 'pipe' | 'inherit' | 'ignore'
+}
+
+/** The options exec() reads: spawn's but stdio, and its own. */
+export const EXEC_KEYS = [
+  ...SPAWN_KEYS.filter((k): k is Exclude<typeof k, 'stdio'> => k !== 'stdio'),
+  'encoding',
+  'input',
+  'maxBuffer',
+  'stderr',
+] as const satisfies ReadonlyArray<keyof ExecOptions>
+
+// An option missing from the list would be read as absent: a type error instead.
+const execKeysComplete: ListsAll<keyof ExecOptions, (typeof EXEC_KEYS)[number]> = true
+void execKeysComplete
 
 /** What {@link exec} resolves with: the command's output and how it ended. */
 export interface ExecResult<T = string> {

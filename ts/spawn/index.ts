@@ -6,12 +6,12 @@ import './namespace-methods'
 
 export type { ExitStatus } from './child'
 export { NsChildProcess, spawn } from './child'
-export type { ExecError, ExecResult } from './exec'
+export type { ExecError, ExecOptions, ExecResult } from './exec'
 export { exec } from './exec'
 export type { ForkOptions, NsForkedProcess } from './fork'
 export { fork } from './fork'
 export type { MountEntry } from './mounts'
-export type { ExecOptions, IdMap, IdMapEntry, JoinOption, SpawnOptions, StdioOption } from './options'
+export type { IdMap, IdMapEntry, JoinOption, SpawnOptions, StdioOption } from './options'
 export type {
   Capability,
   Rlimits,

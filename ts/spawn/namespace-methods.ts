@@ -4,8 +4,8 @@
 import { Namespace } from '../namespace'
 import { invalidArgValue, validateObject } from '../validate'
 import { type NsChildProcess, spawn } from './child'
-import { type ExecResult, exec } from './exec'
-import type { ExecOptions, SpawnOptions } from './options'
+import { type ExecOptions, type ExecResult, exec } from './exec'
+import type { SpawnOptions } from './options'
 
 declare module '../namespace' {
   interface Namespace {

@@ -20,12 +20,11 @@ import {
   validatePath,
   validateTypes,
 } from '../validate'
+import { resolveIds } from './ids'
 import { type MountEntry, readMounts } from './mounts'
 import * as sandbox from './sandbox'
 import type { StdioSlot } from './stdio'
 import {
-  firstIdIfUnmapped,
-  idMapLines,
   openJoin,
   optionalPath,
   readArgs,
@@ -219,26 +218,8 @@ export interface SpawnOptions {
   argv0?: string
 }
 
-/** Options of {@link exec}: those of spawn, plus how output is collected. */
-export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
-  /**
-   * 'utf8' (default) or any other encoding `Buffer.isEncoding` accepts gives strings; 'buffer'
-   * gives Buffers. Anything else rejects with ERR_INVALID_ARG_VALUE before the command starts.
-   */
-  encoding?: BufferEncoding | 'buffer'
-  /** Written to the child's stdin, which is then closed. Without it stdin is /dev/null. */
-  input?: string | Uint8Array
-  /**
-   * Largest stdout or stderr kept, in bytes; more kills the child (SIGKILL) and rejects with a
-   * RangeError, code 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', holding what fitted. Default 16 MiB.
-   */
-  maxBuffer?: number
-  /** What fd 2 is; default 'pipe' (collected into `stderr`). */
-  stderr?: 'pipe' | 'inherit' | 'ignore'
-}
-
 /** The options spawn() reads, in the order it reads them. */
-const SPAWN_KEYS = [
+export const SPAWN_KEYS = [
   'join',
   'unshare',
   'uidMap',
@@ -270,20 +251,9 @@ const SPAWN_KEYS = [
   'argv0',
 ] as const satisfies ReadonlyArray<keyof SpawnOptions>
 
-/** The options exec() reads: spawn's but stdio, and its own. */
-export const EXEC_KEYS = [
-  ...SPAWN_KEYS.filter((k): k is Exclude<typeof k, 'stdio'> => k !== 'stdio'),
-  'encoding',
-  'input',
-  'maxBuffer',
-  'stderr',
-] as const satisfies ReadonlyArray<keyof ExecOptions>
-
-// An option missing from a list would be read as absent: a type error instead.
+// An option missing from the list would be read as absent: a type error instead.
 const spawnKeysComplete: ListsAll<keyof SpawnOptions, (typeof SPAWN_KEYS)[number]> = true
-const execKeysComplete: ListsAll<keyof ExecOptions, (typeof EXEC_KEYS)[number]> = true
 void spawnKeysComplete
-void execKeysComplete
 
 /** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
 const TIMEOUT_MAX = 0x7fffffff
@@ -333,10 +303,9 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const o = readOptions(options, SPAWN_KEYS)
   const join = readJoin(o.join)
   const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
-  const uidMapRead = readIdMap(o.uidMap, 'options.uidMap')
-  const gidMapGiven = readIdMap(o.gidMap, 'options.gidMap')
-  const setgroupsOpt =
-    o.setgroups === undefined ? undefined : validateOneOf(o.setgroups, 'options.setgroups', SETGROUPS)
+  const uidMap = readIdMap(o.uidMap, 'options.uidMap')
+  const gidMap = readIdMap(o.gidMap, 'options.gidMap')
+  const setgroups = o.setgroups === undefined ? undefined : validateOneOf(o.setgroups, 'options.setgroups', SETGROUPS)
   const hostname = validateHostname(o.hostname)
   const propagation = validateOneOf(o.propagation ?? 'private', 'options.propagation', PROPAGATIONS)
   const timeOffsets = readTimeOffsets(o.timeOffsets)
@@ -361,8 +330,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
   // worker's process.env is a copy, so there the list is built.
   const env = readEnv(o.env ?? (isMainThread ? undefined : process.env))
-  const uidOpt = validateId(o.uid, 'options.uid')
-  const gidOpt = validateId(o.gid, 'options.gid')
+  const uid = validateId(o.uid, 'options.uid')
+  const gid = validateId(o.gid, 'options.gid')
   const dieWithParent =
     o.dieWithParent === undefined || o.dieWithParent === false
       ? undefined
@@ -385,24 +354,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const killSignal = signalNumber(o.killSignal ?? 'SIGTERM')
   const argv0 = o.argv0 === undefined ? (file as string) : validateCString(o.argv0, 'options.argv0')
 
-  // defaults: those that follow from other options or from who we are. Only id maps need our
-  // ids (two native calls per spawn otherwise).
-  const ids = uidMapRead !== undefined || gidMapGiven !== undefined
-  const euid = ids ? (process.geteuid?.() ?? 0) : 0
-  const egid = ids ? (process.getegid?.() ?? 0) : 0
-  // uidMap 'root' or 'current' alone maps the gid the same way, as unshare --map-root-user and
-  // --map-current-user do (with setgroups 'deny', below); without it the command's gid would be
-  // unmapped (65534). Not when setgroups 'allow' was asked for unprivileged: the kernel would
-  // then refuse the gid_map, which it only accepts from us once setgroups says 'deny'.
-  const gidMapRead =
-    gidMapGiven ?? (typeof uidMapRead === 'string' && (setgroupsOpt !== 'allow' || euid === 0) ? uidMapRead : undefined)
-  const setgroups =
-    setgroupsOpt ?? (gidMapRead !== undefined && (typeof gidMapRead === 'string' || euid !== 0) ? 'deny' : undefined)
-  // With an explicit map that leaves out our own id, the child's id would be unmapped (shown as
-  // 65534, the overflow id) and powerless; run it as the first mapped id instead, as container
-  // runtimes run as root inside a 0:100000:65536 map.
-  const uid = uidOpt ?? firstIdIfUnmapped(uidMapRead, euid)
-  const gid = gidOpt ?? firstIdIfUnmapped(gidMapRead, egid)
+  // defaults: those that follow from other options or from who we are.
+  const ids = resolveIds({ uidMap, gidMap, setgroups, uid, gid })
   // A bare command whose environment has no PATH is looked up in ours, read here on the calling
   // thread: native code must not read the process environment, which Node's main thread writes
   // (process.env) with no lock another thread could take. Without `env` on the main thread the
@@ -418,13 +371,13 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const dirFds = dirs.filter((fd) => fd >= 0)
   const ownFds = [...dirFds, ...(extraFds ?? []).filter((fd) => fd !== -1)]
   const joinTypes = handles.map((h) => h.type)
-  const newUser = unshare.includes('user') || ids
+  const newUser = unshare.includes('user') || ids.maps
   // As nsenter does (without --preserve-credentials): a command entering a user namespace runs
   // as root there. Keeping our ids would leave it unmapped (uid 65534 inside) and without the
   // capabilities the join was for, since execve grants them only to uid 0 of the namespace. The
   // native plan applies it only if that join really happens: one of our own user namespace is
   // left out (setns to it is EINVAL), and the command then keeps our ids, as with nsenter.
-  const rootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && !ids
+  const rootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && !ids.maps
   return {
     request: {
       file: file as string,
@@ -435,9 +388,9 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       joinRoot: dirs[0] >= 0 ? dirs[0] : undefined,
       joinCwd: dirs[1] >= 0 ? dirs[1] : undefined,
       unshare,
-      uidMap: idMapLines(uidMapRead, euid),
-      gidMap: idMapLines(gidMapRead, egid),
-      setgroups,
+      uidMap: ids.uidMap,
+      gidMap: ids.gidMap,
+      setgroups: ids.setgroups,
       hostname,
       mountProc,
       propagation,
@@ -447,8 +400,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
       mounts,
       pivotRoot,
       cwd,
-      uid,
-      gid,
+      uid: ids.uid,
+      gid: ids.gid,
       rootInJoinedUser,
       dieWithParent,
       newSession: detached,

@@ -23,6 +23,24 @@ import {
 } from '../validate'
 import type { StdioSlot } from './stdio'
 
+// By number; where two names share one (SIGABRT and SIGIOT), the first, as child_process reports.
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
+for (const [name, n] of Object.entries(osConstants.signals))
+  if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
+
+/** A signal's name, as child_process reports it in `signalCode`. */
+export function signalName(n: number): NodeJS.Signals | undefined {
+  return SIGNAL_NAMES.get(n)
+}
+
+/** The error `signal` rejects with once aborted, as Node's own AbortError (code ABORT_ERR). */
+export function abortError(reason: unknown): Error {
+  const e = new Error('The operation was aborted', { cause: reason }) as Error & { code: string }
+  e.name = 'AbortError'
+  e.code = 'ABORT_ERR'
+  return e
+}
+
 /** A signal as a number: a name from os.constants.signals, or a number from 0 to 64. */
 export function signalNumber(sig: unknown): number {
   if (typeof sig === 'number') {
@@ -232,19 +250,6 @@ export function openJoin(join: JoinRead): { handles: Namespace[]; opened: Namesp
     for (const h of opened) h.close()
     throw err
   }
-}
-
-/** The lines a map resolves to for a caller whose own id is `own`. */
-export function idMapLines(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): IdMapLine[] | undefined {
-  if (m === undefined) return undefined
-  if (m === 'root') return [{ inside: 0, outside: own, count: 1 }]
-  if (m === 'current') return [{ inside: own, outside: own, count: 1 }]
-  return m
-}
-
-export function firstIdIfUnmapped(m: 'root' | 'current' | IdMapLine[] | undefined, own: number): number | undefined {
-  if (!Array.isArray(m)) return undefined
-  return m.some(({ outside, count }) => own >= outside && own < outside + count) ? undefined : m[0].inside
 }
 
 /**
