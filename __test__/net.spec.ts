@@ -15,6 +15,16 @@ import test, { type ExecutionContext } from 'ava'
 import { exec, Namespace, type NamespaceError } from '../ts/index'
 import { asNobody, CATCH_FIELDS, nodeScript, nsLink, ROOT, tempDir } from './helpers'
 
+/**
+ * The fetch a dispatcher of the installed undici works with: the global one when this Node
+ * bundles the same undici major (Node 26's undici 8 refuses an undici 6 Agent), else undici's own.
+ */
+const fetchWith: typeof fetch = (() => {
+  const major = (v: string | undefined) => v?.split('.')[0]
+  const installed = require('undici/package.json').version as string
+  return major(process.versions.undici) === major(installed) ? fetch : (require('undici').fetch as typeof fetch)
+})()
+
 let labs = 0
 
 interface Lab {
@@ -202,7 +212,7 @@ test.serial('a lab: servers, clients, UDP, agent, fetch, abstract socket, ss', a
   t.is(got, 'hello /agent')
   const dispatcher = B.dispatcher()
   t.teardown(() => dispatcher.destroy())
-  const res = await fetch(`http://${ipA}:${port}/fetch`, { dispatcher } as RequestInit)
+  const res = await fetchWith(`http://${ipA}:${port}/fetch`, { dispatcher } as RequestInit)
   t.is(await res.text(), 'hello /fetch')
   const message = new Promise<[Buffer, string]>((r) => udp.once('message', (m, info) => r([m, info.address])))
   const sender = B.createSocket('udp4')
@@ -396,12 +406,12 @@ test.serial('agent({ https: true }) and dispatcher({ tls }) speak TLS from insid
   t.is(got, 'secure /agent')
   const dispatcher = A.dispatcher({ tls: { ca } })
   t.teardown(() => dispatcher.destroy())
-  const res = await fetch(`https://127.0.0.1:${port}/fetch`, { dispatcher } as RequestInit)
+  const res = await fetchWith(`https://127.0.0.1:${port}/fetch`, { dispatcher } as RequestInit)
   t.is(await res.text(), 'secure /fetch')
   // Without the CA the certificate is refused, as it would be outside.
   const refused = A.dispatcher()
   t.teardown(() => refused.destroy())
-  await t.throwsAsync(fetch(`https://127.0.0.1:${port}/`, { dispatcher: refused } as RequestInit))
+  await t.throwsAsync(fetchWith(`https://127.0.0.1:${port}/`, { dispatcher: refused } as RequestInit))
   await Promise.all([agent.destroy(), dispatcher.close(), refused.close()])
   await stop(server)
 })

@@ -1,6 +1,6 @@
 // A.listen(server, options): the listening socket is made inside the namespace and bound there,
 // then handed to the server with server.listen({ fd }), which listens on it as on any other.
-import { closeSync } from 'node:fs'
+import { closeSync, readFileSync } from 'node:fs'
 import * as net from 'node:net'
 import { fromNative } from '../errors'
 import { binding } from '../loader'
@@ -11,6 +11,30 @@ import { DOMAINS, netHandle, nodeSocketError } from './socket'
 
 /** sizeof(sockaddr_un.sun_path) on Linux. */
 const SUN_PATH = 108
+
+let padsAbstract: Promise<boolean> | undefined
+
+/**
+ * Whether this Node binds (and connects to) an abstract unix name as the whole of sun_path, the
+ * name padded with NUL bytes (Node 20's libuv), or as the name alone (Node 22 and later): found
+ * once by binding a probe and reading its name back from the calling thread's /proc/net/unix.
+ */
+function nodePadsAbstract(): Promise<boolean> {
+  padsAbstract ??= new Promise((resolve) => {
+    const name = `nsjs-probe-${process.pid}-${process.hrtime.bigint()}`
+    const probe = net.createServer()
+    probe.once('error', () => resolve(false))
+    probe.listen(`\0${name}`, () => {
+      // The path is a line's last field, NULs shown as '@': "@name" alone, or "@name@@@...".
+      const line = readFileSync('/proc/thread-self/net/unix', 'utf8')
+        .split('\n')
+        .find((l) => l.includes(`@${name}`))
+      probe.close()
+      resolve(line !== undefined && !line.trimEnd().endsWith(`@${name}`))
+    })
+  })
+  return padsAbstract
+}
 
 /** What `listen()` takes: net.Server#listen's options. */
 export interface NsListenOptions {
@@ -121,10 +145,11 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
   if (o.path !== undefined) {
     if (typeof o.path !== 'string' || o.path === '') throw invalidArgType('options.path', 'a non-empty string', o.path)
     path = o.path
-    // An abstract name is bound as Node's own listen() binds it (libuv of Node 20: the whole of
-    // sun_path, the name padded with NUL bytes), so that net.connect('\0name') and connect()
-    // reach it.
-    if (path.startsWith('\0')) path = path + '\0'.repeat(Math.max(0, SUN_PATH - Buffer.byteLength(path)))
+    // An abstract name is bound as this Node's own listen() binds it (see nodePadsAbstract), so
+    // that net.connect('\0name') and connect() reach it.
+    if (path.startsWith('\0') && (await nodePadsAbstract())) {
+      path = path + '\0'.repeat(Math.max(0, SUN_PATH - Buffer.byteLength(path)))
+    }
   } else if (o.host !== undefined && o.host !== null) {
     if (typeof o.host !== 'string') throw invalidArgType('options.host', 'of type string', o.host)
     if (o.host !== '') host = net.isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
