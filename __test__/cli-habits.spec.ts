@@ -50,7 +50,8 @@ const UNSHARE: string[][] = [
   ['-n', 'ip', '-o', 'link'],
   ['--net', 'ip', '-o', 'link'],
   ['-fp', '--mount-proc', 'sh', '-c', 'echo $$'],
-  ['--fork', '--pid', '--mount-proc', 'sh', '-c', 'echo $$; ls /proc | grep -c "^[0-9]"'],
+  // The shell expands the glob itself (no other process runs): only PID 1 is in the new /proc.
+  ['--fork', '--pid', '--mount-proc', 'sh', '-c', 'echo $$; echo /proc/[0-9]*'],
   ['-i', 'readlink', '/proc/self/ns/ipc'],
   ['-C', 'readlink', '/proc/self/ns/cgroup'],
   ['-m', 'findmnt', '-n', '-o', 'PROPAGATION', '/'],

@@ -14,6 +14,7 @@ export type { MountEntry } from './mounts'
 export type { IdMap, IdMapEntry, JoinOption, SpawnOptions, StdioOption } from './options'
 export type {
   Capability,
+  RlimitName,
   Rlimits,
   RlimitValue,
   SeccompAction,

@@ -39,13 +39,64 @@ import {
  *   is EEXIST (`--symlink`).
  */
 export type MountEntry =
-  | { type: 'bind'; source: string; target: string; readonly?: boolean }
-  | { type: 'tmpfs'; target: string; size?: number; mode?: number }
-  | { type: 'proc'; target: string }
-  | { type: 'dev'; target: string }
-  | { type: 'dir'; target: string; mode?: number }
-  | { type: 'file'; target: string; data?: string | Uint8Array; mode?: number }
-  | { type: 'symlink'; target: string; linkTo: string }
+  | {
+      /** A bind mount of `source` (`--bind`, `--ro-bind`). */
+      type: 'bind'
+      /** The path of ours that is bound. */
+      source: string
+      /** Where, inside the sandbox. */
+      target: string
+      /** Read-only, with every mount below it. Default false. */
+      readonly?: boolean
+    }
+  | {
+      /** A new tmpfs (`--tmpfs`). */
+      type: 'tmpfs'
+      /** Where, inside the sandbox. */
+      target: string
+      /** At most this many bytes. Default: the kernel's, half of RAM. */
+      size?: number
+      /** Its root's mode. Default 0o755. */
+      mode?: number
+    }
+  | {
+      /** A new proc of the child's pid namespace (`--proc`). */
+      type: 'proc'
+      /** Where, inside the sandbox. */
+      target: string
+    }
+  | {
+      /** A minimal /dev (`--dev`). */
+      type: 'dev'
+      /** Where, inside the sandbox. */
+      target: string
+    }
+  | {
+      /** A directory (`--dir`). */
+      type: 'dir'
+      /** Where, inside the sandbox. */
+      target: string
+      /** Its mode. Default 0o755. */
+      mode?: number
+    }
+  | {
+      /** A file (`--file`). */
+      type: 'file'
+      /** Where, inside the sandbox. */
+      target: string
+      /** Its contents. Default empty. */
+      data?: string | Uint8Array
+      /** Its mode. Default 0o666. */
+      mode?: number
+    }
+  | {
+      /** A symbolic link (`--symlink`). */
+      type: 'symlink'
+      /** Where, inside the sandbox. */
+      target: string
+      /** What the link points to. */
+      linkTo: string
+    }
 
 const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'dir', 'file', 'symlink'] as const
 

@@ -61,8 +61,27 @@ const CAPABILITIES = [
 /** A capability as capabilities(7) names it: 'CAP_NET_BIND_SERVICE' (any case, CAP_ optional). */
 export type Capability = string
 
-/** The resources of setrlimit(2), by their RLIMIT_ name in lower case, with Linux's numbers. */
-const RLIMITS = {
+/** A resource of setrlimit(2), by its RLIMIT_ name in lower case. */
+export type RlimitName =
+  | 'cpu'
+  | 'fsize'
+  | 'data'
+  | 'stack'
+  | 'core'
+  | 'rss'
+  | 'nproc'
+  | 'nofile'
+  | 'memlock'
+  | 'as'
+  | 'locks'
+  | 'sigpending'
+  | 'msgqueue'
+  | 'nice'
+  | 'rtprio'
+  | 'rttime'
+
+/** Each resource's number on Linux. */
+const RLIMITS: Record<RlimitName, number> = {
   cpu: 0,
   fsize: 1,
   data: 2,
@@ -79,13 +98,20 @@ const RLIMITS = {
   nice: 13,
   rtprio: 14,
   rttime: 15,
-} as const
+}
 
 /** A limit: both soft and hard, or each; `Infinity` is RLIM_INFINITY. */
-export type RlimitValue = number | { soft: number; hard: number }
+export type RlimitValue =
+  | number
+  | {
+      /** The limit the kernel enforces. */
+      soft: number
+      /** The ceiling the soft limit may be raised to. */
+      hard: number
+    }
 
 /** Resource limits by name (`nofile`, `nproc`, `fsize`, `core`, `cpu`, `as`, ...). */
-export type Rlimits = Partial<Record<keyof typeof RLIMITS, RlimitValue>>
+export type Rlimits = Partial<Record<RlimitName, RlimitValue>>
 
 /** The capability numbers kept, from names. */
 export function readCapabilities(v: unknown): number[] | undefined {
@@ -119,7 +145,7 @@ export function readRlimits(v: unknown): RlimitEntry[] | undefined {
         `has an unknown resource (one of ${Object.keys(RLIMITS).join(', ')})`,
       )
     }
-    const resource = RLIMITS[key as keyof typeof RLIMITS]
+    const resource = RLIMITS[key as RlimitName]
     if (typeof value === 'number') {
       const n = limit(value, name)
       out.push({ resource, soft: n, hard: n })
@@ -135,13 +161,26 @@ export function readRlimits(v: unknown): RlimitEntry[] | undefined {
 }
 
 /** What a seccomp rule (or the default) does: allow, kill, trap (SIGSYS), log, or fail with an errno. */
-export type SeccompAction = 'allow' | 'kill' | 'kill-thread' | 'trap' | 'log' | { errno: string | number }
+export type SeccompAction =
+  | 'allow'
+  | 'kill'
+  | 'kill-thread'
+  | 'trap'
+  | 'log'
+  | {
+      /** The call fails with this errno, by name ('EPERM') or number. */
+      errno: string | number
+    }
 
 /** A condition on argument `index` (0-5): `value` compared with `op` (masked-eq: `arg & mask`). */
 export interface SeccompArg {
+  /** Which argument, 0 to 5. */
   index: number
+  /** How the argument compares with `value`. */
   op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'masked-eq'
+  /** What it is compared with. */
   value: number | bigint
+  /** For 'masked-eq': `arg & mask` is compared with `value`. */
   mask?: number | bigint
   /** Compare the low 32 bits (an `int` argument) or all 64 (default). */
   width?: 32 | 64
@@ -149,8 +188,11 @@ export interface SeccompArg {
 
 /** One rule: `syscall` (by name, as this architecture calls it), all of `args` true, `action`. */
 export interface SeccompRule {
+  /** The system call, by name as this architecture calls it ('openat', 'socket'). */
   syscall: string
-  args?: SeccompArg[]
+  /** Conditions on its arguments, all of which must hold. Default: none (every call). */
+  args?: readonly SeccompArg[]
+  /** What happens to a call that matches. */
   action: SeccompAction
 }
 
@@ -161,8 +203,10 @@ export interface SeccompRule {
  * answer when two match); with another default, every rule must 'allow' (an allow-list).
  */
 export interface SeccompPolicy {
+  /** What happens to a call no rule matches. */
   defaultAction: SeccompAction
-  rules: SeccompRule[]
+  /** The rules, by system call. */
+  rules: readonly SeccompRule[]
 }
 
 const OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'masked-eq'] as const
