@@ -47,6 +47,13 @@ test('typedoc documents every public member, with README.md as the landing page'
   const hasExample = (r: Reflection) =>
     [r, ...(r.signatures ?? [])].some((x) => x.comment?.blockTags?.some((b) => b.tag === '@example'))
   const exported = (api.children ?? []).filter((c) => c.kind === FUNCTION || c.kind === CLASS)
-  t.deepEqual(exported.map((c) => c.name).sort(), ['Namespace', 'NamespaceError', 'NsChildProcess', 'exec', 'fork', 'spawn'])
+  t.deepEqual(exported.map((c) => c.name).sort(), [
+    'Namespace',
+    'NamespaceError',
+    'NsChildProcess',
+    'exec',
+    'fork',
+    'spawn',
+  ])
   for (const c of exported) t.true(hasExample(c), `${c.name} has an @example`)
 })
