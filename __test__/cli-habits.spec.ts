@@ -127,6 +127,13 @@ test('nsenter habits against a target process: the same status and output', asyn
     ['-t', pid, '-u', 'sh', '-c', 'exit 5'],
     ['-t', pid, '-u', '/nonexistent/command'],
     ['-t', pid, '-u', '--wd=/tmp', 'pwd'],
+    ['-t', pid, '-u', '-w/tmp', 'pwd'],
+    // -w DIR is -w (the target's cwd) and the command DIR: not executable, 126.
+    ['-t', pid, '-u', '-w', '/tmp', 'pwd'],
+    ['-t', pid, '-u', '--wd', '/tmp', 'pwd'],
+    [`-u/proc/${pid}/ns/uts`, 'hostname'],
+    ['-t', pid, `-n/proc/${pid}/ns/net`, 'readlink', '/proc/self/ns/net'],
+    [`--net=/proc/${pid}/ns/net`, '-w', 'pwd'],
     ['--targt', pid, '-u', 'true'],
     ['-t', pid, '--bogus', 'true'],
   ]
@@ -135,6 +142,29 @@ test('nsenter habits against a target process: the same status and output', asyn
     run(['nsjs', 'exec', `--net=/proc/${pid}/ns/net`, 'readlink', '/proc/self/ns/net']).stdout,
     `${nsLink(Number(pid), 'net')}\n`,
   )
+})
+
+test('nsenter -r and -w take the root and working directory of the target', async (t) => {
+  // A target in a mount namespace of its own, its cwd elsewhere than ours ('/').
+  const dir = tempDir(t, 'nsjs-habit-dirs-')
+  mkdirSync(join(dir, 'sub'))
+  const pid = String(await target(t, ['--mount', '--uts', `--wd=${dir}/sub`]))
+  const lines: string[][] = [
+    ['-t', pid, '-m', '-w', 'pwd'],
+    ['-t', pid, '-w', 'pwd'],
+    ['-t', pid, '-r', '-w', 'pwd'],
+    ['--target', pid, '--root', '--wd', 'pwd'],
+    ['-t', pid, '-a', '-r', '-w', 'sh', '-c', 'pwd; ls; readlink /proc/self/ns/mnt'],
+    ['-t', pid, '-m', '-r', 'pwd'],
+    ['-t', pid, '-u', '-r', 'ls', '-d', `${dir}/sub`],
+    ['-t', pid, '-m', '--wd=/tmp', 'pwd'],
+    ['-t', pid, '-m', `-w${dir}`, 'ls'],
+    ['-t', pid, '-u', '--root=/', 'pwd'],
+    ['-t', pid, '-u', `--root=${dir}`, 'pwd'],
+  ]
+  for (const line of lines) same(t, 'nsenter', line)
+  t.is(run(['nsjs', 'exec', '-t', pid, '-m', '-w', 'pwd']).stdout, `${dir}/sub\n`)
+  t.is(run(['nsjs', 'exec', '-t', pid, '-m', '-r', 'pwd']).stdout, '/\n')
 })
 
 /** lsns and nsjs ls lines, sorted; lsns's taken before and after, only lines in both counted. */

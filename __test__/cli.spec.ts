@@ -290,9 +290,9 @@ test('exec --all and --pid enter what nsenter -a and -p enter', async (t) => {
     nsjs(['exec', '-t', String(pid), '-p', '--', ...pidShow]).stdout,
     tool('nsenter', ['-t', String(pid), '-p', ...pidShow]).stdout,
   )
-  // --wd: the working directory, taken inside the entered mount namespace.
+  // --wd=DIR: that working directory, taken inside the entered mount namespace.
   t.is(
-    nsjs(['exec', '-t', String(pid), '-m', '--wd', '/proc', '--', 'pwd']).stdout,
+    nsjs(['exec', '-t', String(pid), '-m', '--wd=/proc', '--', 'pwd']).stdout,
     tool('nsenter', ['-t', String(pid), '-m', '-w/proc', 'pwd']).stdout,
   )
 })

@@ -8,7 +8,7 @@ export const TYPES_HELP = `TYPE is one of: ${[...NAMESPACE_TYPES].sort().join(',
 export const USAGE: Record<string, string> = {
   nsjs: 'nsjs <ls|exec|run|create|delete|id|netns|completion> [options]   (nsjs --help)',
   ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree] [NS]',
-  exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [--wd DIR] [--] CMD [ARGS...]',
+  exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [-r[DIR]] [-w[DIR]] [--] CMD [ARGS...]',
   run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child[=SIG]] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
@@ -92,10 +92,17 @@ Options:
   -S, --setuid UID  run the command as UID
   -G, --setgid GID  run the command with group GID
   -F, --no-fork     accepted for nsenter compatibility: the command is always nsjs's child
-  -w, --wd DIR      working directory of the command (inside the entered mount namespace)
+  -r, --root[=DIR]  the target's root directory as the command's root (at "/"); with DIR
+                    (attached: -rDIR), that directory instead
+  -w, --wd[=DIR]    the target's working directory as the command's; with DIR (-wDIR), that
+                    directory. As for nsenter, \`-w DIR\` is -w followed by the command DIR
   -h, --help        show this help
 
-Without a namespace to enter, exec refuses: name the types (-n, -m, ...), use --all, or --ns.
+Without a namespace to enter, exec refuses: name the types (-n, -m, ...), use --all, or --ns
+(-r or -w alone with --target is allowed when the target is in our user namespace). -r and -w
+without DIR need --target and join by type (not --ns or --net=FILE). A DIR given to --root or
+--wd is looked up in the entered namespaces (nsenter opens it before entering them), --wd's
+inside the new root. The short types take a file attached as nsenter's do: -n/run/netns/x.
 Exit status: the command's; 128+N if signal N ended it; 127 not found; 126 not executable;
 1 when a namespace could not be entered (nsjs: <CODE>: <message>) and on bad usage.
 `,

@@ -23,15 +23,47 @@ export const EXEC_OPTIONS: Options = {
   mount: { type: 'boolean' },
   all: { type: 'boolean', short: 'a' },
   ns: { type: 'string', multiple: true },
-  wd: { type: 'string', short: 'w' },
-  // nsenter's --net=FILE and the others: the namespace at FILE (rewritten by optionalValues).
-  ...Object.fromEntries([...FLAG_TYPES.map(([name]) => name), 'mount'].map((n) => [`x-${n}`, { type: 'string' }])),
+  // nsenter's -r/--root and -w/--wd: alone, the target's root and working directory.
+  root: { type: 'boolean', short: 'r' },
+  wd: { type: 'boolean', short: 'w' },
+  // nsenter's --net=FILE and the others, --root=DIR and --wd=DIR (rewritten by optionalValues).
+  ...Object.fromEntries(
+    [...FLAG_TYPES.map(([name]) => name), 'mount', 'root', 'wd'].map((n) => [`x-${n}`, { type: 'string' }]),
+  ),
   setuid: { type: 'string', short: 'S' },
   setgid: { type: 'string', short: 'G' },
   'no-fork': { type: 'boolean', short: 'F' },
 }
 
-const OPTIONAL_VALUES = [...FLAG_TYPES.map(([name]) => name), 'mount']
+const OPTIONAL_VALUES = [...FLAG_TYPES.map(([name]) => name), 'mount', 'root', 'wd']
+
+// The short options whose value, as nsenter's getopt takes it, is optional and attached.
+const ATTACHED: Record<string, string> = {
+  ...Object.fromEntries(FLAG_TYPES.map(([name, short]) => [short, name])),
+  r: 'root',
+  w: 'wd',
+}
+
+/**
+ * nsenter's -nFILE, -rDIR, -wDIR (getopt's optional values, attached to the letter, which may
+ * follow -a or -F in one word: -aw/tmp): rewritten to --x-net=FILE and so on, in the options
+ * before the command only. `-w DIR` stays -w followed by the command DIR, as for nsenter.
+ */
+function attachedValues(args: string[]): string[] {
+  const out = [...args]
+  for (let i = 0; i < out.length; i++) {
+    const a = out[i]
+    if (a === '--' || !a.startsWith('-')) break
+    const m = /^-([aF]*)([nmuipUCTrw])(.+)$/s.exec(a)
+    if (m) {
+      const value = `--x-${ATTACHED[m[2]]}=${m[3]}`
+      out.splice(i, 1, ...(m[1] ? [`-${m[1]}`, value] : [value]))
+    } else if (/^(-[tSG]|--(target|setuid|setgid|ns))$/.test(a)) {
+      i++ // its value
+    }
+  }
+  return out
+}
 
 /** A uid or gid given as a number (`what` names the option in the error). */
 function id(value: unknown, what: string): number | undefined {
@@ -59,9 +91,25 @@ function openTarget(pid: number, types: NamespaceType[], all: boolean): Namespac
   }
 }
 
+/**
+ * The types to join for -r or -w without a type (`nsenter -t PID -w`): spawn takes a target's
+ * root and cwd only with a join, so its user namespace, which nsenter's rules leave out when it
+ * is ours: nothing is entered. A target in another user namespace needs the types named.
+ */
+function dirTypes(pid: number, types: NamespaceType[]): NamespaceType[] {
+  if (types.length) return types
+  using theirs = Namespace.open(pid, 'user')
+  using mine = Namespace.current('user')
+  if (theirs.equals(mine)) return ['user']
+  throw new UsageError(
+    `process ${pid} is in another user namespace: name what to enter with -r or -w (e.g. -U, or --all)`,
+    'exec',
+  )
+}
+
 /** `nsjs exec`: resolves with the command's exit status. */
 export async function cmdExec(args: string[]): Promise<number> {
-  const { own, command } = splitCommand(args, EXEC_OPTIONS)
+  const { own, command } = splitCommand(attachedValues(args), EXEC_OPTIONS)
   const { values } = parse('exec', optionalValues(own, OPTIONAL_VALUES), EXEC_OPTIONS)
   if (values.help) return help('exec')
   const types = FLAG_TYPES.filter(([name]) => values[name] === true).map(([, , t]) => t)
@@ -82,7 +130,11 @@ export async function cmdExec(args: string[]): Promise<number> {
     )
   }
   const pid = values.target === undefined ? undefined : parsePid(values.target as string, 'exec', '--target')
-  if (!types.length && !all && !paths.length) {
+  // -r and -w alone take the target's root and cwd (spawn's join: { root, cwd }); with a value,
+  // that directory, looked up once the namespaces are entered (nsenter opens it before).
+  const targetRoot = values.root === true && values['x-root'] === undefined
+  const targetCwd = values.wd === true && values['x-wd'] === undefined
+  if (!types.length && !all && !paths.length && !(pid !== undefined && (targetRoot || targetCwd))) {
     throw new UsageError(
       'no namespace to enter: name the types (--net, --mnt, --uts, --ipc, --pid, --user, --cgroup, --time), use --all for every one the target does not share with us, or --ns PATH',
       'exec',
@@ -90,19 +142,29 @@ export async function cmdExec(args: string[]): Promise<number> {
   }
   if (all && types.length) throw new UsageError(`--all enters every namespace; leave out --${types[0]}`, 'exec')
   if (!command.length) throw new UsageError('no command given: add -- CMD [ARGS...]', 'exec')
+  if ((targetRoot || targetCwd) && (pid === undefined || paths.length)) {
+    throw new UsageError(
+      `${targetRoot ? '-r' : '-w'} alone takes the root or working directory of --target PID, which only joins by type (not with --ns or --net=FILE): give a directory (${targetRoot ? '--root=DIR' : '--wd=DIR'})`,
+      'exec',
+    )
+  }
   // -F (--no-fork) is accepted: the command is always nsjs's child, created in the pid namespace.
   const options: SpawnOptions = {
-    cwd: values.wd as string | undefined,
+    root: values['x-root'] as string | undefined,
+    cwd: values['x-wd'] as string | undefined,
     uid: id(values.setuid, '--setuid'),
     gid: id(values.setgid, '--setgid'),
   }
   if (!paths.length) {
-    options.join = all ? { pid: pid as number } : { pid: pid as number, types }
+    const dirs = { ...(targetRoot && { root: true }), ...(targetCwd && { cwd: true }) }
+    options.join = all
+      ? { pid: pid as number, ...dirs }
+      : { pid: pid as number, types: dirTypes(pid as number, types), ...dirs }
     return runChild(command, options)
   }
   const handles: Namespace[] = []
   try {
-    if (pid !== undefined) handles.push(...openTarget(pid, types, all))
+    if (pid !== undefined && (types.length || all)) handles.push(...openTarget(pid, types, all))
     for (const [p, type] of paths) handles.push(Namespace.fromPath(p, type))
     options.join = handles
     return await runChild(command, options)
