@@ -167,6 +167,21 @@ test('nsenter -r and -w take the root and working directory of the target', asyn
   t.is(run(['nsjs', 'exec', '-t', pid, '-m', '-r', 'pwd']).stdout, '/\n')
 })
 
+test('nsenter --preserve-credentials keeps our ids in the entered user namespace', async (t) => {
+  // Our uid and gid 0 are 65534 in there: kept, the command is 65534 (without the flag, 0).
+  const pid = String(await target(t, ['--user', '--map-user=65534', '--map-group=65534']))
+  for (const line of [
+    ['-t', pid, '-U', '--preserve-credentials', 'id'],
+    ['-t', pid, '--all', '--preserve-credentials', 'sh', '-c', 'id; grep ^CapEff /proc/self/status'],
+    ['-t', pid, '-U', '--preserve-credentials', '-S', '65534', 'id', '-u'],
+    ['-t', pid, '-U', 'id', '-u'],
+  ])
+    same(t, 'nsenter', line)
+  t.is(run(['nsjs', 'exec', '-t', pid, '-U', '--preserve-credentials', 'id', '-u']).stdout, '65534\n')
+  // As 65534, whose ids have no id in there (and who may not enter it): refused, exit 1.
+  same(t, 'nsenter', ['-t', pid, '-U', '--preserve-credentials', 'id'], NOBODY)
+})
+
 /** lsns and nsjs ls lines, sorted; lsns's taken before and after, only lines in both counted. */
 function lsLines(args: string[]): { theirs: string[]; ours: string[]; status: [number | null, number | null] } {
   const before = run(['lsns', ...args])
