@@ -228,6 +228,77 @@ test.serial('lsns habits: -n, -o, -r, -l, -t, -p and a namespace id print what l
   }
 })
 
+interface TreeNode {
+  ns: number
+  type: string
+  children?: TreeNode[]
+  [k: string]: unknown
+}
+
+/** `--tree=KIND -J` of lsns or nsjs ls: the roots, each with lsns's nested children. */
+function tree(tool: 'lsns' | 'nsjs', kind: string): TreeNode[] {
+  const r = run(tool === 'lsns' ? ['lsns', `--tree=${kind}`, '-J'] : ['nsjs', 'ls', `--tree=${kind}`, '-J'])
+  if (r.status !== 0) throw new Error(`${tool} --tree=${kind} -J: exit ${r.status}`)
+  return JSON.parse(r.stdout).namespaces
+}
+
+/** The node of namespace `ns` and the ns of the node it hangs under (0 for a root). */
+function findIn(nodes: TreeNode[], ns: number, above = 0): { node: TreeNode; above: number } | undefined {
+  for (const n of nodes) {
+    if (n.ns === ns) return { node: n, above }
+    const deeper = findIn(n.children ?? [], ns, n.ns)
+    if (deeper) return deeper
+  }
+  return undefined
+}
+
+/** A subtree with lsns's keys only (nsjs adds path, paths and owner), children by ns. */
+function lsnsKeys(n: TreeNode): unknown {
+  const { ns, type, nprocs, pid, user, command, children } = n
+  const kids = children?.map(lsnsKeys).sort((a, b) => (a as TreeNode).ns - (b as TreeNode).ns)
+  return { ns, type, nprocs, pid, user, command, ...(kids && { children: kids }) }
+}
+
+test.serial('lsns --tree=owner|parent|process -J: the same nesting in children', async (t) => {
+  const owned = await target(t, ['--user', '--map-root-user', '--net', '--uts'])
+  // unshare stays in the new user and uts namespaces; its forked child (the sleep) is in the new
+  // pid namespace too: that pid namespace's row hangs under unshare's in the process tree.
+  const forked = await target(t, ['--user', '--map-root-user', '--uts', '--pid', '--fork'])
+  const id = (pid: number, type: string) => Number(nsLink(pid, type).replace(/\D/g, ''))
+  for (const kind of ['owner', 'parent', 'process']) {
+    const [before, ours, after] = [tree('lsns', kind), tree('nsjs', kind), tree('lsns', kind)]
+    const checks: Array<[number, string]> = [
+      [owned, 'user'],
+      [owned, 'net'],
+      [owned, 'uts'],
+      [forked, 'user'],
+      [forked, 'pid'],
+      [forked, 'uts'],
+    ]
+    for (const [pid, type] of checks) {
+      const ns = id(pid, type)
+      const theirs = findIn(before, ns)
+      t.deepEqual(findIn(after, ns)?.above, theirs?.above, `lsns --tree=${kind}: ${type} of ${pid} stable`)
+      const mine = findIn(ours, ns)
+      t.truthy(theirs, `lsns --tree=${kind} shows ${type}:[${ns}]`)
+      t.is(mine?.above, theirs?.above, `--tree=${kind}: what ${type}:[${ns}] hangs under`)
+    }
+    // The target's own user namespace and all below it, as lsns prints them.
+    if (kind !== 'process') {
+      const sub = (nodes: TreeNode[]) => lsnsKeys(findIn(nodes, id(owned, 'user'))?.node as TreeNode)
+      t.deepEqual(sub(ours), sub(before), `--tree=${kind}: the subtree of the target's user namespace`)
+    }
+  }
+  // lsns's spellings: -TKIND attached, --tree alone (owner); an unknown kind exits 1 as lsns.
+  const owner = run(['nsjs', 'ls', '-Towner', '-J']).stdout
+  t.deepEqual(
+    findIn(JSON.parse(owner).namespaces, id(owned, 'net'))?.above,
+    findIn(tree('lsns', 'owner'), id(owned, 'net'))?.above,
+  )
+  t.is(run(['nsjs', 'ls', '--tree=bogus']).status, run(['lsns', '--tree=bogus']).status)
+  t.is(run(['nsjs', 'ls', '-Tbogus']).status, 1)
+})
+
 test('run --net=FILE persists the new namespace as unshare --net=FILE does', (t) => {
   // unshare binds onto a file that exists (touched first, by habit); nsjs takes it as well. Each
   // in a directory of its own: persist() binds its directory onto itself, as iproute2 does.

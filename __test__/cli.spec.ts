@@ -70,7 +70,10 @@ function lsns(args: string[]): LsnsRow[] {
 function nsjsLs(args: string[]): LsEntry[] {
   const r = nsjs(['ls', '--json', ...args])
   if (r.status !== 0) throw new Error(`nsjs ls: ${r.stderr}`)
-  return JSON.parse(r.stdout).namespaces
+  // --tree nests them in children, as lsns --tree -J: flattened here.
+  const flat = (list: Array<LsEntry & { children?: LsEntry[] }>): LsEntry[] =>
+    list.flatMap(({ children, ...e }) => [e, ...flat(children ?? [])])
+  return flat(JSON.parse(r.stdout).namespaces)
 }
 
 /** Exactly one line on stderr, `nsjs: <CODE>: <message>`; returns the code. */
@@ -245,12 +248,13 @@ test('ls --tree: user namespaces own what lsns says they own (ONS, PNS)', async 
   const userId = Number(/\[(\d+)\]/.exec(nsLink(pid, 'user'))?.[1])
   const netId = Number(/\[(\d+)\]/.exec(nsLink(pid, 'net'))?.[1])
   t.is(ours.find((r) => r.ns === netId)?.owner, userId, "the target's net namespace belongs to its user namespace")
-  // The tree drawing: the target's user namespace, and under it its net and uts namespaces.
+  // The tree drawing: the target's user namespace, and under it its uts and net namespaces, in
+  // the order lsns draws them (by ns; the kernel makes the uts namespace first).
   const lines = nsjs(['ls', '--tree', '--pid', String(pid)]).stdout.split('\n')
   const at = lines.findIndex((l) => new RegExp(`^[├└]─${userId} +user `).test(l))
   t.true(at > 0, lines.join('\n'))
-  t.regex(lines[at + 1], new RegExp(`^  [├└]─${netId} +net +1 +${pid} `))
-  t.regex(lines[at + 2], /^ {2}└─\d+ +uts +1 /)
+  t.regex(lines[at + 1], /^ {2}├─\d+ +uts +1 /)
+  t.regex(lines[at + 2], new RegExp(`^  └─${netId} +net +1 +${pid} `))
 })
 
 test('exec --target PID --net prints what nsenter -t PID -n prints', async (t) => {

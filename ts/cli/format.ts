@@ -64,13 +64,20 @@ export function lsCells(e: LsEntry, ns = String(e.ns)): string[] {
   ]
 }
 
+/** A row of a tree, in the order drawn: its key, entry, and the prefix drawn before it. */
+export interface TreeRow {
+  k: string
+  e: LsEntry
+  prefix: string
+}
+
 /**
- * The lines of `nsjs ls --tree`: each user namespace followed by what it owns, drawn with
- * ├─, └─ and │. `parent` maps a node's key to the key of the user namespace shown above it,
- * or to null for a root; nodes it does not name (owner unknown) come last, under a `?` row.
+ * The rows of a tree in the order lsns draws them: depth first, siblings in the order lsns adds
+ * them (by the lowest ns of their subtree: a user namespace comes where the first thing it owns
+ * would). `parent` maps a node's key to its parent's, or null for a root; nodes it does not name
+ * (owner unknown) come last, under a `?` row (key '?').
  */
-export function treeTable(shown: Array<[string, LsEntry]>, parent: Map<string, string | null>): string[] {
-  // Children of each user namespace: the namespaces it owns first, then its child user namespaces.
+export function treeOrder(shown: Array<[string, LsEntry]>, parent: Map<string, string | null>): TreeRow[] {
   const children = new Map<string, Array<[string, LsEntry]>>()
   const roots: Array<[string, LsEntry]> = []
   const unknown: Array<[string, LsEntry]> = []
@@ -83,25 +90,46 @@ export function treeTable(shown: Array<[string, LsEntry]>, parent: Map<string, s
       children.get(pk)?.push([k, e])
     }
   }
-  const order = (a: [string, LsEntry], b: [string, LsEntry]): number =>
-    Number(a[1].type === 'user') - Number(b[1].type === 'user') ||
-    a[1].type.localeCompare(b[1].type) ||
-    a[1].ns - b[1].ns
-  const rows: string[][] = []
+  const low = new Map<string, number>()
+  const lowest = (k: string, e: LsEntry): number => {
+    let m = low.get(k)
+    if (m === undefined) {
+      m = Math.min(e.ns, ...(children.get(k) ?? []).map(([ck, ce]) => lowest(ck, ce)))
+      low.set(k, m)
+    }
+    return m
+  }
+  const rows: TreeRow[] = []
   const walk = (list: Array<[string, LsEntry]>, prefix: string, top: boolean): void => {
-    list.sort(order).forEach(([k, e], i) => {
+    list.sort((a, b) => lowest(...a) - lowest(...b) || a[1].ns - b[1].ns)
+    list.forEach(([k, e], i) => {
       const last = i === list.length - 1
-      const branch = top ? '' : last ? '└─' : '├─'
-      rows.push(lsCells(e, `${prefix}${branch}${e.ns}`))
+      rows.push({ k, e, prefix: `${prefix}${top ? '' : last ? '└─' : '├─'}` })
       walk(children.get(k) ?? [], top ? '' : `${prefix}${last ? '  ' : '│ '}`, false)
     })
   }
   walk(roots, '', true)
   if (unknown.length) {
-    rows.push(['?', 'user', '', '', '', '', '(owner not visible: no access to these namespaces)'])
+    rows.push({ k: '?', e: { ...UNKNOWN }, prefix: '' })
     walk(unknown, '', false)
   }
+  return rows
+}
+
+const UNKNOWN: LsEntry = { ns: 0, type: 'user', nprocs: 0, pid: null, user: null, command: null, path: null, paths: [] }
+
+/**
+ * The lines of `nsjs ls --tree`, drawn with ├─, └─ and │ in column `at` of the ls table: the NS
+ * column (owner and parent trees), or COMMAND (the process tree, as lsns draws it).
+ */
+export function treeTable(shown: Array<[string, LsEntry]>, parent: Map<string, string | null>, at = 0): string[] {
+  const rows = treeOrder(shown, parent).map(({ k, e, prefix }) => {
+    if (k === '?') return ['?', 'user', '', '', '', '', '(owner not visible: no access to these namespaces)']
+    const cells = lsCells(e)
+    cells[at] = `${prefix}${cells[at]}`
+    return cells
+  })
   const align = [...LS_ALIGN]
-  align[0] = 'left'
+  align[at] = 'left'
   return rows.length ? table(LS_HEADER, rows, align) : []
 }

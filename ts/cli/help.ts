@@ -7,7 +7,7 @@ export const TYPES_HELP = `TYPE is one of: ${[...NAMESPACE_TYPES].sort().join(',
 /** One usage line per command (and `nsjs` for the tool), printed under a usage error. */
 export const USAGE: Record<string, string> = {
   nsjs: 'nsjs <ls|exec|run|create|delete|id|netns|completion> [options]   (nsjs --help)',
-  ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree] [NS]',
+  ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree[=owner|parent|process]] [NS]',
   exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [-r[DIR]] [-w[DIR]] [--] CMD [ARGS...]',
   run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child[=SIG]] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
@@ -55,7 +55,10 @@ Options:
   -r, --raw             cells separated by one space, unpadded (spaces inside as \x20)
   -l, --list            the list (the default; accepted as lsns takes it)
   -J, --json            print JSON (below)
-  -T, --tree            show user namespaces as a tree, each with the namespaces it owns
+  -T, --tree[=KIND]     a tree, as lsns --tree: owner (the default: each namespace under the
+                        user namespace that owns it), parent (user and pid namespaces under
+                        their parent, the others at the top), process (each under the row of
+                        its PID's parent process, drawn in COMMAND); -TKIND attached as lsns's
   -h, --help            show this help
   NS                    only the namespace with this id (inode number)
 
@@ -66,8 +69,10 @@ USER (that process's user), PATH (where it is persisted), COMMAND (that process'
 
 --json prints {"namespaces":[{"ns":N,"type":"net","nprocs":N,"pid":N|null,"user":"root"|null,
 "command":"..."|null,"path":"..."|null,"paths":["..."]}]}; ns, type, nprocs, pid, user and
-command mean what they mean in lsns --json; path is the first of paths or null. With --tree each
-entry also has "owner": the ns of the owning user namespace (a user namespace's parent), or null.
+command mean what they mean in lsns --json; path is the first of paths or null. With --tree
+they nest as lsns --tree --json nests them: each entry's "children" (left out when there are
+none) are the entries under it; with --tree=owner each entry also has "owner": the ns of the
+owning user namespace (a user namespace's parent), or null.
 `,
   exec: `Usage: ${USAGE.exec}
 

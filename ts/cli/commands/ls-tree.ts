@@ -1,6 +1,8 @@
 // nsjs ls --tree: who owns each listed namespace, asked of the kernel one handle at a time.
+import { readFileSync } from 'node:fs'
+
 import { NAMESPACE_TYPES, Namespace, type NamespaceInfo, type NamespaceType } from '../../index'
-import { type LsEntry, lsEntry, out, treeTable } from '../format'
+import { type LsEntry, lsEntry, out, treeOrder, treeTable } from '../format'
 
 /**
  * Opens a listed namespace, where that is allowed, to ask the kernel who owns it: by its
@@ -74,62 +76,132 @@ export function relationsOf(n: NamespaceInfo, own: Map<NamespaceType, bigint>): 
   }
 }
 
-/** `nsjs ls --tree`: each namespace shown under the user namespace that owns it. */
-export async function lsTree(type: NamespaceType | undefined, pid: number | undefined, json: boolean): Promise<number> {
-  const all = await Namespace.list()
-  const key = (t: string, id: number | bigint): string => `${t}:${id}`
-  const nodes = new Map<string, LsEntry>(all.map((n) => [key(n.type, n.id), lsEntry(n)]))
+/** lsns's --tree relations: owning user namespace, parent namespace, or parent process. */
+export type TreeKind = 'owner' | 'parent' | 'process'
+
+/** One node of the tree as --json prints it: lsns's nested `children`. */
+type JsonNode = LsEntry & { children?: JsonNode[] }
+
+const key = (t: string, id: number | bigint): string => `${t}:${id}`
+
+/** The parent process of `pid`, from /proc/PID/stat (undefined once it is gone). */
+function ppidOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Who is above each namespace, walking up with one handle open at a time (a system may hold
+ * thousands of namespaces): `up` of a handle (its owner, or its parent) is asked of the kernel,
+ * and namespaces above that no process or mount holds are added to `nodes` as they are met.
+ */
+function walkUp(
+  all: NamespaceInfo[],
+  nodes: Map<string, LsEntry>,
+  up: (h: Namespace) => Namespace | undefined,
+): Map<string, string | null> {
   const own = ownInodes()
-  // owner of every node: a user namespace's ns, null when outside our view, undefined unknown
-  const owner = new Map<string, number | null>()
-  // One handle open at a time (a system may hold thousands of namespaces). Owners that no
-  // process or mount holds are reached through the handles themselves, walking up.
+  const above = new Map<string, string | null>()
   for (const n of all) {
     let k = key(n.type, n.id)
     let h = openListed(n, own)
     while (h) {
-      const up = ownerOf(h)
+      const next = up(h)
       h.close()
       h = undefined
-      if (!up) {
-        owner.set(k, null)
+      if (!next) {
+        if (!above.has(k)) above.set(k, null)
         break
       }
-      const upId = Number(up.inode)
-      owner.set(k, upId)
-      k = key('user', upId)
-      if (owner.has(k)) {
-        up.close()
+      const nk = key(next.type, next.inode)
+      above.set(k, nk)
+      k = nk
+      if (above.has(k)) {
+        next.close()
         break
       }
-      // Go on up with this handle; it also serves a listed user namespace we could not open.
+      const ns = Number(next.inode)
       if (!nodes.has(k))
-        nodes.set(k, { ns: upId, type: 'user', nprocs: 0, pid: null, user: null, command: null, path: null, paths: [] })
-      h = up
+        nodes.set(k, { ns, type: next.type, nprocs: 0, pid: null, user: null, command: null, path: null, paths: [] })
+      h = next
     }
   }
-  // What to show: the namespaces asked for, and the user namespaces above them.
+  return above
+}
+
+/** lsns's relations: each namespace's parent row in the tree (null: a root; undefined: unknown). */
+function relations(kind: TreeKind, all: NamespaceInfo[], nodes: Map<string, LsEntry>): Map<string, string | null> {
+  if (kind === 'owner') return walkUp(all, nodes, ownerOf)
+  if (kind === 'parent') {
+    // Only user and pid namespaces have parents; the others are roots.
+    const nested = all.filter((n) => n.type === 'user' || n.type === 'pid')
+    const above = walkUp(nested, nodes, (h) => {
+      try {
+        return h.type === 'user' || h.type === 'pid' ? h.parent() : undefined
+      } catch {
+        return undefined // above our own: the kernel does not say
+      }
+    })
+    for (const k of nodes.keys()) if (!above.has(k)) above.set(k, null)
+    return above
+  }
+  // process: under the row (taken in ns order) of the process's parent process, as lsns.
+  const above = new Map<string, string | null>()
+  const rowOfPid = new Map<number, string>()
+  for (const [k, e] of [...nodes.entries()].sort((a, b) => a[1].ns - b[1].ns)) {
+    const ppid = e.pid === null ? undefined : ppidOf(e.pid)
+    above.set(k, (ppid !== undefined && rowOfPid.get(ppid)) || null)
+    if (e.pid !== null) rowOfPid.set(e.pid, k)
+  }
+  return above
+}
+
+/** `nsjs ls --tree[=KIND]`: each namespace under its owner, its parent or its parent process. */
+export async function lsTree(
+  type: NamespaceType | undefined,
+  pid: number | undefined,
+  json: boolean,
+  kind: TreeKind = 'owner',
+): Promise<number> {
+  const all = await Namespace.list()
+  const nodes = new Map<string, LsEntry>(all.map((n) => [key(n.type, n.id), lsEntry(n)]))
+  const above = relations(kind, all, nodes)
+  // What to show: the namespaces asked for, and those above them.
   const wanted = new Set<string>()
   const selected = pid === undefined ? all : await Namespace.list({ pid })
   for (const n of selected) {
     if (type !== undefined && n.type !== type) continue
-    for (let k: string | undefined = key(n.type, n.id); k && !wanted.has(k); ) {
-      wanted.add(k)
-      const o = owner.get(k)
-      k = o === undefined || o === null ? undefined : key('user', o)
-    }
+    for (let k: string | null | undefined = key(n.type, n.id); k && !wanted.has(k); k = above.get(k)) wanted.add(k)
   }
   const shown = [...nodes.entries()].filter(([k]) => wanted.has(k))
-  if (json) {
-    const namespaces = shown.map(([k, e]) => ({ ...e, owner: owner.get(k) ?? null }))
-    out(JSON.stringify({ namespaces }, null, 2))
-    return 0
-  }
   const parent = new Map<string, string | null>()
   for (const [k] of shown) {
-    const o = owner.get(k)
-    if (o !== undefined) parent.set(k, o === null || !wanted.has(key('user', o)) ? null : key('user', o))
+    const o = above.get(k)
+    if (o !== undefined) parent.set(k, o === null || !wanted.has(o) ? null : o)
   }
-  for (const l of treeTable(shown, parent)) out(l)
+  if (json) {
+    const byKey = new Map<string, JsonNode>()
+    for (const [k, e] of shown) {
+      const o = kind === 'owner' ? above.get(k) : undefined
+      byKey.set(k, kind === 'owner' ? { ...e, owner: o ? Number(o.split(':')[1]) : null } : { ...e })
+    }
+    const roots: JsonNode[] = []
+    for (const { k } of treeOrder(shown, parent)) {
+      if (k === '?') continue
+      const node = byKey.get(k) as JsonNode
+      const p = parent.get(k)
+      const host = p ? byKey.get(p) : undefined
+      if (!host) roots.push(node)
+      else if (host.children) host.children.push(node)
+      else host.children = [node]
+    }
+    out(JSON.stringify({ namespaces: roots }, null, 2))
+    return 0
+  }
+  for (const l of treeTable(shown, parent, kind === 'process' ? 6 : 0)) out(l)
   return 0
 }

@@ -1,9 +1,9 @@
 // nsjs ls: namespaces listed like lsns, persisted ones included, with lsns's output options.
 import { Namespace, type NamespaceInfo } from '../../index'
-import { type Options, parse, parsePid, parseType, UsageError } from '../args'
+import { type Options, optionalValues, parse, parsePid, parseType, UsageError } from '../args'
 import { type Align, LS_HEADER, type LsEntry, lsEntry, out, table } from '../format'
 import { help } from '../help'
-import { lsTree, ownInodes, relationsOf } from './ls-tree'
+import { lsTree, ownInodes, relationsOf, type TreeKind } from './ls-tree'
 
 /** The columns `-o` takes, lsns's names: how each is aligned and what it shows of an entry. */
 export const LS_COLUMNS: Record<string, [Align, (e: LsEntry, n: NamespaceInfo, r: Relations) => string]> = {
@@ -50,15 +50,22 @@ export const LS_OPTIONS: Options = {
   pid: { type: 'string', short: 'p' },
   json: { type: 'boolean', short: 'J' },
   tree: { type: 'boolean', short: 'T' },
+  // lsns's --tree=KIND and -TKIND (rewritten by optionalValues and treeValue).
+  'x-tree': { type: 'string' },
   noheadings: { type: 'boolean', short: 'n' },
   output: { type: 'string', short: 'o' },
   raw: { type: 'boolean', short: 'r' },
   list: { type: 'boolean', short: 'l' },
 }
 
+const TREE_KINDS: readonly TreeKind[] = ['owner', 'parent', 'process']
+
+/** lsns's -TKIND (and -T=KIND): getopt's optional value, attached. */
+const treeValue = (args: string[]): string[] => args.map((a) => a.replace(/^-T=?(.+)$/s, '--x-tree=$1'))
+
 /** `nsjs ls [NS]`: a table, JSON, or (with --tree) the tree of user namespaces. */
 export async function cmdLs(args: string[]): Promise<number> {
-  const { values, positionals } = parse('ls', args, LS_OPTIONS, true)
+  const { values, positionals } = parse('ls', optionalValues(treeValue(args), ['tree']), LS_OPTIONS, true)
   if (values.help) return help('ls')
   const type = values.type === undefined ? undefined : parseType(values.type as string, 'ls')
   const pid = values.pid === undefined ? undefined : parsePid(values.pid as string, 'ls', '--pid')
@@ -67,7 +74,10 @@ export async function cmdLs(args: string[]): Promise<number> {
   if (only !== undefined && !/^[1-9]\d{0,19}$/.test(only))
     throw new UsageError(`a namespace id is an inode number, not '${only}'`, 'ls')
   const cols = columns(values.output as string | undefined)
-  if (values.tree) return lsTree(type, pid, values.json === true)
+  const kind = values['x-tree'] as string | undefined
+  if (kind !== undefined && !(TREE_KINDS as readonly string[]).includes(kind))
+    throw new UsageError(`unknown tree type '${kind}'; --tree takes ${TREE_KINDS.join(', ')}`, 'ls')
+  if (values.tree || kind !== undefined) return lsTree(type, pid, values.json === true, (kind ?? 'owner') as TreeKind)
   const listed = (await Namespace.list({ type, pid })).filter((n) => only === undefined || String(n.id) === only)
   const entries = listed.map(lsEntry)
   if (values.json) {
