@@ -1,8 +1,18 @@
 // nsjs run's sandbox options (bubblewrap's --bind, --ro-bind, --tmpfs, --dev, --proc, --dir,
-// --symlink, --cap-drop, --seccomp; --rlimit, --cgroup, --init): rootless sandboxes as root and
+// --symlink, --cap-drop, --seccomp; --rlimit, --cgroup-dir, --init): rootless sandboxes as root and
 // as uid 65534, side by side with bwrap where it is installed.
 import { type SpawnSyncOptions, spawnSync } from 'node:child_process'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
@@ -268,7 +278,7 @@ test('--cap-add keeps a capability after --cap-drop ALL, in bwrap order', (t) =>
   t.not(caps(['--cap-drop', 'ALL', '--cap-add', 'ALL']), 'CapEff:\t0000000000000000')
 })
 
-test('--cgroup starts the command inside the directory', (t) => {
+test('--cgroup-dir starts the command inside the directory; -C is still a namespace', (t) => {
   const base = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '))
@@ -277,9 +287,16 @@ test('--cgroup starts the command inside the directory', (t) => {
   const dir = join(base, `nsjs-cli-test-${process.pid}`)
   mkdirSync(dir)
   t.teardown(() => rmdirSync(dir))
-  const r = nsjs('root', ['run', '-r', '--cgroup', dir, '--', 'grep', '^0::', '/proc/self/cgroup'])
+  const r = nsjs('root', ['run', '-r', '--cgroup-dir', dir, '--', 'grep', '^0::', '/proc/self/cgroup'])
   t.deepEqual([r.status, r.stdout], [0, `0::/${dir.slice(base.length + 1)}\n`], r.stderr)
   t.is(readFileSync(join(dir, 'cgroup.procs'), 'utf8'), '')
+  const ours = readlinkSync('/proc/self/ns/cgroup')
+  for (const flag of ['-C', '--cgroup']) {
+    const ns = nsjs('root', ['run', flag, '--', 'readlink', '/proc/self/ns/cgroup'])
+    t.is(ns.status, 0, ns.stderr)
+    t.regex(ns.stdout, /^cgroup:\[\d+\]\n$/)
+    t.not(ns.stdout, `${ours}\n`, `${flag} makes a new cgroup namespace`)
+  }
 })
 
 test('bad usage exits 1 with one line saying what is wrong, and runs nothing', (t) => {
@@ -327,7 +344,7 @@ test('run --help lists the sandbox options; completion offers them', (t) => {
     '--cap-add CAP',
     '--seccomp FD|FILE',
     '--rlimit NAME=N',
-    '--cgroup DIR',
+    '--cgroup-dir DIR',
     '--init',
     '--root tmpfs',
   ])

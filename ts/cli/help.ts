@@ -9,7 +9,7 @@ export const USAGE: Record<string, string> = {
   nsjs: 'nsjs <ls|exec|run|create|delete|id|netns|completion> [options]   (nsjs --help)',
   ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree] [NS]',
   exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [--wd DIR] [--] CMD [ARGS...]',
-  run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR|tmpfs] [--wd DIR] [--kill-child[=SIG]] [--bind|--ro-bind SRC DEST] [--tmpfs|--dev|--proc|--dir DEST] [--symlink SRC DEST] [--cap-drop ALL] [--cap-add CAP] [--seccomp FD|FILE] [--rlimit NAME=N] [--cgroup DIR] [--init] [--] CMD [ARGS...]',
+  run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR|tmpfs] [--wd DIR] [--kill-child[=SIG]] [--bind|--ro-bind SRC DEST] [--tmpfs|--dev|--proc|--dir DEST] [--symlink SRC DEST] [--cap-drop ALL] [--cap-add CAP] [--seccomp FD|FILE] [--rlimit NAME=N] [--cgroup-dir DIR] [--init] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
   id: 'nsjs id PID [--json]',
@@ -151,7 +151,7 @@ root, missing mount points created as bwrap creates them; unprivileged, add -r):
                           reads it (--seccomp 10 10<filter.bpf), or from FILE (./10 for a file so named)
       --rlimit NAME=N     setrlimit NAME (nofile, nproc, fsize, core, cpu, as, ...) to N, or to
                           SOFT:HARD; N may be unlimited; repeatable
-      --cgroup DIR        start the command inside the cgroup v2 directory DIR
+      --cgroup-dir DIR    start the command inside the cgroup v2 directory DIR (not bwrap's)
       --init              a minimal PID 1 (implies pid) forwards signals to the command (pid 2),
                           reaps orphans and exits with the command's status
       --new-session       run the command in a new session (setsid), as bwrap's

@@ -20,7 +20,8 @@ export const SANDBOX_OPTIONS: Options = {
   'cap-drop': { type: 'string', multiple: true },
   seccomp: { type: 'string' },
   rlimit: { type: 'string', multiple: true },
-  cgroup: { type: 'string' },
+  // unshare's --cgroup is run's new cgroup namespace: the directory to start in is --cgroup-dir.
+  'cgroup-dir': { type: 'string' },
   init: { type: 'boolean' },
   'new-session': { type: 'boolean' },
   'die-with-parent': { type: 'boolean' },
@@ -169,7 +170,7 @@ export function sandboxRequest(tokens: Parsed['tokens']): SandboxRequest {
       case 'seccomp':
         out.seccomp = seccomp(v)
         break
-      case 'cgroup':
+      case 'cgroup-dir':
         out.cgroup = v
         break
     }
