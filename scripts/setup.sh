@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Everything a fresh machine (Debian, root, Node 20 and Rust by rustup present) needs before the
-# demo or the tests: util-linux/iproute2 tools, zig and cargo-zigbuild from PyPI for the release
+# demo, the tests and the benchmarks: util-linux/iproute2 tools, bubblewrap (bench/ compares a
+# sandbox with it), zig and cargo-zigbuild from PyPI for the release
 # build against glibc 2.17's symbols, the npm dev dependencies, and the build itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for tool in unshare:util-linux nsenter:util-linux lsns:util-linux setpriv:util-linux ip:iproute2 ping:iputils-ping gcc:gcc objdump:binutils; do
+for tool in unshare:util-linux nsenter:util-linux lsns:util-linux setpriv:util-linux ip:iproute2 ping:iputils-ping gcc:gcc objdump:binutils bwrap:bubblewrap; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
