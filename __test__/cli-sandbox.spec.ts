@@ -241,6 +241,47 @@ test('mounts are made in the order typed, as bwrap makes them', (t) => {
   t.is(bind.status, 1)
 })
 
+test('--bind-try leaves out a missing SRC; --file writes FD or FILE; --chdir', (t) => {
+  const dir = tempDir(t, 'nsjs-cli-sandbox-')
+  const data = join(dir, 'data')
+  writeFileSync(data, 'from a file\n')
+  const fd = openSync(data, 'r')
+  t.teardown(() => closeSync(fd))
+  const script = 'ls /mnt; cat /etc/a /etc/b; stat -c %a /etc/a /etc/b; pwd'
+  const r = nsjs(
+    'root',
+    [
+      'run',
+      '-r',
+      '--tmpfs',
+      '/mnt',
+      '--ro-bind-try',
+      '/nonexistent',
+      '/mnt/gone',
+      '--bind-try',
+      dir,
+      '/mnt/here',
+      '--file',
+      '3',
+      '/etc/a',
+      '--perms',
+      '0600',
+      '--file',
+      data,
+      '/etc/b',
+      '--chdir',
+      '/mnt/here',
+      '--',
+      'sh',
+      '-c',
+      script,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe', fd] },
+  )
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout, 'here\nfrom a file\nfrom a file\n666\n600\n/mnt/here\n')
+})
+
 test("the command's own arguments are never read as sandbox options", (t) => {
   const r = nsjs('root', [
     'run',
@@ -309,7 +350,7 @@ test('bad usage exits 1 with one line saying what is wrong, and runs nothing', (
     [['--rlimit', 'nofle=3'], "--rlimit: unknown resource 'nofle' (one of cpu, fsize,"],
     [['--rlimit', 'nofile'], "--rlimit takes NAME=N or NAME=SOFT:HARD, not 'nofile'"],
     [['--rlimit', 'nofile=9:3'], '--rlimit nofile=9:3: the soft limit is above the hard one'],
-    [['--perms', '0700', '--proc', '/proc'], '--perms must be followed by --tmpfs or --dir, not --proc'],
+    [['--perms', '0700', '--proc', '/proc'], '--perms must be followed by --tmpfs, --dir or --file, not --proc'],
     [['--perms', '999', '--dir', '/x'], "--perms takes an octal mode such as 0700, not '999'"],
     [['--size', '100', '--dir', '/x'], '--size must be followed by --tmpfs, not --dir'],
     [['--cap-drop', 'CAP_SYS_ADMIN'], '--cap-drop CAP_SYS_ADMIN: drop ALL, then --cap-add what the command keeps'],
@@ -345,6 +386,8 @@ test('run --help lists the sandbox options; completion offers them', (t) => {
     '--seccomp FD|FILE',
     '--rlimit NAME=N',
     '--cgroup-dir DIR',
+    '--file FD DEST',
+    '--bind-try SRC DEST',
     '--init',
     '--root tmpfs',
   ])

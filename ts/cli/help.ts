@@ -9,7 +9,7 @@ export const USAGE: Record<string, string> = {
   nsjs: 'nsjs <ls|exec|run|create|delete|id|netns|completion> [options]   (nsjs --help)',
   ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree] [NS]',
   exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [--wd DIR] [--] CMD [ARGS...]',
-  run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR|tmpfs] [--wd DIR] [--kill-child[=SIG]] [--bind|--ro-bind SRC DEST] [--tmpfs|--dev|--proc|--dir DEST] [--symlink SRC DEST] [--cap-drop ALL] [--cap-add CAP] [--seccomp FD|FILE] [--rlimit NAME=N] [--cgroup-dir DIR] [--init] [--] CMD [ARGS...]',
+  run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR|tmpfs] [--wd DIR] [--kill-child[=SIG]] [--[ro-]bind[-try] SRC DEST] [--tmpfs|--dev|--proc|--dir DEST] [--symlink SRC DEST] [--file FD DEST] [--cap-drop ALL] [--cap-add CAP] [--seccomp FD|FILE] [--rlimit NAME=N] [--cgroup-dir DIR] [--init] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
   id: 'nsjs id PID [--json]',
@@ -127,7 +127,7 @@ Options:
       --mount-proc     mount a new /proc (implies mnt; pair it with pid)
   -R, --root DIR       run the command with DIR as its root directory (chroot)
       --root tmpfs     an empty tmpfs as the root, bubblewrap's: only the mounts below are in it
-  -w, --wd DIR         working directory of the command
+  -w, --wd DIR         working directory of the command (also bwrap's --chdir)
   -S, --setuid UID     run the command as UID
   -G, --setgid GID     run the command with group GID
       --kill-child[=SIGNAL]   signal the command (SIGKILL by default) when nsjs dies
@@ -138,12 +138,14 @@ Sandbox options, bubblewrap's (implying mnt; the mounts are made in the order gi
 root, missing mount points created as bwrap creates them; unprivileged, add -r):
       --bind SRC DEST     bind SRC (nosuid, nodev) on DEST
       --ro-bind SRC DEST  bind SRC read-only, with every mount below it
+      --bind-try SRC DEST, --ro-bind-try SRC DEST   the same, left out when SRC does not exist
+      --file FD DEST      a file DEST holding what descriptor FD (or a file) reads
       --tmpfs DEST        a new tmpfs on DEST
       --dev DEST          a minimal /dev: null zero full random urandom tty, pts, shm
       --proc DEST         a new proc of the command's pid namespace (pair it with -p)
       --dir DEST          a directory
       --symlink SRC DEST  a symbolic link DEST pointing to SRC
-      --perms OCTAL       the mode of the next --tmpfs or --dir (bwrap's default 0755)
+      --perms OCTAL       the mode of the next --tmpfs, --dir (0755 by default) or --file (0666)
       --size BYTES        the size of the next --tmpfs
       --cap-drop ALL      drop every capability (bounding, permitted, effective, inheritable, ambient)
       --cap-add CAP       keep CAP after --cap-drop ALL (CAP_NET_ADMIN; ALL keeps all)

@@ -31,6 +31,7 @@ export const RUN_OPTIONS: Options = {
   'mount-proc': { type: 'boolean' },
   root: { type: 'string', short: 'R' },
   wd: { type: 'string', short: 'w' },
+  chdir: { type: 'string' },
   setuid: { type: 'string', short: 'S' },
   setgid: { type: 'string', short: 'G' },
   'kill-child': { type: 'boolean' },
@@ -137,7 +138,7 @@ export async function cmdRun(args: string[]): Promise<number> {
     mountProc: values['mount-proc'] === true,
     // --root tmpfs is spawn's root: 'tmpfs', an empty root as bwrap's (a directory so named: ./tmpfs).
     root: values.root as string | undefined,
-    cwd: values.wd as string | undefined,
+    cwd: (values.wd ?? values.chdir) as string | undefined,
     uid: id(values.setuid, '--setuid'),
     gid: id(values.setgid, '--setgid'),
     ...sandbox,

@@ -1,6 +1,6 @@
 // nsjs run's sandbox options, bubblewrap's where it has them (`--ro-bind /usr /usr --tmpfs /tmp
 // --cap-drop ALL`), turned into spawn()'s `mounts`, `capabilities`, `rlimits` and `seccomp`.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 
 import type { MountEntry, RlimitName, SpawnOptions } from '../../index'
 import { type Options, PAIR_SEPARATOR, type Parsed, UsageError } from '../args'
@@ -9,6 +9,9 @@ import { type Options, PAIR_SEPARATOR, type Parsed, UsageError } from '../args'
 export const SANDBOX_OPTIONS: Options = {
   bind: { type: 'string', multiple: true },
   'ro-bind': { type: 'string', multiple: true },
+  'bind-try': { type: 'string', multiple: true },
+  'ro-bind-try': { type: 'string', multiple: true },
+  file: { type: 'string', multiple: true },
   tmpfs: { type: 'string', multiple: true },
   dev: { type: 'string', multiple: true },
   proc: { type: 'string', multiple: true },
@@ -31,6 +34,9 @@ export const SANDBOX_OPTIONS: Options = {
 export const SANDBOX_PAIRS: Readonly<Record<string, string>> = {
   bind: 'SRC DEST',
   'ro-bind': 'SRC DEST',
+  'bind-try': 'SRC DEST',
+  'ro-bind-try': 'SRC DEST',
+  file: 'FD DEST',
   symlink: 'SRC DEST',
 }
 
@@ -85,10 +91,10 @@ function rlimit(arg: string, into: NonNullable<SandboxRequest['rlimits']>): void
 }
 
 /**
- * `--seccomp FD` as bwrap takes it (a descriptor number, `--seccomp 10 10<filter.bpf`), or a FILE
- * (`./10` for a file of that name): a compiled classic-BPF program.
+ * What `--seccomp FD` and `--file FD DEST` read: a descriptor number as bwrap takes it
+ * (`--seccomp 10 10<filter.bpf`), or a FILE (`./10` for a file of that name).
  */
-function seccomp(arg: string): Buffer {
+function readFdOrFile(arg: string): Buffer {
   return readFileSync(/^\d+$/.test(arg) ? Number(arg) : arg)
 }
 
@@ -116,14 +122,23 @@ export function sandboxRequest(tokens: Parsed['tokens']): SandboxRequest {
     const [source, target] = v.split(PAIR_SEPARATOR)
     // As bwrap: --perms and --size modify the next option, which must be a mount taking them.
     const modifier = t.name === 'perms' || t.name === 'size'
-    if (mode !== undefined && !modifier && t.name !== 'tmpfs' && t.name !== 'dir')
-      throw usage(`--perms must be followed by --tmpfs or --dir, not --${t.name}`)
+    if (mode !== undefined && !modifier && !['tmpfs', 'dir', 'file'].includes(t.name))
+      throw usage(`--perms must be followed by --tmpfs, --dir or --file, not --${t.name}`)
     if (size !== undefined && !modifier && t.name !== 'tmpfs')
       throw usage(`--size must be followed by --tmpfs, not --${t.name}`)
     switch (t.name) {
       case 'bind':
       case 'ro-bind':
         mounts.push({ type: 'bind', source, target, readonly: t.name === 'ro-bind' })
+        break
+      case 'bind-try':
+      case 'ro-bind-try':
+        // bwrap's -try forms leave out a SRC that does not exist.
+        if (existsSync(source)) mounts.push({ type: 'bind', source, target, readonly: t.name === 'ro-bind-try' })
+        break
+      case 'file':
+        mounts.push({ type: 'file', target, data: readFdOrFile(source), ...(mode === undefined ? {} : { mode }) })
+        mode = undefined
         break
       case 'symlink':
         mounts.push({ type: 'symlink', linkTo: source, target })
@@ -168,7 +183,7 @@ export function sandboxRequest(tokens: Parsed['tokens']): SandboxRequest {
         rlimit(v, rlimits)
         break
       case 'seccomp':
-        out.seccomp = seccomp(v)
+        out.seccomp = readFdOrFile(v)
         break
       case 'cgroup-dir':
         out.cgroup = v
