@@ -56,17 +56,18 @@ const HELP_OPTION: Options = { help: { type: 'boolean', short: 'h' } }
 
 /** What {@link parse} gives: the values of the options by name and the positionals. */
 export type Parsed = ReturnType<
-  typeof parseArgs<{ args: string[]; options: Options; strict: true; allowPositionals: boolean }>
+  typeof parseArgs<{ args: string[]; options: Options; strict: true; allowPositionals: boolean; tokens: true }>
 >
 
 /**
  * Parses a command's own arguments strictly (with --help); a parse error is a usage error. An
- * unknown option close to a known one is answered with that one, on one line.
+ * unknown option close to a known one is answered with that one, on one line. The tokens give
+ * the options in the order they were typed (bubblewrap's mounts are applied in that order).
  */
 export function parse<O extends Options>(command: string, args: string[], options: O, positionals = false): Parsed {
   const all = { ...HELP_OPTION, ...options }
   try {
-    return parseArgs({ args, options: all, strict: true, allowPositionals: positionals })
+    return parseArgs({ args, options: all, strict: true, allowPositionals: positionals, tokens: true })
   } catch (err) {
     const e = err as Error & { code?: string }
     const unknown = /^Unknown option '(-{1,2})([^']+)'/.exec(e.message)
@@ -99,6 +100,53 @@ export function optionalValues(args: string[], names: readonly string[]): string
     const m = /^--([^=]+)=(.*)$/s.exec(a)
     return m && names.includes(m[1]) ? `--x-${m[1]}=${m[2]}` : a
   })
+}
+
+/** What joins the two values of a {@link pairValues} option: no argument can hold a NUL. */
+export const PAIR_SEPARATOR = '\0'
+
+/**
+ * bubblewrap's options with two values (`--bind SRC DEST`, `--symlink SRC DEST`), which
+ * parseArgs has no kind for: `--NAME FIRST SECOND` becomes `--NAME=FIRST\0SECOND` (a string
+ * option the command declares, split at {@link PAIR_SEPARATOR}), so that SECOND is not taken for
+ * the command. `pairs` names each such option's values for the usage error a missing one (or
+ * one that looks like an option) gets. Only the command's own options, before it, are read.
+ */
+export function pairValues(
+  args: string[],
+  options: Options,
+  pairs: Readonly<Record<string, string>>,
+  command: string,
+): string[] {
+  const { tokens } = parseArgs({
+    args,
+    options: { ...HELP_OPTION, ...options },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  })
+  const out: Array<string | undefined> = [...args]
+  const taken = new Set<number>()
+  for (const t of tokens) {
+    if (taken.has(t.index)) continue
+    if (t.kind !== 'option') break // the command, or `--`, begins
+    if (!Object.hasOwn(pairs, t.name) || t.rawName !== `--${t.name}`) continue
+    const at = t.index + (t.inlineValue ? 1 : 2)
+    const [first, second] = [t.value, args[at]]
+    const [one, two] = pairs[t.name].split(' ')
+    for (const [v, what] of [
+      [first, one],
+      [second, two],
+    ] as const) {
+      if (v === undefined || v.startsWith('-'))
+        throw new UsageError(`--${t.name} takes ${pairs[t.name]}: ${what} is missing`, command)
+    }
+    out[t.index] = `--${t.name}=${first}${PAIR_SEPARATOR}${second}`
+    if (!t.inlineValue) out[t.index + 1] = undefined
+    out[at] = undefined
+    taken.add(at)
+  }
+  return out.filter((a) => a !== undefined)
 }
 
 /**

@@ -9,7 +9,7 @@ export const USAGE: Record<string, string> = {
   nsjs: 'nsjs <ls|exec|run|create|delete|id|netns|completion> [options]   (nsjs --help)',
   ls: 'nsjs ls [--type TYPE] [--pid PID] [-n] [-o COLUMNS] [-r] [--json] [--tree[=owner|parent|process]] [NS]',
   exec: 'nsjs exec (--target PID [-n] [-m] [-u] [-i] [-p] [-U] [-C] [-T] [--all] | --net=FILE ... | --ns PATH) [-S UID] [-G GID] [-r[DIR]] [-w[DIR]] [--] CMD [ARGS...]',
-  run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR] [--wd DIR] [--kill-child[=SIG]] [--] CMD [ARGS...]',
+  run: 'nsjs run [-n] [-p] [-m] [-u] [-i] [-U] [-C] [-T] [--unshare TYPE,...] [-r|-c|--map-user U --map-group G] [--hostname NAME] [--mount-proc] [--root DIR|tmpfs] [--wd DIR] [--kill-child[=SIG]] [--[ro-]bind[-try] SRC DEST] [--tmpfs|--dev|--proc|--dir DEST] [--symlink SRC DEST] [--file FD DEST] [--cap-drop ALL] [--cap-add CAP] [--seccomp FD|FILE] [--rlimit NAME=N] [--cgroup-dir DIR] [--init] [--] CMD [ARGS...]',
   create: 'nsjs create TYPE PATH',
   delete: 'nsjs delete PATH...',
   id: 'nsjs id PID [--json]',
@@ -140,13 +140,41 @@ Options:
       --propagation private|shared|slave|unchanged   of the new mount namespace's mounts
       --hostname NAME  hostname in the new UTS namespace (implies uts)
       --mount-proc     mount a new /proc (implies mnt; pair it with pid)
-  -R, --root DIR       run the command with DIR as its root directory
-  -w, --wd DIR         working directory of the command
+  -R, --root DIR       run the command with DIR as its root directory (chroot)
+      --root tmpfs     an empty tmpfs as the root, bubblewrap's: only the mounts below are in it
+  -w, --wd DIR         working directory of the command (also bwrap's --chdir)
   -S, --setuid UID     run the command as UID
   -G, --setgid GID     run the command with group GID
       --kill-child[=SIGNAL]   signal the command (SIGKILL by default) when nsjs dies
   -f, --fork           accepted for unshare compatibility: nsjs always forks
   -h, --help           show this help
+
+Sandbox options, bubblewrap's (implying mnt; the mounts are made in the order given, below the
+root, missing mount points created as bwrap creates them; unprivileged, add -r):
+      --bind SRC DEST     bind SRC (nosuid, nodev) on DEST
+      --ro-bind SRC DEST  bind SRC read-only, with every mount below it
+      --bind-try SRC DEST, --ro-bind-try SRC DEST   the same, left out when SRC does not exist
+      --file FD DEST      a file DEST holding what descriptor FD (or a file) reads
+      --tmpfs DEST        a new tmpfs on DEST
+      --dev DEST          a minimal /dev: null zero full random urandom tty, pts, shm
+      --proc DEST         a new proc of the command's pid namespace (pair it with -p)
+      --dir DEST          a directory
+      --symlink SRC DEST  a symbolic link DEST pointing to SRC
+      --perms OCTAL       the mode of the next --tmpfs, --dir (0755 by default) or --file (0666)
+      --size BYTES        the size of the next --tmpfs
+      --cap-drop ALL      drop every capability (bounding, permitted, effective, inheritable, ambient)
+      --cap-add CAP       keep CAP after --cap-drop ALL (CAP_NET_ADMIN; ALL keeps all)
+      --seccomp FD|FILE   a compiled classic-BPF seccomp program, read from descriptor FD as bwrap
+                          reads it (--seccomp 10 10<filter.bpf), or from FILE (./10 for a file so named)
+      --rlimit NAME=N     setrlimit NAME (nofile, nproc, fsize, core, cpu, as, ...) to N, or to
+                          SOFT:HARD; N may be unlimited; repeatable
+      --cgroup-dir DIR    start the command inside the cgroup v2 directory DIR (not bwrap's)
+      --init              a minimal PID 1 (implies pid) forwards signals to the command (pid 2),
+                          reaps orphans and exits with the command's status
+      --new-session       run the command in a new session (setsid), as bwrap's
+      --die-with-parent   SIGKILL the command when nsjs dies, as bwrap's (--kill-child=SIG for another)
+A mount, --root tmpfs, --cap-*, --seccomp or --rlimit also sets no_new_privs, as bwrap always
+does. --cap-drop takes ALL alone: name what is kept with --cap-add.
 
 --TYPE=FILE makes the namespace first and binds it at FILE (an empty file there, as unshare
 wants one, is replaced); pid and user namespaces cannot be kept so. SIGINT, SIGTERM, SIGHUP and
@@ -155,6 +183,9 @@ SIGUSR2 sent to nsjs are forwarded to the command.
 ${TYPES_HELP}
 Unprivileged users can create every type together with user and a map:
   nsjs run --unshare user,pid,net --map-root --mount-proc -- sh
+A sandbox as bwrap builds one, rootless:
+  nsjs run -r -p -n --root tmpfs --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \
+    --proc /proc --dev /dev --tmpfs /tmp --cap-drop ALL --init -- sh
 Exit status: as for exec.
 `,
   create: `Usage: ${USAGE.create}

@@ -3,9 +3,10 @@ import { statSync, unlinkSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 
 import { Namespace, type NamespaceType, type SpawnOptions } from '../../index'
-import { type Options, optionalValues, parse, parseType, splitCommand, UsageError } from '../args'
+import { type Options, optionalValues, pairValues, parse, parseType, splitCommand, UsageError } from '../args'
 import { runChild } from '../child'
 import { help } from '../help'
+import { SANDBOX_OPTIONS, SANDBOX_PAIRS, sandboxRequest } from './sandbox-flags'
 import { TYPE_FLAGS } from './type-flags'
 
 // Types whose new namespace `--TYPE=FILE` can persist: made first (Namespace.create), bound at
@@ -30,11 +31,13 @@ export const RUN_OPTIONS: Options = {
   'mount-proc': { type: 'boolean' },
   root: { type: 'string', short: 'R' },
   wd: { type: 'string', short: 'w' },
+  chdir: { type: 'string' },
   setuid: { type: 'string', short: 'S' },
   setgid: { type: 'string', short: 'G' },
   'kill-child': { type: 'boolean' },
   'x-kill-child': { type: 'string' },
   fork: { type: 'boolean', short: 'f' },
+  ...SANDBOX_OPTIONS,
 }
 
 const OPTIONAL_VALUES = [...TYPE_FLAGS.map(([name]) => name), 'kill-child']
@@ -85,9 +88,10 @@ function clearTarget(file: string): void {
 
 /** `nsjs run`: resolves with the command's exit status. */
 export async function cmdRun(args: string[]): Promise<number> {
-  const { own, command } = splitCommand(args, RUN_OPTIONS)
-  const { values } = parse('run', optionalValues(own, OPTIONAL_VALUES), RUN_OPTIONS)
+  const { own, command } = splitCommand(pairValues(args, RUN_OPTIONS, SANDBOX_PAIRS, 'run'), RUN_OPTIONS)
+  const { values, tokens } = parse('run', optionalValues(own, OPTIONAL_VALUES), RUN_OPTIONS)
   if (values.help) return help('run')
+  const sandbox = sandboxRequest(tokens)
   const unshare: NamespaceType[] = []
   const add = (t: NamespaceType) => {
     if (!unshare.includes(t)) unshare.push(t)
@@ -106,6 +110,8 @@ export async function cmdRun(args: string[]): Promise<number> {
   }
   const maps = idMaps(values)
   if (maps.uidMap !== undefined || maps.gidMap !== undefined) add('user')
+  if (sandbox.mounts || values.root === 'tmpfs') add('mnt')
+  if (sandbox.init) add('pid')
   if (!unshare.length && !persist.length && values.hostname === undefined && !values['mount-proc']) {
     throw new UsageError(
       'no namespace to create: add the types (-n, -p, -m, -u, -i, -U, -C, -T or --unshare net,uts), or -r for a user namespace',
@@ -130,11 +136,13 @@ export async function cmdRun(args: string[]): Promise<number> {
     propagation: oneOf(values.propagation, '--propagation', ['private', 'shared', 'slave', 'unchanged'] as const),
     hostname: values.hostname as string | undefined,
     mountProc: values['mount-proc'] === true,
+    // --root tmpfs is spawn's root: 'tmpfs', an empty root as bwrap's (a directory so named: ./tmpfs).
     root: values.root as string | undefined,
-    cwd: values.wd as string | undefined,
+    cwd: (values.wd ?? values.chdir) as string | undefined,
     uid: id(values.setuid, '--setuid'),
     gid: id(values.setgid, '--setgid'),
-    dieWithParent: killChild,
+    ...sandbox,
+    dieWithParent: killChild ?? sandbox.dieWithParent,
   }
   if (!persist.length) return runChild(command, options, ['SIGINT'])
   // unshare --net=FILE: the namespace is bound at FILE before the command runs, and stays.
