@@ -9,11 +9,12 @@
 // `@deno/linux-<arch>-glibc` (their platform packages: the wrapper packages fetch them in install
 // scripts). They are installed once into a cache folder (NSJS_RUNTIMES_DIR, default
 // ~/.cache/nsjs-runtimes), by major version, and reused offline.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runLines } from './lines.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CACHE = process.env.NSJS_RUNTIMES_DIR || join(homedir(), '.cache', 'nsjs-runtimes')
@@ -76,38 +77,26 @@ function install(runtime) {
 const SUMMARY = /^(\d+) passed, (\d+) failed, (\d+) skipped$/
 
 /** Runs one command, its output passed through, and returns the counts of its closing line. */
-function run(title, cmd, args, env) {
+async function run(title, cmd, args, env) {
   console.log(`# ${title}`)
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-    let last = ''
-    let buf = ''
-    child.stdout.on('data', (d) => {
-      buf += d
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i)
-        buf = buf.slice(i + 1)
-        process.stdout.write(`${line}\n`)
-        if (line.trim()) last = line
-      }
-    })
-    child.on('error', () => {})
-    child.on('close', (code, signal) => {
-      if (buf.trim()) {
-        process.stdout.write(`${buf}\n`)
-        last = buf
-      }
-      const m = SUMMARY.exec(last.trim())
-      const counts = m ? { passed: +m[1], failed: +m[2], skipped: +m[3] } : { passed: 0, failed: 0, skipped: 0 }
-      // A run that ended without its summary, or failed without a counted failure, is a failure.
-      if (!m || ((code !== 0 || signal) && counts.failed === 0)) {
-        console.log(`# ${title}: exited with ${signal ?? code}${m ? '' : ' before its summary'}`)
-        counts.failed += 1
-      }
-      console.log(`# ${title}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
-      resolve(counts)
-    })
-  })
+  let last = ''
+  const code = await runLines(
+    cmd,
+    args,
+    (line) => {
+      if (line.trim()) last = line
+    },
+    { cwd: ROOT, env: { ...process.env, ...env } },
+  )
+  const m = SUMMARY.exec(last.trim())
+  const counts = m ? { passed: +m[1], failed: +m[2], skipped: +m[3] } : { passed: 0, failed: 0, skipped: 0 }
+  // A run that ended without its summary, or failed without a counted failure, is a failure.
+  if (!m || (code !== 0 && counts.failed === 0)) {
+    console.log(`# ${title}: exited with ${code}${m ? '' : ' before its summary'}`)
+    counts.failed += 1
+  }
+  console.log(`# ${title}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
+  return counts
 }
 
 /** `argv` in a private mount namespace with a fresh shared tmpfs on /run, as scripts/test.mjs does. */

@@ -1,8 +1,9 @@
 // The whole test run: the static checks of scripts/lint.mjs (one test each), the Rust unit tests
 // of crates/sys (real kernel, as root), then the ava suite in TAP form. Prints one closing line
 // `N passed, N failed, N skipped` over all three and exits non-zero if any failed.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { runLines as run } from './lines.mjs'
 import { lint } from './lint.mjs'
 
 const extra = process.argv.slice(2)
@@ -32,26 +33,6 @@ if (!process.env.NSJS_TEST_PRIVATE_RUN) {
   )
   if (r.error) throw r.error
   process.exit(r.status ?? 1)
-}
-
-function run(cmd, args, onLine) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-    let buf = ''
-    child.stdout.on('data', (d) => {
-      buf += d
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i)
-        buf = buf.slice(i + 1)
-        process.stdout.write(`${line}\n`)
-        onLine(line)
-      }
-    })
-    child.on('close', (code, signal) => {
-      if (buf) onLine(buf)
-      resolve(code ?? (signal ? 1 : 0))
-    })
-  })
 }
 
 const total = { passed: 0, failed: 0, skipped: 0 }

@@ -105,6 +105,17 @@ export function optionalValues(args: string[], names: readonly string[]): string
 /** What joins the two values of a {@link pairValues} option: no argument can hold a NUL. */
 export const PAIR_SEPARATOR = '\0'
 
+/** parseArgs' tokens of `args`, in order, knowing which options take a value. */
+function tokensOf(args: string[], options: Options) {
+  return parseArgs({
+    args,
+    options: { ...HELP_OPTION, ...options },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  }).tokens
+}
+
 /**
  * bubblewrap's options with two values (`--bind SRC DEST`, `--symlink SRC DEST`), which
  * parseArgs has no kind for: `--NAME FIRST SECOND` becomes `--NAME=FIRST\0SECOND` (a string
@@ -118,13 +129,7 @@ export function pairValues(
   pairs: Readonly<Record<string, string>>,
   command: string,
 ): string[] {
-  const { tokens } = parseArgs({
-    args,
-    options: { ...HELP_OPTION, ...options },
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  })
+  const tokens = tokensOf(args, options)
   const out: Array<string | undefined> = [...args]
   const taken = new Set<number>()
   for (const t of tokens) {
@@ -155,13 +160,7 @@ export function pairValues(
  * where that is, knowing which options take a value.
  */
 export function splitCommand(args: string[], options: Options): { own: string[]; command: string[] } {
-  const { tokens } = parseArgs({
-    args,
-    options: { ...HELP_OPTION, ...options },
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  })
+  const tokens = tokensOf(args, options)
   const stop = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator')
   if (!stop) return { own: args, command: [] }
   return {

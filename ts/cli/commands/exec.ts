@@ -5,24 +5,14 @@ import { Namespace, type NamespaceType, type SpawnOptions } from '../../index'
 import { type Options, optionalValues, parse, parsePid, splitCommand, UsageError } from '../args'
 import { runChild } from '../child'
 import { help } from '../help'
-
-// The options that name one type, as nsenter's: [option, short option, type].
-const FLAG_TYPES: Array<[string, string, NamespaceType]> = [
-  ['net', 'n', 'net'],
-  ['mnt', 'm', 'mnt'],
-  ['uts', 'u', 'uts'],
-  ['ipc', 'i', 'ipc'],
-  ['pid', 'p', 'pid'],
-  ['user', 'U', 'user'],
-  ['cgroup', 'C', 'cgroup'],
-  ['time', 'T', 'time'],
-]
+import { TYPE_FLAGS } from './type-flags'
 
 /** exec's options, as parseArgs takes them (completion lists them too). */
 export const EXEC_OPTIONS: Options = {
   target: { type: 'string', short: 't' },
-  ...Object.fromEntries(FLAG_TYPES.map(([name, short]) => [name, { type: 'boolean', short }])),
-  mount: { type: 'boolean' },
+  ...Object.fromEntries(TYPE_FLAGS.map(([name, short]) => [name, { type: 'boolean', short }])),
+  // nsjs's own name for --mount, as the library names the type.
+  mnt: { type: 'boolean' },
   all: { type: 'boolean', short: 'a' },
   ns: { type: 'string', multiple: true },
   // nsenter's -r/--root and -w/--wd: alone, the target's root and working directory.
@@ -30,7 +20,7 @@ export const EXEC_OPTIONS: Options = {
   wd: { type: 'boolean', short: 'w' },
   // nsenter's --net=FILE and the others, --root=DIR and --wd=DIR (rewritten by optionalValues).
   ...Object.fromEntries(
-    [...FLAG_TYPES.map(([name]) => name), 'mount', 'root', 'wd'].map((n) => [`x-${n}`, { type: 'string' }]),
+    [...TYPE_FLAGS.map(([name]) => name), 'mnt', 'root', 'wd'].map((n) => [`x-${n}`, { type: 'string' }]),
   ),
   setuid: { type: 'string', short: 'S' },
   setgid: { type: 'string', short: 'G' },
@@ -38,11 +28,11 @@ export const EXEC_OPTIONS: Options = {
   'preserve-credentials': { type: 'boolean' },
 }
 
-const OPTIONAL_VALUES = [...FLAG_TYPES.map(([name]) => name), 'mount', 'root', 'wd']
+const OPTIONAL_VALUES = [...TYPE_FLAGS.map(([name]) => name), 'mnt', 'root', 'wd']
 
 // The short options whose value, as nsenter's getopt takes it, is optional and attached.
 const ATTACHED: Record<string, string> = {
-  ...Object.fromEntries(FLAG_TYPES.map(([name, short]) => [short, name])),
+  ...Object.fromEntries(TYPE_FLAGS.map(([name, short]) => [short, name])),
   r: 'root',
   w: 'wd',
 }
@@ -145,13 +135,13 @@ export async function cmdExec(args: string[]): Promise<number> {
   const { own, command } = splitCommand(attachedValues(args), EXEC_OPTIONS)
   const { values } = parse('exec', optionalValues(own, OPTIONAL_VALUES), EXEC_OPTIONS)
   if (values.help) return help('exec')
-  const types = FLAG_TYPES.filter(([name]) => values[name] === true).map(([, , t]) => t)
-  if (values.mount && !types.includes('mnt')) types.push('mnt')
+  const types = TYPE_FLAGS.filter(([name]) => values[name] === true).map(([, , t]) => t)
+  if (values.mnt && !types.includes('mnt')) types.push('mnt')
   const paths: Array<[string, NamespaceType | undefined]> = ((values.ns as string[] | undefined) ?? []).map((p) => [
     p,
     undefined,
   ])
-  for (const [name, , type] of [...FLAG_TYPES, ['mount', 'm', 'mnt'] as const]) {
+  for (const [name, , type] of [...TYPE_FLAGS, ['mnt', 'm', 'mnt'] as const]) {
     const file = values[`x-${name}`] as string | undefined
     if (file !== undefined) paths.push([file, type])
   }
