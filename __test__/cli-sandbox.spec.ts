@@ -17,7 +17,7 @@ import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
 
-import { ROOT, tempDir } from './helpers'
+import { denyMkdir, ROOT, tempDir } from './helpers'
 
 const CLI = join(ROOT, 'dist', 'cjs', 'cli.js')
 const BWRAP = '/usr/bin/bwrap'
@@ -47,32 +47,10 @@ function nsjs(as: 'root' | 'nobody', args: string[], options?: SpawnSyncOptions)
  * rest is allowed, another architecture is killed. Written to a file uid 65534 can read.
  */
 function denyMkdirFile(t: ExecutionContext): string {
-  const [arch, nrs] = process.arch === 'arm64' ? [0xc00000b7, [34, 34]] : [0xc000003e, [83, 258]]
-  const ins = (code: number, jt: number, jf: number, k: number): Buffer => {
-    const b = Buffer.alloc(8)
-    b.writeUInt16LE(code, 0)
-    b.writeUInt8(jt, 2)
-    b.writeUInt8(jf, 3)
-    b.writeUInt32LE(k >>> 0, 4)
-    return b
-  }
   const dir = tempDir(t, 'nsjs-cli-sandbox-')
   chmodSync(dir, 0o755)
   const file = join(dir, 'deny-mkdir.bpf')
-  writeFileSync(
-    file,
-    Buffer.concat([
-      ins(0x20, 0, 0, 4), // A = arch
-      ins(0x15, 1, 0, arch),
-      ins(0x06, 0, 0, 0x80000000), // another architecture: kill
-      ins(0x20, 0, 0, 0), // A = syscall number
-      ins(0x15, 2, 0, nrs[0]),
-      ins(0x15, 1, 0, nrs[1]),
-      ins(0x06, 0, 0, 0x7fff0000), // allow
-      ins(0x06, 0, 0, 0x00050000 | 1), // errno EPERM
-    ]),
-    { mode: 0o644 },
-  )
+  writeFileSync(file, denyMkdir(), { mode: 0o644 })
   return file
 }
 

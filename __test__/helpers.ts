@@ -231,3 +231,29 @@ export function zombieChildren(): string[] {
       return s?.state === 'Z' && s.ppid === process.pid
     })
 }
+
+/**
+ * A classic-BPF seccomp program, as `bwrap --seccomp` takes one: mkdir and mkdirat fail with
+ * EPERM, anything else is allowed; another architecture is killed.
+ */
+export function denyMkdir(): Buffer {
+  const [arch, nrs] = process.arch === 'arm64' ? [0xc00000b7, [34, 34]] : [0xc000003e, [83, 258]]
+  const ins = (code: number, jt: number, jf: number, k: number): Buffer => {
+    const b = Buffer.alloc(8)
+    b.writeUInt16LE(code, 0)
+    b.writeUInt8(jt, 2)
+    b.writeUInt8(jf, 3)
+    b.writeUInt32LE(k >>> 0, 4)
+    return b
+  }
+  return Buffer.concat([
+    ins(0x20, 0, 0, 4), // A = arch
+    ins(0x15, 1, 0, arch),
+    ins(0x06, 0, 0, 0x80000000), // another architecture: kill
+    ins(0x20, 0, 0, 0), // A = syscall number
+    ins(0x15, 2, 0, nrs[0]),
+    ins(0x15, 1, 0, nrs[1]),
+    ins(0x06, 0, 0, 0x7fff0000), // allow
+    ins(0x06, 0, 0, 0x00050000 | 1), // errno EPERM
+  ])
+}

@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { type ExecError, exec, fork, type MountEntry, NamespaceError, spawn } from '../ts/index'
-import { asNobody, CATCH_FIELDS, mountsBelow, tempDir, zombieChildren } from './helpers'
+import { asNobody, CATCH_FIELDS, denyMkdir, mountsBelow, tempDir, zombieChildren } from './helpers'
 
 /** Milliseconds from now until `child` has exited, with how it ended. */
 function exitAfter(
@@ -166,32 +166,6 @@ test('init is checked as a boolean before anything starts', (t) => {
     message: 'The "options.init" property must be of type boolean. Received type string (\'yes\')',
   })
 })
-
-/**
- * A classic-BPF seccomp program, as `bwrap --seccomp` takes one: mkdir and mkdirat fail with
- * EPERM, anything else is allowed; another architecture is killed.
- */
-function denyMkdir(): Buffer {
-  const [arch, nrs] = process.arch === 'arm64' ? [0xc00000b7, [34, 34]] : [0xc000003e, [83, 258]]
-  const ins = (code: number, jt: number, jf: number, k: number): Buffer => {
-    const b = Buffer.alloc(8)
-    b.writeUInt16LE(code, 0)
-    b.writeUInt8(jt, 2)
-    b.writeUInt8(jf, 3)
-    b.writeUInt32LE(k >>> 0, 4)
-    return b
-  }
-  return Buffer.concat([
-    ins(0x20, 0, 0, 4), // A = arch
-    ins(0x15, 1, 0, arch),
-    ins(0x06, 0, 0, 0x80000000), // another architecture: kill
-    ins(0x20, 0, 0, 0), // A = syscall number
-    ins(0x15, 2, 0, nrs[0]),
-    ins(0x15, 1, 0, nrs[1]),
-    ins(0x06, 0, 0, 0x7fff0000), // allow
-    ins(0x06, 0, 0, 0x00050000 | 1), // errno EPERM
-  ])
-}
 
 /** A root of /usr (read-only) and the merged-/usr links, with proc, dev and a small /tmp. */
 const USR_BOX: MountEntry[] = [
