@@ -7,7 +7,7 @@ import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
 
-import { nsLink, ROOT, target, tempDir } from './helpers'
+import { AS_NOBODY, nsLink, ROOT, target, tempDir } from './helpers'
 
 const CLI = join(ROOT, 'dist', 'cjs', 'cli.js')
 
@@ -17,7 +17,7 @@ interface Run {
 }
 
 /** As uid and gid 65534 without capabilities, for the unprivileged paths. */
-const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all']
+const NOBODY = ['setpriv', ...AS_NOBODY]
 
 function run(argv: string[], prefix: string[] = []): Run {
   const [cmd, ...args] = [...prefix, ...(argv[0] === 'nsjs' ? [process.execPath, CLI, ...argv.slice(1)] : argv)]

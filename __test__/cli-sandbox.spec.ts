@@ -17,11 +17,10 @@ import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
 
-import { denyMkdir, ROOT, tempDir } from './helpers'
+import { AS_NOBODY, denyMkdir, ROOT, tempDir } from './helpers'
 
 const CLI = join(ROOT, 'dist', 'cjs', 'cli.js')
 const BWRAP = '/usr/bin/bwrap'
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all']
 
 interface Run {
   status: number | null
@@ -31,7 +30,7 @@ interface Run {
 
 /** `cmd ARGS` as root, or as uid 65534 without capabilities (setpriv). */
 function run(as: 'root' | 'nobody', cmd: string[], options: SpawnSyncOptions = {}): Run {
-  const [file, ...args] = as === 'root' ? cmd : ['setpriv', ...NOBODY, ...cmd]
+  const [file, ...args] = as === 'root' ? cmd : ['setpriv', ...AS_NOBODY, ...cmd]
   const r = spawnSync(file, args, { encoding: 'utf8', cwd: '/', timeout: 30_000, ...options })
   if (r.error) throw r.error
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }

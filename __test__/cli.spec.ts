@@ -17,7 +17,7 @@ import test from 'ava'
 
 import type { LsEntry } from '../ts/cli/format'
 import { Namespace } from '../ts/index'
-import { nsfsMounts, nsLink, ROOT, target, tempDir } from './helpers'
+import { AS_NOBODY, nsfsMounts, nsLink, ROOT, target, tempDir } from './helpers'
 
 const CLI = join(ROOT, 'dist', 'cjs', 'cli.js')
 
@@ -501,20 +501,11 @@ test('errors print one line with the NamespaceError code and exit 1', (t) => {
 test('as uid 65534: rootless run works, privileged steps fail naming the rule', (t) => {
   const asNobody = (args: string[]): Run =>
     done(
-      spawnSync(
-        'setpriv',
-        [
-          '--reuid=65534',
-          '--regid=65534',
-          '--clear-groups',
-          '--inh-caps=-all',
-          '--bounding-set=-all',
-          process.execPath,
-          CLI,
-          ...args,
-        ],
-        { encoding: 'utf8', cwd: '/', timeout: 30_000 },
-      ),
+      spawnSync('setpriv', [...AS_NOBODY, process.execPath, CLI, ...args], {
+        encoding: 'utf8',
+        cwd: '/',
+        timeout: 30_000,
+      }),
     )
   const sandbox = asNobody([
     'run',

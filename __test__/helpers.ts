@@ -162,6 +162,9 @@ export function unmountBelow(dir: string): void {
   }
 }
 
+/** util-linux setpriv's arguments that make what follows run as uid/gid 65534, no capabilities. */
+export const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all']
+
 /**
  * Runs a script as uid/gid 65534 with no capabilities, through util-linux setpriv, with nsjs
  * loaded from source. Resolves with its stdout parsed as JSON.
@@ -170,18 +173,7 @@ export function asNobody(script: string): unknown {
   const code = `const nsjs = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))});\n${script}`
   const out = execFileSync(
     'setpriv',
-    [
-      '--reuid=65534',
-      '--regid=65534',
-      '--clear-groups',
-      '--inh-caps=-all',
-      '--bounding-set=-all',
-      process.execPath,
-      '--require',
-      require.resolve('tsx/cjs'),
-      '-e',
-      code,
-    ],
+    [...AS_NOBODY, process.execPath, '--require', require.resolve('tsx/cjs'), '-e', code],
     {
       cwd: '/',
       encoding: 'utf8',
