@@ -55,24 +55,20 @@ interface LsnsRow {
 }
 
 /**
- * lsns's rows. lsns gives up (empty output), or with `-p PID` leaves out some of that process's
- * namespaces, when a process it is reading exits under it, which a busy machine makes likely: it
- * is asked again, a few times, until its answer is whole (with -p: every namespace /proc/PID/ns
- * names is there) before that fails the test.
+ * lsns's rows, flattened: its JSON nests a namespace under the one whose process is the parent of
+ * its own (`children`), whenever the target's parent is listed, so the rows of one answer
+ * depend on the process tree. lsns also gives up (empty output) when a process it is reading
+ * exits under it, which a busy machine makes likely: it is then asked again, a few times.
  */
 function lsns(args: string[]): LsnsRow[] {
-  const p = args.indexOf('-p')
-  const pid = p >= 0 ? args[p + 1] : undefined
-  const want = pid === undefined ? [] : readdirSync(`/proc/${pid}/ns`).filter((n) => !n.endsWith('_for_children'))
+  const flat = (rows: Array<LsnsRow & { children?: LsnsRow[] }>): LsnsRow[] =>
+    rows.flatMap(({ children, ...row }) => [row, ...flat(children ?? [])])
   let r: Run | undefined
   for (let i = 0; i < 5; i++) {
     r = tool('lsns', ['--json', '--output', 'NS,TYPE,NPROCS,PID,USER,PNS,ONS,COMMAND', ...args])
-    if (r.status !== 0 || r.stdout.trim() === '') continue
-    const rows: LsnsRow[] = JSON.parse(r.stdout).namespaces
-    const has = (n: string) => rows.some((row) => `${row.type}:[${row.ns}]` === readlinkSync(`/proc/${pid}/ns/${n}`))
-    if (want.every(has)) return rows
+    if (r.status === 0 && r.stdout.trim() !== '') return flat(JSON.parse(r.stdout).namespaces)
   }
-  throw new Error(`lsns ${args.join(' ')}: status ${r?.status}, stdout ${r?.stdout}, stderr ${r?.stderr}`)
+  throw new Error(`lsns ${args.join(' ')}: status ${r?.status}, stderr ${r?.stderr}`)
 }
 
 function nsjsLs(args: string[]): LsEntry[] {
