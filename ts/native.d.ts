@@ -44,11 +44,16 @@ export declare class NativeSavedThread {
   restore(): void
 }
 
-/** A spawn handed to the spawner thread. */
+/** A spawn handed to the spawner thread; its outcome is taken once, by `take()` or `wait()`. */
 export declare class NativeSpawnLater {
   /**
+   * The started child, once the ready function was called with this spawn's id; throws the
+   * failure when it did not start, and returns null when the outcome was taken already.
+   */
+  take(): NativeChild | null
+  /**
    * Blocks until the spawner thread has started (or failed to start) this child, for a caller
-   * that needs the pid now. Throws EALREADY when `onReady` already had the outcome.
+   * that needs the pid now. Throws EALREADY when `take()` already had the outcome.
    */
   wait(): NativeChild
 }
@@ -96,6 +101,15 @@ export interface IdMapLine {
   outside: number
   count: number
 }
+
+/**
+ * Names the functions that every child spawned by this thread reports to, each with the id it
+ * was spawned with: `onExit(id, code, signal)` once it has exited and was reaped (code -1 when a
+ * signal ended it), `onReady(id)` once a handed-over spawn's outcome can be taken. One pair per
+ * thread, for all its children: nothing per child but its id. Called once per thread, before
+ * its first spawn.
+ */
+export declare function initSpawnCallbacks(onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void): void
 
 /** A namespace to enter: a descriptor JS keeps open until the spawn is over, and its type. */
 export interface JoinFd {
@@ -159,30 +173,11 @@ export interface NamespaceInfo {
   paths: Array<string>
 }
 
-/**
- * One spawn, as ts/spawn/options.ts `normalize()` resolves the options. What a plain spawn
- * leaves at its default may be absent (false, none, 'private'), so a new option is optional here.
- */
-export interface NativeSpawnRequest {
-  file: string
-  argv: Array<string>
-  /**
-   * "K=V" strings; absent: this process's own environment (as `hold_environment` named it,
-   * when `env_generation` is given).
-   */
-  env?: Array<string>
-  envGeneration?: number
-  /**
-   * The PATH a bare `file` is looked up in when the child's environment has none: the calling
-   * thread's process.env.PATH, read in JS (native code never reads the process environment off
-   * the main thread).
-   */
-  path?: string
-  join?: Array<JoinFd>
+/** The options of a spawn that most spawns leave at their defaults. */
+export interface NativeSpawnMore {
   /** Descriptors of the joined process's root and cwd (`openJoinDirs`), kept open by JS. */
   joinRoot?: number
   joinCwd?: number
-  unshare?: Array<NsType>
   uidMap?: Array<IdMapLine>
   gidMap?: Array<IdMapLine>
   setgroups?: SetGroups
@@ -195,7 +190,6 @@ export interface NativeSpawnRequest {
   rootTmpfs?: boolean
   mounts?: Array<MountEntry>
   pivotRoot?: boolean
-  cwd?: string
   uid?: number
   gid?: number
   /** uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule). */
@@ -214,10 +208,39 @@ export interface NativeSpawnRequest {
   cgroup?: string
   /** A minimal init as PID 1 of a new pid namespace, the command its child. */
   init?: boolean
+}
+
+/**
+ * One spawn, as ts/spawn/options.ts `normalize()` resolves the options: what most spawns use
+ * here, the rest in `more` (absent when all of it is at its default). napi reads every field of
+ * an object it converts, each by name, so a plain spawn is spared the lookups of the two dozen
+ * options it does not use. What a spawn leaves at its default may be absent (false, none,
+ * 'private'), so a new option is optional here.
+ */
+export interface NativeSpawnRequest {
+  file: string
+  argv: Array<string>
+  /**
+   * "K=V" strings; absent: this process's own environment (as `hold_environment` named it,
+   * when `env_generation` is given).
+   */
+  env?: Array<string>
+  envGeneration?: number
+  /**
+   * The PATH a bare `file` is looked up in when the child's environment has none: the calling
+   * thread's process.env.PATH, read in JS (native code never reads the process environment off
+   * the main thread).
+   */
+  path?: string
+  join?: Array<JoinFd>
+  unshare?: Array<NsType>
+  cwd?: string
   /** Fds 0..2 (inherited where missing). */
   stdio: Array<StdioKind | number>
   /** The child's fds from 3 on: a descriptor of ours for each, or -1 for none (closed). */
   extraFds?: Array<number>
+  /** Every other option, when one is not at its default. */
+  more?: NativeSpawnMore
 }
 
 /** A namespace type, by the name /proc/<pid>/ns/ gives it. */
@@ -277,17 +300,18 @@ export declare function socketInTraced(ns: NativeNamespace, domain: number, sock
 export declare function socketNamespace(fd: number): NativeNamespace
 
 /**
- * Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
- * thread, after the child has been reaped; code is -1 when a signal ended it.
+ * Starts the child on the calling thread. Its exit is reported once, on this thread, as `id`
+ * to the exit function of `initSpawnCallbacks`, after the child has been reaped.
  */
-export declare function spawnChild(req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void): NativeChild
+export declare function spawnChild(req: NativeSpawnRequest, id: number): NativeChild
 
 /**
- * Hands the spawn to the spawner thread. `onReady` is then called once on the JS thread with
- * the started child, or the failure (the error `wait()` would throw), or null when `wait()` took
- * the outcome first; `onExit` as for spawnChild. `pipes` are the child's ends of the 'pipe' slots.
+ * Hands the spawn to the spawner thread. The ready function of `initSpawnCallbacks` is then
+ * called once on this thread with `id`, when `take()` has the outcome (unless `wait()` took it
+ * first); the exit is reported as `id` as for spawnChild. `pipes` are the child's ends of the
+ * 'pipe' slots.
  */
-export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | null, onReady: (outcome: NativeChild | Error | null) => void, onExit: (exit: [code: number, signal: number]) => void): NativeSpawnLater
+export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | undefined | null, id: number): NativeSpawnLater
 
 /**
  * Whether a spawn from this thread may be handed to the spawner thread now (see

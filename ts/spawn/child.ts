@@ -7,11 +7,12 @@ import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 
-import { namespaceError, native } from '../errors'
+import { fromNative, namespaceError, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NativeChild } from '../native'
 import type { NamespaceType } from '../types'
+import { childId, forgetChild } from './exits'
 import { type Normalized, normalize, type SpawnOptions } from './options'
 import { chargeSyncSpawn, enqueue, PendingSpawn, shouldHandOver } from './pending'
 import { holdLoop, Stdio } from './stdio'
@@ -103,11 +104,13 @@ export class NsChildProcess extends EventEmitter {
   #startNow(n: Normalized): void {
     let child: NativeChild
     const t0 = performance.now()
+    const id = childId(this)
     try {
-      child = native(() => binding().spawnChild(n.request, ([code, signal]) => this.#onExit(code, signal)))
+      child = binding().spawnChild(n.request, id)
     } catch (err) {
+      forgetChild(id)
       this.#stdio.endUnstarted(n.stdio)
-      this.#fail(err, false)
+      this.#fail(fromNative(err), false)
       return
     } finally {
       chargeSyncSpawn(performance.now() - t0)
@@ -122,14 +125,11 @@ export class NsChildProcess extends EventEmitter {
 
   #startPending(n: Normalized): void {
     let pending: PendingSpawn
+    const id = childId(this)
     try {
-      pending = new PendingSpawn(
-        n,
-        this.#stdio,
-        (outcome) => this.#onReady(outcome),
-        ([code, signal]) => this.#onExit(code, signal),
-      )
+      pending = new PendingSpawn(n, id, this.#stdio, (outcome) => this.#onReady(outcome, id))
     } catch (err) {
+      forgetChild(id)
       this.#fail(err, true)
       return
     }
@@ -142,8 +142,9 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** The outcome of a pending spawn. */
-  #onReady(outcome: NativeChild | Error): void {
+  #onReady(outcome: NativeChild | Error, id: number): void {
     if (outcome instanceof Error) {
+      forgetChild(id)
       // The streams of a child that never ran end now.
       this.#stdio.end()
       for (const c of this.#cleanup.splice(0)) c()
@@ -254,7 +255,8 @@ export class NsChildProcess extends EventEmitter {
     else process.nextTick(emit)
   }
 
-  #onExit(code: number, signal: number): void {
+  /** @internal The exit, as the native side reports it (exits.ts). */
+  exitReported(code: number, signal: number): void {
     this.exitCode = signal ? null : code
     this.signalCode = signal ? (signalName(signal) ?? null) : null
     for (const c of this.#cleanup.splice(0)) c()

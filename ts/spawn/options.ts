@@ -7,7 +7,7 @@ import { resolve } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 
 import type { Namespace } from '../namespace'
-import type { NativeSpawnRequest, Propagation, SetGroups } from '../native'
+import type { NativeSpawnMore, NativeSpawnRequest, Propagation, SetGroups } from '../native'
 import type { ListsAll } from '../type-checks'
 import type { NamespaceType } from '../types'
 import {
@@ -378,42 +378,47 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   // native plan applies it only if that join really happens: one of our own user namespace is
   // left out (setns to it is EINVAL), and the command then keeps our ids, as with nsenter.
   const rootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && !ids.maps
+  const more: NativeSpawnMore = {
+    joinRoot: dirs[0] >= 0 ? dirs[0] : undefined,
+    joinCwd: dirs[1] >= 0 ? dirs[1] : undefined,
+    uidMap: ids.uidMap,
+    gidMap: ids.gidMap,
+    setgroups: ids.setgroups,
+    hostname,
+    mountProc: mountProc || undefined,
+    // 'private' is the native default.
+    propagation: propagation === 'private' ? undefined : propagation,
+    timeOffsets,
+    root,
+    rootTmpfs: rootTmpfs || undefined,
+    mounts,
+    pivotRoot: pivotRoot || undefined,
+    uid: ids.uid,
+    gid: ids.gid,
+    rootInJoinedUser: rootInJoinedUser || undefined,
+    dieWithParent,
+    newSession: detached || undefined,
+    noNewPrivs: noNewPrivs || undefined,
+    init: init || undefined,
+    cgroup: cgroup === undefined ? undefined : resolve(cgroup),
+    capabilities,
+    rlimits,
+    seccomp: seccomp.buffer,
+    seccompRules: seccomp.rules,
+  }
   return {
     request: {
       file: file as string,
       argv: [argv0, ...argv],
       env,
       path,
-      join: handles.map((h) => ({ fd: h.fd, nsType: h.type })),
-      joinRoot: dirs[0] >= 0 ? dirs[0] : undefined,
-      joinCwd: dirs[1] >= 0 ? dirs[1] : undefined,
-      unshare,
-      uidMap: ids.uidMap,
-      gidMap: ids.gidMap,
-      setgroups: ids.setgroups,
-      hostname,
-      mountProc,
-      propagation,
-      timeOffsets,
-      root,
-      rootTmpfs: rootTmpfs || undefined,
-      mounts,
-      pivotRoot,
+      join: handles.length > 0 ? handles.map((h) => ({ fd: h.fd, nsType: h.type })) : undefined,
+      unshare: unshare.length > 0 ? unshare : undefined,
       cwd,
-      uid: ids.uid,
-      gid: ids.gid,
-      rootInJoinedUser,
-      dieWithParent,
-      newSession: detached,
-      noNewPrivs,
-      init,
-      cgroup: cgroup === undefined ? undefined : resolve(cgroup),
-      capabilities,
-      rlimits,
-      seccomp: seccomp.buffer,
-      seccompRules: seccomp.rules,
       stdio,
       extraFds,
+      // Left out when every one of them is at its default: the native side then reads none.
+      more: Object.values(more).some((v) => v !== undefined) ? more : undefined,
     },
     args: argv,
     opened,

@@ -13,6 +13,7 @@ import { fromNative, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from '../native'
+import { awaitReady, type ReadyWaiter } from './exits'
 import type { Normalized } from './options'
 import type { Stdio, StdioSlot } from './stdio'
 
@@ -103,15 +104,16 @@ function currentCwd(): string | undefined {
  * outcome goes to `onReady` once: the started child, or the error. Neither `handOver` nor
  * `finish` throws.
  */
-export class PendingSpawn {
+export class PendingSpawn implements ReadyWaiter {
   readonly #request: NativeSpawnRequest
+  /** The child's id (exits.ts), under which its readiness and its exit are reported. */
+  readonly #id: number
   /** Handles the request's join descriptors belong to, closed once the child has started. */
   readonly #held: Namespace[]
   /** The cwd when spawn() was called, for a child that inherits it. */
   readonly #cwd: string | undefined
   readonly #stdio: Stdio
   readonly #onReady: (outcome: NativeChild | Error) => void
-  readonly #onExit: (exit: [code: number, signal: number]) => void
   #pipes: NativeStdioPipes | null = null
   #pipeError: unknown
   /** A signal kill() asked for before the child started (the last one). */
@@ -120,12 +122,7 @@ export class PendingSpawn {
   #settled = false
 
   /** Throws when the join handles cannot be held (nothing is then left open). */
-  constructor(
-    n: Normalized,
-    stdio: Stdio,
-    onReady: (outcome: NativeChild | Error) => void,
-    onExit: (exit: [code: number, signal: number]) => void,
-  ) {
+  constructor(n: Normalized, id: number, stdio: Stdio, onReady: (outcome: NativeChild | Error) => void) {
     const { request } = n
     // Whatever the caller does once spawn() returns must not change the child: its join handles
     // may be closed (so hold duplicates), its cwd changed (so remember it; see handOver).
@@ -143,10 +140,10 @@ export class PendingSpawn {
       throw err
     }
     this.#request = request
+    this.#id = id
     this.#held = [...held, ...n.opened]
     this.#stdio = stdio
     this.#onReady = onReady
-    this.#onExit = onExit
     // Opened at the hand-over, or when a stream is asked for first: not in the burst itself.
     if (n.stdio.includes('pipe')) stdio.plan(n.stdio, this)
     // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
@@ -188,12 +185,23 @@ export class PendingSpawn {
       return
     }
     try {
-      this.#sent = native(() =>
-        binding().spawnChildLater(this.#request, this.#pipes, (outcome) => this.#settle(outcome), this.#onExit),
-      )
+      this.#sent = binding().spawnChildLater(this.#request, this.#pipes, this.#id)
     } catch (err) {
       this.#settle(err)
+      return
     }
+    awaitReady(this.#id, this)
+  }
+
+  /** @internal The spawner thread has the outcome (exits.ts). */
+  readyReported(): void {
+    let outcome: NativeChild | null | unknown
+    try {
+      outcome = (this.#sent as NativeSpawnLater).take()
+    } catch (err) {
+      outcome = err
+    }
+    this.#settle(outcome)
   }
 
   /** Hands over if not done yet and waits until the child has started (or failed to). */
@@ -237,9 +245,10 @@ export class PendingSpawn {
  */
 function pinCwd(request: NativeSpawnRequest, cwd: string | undefined): void {
   // A tmpfs root has none of our directories: a relative cwd there is from its root.
-  if (cwd === undefined || request.rootTmpfs) return
-  if (request.root !== undefined) {
-    request.root = resolvePath(cwd, request.root)
+  const more = request.more
+  if (cwd === undefined || more?.rootTmpfs) return
+  if (more?.root !== undefined) {
+    more.root = resolvePath(cwd, more.root)
     return
   }
   request.cwd = resolvePath(cwd, request.cwd ?? '.')

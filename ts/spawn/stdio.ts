@@ -30,18 +30,20 @@ function pipeStream(fd: number, input: boolean, hold: boolean): PipeStream {
 }
 
 // Children that are running and referenced keep the event loop alive through one timer, as
-// child_process's handles do; the native exit notification itself does not hold the loop.
+// child_process's handles do; the native exit notification itself does not hold the loop. The
+// timer is made once and then only referenced and unreferenced (a counter, and a native call when
+// the process's count of referenced timers changes between 0 and 1): creating and clearing one
+// for every lone spawn cost more.
 let liveRefs = 0
 let keepAlive: NodeJS.Timeout | undefined
 
 /** Takes (1) or gives back (-1) one child's hold on the event loop. */
 export function holdLoop(delta: 1 | -1): void {
   liveRefs += delta
-  if (liveRefs > 0 && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30)
-  if (liveRefs === 0 && keepAlive) {
-    clearInterval(keepAlive)
-    keepAlive = undefined
-  }
+  if (delta === 1 && liveRefs === 1) {
+    if (keepAlive) keepAlive.ref()
+    else keepAlive = setInterval(() => {}, 1 << 30)
+  } else if (liveRefs === 0) keepAlive?.unref()
 }
 
 // Sockets of pipes nobody has touched yet are made from setImmediate, at most this long per loop

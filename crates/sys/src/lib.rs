@@ -1,6 +1,6 @@
-//! Kernel facts and raw syscalls for nsjs. Nothing here knows about Node-API (the `libuv` feature
-//! only lets `exit_watch` use Node's event loop). All `unsafe` code of the project lives in this
-//! crate.
+//! Kernel facts and raw syscalls for nsjs. Nothing here knows about Node-API, except behind the
+//! `libuv` feature (the Node addon's), which lets `exit_watch` use Node's event loop and call the
+//! main thread's JS exit function from it. All `unsafe` code of the project lives in this crate.
 //!
 //! - `ns_type`: the eight namespace types, one table with their names and flags.
 //! - `handle`: a namespace handle (`NsHandle`), opened from a path, a pid or a pidfd.

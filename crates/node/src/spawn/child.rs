@@ -1,11 +1,11 @@
-//! A started child as JS holds it: its pid and pidfd, and the watch that reports its exit through
-//! a threadsafe function (no pool thread waits for a child).
+//! A started child as JS holds it: its pid and pidfd, and the watch that reports its exit, by the
+//! child's id, to its thread's exit function (no pool thread waits for a child).
 
+use std::cell::RefCell;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use napi::bindgen_prelude::Function;
-use napi::bindgen_prelude::{JsObjectValue, Object};
+use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, JsValue, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -68,11 +68,63 @@ impl NativeChild {
   }
 }
 
-/// `onExit([code, signal])`, callable from the thread that sees the exit.
-pub type ExitTsfn = ThreadsafeFunction<(i32, i32), (), (i32, i32), Status, false, true>;
+/// `onExit(id, code, signal)`, for a thread whose exits the reaper thread sees.
+type ExitTsfn = ThreadsafeFunction<FnArgs<(u32, i32, i32)>, (), FnArgs<(u32, i32, i32)>, Status, false, true>;
+/// `onReady(id)`, called by the spawner thread once a handed-over spawn's outcome can be taken.
+pub type ReadyTsfn = ThreadsafeFunction<u32, (), u32, Status, false, true>;
 
-pub fn exit_tsfn(on_exit: Function<(i32, i32), ()>) -> Result<ExitTsfn> {
-  on_exit.build_threadsafe_function::<(i32, i32)>().callee_handled::<false>().weak::<true>().build()
+/// How this thread learns of its children's exits and of its handed-over spawns.
+struct Callbacks {
+  /// None where the thread's own event loop reports exits (exit_watch::start_on).
+  exit: Option<Arc<ExitTsfn>>,
+  ready: Arc<ReadyTsfn>,
+}
+
+thread_local! {
+  /// Set once per thread by `initSpawnCallbacks` (a thread runs one env).
+  static CALLBACKS: RefCell<Option<Callbacks>> = const { RefCell::new(None) };
+}
+
+/// Names the functions that every child spawned by this thread reports to, each with the id it
+/// was spawned with: `onExit(id, code, signal)` once it has exited and was reaped (code -1 when a
+/// signal ended it), `onReady(id)` once a handed-over spawn's outcome can be taken. One pair per
+/// thread, for all its children: nothing per child but its id. Called once per thread, before
+/// its first spawn.
+#[napi(
+  ts_args_type = "onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void"
+)]
+pub fn init_spawn_callbacks(
+  env: Env,
+  on_exit: Function<FnArgs<(u32, i32, i32)>, ()>,
+  on_ready: Function<u32, ()>,
+) -> Result<()> {
+  if CALLBACKS.with(|c| c.borrow().is_some()) {
+    return Err(to_js(&env, Error::os(libc::EALREADY, "napi_create_threadsafe_function")));
+  }
+  let ready =
+    Arc::new(on_ready.build_threadsafe_function::<u32>().callee_handled::<false>().weak::<true>().build()?);
+  let exit = match event_loop(&env) {
+    Some(event_loop) => {
+      let f = on_exit.value();
+      let js = exit_watch::JsFunction::new(f.env.cast(), f.value.cast()).napi(&env)?;
+      exit_watch::start_on(&event_loop, js).napi(&env)?;
+      None
+    }
+    None => Some(Arc::new(
+      on_exit
+        .build_threadsafe_function::<FnArgs<(u32, i32, i32)>>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()?,
+    )),
+  };
+  CALLBACKS.with(|c| *c.borrow_mut() = Some(Callbacks { exit, ready }));
+  Ok(())
+}
+
+/// This thread's ready notification (initSpawnCallbacks), for a spawn handed over with `id`.
+pub fn ready_tsfn() -> Option<Arc<ReadyTsfn>> {
+  CALLBACKS.with(|c| c.borrow().as_ref().map(|c| c.ready.clone()))
 }
 
 /// Whether this runtime runs Node's libuv, asked once: Bun and Deno export libuv's names but not
@@ -92,9 +144,9 @@ fn runtime_has_libuv(env: &Env) -> bool {
   })
 }
 
-/// Where the exit of a child spawned by this thread is seen: the main thread's own libuv loop in
-/// Node, the reaper thread otherwise (worker threads, whose loop ends with them while a child may
-/// outlive them, and runtimes without libuv).
+/// Where the exits of children spawned by this thread are seen: the main thread's own libuv loop
+/// in Node, the reaper thread otherwise (worker threads, whose loop ends with them while a child
+/// may outlive them, and runtimes without libuv).
 fn event_loop(env: &Env) -> Option<exit_watch::EventLoop> {
   if !is_main_thread() || !runtime_has_libuv(env) {
     return None;
@@ -102,16 +154,21 @@ fn event_loop(env: &Env) -> Option<exit_watch::EventLoop> {
   exit_watch::EventLoop::new(env.get_uv_event_loop().ok()?.cast())
 }
 
-/// Starts watching a started child's exit; on failure ends it rather than leave it running
-/// unobserved (nobody would ever reap it).
-pub fn watched(env: &Env, child: Child, on_exit: ExitTsfn, stdio_fds: Vec<i32>) -> Result<NativeChild> {
-  let on_exit: exit_watch::OnExit = Box::new(move |code, signal| {
-    on_exit.call((code, signal), ThreadsafeFunctionCallMode::NonBlocking);
-  });
-  let pidfd = child.pidfd.as_raw_fd();
-  let watching = match event_loop(env) {
-    Some(event_loop) => exit_watch::watch_on(&event_loop, pidfd, on_exit),
-    None => exit_watch::watch(pidfd, on_exit),
+/// Starts watching a started child's exit, reported as `id`; on failure ends it rather than leave
+/// it running unobserved (nobody would ever reap it).
+pub fn watched(env: &Env, child: Child, id: u32, stdio_fds: Vec<i32>) -> Result<NativeChild> {
+  let watching = if exit_watch::watching() {
+    exit_watch::watch_on(child.pidfd.as_fd(), id)
+  } else {
+    match CALLBACKS.with(|c| c.borrow().as_ref().and_then(|c| c.exit.clone())) {
+      Some(tsfn) => {
+        let on_exit: exit_watch::OnExit = Box::new(move |code, signal| {
+          tsfn.call((id, code, signal).into(), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        exit_watch::watch(child.pidfd.as_raw_fd(), on_exit)
+      }
+      None => Err(Error::os(libc::EINVAL, "napi_call_threadsafe_function")),
+    }
   };
   if let Err(e) = watching {
     spawn::kill_and_reap(child.pidfd.as_fd());

@@ -1,20 +1,19 @@
 //! `spawn()`'s native side: the request (request.rs) becomes a `SpawnSpec`, with the child's ends
 //! of its pipes (stdio.rs); the child starts on the calling thread (`spawn_child`) or is handed
-//! to the spawner thread (handover.rs); either way its exit is reported through a threadsafe
-//! function (child.rs).
+//! to the spawner thread (handover.rs); either way its exit is reported, by the id JS gave it, to
+//! its thread's exit function (child.rs).
 
 mod child;
 mod handover;
 mod request;
 mod stdio;
 
-use napi::bindgen_prelude::Function;
 use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::spawn::{self, SpawnSpec};
 
 use crate::error::{IntoNapi, Result};
-use child::{exit_tsfn, watched, NativeChild};
+use child::{watched, NativeChild};
 use request::NativeSpawnRequest;
 use stdio::{into_raw, make_pipes, plug};
 
@@ -26,20 +25,15 @@ pub fn open_join_dirs(env: Env, pid: i32, root: bool, cwd: bool) -> Result<Vec<i
   Ok([r, c].into_iter().map(|fd| fd.map_or(-1, std::os::fd::IntoRawFd::into_raw_fd)).collect())
 }
 
-/// Starts the child on the calling thread. `on_exit([code, signal])` is called once, on the JS
-/// thread, after the child has been reaped; code is -1 when a signal ended it.
-#[napi(ts_args_type = "req: NativeSpawnRequest, onExit: (exit: [code: number, signal: number]) => void")]
-pub fn spawn_child(
-  env: Env,
-  mut req: NativeSpawnRequest,
-  on_exit: Function<(i32, i32), ()>,
-) -> Result<NativeChild> {
+/// Starts the child on the calling thread. Its exit is reported once, on this thread, as `id`
+/// to the exit function of `initSpawnCallbacks`, after the child has been reaped.
+#[napi]
+pub fn spawn_child(env: Env, mut req: NativeSpawnRequest, id: u32) -> Result<NativeChild> {
   let pipes = make_pipes(&env, &req.stdio)?;
   plug(&mut req.stdio, &pipes.child_ends);
   let spec = SpawnSpec::try_from(req).napi(&env)?;
-  let on_exit = exit_tsfn(on_exit)?;
   let child = spawn::spawn(&spec).napi(&env)?;
   // The child has dup2'ed its ends by now.
   drop(pipes.child_ends);
-  watched(&env, child, on_exit, into_raw(pipes.parent_ends))
+  watched(&env, child, id, into_raw(pipes.parent_ends))
 }

@@ -101,8 +101,11 @@ pub struct RlimitEntry {
 /// A slot of `stdio`: a kind, or a descriptor of the parent's.
 pub type StdioSlot = Either<StdioKind, i32>;
 
-/// One spawn, as ts/spawn/options.ts `normalize()` resolves the options. What a plain spawn
-/// leaves at its default may be absent (false, none, 'private'), so a new option is optional here.
+/// One spawn, as ts/spawn/options.ts `normalize()` resolves the options: what most spawns use
+/// here, the rest in `more` (absent when all of it is at its default). napi reads every field of
+/// an object it converts, each by name, so a plain spawn is spared the lookups of the two dozen
+/// options it does not use. What a spawn leaves at its default may be absent (false, none,
+/// 'private'), so a new option is optional here.
 #[napi(object)]
 pub struct NativeSpawnRequest {
   pub file: String,
@@ -116,10 +119,23 @@ pub struct NativeSpawnRequest {
   /// the main thread).
   pub path: Option<String>,
   pub join: Option<Vec<JoinFd>>,
+  pub unshare: Option<Vec<NsType>>,
+  pub cwd: Option<String>,
+  /// Fds 0..2 (inherited where missing).
+  #[napi(ts_type = "Array<StdioKind | number>")]
+  pub stdio: Vec<StdioSlot>,
+  /// The child's fds from 3 on: a descriptor of ours for each, or -1 for none (closed).
+  pub extra_fds: Option<Vec<i32>>,
+  /// Every other option, when one is not at its default.
+  pub more: Option<NativeSpawnMore>,
+}
+
+/// The options of a spawn that most spawns leave at their defaults.
+#[napi(object)]
+pub struct NativeSpawnMore {
   /// Descriptors of the joined process's root and cwd (`openJoinDirs`), kept open by JS.
   pub join_root: Option<i32>,
   pub join_cwd: Option<i32>,
-  pub unshare: Option<Vec<NsType>>,
   pub uid_map: Option<Vec<IdMapLine>>,
   pub gid_map: Option<Vec<IdMapLine>>,
   pub setgroups: Option<SetGroups>,
@@ -132,7 +148,6 @@ pub struct NativeSpawnRequest {
   pub root_tmpfs: Option<bool>,
   pub mounts: Option<Vec<MountEntry>>,
   pub pivot_root: Option<bool>,
-  pub cwd: Option<String>,
   pub uid: Option<u32>,
   pub gid: Option<u32>,
   /// uid and gid 0 where not given, when a user namespace is entered with join (nsenter's rule).
@@ -151,64 +166,59 @@ pub struct NativeSpawnRequest {
   pub cgroup: Option<String>,
   /// A minimal init as PID 1 of a new pid namespace, the command its child.
   pub init: Option<bool>,
-  /// Fds 0..2 (inherited where missing).
-  #[napi(ts_type = "Array<StdioKind | number>")]
-  pub stdio: Vec<StdioSlot>,
-  /// The child's fds from 3 on: a descriptor of ours for each, or -1 for none (closed).
-  pub extra_fds: Option<Vec<i32>>,
 }
 
 /// The whole spec, the environment first: a held one is released whatever fails after. A slot
 /// still 'pipe' is refused: the caller puts the child's end of its pipe there first (`plug`).
-/// The defaults of absent fields are `SpawnSpec::new`'s; ts/spawn/options.ts, which owns the
-/// defaults users see, always sends every field, so these serve only direct callers (bench/).
+/// The defaults of absent fields are `SpawnSpec::new`'s.
 impl TryFrom<NativeSpawnRequest> for SpawnSpec {
   type Error = Error;
 
   fn try_from(req: NativeSpawnRequest) -> nsjs_sys::Result<SpawnSpec> {
     let env = environment(req.env, req.env_generation)?;
-    Ok(SpawnSpec {
-      file: req.file,
-      argv: req.argv,
-      env,
-      path: req.path,
-      join: req.join.unwrap_or_default().into_iter().map(|j| (j.fd, j.ns_type.into())).collect(),
-      join_root: req.join_root,
-      join_cwd: req.join_cwd,
-      unshare: req.unshare.unwrap_or_default().into_iter().map(Into::into).collect(),
-      uid_map: req.uid_map.map(id_map),
-      gid_map: req.gid_map.map(id_map),
-      setgroups: req.setgroups.map(Into::into),
-      hostname: req.hostname,
-      mount_proc: req.mount_proc.unwrap_or(false),
-      propagation: req.propagation.map_or(spawn::Propagation::Private, Into::into),
-      time_offsets: req.time_offsets.map(|t| (t.monotonic, t.boottime)),
-      root: req.root,
-      root_tmpfs: req.root_tmpfs.unwrap_or(false),
-      mounts: req.mounts.unwrap_or_default().into_iter().map(mount).collect::<nsjs_sys::Result<_>>()?,
-      pivot_root: req.pivot_root.unwrap_or(false),
-      cwd: req.cwd,
-      uid: req.uid,
-      gid: req.gid,
-      root_in_joined_user: req.root_in_joined_user.unwrap_or(false),
-      die_with_parent: req.die_with_parent,
-      new_session: req.new_session.unwrap_or(false),
-      no_new_privs: req.no_new_privs.unwrap_or(false),
-      init: req.init.unwrap_or(false),
-      cgroup: req.cgroup,
-      keep_caps: req.capabilities.map(|caps| caps.iter().filter(|&&c| c < 64).fold(0u64, |m, &c| m | 1 << c)),
-      rlimits: req
-        .rlimits
-        .unwrap_or_default()
-        .iter()
-        .map(|r| (r.resource, rlim(r.soft), rlim(r.hard)))
-        .collect(),
-      seccomp: req.seccomp.map(|b| b.to_vec()),
-      seccomp_rules: req.seccomp_rules,
-      stdio: stdio(&req.stdio)?,
-      extra_fds: req.extra_fds.unwrap_or_default(),
-    })
+    let mut spec = SpawnSpec::new(req.file, req.argv);
+    spec.env = env;
+    spec.path = req.path;
+    spec.join = req.join.unwrap_or_default().into_iter().map(|j| (j.fd, j.ns_type.into())).collect();
+    spec.unshare = req.unshare.unwrap_or_default().into_iter().map(Into::into).collect();
+    spec.cwd = req.cwd;
+    spec.stdio = stdio(&req.stdio)?;
+    spec.extra_fds = req.extra_fds.unwrap_or_default();
+    if let Some(more) = req.more {
+      add_more(&mut spec, more)?;
+    }
+    Ok(spec)
   }
+}
+
+fn add_more(spec: &mut SpawnSpec, m: NativeSpawnMore) -> nsjs_sys::Result<()> {
+  spec.join_root = m.join_root;
+  spec.join_cwd = m.join_cwd;
+  spec.uid_map = m.uid_map.map(id_map);
+  spec.gid_map = m.gid_map.map(id_map);
+  spec.setgroups = m.setgroups.map(Into::into);
+  spec.hostname = m.hostname;
+  spec.mount_proc = m.mount_proc.unwrap_or(false);
+  spec.propagation = m.propagation.map_or(spawn::Propagation::Private, Into::into);
+  spec.time_offsets = m.time_offsets.map(|t| (t.monotonic, t.boottime));
+  spec.root = m.root;
+  spec.root_tmpfs = m.root_tmpfs.unwrap_or(false);
+  spec.mounts = m.mounts.unwrap_or_default().into_iter().map(mount).collect::<nsjs_sys::Result<_>>()?;
+  spec.pivot_root = m.pivot_root.unwrap_or(false);
+  spec.uid = m.uid;
+  spec.gid = m.gid;
+  spec.root_in_joined_user = m.root_in_joined_user.unwrap_or(false);
+  spec.die_with_parent = m.die_with_parent;
+  spec.new_session = m.new_session.unwrap_or(false);
+  spec.no_new_privs = m.no_new_privs.unwrap_or(false);
+  spec.init = m.init.unwrap_or(false);
+  spec.cgroup = m.cgroup;
+  spec.keep_caps = m.capabilities.map(|caps| caps.iter().filter(|&&c| c < 64).fold(0u64, |k, &c| k | 1 << c));
+  spec.rlimits =
+    m.rlimits.unwrap_or_default().iter().map(|r| (r.resource, rlim(r.soft), rlim(r.hard))).collect();
+  spec.seccomp = m.seccomp.map(|b| b.to_vec());
+  spec.seccomp_rules = m.seccomp_rules;
+  Ok(())
 }
 
 /// A limit as prlimit64 takes it: Infinity (or anything past u64) is RLIM_INFINITY.

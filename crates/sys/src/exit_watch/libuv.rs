@@ -1,7 +1,11 @@
-//! Exit watching on the calling thread's own libuv loop: a uv_poll on the child's pidfd, so the
-//! exit is seen by the JS thread's event loop without a hop through another thread (which cost
-//! about 50 us per spawn and made the next clone slower, bench/README.md). The pidfd becomes
-//! readable when the child exits; the callback reaps it through the pidfd and hands the status on.
+//! Exit watching on the main thread's own libuv loop, with nothing per child but one epoll_ctl:
+//! the pidfds of the thread's running children sit in one epoll instance of ours, and one uv_poll
+//! on that instance's descriptor wakes the loop when any of them exits. The callback reads the
+//! ready pidfds (one epoll_wait for all of them), reaps each child through its pidfd and calls the
+//! thread's JS exit function with the child's id, directly, on the JS thread (js_call.rs): no
+//! handle, threadsafe function or thread hop per child. (A uv_poll and a threadsafe function per
+//! child cost an ioctl, four epoll_ctl, an eventfd write and read and a loop turn each, and libuv
+//! checks every async handle on each wakeup, so a burst's cost grew with its square.)
 //!
 //! libuv is Node's own: its functions are resolved from the node executable when the addon loads,
 //! and the loop is the one napi_get_uv_event_loop names (never uv_default_loop(), which is not the
@@ -12,11 +16,12 @@
 //! `EventLoop::new` checks that every function used here exists, before any libuv call.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CStr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
-use super::OnExit;
+use super::js_call::JsFunction;
 use crate::error::{Error, Result};
 use crate::syscall;
 
@@ -67,12 +72,18 @@ impl EventLoop {
   }
 }
 
-/// What the handle carries. uv_handle_t begins with `void* data`, so the handle's first word
-/// points here.
-struct Watch {
-  pidfd: OwnedFd,
-  on_exit: Option<OnExit>,
-  layout: Layout,
+/// The thread's watch. Never mutated after `start_on`: the JS it calls may start (and so watch)
+/// more children while it runs.
+struct LoopWatch {
+  epoll: OwnedFd,
+  /// The uv_poll handle on `epoll`; its first word (uv_handle_t's `data`) points to this watch.
+  handle: *mut c_void,
+  on_exit: JsFunction,
+}
+
+thread_local! {
+  /// The watch of this thread, from `start_on` until its env's cleanup.
+  static WATCH: Cell<Option<&'static LoopWatch>> = const { Cell::new(None) };
 }
 
 fn layout() -> Layout {
@@ -81,73 +92,125 @@ fn layout() -> Layout {
   Layout::from_size_align(size.max(std::mem::size_of::<usize>()), 16).expect("a small, valid layout")
 }
 
-/// Calls `on_exit(code, signal)` on `event_loop`, the calling thread's own, once the process
-/// behind `pidfd` has exited and was reaped. The handle does not keep the loop alive (the caller
-/// decides that). `pidfd` stays the caller's; the watch keeps a duplicate.
-pub fn watch_on(event_loop: &EventLoop, pidfd: RawFd, on_exit: OnExit) -> Result<()> {
-  let event_loop = event_loop.0;
-  let dup = syscall::dup_cloexec(pidfd)?;
+/// Starts watching exits on `event_loop`, the calling thread's own: from now on `watch_on` may
+/// be called on this thread, and `on_exit(id, code, signal)` is called on it for each watched
+/// child once it has exited and was reaped. The watch does not keep the loop alive (the caller
+/// decides that), and ends when the env of `on_exit` is torn down. Once per thread.
+pub fn start_on(event_loop: &EventLoop, on_exit: JsFunction) -> Result<()> {
+  if WATCH.with(Cell::get).is_some() {
+    return Err(Error::os(libc::EALREADY, "uv_poll_init"));
+  }
+  // SAFETY: plain syscall; the result is checked before use.
+  let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+  if ep < 0 {
+    return Err(Error::last("epoll_create1"));
+  }
+  // SAFETY: a descriptor the kernel just returned, owned by nothing else.
+  let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
   let layout = layout();
   // SAFETY: a non-zero-sized layout.
   let handle = unsafe { alloc_zeroed(layout) } as *mut c_void;
   if handle.is_null() {
     return Err(Error::os(libc::ENOMEM, "uv_poll_init"));
   }
-  let fd = dup.as_raw_fd();
-  let data = Box::into_raw(Box::new(Watch { pidfd: dup, on_exit: Some(on_exit), layout }));
-  // SAFETY: `handle` is zeroed storage of uv_handle_size(UV_POLL) bytes, `event_loop` is the
-  // loop this thread runs (EventLoop's contract), and `fd` is open.
-  let r = unsafe { uv_poll_init(event_loop, handle, fd) };
+  // SAFETY: `handle` is zeroed storage of uv_handle_size(UV_POLL) bytes, `event_loop.0` is the
+  // loop this thread runs (EventLoop's contract), and `epoll` is open.
+  let r = unsafe { uv_poll_init(event_loop.0, handle, epoll.as_raw_fd()) };
   if r != 0 {
-    // SAFETY: uv_poll_init failed before registering anything: both allocations are ours alone.
-    unsafe {
-      drop(Box::from_raw(data));
-      dealloc(handle as *mut u8, layout);
-    }
+    // SAFETY: uv_poll_init failed before registering anything: the storage is ours alone.
+    unsafe { dealloc(handle as *mut u8, layout) };
     return Err(Error::os(-r, "uv_poll_init"));
   }
+  let watch: &'static LoopWatch = Box::leak(Box::new(LoopWatch { epoll, handle, on_exit }));
   // SAFETY: an initialised handle; its first field is `void* data` (uv_handle_t's public ABI).
   unsafe {
-    *(handle as *mut *mut Watch) = data;
+    *(handle as *mut *const LoopWatch) = watch;
     uv_unref(handle);
   }
   // SAFETY: an initialised poll handle and a callback with libuv's signature.
   let r = unsafe { uv_poll_start(handle, UV_READABLE, on_readable) };
-  if r != 0 {
-    // SAFETY: initialised, so it must be closed through libuv; on_closed frees both.
-    unsafe { uv_close(handle, on_closed) };
-    return Err(Error::os(-r, "uv_poll_start"));
+  let hooked = watch.on_exit.at_env_cleanup(on_env_cleanup);
+  if r != 0 || hooked.is_err() {
+    close(watch);
+    return Err(if r != 0 { Error::os(-r, "uv_poll_start") } else { hooked.unwrap_err() });
+  }
+  WATCH.with(|w| w.set(Some(watch)));
+  Ok(())
+}
+
+/// Whether this thread watches exits on its loop (`start_on`).
+pub fn watching() -> bool {
+  WATCH.with(Cell::get).is_some()
+}
+
+/// Reports the exit of the child behind `pidfd` as `id` to this thread's exit function. `pidfd`
+/// stays the caller's and must stay open until that report (closing it ends the watch): the
+/// watch keeps no duplicate. EINVAL when this thread has no watch (`start_on`).
+pub fn watch_on(pidfd: BorrowedFd<'_>, id: u32) -> Result<()> {
+  let Some(watch) = WATCH.with(Cell::get) else {
+    return Err(Error::os(libc::EINVAL, "epoll_ctl"));
+  };
+  let fd = pidfd.as_raw_fd();
+  // One-shot: an exit is reported once, even if the report does not close the pidfd.
+  let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32, u64: key(fd, id) };
+  // SAFETY: `ev` is a valid epoll_event; both descriptors are open.
+  if unsafe { libc::epoll_ctl(watch.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+    return Err(Error::last("epoll_ctl"));
   }
   Ok(())
 }
 
+/// The event's data: the child's id and its pidfd's number.
+fn key(fd: RawFd, id: u32) -> u64 {
+  (u64::from(id) << 32) | u64::from(fd as u32)
+}
+
+/// Exits read per callback; more wait for the next turn of the loop (the poll is level-triggered).
+const BATCH: usize = 256;
+
 extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
-  // SAFETY: `data` was set in `watch` and is freed only in on_closed, after this handle stops.
-  let w = unsafe { &mut **(handle as *mut *mut Watch) };
-  let status = match syscall::waitid_pidfd(w.pidfd.as_fd(), true) {
-    Ok(Some(s)) => s,
-    // Not exited after all (a spurious wakeup): keep watching.
-    Ok(None) => return,
-    // Reaped by someone else: the status is lost.
-    Err(_) => (-1, 0),
-  };
-  // SAFETY: a started poll handle of this loop, on the loop's own thread.
-  unsafe {
-    uv_poll_stop(handle);
-    uv_close(handle, on_closed);
+  // SAFETY: `data` was set in `start_on` to a watch that outlives the started handle.
+  let watch = unsafe { &**(handle as *const *const LoopWatch) };
+  let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
+  // SAFETY: `events` is writable for the count passed; timeout 0 never blocks.
+  let n = unsafe { libc::epoll_wait(watch.epoll.as_raw_fd(), events.as_mut_ptr(), BATCH as c_int, 0) };
+  for ev in &events[..n.max(0) as usize] {
+    let (fd, id) = (ev.u64 as u32 as RawFd, (ev.u64 >> 32) as u32);
+    // SAFETY: the pidfd stays open until its exit has been reported (watch_on's contract), and
+    // reports go out one by one below, each after its own reaping.
+    let pidfd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let (code, signal) = match syscall::waitid_pidfd(pidfd, true) {
+      Ok(Some(s)) => s,
+      // Not exited after all (a spurious wakeup): watch it again.
+      Ok(None) => {
+        let _ = watch_on(pidfd, id);
+        continue;
+      }
+      // Reaped by someone else: the status is lost.
+      Err(_) => (-1, 0),
+    };
+    watch.on_exit.call(id, code, signal);
   }
-  if let Some(cb) = w.on_exit.take() {
-    // A panic must not unwind into libuv.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(status.0, status.1)));
+}
+
+/// Stops the watch before its env goes: nothing may call into JS after that.
+extern "C" fn on_env_cleanup(_: *mut c_void) {
+  if let Some(watch) = WATCH.with(|w| w.take()) {
+    close(watch);
+  }
+}
+
+fn close(watch: &'static LoopWatch) {
+  // SAFETY: an initialised poll handle of this thread's loop; on_closed frees its storage once
+  // libuv is done with it. The watch itself (the epoll descriptor, the JS function) is leaked
+  // with the handle's data pointer (it is one per thread and the env is going).
+  unsafe {
+    uv_poll_stop(watch.handle);
+    uv_close(watch.handle, on_closed);
   }
 }
 
 extern "C" fn on_closed(handle: *mut c_void) {
-  // SAFETY: libuv is done with the handle; `data` and the storage were allocated in `watch`.
-  unsafe {
-    let data = *(handle as *mut *mut Watch);
-    let layout = (*data).layout;
-    drop(Box::from_raw(data));
-    dealloc(handle as *mut u8, layout);
-  }
+  // SAFETY: libuv is done with the handle, whose storage was allocated in `start_on`.
+  unsafe { dealloc(handle as *mut u8, layout()) };
 }

@@ -1,11 +1,14 @@
 //! Exit watching for spawned children: a callback once a child has exited, after it was reaped
 //! through its pidfd (never waitpid(-1), so children that Node's child_process owns are left to
 //! Node). `epoll` is one native thread for every caller; `libuv` (the `libuv` feature, the Node
-//! addon's) watches on the calling thread's own event loop, without the hop through that thread,
-//! where the runtime has a real libuv (Node's; Bun and Deno export libuv names they do not
-//! implement, so the addon decides from what the runtime says it is, see `EventLoop`).
+//! addon's) watches on the main thread's own event loop and calls its JS exit function directly
+//! (`js_call`), without the hop through that thread, where the runtime has a real libuv (Node's;
+//! Bun and Deno export libuv names they do not implement, so the addon decides from what the
+//! runtime says it is, see `EventLoop`).
 
 mod epoll;
+#[cfg(feature = "libuv")]
+mod js_call;
 #[cfg(feature = "libuv")]
 mod libuv;
 
@@ -14,7 +17,9 @@ use std::os::fd::RawFd;
 use crate::error::Result;
 
 #[cfg(feature = "libuv")]
-pub use libuv::{watch_on, EventLoop};
+pub use js_call::JsFunction;
+#[cfg(feature = "libuv")]
+pub use libuv::{start_on, watch_on, watching, EventLoop};
 
 /// Called once with `(code, 0)` for an exit, `(-1, signal)` for a death by signal, and `(-1, 0)`
 /// if something else reaped the child first.

@@ -9,7 +9,7 @@ use std::ffi::c_void;
 
 use super::child_syscalls as k;
 use super::exec_path;
-use super::handshake::{ChildEnds, Report};
+use super::handshake::{ChildEnds, Report, SharedReport};
 use super::init;
 use super::mount_steps;
 use super::plan::Plan;
@@ -23,17 +23,19 @@ pub(super) const FAILED: i32 = 127;
 /// Linux has signals 1..=64; rt_sigaction refuses SIGKILL and SIGSTOP, which need no reset.
 const LAST_SIGNAL: i32 = 64;
 
-/// What clone's entry point is given: the plan, and the child's ends of the handshake pipes.
+/// What clone's entry point is given: the plan, the child's ends of the handshake pipes, and
+/// where a child without a report pipe (the parent waits in vfork) leaves its report.
 pub struct Args<'a> {
   pub plan: &'a Plan,
   pub pipes: ChildEnds,
+  pub report: SharedReport,
 }
 
 /// clone's entry point. `arg` is the parent's `Args`.
 pub extern "C" fn main(arg: *mut c_void) -> libc::c_int {
   // SAFETY: the parent passes a pointer to its Args and keeps them (and the plan) alive and
-  // unmodified until this child has exec'ed or exited (it waits for EOF on the report pipe, or
-  // for the child's death).
+  // unmodified until this child has exec'ed or exited (it waits in vfork, for EOF on the report
+  // pipe, or for the child's death); `report` is only written through its atomics.
   let args = unsafe { &*(arg as *const Args<'_>) };
   run(args)
 }
@@ -43,7 +45,7 @@ fn fail(a: &Args<'_>, site: Site, ns: Option<NsType>, errno: i32) -> ! {
 }
 
 pub(super) fn fail_report(a: &Args<'_>, r: Report) -> ! {
-  a.pipes.report(r);
+  a.pipes.report(&a.report, r);
   k::exit_group(FAILED)
 }
 

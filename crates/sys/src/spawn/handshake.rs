@@ -6,8 +6,12 @@
 //!   hold a copy of the write end.
 //! - report: when a step fails, the child writes one `Report`, 8 bytes in one write (below
 //!   PIPE_BUF, so it arrives whole), and exits. EOF with no bytes means the child reached execve.
+//!   A child the parent waits for in vfork shares its memory and is done (exec'ed or exited) when
+//!   clone returns, so it stores the report in `SharedReport` instead, as posix_spawn does, and
+//!   no pipe is made (a pipe, its four closes and the read cost the parent about 10 us).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::child_syscalls as k;
 use super::site::Site;
@@ -77,13 +81,13 @@ impl Report {
 
 /// Both pipes, made by the parent before clone; the child inherits every end.
 pub struct Pipes {
-  report_r: OwnedFd,
-  report_w: OwnedFd,
+  /// None for a child the parent waits for in vfork (it reports through `SharedReport`).
+  report: Option<(OwnedFd, OwnedFd)>,
   go: Option<(OwnedFd, OwnedFd)>,
 }
 
 /// The child's view of the pipes: plain descriptor numbers, since the child may not own (and so
-/// drop) anything. `go_r` and `go_w` are -1 without a go pipe.
+/// drop) anything. -1 for a pipe that was not made.
 #[derive(Debug, Clone, Copy)]
 pub struct ChildEnds {
   report_w: RawFd,
@@ -93,31 +97,58 @@ pub struct ChildEnds {
 
 /// The parent's ends once the child exists.
 pub struct ParentEnds {
-  report_r: OwnedFd,
+  report_r: Option<OwnedFd>,
   go_w: Option<OwnedFd>,
 }
 
 impl Pipes {
-  /// The report pipe, and the go pipe when the child must wait for the parent, all numbered
-  /// `min` or above (past the descriptors the child fills).
-  pub fn new(with_go: bool, min: RawFd) -> Result<Pipes> {
-    let (report_r, report_w) = pipe_above(min)?;
+  /// The report pipe unless the parent waits in vfork, and the go pipe when the child must wait
+  /// for the parent, all numbered `min` or above (past the descriptors the child fills).
+  pub fn new(vfork: bool, with_go: bool, min: RawFd) -> Result<Pipes> {
+    let report = if vfork { None } else { Some(pipe_above(min)?) };
     let go = if with_go { Some(pipe_above(min)?) } else { None };
-    Ok(Pipes { report_r, report_w, go })
+    Ok(Pipes { report, go })
   }
 
   pub fn child_ends(&self) -> ChildEnds {
-    let (go_r, go_w) = match &self.go {
+    let ends = |p: &Option<(OwnedFd, OwnedFd)>| match p {
       Some((r, w)) => (r.as_raw_fd(), w.as_raw_fd()),
       None => (-1, -1),
     };
-    ChildEnds { report_w: self.report_w.as_raw_fd(), go_r, go_w }
+    let ((_, report_w), (go_r, go_w)) = (ends(&self.report), ends(&self.go));
+    ChildEnds { report_w, go_r, go_w }
   }
 
   /// After the clone: closes the parent's copies of the child's ends (the report write end would
   /// hide the EOF that says the child exec'ed).
   pub fn into_parent(self) -> ParentEnds {
-    ParentEnds { report_r: self.report_r, go_w: self.go.map(|(_, w)| w) }
+    ParentEnds { report_r: self.report.map(|(r, _)| r), go_w: self.go.map(|(_, w)| w) }
+  }
+}
+
+/// Where a child the parent waits for in vfork leaves its report: in the parent's memory, which
+/// it shares until execve. Read once clone has returned (the child has exec'ed or exited by then).
+#[derive(Default)]
+pub struct SharedReport {
+  set: AtomicBool,
+  bytes: AtomicU64,
+}
+
+impl SharedReport {
+  /// The child's report, if it made one.
+  pub fn take(&self) -> Result<Option<Report>> {
+    if !self.set.load(Ordering::Acquire) {
+      return Ok(None);
+    }
+    let b = self.bytes.load(Ordering::Relaxed).to_ne_bytes();
+    Report::decode(b).map(Some).ok_or_else(|| Error::os(libc::EIO, "read").step(Step::Clone))
+  }
+
+  /// The child's side: plain stores, no call.
+  #[inline(always)]
+  fn store(&self, r: Report) {
+    self.bytes.store(u64::from_ne_bytes(r.encode()), Ordering::Relaxed);
+    self.set.store(true, Ordering::Release);
   }
 }
 
@@ -139,9 +170,13 @@ impl ParentEnds {
     }
   }
 
-  /// Reads until EOF (the child exec'ed: `None`) or a whole report (it failed).
+  /// Reads until EOF (the child exec'ed: `None`) or a whole report (it failed). `None` without
+  /// a report pipe (the report is in `SharedReport` then).
   pub fn read_report(&self) -> Result<Option<Report>> {
-    read_report(self.report_r.as_fd())
+    match &self.report_r {
+      Some(r) => read_report(r.as_fd()),
+      None => Ok(None),
+    }
   }
 }
 
@@ -185,11 +220,16 @@ impl ChildEnds {
     went
   }
 
-  /// Tells the parent what failed. Nothing to do if this fails: the parent then sees EOF and
-  /// learns of the failure from the exit status instead.
+  /// Tells the parent what failed: through the report pipe, or in `shared` without one. Nothing
+  /// to do if the write fails: the parent then sees EOF and learns of the failure from the exit
+  /// status instead.
   #[inline(always)]
-  pub fn report(self, r: Report) {
-    k::write(self.report_w, &r.encode());
+  pub fn report(self, shared: &SharedReport, r: Report) {
+    if self.report_w >= 0 {
+      k::write(self.report_w, &r.encode());
+    } else {
+      shared.store(r);
+    }
   }
 }
 
@@ -219,14 +259,30 @@ mod tests {
   }
 
   #[test]
+  fn without_a_report_pipe_the_report_is_left_in_memory() {
+    let pipes = Pipes::new(true, false, 3).unwrap();
+    let child = pipes.child_ends();
+    assert!(!child.waits_for_go());
+    let shared = SharedReport::default();
+    assert_eq!(shared.take().unwrap(), None);
+    let r = Report { site: Site::Execve, ns: Some(NsType::Uts), errno: libc::ENOENT, mount: None };
+    child.report(&shared, r);
+    assert_eq!(shared.take().unwrap(), Some(r));
+    assert_eq!(pipes.into_parent().read_report().unwrap(), None);
+  }
+
+  #[test]
   fn the_go_byte_and_a_report_cross() {
-    let pipes = Pipes::new(true, 3).unwrap();
+    let pipes = Pipes::new(false, true, 3).unwrap();
     let child = pipes.child_ends();
     assert!(child.waits_for_go());
     // The child's side, run here on plain descriptors the parent still holds copies of.
-    child.report(Report { site: Site::Cwd, ns: None, errno: libc::ENOENT, mount: None });
-    let parent = ParentEnds { report_r: pipes.report_r, go_w: None };
-    drop(pipes.report_w);
+    let shared = SharedReport::default();
+    child.report(&shared, Report { site: Site::Cwd, ns: None, errno: libc::ENOENT, mount: None });
+    assert_eq!(shared.take().unwrap(), None, "sent through the pipe");
+    let (report_r, report_w) = pipes.report.unwrap();
+    let parent = ParentEnds { report_r: Some(report_r), go_w: None };
+    drop(report_w);
     let r = parent.read_report().unwrap().unwrap();
     assert_eq!((r.site, r.errno), (Site::Cwd, libc::ENOENT));
     assert_eq!(parent.read_report().unwrap(), None, "EOF once the write end is closed");

@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::child;
-use super::handshake::Pipes;
+use super::handshake::{Pipes, SharedReport};
 use super::plan::Plan;
 use super::spec::{Child, SpawnSpec};
 use crate::clone::{clone_on, BlockedSignals, Stack, STACK_SIZE};
@@ -15,10 +15,10 @@ use crate::this_thread;
 
 pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let plan = Plan::build(spec)?;
-  let pipes = Pipes::new(plan.needs_handshake(), plan.first_free_fd())?;
+  let pipes = Pipes::new(plan.vfork(), plan.needs_handshake(), plan.first_free_fd())?;
   let stack = StackLease::take(plan.vfork())?;
   let plan = &plan;
-  let args = child::Args { plan, pipes: pipes.child_ends() };
+  let args = child::Args { plan, pipes: pipes.child_ends(), report: SharedReport::default() };
 
   let mut flags = libc::CLONE_PIDFD | libc::SIGCHLD | plan.clone_ns_flags;
   if plan.share_memory {
@@ -54,7 +54,9 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
     plan.id_maps.write_for(pid)?;
     pipes.go()?;
   }
-  if let Some(r) = pipes.read_report()? {
+  // With vfork the child is done by now, and its report (if any) is in `args`.
+  let report = if plan.vfork() { args.report.take()? } else { pipes.read_report()? };
+  if let Some(r) = report {
     let e = r.into_error();
     return Err(match plan.path_for(&r) {
       Some(p) => e.path(p),

@@ -1,0 +1,76 @@
+// How the native side reaches this thread's children: each spawn gets an id, and the binding
+// reports by id to one exit function and one ready function per thread (initSpawnCallbacks),
+// instead of a native callback object made for every child (each of which was an async handle
+// that libuv checked on every wake-up of the loop).
+import { binding } from '../loader'
+
+/** What waits for a child's exit: the child, until it has exited. */
+export interface ExitWaiter {
+  /** @internal The child has exited and was reaped; code -1 when a signal ended it. */
+  exitReported(code: number, signal: number): void
+}
+
+/** What waits for the outcome of a spawn handed to the spawner thread. */
+export interface ReadyWaiter {
+  /** @internal The outcome can be taken now. */
+  readyReported(): void
+}
+
+interface Registry {
+  exits: Map<number, ExitWaiter>
+  ready: Map<number, ReadyWaiter>
+  lastId: number
+}
+
+// Kept on the binding's exports, which every copy of this module that loads the same binary
+// shares (the native side takes one pair of functions per thread).
+const REGISTRY = Symbol.for('nsjs.spawn.registry')
+let registry: Registry | undefined
+
+function theRegistry(): Registry {
+  if (registry) return registry
+  const b = binding() as unknown as { [REGISTRY]?: Registry }
+  let r = b[REGISTRY]
+  if (r === undefined) {
+    const made: Registry = { exits: new Map(), ready: new Map(), lastId: 0 }
+    binding().initSpawnCallbacks(
+      (id, code, signal) => {
+        const w = made.exits.get(id)
+        if (w === undefined) return
+        made.exits.delete(id)
+        w.exitReported(code, signal)
+      },
+      (id) => {
+        const w = made.ready.get(id)
+        if (w === undefined) return
+        made.ready.delete(id)
+        w.readyReported()
+      },
+    )
+    r = made
+    b[REGISTRY] = r
+  }
+  registry = r
+  return r
+}
+
+/** A new id for a spawn whose exit `waiter` waits for (1 to 2^32-1, none in use). */
+export function childId(waiter: ExitWaiter): number {
+  const r = theRegistry()
+  let id = r.lastId
+  do id = (id + 1) >>> 0
+  while (id === 0 || r.exits.has(id))
+  r.lastId = id
+  r.exits.set(id, waiter)
+  return id
+}
+
+/** The spawn of `id` never started: no exit will be reported. */
+export function forgetChild(id: number): void {
+  theRegistry().exits.delete(id)
+}
+
+/** `waiter` takes the outcome of the handed-over spawn `id` when the ready function names it. */
+export function awaitReady(id: number, waiter: ReadyWaiter): void {
+  theRegistry().ready.set(id, waiter)
+}
