@@ -105,11 +105,13 @@ export interface IdMapLine {
 /**
  * Names the functions that every child spawned by this thread reports to, each with the id it
  * was spawned with: `onExit(id, code, signal)` once it has exited and was reaped (code -1 when a
- * signal ended it), `onReady(id)` once a handed-over spawn's outcome can be taken. One pair per
- * thread, for all its children: nothing per child but its id. Called once per thread, before
- * its first spawn.
+ * signal ended it), `onReady(id)` once a handed-over spawn's outcome can be taken, and
+ * `onOutput(id, stdout, stderr, overflow)` once the output of its 'capture' slots is complete
+ * (overflow: 1 or 2 when stdout or stderr went past its limit). One set per thread, for all its
+ * children: nothing per child but its id. Called once per thread, before its first spawn.
+ * Answers whether 'capture' slots may be used on this thread (its own loop watches exits).
  */
-export declare function initSpawnCallbacks(onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void): void
+export declare function initSpawnCallbacks(onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void, onOutput: (id: number, stdout: Buffer, stderr: Buffer, overflow: number) => void): boolean
 
 /** A namespace to enter: a descriptor JS keeps open until the spawn is over, and its type. */
 export interface JoinFd {
@@ -239,6 +241,8 @@ export interface NativeSpawnRequest {
   stdio: Array<StdioKind | number>
   /** The child's fds from 3 on: a descriptor of ours for each, or -1 for none (closed). */
   extraFds?: Array<number>
+  /** How many bytes of each 'capture' slot's output are kept (default 16 MiB). */
+  captureLimit?: number
   /** Every other option, when one is not at its default. */
   more?: NativeSpawnMore
 }
@@ -320,10 +324,16 @@ export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeSt
 export declare function spawnerAvailable(): boolean
 
 /** What one of the child's fds 0..2 becomes, besides a descriptor of the parent's to pass. */
-export type StdioKind = 'inherit' | 'ignore' | 'pipe'
+export type StdioKind = 'inherit' | 'ignore' | 'pipe' | 'capture'
 
 /** Where a spawn (or a thread's restore) failed: `NamespaceError.step`. */
 export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'mount' | 'rlimits' | 'capabilities' | 'seccomp' | 'cgroup' | 'init' | 'restore'
+
+/**
+ * Stops collecting the output of child `id` ('capture' slots): what it wrote so far, as
+ * [stdout, stderr], or null when the output function has had it already.
+ */
+export declare function stopCapture(id: number): Array<Buffer> | null
 
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {

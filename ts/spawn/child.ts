@@ -3,7 +3,6 @@
 // streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
-import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 
@@ -12,11 +11,11 @@ import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NativeChild } from '../native'
 import type { NamespaceType } from '../types'
-import { childId, forgetChild } from './exits'
-import { type Normalized, normalize, type SpawnOptions } from './options'
-import { chargeSyncSpawn, enqueue, PendingSpawn, shouldHandOver } from './pending'
+import { awaitOutput, childId, forgetChild, stopCapture } from './exits'
+import type { Normalized } from './options'
+import { chargeSyncSpawn, enqueue, PendingSpawn } from './pending'
 import { holdLoop, Stdio } from './stdio'
-import { abortError, EXTRA_PIPE, signalName, signalNumber } from './validate'
+import { abortError, signalName, signalNumber } from './validate'
 
 /** How a child ended: `code` when it exited, `signal` when a signal ended it. */
 export interface ExitStatus {
@@ -66,6 +65,10 @@ export class NsChildProcess extends EventEmitter {
 
   #state: State = UNSTARTED
   #pid: number | undefined
+  /** The id the native side reports this child by (exits.ts); 0 before it is started. */
+  #id = 0
+  /** How many of fds 1-2 the native side collects ('capture' slots, exec()). */
+  #captures = 0
   /** Whether the child holds the event loop once it runs (a pending one always does). */
   #referenced = true
   readonly #stdio = new Stdio(() => this.#maybeClose())
@@ -88,8 +91,28 @@ export class NsChildProcess extends EventEmitter {
       for (const fd of n.dirFds) closeSync(fd)
       this.#stdio.endUnstarted(n.stdio)
       this.#fail(abortError(n.signal.reason), false)
-    } else if (later) this.#startPending(n)
-    else this.#startNow(n)
+    } else {
+      this.#captures = (n.stdio[1] === 'capture' ? 1 : 0) + (n.stdio[2] === 'capture' ? 1 : 0)
+      if (later) this.#startPending(n)
+      else this.#startNow(n)
+    }
+  }
+
+  /** @internal For exec(): gets the output of the 'capture' slots, once (exits.ts). */
+  onCaptured: ((stdout: Buffer, stderr: Buffer, overflow: number) => void) | undefined
+
+  /** @internal The output of the 'capture' slots is complete (exits.ts). */
+  outputReported(stdout: Buffer, stderr: Buffer, overflow: number): void {
+    if (!this.#stdio.captureEnded()) return
+    holdLoop(-1)
+    this.onCaptured?.(stdout, stderr, overflow)
+    this.#maybeClose()
+  }
+
+  /** @internal Stops collecting the output of the 'capture' slots: what came so far is kept. */
+  stopCapture(): void {
+    const got = this.#id === 0 ? null : stopCapture(this.#id)
+    if (got) this.outputReported(got[0], got[1], 0)
   }
 
   /**
@@ -105,6 +128,7 @@ export class NsChildProcess extends EventEmitter {
     let child: NativeChild
     const t0 = performance.now()
     const id = childId(this)
+    this.#id = id
     try {
       child = binding().spawnChild(n.request, id)
     } catch (err) {
@@ -126,6 +150,7 @@ export class NsChildProcess extends EventEmitter {
   #startPending(n: Normalized): void {
     let pending: PendingSpawn
     const id = childId(this)
+    this.#id = id
     try {
       pending = new PendingSpawn(n, id, this.#stdio, (outcome) => this.#onReady(outcome, id))
     } catch (err) {
@@ -168,6 +193,12 @@ export class NsChildProcess extends EventEmitter {
   #started(child: NativeChild): void {
     this.#state = { kind: 'running', child }
     this.#pid = child.pid
+    if (this.#captures > 0) {
+      // Held until the output is in, as the streams of pipes hold it (the exit watch does not).
+      holdLoop(1)
+      this.#stdio.captureStarted(this.#captures)
+      awaitOutput(this.#id, this)
+    }
     process.nextTick(() => {
       this.#stdio.spawning()
       this.emit('spawn')
@@ -389,57 +420,5 @@ export class NsChildProcess extends EventEmitter {
     if (!this.#referenced && this.#state.kind === 'running') holdLoop(1)
     this.#referenced = true
     this.#stdio.ref()
-  }
-}
-
-/**
- * Starts `file` with `args` (an argv array: nothing goes through a shell) inside existing
- * namespaces (`join`, like nsenter) and/or new ones (`unshare`, like unshare(1)), on a native
- * clone() with its own child stack.
- *
- * Many spawns in one loop turn do not hold the event loop: once the turn's spawns have taken
- * 0.25 ms, the rest are handed to a native spawner thread (README "Spawning" lists when this
- * never happens). Their `pid` is set (and 'spawn' emitted) when they start; reading `pid` earlier
- * waits for the child to start. Their cwd, environment and join handles are those of the call.
- *
- * Argument errors throw at once, before anything is opened or started: TypeError or RangeError
- * with Node's codes (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). `args` and
- * every option are read exactly once. A failure of any step before the command runs (setns, uid_map,
- * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a
- * NamespaceError naming the step, and `exited` rejects with it.
- *
- * @example
- * const box = spawn('sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'box' })
- * const { code } = await box.exited
- */
-export function spawn(file: string, args?: readonly string[], options?: SpawnOptions): NsChildProcess {
-  const n = normalize(file, args, options)
-  const extra = n.request.extraFds
-  if (!extra?.includes(EXTRA_PIPE)) return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
-  // 'pipe' past the third: a socket pair each, as libuv makes them; such a spawn starts on this
-  // thread (it names descriptors), so the child holds its ends once the constructor returns.
-  const ours: (number | null)[] = []
-  const theirs: number[] = []
-  try {
-    for (const [i, fd] of extra.entries()) {
-      if (fd !== EXTRA_PIPE) {
-        ours.push(null)
-        continue
-      }
-      const [mine, child] = native(() => binding().openIpcPair())
-      ours.push(mine)
-      theirs.push(child)
-      extra[i] = child
-    }
-    const child = new NsChildProcess(file, n, false)
-    const started = child.pid !== undefined
-    child.setExtraStdio(ours.map((fd) => (fd === null ? null : new Socket({ fd, readable: true, writable: true }))))
-    if (!started) for (const s of child.stdio.slice(3)) s?.destroy()
-    return child
-  } catch (err) {
-    for (const fd of ours) if (fd !== null) closeSync(fd)
-    throw err
-  } finally {
-    for (const fd of theirs) closeSync(fd)
   }
 }

@@ -1,13 +1,17 @@
-// exec(): spawn() and collect the output, as util.promisify(child_process.execFile) does, through
-// nothing but NsChildProcess's public API.
+// exec(): spawn() and collect the output, as util.promisify(child_process.execFile) does. Where
+// the thread's own event loop watches exits (Node's main thread), stdout and stderr are collected
+// natively and handed over once complete ('capture' slots: no stream per pipe); elsewhere through
+// the child's streams.
 import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 
 import { NamespaceError } from '../errors'
 import type { ListsAll } from '../type-checks'
 import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
-import { type NsChildProcess, spawn } from './child'
+import type { NsChildProcess } from './child'
+import { captureAvailable } from './exits'
 import { SPAWN_KEYS, type SpawnOptions, type StdioOption } from './options'
+import { spawnWith } from './start'
 import { wrapSoon } from './stdio'
 import { readOptions } from './validate'
 
@@ -122,11 +126,17 @@ export function exec(
   const encoding = (o.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
   const { input, maxBuffer: _m, encoding: _e, stderr: errMode, ...spawnOpts } = o
   let child: NsChildProcess
+  const capture = captureAvailable()
   try {
-    child = spawn(file, args, {
-      ...spawnOpts,
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe'],
-    } as SpawnOptions)
+    child = spawnWith(
+      file,
+      args,
+      {
+        ...spawnOpts,
+        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe'],
+      } as SpawnOptions,
+      capture ? maxBuffer : undefined,
+    )
   } catch (err) {
     return Promise.reject(err)
   }
@@ -139,6 +149,7 @@ export function exec(
   let cutShort = false
   const stopReading = (): void => {
     cutShort = true
+    child.stopCapture()
     child.stdout?.destroy()
     child.stderr?.destroy()
   }
@@ -153,6 +164,18 @@ export function exec(
   const out: Buffer[] = []
   const err: Buffer[] = []
   let overflow: Error | undefined
+  const overflowed = (name: string): void => {
+    overflow = Object.assign(new RangeError(`${name} maxBuffer length exceeded`), {
+      code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
+    })
+    stopReading()
+    child.kill('SIGKILL')
+  }
+  child.onCaptured = (stdout, stderr, over) => {
+    out.push(stdout)
+    err.push(stderr)
+    if (over !== 0) overflowed(over === 1 ? 'stdout' : 'stderr')
+  }
   const collect = (into: Buffer[], s: Readable | null, name: string): void => {
     let size = 0
     s?.on('data', (d: Buffer) => {
@@ -162,11 +185,7 @@ export function exec(
       if (d.length <= room) return into.push(d)
       // Like execFile: keep what fits, report which stream overflowed, and stop the child.
       into.push(d.subarray(0, room))
-      overflow = Object.assign(new RangeError(`${name} maxBuffer length exceeded`), {
-        code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
-      })
-      stopReading()
-      child.kill('SIGKILL')
+      overflowed(name)
     })
   }
   // Asking for a stream makes its Socket: done with the Sockets of the other spawns, a few per
@@ -180,8 +199,11 @@ export function exec(
     collect(err, child.stderr, 'stderr')
     if (input !== undefined) child.stdin?.end(input as string | Uint8Array)
   }
-  wrapSoon(startCollecting)
-  child.once('exit', startCollecting)
+  // With 'capture' slots there is nothing to wrap unless there is input.
+  if (!capture || input !== undefined) {
+    wrapSoon(startCollecting)
+    child.once('exit', startCollecting)
+  }
   // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
   const text = (b: Buffer[]): string | Buffer =>
     encoding === 'buffer'

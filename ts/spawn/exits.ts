@@ -10,6 +10,12 @@ export interface ExitWaiter {
   exitReported(code: number, signal: number): void
 }
 
+/** What waits for the output of a child's 'capture' slots. */
+export interface OutputWaiter {
+  /** @internal The output is complete; overflow 1 or 2 when stdout or stderr went past its limit. */
+  outputReported(stdout: Buffer, stderr: Buffer, overflow: number): void
+}
+
 /** What waits for the outcome of a spawn handed to the spawner thread. */
 export interface ReadyWaiter {
   /** @internal The outcome can be taken now. */
@@ -19,7 +25,10 @@ export interface ReadyWaiter {
 interface Registry {
   exits: Map<number, ExitWaiter>
   ready: Map<number, ReadyWaiter>
+  outputs: Map<number, OutputWaiter>
   lastId: number
+  /** Whether 'capture' slots work on this thread (its own loop watches exits). */
+  capture: boolean
 }
 
 // Kept on the binding's exports, which every copy of this module that loads the same binary
@@ -32,8 +41,8 @@ function theRegistry(): Registry {
   const b = binding() as unknown as { [REGISTRY]?: Registry }
   let r = b[REGISTRY]
   if (r === undefined) {
-    const made: Registry = { exits: new Map(), ready: new Map(), lastId: 0 }
-    binding().initSpawnCallbacks(
+    const made: Registry = { exits: new Map(), ready: new Map(), outputs: new Map(), lastId: 0, capture: false }
+    made.capture = binding().initSpawnCallbacks(
       (id, code, signal) => {
         const w = made.exits.get(id)
         if (w === undefined) return
@@ -45,6 +54,12 @@ function theRegistry(): Registry {
         if (w === undefined) return
         made.ready.delete(id)
         w.readyReported()
+      },
+      (id, stdout, stderr, overflow) => {
+        const w = made.outputs.get(id)
+        if (w === undefined) return
+        made.outputs.delete(id)
+        w.outputReported(stdout, stderr, overflow)
       },
     )
     r = made
@@ -73,4 +88,20 @@ export function forgetChild(id: number): void {
 /** `waiter` takes the outcome of the handed-over spawn `id` when the ready function names it. */
 export function awaitReady(id: number, waiter: ReadyWaiter): void {
   theRegistry().ready.set(id, waiter)
+}
+
+/** Whether this thread may use 'capture' slots (exec()'s output collected natively). */
+export function captureAvailable(): boolean {
+  return theRegistry().capture
+}
+
+/** `waiter` gets the output of child `id`'s 'capture' slots once it is complete. */
+export function awaitOutput(id: number, waiter: OutputWaiter): void {
+  theRegistry().outputs.set(id, waiter)
+}
+
+/** Stops collecting child `id`'s output: [stdout, stderr] so far, or null when it was reported. */
+export function stopCapture(id: number): Buffer[] | null {
+  theRegistry().outputs.delete(id)
+  return binding().stopCapture(id)
 }

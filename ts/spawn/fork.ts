@@ -8,8 +8,9 @@ import { Socket } from 'node:net'
 import { native } from '../errors'
 import { binding } from '../loader'
 import { invalidArgType, invalidArgValue, validateBoolean, validateObject, validatePath } from '../validate'
-import { type NsChildProcess, spawn } from './child'
+import type { NsChildProcess } from './child'
 import type { SpawnOptions } from './options'
+import { spawn } from './start'
 import { readArgs } from './validate'
 
 /** Options of {@link fork}: those of spawn (every namespace option), and Node's for the child. */

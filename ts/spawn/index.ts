@@ -5,7 +5,7 @@
 import './namespace-methods'
 
 export type { ExitStatus } from './child'
-export { NsChildProcess, spawn } from './child'
+export { NsChildProcess } from './child'
 export type { ExecError, ExecOptions, ExecResult } from './exec'
 export { exec } from './exec'
 export type { ForkOptions, NsForkedProcess } from './fork'
@@ -22,3 +22,4 @@ export type {
   SeccompPolicy,
   SeccompRule,
 } from './sandbox'
+export { spawn } from './start'

@@ -3,9 +3,10 @@
 // (join handles, NsChildProcess#namespaces) and ts/namespace.ts must therefore not import spawn.
 import { Namespace } from '../namespace'
 import { invalidArgValue, validateObject } from '../validate'
-import { type NsChildProcess, spawn } from './child'
+import type { NsChildProcess } from './child'
 import { type ExecOptions, type ExecResult, exec } from './exec'
 import type { SpawnOptions } from './options'
+import { spawn } from './start'
 
 declare module '../namespace' {
   interface Namespace {

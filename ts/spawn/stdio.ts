@@ -111,9 +111,24 @@ export class Stdio {
     this.#onOutputClosed = onOutputClosed
   }
 
-  /** Whether stdout or stderr (when they are pipes) are still open. */
+  /** Output collected natively ('capture' slots) and not complete yet. */
+  #capturing = 0
+
+  /** Whether stdout or stderr (when they are pipes) are still open, or still collected natively. */
   get outputsOpen(): boolean {
-    return this.#openOutputs > 0
+    return this.#openOutputs > 0 || this.#capturing > 0
+  }
+
+  /** `count` of fds 1-2 are collected natively (exec()): 'close' waits for their output. */
+  captureStarted(count: number): void {
+    this.#capturing = count
+  }
+
+  /** The natively collected output is complete (or was cut short); false if it was already. */
+  captureEnded(): boolean {
+    if (this.#capturing === 0) return false
+    this.#capturing = 0
+    return true
   }
 
   /** Takes the parent's pipe ends of a started child (or of a pending one's opened pipes). */

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Arc, OnceLock};
 
-use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, JsValue, Object};
+use napi::bindgen_prelude::{Buffer, FnArgs, Function, JsObjectValue, JsValue, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -87,17 +87,20 @@ thread_local! {
 
 /// Names the functions that every child spawned by this thread reports to, each with the id it
 /// was spawned with: `onExit(id, code, signal)` once it has exited and was reaped (code -1 when a
-/// signal ended it), `onReady(id)` once a handed-over spawn's outcome can be taken. One pair per
-/// thread, for all its children: nothing per child but its id. Called once per thread, before
-/// its first spawn.
+/// signal ended it), `onReady(id)` once a handed-over spawn's outcome can be taken, and
+/// `onOutput(id, stdout, stderr, overflow)` once the output of its 'capture' slots is complete
+/// (overflow: 1 or 2 when stdout or stderr went past its limit). One set per thread, for all its
+/// children: nothing per child but its id. Called once per thread, before its first spawn.
+/// Answers whether 'capture' slots may be used on this thread (its own loop watches exits).
 #[napi(
-  ts_args_type = "onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void"
+  ts_args_type = "onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void, onOutput: (id: number, stdout: Buffer, stderr: Buffer, overflow: number) => void"
 )]
 pub fn init_spawn_callbacks(
   env: Env,
   on_exit: Function<FnArgs<(u32, i32, i32)>, ()>,
   on_ready: Function<u32, ()>,
-) -> Result<()> {
+  on_output: Function<FnArgs<(u32, Buffer, Buffer, u32)>, ()>,
+) -> Result<bool> {
   if CALLBACKS.with(|c| c.borrow().is_some()) {
     return Err(to_js(&env, Error::os(libc::EALREADY, "napi_create_threadsafe_function")));
   }
@@ -105,9 +108,10 @@ pub fn init_spawn_callbacks(
     Arc::new(on_ready.build_threadsafe_function::<u32>().callee_handled::<false>().weak::<true>().build()?);
   let exit = match event_loop(&env) {
     Some(event_loop) => {
-      let f = on_exit.value();
-      let js = exit_watch::JsFunction::new(f.env.cast(), f.value.cast()).napi(&env)?;
-      exit_watch::start_on(&event_loop, js).napi(&env)?;
+      let (x, o) = (on_exit.value(), on_output.value());
+      let on_exit = exit_watch::JsFunction::new(x.env.cast(), x.value.cast()).napi(&env)?;
+      let on_output = exit_watch::JsFunction::new(o.env.cast(), o.value.cast()).napi(&env)?;
+      exit_watch::start_on(&event_loop, on_exit, on_output).napi(&env)?;
       None
     }
     None => Some(Arc::new(
@@ -118,8 +122,9 @@ pub fn init_spawn_callbacks(
         .build()?,
     )),
   };
+  let capture = exit.is_none();
   CALLBACKS.with(|c| *c.borrow_mut() = Some(Callbacks { exit, ready }));
-  Ok(())
+  Ok(capture)
 }
 
 /// This thread's ready notification (initSpawnCallbacks), for a spawn handed over with `id`.
@@ -154,11 +159,42 @@ fn event_loop(env: &Env) -> Option<exit_watch::EventLoop> {
   exit_watch::EventLoop::new(env.get_uv_event_loop().ok()?.cast())
 }
 
-/// Starts watching a started child's exit, reported as `id`; on failure ends it rather than leave
-/// it running unobserved (nobody would ever reap it).
-pub fn watched(env: &Env, child: Child, id: u32, stdio_fds: Vec<i32>) -> Result<NativeChild> {
+/// The read ends of a child's 'capture' slots (stdout, stderr), and how much of each to keep.
+pub struct Capture {
+  pub fds: [Option<OwnedFd>; 2],
+  pub limit: usize,
+}
+
+/// The request's `captureLimit` in bytes: 16 MiB by default, Infinity (or beyond) for no limit.
+pub fn capture_limit(limit: Option<f64>) -> usize {
+  match limit {
+    None => 16 << 20,
+    Some(l) if l.is_finite() && l < usize::MAX as f64 => l.max(0.0) as usize,
+    Some(_) => usize::MAX,
+  }
+}
+
+/// Starts watching a started child's exit, reported as `id`, and collecting the output of its
+/// 'capture' slots; on failure ends it rather than leave it running unobserved (nobody would ever
+/// reap it).
+pub fn watched(
+  env: &Env,
+  child: Child,
+  id: u32,
+  stdio_fds: Vec<i32>,
+  capture: Capture,
+) -> Result<NativeChild> {
+  let capturing = capture.fds.iter().any(Option::is_some);
   let watching = if exit_watch::watching() {
-    exit_watch::watch_on(child.pidfd.as_fd(), id)
+    exit_watch::watch_on(child.pidfd.as_fd(), id).and_then(|()| {
+      if capturing {
+        exit_watch::capture_on(id, capture.fds, capture.limit)
+      } else {
+        Ok(())
+      }
+    })
+  } else if capturing {
+    Err(Error::os(libc::EINVAL, "epoll_ctl"))
   } else {
     match CALLBACKS.with(|c| c.borrow().as_ref().and_then(|c| c.exit.clone())) {
       Some(tsfn) => {

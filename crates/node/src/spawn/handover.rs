@@ -4,7 +4,7 @@
 //! when it needs the pid now.
 
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
@@ -13,9 +13,10 @@ use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::SpawnSpec;
 use nsjs_sys::{Error, Step};
 
-use super::child::{ready_tsfn, watched, NativeChild};
+use super::child::{capture_limit, ready_tsfn, watched, Capture, NativeChild};
 use super::request::NativeSpawnRequest;
-use super::stdio::{plug, NativeStdioPipes};
+use super::request::StdioKind;
+use super::stdio::{captured, make_pipes, plug, NativeStdioPipes};
 use crate::error::{to_js, IntoNapi, Result};
 
 /// Whether a spawn from this thread may be handed to the spawner thread now (see
@@ -30,6 +31,8 @@ pub fn spawner_available() -> bool {
 pub struct NativeSpawnLater {
   pending: Arc<Pending>,
   id: u32,
+  /// The parent's ends of the 'capture' slots, collected once the child has started.
+  capture: Mutex<Option<Capture>>,
 }
 
 impl NativeSpawnLater {
@@ -37,7 +40,9 @@ impl NativeSpawnLater {
   /// without `wait`, not ready yet.
   fn outcome(&self, env: &Env, wait: bool) -> Option<Result<NativeChild>> {
     let outcome = self.pending.take(wait)?;
-    Some(outcome.napi(env).and_then(|child| watched(env, child, self.id, vec![-1; 3])))
+    let capture = self.capture.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let capture = capture.unwrap_or(Capture { fds: [None, None], limit: 0 });
+    Some(outcome.napi(env).and_then(|child| watched(env, child, self.id, vec![-1; 3], capture)))
   }
 }
 
@@ -70,10 +75,20 @@ pub fn spawn_child_later(
   pipes: Option<&mut NativeStdioPipes>,
   id: u32,
 ) -> Result<NativeSpawnLater> {
-  let child_ends: Vec<Option<OwnedFd>> = match pipes {
+  let mut child_ends: Vec<Option<OwnedFd>> = match pipes {
     Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
     None => Vec::new(),
   };
+  // The 'capture' slots' pipes are made here: JS never sees them.
+  let mut capture_pipes = make_pipes(&env, &req.stdio, |k| k == StdioKind::Capture)?;
+  let capture =
+    Capture { fds: captured(&req.stdio, &mut capture_pipes), limit: capture_limit(req.capture_limit) };
+  child_ends.resize_with(3, || None);
+  for (end, made) in child_ends.iter_mut().zip(capture_pipes.child_ends) {
+    if made.is_some() {
+      *end = made;
+    }
+  }
   plug(&mut req.stdio, &child_ends);
   // First: it releases the held environment, whatever fails below.
   let spec = SpawnSpec::try_from(req).napi(&env)?;
@@ -86,5 +101,5 @@ pub fn spawn_child_later(
   let keep = child_ends.into_iter().flatten().collect();
   // The notification runs on this thread, after this call has returned the NativeSpawnLater.
   let pending = spawner::submit(spec, keep, notify).napi(&env)?;
-  Ok(NativeSpawnLater { pending, id })
+  Ok(NativeSpawnLater { pending, id, capture: Mutex::new(Some(capture)) })
 }

@@ -8,14 +8,16 @@ mod handover;
 mod request;
 mod stdio;
 
+use napi::bindgen_prelude::Buffer;
 use napi::Env;
 use napi_derive::napi;
+use nsjs_sys::exit_watch;
 use nsjs_sys::spawn::{self, SpawnSpec};
 
 use crate::error::{IntoNapi, Result};
-use child::{watched, NativeChild};
+use child::{capture_limit, watched, Capture, NativeChild};
 use request::NativeSpawnRequest;
-use stdio::{into_raw, make_pipes, plug};
+use stdio::{captured, into_raw, make_pipes, plug};
 
 /// `join: { pid, root, cwd }`: descriptors of process `pid`'s root and cwd (-1 for one not asked
 /// for), for the request's `joinRoot`/`joinCwd`. The caller closes them after the spawn.
@@ -29,11 +31,19 @@ pub fn open_join_dirs(env: Env, pid: i32, root: bool, cwd: bool) -> Result<Vec<i
 /// to the exit function of `initSpawnCallbacks`, after the child has been reaped.
 #[napi]
 pub fn spawn_child(env: Env, mut req: NativeSpawnRequest, id: u32) -> Result<NativeChild> {
-  let pipes = make_pipes(&env, &req.stdio)?;
+  let mut pipes = make_pipes(&env, &req.stdio, |_| true)?;
+  let capture = Capture { fds: captured(&req.stdio, &mut pipes), limit: capture_limit(req.capture_limit) };
   plug(&mut req.stdio, &pipes.child_ends);
   let spec = SpawnSpec::try_from(req).napi(&env)?;
   let child = spawn::spawn(&spec).napi(&env)?;
   // The child has dup2'ed its ends by now.
   drop(pipes.child_ends);
-  watched(&env, child, id, into_raw(pipes.parent_ends))
+  watched(&env, child, id, into_raw(pipes.parent_ends), capture)
+}
+
+/// Stops collecting the output of child `id` ('capture' slots): what it wrote so far, as
+/// [stdout, stderr], or null when the output function has had it already.
+#[napi]
+pub fn stop_capture(id: u32) -> Option<Vec<Buffer>> {
+  exit_watch::stop_capture(id).map(|(out, err)| vec![out.into(), err.into()])
 }

@@ -60,6 +60,9 @@ pub enum StdioKind {
   Ignore,
   /// A new pipe, whose parent end JS gets.
   Pipe,
+  /// A new pipe (fds 1 and 2 only), whose output the exit watch collects for JS (`exec()`), on a
+  /// thread where `initSpawnCallbacks` answered true.
+  Capture,
 }
 
 /// What an entry of `mounts` is.
@@ -126,6 +129,8 @@ pub struct NativeSpawnRequest {
   pub stdio: Vec<StdioSlot>,
   /// The child's fds from 3 on: a descriptor of ours for each, or -1 for none (closed).
   pub extra_fds: Option<Vec<i32>>,
+  /// How many bytes of each 'capture' slot's output are kept (default 16 MiB).
+  pub capture_limit: Option<f64>,
   /// Every other option, when one is not at its default.
   pub more: Option<NativeSpawnMore>,
 }
@@ -284,7 +289,7 @@ fn stdio(slots: &[StdioSlot]) -> nsjs_sys::Result<[Stdio; 3]> {
       Either::A(StdioKind::Inherit) => Stdio::Inherit,
       Either::A(StdioKind::Ignore) => Stdio::Null,
       Either::B(fd) if fd >= 0 => Stdio::Fd(fd as RawFd),
-      Either::A(StdioKind::Pipe) | Either::B(_) => {
+      Either::A(StdioKind::Pipe | StdioKind::Capture) | Either::B(_) => {
         return Err(Error::os(libc::EINVAL, "spawn").step(Step::Stdio))
       }
     };

@@ -18,13 +18,14 @@ pub struct Pipes {
 }
 
 fn is_pipe(slot: Option<&StdioSlot>) -> bool {
-  matches!(slot, Some(Either::A(StdioKind::Pipe)))
+  matches!(slot, Some(Either::A(StdioKind::Pipe | StdioKind::Capture)))
 }
 
-pub fn make_pipes(env: &Env, stdio: &[StdioSlot]) -> Result<Pipes> {
+/// The pipes of the slots of `stdio` that `want` picks ('pipe', 'capture' or both).
+pub fn make_pipes(env: &Env, stdio: &[StdioSlot], want: impl Fn(StdioKind) -> bool) -> Result<Pipes> {
   let mut pipes = Pipes { child_ends: Vec::new(), parent_ends: Vec::new() };
   for i in 0..3 {
-    if is_pipe(stdio.get(i)) {
+    if matches!(stdio.get(i), Some(Either::A(k)) if want(*k) && is_pipe(stdio.get(i))) {
       let (r, w) = syscall::pipe().napi(env)?;
       let (child, parent) = if i == 0 { (r, w) } else { (w, r) };
       pipes.child_ends.push(Some(child));
@@ -37,7 +38,16 @@ pub fn make_pipes(env: &Env, stdio: &[StdioSlot]) -> Result<Pipes> {
   Ok(pipes)
 }
 
-/// Puts the child's end of each pipe in its 'pipe' slot, as a descriptor to pass.
+/// The parent's ends of the 'capture' slots (1 and 2), taken out of `pipes`, for the exit watch.
+pub fn captured(stdio: &[StdioSlot], pipes: &mut Pipes) -> [Option<OwnedFd>; 2] {
+  let mut take = |i: usize| match stdio.get(i) {
+    Some(Either::A(StdioKind::Capture)) => pipes.parent_ends.get_mut(i).and_then(Option::take),
+    _ => None,
+  };
+  [take(1), take(2)]
+}
+
+/// Puts the child's end of each pipe in its 'pipe' or 'capture' slot, as a descriptor to pass.
 pub fn plug(stdio: &mut [StdioSlot], child_ends: &[Option<OwnedFd>]) {
   for (slot, end) in stdio.iter_mut().zip(child_ends) {
     if let (true, Some(fd)) = (is_pipe(Some(slot)), end) {
@@ -78,7 +88,7 @@ pub fn open_ipc_pair(env: Env) -> Result<Vec<i32>> {
 /// Makes the pipes for the slots of `stdio` that are 'pipe'.
 #[napi(ts_args_type = "stdio: Array<StdioKind | number>")]
 pub fn open_stdio_pipes(env: Env, stdio: Vec<StdioSlot>) -> Result<NativeStdioPipes> {
-  let mut pipes = make_pipes(&env, &stdio)?;
+  let mut pipes = make_pipes(&env, &stdio, |k| k == StdioKind::Pipe)?;
   let parent_fds = into_raw(pipes.parent_ends.iter_mut().map(Option::take));
   Ok(NativeStdioPipes { pipes, parent_fds })
 }

@@ -45,6 +45,13 @@ extern "C" {
   fn napi_get_global(env: NapiEnv, result: *mut NapiValue) -> NapiStatus;
   fn napi_create_uint32(env: NapiEnv, value: u32, result: *mut NapiValue) -> NapiStatus;
   fn napi_create_int32(env: NapiEnv, value: i32, result: *mut NapiValue) -> NapiStatus;
+  fn napi_create_buffer_copy(
+    env: NapiEnv,
+    len: usize,
+    data: *const c_void,
+    result_data: *mut *mut c_void,
+    result: *mut NapiValue,
+  ) -> NapiStatus;
   fn napi_make_callback(
     env: NapiEnv,
     context: NapiAsyncContext,
@@ -111,30 +118,35 @@ impl JsFunction {
     check(unsafe { napi_add_env_cleanup_hook(self.env, hook, null_mut()) }, "napi_add_env_cleanup_hook")
   }
 
-  /// Calls the function with `(id, code, signal)` as Node calls its own callbacks. Only on the
-  /// env's thread, from the event loop (not from inside a call from JS), while the env lives.
-  pub fn call(&self, id: u32, code: i32, signal: i32) {
+  /// Calls the function with `args` as Node calls its own callbacks. Only on the env's thread,
+  /// from the event loop (not from inside a call from JS), while the env lives.
+  pub fn call(&self, args: &[Arg<'_>]) {
     let env = self.env;
     // SAFETY: on the env's own thread while it lives (the caller's contract, kept by the exit
     // watch, which stops at the env's cleanup); every handle made here lives in the scope opened
-    // first and closed last; the exception, if any, is taken out of the env before it is raised
-    // as uncaught.
+    // first and closed last; a buffer is copied from a live slice; the exception, if any, is
+    // taken out of the env before it is raised as uncaught.
     unsafe {
       let mut scope = null_mut();
       if napi_open_handle_scope(env, &mut scope) != 0 {
         return;
       }
       let (mut func, mut recv) = (null_mut(), null_mut());
-      let mut argv: [NapiValue; 3] = [null_mut(); 3];
-      let ready = napi_get_reference_value(env, self.func, &mut func) == 0
-        && napi_get_global(env, &mut recv) == 0
-        && napi_create_uint32(env, id, &mut argv[0]) == 0
-        && napi_create_int32(env, code, &mut argv[1]) == 0
-        && napi_create_int32(env, signal, &mut argv[2]) == 0;
+      let mut argv: [NapiValue; MAX_ARGS] = [null_mut(); MAX_ARGS];
+      let argc = args.len().min(MAX_ARGS);
+      let mut ready =
+        napi_get_reference_value(env, self.func, &mut func) == 0 && napi_get_global(env, &mut recv) == 0;
+      for (arg, to) in args.iter().zip(argv.iter_mut()) {
+        ready = ready
+          && match *arg {
+            Arg::U32(v) => napi_create_uint32(env, v, to),
+            Arg::I32(v) => napi_create_int32(env, v, to),
+            Arg::Bytes(b) => napi_create_buffer_copy(env, b.len(), b.as_ptr().cast(), null_mut(), to),
+          } == 0;
+      }
       if ready {
         let mut result = null_mut();
-        let status =
-          napi_make_callback(env, self.context, recv, func, argv.len(), argv.as_ptr(), &mut result);
+        let status = napi_make_callback(env, self.context, recv, func, argc, argv.as_ptr(), &mut result);
         if status == NAPI_PENDING_EXCEPTION {
           let mut err = null_mut();
           if napi_get_and_clear_last_exception(env, &mut err) == 0 && !err.is_null() {
@@ -145,6 +157,17 @@ impl JsFunction {
       napi_close_handle_scope(env, scope);
     }
   }
+}
+
+/// The most arguments `JsFunction::call` passes.
+const MAX_ARGS: usize = 4;
+
+/// An argument of `JsFunction::call`: a number, or bytes passed as a new Buffer.
+#[derive(Clone, Copy)]
+pub enum Arg<'a> {
+  U32(u32),
+  I32(i32),
+  Bytes(&'a [u8]),
 }
 
 impl Drop for JsFunction {

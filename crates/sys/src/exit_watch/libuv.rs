@@ -21,7 +21,8 @@ use std::ffi::{c_int, c_void, CStr};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
-use super::js_call::JsFunction;
+use super::capture::{self, Output};
+use super::js_call::{Arg, JsFunction};
 use crate::error::{Error, Result};
 use crate::syscall;
 
@@ -79,6 +80,8 @@ struct LoopWatch {
   /// The uv_poll handle on `epoll`; its first word (uv_handle_t's `data`) points to this watch.
   handle: *mut c_void,
   on_exit: JsFunction,
+  /// `onOutput(id, stdout, stderr, overflow)` for output collected here (capture.rs).
+  on_output: JsFunction,
 }
 
 thread_local! {
@@ -94,9 +97,10 @@ fn layout() -> Layout {
 
 /// Starts watching exits on `event_loop`, the calling thread's own: from now on `watch_on` may
 /// be called on this thread, and `on_exit(id, code, signal)` is called on it for each watched
-/// child once it has exited and was reaped. The watch does not keep the loop alive (the caller
-/// decides that), and ends when the env of `on_exit` is torn down. Once per thread.
-pub fn start_on(event_loop: &EventLoop, on_exit: JsFunction) -> Result<()> {
+/// child once it has exited and was reaped; `on_output(id, stdout, stderr, overflow)` once the
+/// output collected by `capture_on` is complete. The watch does not keep the loop alive (the
+/// caller decides that), and ends when the env of `on_exit` is torn down. Once per thread.
+pub fn start_on(event_loop: &EventLoop, on_exit: JsFunction, on_output: JsFunction) -> Result<()> {
   if WATCH.with(Cell::get).is_some() {
     return Err(Error::os(libc::EALREADY, "uv_poll_init"));
   }
@@ -121,7 +125,7 @@ pub fn start_on(event_loop: &EventLoop, on_exit: JsFunction) -> Result<()> {
     unsafe { dealloc(handle as *mut u8, layout) };
     return Err(Error::os(-r, "uv_poll_init"));
   }
-  let watch: &'static LoopWatch = Box::leak(Box::new(LoopWatch { epoll, handle, on_exit }));
+  let watch: &'static LoopWatch = Box::leak(Box::new(LoopWatch { epoll, handle, on_exit, on_output }));
   // SAFETY: an initialised handle; its first field is `void* data` (uv_handle_t's public ABI).
   unsafe {
     *(handle as *mut *const LoopWatch) = watch;
@@ -147,12 +151,30 @@ pub fn watching() -> bool {
 /// stays the caller's and must stay open until that report (closing it ends the watch): the
 /// watch keeps no duplicate. EINVAL when this thread has no watch (`start_on`).
 pub fn watch_on(pidfd: BorrowedFd<'_>, id: u32) -> Result<()> {
+  // One-shot: an exit is reported once, even if the report does not close the pidfd.
+  add(pidfd.as_raw_fd(), id, EXIT, libc::EPOLLIN | libc::EPOLLONESHOT)
+}
+
+/// Collects what child `id` writes to `fds` (the read ends of its stdout and stderr pipes, which
+/// the watch now owns), each up to `limit` bytes, for this thread's output function.
+pub fn capture_on(id: u32, fds: [Option<OwnedFd>; 2], limit: usize) -> Result<()> {
+  capture::start(id, fds, limit, |fd, stream| add(fd, id, stream, libc::EPOLLIN))
+}
+
+/// Stops collecting child `id`'s output: what it wrote so far, as (stdout, stderr), unless the
+/// output function has had it already.
+pub fn stop_capture(id: u32) -> Option<(Vec<u8>, Vec<u8>)> {
+  capture::stop(id).map(|o| (o.stdout, o.stderr))
+}
+
+/// What an event is about: the child's exit, or its stdout (1) or stderr (2).
+const EXIT: u8 = 0;
+
+fn add(fd: RawFd, id: u32, kind: u8, events: libc::c_int) -> Result<()> {
   let Some(watch) = WATCH.with(Cell::get) else {
     return Err(Error::os(libc::EINVAL, "epoll_ctl"));
   };
-  let fd = pidfd.as_raw_fd();
-  // One-shot: an exit is reported once, even if the report does not close the pidfd.
-  let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32, u64: key(fd, id) };
+  let mut ev = libc::epoll_event { events: events as u32, u64: key(fd, id, kind) };
   // SAFETY: `ev` is a valid epoll_event; both descriptors are open.
   if unsafe { libc::epoll_ctl(watch.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
     return Err(Error::last("epoll_ctl"));
@@ -160,12 +182,14 @@ pub fn watch_on(pidfd: BorrowedFd<'_>, id: u32) -> Result<()> {
   Ok(())
 }
 
-/// The event's data: the child's id and its pidfd's number.
-fn key(fd: RawFd, id: u32) -> u64 {
-  (u64::from(id) << 32) | u64::from(fd as u32)
+/// The event's data: the child's id, what the descriptor is for, and its number (below 2^30,
+/// the kernel's limit on a process's descriptors).
+fn key(fd: RawFd, id: u32, kind: u8) -> u64 {
+  (u64::from(id) << 32) | (u64::from(kind) << 30) | u64::from(fd as u32 & 0x3fff_ffff)
 }
 
-/// Exits read per callback; more wait for the next turn of the loop (the poll is level-triggered).
+/// Exits and output read per callback; more wait for the next turn of the loop (the poll is
+/// level-triggered).
 const BATCH: usize = 256;
 
 extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
@@ -175,7 +199,14 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
   // SAFETY: `events` is writable for the count passed; timeout 0 never blocks.
   let n = unsafe { libc::epoll_wait(watch.epoll.as_raw_fd(), events.as_mut_ptr(), BATCH as c_int, 0) };
   for ev in &events[..n.max(0) as usize] {
-    let (fd, id) = (ev.u64 as u32 as RawFd, (ev.u64 >> 32) as u32);
+    let (id, kind, fd) = ((ev.u64 >> 32) as u32, (ev.u64 >> 30 & 3) as u8, (ev.u64 & 0x3fff_ffff) as RawFd);
+    if kind != EXIT {
+      // Found by id, not by the event's descriptor, which an earlier report may have closed.
+      if let Some(o) = capture::readable(id, kind) {
+        report_output(watch, id, &o);
+      }
+      continue;
+    }
     // SAFETY: the pidfd stays open until its exit has been reported (watch_on's contract), and
     // reports go out one by one below, each after its own reaping.
     let pidfd = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -189,8 +220,13 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
       // Reaped by someone else: the status is lost.
       Err(_) => (-1, 0),
     };
-    watch.on_exit.call(id, code, signal);
+    watch.on_exit.call(&[Arg::U32(id), Arg::I32(code), Arg::I32(signal)]);
   }
+}
+
+fn report_output(watch: &LoopWatch, id: u32, o: &Output) {
+  let args = [Arg::U32(id), Arg::Bytes(&o.stdout), Arg::Bytes(&o.stderr), Arg::U32(u32::from(o.overflow))];
+  watch.on_output.call(&args);
 }
 
 /// Stops the watch before its env goes: nothing may call into JS after that.

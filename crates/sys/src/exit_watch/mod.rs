@@ -6,6 +6,8 @@
 //! Bun and Deno export libuv names they do not implement, so the addon decides from what the
 //! runtime says it is, see `EventLoop`).
 
+#[cfg(any(feature = "libuv", test))]
+mod capture;
 mod epoll;
 #[cfg(feature = "libuv")]
 mod js_call;
@@ -19,7 +21,7 @@ use crate::error::Result;
 #[cfg(feature = "libuv")]
 pub use js_call::JsFunction;
 #[cfg(feature = "libuv")]
-pub use libuv::{start_on, watch_on, watching, EventLoop};
+pub use libuv::{capture_on, start_on, stop_capture, watch_on, watching, EventLoop};
 
 /// Called once with `(code, 0)` for an exit, `(-1, signal)` for a death by signal, and `(-1, 0)`
 /// if something else reaped the child first.

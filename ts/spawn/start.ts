@@ -1,0 +1,86 @@
+// spawn(): a spawn() call becomes a started (or handed-over) NsChildProcess; the extra pipes of
+// `stdio` past the third are made here.
+import { closeSync } from 'node:fs'
+import { Socket } from 'node:net'
+
+import { native } from '../errors'
+import { binding } from '../loader'
+import { NsChildProcess } from './child'
+import { type Normalized, normalize, type SpawnOptions } from './options'
+import { shouldHandOver } from './pending'
+import { EXTRA_PIPE } from './validate'
+
+/**
+ * Starts `file` with `args` (an argv array: nothing goes through a shell) inside existing
+ * namespaces (`join`, like nsenter) and/or new ones (`unshare`, like unshare(1)), on a native
+ * clone() with its own child stack.
+ *
+ * Many spawns in one loop turn do not hold the event loop: once the turn's spawns have taken
+ * 0.25 ms, the rest are handed to a native spawner thread (README "Spawning" lists when this
+ * never happens). Their `pid` is set (and 'spawn' emitted) when they start; reading `pid` earlier
+ * waits for the child to start. Their cwd, environment and join handles are those of the call.
+ *
+ * Argument errors throw at once, before anything is opened or started: TypeError or RangeError
+ * with Node's codes (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). `args` and
+ * every option are read exactly once. A failure of any step before the command runs (setns, uid_map,
+ * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a
+ * NamespaceError naming the step, and `exited` rejects with it.
+ *
+ * @example
+ * const box = spawn('sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'box' })
+ * const { code } = await box.exited
+ */
+export function spawn(file: string, args?: readonly string[], options?: SpawnOptions): NsChildProcess {
+  return spawnWith(file, args, options)
+}
+
+/**
+ * @internal spawn(), and for exec(): `captureLimit` collects fds 1 and 2 natively where they are
+ * 'pipe' (no streams; `NsChildProcess#onCaptured` gets the output), each up to that many bytes.
+ */
+export function spawnWith(
+  file: string,
+  args?: readonly string[],
+  options?: SpawnOptions,
+  captureLimit?: number,
+): NsChildProcess {
+  const n = normalize(file, args, options)
+  if (captureLimit !== undefined) {
+    for (const i of [1, 2]) if (n.stdio[i] === 'pipe') n.stdio[i] = n.request.stdio[i] = 'capture'
+    n.request.captureLimit = captureLimit
+  }
+  const extra = n.request.extraFds
+  if (!extra?.includes(EXTRA_PIPE)) return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
+  return withExtraPipes(file, n, extra)
+}
+
+/**
+ * 'pipe' past the third: a socket pair each, as libuv makes them; such a spawn starts on this
+ * thread (it names descriptors), so the child holds its ends once the constructor returns.
+ */
+function withExtraPipes(file: string, n: Normalized, extra: number[]): NsChildProcess {
+  const ours: (number | null)[] = []
+  const theirs: number[] = []
+  try {
+    for (const [i, fd] of extra.entries()) {
+      if (fd !== EXTRA_PIPE) {
+        ours.push(null)
+        continue
+      }
+      const [mine, child] = native(() => binding().openIpcPair())
+      ours.push(mine)
+      theirs.push(child)
+      extra[i] = child
+    }
+    const child = new NsChildProcess(file, n, false)
+    const started = child.pid !== undefined
+    child.setExtraStdio(ours.map((fd) => (fd === null ? null : new Socket({ fd, readable: true, writable: true }))))
+    if (!started) for (const s of child.stdio.slice(3)) s?.destroy()
+    return child
+  } catch (err) {
+    for (const fd of ours) if (fd !== null) closeSync(fd)
+    throw err
+  } finally {
+    for (const fd of theirs) closeSync(fd)
+  }
+}
