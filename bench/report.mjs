@@ -295,35 +295,39 @@ export function reportHandles(h, { goNote }) {
   }
 }
 
-/** 12. require('nsjs') and the first native call, in fresh processes. */
+/** 12. require() / import of the package and the first native call, in fresh processes. */
 export function reportImport(imp) {
-  const list = imp.runs['require + first call']
-  const r = {
-    totalMs: median(list.map((x) => x.us / 1000)),
-    requireMs: median(list.map((x) => x.requireMs)),
-    firstCallMs: median(list.map((x) => x.firstCallMs)),
-    maxMs: Math.max(...list.map((x) => x.us / 1000)),
-    target: T.importMs,
-  }
-  r.met = le(r.totalMs, T.importMs)
+  const rows = Object.entries(imp.runs).map(([name, list]) => {
+    const r = {
+      case: name,
+      totalMs: median(list.map((x) => x.us / 1000)),
+      loadMs: median(list.map((x) => x.loadMs)),
+      firstCallMs: median(list.map((x) => x.firstCallMs)),
+      maxMs: Math.max(...list.map((x) => x.us / 1000)),
+      target: T.importMs,
+    }
+    r.met = le(r.totalMs, T.importMs)
+    return r
+  })
   console.log(
-    `\n12. require() of the package + the first native call (Namespace.current('net').close()), ${imp.rounds} fresh processes (ms)`,
+    `\n12. Loading the package + the first native call (Namespace.current('net').close()), ${imp.rounds} fresh processes each (ms)`,
   )
   console.log(
     table(
-      ['measure', 'median ms', 'require ms', 'first call ms', 'max ms', 'target', 'met'],
-      [
-        [
-          'require + first call',
-          r.totalMs.toFixed(2),
-          r.requireMs.toFixed(2),
-          r.firstCallMs.toFixed(2),
-          r.maxMs.toFixed(2),
-          `<= ${T.importMs}`,
-          yes(r.met),
-        ],
-      ],
+      ['case', 'median ms', 'load ms', 'first call ms', 'max ms', 'target', 'met'],
+      rows.map((r) => [
+        r.case,
+        r.totalMs.toFixed(2),
+        r.loadMs.toFixed(2),
+        r.firstCallMs.toFixed(2),
+        r.maxMs.toFixed(2),
+        `<= ${T.importMs}`,
+        yes(r.met),
+      ]),
     ),
   )
-  return { ...r, met: { [`require + first native call <= ${T.importMs} ms`]: r.met } }
+  return {
+    rows,
+    met: { [`loading nsjs + first native call <= ${T.importMs} ms (require and import)`]: rows.every((r) => r.met) },
+  }
 }

@@ -12,7 +12,9 @@
 import * as cp from 'node:child_process'
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants, performance } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
 
 const require = createRequire(import.meta.url)
 const [task, json] = process.argv.slice(2)
@@ -238,25 +240,34 @@ async function handles({ target, n, rounds: count, kept, nsOpsBinary, goBinary }
   return { n, nOpenAll: nAll, kept, types, rounds: count, runs: res }
 }
 
-// ---- import: require + the first native call, in fresh processes ------------------------------------
+// ---- import: require/import + the first native call, in fresh processes ---------------------------
 
 function importTask({ runs: count, root }) {
-  // The cheapest call that loads the binding: a handle on the thread's own net namespace.
-  const code = `const { performance } = require('node:perf_hooks')
-const t0 = performance.now()
-const nsjs = require(${JSON.stringify(root)})
+  // The cheapest call that loads the binding: a handle on the thread's own net namespace. Timed
+  // from just before the package is loaded: Node's own start is not in the figure.
+  const probe = (load) => `const t0 = performance.now()
+${load}
 const t1 = performance.now()
 nsjs.Namespace.current('net').close()
 const t2 = performance.now()
-console.log(JSON.stringify({ requireMs: t1 - t0, firstCallMs: t2 - t1, totalMs: t2 - t0 }))`
-  const res = { 'require + first call': [] }
-  for (let i = 0; i < count; i++) {
-    const r = cp.spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`import probe: ${r.stderr}`)
-    const j = JSON.parse(r.stdout)
-    res['require + first call'].push({ us: j.totalMs * 1000, requireMs: j.requireMs, firstCallMs: j.firstCallMs })
+console.log(JSON.stringify({ loadMs: t1 - t0, firstCallMs: t2 - t1, totalMs: t2 - t0 }))`
+  // The same files package.json's "exports" gives require() and import.
+  const esm = pathToFileURL(join(root, 'dist/esm/index.mjs')).href
+  const variants = {
+    'require + first call': ['-e', probe(`const nsjs = require(${JSON.stringify(root)})`)],
+    'import() + first call': ['--input-type=module', '-e', probe(`const nsjs = await import(${JSON.stringify(esm)})`)],
   }
-  log(`${count} fresh processes: median ${median(res['require + first call'].map((x) => x.us / 1000)).toFixed(1)} ms`)
+  const res = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+  for (let i = 0; i < count; i++) {
+    for (const [name, args] of rotate(Object.entries(variants), i)) {
+      const r = cp.spawnSync(process.execPath, args, { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`import probe: ${r.stderr}`)
+      const j = JSON.parse(r.stdout)
+      res[name].push({ us: j.totalMs * 1000, loadMs: j.loadMs, firstCallMs: j.firstCallMs })
+    }
+  }
+  for (const [name, list] of Object.entries(res))
+    log(`${name}, ${count} fresh processes: median ${median(list.map((x) => x.us / 1000)).toFixed(1)} ms`)
   return { rounds: count, runs: res }
 }
 
