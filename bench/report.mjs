@@ -143,7 +143,7 @@ export function reportConcurrent(con, { goNote }) {
       vsGo: within(runs, ns, go, rate),
       vsC: within(runs, ns, c, rate),
       lagMaxMs: med(runs, ns, (x) => x.lagMaxMs),
-      intervalMaxGapMs: med(runs, ns, (x) => x.intervalMaxGapMs),
+      lagP99Ms: med(runs, ns, (x) => x.lagP99Ms),
       nsjsCpuUs: med(runs, ns, (x) => x.cpuUs),
       goCpuUs: med(runs, go, (x) => x.cpuUs),
       cCpuUs: med(runs, c, (x) => x.cpuUs),
