@@ -214,6 +214,8 @@ test.serial('lsns habits: -n, -o, -r, -l, -t, -p and a namespace id print what l
     ['-o', 'NS,TYPE', '-t', 'uts', '-r'],
     ['-n', '-o', 'NS,TYPE,PNS,ONS', '-p', nested],
     ['-n', '-o', 'NS,TYPE,PNS,ONS', '-t', 'user'],
+    ['-n', '-o', 'NS,TYPE,NETNSID', '-p', pid],
+    ['-n', '-o', 'NS,TYPE,NETNSID', '-t', 'net'],
   ]
   for (const args of lines) {
     const { theirs, ours, status } = lsLines(args)

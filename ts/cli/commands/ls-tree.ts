@@ -57,7 +57,10 @@ export function ownInodes(): Map<NamespaceType, bigint> {
  * the user namespace that owns it (a user namespace's is its parent); 0 where there is none, or
  * where it is above our view or the namespace cannot be opened, as lsns prints them.
  */
-export function relationsOf(n: NamespaceInfo, own: Map<NamespaceType, bigint>): { pns: number; ons: number } {
+export function relationsOf(
+  n: NamespaceInfo,
+  own: Map<NamespaceType, bigint>,
+): { pns: number; ons: number; netnsid?: string } {
   const h = openListed(n, own)
   if (!h) return { pns: 0, ons: 0 }
   const id = (get: () => Namespace): number => {
@@ -70,7 +73,13 @@ export function relationsOf(n: NamespaceInfo, own: Map<NamespaceType, bigint>): 
   }
   try {
     const pns = n.type === 'user' || n.type === 'pid' ? id(() => h.parent()) : 0
-    return { pns, ons: n.type === 'user' ? pns : id(() => h.owner()) }
+    let netnsid: string | undefined
+    try {
+      if (n.type === 'net') netnsid = String(h.netnsid() ?? 'unassigned')
+    } catch {
+      // left empty, as for a namespace that cannot be opened
+    }
+    return { pns, ons: n.type === 'user' ? pns : id(() => h.owner()), netnsid }
   } finally {
     h.close()
   }

@@ -20,10 +20,13 @@ export const LS_COLUMNS: Record<string, [Align, (e: LsEntry, n: NamespaceInfo, r
   // The parent (user and pid namespaces) and the owning user namespace, asked of the kernel.
   PNS: ['right', (_, __, r) => String(r().pns)],
   ONS: ['right', (_, __, r) => String(r().ons)],
+  // lsns's NETNSID: the id our net namespace knows a net namespace by ('unassigned' when none);
+  // empty for other types and for a namespace that could not be opened.
+  NETNSID: ['right', (_, __, r) => r().netnsid ?? ''],
 }
 
-/** The PNS and ONS of a row, found only when a column asks (it opens the namespace). */
-type Relations = () => { pns: number; ons: number }
+/** PNS, ONS and NETNSID of a row, found only when a column asks (it opens the namespace). */
+type Relations = () => { pns: number; ons: number; netnsid?: string }
 
 function columns(spec: string | undefined): string[] {
   if (spec === undefined) return LS_HEADER
@@ -85,9 +88,9 @@ export async function cmdLs(args: string[]): Promise<number> {
     return 0
   }
   if (!entries.length) return 0
-  const own = cols.includes('PNS') || cols.includes('ONS') ? ownInodes() : new Map()
+  const own = cols.some((c) => ['PNS', 'ONS', 'NETNSID'].includes(c)) ? ownInodes() : new Map()
   const rows = entries.map((e, i) => {
-    let found: { pns: number; ons: number } | undefined
+    let found: ReturnType<Relations> | undefined
     const relations = () => {
       found ??= relationsOf(listed[i], own)
       return found
