@@ -70,6 +70,35 @@ pub fn current() -> Vec<String> {
   v
 }
 
+/// The environment as execve takes it, without a copy: pointers to the live entries, ending in
+/// NULL. Valid until the environment next changes (module contract: only this thread changes it).
+pub fn pointers() -> Vec<*const c_char> {
+  let mut v = Vec::with_capacity(64);
+  // SAFETY: as in each_entry; only the pointers are copied.
+  unsafe {
+    let mut p = environ;
+    while !p.is_null() && !(*p).is_null() {
+      v.push(*p);
+      p = p.add(1);
+    }
+  }
+  v.push(std::ptr::null());
+  v
+}
+
+/// The value of PATH in the environment as it is now.
+pub fn path() -> Option<String> {
+  let mut found = None;
+  each_entry(|e| match e.strip_prefix(b"PATH=") {
+    Some(v) => {
+      found = Some(String::from_utf8_lossy(v).into_owned());
+      false
+    }
+    None => true,
+  });
+  found
+}
+
 /// Names the environment as it is now; each `hold` is released by one `take` of its number.
 pub fn hold() -> u64 {
   let mut guard = STATE.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,6 +132,23 @@ pub fn take(generation: u64) -> Option<Vec<String>> {
 mod tests {
   use super::*;
 
+  /// What `sh` (a bare name) started with `own_environ` prints for $NSJS_ENVIRON_TEST.
+  fn child_sees_own_environ() -> String {
+    use crate::spawn::{spawn, SpawnSpec, Stdio};
+    use std::io::Read;
+    use std::os::fd::{AsFd, AsRawFd};
+    let mut spec = SpawnSpec::new("sh", vec!["sh".into(), "-c".into(), "echo $NSJS_ENVIRON_TEST".into()]);
+    spec.own_environ = true;
+    let (r, w) = crate::syscall::pipe().unwrap();
+    spec.stdio[1] = Stdio::Fd(w.as_raw_fd());
+    let child = spawn(&spec).unwrap();
+    drop(w);
+    let mut out = String::new();
+    std::fs::File::from(r).read_to_string(&mut out).unwrap();
+    assert_eq!(crate::syscall::waitid_pidfd(child.pidfd.as_fd(), false).unwrap(), Some((0, 0)));
+    out
+  }
+
   // One test: the environment is the process's, and cargo runs tests on parallel threads.
   #[test]
   fn a_held_environment_outlives_later_changes() {
@@ -117,6 +163,11 @@ mod tests {
     assert!(take(again).is_some(), "each hold is taken once");
     assert!(take(before).is_none(), "and then released");
     assert!(take(after).unwrap().contains(&"NSJS_ENVIRON_TEST=changed".to_string()));
+    let live = pointers();
+    assert_eq!(live.len(), current().len() + 1, "every entry, then NULL");
+    assert!(live.last().unwrap().is_null());
+    assert_eq!(path(), std::env::var("PATH").ok());
+    assert_eq!(child_sees_own_environ(), "changed\n", "a bare name found on our PATH, our variable");
     std::env::remove_var("NSJS_ENVIRON_TEST");
   }
 }

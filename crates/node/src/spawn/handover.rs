@@ -91,7 +91,12 @@ pub fn spawn_child_later(
   }
   plug(&mut req.stdio, &child_ends);
   // First: it releases the held environment, whatever fails below.
-  let spec = SpawnSpec::try_from(req).napi(&env)?;
+  let mut spec = SpawnSpec::try_from(req).napi(&env)?;
+  if spec.own_environ {
+    // Read here, on the thread that changes it: the spawner thread must not.
+    spec.env = nsjs_sys::environ::current();
+    spec.own_environ = false;
+  }
   let Some(ready) = ready_tsfn() else {
     return Err(to_js(&env, Error::os(libc::EINVAL, "napi_call_threadsafe_function").step(Step::Clone)));
   };

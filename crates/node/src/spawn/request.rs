@@ -182,7 +182,8 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
   fn try_from(req: NativeSpawnRequest) -> nsjs_sys::Result<SpawnSpec> {
     let env = environment(req.env, req.env_generation)?;
     let mut spec = SpawnSpec::new(req.file, req.argv);
-    spec.env = env;
+    spec.own_environ = env.is_none();
+    spec.env = env.unwrap_or_default();
     spec.path = req.path;
     spec.join = req.join.unwrap_or_default().into_iter().map(|j| (j.fd, j.ns_type.into())).collect();
     spec.unshare = req.unshare.unwrap_or_default().into_iter().map(Into::into).collect();
@@ -308,14 +309,14 @@ fn on_main_thread(what: &'static str) -> nsjs_sys::Result<()> {
   }
 }
 
-/// The child's environment: the request's, the held one it names, or ours as it is now (an absent
-/// `env` only comes from the main thread, whose process.env writes through to it). Releases the
-/// hold.
-fn environment(env: Option<Vec<String>>, generation: Option<i64>) -> nsjs_sys::Result<Vec<String>> {
+/// The child's environment: the request's, the held one it names, or None for ours as it is
+/// (`own_environ`: an absent `env` only comes from the main thread, whose process.env writes
+/// through to it, and which the spawn holds until the child has exec'ed). Releases the hold.
+fn environment(env: Option<Vec<String>>, generation: Option<i64>) -> nsjs_sys::Result<Option<Vec<String>>> {
   let held = generation.and_then(|g| environ::take(g as u64));
   match env.or(held) {
-    Some(vars) => Ok(vars),
-    None => on_main_thread("environ").map(|()| environ::current()),
+    Some(vars) => Ok(Some(vars)),
+    None => on_main_thread("environ").map(|()| None),
   }
 }
 

@@ -157,7 +157,10 @@ impl Plan {
   pub fn build(spec: &SpawnSpec) -> Result<Plan> {
     // Never the process environment: this runs on whatever thread spawns (a worker, the spawner
     // thread), and Node's main thread writes that environment with no lock we could take.
-    let candidates = exec_path::candidates(&spec.file, &spec.env, spec.path.as_deref())
+    // With `own_environ` the command's PATH is ours (read on the thread that may change it).
+    let own_path = if spec.own_environ && !spec.file.contains('/') { crate::environ::path() } else { None };
+    let parent_path = if spec.own_environ { own_path.as_deref() } else { spec.path.as_deref() };
+    let candidates = exec_path::candidates(&spec.file, &spec.env, parent_path)
       .iter()
       .map(|c| cstring(c, Step::Execve, "execve").map_err(|e| e.path(spec.file.clone())))
       .collect::<Result<Vec<_>>>()?;
@@ -174,7 +177,11 @@ impl Plan {
         v
       })
       .collect();
-    let (env_owned, envp) = cstrings(&spec.env, Step::Execve, "execve")?;
+    let (env_owned, envp) = if spec.own_environ {
+      (Vec::new(), crate::environ::pointers())
+    } else {
+      cstrings(&spec.env, Step::Execve, "execve")?
+    };
 
     let mut unshare: Vec<NsType> = spec.unshare.clone();
     let mut imply = |t: NsType, when: bool| {

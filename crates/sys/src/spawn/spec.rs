@@ -79,6 +79,10 @@ pub struct SpawnSpec {
   pub argv: Vec<String>,
   /// "K=V" strings: the child's whole environment.
   pub env: Vec<String>,
+  /// The child gets this process's environment as it is instead of `env`, with no copy: only for
+  /// a caller on the thread that changes the environment (Node's main thread, whose process.env
+  /// writes through to it), which the spawn holds until the child has exec'ed.
+  pub own_environ: bool,
   /// The PATH a bare `file` is looked up in when `env` has none (the caller's own, which it reads
   /// where that is safe: Node's JS thread); None: execvp's default, /usr/local/bin:/usr/bin:/bin.
   /// The spawner never reads the process environment itself: another thread may be writing it.
@@ -153,6 +157,7 @@ impl SpawnSpec {
       file: file.into(),
       argv,
       env: Vec::new(),
+      own_environ: false,
       path: None,
       join: Vec::new(),
       join_root: None,
