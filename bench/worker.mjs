@@ -336,8 +336,11 @@ async function breakdown({ n, rounds, cBinary }) {
       .map(([k, v]) => `${k}=${v}`)
   // The internal native entry point, as ts/spawn/child.ts calls it; optional, since it is not API.
   let native
+  let childId
   try {
     const { binding } = require('../dist/cjs/loader.js')
+    // Children report their exit by id (ts/spawn/exits.ts).
+    ;({ childId } = require('../dist/cjs/spawn/exits.js'))
     native = binding().spawnChild
   } catch {}
   const request = (env) => ({
@@ -375,10 +378,14 @@ async function breakdown({ n, rounds, cBinary }) {
   if (native) {
     const nativeRun = (env) => () =>
       new Promise((resolve) => {
-        const c = native(request(env), () => {
-          c.release()
-          resolve()
+        let c
+        const id = childId({
+          exitReported() {
+            c.release()
+            resolve()
+          },
         })
+        c = native(request(env), id)
       })
     list['node native, env list'] = nodeVariant(() => nativeRun(envList())())
     list['node native, env []'] = nodeVariant(() => nativeRun([])())
@@ -388,7 +395,7 @@ async function breakdown({ n, rounds, cBinary }) {
     for (let i = 0; i < n; i++) envList()
     return { perSpawnUs: ((now() - t0) * 1000) / n, callUs: ((now() - t0) * 1000) / n }
   }
-  // The threadsafe function behind the native call does not hold the loop open.
+  // The exit watch behind the native call does not hold the loop open.
   const keep = setInterval(() => {}, 1 << 30)
   const names = Object.keys(list)
   for (const name of names) if (!name.startsWith('C')) await list[name]()
