@@ -50,10 +50,8 @@ function theRegistry(): Registry {
         w.exitReported(code, signal)
       },
       (id) => {
-        const w = made.ready.get(id)
-        if (w === undefined) return
-        made.ready.delete(id)
-        w.readyReported()
+        // Node hands over up to 1,000 notifications in one go: taken a turn's budget at a time.
+        if (readyIds.push(id) === 1) setImmediate(takeReady, made)
       },
       (id, stdout, stderr, overflow) => {
         const w = made.outputs.get(id)
@@ -67,6 +65,32 @@ function theRegistry(): Registry {
   }
   registry = r
   return r
+}
+
+// Handed-over spawns whose outcome is in, taken at most READY_BUDGET_MS per loop turn so that
+// a burst's notifications do not hold the loop.
+const READY_BUDGET_MS = 0.5
+const readyIds: number[] = []
+let readyTaken = 0
+
+function takeReady(r: Registry): void {
+  const end = performance.now() + READY_BUDGET_MS
+  try {
+    while (readyTaken < readyIds.length && performance.now() < end) {
+      const id = readyIds[readyTaken++]
+      const w = r.ready.get(id)
+      if (w === undefined) continue
+      r.ready.delete(id)
+      w.readyReported()
+    }
+  } finally {
+    // Whatever one of them threw, the others still get theirs.
+    if (readyTaken < readyIds.length) setImmediate(takeReady, r)
+    else {
+      readyIds.length = 0
+      readyTaken = 0
+    }
+  }
 }
 
 /** A new id for a spawn whose exit `waiter` waits for (1 to 2^32-1, none in use). */

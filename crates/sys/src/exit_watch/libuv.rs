@@ -189,8 +189,8 @@ fn key(fd: RawFd, id: u32, kind: u8) -> u64 {
 }
 
 /// Exits and output read per callback; more wait for the next turn of the loop (the poll is
-/// level-triggered).
-const BATCH: usize = 256;
+/// level-triggered), so that a burst's exits (each a call into JS) do not hold the loop long.
+const BATCH: usize = 32;
 
 extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
   // SAFETY: `data` was set in `start_on` to a watch that outlives the started handle.
