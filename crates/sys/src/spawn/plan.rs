@@ -89,7 +89,7 @@ pub struct Plan {
   /// /dev/null once it has changed root or joined another mount namespace.
   _dev_null: Option<OwnedFd>,
 
-  /// The process that spawns, which the child checks is still its parent.
+  /// The process that spawns, which the child checks is still its parent (with `pdeathsig`).
   pub parent_pid: i32,
   /// In a new or joined pid namespace the parent is invisible, so getppid() reads 0.
   pub ppid_may_be_zero: bool,
@@ -346,7 +346,8 @@ impl Plan {
       stdio,
       extra_fds: spec.extra_fds.clone(),
       _dev_null: dev_null,
-      parent_pid: std::process::id() as i32,
+      // Only the parent death signal's check reads it (a getpid per spawn otherwise).
+      parent_pid: if spec.die_with_parent.is_some() { std::process::id() as i32 } else { 0 },
       late_user,
     })
   }
