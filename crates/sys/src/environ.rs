@@ -10,22 +10,70 @@
 //! while it is read here.
 
 use std::collections::HashMap;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::sync::{Arc, Mutex};
 
 extern "C" {
   static environ: *const *const c_char;
 }
 
+/// A copy of the environment ready for execve: its entries and the NULL-terminated pointers to
+/// them, made once per change of the environment and shared by every spawn that takes it (a
+/// burst's children would otherwise each copy it twice).
+#[derive(Debug)]
+pub struct EnvBlock {
+  entries: Vec<CString>,
+  ptrs: Vec<*const c_char>,
+}
+
+// SAFETY: `ptrs` point into `entries`, which the block owns and never changes after `copy`.
+unsafe impl Send for EnvBlock {}
+// SAFETY: as above; nothing in a block is ever written after it was made.
+unsafe impl Sync for EnvBlock {}
+
+impl EnvBlock {
+  /// The live environment, copied.
+  fn copy() -> EnvBlock {
+    let mut entries = Vec::new();
+    // An entry of environ is NUL-terminated, so it holds no NUL: CString::new cannot fail.
+    each_entry(|e| {
+      entries.extend(CString::new(e).ok());
+      true
+    });
+    let mut ptrs: Vec<*const c_char> = entries.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    EnvBlock { entries, ptrs }
+  }
+
+  /// What execve takes: pointers to the entries, then NULL.
+  pub fn envp(&self) -> &[*const c_char] {
+    &self.ptrs
+  }
+
+  /// The value of PATH in it.
+  pub fn path(&self) -> Option<String> {
+    self
+      .entries
+      .iter()
+      .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
+      .map(|v| String::from_utf8_lossy(v).into_owned())
+  }
+
+  /// The entries as strings.
+  pub fn strings(&self) -> Vec<String> {
+    self.entries.iter().map(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()).collect()
+  }
+}
+
 struct Held {
-  env: Arc<Vec<String>>,
+  env: Arc<EnvBlock>,
   holds: usize,
 }
 
 struct State {
   generation: u64,
   /// The copy `generation` names; compared with the live environment by `hold`.
-  latest: Arc<Vec<String>>,
+  latest: Arc<EnvBlock>,
   held: HashMap<u64, Held>,
 }
 
@@ -49,15 +97,15 @@ fn each_entry(mut f: impl FnMut(&[u8]) -> bool) {
   }
 }
 
-fn unchanged(copy: &[String]) -> bool {
+fn unchanged(copy: &EnvBlock) -> bool {
   let mut i = 0;
   let mut same = true;
   each_entry(|e| {
-    same = copy.get(i).is_some_and(|c| c.as_bytes() == e);
+    same = copy.entries.get(i).is_some_and(|c| c.as_bytes() == e);
     i += 1;
     same
   });
-  same && i == copy.len()
+  same && i == copy.entries.len()
 }
 
 /// The environment as execve takes it, as it is now.
@@ -102,11 +150,14 @@ pub fn path() -> Option<String> {
 /// Names the environment as it is now; each `hold` is released by one `take` of its number.
 pub fn hold() -> u64 {
   let mut guard = STATE.lock().unwrap_or_else(|p| p.into_inner());
-  let state =
-    guard.get_or_insert_with(|| State { generation: 0, latest: Arc::new(current()), held: HashMap::new() });
+  let state = guard.get_or_insert_with(|| State {
+    generation: 0,
+    latest: Arc::new(EnvBlock::copy()),
+    held: HashMap::new(),
+  });
   if !unchanged(&state.latest) {
     state.generation += 1;
-    state.latest = Arc::new(current());
+    state.latest = Arc::new(EnvBlock::copy());
   }
   let generation = state.generation;
   let latest = state.latest.clone();
@@ -115,13 +166,13 @@ pub fn hold() -> u64 {
 }
 
 /// The environment that `hold` named `generation`, releasing that hold; `None` for a number
-/// that is not held.
-pub fn take(generation: u64) -> Option<Vec<String>> {
+/// that is not held. Shared, not copied: every spawn of one generation takes the same block.
+pub fn take(generation: u64) -> Option<Arc<EnvBlock>> {
   let mut guard = STATE.lock().unwrap_or_else(|p| p.into_inner());
   let state = guard.as_mut()?;
   let held = state.held.get_mut(&generation)?;
   held.holds -= 1;
-  let env = (*held.env).clone();
+  let env = held.env.clone();
   if held.holds == 0 {
     state.held.remove(&generation);
   }
@@ -159,10 +210,12 @@ mod tests {
     let after = hold();
     assert_ne!(after, before);
     let old = take(before).unwrap();
-    assert!(!old.iter().any(|e| e.starts_with("NSJS_ENVIRON_TEST=")));
-    assert!(take(again).is_some(), "each hold is taken once");
+    assert!(!old.strings().iter().any(|e| e.starts_with("NSJS_ENVIRON_TEST=")));
+    assert!(Arc::ptr_eq(&old, &take(again).unwrap()), "each hold is taken once, of one shared copy");
     assert!(take(before).is_none(), "and then released");
-    assert!(take(after).unwrap().contains(&"NSJS_ENVIRON_TEST=changed".to_string()));
+    let new = take(after).unwrap();
+    assert!(new.strings().contains(&"NSJS_ENVIRON_TEST=changed".to_string()));
+    assert_eq!((new.envp().len(), new.path()), (new.strings().len() + 1, std::env::var("PATH").ok()));
     let live = pointers();
     assert_eq!(live.len(), current().len() + 1, "every entry, then NULL");
     assert!(live.last().unwrap().is_null());

@@ -3,6 +3,7 @@
 //! choice is a string enum, so napi refuses a string it does not know instead of guessing.
 
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, Either};
 use napi::Env;
@@ -182,8 +183,11 @@ impl TryFrom<NativeSpawnRequest> for SpawnSpec {
   fn try_from(req: NativeSpawnRequest) -> nsjs_sys::Result<SpawnSpec> {
     let env = environment(req.env, req.env_generation)?;
     let mut spec = SpawnSpec::new(req.file, req.argv);
-    spec.own_environ = env.is_none();
-    spec.env = env.unwrap_or_default();
+    match env {
+      ChildEnv::List(vars) => spec.env = vars,
+      ChildEnv::Held(block) => spec.env_block = Some(block),
+      ChildEnv::Own => spec.own_environ = true,
+    }
     spec.path = req.path;
     spec.join = req.join.unwrap_or_default().into_iter().map(|j| (j.fd, j.ns_type.into())).collect();
     spec.unshare = req.unshare.unwrap_or_default().into_iter().map(Into::into).collect();
@@ -313,14 +317,24 @@ fn on_main_thread(what: &'static str) -> nsjs_sys::Result<()> {
   }
 }
 
-/// The child's environment: the request's, the held one it names, or None for ours as it is
-/// (`own_environ`: an absent `env` only comes from the main thread, whose process.env writes
-/// through to it, and which the spawn holds until the child has exec'ed). Releases the hold.
-fn environment(env: Option<Vec<String>>, generation: Option<i64>) -> nsjs_sys::Result<Option<Vec<String>>> {
+/// Where a child's environment comes from.
+enum ChildEnv {
+  /// The request's list.
+  List(Vec<String>),
+  /// The held copy `envGeneration` names, shared with the other spawns of that generation.
+  Held(Arc<environ::EnvBlock>),
+  /// Ours as it is (`own_environ`): an absent `env` only comes from the main thread, whose
+  /// process.env writes through to it, and which the spawn holds until the child has exec'ed.
+  Own,
+}
+
+/// The child's environment: the request's, the held one it names, or ours. Releases the hold.
+fn environment(env: Option<Vec<String>>, generation: Option<i64>) -> nsjs_sys::Result<ChildEnv> {
   let held = generation.and_then(|g| environ::take(g as u64));
-  match env.or(held) {
-    Some(vars) => Ok(Some(vars)),
-    None => on_main_thread("environ").map(|()| None),
+  match (env, held) {
+    (Some(vars), _) => Ok(ChildEnv::List(vars)),
+    (None, Some(block)) => Ok(ChildEnv::Held(block)),
+    (None, None) => on_main_thread("environ").map(|()| ChildEnv::Own),
   }
 }
 

@@ -22,6 +22,20 @@ pub fn candidates(file: &str, env: &[String], parent_path: Option<&str>) -> Vec<
     .collect()
 }
 
+/// The PATH a bare name is looked up in when `spec.env` has none: with `own_environ` or an
+/// `env_block` the command's environment is ours, so its PATH (read on the thread that may change
+/// it); otherwise the caller's `path`.
+pub fn parent_path(spec: &super::SpawnSpec) -> Option<String> {
+  if spec.file.contains('/') {
+    return None;
+  }
+  match &spec.env_block {
+    Some(b) => b.path(),
+    None if spec.own_environ => crate::environ::path(),
+    None => spec.path.clone(),
+  }
+}
+
 /// errno values after which execvpe goes on to the next PATH entry instead of failing.
 pub fn try_next(errno: i32) -> bool {
   matches!(errno, libc::ENOENT | libc::ENOTDIR | libc::EACCES | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT)

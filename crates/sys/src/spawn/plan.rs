@@ -30,7 +30,9 @@ pub struct Plan {
   /// NULL-terminated pointers into `_argv`.
   pub argv: Vec<*const c_char>,
   _env: Vec<CString>,
-  /// NULL-terminated pointers into `_env`.
+  /// The shared environment `envp` points into instead, if the spec has one.
+  _env_block: Option<std::sync::Arc<crate::environ::EnvBlock>>,
+  /// NULL-terminated pointers into `_env` or `_env_block` (or the live environment).
   pub envp: Vec<*const c_char>,
 
   /// Namespaces to enter on the calling thread before clone (and leave right after), so that the
@@ -157,10 +159,8 @@ impl Plan {
   pub fn build(spec: &SpawnSpec) -> Result<Plan> {
     // Never the process environment: this runs on whatever thread spawns (a worker, the spawner
     // thread), and Node's main thread writes that environment with no lock we could take.
-    // With `own_environ` the command's PATH is ours (read on the thread that may change it).
-    let own_path = if spec.own_environ && !spec.file.contains('/') { crate::environ::path() } else { None };
-    let parent_path = if spec.own_environ { own_path.as_deref() } else { spec.path.as_deref() };
-    let candidates = exec_path::candidates(&spec.file, &spec.env, parent_path)
+    let parent_path = exec_path::parent_path(spec);
+    let candidates = exec_path::candidates(&spec.file, &spec.env, parent_path.as_deref())
       .iter()
       .map(|c| cstring(c, Step::Execve, "execve").map_err(|e| e.path(spec.file.clone())))
       .collect::<Result<Vec<_>>>()?;
@@ -177,10 +177,10 @@ impl Plan {
         v
       })
       .collect();
-    let (env_owned, envp) = if spec.own_environ {
-      (Vec::new(), crate::environ::pointers())
-    } else {
-      cstrings(&spec.env, Step::Execve, "execve")?
+    let (env_owned, envp) = match &spec.env_block {
+      Some(b) => (Vec::new(), b.envp().to_vec()),
+      None if spec.own_environ => (Vec::new(), crate::environ::pointers()),
+      None => cstrings(&spec.env, Step::Execve, "execve")?,
     };
 
     let mut unshare: Vec<NsType> = spec.unshare.clone();
@@ -293,6 +293,7 @@ impl Plan {
       _argv: argv_owned,
       argv,
       _env: env_owned,
+      _env_block: spec.env_block.clone(),
       envp,
       // An init never execs: it must not keep our memory shared (nor us waiting in vfork).
       share_memory: !spec.init && !joins.iter().any(|(_, t)| *t == NsType::Time),

@@ -83,6 +83,8 @@ pub struct SpawnSpec {
   /// a caller on the thread that changes the environment (Node's main thread, whose process.env
   /// writes through to it), which the spawn holds until the child has exec'ed.
   pub own_environ: bool,
+  /// A held copy of this process's environment (`environ::take`) used instead of `env`.
+  pub env_block: Option<std::sync::Arc<crate::environ::EnvBlock>>,
   /// The PATH a bare `file` is looked up in when `env` has none (the caller's own, which it reads
   /// where that is safe: Node's JS thread); None: execvp's default, /usr/local/bin:/usr/bin:/bin.
   /// The spawner never reads the process environment itself: another thread may be writing it.
@@ -158,6 +160,7 @@ impl SpawnSpec {
       argv,
       env: Vec::new(),
       own_environ: false,
+      env_block: None,
       path: None,
       join: Vec::new(),
       join_root: None,
