@@ -21,6 +21,19 @@ import {
 
 const wrapKey = Symbol('nsjs.native')
 
+/** The native table's order of types, whose positions join and run pass (`nsTypeOrder`). */
+let typeOrder: readonly NamespaceType[] | undefined
+
+/**
+ * What join and run hand the binding, read once per handle: its descriptor and the position of
+ * its type, plain numbers that a free native function takes without unwrapping the handle.
+ */
+interface Raw {
+  fd: number
+  position: number
+  mnt: boolean
+}
+
 /**
  * Node caches `process.cwd()` and forgets it only on `process.chdir()`. Entering a mnt namespace
  * moves the thread's cwd (to that namespace's root) and `run()` moves it back, so the cache is
@@ -54,6 +67,8 @@ function cwdChanged(): void {
  */
 export class Namespace {
   readonly #native: NativeNamespace
+  /** Until close(); read on the first join or run. */
+  #raw: Raw | undefined
 
   // Private, so the published types offer no constructor; the key refuses a call from JS too.
   private constructor(key: typeof wrapKey, nativeHandle: NativeNamespace) {
@@ -293,8 +308,18 @@ export class Namespace {
 
   /** Synchronous twin of {@link Namespace.join}. */
   joinSync(): void {
-    native(() => this.#native.join())
-    if (this.type === 'mnt') cwdChanged()
+    const raw = this.#raw ?? this.#readRaw()
+    native(() => binding().joinFd(raw.fd, raw.position))
+    if (raw.mnt) cwdChanged()
+  }
+
+  /** Fills {@link Namespace.#raw}; throws ERR_NS_CLOSED after close(). */
+  #readRaw(): Raw {
+    const fd = native(() => this.#native.fd)
+    const type = this.type
+    typeOrder ??= binding().nsTypeOrder()
+    this.#raw = { fd, position: typeOrder.indexOf(type), mnt: type === 'mnt' }
+    return this.#raw
   }
 
   /**
@@ -312,15 +337,16 @@ export class Namespace {
   run<T>(fn: () => T & (T extends PromiseLike<unknown> ? never : unknown)): T {
     validateFunction(fn)
     if (utilTypes.isAsyncFunction(fn)) throw returnedPromise(fn, 'is an async function')
-    const saved = native(() => this.#native.enter())
-    const mnt = this.type === 'mnt'
-    if (mnt) cwdChanged()
+    const raw = this.#raw ?? this.#readRaw()
+    const b = binding()
+    native(() => b.runEnter(raw.fd, raw.position))
+    if (raw.mnt) cwdChanged()
     let result: T
     try {
       result = fn()
     } finally {
-      native(() => saved.restore())
-      if (mnt) cwdChanged()
+      native(() => b.runRestore())
+      if (raw.mnt) cwdChanged()
     }
     if (
       utilTypes.isPromise(result) ||
@@ -387,6 +413,7 @@ export class Namespace {
 
   /** Releases the descriptor. Idempotent. */
   close(): void {
+    this.#raw = undefined
     this.#native.close()
   }
 

@@ -31,17 +31,9 @@ export declare class NativeNamespace {
   owner(): NativeNamespace
   parent(): NativeNamespace
   ownerUid(): number
-  /** Moves the calling thread into this namespace. */
-  join(): void
-  /** Enters this namespace on the calling thread; the returned state puts it back. */
-  enter(): NativeSavedThread
   persist(path: string): void
   /** Releases the descriptor; closing twice is a no-op. */
   close(): void
-}
-
-export declare class NativeSavedThread {
-  restore(): void
 }
 
 /** A spawn handed to the spawner thread. */
@@ -96,6 +88,12 @@ export interface IdMapLine {
   outside: number
   count: number
 }
+
+/**
+ * `join` by descriptor number and type position, for a JS handle that holds the descriptor
+ * open and knows its type (setns checks the type again).
+ */
+export declare function joinFd(fd: number, position: number): void
 
 /** A namespace to enter: a descriptor JS keeps open until the spawn is over, and its type. */
 export interface JoinFd {
@@ -224,6 +222,13 @@ export interface NativeSpawnRequest {
 export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time'
 
 /**
+ * The namespace types in the order whose positions `joinFd`, `runEnter` and the raw openers
+ * take: a handle's type crosses as a number, since reading a string costs more than the rest of
+ * such a call.
+ */
+export declare function nsTypeOrder(): Array<NsType>
+
+/**
  * The IPC channel of `fork()`: a connected Unix socket pair, [ours, the child's], descriptors
  * JS owns (the child's is closed once the child has started).
  */
@@ -262,6 +267,15 @@ export interface RlimitEntry {
 
 /** A rule the library enforces itself: `NamespaceError.code` where there is no errno. */
 export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID'
+
+/**
+ * run()'s entry: moves the calling thread into the namespace of `fd` (see `joinFd`) until
+ * `runRestore`.
+ */
+export declare function runEnter(fd: number, position: number): void
+
+/** run()'s exit: puts the thread back where the last `runEnter` found it. */
+export declare function runRestore(): void
 
 /** What /proc/<pid>/setgroups of a new user namespace says. */
 export type SetGroups = 'allow' | 'deny'

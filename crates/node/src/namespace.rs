@@ -2,6 +2,8 @@
 //! operations (join, run's enter/restore, unshare, persist). These run on the JS thread that
 //! calls them, never on a pool thread, because namespace membership is per thread.
 
+use std::cell::RefCell;
+
 use napi::bindgen_prelude::{BigInt, ObjectFinalize};
 use napi::Env;
 use napi_derive::napi;
@@ -100,18 +102,6 @@ impl NativeNamespace {
     self.handle(&env)?.owner_uid().napi(&env)
   }
 
-  /// Moves the calling thread into this namespace.
-  #[napi]
-  pub fn join(&self, env: Env) -> Result<()> {
-    this_thread::join(self.handle(&env)?).napi(&env)
-  }
-
-  /// Enters this namespace on the calling thread; the returned state puts it back.
-  #[napi]
-  pub fn enter(&self, env: Env) -> Result<NativeSavedThread> {
-    this_thread::enter(self.handle(&env)?).napi(&env).map(|s| NativeSavedThread { saved: Some(s) })
-  }
-
   #[napi]
   pub fn persist(&self, env: Env, path: String) -> Result<()> {
     persist::persist(self.handle(&env)?, &path).napi(&env)
@@ -133,22 +123,6 @@ impl ObjectFinalize for NativeNamespace {
   }
 }
 
-#[napi]
-pub struct NativeSavedThread {
-  saved: Option<this_thread::Saved>,
-}
-
-#[napi]
-impl NativeSavedThread {
-  #[napi]
-  pub fn restore(&mut self, env: Env) -> Result<()> {
-    match self.saved.take() {
-      Some(s) => this_thread::restore(s).napi(&env),
-      None => Ok(()),
-    }
-  }
-}
-
 /// Handles on the namespaces of `types` that process `pid` is in, in that order, all through
 /// one pidfd (so all that one process's); without `types`, every type this kernel has.
 #[napi]
@@ -164,6 +138,50 @@ pub fn open_pid_joins(env: Env, pid: i32, types: Option<Vec<NsType>>) -> Result<
   let skip_shared = types.is_none();
   let handles = NsHandle::open_pid_joins(pid, &type_list(types), skip_shared).napi(&env)?;
   handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
+}
+
+/// The namespace types in the order whose positions `joinFd`, `runEnter` and the raw openers
+/// take: a handle's type crosses as a number, since reading a string costs more than the rest of
+/// such a call.
+#[napi]
+pub fn ns_type_order() -> Vec<NsType> {
+  nsjs_sys::NsType::ALL.into_iter().map(Into::into).collect()
+}
+
+fn type_at(env: &Env, position: u32) -> Result<nsjs_sys::NsType> {
+  let all = nsjs_sys::NsType::ALL;
+  all.get(position as usize).copied().ok_or_else(|| to_js(env, Error::os(libc::EINVAL, "setns")))
+}
+
+/// `join` by descriptor number and type position, for a JS handle that holds the descriptor
+/// open and knows its type (setns checks the type again).
+#[napi]
+pub fn join_fd(env: Env, fd: i32, position: u32) -> Result<()> {
+  this_thread::join_raw(fd, type_at(&env, position)?).napi(&env)
+}
+
+thread_local! {
+  /// What each `run()` of this thread still inside must restore, innermost last: run() calls
+  /// runEnter and runRestore in a try/finally, so they pair up last in, first out.
+  static RUNS: RefCell<Vec<this_thread::Saved>> = const { RefCell::new(Vec::new()) };
+}
+
+/// run()'s entry: moves the calling thread into the namespace of `fd` (see `joinFd`) until
+/// `runRestore`.
+#[napi]
+pub fn run_enter(env: Env, fd: i32, position: u32) -> Result<()> {
+  let saved = this_thread::enter_raw(fd, type_at(&env, position)?).napi(&env)?;
+  RUNS.with_borrow_mut(|r| r.push(saved));
+  Ok(())
+}
+
+/// run()'s exit: puts the thread back where the last `runEnter` found it.
+#[napi]
+pub fn run_restore(env: Env) -> Result<()> {
+  match RUNS.with_borrow_mut(|r| r.pop()) {
+    Some(saved) => this_thread::restore(saved).napi(&env),
+    None => Ok(()),
+  }
 }
 
 #[napi]

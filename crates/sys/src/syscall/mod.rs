@@ -19,7 +19,7 @@ pub use fd::{
   pipe, read, reserve_fds, socketpair, write_all, FileId,
 };
 pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
-pub use ns::{fchdir, mount, setns, unshare};
+pub use ns::{fchdir, mount, setns, setns_raw, unshare};
 pub use proc::{
   online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, thread_count, waitid_pidfd, waitpid,
 };
