@@ -16,24 +16,16 @@ export declare class NativeChild {
   release(): void
 }
 
+/**
+ * A handle as an object: what create(), a child's namespaces() and a socket's namespace hand
+ * over (JS then keeps it in the table with `adoptHandle`), and a view of a kept handle for the
+ * functions that take one (`handleView`). Closed when the handle is; its finalizer closes a
+ * handle that was never kept.
+ */
 export declare class NativeNamespace {
-  /** `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse. */
-  static openPid(pid: number, nsType: NsType): NativeNamespace
-  static openPath(path: string, nsType?: NsType | undefined | null): NativeNamespace
-  static fromFd(fd: number, nsType?: NsType | undefined | null): NativeNamespace
-  static current(nsType: NsType): NativeNamespace
   get type(): NsType
   get inode(): bigint
-  get device(): bigint
   get fd(): number
-  get closed(): boolean
-  equals(other: NativeNamespace): boolean
-  owner(): NativeNamespace
-  parent(): NativeNamespace
-  ownerUid(): number
-  persist(path: string): void
-  /** Releases the descriptor; closing twice is a no-op. */
-  close(): void
 }
 
 /** A spawn handed to the spawner thread. */
@@ -53,6 +45,9 @@ export declare class NativeStdioPipes {
   get parentFds(): Array<number>
 }
 
+/** Keeps the handle of `n` in the table: its descriptor, which JS holds from now on. */
+export declare function adoptHandle(n: NativeNamespace): number
+
 /** Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract). */
 export interface BindRequest {
   host?: string
@@ -71,9 +66,31 @@ export interface BoundAddress {
   path?: string
 }
 
+/** Closes the kept handle `fd`; closing twice is a no-op. */
+export declare function closeHandle(fd: number): void
+
 export declare function create(nsType: NsType): Promise<NativeNamespace>
 
 export declare function createSync(nsType: NsType): NativeNamespace
+
+/** The handle's nsfs device and inode, the kernel's identity of a namespace. */
+export declare function handleId(fd: number): Array<bigint>
+
+/** The user namespace that owns the handle's namespace (NS_GET_USERNS), kept. */
+export declare function handleOwner(fd: number): number
+
+export declare function handleOwnerUid(fd: number): number
+
+/** The parent of a pid or user namespace (NS_GET_PARENT), kept. */
+export declare function handleParent(fd: number): number
+
+export declare function handlePersist(fd: number, path: string): void
+
+/** The position of the handle's type. */
+export declare function handleType(fd: number): number
+
+/** A `NativeNamespace` on the kept handle `fd`, closed when it is. */
+export declare function handleView(fd: number): NativeNamespace
 
 /**
  * Names this process's environment as it is now, for a spawn that will be handed to the spawner
@@ -222,11 +239,16 @@ export interface NativeSpawnRequest {
 export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time'
 
 /**
- * The namespace types in the order whose positions `joinFd`, `runEnter` and the raw openers
- * take: a handle's type crosses as a number, since reading a string costs more than the rest of
- * such a call.
+ * The namespace types in the order whose positions the functions below take and give: a
+ * handle's type crosses as a number, since reading a string costs more than the rest of a join.
  */
 export declare function nsTypeOrder(): Array<NsType>
+
+/** The calling thread's own namespace of the type at `position`. */
+export declare function openCurrent(position: number): number
+
+/** A duplicate of the caller's namespace descriptor `fd`. */
+export declare function openFd(fd: number, position?: number | undefined | null): number
 
 /**
  * The IPC channel of `fork()`: a connected Unix socket pair, [ours, the child's], descriptors
@@ -240,11 +262,17 @@ export declare function openIpcPair(): Array<number>
  */
 export declare function openJoinDirs(pid: number, root: boolean, cwd: boolean): Array<number>
 
+/** A namespace file (checked to be on nsfs, and of the type at `position` when given). */
+export declare function openPath(path: string, position?: number | undefined | null): number
+
+/** `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse: the kept handle's descriptor. */
+export declare function openPid(pid: number, position: number): number
+
 /**
- * Handles on the namespaces of `types` that process `pid` is in, in that order, all through
- * one pidfd (so all that one process's); without `types`, every type this kernel has.
+ * Handles on the namespaces of the types at `positions` that process `pid` is in, in that
+ * order, all through one pidfd (so all that one process's).
  */
-export declare function openPidAll(pid: number, types?: Array<NsType> | undefined | null): Array<NativeNamespace>
+export declare function openPidAll(pid: number, positions: Array<number>): Array<number>
 
 /**
  * What spawn's `join: { pid, types }` enters (nsenter's rules, see `NsHandle::open_pid_joins`):
@@ -314,6 +342,9 @@ export type StdioKind = 'inherit' | 'ignore' | 'pipe'
 
 /** Where a spawn (or a thread's restore) failed: `NamespaceError.step`. */
 export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' | 'sethostname' | 'mount propagation' | 'chroot' | 'pivot_root' | 'chdir' | 'mount /proc' | 'setgid' | 'setuid' | 'dup2' | 'execve' | 'setgroups' | 'uid_map' | 'gid_map' | 'clone' | 'env' | 'stdio' | 'mount' | 'rlimits' | 'capabilities' | 'seccomp' | 'cgroup' | 'init' | 'restore'
+
+/** The positions of the types this kernel has. */
+export declare function supportedTypes(): Array<number>
 
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {

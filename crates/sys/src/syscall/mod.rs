@@ -15,8 +15,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use crate::error::{Error, Result};
 
 pub use fd::{
-  dup_cloexec, dup_cloexec_above, fstat, fstatfs_type, ioctl_fd, ioctl_int, ioctl_owner_uid, ioctl_u64, open,
-  pipe, read, reserve_fds, socketpair, write_all, FileId,
+  dup_cloexec, dup_cloexec_above, fd_limit, fstat, fstatfs_type, ioctl_fd, ioctl_int, ioctl_owner_uid,
+  ioctl_u64, open, pipe, read, reserve_fds, socketpair, write_all, FileId,
 };
 pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
 pub use ns::{fchdir, mount, setns, setns_raw, unshare};
