@@ -330,7 +330,8 @@ export class Namespace {
    * return a Promise, since the awaited part would run outside: its type refuses such a `fn`,
    * an `async` function is refused before anything runs, and any other `fn` that returns a
    * thenable throws after it ran (and the thread is back). For sockets inside a net namespace
-   * use `listen()`, `connect()`, `createSocket()`, `agent()` and `dispatcher()` instead.
+   * use `listen()`, `connect()`, `createSocket()`, `agent()` and `dispatcher()` instead. From its
+   * first run() of a type on, a thread keeps a descriptor on its own namespace of that type open.
    */
   run<T>(fn: () => T & (T extends PromiseLike<unknown> ? never : unknown)): T {
     validateFunction(fn)

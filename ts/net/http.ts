@@ -1,15 +1,23 @@
 // A.agent() and A.dispatcher(): Node's HTTP clients with their connections made inside a net
 // namespace. Both only replace how a connection is opened (A.connect, plus TLS on top of it for
 // https); pooling, keep-alive and everything else are Node's and undici's own.
-import * as http from 'node:http'
-import * as https from 'node:https'
+import type * as http from 'node:http'
+import type * as https from 'node:https'
 import type * as net from 'node:net'
 import { isIP } from 'node:net'
-import * as tls from 'node:tls'
+import type * as tls from 'node:tls'
 import type { Namespace } from '../namespace'
 import { validateObject } from '../validate'
 import { connect } from './connect'
 import { netHandle } from './socket'
+
+// node:http, node:https and node:tls are loaded when first used, not when nsjs is imported: they
+// take longer to load than the rest of nsjs together.
+const load = {
+  http: () => require('node:http') as typeof http,
+  https: () => require('node:https') as typeof https,
+  tls: () => require('node:tls') as typeof tls,
+}
 
 /** http.Agent's options (https.Agent's with `https: true`); keepAlive defaults to true. */
 export type NsAgentOptions = (http.AgentOptions | https.AgentOptions) & {
@@ -28,14 +36,15 @@ export function agent(this: Namespace, options: NsAgentOptions = {}): http.Agent
   const { https: secure, ...rest } = o
   const base = { keepAlive: true, ...rest }
   if (secure) {
-    return new (class extends https.Agent {
+    const tlsConnect = load.tls().connect
+    return new (class extends load.https().Agent {
       override createConnection(opts: tls.ConnectionOptions): net.Socket {
         const raw = connect.call(ns, { host: opts.host ?? 'localhost', port: Number(opts.port ?? 443) })
-        return tls.connect({ ...opts, socket: raw })
+        return tlsConnect({ ...opts, socket: raw })
       }
     })(base)
   }
-  return new (class extends http.Agent {
+  return new (class extends load.http().Agent {
     override createConnection(opts: net.NetConnectOpts): net.Socket {
       return connect.call(ns, opts)
     }
@@ -75,7 +84,7 @@ export function dispatcher(this: Namespace, options: NsDispatcherOptions = {}): 
     }
     let out: net.Socket | tls.TLSSocket = socket
     if (secure) {
-      out = tls.connect({
+      out = load.tls().connect({
         ...tlsOptions,
         socket,
         host, // what the certificate is checked against
