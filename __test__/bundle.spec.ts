@@ -1,9 +1,11 @@
 // Bundlers: an app that uses nsjs, bundled by esbuild (esbuild-wasm, which needs no install
 // script) as CommonJS and as an ES module with `--loader:.node=copy`, runs from another directory
 // on the binary esbuild copied next to the bundle; NSJS_NATIVE_PATH is resolved against the cwd;
-// a bundle without its binary names the folder it searched.
+// a bundle without its binary names the folder it searched; a single executable application
+// (Node's SEA, made with postject) loads the binary from its assets.
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
@@ -100,4 +102,65 @@ test('a bundle without its binary names the folder it searched and the override'
   t.regex(r.stderr, /NSJS_NATIVE_PATH/)
   // The error is nsjs's own, not a bundler's "Dynamic require" or a ReferenceError.
   t.notRegex(r.stderr, /Dynamic require|ReferenceError/)
+})
+
+/** The SEA fuse Node's executables carry (the string postject flips). */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
+
+/** The cjs bundle made into a single executable, with `assets`; its path. */
+async function singleExecutable(t: ExecutionContext, assets: (app: string) => Record<string, string>): Promise<string> {
+  const app = await bundle(t, 'cjs')
+  const dir = tempDir(t, 'nsjs-sea-build-')
+  const config = join(dir, 'sea-config.json')
+  const blob = join(dir, 'app.blob')
+  const main = join(app, 'app.cjs')
+  writeFileSync(
+    config,
+    JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, assets: assets(app) }),
+  )
+  const made = spawnSync(process.execPath, ['--experimental-sea-config', config], { encoding: 'utf8' })
+  t.is(made.status, 0, made.stderr)
+  const exe = join(dir, 'app')
+  cpSync(process.execPath, exe)
+  chmodSync(exe, 0o755)
+  const postject = require.resolve('postject/dist/cli.js')
+  const injected = spawnSync(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], {
+    encoding: 'utf8',
+  })
+  t.is(injected.status, 0, injected.stderr)
+  return exe
+}
+
+const seaTemps = () => new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('nsjs-sea-')))
+
+test('a single executable application loads nsjs from its assets', async (t) => {
+  const exe = await singleExecutable(t, (app) => {
+    const binary = readdirSync(app).find((f) => f.endsWith('.node')) as string
+    return { [`nsjs.${process.platform}-${process.arch}-gnu.node`]: join(app, binary) }
+  })
+  const cwd = tempDir(t, 'nsjs-sea-cwd-')
+  const before = seaTemps()
+  const env = { ...process.env }
+  delete env.NSJS_NATIVE_PATH
+  const r = spawnSync(exe, [], { cwd, env, encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.is(out.hostname, 'bundled')
+  t.regex(out.net, /^net:\[\d+\]$/)
+  // The copy it loaded is removed once mapped: nothing is left in the temporary directory.
+  t.deepEqual(
+    [...seaTemps()].filter((f) => !before.has(f)),
+    [],
+  )
+})
+
+test('a single executable application without the asset says how to add it', async (t) => {
+  const exe = await singleExecutable(t, () => ({}))
+  const env = { ...process.env }
+  delete env.NSJS_NATIVE_PATH
+  const r = spawnSync(exe, [], { cwd: tempDir(t, 'nsjs-sea-cwd-'), env, encoding: 'utf8' })
+  t.not(r.status, 0)
+  t.regex(r.stderr, /ERR_NS_UNSUPPORTED_PLATFORM/)
+  t.true(r.stderr.includes(`"nsjs.${process.platform}-${process.arch}-gnu.node"`), r.stderr)
+  t.regex(r.stderr, /NSJS_NATIVE_PATH/)
 })

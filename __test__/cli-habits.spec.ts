@@ -214,6 +214,9 @@ test.serial('lsns habits: -n, -o, -r, -l, -t, -p and a namespace id print what l
     ['-o', 'NS,TYPE', '-t', 'uts', '-r'],
     ['-n', '-o', 'NS,TYPE,PNS,ONS', '-p', nested],
     ['-n', '-o', 'NS,TYPE,PNS,ONS', '-t', 'user'],
+    ['-n', '-o', 'NS,TYPE,NETNSID', '-p', pid],
+    ['-n', '-o', 'NS,TYPE,NETNSID', '-t', 'net'],
+    ['-t', 'net'],
   ]
   for (const args of lines) {
     const { theirs, ours, status } = lsLines(args)
@@ -259,7 +262,7 @@ function lsnsKeys(n: TreeNode): unknown {
   return { ns, type, nprocs, pid, user, command, ...(kids && { children: kids }) }
 }
 
-test.serial('lsns --tree=owner|parent|process -J: the same nesting in children', async (t) => {
+test.serial('lsns --tree=owner|parent|process -J: the same nesting and order', async (t) => {
   const owned = await target(t, ['--user', '--map-root-user', '--net', '--uts'])
   // unshare stays in the new user and uts namespaces; its forked child (the sleep) is in the new
   // pid namespace too: that pid namespace's row hangs under unshare's in the process tree.
@@ -283,6 +286,15 @@ test.serial('lsns --tree=owner|parent|process -J: the same nesting in children',
       t.truthy(theirs, `lsns --tree=${kind} shows ${type}:[${ns}]`)
       t.is(mine?.above, theirs?.above, `--tree=${kind}: what ${type}:[${ns}] hangs under`)
     }
+    // The top-level rows in lsns's order (those lsns printed both times: the machine's processes
+    // come and go); in the parent tree, a user namespace before what it owns.
+    const tops = (nodes: TreeNode[]) => nodes.map((n) => n.ns)
+    const stable = tops(before).filter((ns) => tops(after).includes(ns))
+    t.deepEqual(
+      tops(ours).filter((ns) => stable.includes(ns)),
+      stable,
+      `--tree=${kind}: the order of the top-level rows`,
+    )
     // The target's own user namespace and all below it, as lsns prints them.
     if (kind !== 'process') {
       const sub = (nodes: TreeNode[]) => lsnsKeys(findIn(nodes, id(owned, 'user'))?.node as TreeNode)

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 
 import { exec, Namespace, type NamespaceError } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nodeScript, nsLink, ROOT, tempDir } from './helpers'
+import { asNobody, CATCH_FIELDS, nodeScript, nsjsFds, nsLink, ROOT, tempDir } from './helpers'
 
 /**
  * The fetch a dispatcher of the installed undici works with: the global one when this Node
@@ -299,6 +299,37 @@ test.serial('worker() starts a thread inside; the caller stays where it is', asy
   await w.terminate()
   using mnt = Namespace.current('mnt')
   t.throws(() => mnt.worker(file), { code: 'ERR_NS_TYPE_MISMATCH' })
+})
+
+test.serial('netnsid() is the id ip netns set gave, null before; other types refused', async (t) => {
+  const name = `nsjs-${process.pid}-nsid`
+  const before = nsjsFds()
+  {
+    using A = await Namespace.create('net')
+    using here = Namespace.current('net')
+    t.teardown(() => Namespace.unpersist(`/run/netns/${name}`).catch(() => {}))
+    t.is(A.netnsid(), null)
+    t.is(here.netnsid(), null, 'a namespace never has an id for itself')
+    await A.persist(`/run/netns/${name}`)
+    await exec('ip', ['netns', 'set', name, 'auto'])
+    const listed = JSON.parse((await exec('ip', ['-j', 'netns', 'list'])).stdout) as { name: string; id?: number }[]
+    const id = listed.find((n) => n.name === name)?.id
+    t.is(typeof id, 'number')
+    t.is(A.netnsid(), id ?? -1)
+    using uts = Namespace.current('uts')
+    t.throws(() => uts.netnsid(), { code: 'ERR_NS_TYPE_MISMATCH' })
+    await Namespace.unpersist(`/run/netns/${name}`)
+  }
+  const closed = await Namespace.create('net')
+  closed.close()
+  t.throws(() => closed.netnsid(), { code: 'ERR_NS_CLOSED' })
+  t.deepEqual(
+    [...nsjsFds()].filter((f) => !before.has(f)),
+    [],
+    'no descriptor left',
+  )
+  // Reading an id needs no privilege.
+  t.deepEqual(asNobody("console.log(JSON.stringify(nsjs.Namespace.current('net').netnsid()))"), null)
 })
 
 test.serial('an unprivileged process cannot make a socket in a root namespace', async (t) => {

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 import type * as Native from './native'
@@ -122,6 +123,46 @@ export function loadOverride(path: string): Binding {
   return module.exports
 }
 
+/** What node:sea offers (Node 20.12 and later); undefined outside a single executable. */
+function seaAssets(): { getAsset(name: string): ArrayBuffer } | undefined {
+  try {
+    const sea = require('node:sea') as { isSea(): boolean; getAsset(name: string): ArrayBuffer }
+    return sea.isSea() ? sea : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * In a single executable application (Node's SEA), whose `require` loads built-in modules only:
+ * the binary stored as the asset `nsjs.<target>.node` (sea-config.json's `assets`), written to a
+ * private temporary directory, loaded with `process.dlopen`, and removed again (the mapping
+ * stays). Without that asset, an error saying how to add it.
+ */
+export function loadFromSea(sea: { getAsset(name: string): ArrayBuffer }, target: string): Binding {
+  const name = `nsjs.${target}.node`
+  let bytes: ArrayBuffer
+  try {
+    bytes = sea.getAsset(name)
+  } catch {
+    const err = new Error(
+      `nsjs runs in a single executable application without its native binary: add it to ` +
+        `sea-config.json as { "assets": { "${name}": "node_modules/nsjs/binding/${name}" } }, ` +
+        'or set NSJS_NATIVE_PATH to a copy of it',
+    ) as Error & { code: string }
+    err.code = 'ERR_NS_UNSUPPORTED_PLATFORM'
+    throw err
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nsjs-sea-'))
+  try {
+    const file = join(dir, name)
+    writeFileSync(file, new Uint8Array(bytes), { mode: 0o500 })
+    return loadOverride(file)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 let cached: Binding | undefined
 
 /** The native binding, loaded on first use so that importing nsjs never throws by itself. */
@@ -133,6 +174,11 @@ export function binding(): Binding {
     return cached
   }
   const libc = process.platform === 'linux' ? detectLibc() : 'gnu'
+  const sea = seaAssets()
+  if (sea) {
+    cached = loadFromSea(sea, `${process.platform}-${process.arch}-${libc}`)
+    return cached
+  }
   cached = requireTarget(`${process.platform}-${process.arch}-${libc}`)
   if (cached) return cached
   // No binary for this machine: the error names what the package's folder has.

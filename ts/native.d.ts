@@ -235,6 +235,12 @@ export interface NativeSpawnRequest {
   extraFds?: Array<number>
 }
 
+/**
+ * The id the calling thread's net namespace knows the net namespace `ns` by (RTM_GETNSID), or
+ * null when it has assigned none.
+ */
+export declare function netnsid(ns: NativeNamespace): number | null
+
 /** A namespace type, by the name /proc/<pid>/ns/ gives it. */
 export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time'
 

@@ -73,11 +73,15 @@ export interface TreeRow {
 
 /**
  * The rows of a tree in the order lsns draws them: depth first, siblings in the order lsns adds
- * them (by the lowest ns of their subtree: a user namespace comes where the first thing it owns
- * would). `parent` maps a node's key to its parent's, or null for a root; nodes it does not name
- * (owner unknown) come last, under a `?` row (key '?').
+ * them: it walks the namespaces by ns and adds, before each, the one it must follow (`first`,
+ * by default its parent row), so a user namespace comes where the first thing it owns would. `parent` maps a node's key to its parent's, or null for a root; nodes it does not
+ * name (owner unknown) come last, under a `?` row (key '?').
  */
-export function treeOrder(shown: Array<[string, LsEntry]>, parent: Map<string, string | null>): TreeRow[] {
+export function treeOrder(
+  shown: Array<[string, LsEntry]>,
+  parent: Map<string, string | null>,
+  first: Map<string, string | null> = parent,
+): TreeRow[] {
   const children = new Map<string, Array<[string, LsEntry]>>()
   const roots: Array<[string, LsEntry]> = []
   const unknown: Array<[string, LsEntry]> = []
@@ -90,18 +94,21 @@ export function treeOrder(shown: Array<[string, LsEntry]>, parent: Map<string, s
       children.get(pk)?.push([k, e])
     }
   }
-  const low = new Map<string, number>()
-  const lowest = (k: string, e: LsEntry): number => {
-    let m = low.get(k)
-    if (m === undefined) {
-      m = Math.min(e.ns, ...(children.get(k) ?? []).map(([ck, ce]) => lowest(ck, ce)))
-      low.set(k, m)
-    }
-    return m
+  // lsns's insertion order: by ns, each row preceded by the one it must follow.
+  const rank = new Map<string, number>()
+  const byKey = new Map(shown)
+  let next = 0
+  const visit = (k: string): void => {
+    if (rank.has(k)) return
+    rank.set(k, -1) // a cycle (none in a kernel's relations) ends here
+    const f = first.get(k)
+    if (f && byKey.has(f)) visit(f)
+    rank.set(k, next++)
   }
+  for (const [k] of [...shown].sort((a, b) => a[1].ns - b[1].ns)) visit(k)
   const rows: TreeRow[] = []
   const walk = (list: Array<[string, LsEntry]>, prefix: string, top: boolean): void => {
-    list.sort((a, b) => lowest(...a) - lowest(...b) || a[1].ns - b[1].ns)
+    list.sort((a, b) => (rank.get(a[0]) ?? 0) - (rank.get(b[0]) ?? 0))
     list.forEach(([k, e], i) => {
       const last = i === list.length - 1
       rows.push({ k, e, prefix: `${prefix}${top ? '' : last ? '└─' : '├─'}` })
@@ -122,8 +129,13 @@ const UNKNOWN: LsEntry = { ns: 0, type: 'user', nprocs: 0, pid: null, user: null
  * The lines of `nsjs ls --tree`, drawn with ├─, └─ and │ in column `at` of the ls table: the NS
  * column (owner and parent trees), or COMMAND (the process tree, as lsns draws it).
  */
-export function treeTable(shown: Array<[string, LsEntry]>, parent: Map<string, string | null>, at = 0): string[] {
-  const rows = treeOrder(shown, parent).map(({ k, e, prefix }) => {
+export function treeTable(
+  shown: Array<[string, LsEntry]>,
+  parent: Map<string, string | null>,
+  at = 0,
+  first: Map<string, string | null> = parent,
+): string[] {
+  const rows = treeOrder(shown, parent, first).map(({ k, e, prefix }) => {
     if (k === '?') return ['?', 'user', '', '', '', '', '(owner not visible: no access to these namespaces)']
     const cells = lsCells(e)
     cells[at] = `${prefix}${cells[at]}`

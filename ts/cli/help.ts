@@ -51,7 +51,8 @@ Options:
   -p, --pid PID         only the namespaces process PID is in
   -n, --noheadings      no header line
   -o, --output COLUMNS  these columns, comma-separated (+COLUMNS adds to the default ones):
-                        NS, TYPE, NPROCS, PID, UID, USER, COMMAND, PATH, NSFS, PNS, ONS
+                        NS, TYPE, NPROCS, PID, UID, USER, COMMAND, PATH, NSFS, PNS, ONS,
+                        NETNSID (with -t net the defaults have NETNSID and NSFS, as lsns's)
   -r, --raw             cells separated by one space, unpadded (spaces inside as \x20)
   -l, --list            the list (the default; accepted as lsns takes it)
   -J, --json            print JSON (below)

@@ -12,7 +12,7 @@ import { createSocket } from './dgram'
 import { agent, dispatcher, type NsAgentOptions, type NsDispatcherOptions } from './http'
 import { type ListenAddress, listen, type NsListenOptions } from './listen'
 import { type LookupCallback, type LookupOptions, lookup } from './lookup'
-import { namespaceOfSocket, type SocketDomain, type SocketType, socketIn } from './socket'
+import { namespaceOfSocket, netnsidOf, type SocketDomain, type SocketType, socketIn } from './socket'
 import { worker } from './worker'
 
 declare module '../namespace' {
@@ -64,6 +64,13 @@ declare module '../namespace' {
      * handles): net, uts, ipc, cgroup. See the README on what is then inside.
      */
     worker(filename: string | URL, options?: WorkerOptions & { join?: Namespace[] }): Worker
+    /**
+     * The id the calling thread's net namespace knows this net namespace by (RTM_GETNSID: lsns's
+     * NETNSID, `ip netns list-id`, the `link-netnsid` of `ip link`), or null when it has assigned
+     * none, as for most namespaces and always for its own. Ids are assigned when something needs
+     * one (a veth whose peer is there, `ip netns set`). ERR_NS_TYPE_MISMATCH for another type.
+     */
+    netnsid(): number | null
   }
   namespace Namespace {
     /**
@@ -87,6 +94,9 @@ const methods: Record<string, (...args: never[]) => unknown> = {
   dispatcher,
   lookup,
   worker,
+  netnsid(this: Namespace) {
+    return netnsidOf(this)
+  },
 }
 
 // As methods written in the class body are: not enumerable.

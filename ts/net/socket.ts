@@ -82,6 +82,12 @@ export function namespaceOfSocket(socket: unknown): Namespace {
   return Namespace.wrap(native(() => binding().socketNamespace(fd)))
 }
 
+/** The id the calling thread's net namespace knows `ns` by, or null (Namespace#netnsid). */
+export function netnsidOf(ns: unknown): number | null {
+  const h = netHandle(ns, 'netnsid')
+  return native(() => binding().netnsid(h)) ?? null
+}
+
 /** `id` of a handle, for messages ('net:[4026532177]'), or '' when it cannot be read. */
 function nsName(h: NativeNamespace): string {
   try {

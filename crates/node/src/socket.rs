@@ -61,6 +61,14 @@ pub fn socket_namespace(env: Env, fd: i32) -> Result<NativeNamespace> {
   socket::namespace_of(dup.as_fd()).napi(&env).and_then(|h| NativeNamespace::wrap(&env, h))
 }
 
+/// The id the calling thread's net namespace knows the net namespace `ns` by (RTM_GETNSID), or
+/// null when it has assigned none.
+#[napi]
+pub fn netnsid(env: Env, ns: &NativeNamespace) -> Result<Option<i32>> {
+  let h = ns.handle(&env)?;
+  socket::nsid_of(h).napi(&env)
+}
+
 /// Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract).
 #[napi(object)]
 pub struct BindRequest {

@@ -57,7 +57,10 @@ export function ownInodes(): Map<NamespaceType, bigint> {
  * the user namespace that owns it (a user namespace's is its parent); 0 where there is none, or
  * where it is above our view or the namespace cannot be opened, as lsns prints them.
  */
-export function relationsOf(n: NamespaceInfo, own: Map<NamespaceType, bigint>): { pns: number; ons: number } {
+export function relationsOf(
+  n: NamespaceInfo,
+  own: Map<NamespaceType, bigint>,
+): { pns: number; ons: number; netnsid?: string } {
   const h = openListed(n, own)
   if (!h) return { pns: 0, ons: 0 }
   const id = (get: () => Namespace): number => {
@@ -70,7 +73,13 @@ export function relationsOf(n: NamespaceInfo, own: Map<NamespaceType, bigint>): 
   }
   try {
     const pns = n.type === 'user' || n.type === 'pid' ? id(() => h.parent()) : 0
-    return { pns, ons: n.type === 'user' ? pns : id(() => h.owner()) }
+    let netnsid: string | undefined
+    try {
+      if (n.type === 'net') netnsid = String(h.netnsid() ?? 'unassigned')
+    } catch {
+      // left empty, as for a namespace that cannot be opened
+    }
+    return { pns, ons: n.type === 'user' ? pns : id(() => h.owner()), netnsid }
   } finally {
     h.close()
   }
@@ -160,6 +169,33 @@ function relations(kind: TreeKind, all: NamespaceInfo[], nodes: Map<string, LsEn
   return above
 }
 
+/**
+ * What lsns adds before each row of the parent tree: its parent, or for a namespace without one
+ * its owning user namespace (when that is shown), so a user namespace comes before what it owns.
+ */
+function ownersFirst(
+  all: NamespaceInfo[],
+  parent: Map<string, string | null>,
+  wanted: Set<string>,
+): Map<string, string | null> {
+  const own = ownInodes()
+  const first = new Map(parent)
+  for (const n of all) {
+    const k = key(n.type, n.id)
+    if (!wanted.has(k) || parent.get(k)) continue
+    const h = openListed(n, own)
+    if (!h) continue
+    try {
+      using owner = ownerOf(h)
+      const ok = owner && key(owner.type, owner.inode)
+      if (ok && wanted.has(ok)) first.set(k, ok)
+    } finally {
+      h.close()
+    }
+  }
+  return first
+}
+
 /** `nsjs ls --tree[=KIND]`: each namespace under its owner, its parent or its parent process. */
 export async function lsTree(
   type: NamespaceType | undefined,
@@ -183,6 +219,7 @@ export async function lsTree(
     const o = above.get(k)
     if (o !== undefined) parent.set(k, o === null || !wanted.has(o) ? null : o)
   }
+  const first = kind === 'parent' ? ownersFirst(all, parent, wanted) : parent
   if (json) {
     const byKey = new Map<string, JsonNode>()
     for (const [k, e] of shown) {
@@ -190,7 +227,7 @@ export async function lsTree(
       byKey.set(k, kind === 'owner' ? { ...e, owner: o ? Number(o.split(':')[1]) : null } : { ...e })
     }
     const roots: JsonNode[] = []
-    for (const { k } of treeOrder(shown, parent)) {
+    for (const { k } of treeOrder(shown, parent, first)) {
       if (k === '?') continue
       const node = byKey.get(k) as JsonNode
       const p = parent.get(k)
@@ -202,6 +239,6 @@ export async function lsTree(
     out(JSON.stringify({ namespaces: roots }, null, 2))
     return 0
   }
-  for (const l of treeTable(shown, parent, kind === 'process' ? 6 : 0)) out(l)
+  for (const l of treeTable(shown, parent, kind === 'process' ? 6 : 0, first)) out(l)
   return 0
 }

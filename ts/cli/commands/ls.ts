@@ -20,13 +20,20 @@ export const LS_COLUMNS: Record<string, [Align, (e: LsEntry, n: NamespaceInfo, r
   // The parent (user and pid namespaces) and the owning user namespace, asked of the kernel.
   PNS: ['right', (_, __, r) => String(r().pns)],
   ONS: ['right', (_, __, r) => String(r().ons)],
+  // lsns's NETNSID: the id our net namespace knows a net namespace by ('unassigned' when none);
+  // empty for other types and for a namespace that could not be opened.
+  NETNSID: ['right', (_, __, r) => r().netnsid ?? ''],
 }
 
-/** The PNS and ONS of a row, found only when a column asks (it opens the namespace). */
-type Relations = () => { pns: number; ons: number }
+/** PNS, ONS and NETNSID of a row, found only when a column asks (it opens the namespace). */
+type Relations = () => { pns: number; ons: number; netnsid?: string }
 
-function columns(spec: string | undefined): string[] {
-  if (spec === undefined) return LS_HEADER
+/** lsns's default columns with `-t net`: the id and the nsfs mounts of each net namespace. */
+const NET_HEADER = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND']
+
+function columns(spec: string | undefined, type: string | undefined): string[] {
+  const base = type === 'net' ? NET_HEADER : LS_HEADER
+  if (spec === undefined) return base
   // lsns: "-o +COL" adds to the default columns.
   const names = spec.replace(/^\+/, '').split(',').filter(Boolean)
   for (const c of names) {
@@ -34,7 +41,7 @@ function columns(spec: string | undefined): string[] {
       throw new UsageError(`unknown column '${c}'; -o takes ${Object.keys(LS_COLUMNS).join(', ')}`, 'ls')
   }
   const upper = names.map((c) => c.toUpperCase())
-  return spec.startsWith('+') ? [...LS_HEADER, ...upper.filter((c) => !LS_HEADER.includes(c))] : upper
+  return spec.startsWith('+') ? [...base, ...upper.filter((c) => !base.includes(c))] : upper
 }
 
 /** lsns --raw: cells separated by one space, spaces inside a cell escaped as \x20. */
@@ -73,7 +80,7 @@ export async function cmdLs(args: string[]): Promise<number> {
   const only = positionals[0]
   if (only !== undefined && !/^[1-9]\d{0,19}$/.test(only))
     throw new UsageError(`a namespace id is an inode number, not '${only}'`, 'ls')
-  const cols = columns(values.output as string | undefined)
+  const cols = columns(values.output as string | undefined, type)
   const kind = values['x-tree'] as string | undefined
   if (kind !== undefined && !(TREE_KINDS as readonly string[]).includes(kind))
     throw new UsageError(`unknown tree type '${kind}'; --tree takes ${TREE_KINDS.join(', ')}`, 'ls')
@@ -85,9 +92,9 @@ export async function cmdLs(args: string[]): Promise<number> {
     return 0
   }
   if (!entries.length) return 0
-  const own = cols.includes('PNS') || cols.includes('ONS') ? ownInodes() : new Map()
+  const own = cols.some((c) => ['PNS', 'ONS', 'NETNSID'].includes(c)) ? ownInodes() : new Map()
   const rows = entries.map((e, i) => {
-    let found: { pns: number; ons: number } | undefined
+    let found: ReturnType<Relations> | undefined
     const relations = () => {
       found ??= relationsOf(listed[i], own)
       return found

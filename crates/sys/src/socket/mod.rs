@@ -7,9 +7,11 @@
 //! - `maker`: the persistent thread, and the short-lived fallback.
 //! - `addr`: socket addresses (IP and port, unix path or abstract name), bind and getsockname.
 //! - `resolve`: getaddrinfo inside a namespace, with /etc/netns/<name> as `ip netns exec` has it.
+//! - `nsid`: the id a net namespace knows another by (rtnetlink, lsns's NETNSID).
 
 pub mod addr;
 mod maker;
+mod nsid;
 pub mod resolve;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -20,6 +22,7 @@ use crate::ns_type::NsType;
 use crate::syscall;
 
 pub use maker::MakerKind;
+pub use nsid::nsid_of;
 
 /// SIOCGSKNS (linux/sockios.h): a descriptor for the net namespace a socket was made in.
 const SIOCGSKNS: libc::c_ulong = 0x894C;
