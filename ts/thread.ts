@@ -1,8 +1,19 @@
 // What join() and run() do around a move of the calling thread, beside the move itself.
 
-import { isMainThread } from 'node:worker_threads'
+import type * as workerThreads from 'node:worker_threads'
 
 import { invalidArgValue } from './validate'
+
+let mainThread: boolean | undefined
+
+/**
+ * worker_threads' `isMainThread`, the module loaded when first asked: loading it costs about a
+ * fifth of what importing nsjs does, and only spawn, run() and join() ever ask.
+ */
+export function isMainThread(): boolean {
+  mainThread ??= (require('node:worker_threads') as typeof workerThreads).isMainThread
+  return mainThread
+}
 
 /**
  * Node caches `process.cwd()` and forgets it only on `process.chdir()`. Entering a mnt namespace
@@ -12,7 +23,7 @@ import { invalidArgValue } from './validate'
  * cwd as it is. Workers cannot chdir; their process.cwd() follows the main thread's anyway.
  */
 export function cwdChanged(): void {
-  if (!isMainThread) return
+  if (!isMainThread()) return
   try {
     process.chdir('.')
   } catch {

@@ -4,9 +4,9 @@
 import { closeSync, createReadStream, createWriteStream } from 'node:fs'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { isMainThread } from 'node:worker_threads'
 
 import type { StdioKind } from '../native'
+import { isMainThread } from '../thread'
 
 /** Each of fds 0-2 as the native side takes it: what it becomes, or a descriptor of ours. */
 export type StdioSlot = StdioKind | number
@@ -57,7 +57,7 @@ let wrapped = 0
  * gained by waiting).
  */
 export function wrapSoon(wrap: () => void): void {
-  if (!isMainThread) wrap()
+  if (!isMainThread()) wrap()
   else if (toWrap.push(wrap) === 1) setImmediate(wrapSome)
 }
 

@@ -65,8 +65,7 @@ pub fn socket_namespace(env: Env, fd: i32) -> Result<NativeNamespace> {
 /// null when it has assigned none.
 #[napi]
 pub fn netnsid(env: Env, ns: &NativeNamespace) -> Result<Option<i32>> {
-  let h = ns.handle(&env)?;
-  socket::nsid_of(h).napi(&env)
+  ns.with(&env, |h| socket::nsid_of(h).napi(&env))
 }
 
 /// Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract).
