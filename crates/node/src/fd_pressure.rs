@@ -17,8 +17,8 @@ use napi::Env;
 /// the last full collection or the lowest since): a report of this much makes V8 collect all
 /// garbage before the call returns. Taken back at once, which also lowers the baseline V8 keeps.
 /// Incremental marking (what a report over the soft limit starts) can take more turns of the event
-/// loop than the table has room for.
-const NUDGE: i64 = 1 << 46;
+/// loop than the table has room for. Under 2^40, the largest change V8 takes as plausible.
+const NUDGE: i64 = 1 << 39;
 
 /// The descriptor number at which the next nudge happens, and the one where the first does (see
 /// `first_mark`; 0: not read yet). Process-wide, as the descriptor table is.
