@@ -1,7 +1,6 @@
 // What join() and run() do around a move of the calling thread, beside the move itself.
 
-import type * as workerThreads from 'node:worker_threads'
-
+import { lazyWorkerThreads } from './builtins'
 import { invalidArgValue } from './validate'
 
 let mainThread: boolean | undefined
@@ -11,7 +10,7 @@ let mainThread: boolean | undefined
  * fifth of what importing nsjs does, and only spawn, run() and join() ever ask.
  */
 export function isMainThread(): boolean {
-  mainThread ??= (require('node:worker_threads') as typeof workerThreads).isMainThread
+  mainThread ??= lazyWorkerThreads().isMainThread
   return mainThread
 }
 

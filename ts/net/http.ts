@@ -4,20 +4,13 @@
 import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type * as net from 'node:net'
-import { isIP } from 'node:net'
 import type * as tls from 'node:tls'
+
+import { lazyHttp, lazyHttps, lazyNet, lazyTls } from '../builtins'
 import type { Namespace } from '../namespace'
 import { validateObject } from '../validate'
 import { connect } from './connect'
 import { netHandle } from './socket'
-
-// node:http, node:https and node:tls are loaded when first used, not when nsjs is imported: they
-// take longer to load than the rest of nsjs together.
-const load = {
-  http: () => require('node:http') as typeof http,
-  https: () => require('node:https') as typeof https,
-  tls: () => require('node:tls') as typeof tls,
-}
 
 /** http.Agent's options (https.Agent's with `https: true`); keepAlive defaults to true. */
 export type NsAgentOptions = (http.AgentOptions | https.AgentOptions) & {
@@ -36,15 +29,15 @@ export function agent(this: Namespace, options: NsAgentOptions = {}): http.Agent
   const { https: secure, ...rest } = o
   const base = { keepAlive: true, ...rest }
   if (secure) {
-    const tlsConnect = load.tls().connect
-    return new (class extends load.https().Agent {
+    const tlsConnect = lazyTls().connect
+    return new (class extends lazyHttps().Agent {
       override createConnection(opts: tls.ConnectionOptions): net.Socket {
         const raw = connect.call(ns, { host: opts.host ?? 'localhost', port: Number(opts.port ?? 443) })
         return tlsConnect({ ...opts, socket: raw })
       }
     })(base)
   }
-  return new (class extends load.http().Agent {
+  return new (class extends lazyHttp().Agent {
     override createConnection(opts: net.NetConnectOpts): net.Socket {
       return connect.call(ns, opts)
     }
@@ -84,12 +77,12 @@ export function dispatcher(this: Namespace, options: NsDispatcherOptions = {}): 
     }
     let out: net.Socket | tls.TLSSocket = socket
     if (secure) {
-      out = load.tls().connect({
+      out = lazyTls().connect({
         ...tlsOptions,
         socket,
         host, // what the certificate is checked against
         // SNI carries host names only (RFC 6066): none for an address.
-        servername: opts.servername || tlsOptions?.servername || (isIP(host) === 0 ? host : undefined),
+        servername: opts.servername || tlsOptions?.servername || (lazyNet().isIP(host) === 0 ? host : undefined),
         ALPNProtocols: ['http/1.1'],
       })
     }

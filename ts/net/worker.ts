@@ -1,8 +1,9 @@
 // A.worker(): a worker_threads.Worker whose thread starts inside namespaces. A new thread is born
 // in its creator's namespaces, and new Worker() creates its thread synchronously, so the creating
 // thread enters them around the constructor only (as run() does) and is back at once.
-import type * as workerThreads from 'node:worker_threads'
 import type { Worker, WorkerOptions } from 'node:worker_threads'
+
+import { lazyWorkerThreads } from '../builtins'
 import { namespaceError } from '../errors'
 import { Namespace } from '../namespace'
 import { invalidArgType } from '../validate'
@@ -34,7 +35,7 @@ export function worker(
   }
   const enterAll = (i: number): Worker =>
     i === handles.length
-      ? new (require('node:worker_threads') as typeof workerThreads).Worker(filename, rest)
+      ? new (lazyWorkerThreads().Worker)(filename, rest)
       : (handles[i] as Namespace).run(() => enterAll(i + 1))
   return enterAll(0)
 }

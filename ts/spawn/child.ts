@@ -3,10 +3,10 @@
 // streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
-import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 
+import { lazyNet } from '../builtins'
 import { namespaceError, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
@@ -431,7 +431,9 @@ export function spawn(file: string, args?: readonly string[], options?: SpawnOpt
     }
     const child = new NsChildProcess(file, n, false)
     const started = child.pid !== undefined
-    child.setExtraStdio(ours.map((fd) => (fd === null ? null : new Socket({ fd, readable: true, writable: true }))))
+    child.setExtraStdio(
+      ours.map((fd) => (fd === null ? null : new (lazyNet().Socket)({ fd, readable: true, writable: true }))),
+    )
     if (!started) for (const s of child.stdio.slice(3)) s?.destroy()
     return child
   } catch (err) {

@@ -2,9 +2,10 @@
 // share: the timer that holds the event loop for running children, and the queue in which the
 // Sockets nobody has asked for yet are made a few at a time.
 import { closeSync, createReadStream, createWriteStream } from 'node:fs'
-import { Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 
+import { lazyNet } from '../builtins'
 import type { StdioKind } from '../native'
 import { isMainThread } from '../thread'
 
@@ -23,7 +24,7 @@ const SOCKETS_READ_PIPES = !process.versions.bun
 
 function pipeStream(fd: number, input: boolean, hold: boolean): PipeStream {
   if (SOCKETS_READ_PIPES)
-    return new Socket({ fd, readable: !input, writable: input, manualStart: hold } as ConstructorParameters<
+    return new (lazyNet().Socket)({ fd, readable: !input, writable: input, manualStart: hold } as ConstructorParameters<
       typeof Socket
     >[0])
   return (input ? createWriteStream('', { fd }) : createReadStream('', { fd })) as unknown as PipeStream
@@ -163,7 +164,7 @@ export class Stdio {
         return s
       }
       if (this.#fds[i] >= 0) closeSync(this.#fds[i])
-      const over = new Socket()
+      const over = new (lazyNet().Socket)()
       over.destroy()
       return over
     })
