@@ -182,19 +182,26 @@ test('nsenter --preserve-credentials keeps our ids in the entered user namespace
   same(t, 'nsenter', ['-t', pid, '-U', '--preserve-credentials', 'id'], NOBODY)
 })
 
-/** lsns and nsjs ls lines, sorted; lsns's taken before and after, only lines in both counted. */
+/**
+ * lsns and nsjs ls lines, sorted; lsns's taken before and after, only lines in both counted. Taken
+ * again (up to three times) while no line was the same both times: under a loaded machine lsns
+ * skips processes that come and go while it reads /proc, and a count or a pid may change.
+ */
 function lsLines(args: string[]): { theirs: string[]; ours: string[]; status: [number | null, number | null] } {
-  const before = run(['lsns', ...args])
-  const ours = run(['nsjs', 'ls', ...args])
-  const after = run(['lsns', ...args])
   // Columns are padded to the widest cell of each tool's own rows: compared with single spaces.
   const lines = (s: string) =>
     s
       .split('\n')
       .filter(Boolean)
       .map((l) => l.trim().replace(/ +/g, ' '))
-  const stable = lines(before.stdout).filter((l) => lines(after.stdout).includes(l))
-  return { theirs: stable.sort(), ours: lines(ours.stdout).sort(), status: [before.status, ours.status] }
+  for (let attempt = 1; ; attempt++) {
+    const before = run(['lsns', ...args])
+    const ours = run(['nsjs', 'ls', ...args])
+    const after = run(['lsns', ...args])
+    const stable = lines(before.stdout).filter((l) => lines(after.stdout).includes(l))
+    if (stable.length > 0 || attempt === 3)
+      return { theirs: stable.sort(), ours: lines(ours.stdout).sort(), status: [before.status, ours.status] }
+  }
 }
 
 // Serial (ava runs these before the concurrent tests): lsns reads all of /proc, and the unshare

@@ -253,12 +253,18 @@ test('ls --tree: user namespaces own what lsns says they own (ONS, PNS)', async 
   const netId = Number(/\[(\d+)\]/.exec(nsLink(pid, 'net'))?.[1])
   t.is(ours.find((r) => r.ns === netId)?.owner, userId, "the target's net namespace belongs to its user namespace")
   // The tree drawing: the target's user namespace, and under it its uts and net namespaces, in
-  // the order lsns draws them (by ns; the kernel makes the uts namespace first).
+  // the order lsns draws them: by ns (not by creation: the kernel reuses the lowest free number,
+  // so a namespace another test let go of meanwhile may give the net namespace the lower one).
+  const utsId = Number(/\[(\d+)\]/.exec(nsLink(pid, 'uts'))?.[1])
   const lines = nsjs(['ls', '--tree', '--pid', String(pid)]).stdout.split('\n')
   const at = lines.findIndex((l) => new RegExp(`^[├└]─${userId} +user `).test(l))
   t.true(at > 0, lines.join('\n'))
-  t.regex(lines[at + 1], /^ {2}├─\d+ +uts +1 /)
-  t.regex(lines[at + 2], new RegExp(`^  └─${netId} +net +1 +${pid} `))
+  const [first, second] = [
+    [utsId, 'uts'],
+    [netId, 'net'],
+  ].sort((a, b) => Number(a[0]) - Number(b[0]))
+  t.regex(lines[at + 1], new RegExp(`^ {2}├─${first[0]} +${first[1]} +1 +${pid} `))
+  t.regex(lines[at + 2], new RegExp(`^ {2}└─${second[0]} +${second[1]} +1 +${pid} `))
 })
 
 test('exec --target PID --net prints what nsenter -t PID -n prints', async (t) => {

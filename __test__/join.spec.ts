@@ -162,3 +162,54 @@ test("a lasting move of the thread's pid namespace for children is refused", asy
   using fresh = await Namespace.create('uts')
   t.is(fresh.type, 'uts')
 })
+
+test('run(fn) puts the thread back where it was: nested, after join and unshare', async (t) => {
+  // In a worker, since the lasting moves stay with its thread.
+  const a = await target(t, ['--uts'], 'nsjs-run-a')
+  const b = await target(t, ['--uts'], 'nsjs-run-b')
+  const net = await target(t, ['--net'])
+  const code = `
+    const { parentPort, workerData: [a, b, net] } = require('node:worker_threads')
+    const { readlinkSync } = require('node:fs')
+    const os = require('node:os')
+    const { Namespace } = require(${JSON.stringify(require.resolve('../ts/index'))})
+    const uts = () => readlinkSync('/proc/thread-self/ns/uts')
+    const A = Namespace.open(a, 'uts'), B = Namespace.open(b, 'uts'), N = Namespace.open(net, 'net')
+    const seen = { start: uts() }
+    seen.nested = A.run(() => [os.hostname(), B.run(() => [os.hostname(), N.run(() => readlinkSync('/proc/thread-self/ns/net'))]), os.hostname()])
+    seen.afterNested = uts()
+    A.joinSync()
+    seen.inB = B.run(() => os.hostname())
+    seen.afterJoin = os.hostname()
+    Namespace.unshareSync(['uts'])
+    seen.unshared = uts()
+    seen.inB2 = B.run(() => os.hostname())
+    seen.afterUnshare = uts()
+    B.run(() => A.joinSync())
+    seen.afterJoinInRun = uts()
+    const C = Namespace.open(b, 'uts')
+    seen.closedInRun = C.run(() => { C.close(); return os.hostname() })
+    seen.afterClosedInRun = uts()
+    parentPort.postMessage({ seen, A: A.id, N: N.id })`
+  const w = new Worker(code, {
+    eval: true,
+    workerData: [a, b, net],
+    execArgv: ['--require', require.resolve('tsx/cjs')],
+  })
+  const msg = await new Promise<{ seen: Record<string, unknown>; A: string; N: string }>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  await w.terminate()
+  const { seen } = msg
+  t.deepEqual(seen.nested, ['nsjs-run-a', ['nsjs-run-b', msg.N], 'nsjs-run-a'])
+  t.is(seen.afterNested, seen.start)
+  t.is(seen.inB, 'nsjs-run-b')
+  t.is(seen.afterJoin, 'nsjs-run-a', 'back in the namespace join() moved it to, not the first one')
+  t.not(seen.unshared, msg.A)
+  t.is(seen.inB2, 'nsjs-run-b')
+  t.is(seen.afterUnshare, seen.unshared, 'back in the namespace unshare() made')
+  t.is(seen.afterJoinInRun, seen.unshared, 'a join inside run() ends with it')
+  t.is(seen.closedInRun, 'nsjs-run-b')
+  t.is(seen.afterClosedInRun, seen.unshared, 'a handle closed inside its own run() is left all the same')
+})

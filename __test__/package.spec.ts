@@ -143,6 +143,8 @@ function expectedFiles(): string[] {
     ...dist,
     'dist/esm/index.mjs',
     'dist/esm/index.d.mts',
+    // What index.mjs imports: the CommonJS package, without Node lexing it (scripts/build-ts.mjs).
+    'dist/esm/nsjs.cjs',
     // The man page, built from the CLI's help texts (package.json "man").
     'dist/man/nsjs.1',
     ...availableTargets().map((t) => `binding/nsjs.${t}.node`),

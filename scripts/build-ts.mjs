@@ -19,12 +19,33 @@ if (!readFileSync('dist/cjs/cli.js', 'utf8').startsWith('#!/usr/bin/env node\n')
   throw new Error('dist/cjs/cli.js lost its shebang')
 chmodSync('dist/cjs/cli.js', 0o755)
 
+// The package's entry as one file: Node reads, wraps and compiles each module it loads, and the 30
+// or so that `require('nsjs')` loads one by one cost more than the rest of an import together. The
+// other files stay, for the CLI (dist/cjs/cli.js) and beside their .d.ts; the static requires of
+// the binaries stay requires, relative to dist/cjs/ as the loader's were.
+const { build } = require('esbuild-wasm')
+await build({
+  entryPoints: ['dist/cjs/index.js'],
+  outfile: 'dist/cjs/index.js',
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['*.node', 'undici'],
+  logLevel: 'warning',
+})
+
 const cjs = require('../dist/cjs/index.js')
 const names = Object.keys(cjs).filter((k) => k !== 'default' && k !== '__esModule')
 mkdirSync('dist/esm', { recursive: true })
+// Through a two-line CommonJS file: Node reads the exports of a CommonJS module that ES code
+// imports by lexing its source, which for the whole package in one file took longer than loading
+// it; a module.exports that is a variable is nothing to lex, and index.mjs takes the names itself.
+writeFileSync('dist/esm/nsjs.cjs', "const nsjs = require('../cjs/index.js')\nmodule.exports = nsjs\n")
 writeFileSync(
   'dist/esm/index.mjs',
-  `import cjs from '../cjs/index.js'\nexport const { ${names.join(', ')} } = cjs\nexport default cjs\n`,
+  `import cjs from './nsjs.cjs'\nexport const { ${names.join(', ')} } = cjs\nexport default cjs\n`,
 )
 // `import nsjs from 'nsjs'` is the CommonJS module object at run time (index.mjs above): typed so.
 writeFileSync(

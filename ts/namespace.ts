@@ -1,14 +1,14 @@
 import { resolve } from 'node:path'
 import { types as utilTypes } from 'node:util'
-import { isMainThread } from 'node:worker_threads'
 
 import { native, nativeAsync } from './errors'
+import { closedError, dropped, positionOf, supportedPositions, types } from './handles'
 import { binding } from './loader'
 import type { NativeNamespace } from './native'
+import { cwdChanged, returnedPromise } from './thread'
 import type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 import {
   invalidArgType,
-  invalidArgValue,
   validateFd,
   validateFunction,
   validateObject,
@@ -20,22 +20,6 @@ import {
 } from './validate'
 
 const wrapKey = Symbol('nsjs.native')
-
-/**
- * Node caches `process.cwd()` and forgets it only on `process.chdir()`. Entering a mnt namespace
- * moves the thread's cwd (to that namespace's root) and `run()` moves it back, so the cache is
- * dropped, or `process.cwd()`, `path.resolve()` and everything built on them (persist, spawn's
- * relative paths) would name a directory the thread is no longer in. chdir('.') leaves the real
- * cwd as it is. Workers cannot chdir; their process.cwd() follows the main thread's anyway.
- */
-function cwdChanged(): void {
-  if (!isMainThread) return
-  try {
-    process.chdir('.')
-  } catch {
-    // a cwd that no longer exists: nothing cached can be right either
-  }
-}
 
 /**
  * A handle on one Linux namespace: an open, close-on-exec descriptor on its nsfs file. The
@@ -53,27 +37,52 @@ function cwdChanged(): void {
  * net.close()
  */
 export class Namespace {
-  readonly #native: NativeNamespace
+  /** The descriptor, which the binding's table holds for this handle; -1 after close(). */
+  #fd: number
+  /** The type's position in {@link types}. */
+  readonly #position: number
+  /** nsfs device and inode, read when first asked. */
+  #id: readonly bigint[] | undefined
+  /** The native object for this handle, made when first asked ({@link Namespace.nativeHandle}). */
+  #view: NativeNamespace | undefined
 
   // Private, so the published types offer no constructor; the key refuses a call from JS too.
-  private constructor(key: typeof wrapKey, nativeHandle: NativeNamespace) {
+  private constructor(key: typeof wrapKey, fd: number, position: number) {
     if (key !== wrapKey)
       throw new TypeError('Namespace handles are made by Namespace.open(), current(), fromPath(), fromFd() or create()')
-    this.#native = nativeHandle
+    this.#fd = fd
+    this.#position = position
+    dropped.register(this, fd, this)
   }
 
-  /** @internal */
+  /** @internal Takes over a handle the binding handed out as an object. */
   static wrap(n: NativeNamespace): Namespace {
-    return new Namespace(wrapKey, n)
+    const b = binding()
+    const fd = native(() => b.adoptHandle(n))
+    return new Namespace(wrapKey, fd, b.handleType(fd))
   }
 
   /**
-   * @internal The native handle, which {@link Namespace.equals} compares with its own. Throws
-   * ERR_NS_CLOSED after close().
+   * @internal The native object for this handle, for the binding's functions that take one.
+   * Throws ERR_NS_CLOSED after close().
    */
   get nativeHandle(): NativeNamespace {
-    native(() => this.#native.fd)
-    return this.#native
+    const fd = this.#open()
+    this.#view ??= native(() => binding().handleView(fd))
+    return this.#view
+  }
+
+  /** The descriptor; ERR_NS_CLOSED after close(). */
+  #open(): number {
+    if (this.#fd < 0) throw closedError()
+    return this.#fd
+  }
+
+  /** [device, inode] */
+  #identity(): readonly bigint[] {
+    const fd = this.#open()
+    this.#id ??= native(() => binding().handleId(fd))
+    return this.#id
   }
 
   /**
@@ -89,7 +98,9 @@ export class Namespace {
   static open(pid: number, type: NamespaceType): Namespace {
     validatePid(pid)
     validateType(type)
-    return Namespace.wrap(native(() => binding().NativeNamespace.openPid(pid, type)))
+    const position = positionOf(type)
+    const kept = native(() => binding().openPid(pid, position))
+    return new Namespace(wrapKey, kept, position)
   }
 
   /**
@@ -102,14 +113,17 @@ export class Namespace {
    */
   static openAll(pid: number, types?: readonly NamespaceType[]): Namespace[] {
     validatePid(pid)
-    const list = types === undefined ? undefined : validateTypes(types)
-    return native(() => binding().openPidAll(pid, list)).map((n) => Namespace.wrap(n))
+    const positions = types === undefined ? supportedPositions() : validateTypes(types).map(positionOf)
+    const fds = native(() => binding().openPidAll(pid, positions))
+    return fds.map((fd, i) => new Namespace(wrapKey, fd, positions[i] as number))
   }
 
   /** The calling thread's own namespace of `type` (`/proc/thread-self/ns/<type>`). */
   static current(type: NamespaceType): Namespace {
     validateType(type)
-    return Namespace.wrap(native(() => binding().NativeNamespace.current(type)))
+    const position = positionOf(type)
+    const kept = native(() => binding().openCurrent(position))
+    return new Namespace(wrapKey, kept, position)
   }
 
   /**
@@ -123,7 +137,9 @@ export class Namespace {
   static fromPath(path: string, type?: NamespaceType): Namespace {
     validatePath(path)
     validateOptionalType(type)
-    return Namespace.wrap(native(() => binding().NativeNamespace.openPath(resolve(path), type)))
+    const position = type === undefined ? undefined : positionOf(type)
+    const fd = native(() => binding().openPath(resolve(path), position))
+    return new Namespace(wrapKey, fd, position ?? binding().handleType(fd))
   }
 
   /**
@@ -134,7 +150,9 @@ export class Namespace {
   static fromFd(fd: number, type?: NamespaceType): Namespace {
     validateFd(fd)
     validateOptionalType(type)
-    return Namespace.wrap(native(() => binding().NativeNamespace.fromFd(fd, type)))
+    const position = type === undefined ? undefined : positionOf(type)
+    const own = native(() => binding().openFd(fd, position))
+    return new Namespace(wrapKey, own, position ?? binding().handleType(own))
   }
 
   /**
@@ -233,17 +251,18 @@ export class Namespace {
 
   /** The namespace type: 'net', 'mnt', ... */
   get type(): NamespaceType {
-    return native(() => this.#native.type) as NamespaceType
+    this.#open()
+    return types()[this.#position] as NamespaceType
   }
 
   /** The nsfs inode number that identifies the namespace (the number in `net:[4026532177]`). */
   get inode(): bigint {
-    return native(() => this.#native.inode)
+    return this.#identity()[1] as bigint
   }
 
   /** The nsfs device number; with `inode` the kernel's identity of a namespace. */
   get device(): bigint {
-    return native(() => this.#native.device)
+    return this.#identity()[0] as bigint
   }
 
   /** The identifier `readlink /proc/<pid>/ns/<type>` prints, e.g. `'net:[4026532177]'`. */
@@ -253,12 +272,12 @@ export class Namespace {
 
   /** The descriptor this handle owns (close-on-exec). Valid until `close()`. */
   get fd(): number {
-    return native(() => this.#native.fd)
+    return this.#open()
   }
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    return this.#native.closed
+    return this.#fd < 0
   }
 
   /** Whether both handles refer to the same namespace (same nsfs device and inode). */
@@ -266,7 +285,9 @@ export class Namespace {
     if (!(other instanceof Namespace)) {
       throw invalidArgType('other', 'an instance of Namespace', other)
     }
-    return native(() => this.#native.equals(other.nativeHandle))
+    const [dev, ino] = this.#identity()
+    const [otherDev, otherIno] = other.#identity()
+    return dev === otherDev && ino === otherIno
   }
 
   /**
@@ -293,8 +314,10 @@ export class Namespace {
 
   /** Synchronous twin of {@link Namespace.join}. */
   joinSync(): void {
-    native(() => this.#native.join())
-    if (this.type === 'mnt') cwdChanged()
+    const fd = this.#open()
+    const position = this.#position
+    native(() => binding().joinFd(fd, position))
+    if (types()[position] === 'mnt') cwdChanged()
   }
 
   /**
@@ -307,19 +330,23 @@ export class Namespace {
    * return a Promise, since the awaited part would run outside: its type refuses such a `fn`,
    * an `async` function is refused before anything runs, and any other `fn` that returns a
    * thenable throws after it ran (and the thread is back). For sockets inside a net namespace
-   * use `listen()`, `connect()`, `createSocket()`, `agent()` and `dispatcher()` instead.
+   * use `listen()`, `connect()`, `createSocket()`, `agent()` and `dispatcher()` instead. From its
+   * first run() of a type on, a thread keeps a descriptor on its own namespace of that type open.
    */
   run<T>(fn: () => T & (T extends PromiseLike<unknown> ? never : unknown)): T {
     validateFunction(fn)
     if (utilTypes.isAsyncFunction(fn)) throw returnedPromise(fn, 'is an async function')
-    const saved = native(() => this.#native.enter())
-    const mnt = this.type === 'mnt'
+    const fd = this.#open()
+    const position = this.#position
+    const b = binding()
+    native(() => b.runEnter(fd, position))
+    const mnt = types()[position] === 'mnt'
     if (mnt) cwdChanged()
     let result: T
     try {
       result = fn()
     } finally {
-      native(() => saved.restore())
+      native(() => b.runRestore())
       if (mnt) cwdChanged()
     }
     if (
@@ -359,12 +386,15 @@ export class Namespace {
   /** Synchronous twin of {@link Namespace.persist}. */
   persistSync(path: string): void {
     validatePath(path)
-    native(() => this.#native.persist(resolve(path)))
+    const fd = this.#open()
+    native(() => binding().handlePersist(fd, resolve(path)))
   }
 
   /** The user namespace that owns this namespace (NS_GET_USERNS). */
   owner(): Namespace {
-    return Namespace.wrap(native(() => this.#native.owner()))
+    const fd = this.#open()
+    const kept = native(() => binding().handleOwner(fd))
+    return new Namespace(wrapKey, kept, positionOf('user'))
   }
 
   /**
@@ -374,12 +404,15 @@ export class Namespace {
    *   caller's own namespace.
    */
   parent(): Namespace {
-    return Namespace.wrap(native(() => this.#native.parent()))
+    const fd = this.#open()
+    const kept = native(() => binding().handleParent(fd))
+    return new Namespace(wrapKey, kept, this.#position)
   }
 
   /** The uid of the creator of a user namespace (NS_GET_OWNER_UID). */
   ownerUid(): number {
-    return native(() => this.#native.ownerUid())
+    const fd = this.#open()
+    return native(() => binding().handleOwnerUid(fd))
   }
 
   // spawn() and exec() are added by ts/spawn/namespace-methods.ts: spawn needs this class (join
@@ -387,7 +420,12 @@ export class Namespace {
 
   /** Releases the descriptor. Idempotent. */
   close(): void {
-    this.#native.close()
+    const fd = this.#fd
+    if (fd < 0) return
+    this.#fd = -1
+    this.#view = undefined
+    dropped.unregister(this)
+    binding().closeHandle(fd)
   }
 
   /** Closes the handle at the end of a `using` scope, as {@link Namespace.close}. */
@@ -407,13 +445,4 @@ function listOptions(options: unknown): ListOptions {
     type: validateOptionalType(o.type, 'options.type'),
     pid: o.pid === undefined ? undefined : validatePid(o.pid, 'options.pid'),
   }
-}
-
-/** run()'s refusal of a `fn` whose work would continue outside the namespace. */
-function returnedPromise(fn: unknown, what: string): Error {
-  return invalidArgValue(
-    'fn',
-    fn,
-    `${what}: only the synchronous part of fn runs inside the namespace; use join() or spawn() for asynchronous work, or the socket functions (listen, connect, createSocket, agent, dispatcher) for network namespaces`,
-  )
 }

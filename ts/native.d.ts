@@ -16,32 +16,16 @@ export declare class NativeChild {
   release(): void
 }
 
+/**
+ * A handle as an object: what create(), a child's namespaces() and a socket's namespace hand
+ * over (JS then keeps it in the table with `adoptHandle`), and a view of a kept handle for the
+ * functions that take one (`handleView`). Closed when the handle is; its finalizer closes a
+ * handle that was never kept.
+ */
 export declare class NativeNamespace {
-  /** `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse. */
-  static openPid(pid: number, nsType: NsType): NativeNamespace
-  static openPath(path: string, nsType?: NsType | undefined | null): NativeNamespace
-  static fromFd(fd: number, nsType?: NsType | undefined | null): NativeNamespace
-  static current(nsType: NsType): NativeNamespace
   get type(): NsType
   get inode(): bigint
-  get device(): bigint
   get fd(): number
-  get closed(): boolean
-  equals(other: NativeNamespace): boolean
-  owner(): NativeNamespace
-  parent(): NativeNamespace
-  ownerUid(): number
-  /** Moves the calling thread into this namespace. */
-  join(): void
-  /** Enters this namespace on the calling thread; the returned state puts it back. */
-  enter(): NativeSavedThread
-  persist(path: string): void
-  /** Releases the descriptor; closing twice is a no-op. */
-  close(): void
-}
-
-export declare class NativeSavedThread {
-  restore(): void
 }
 
 /** A spawn handed to the spawner thread; its outcome is taken once, by `take()` or `wait()`. */
@@ -66,6 +50,9 @@ export declare class NativeStdioPipes {
   get parentFds(): Array<number>
 }
 
+/** Keeps the handle of `n` in the table: its descriptor, which JS holds from now on. */
+export declare function adoptHandle(n: NativeNamespace): number
+
 /** Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract). */
 export interface BindRequest {
   host?: string
@@ -84,9 +71,31 @@ export interface BoundAddress {
   path?: string
 }
 
+/** Closes the kept handle `fd`; closing twice is a no-op. */
+export declare function closeHandle(fd: number): void
+
 export declare function create(nsType: NsType): Promise<NativeNamespace>
 
 export declare function createSync(nsType: NsType): NativeNamespace
+
+/** The handle's nsfs device and inode, the kernel's identity of a namespace. */
+export declare function handleId(fd: number): Array<bigint>
+
+/** The user namespace that owns the handle's namespace (NS_GET_USERNS), kept. */
+export declare function handleOwner(fd: number): number
+
+export declare function handleOwnerUid(fd: number): number
+
+/** The parent of a pid or user namespace (NS_GET_PARENT), kept. */
+export declare function handleParent(fd: number): number
+
+export declare function handlePersist(fd: number, path: string): void
+
+/** The position of the handle's type. */
+export declare function handleType(fd: number): number
+
+/** A `NativeNamespace` on the kept handle `fd`, closed when it is. */
+export declare function handleView(fd: number): NativeNamespace
 
 /**
  * Names this process's environment as it is now, for a spawn that will be handed to the spawner
@@ -112,6 +121,12 @@ export interface IdMapLine {
  * Answers whether 'capture' slots may be used on this thread (its own loop watches exits).
  */
 export declare function initSpawnCallbacks(onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void, onOutput: (id: number, stdout: Buffer, stderr: Buffer, overflow: number) => void): boolean
+
+/**
+ * `join` by descriptor number and type position, for a JS handle that holds the descriptor
+ * open and knows its type (setns checks the type again).
+ */
+export declare function joinFd(fd: number, position: number): void
 
 /** A namespace to enter: a descriptor JS keeps open until the spawn is over, and its type. */
 export interface JoinFd {
@@ -257,6 +272,18 @@ export declare function netnsid(ns: NativeNamespace): number | null
 export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time'
 
 /**
+ * The namespace types in the order whose positions the functions below take and give: a
+ * handle's type crosses as a number, since reading a string costs more than the rest of a join.
+ */
+export declare function nsTypeOrder(): Array<NsType>
+
+/** The calling thread's own namespace of the type at `position`. */
+export declare function openCurrent(position: number): number
+
+/** A duplicate of the caller's namespace descriptor `fd`. */
+export declare function openFd(fd: number, position?: number | undefined | null): number
+
+/**
  * The IPC channel of `fork()`: a connected Unix socket pair, [ours, the child's], descriptors
  * JS owns (the child's is closed once the child has started).
  */
@@ -268,11 +295,17 @@ export declare function openIpcPair(): Array<number>
  */
 export declare function openJoinDirs(pid: number, root: boolean, cwd: boolean): Array<number>
 
+/** A namespace file (checked to be on nsfs, and of the type at `position` when given). */
+export declare function openPath(path: string, position?: number | undefined | null): number
+
+/** `/proc/<pid>/ns/<type>`, pinned by a pidfd against pid reuse: the kept handle's descriptor. */
+export declare function openPid(pid: number, position: number): number
+
 /**
- * Handles on the namespaces of `types` that process `pid` is in, in that order, all through
- * one pidfd (so all that one process's); without `types`, every type this kernel has.
+ * Handles on the namespaces of the types at `positions` that process `pid` is in, in that
+ * order, all through one pidfd (so all that one process's).
  */
-export declare function openPidAll(pid: number, types?: Array<NsType> | undefined | null): Array<NativeNamespace>
+export declare function openPidAll(pid: number, positions: Array<number>): Array<number>
 
 /**
  * What spawn's `join: { pid, types }` enters (nsenter's rules, see `NsHandle::open_pid_joins`):
@@ -295,6 +328,15 @@ export interface RlimitEntry {
 
 /** A rule the library enforces itself: `NamespaceError.code` where there is no errno. */
 export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID'
+
+/**
+ * run()'s entry: moves the calling thread into the namespace of `fd` (see `joinFd`) until
+ * `runRestore`.
+ */
+export declare function runEnter(fd: number, position: number): void
+
+/** run()'s exit: puts the thread back where the last `runEnter` found it. */
+export declare function runRestore(): void
 
 /** What /proc/<pid>/setgroups of a new user namespace says. */
 export type SetGroups = 'allow' | 'deny'
@@ -340,6 +382,9 @@ export type Step = 'setsid' | 'prctl' | 'setns' | 'unshare' | 'timens_offsets' |
  * [stdout, stderr], or null when the output function has had it already.
  */
 export declare function stopCapture(id: number): Array<Buffer> | null
+
+/** The positions of the types this kernel has. */
+export declare function supportedTypes(): Array<number>
 
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {

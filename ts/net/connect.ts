@@ -2,7 +2,9 @@
 // usual (new net.Socket({ fd }) then connect). Host names resolve with A.lookup (inside).
 
 import { closeSync } from 'node:fs'
-import * as net from 'node:net'
+import type * as net from 'node:net'
+
+import { lazyNet } from '../builtins'
 import { native } from '../errors'
 import { binding } from '../loader'
 import { invalidArgType, validateObject } from '../validate'
@@ -56,7 +58,7 @@ export function connect(this: unknown, ...args: unknown[]): net.Socket {
     )
   } else {
     const host = o.host === undefined || o.host === null || o.host === '' ? 'localhost' : o.host
-    const ip = typeof host === 'string' ? net.isIP(host) : 0
+    const ip = typeof host === 'string' ? lazyNet().isIP(host) : 0
     const family = ip !== 0 ? ip : o.family === 6 ? 6 : 4
     // Each attempt of autoSelectFamily makes a socket of its own, outside: one address it is.
     Object.assign(opts, { host, family, autoSelectFamily: false })
@@ -66,14 +68,14 @@ export function connect(this: unknown, ...args: unknown[]): net.Socket {
         ctor,
       )
     } else {
-      const s = new net.Socket(ctor)
+      const s = new (lazyNet().Socket)(ctor)
       socket = s
       const resolve = (typeof o.lookup === 'function' ? o.lookup : lookup.bind(this)) as typeof lookup
       opts.lookup = (name: string, lo: LookupOptions, cb: LookupCallback) =>
         resolve.call(this, name, { ...lo, family }, (err, address, fam) => {
           if (err) return cb(err, address, fam)
           try {
-            const domain = (fam ?? net.isIP(String(address))) === 6 ? DOMAINS.inet6 : DOMAINS.inet
+            const domain = (fam ?? lazyNet().isIP(String(address))) === 6 ? DOMAINS.inet6 : DOMAINS.inet
             const fd = native(() => binding().socketIn(h, domain, SOCKET_TYPES.stream, 0))
             const rc = (s as unknown as { _handle: TcpHandle })._handle.open(fd)
             if (rc !== 0) {
@@ -95,7 +97,7 @@ export function connect(this: unknown, ...args: unknown[]): net.Socket {
 /** new net.Socket({ fd }) for a descriptor of ours, closed again if Node refuses it. */
 function adopt(fd: number, ctor: Record<string, unknown>): net.Socket {
   try {
-    return new net.Socket({ ...ctor, fd, readable: true, writable: true })
+    return new (lazyNet().Socket)({ ...ctor, fd, readable: true, writable: true })
   } catch (e) {
     closeSync(fd)
     throw e

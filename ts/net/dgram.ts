@@ -1,8 +1,9 @@
 // A.createSocket(): a dgram.Socket whose descriptor is made inside the namespace when it is bound
 // (explicitly, or implicitly by send() and connect(), which call bind()), then adopted by dgram
 // through bind({ fd }). Everything else is dgram's own.
-import * as dgram from 'node:dgram'
-import { isIP } from 'node:net'
+import type * as dgram from 'node:dgram'
+
+import { lazyDgram, lazyNet } from '../builtins'
 import { invalidArgValue, validateObject } from '../validate'
 import { bindInside } from './listen'
 import { resolveIn } from './lookup'
@@ -40,7 +41,7 @@ export function createSocket(
 ): dgram.Socket {
   const h = netHandle(this, 'socket')
   const options = typeof type === 'string' ? { type } : { ...validateObject(type, 'type') }
-  const sock = dgram.createSocket(options as dgram.SocketOptions, callback)
+  const sock = lazyDgram().createSocket(options as dgram.SocketOptions, callback)
   const v6 = options.type === 'udp6'
   const origBind = sock.bind
   const opts = {
@@ -63,7 +64,7 @@ export function createSocket(
     writable: true,
     value: function bind(this: dgram.Socket, ...args: unknown[]): dgram.Socket {
       const { port, address, cb } = bindArgs(args)
-      if (address === undefined || isIP(address) !== 0) {
+      if (address === undefined || lazyNet().isIP(address) !== 0) {
         adopt({ host: address ?? (v6 ? '::' : '0.0.0.0'), port }, cb)
       } else {
         resolveIn(h, address, v6 ? 6 : 4, 0).then(

@@ -1,11 +1,12 @@
 // A.agent() and A.dispatcher(): Node's HTTP clients with their connections made inside a net
 // namespace. Both only replace how a connection is opened (A.connect, plus TLS on top of it for
 // https); pooling, keep-alive and everything else are Node's and undici's own.
-import * as http from 'node:http'
-import * as https from 'node:https'
+import type * as http from 'node:http'
+import type * as https from 'node:https'
 import type * as net from 'node:net'
-import { isIP } from 'node:net'
-import * as tls from 'node:tls'
+import type * as tls from 'node:tls'
+
+import { lazyHttp, lazyHttps, lazyNet, lazyTls } from '../builtins'
 import type { Namespace } from '../namespace'
 import { validateObject } from '../validate'
 import { connect } from './connect'
@@ -28,14 +29,15 @@ export function agent(this: Namespace, options: NsAgentOptions = {}): http.Agent
   const { https: secure, ...rest } = o
   const base = { keepAlive: true, ...rest }
   if (secure) {
-    return new (class extends https.Agent {
+    const tlsConnect = lazyTls().connect
+    return new (class extends lazyHttps().Agent {
       override createConnection(opts: tls.ConnectionOptions): net.Socket {
         const raw = connect.call(ns, { host: opts.host ?? 'localhost', port: Number(opts.port ?? 443) })
-        return tls.connect({ ...opts, socket: raw })
+        return tlsConnect({ ...opts, socket: raw })
       }
     })(base)
   }
-  return new (class extends http.Agent {
+  return new (class extends lazyHttp().Agent {
     override createConnection(opts: net.NetConnectOpts): net.Socket {
       return connect.call(ns, opts)
     }
@@ -75,12 +77,12 @@ export function dispatcher(this: Namespace, options: NsDispatcherOptions = {}): 
     }
     let out: net.Socket | tls.TLSSocket = socket
     if (secure) {
-      out = tls.connect({
+      out = lazyTls().connect({
         ...tlsOptions,
         socket,
         host, // what the certificate is checked against
         // SNI carries host names only (RFC 6066): none for an address.
-        servername: opts.servername || tlsOptions?.servername || (isIP(host) === 0 ? host : undefined),
+        servername: opts.servername || tlsOptions?.servername || (lazyNet().isIP(host) === 0 ? host : undefined),
         ALPNProtocols: ['http/1.1'],
       })
     }

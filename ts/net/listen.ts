@@ -1,7 +1,9 @@
 // A.listen(server, options): the listening socket is made inside the namespace and bound there,
 // then handed to the server with server.listen({ fd }), which listens on it as on any other.
 import { closeSync, readFileSync } from 'node:fs'
-import * as net from 'node:net'
+import type * as net from 'node:net'
+
+import { lazyNet } from '../builtins'
 import { fromNative } from '../errors'
 import { binding } from '../loader'
 import type { NativeNamespace } from '../native'
@@ -22,7 +24,7 @@ let padsAbstract: Promise<boolean> | undefined
 function nodePadsAbstract(): Promise<boolean> {
   padsAbstract ??= new Promise((resolve) => {
     const name = `nsjs-probe-${process.pid}-${process.hrtime.bigint()}`
-    const probe = net.createServer()
+    const probe = lazyNet().createServer()
     probe.once('error', () => resolve(false))
     probe.listen(`\0${name}`, () => {
       // The path is a line's last field, NULs shown as '@': "@name" alone, or "@name@@@...".
@@ -74,7 +76,7 @@ function boundSocket(
   const domain =
     where.path !== undefined
       ? DOMAINS.unix
-      : where.host !== undefined && net.isIPv6(where.host)
+      : where.host !== undefined && lazyNet().isIPv6(where.host)
         ? DOMAINS.inet6
         : DOMAINS.inet
   const fd = binding().socketIn(h, domain, type, 0)
@@ -130,7 +132,7 @@ export function bindInside(
  */
 export async function listen(this: unknown, server: net.Server, options: NsListenOptions = {}): Promise<ListenAddress> {
   const h = netHandle(this, 'listen')
-  if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server', server)
+  if (!(server instanceof lazyNet().Server)) throw invalidArgType('server', 'an instance of net.Server', server)
   const o = validateObject(options, 'options')
   const port = o.port === undefined ? 0 : validateInteger(o.port, 'options.port', 0, 65535)
   const backlog = o.backlog === undefined ? undefined : validateInteger(o.backlog, 'options.backlog', 0, 0x7fffffff)
@@ -152,7 +154,7 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
     }
   } else if (o.host !== undefined && o.host !== null) {
     if (typeof o.host !== 'string') throw invalidArgType('options.host', 'of type string', o.host)
-    if (o.host !== '') host = net.isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
+    if (o.host !== '') host = lazyNet().isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
   }
   const fd = bindInside(h, 'listen', { host, port, path }, opts, 1)
   try {

@@ -2,7 +2,8 @@
 // the namespace (never on a libuv pool thread, whose namespace is whatever it was born in), with
 // /etc/netns/<name>/ over /etc for a namespace persisted as /run/netns/<name>, as `ip netns exec`.
 import type * as dns from 'node:dns'
-import { isIP } from 'node:net'
+
+import { lazyNet } from '../builtins'
 import { fromNative } from '../errors'
 import { binding } from '../loader'
 import type { NativeNamespace } from '../native'
@@ -44,7 +45,7 @@ export async function resolveIn(
   family: 0 | 4 | 6,
   hints: number,
 ): Promise<dns.LookupAddress[]> {
-  const ip = isIP(hostname)
+  const ip = lazyNet().isIP(hostname)
   if (ip !== 0) return [{ address: hostname, family: ip }]
   let answer: Awaited<ReturnType<ReturnType<typeof binding>['lookupIn']>>
   try {

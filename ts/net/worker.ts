@@ -1,7 +1,9 @@
 // A.worker(): a worker_threads.Worker whose thread starts inside namespaces. A new thread is born
 // in its creator's namespaces, and new Worker() creates its thread synchronously, so the creating
 // thread enters them around the constructor only (as run() does) and is back at once.
-import { Worker, type WorkerOptions } from 'node:worker_threads'
+import type { Worker, WorkerOptions } from 'node:worker_threads'
+
+import { lazyWorkerThreads } from '../builtins'
 import { namespaceError } from '../errors'
 import { Namespace } from '../namespace'
 import { invalidArgType } from '../validate'
@@ -32,6 +34,8 @@ export function worker(
     }
   }
   const enterAll = (i: number): Worker =>
-    i === handles.length ? new Worker(filename, rest) : (handles[i] as Namespace).run(() => enterAll(i + 1))
+    i === handles.length
+      ? new (lazyWorkerThreads().Worker)(filename, rest)
+      : (handles[i] as Namespace).run(() => enterAll(i + 1))
   return enterAll(0)
 }

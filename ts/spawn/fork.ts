@@ -3,8 +3,8 @@
 // spoken in Node's 'json' serialization (one JSON text per line), so the child's process.send()
 // and 'message' are Node's own; the parent's side is written here on a net.Socket.
 import { closeSync } from 'node:fs'
-import { Socket } from 'node:net'
 
+import { lazyNet } from '../builtins'
 import { native } from '../errors'
 import { binding } from '../loader'
 import { invalidArgType, invalidArgValue, validateBoolean, validateObject, validatePath } from '../validate'
@@ -89,7 +89,7 @@ export function fork(modulePath: string, args?: string[], options?: ForkOptions)
 
 /** Gives `child` the parent's side of the channel on descriptor `fd`. */
 function withChannel(child: NsChildProcess, fd: number): NsForkedProcess {
-  const socket = new Socket({ fd, readable: true, writable: true })
+  const socket = new (lazyNet().Socket)({ fd, readable: true, writable: true })
   let connected = true
   let buffered = ''
   socket.setEncoding('utf8')

@@ -4,10 +4,10 @@
 
 import { constants as osConstants } from 'node:os'
 import { resolve } from 'node:path'
-import { isMainThread } from 'node:worker_threads'
 
 import type { Namespace } from '../namespace'
 import type { NativeSpawnMore, NativeSpawnRequest, Propagation, SetGroups } from '../native'
+import { isMainThread } from '../thread'
 import type { ListsAll } from '../type-checks'
 import type { NamespaceType } from '../types'
 import {
@@ -329,7 +329,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   // Without an env option the main thread's process.env is the real environment (Node writes
   // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
   // worker's process.env is a copy, so there the list is built.
-  const env = readEnv(o.env ?? (isMainThread ? undefined : process.env))
+  const env = readEnv(o.env ?? (isMainThread() ? undefined : process.env))
   const uid = validateId(o.uid, 'options.uid')
   const gid = validateId(o.gid, 'options.gid')
   const dieWithParent =

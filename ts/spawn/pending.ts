@@ -7,12 +7,12 @@
 // rest of that turn's spawns, and every spawn while earlier ones are still waiting, are queued
 // and handed to the spawner thread a batch per turn, HANDOVER_BUDGET_MS at most.
 import { resolve as resolvePath } from 'node:path'
-import { isMainThread } from 'node:worker_threads'
 
 import { fromNative, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NativeChild, NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from '../native'
+import { isMainThread } from '../thread'
 import { awaitReady, type ReadyWaiter } from './exits'
 import type { Normalized } from './options'
 import type { Stdio, StdioSlot } from './stdio'
@@ -35,7 +35,7 @@ let exitHooked = false
  * value other than the spawner thread's).
  */
 export function shouldHandOver(): boolean {
-  if (!isMainThread) return false
+  if (!isMainThread()) return false
   if (queue.length === 0 && inFlight.size === 0 && spentThisTurn < TURN_BUDGET_MS) return false
   return binding().spawnerAvailable()
 }

@@ -1,8 +1,8 @@
 // spawn(): a spawn() call becomes a started (or handed-over) NsChildProcess; the extra pipes of
 // `stdio` past the third are made here.
 import { closeSync } from 'node:fs'
-import { Socket } from 'node:net'
 
+import { lazyNet } from '../builtins'
 import { native } from '../errors'
 import { binding } from '../loader'
 import { NsChildProcess } from './child'
@@ -74,7 +74,9 @@ function withExtraPipes(file: string, n: Normalized, extra: number[]): NsChildPr
     }
     const child = new NsChildProcess(file, n, false)
     const started = child.pid !== undefined
-    child.setExtraStdio(ours.map((fd) => (fd === null ? null : new Socket({ fd, readable: true, writable: true }))))
+    child.setExtraStdio(
+      ours.map((fd) => (fd === null ? null : new (lazyNet().Socket)({ fd, readable: true, writable: true }))),
+    )
     if (!started) for (const s of child.stdio.slice(3)) s?.destroy()
     return child
   } catch (err) {

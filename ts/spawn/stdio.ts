@@ -2,11 +2,12 @@
 // share: the timer that holds the event loop for running children, and the queue in which the
 // Sockets nobody has asked for yet are made a few at a time.
 import { closeSync, createReadStream, createWriteStream } from 'node:fs'
-import { Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { isMainThread } from 'node:worker_threads'
 
+import { lazyNet } from '../builtins'
 import type { StdioKind } from '../native'
+import { isMainThread } from '../thread'
 
 /** Each of fds 0-2 as the native side takes it: what it becomes, or a descriptor of ours. */
 export type StdioSlot = StdioKind | number
@@ -23,7 +24,7 @@ const SOCKETS_READ_PIPES = !process.versions.bun
 
 function pipeStream(fd: number, input: boolean, hold: boolean): PipeStream {
   if (SOCKETS_READ_PIPES)
-    return new Socket({ fd, readable: !input, writable: input, manualStart: hold } as ConstructorParameters<
+    return new (lazyNet().Socket)({ fd, readable: !input, writable: input, manualStart: hold } as ConstructorParameters<
       typeof Socket
     >[0])
   return (input ? createWriteStream('', { fd }) : createReadStream('', { fd })) as unknown as PipeStream
@@ -59,7 +60,7 @@ let wrapped = 0
  * gained by waiting).
  */
 export function wrapSoon(wrap: () => void): void {
-  if (!isMainThread) wrap()
+  if (!isMainThread()) wrap()
   else if (toWrap.push(wrap) === 1) setImmediate(wrapSome)
 }
 
@@ -180,7 +181,7 @@ export class Stdio {
         return s
       }
       if (this.#fds[i] >= 0) closeSync(this.#fds[i])
-      const over = new Socket()
+      const over = new (lazyNet().Socket)()
       over.destroy()
       return over
     })

@@ -4,6 +4,8 @@
 mod caller_thread;
 mod create_task;
 mod error;
+mod fd_pressure;
+mod handles;
 mod list_task;
 mod lookup;
 mod mirror;

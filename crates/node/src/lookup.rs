@@ -52,7 +52,7 @@ pub fn lookup_in<'env>(
   family: i32,
   flags: i32,
 ) -> Result<Object<'env>> {
-  let h = NsHandle::from_raw_dup(ns.handle(env)?.raw_fd(), Some(NsType::Net)).napi(env)?;
+  let h = ns.with(env, |h| NsHandle::from_raw_dup(h.raw_fd(), Some(NsType::Net)).napi(env))?;
   let af = match family {
     4 => libc::AF_INET,
     6 => libc::AF_INET6,

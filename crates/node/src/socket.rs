@@ -24,8 +24,9 @@ pub fn socket_in(
   socket_type: i32,
   protocol: i32,
 ) -> Result<i32> {
-  let h = ns.handle(&env)?;
-  socket::socket_in(h, domain, socket_type, protocol).napi(&env).map(IntoRawFd::into_raw_fd)
+  ns.with(&env, |h| {
+    socket::socket_in(h, domain, socket_type, protocol).napi(&env).map(IntoRawFd::into_raw_fd)
+  })
 }
 
 /// `socketIn`, and whether the persistent maker thread made it ('maker') or a thread of its own
@@ -44,8 +45,8 @@ pub fn socket_in_traced(
   socket_type: i32,
   protocol: i32,
 ) -> Result<TracedSocket> {
-  let h = ns.handle(&env)?;
-  let (fd, kind) = socket::socket_in_traced(h, domain, socket_type, protocol).napi(&env)?;
+  let (fd, kind) =
+    ns.with(&env, |h| socket::socket_in_traced(h, domain, socket_type, protocol).napi(&env))?;
   let maker = match kind {
     MakerKind::Maker => "maker",
     MakerKind::Throwaway => "throwaway",
@@ -64,8 +65,7 @@ pub fn socket_namespace(env: Env, fd: i32) -> Result<NativeNamespace> {
 /// null when it has assigned none.
 #[napi]
 pub fn netnsid(env: Env, ns: &NativeNamespace) -> Result<Option<i32>> {
-  let h = ns.handle(&env)?;
-  socket::nsid_of(h).napi(&env)
+  ns.with(&env, |h| socket::nsid_of(h).napi(&env))
 }
 
 /// Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract).

@@ -3,6 +3,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
+use std::sync::OnceLock;
 
 use crate::error::{Error, Result, Rule};
 use crate::ns_type::NsType;
@@ -18,8 +19,8 @@ const OPEN_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCT
 pub struct NsHandle {
   fd: OwnedFd,
   ty: NsType,
-  dev: u64,
-  ino: u64,
+  /// nsfs device and inode, read when first asked: most handles are only joined or closed.
+  id: OnceLock<(u64, u64)>,
 }
 
 impl NsHandle {
@@ -36,15 +37,13 @@ impl NsHandle {
         return Err(Error::rule(Rule::TypeMismatch, "ioctl").ns(ty).expected(want));
       }
     }
-    let id = syscall::fstat(fd.as_fd())?;
-    Ok(NsHandle { fd, ty, dev: id.dev, ino: id.ino })
+    Ok(Self::from_kernel(fd, ty))
   }
 
   /// Wraps a descriptor the kernel handed out as a namespace of type `ty` (a pidfd's
-  /// PIDFD_GET_*_NAMESPACE): nothing to check, only its identity to read.
-  fn from_kernel(fd: OwnedFd, ty: NsType) -> Result<Self> {
-    let id = syscall::fstat(fd.as_fd())?;
-    Ok(NsHandle { fd, ty, dev: id.dev, ino: id.ino })
+  /// PIDFD_GET_*_NAMESPACE): nothing to check.
+  fn from_kernel(fd: OwnedFd, ty: NsType) -> Self {
+    NsHandle { fd, ty, id: OnceLock::new() }
   }
 
   /// Opens a namespace file such as `/run/netns/x` or `/proc/<pid>/ns/uts`.
@@ -127,7 +126,7 @@ impl NsHandle {
       let tag = |e: Error| e.ns(ty).pid(pid);
       match syscall::ioctl_fd(pidfd, ty.pidfd_ioctl(), "ioctl") {
         Ok(fd) => {
-          handles.push(Self::from_kernel(fd, ty).map_err(tag)?);
+          handles.push(Self::from_kernel(fd, ty));
           continue;
         }
         // Older kernels: the pidfd has no such ioctl. Everything else is a real answer.
@@ -170,10 +169,16 @@ impl NsHandle {
     self.ty
   }
   pub fn device(&self) -> u64 {
-    self.dev
+    self.id().0
   }
   pub fn inode(&self) -> u64 {
-    self.ino
+    self.id().1
+  }
+
+  /// fstat of a descriptor this handle owns, on nsfs: it has nothing to fail on but a kernel out
+  /// of memory, where (0, 0) names no namespace (nsfs inodes are never 0).
+  fn id(&self) -> (u64, u64) {
+    *self.id.get_or_init(|| syscall::fstat(self.fd.as_fd()).map_or((0, 0), |i| (i.dev, i.ino)))
   }
   pub fn raw_fd(&self) -> RawFd {
     self.fd.as_raw_fd()
@@ -181,7 +186,8 @@ impl NsHandle {
 
   /// Same namespace: the kernel identifies a namespace by nsfs device and inode.
   pub fn same_as(&self, other: &NsHandle) -> bool {
-    self.dev == other.dev && self.ino == other.ino
+    let id = self.id();
+    id != (0, 0) && id == other.id()
   }
 
   /// The user namespace that owns this one (NS_GET_USERNS).

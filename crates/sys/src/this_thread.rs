@@ -3,8 +3,9 @@
 //! Everything here acts on the thread that calls it, which is why only JS threads (through the
 //! Node binding) and the spawner thread (around its clones) change namespaces, never a pool thread.
 
-use std::cell::Cell;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::cell::{Cell, RefCell};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::rc::Rc;
 
 use crate::error::{Error, Result, Rule};
 use crate::handle::NsHandle;
@@ -19,6 +20,30 @@ thread_local! {
   static MOVED_FOR_GOOD: Cell<bool> = const { Cell::new(false) };
   /// The thread has its own root, cwd and umask (unshare(CLONE_FS)), no longer the process's.
   static OWN_FS: Cell<bool> = const { Cell::new(false) };
+  /// Per type, the namespace this thread is in (for pid and time: its children's), while nsjs
+  /// knows it: found once, or come back to by `restore`, and forgotten whenever nsjs moves the
+  /// thread. `enter` saves it from here instead of opening /proc/thread-self/ns/<type> each time.
+  /// Only nsjs moves a thread: code outside it that calls setns on a JS thread is not seen.
+  static WHERE: RefCell<[Option<Rc<NsHandle>>; NsType::COUNT]> =
+    const { RefCell::new([const { None }; NsType::COUNT]) };
+}
+
+/// Where the calling thread is in `ty` (see `WHERE`), opened now if nsjs does not know it, and
+/// then kept when `keep`; and whether it is kept.
+fn where_now(ty: NsType, keep: bool) -> Result<(Rc<NsHandle>, bool)> {
+  if let Some(h) = WHERE.with_borrow(|w| w[ty.position()].clone()) {
+    return Ok((h, true));
+  }
+  let h = Rc::new(NsHandle::current_for_children(ty)?);
+  if keep {
+    WHERE.with_borrow_mut(|w| w[ty.position()] = Some(h.clone()));
+  }
+  Ok((h, keep))
+}
+
+/// The thread has moved in `ty` (or may have): where it is is no longer known.
+fn moved(ty: NsType) {
+  WHERE.with_borrow_mut(|w| w[ty.position()] = None);
 }
 
 /// Whether the calling thread is the process's main thread (Node's: the one that runs
@@ -95,21 +120,31 @@ pub fn spawn_from_here<T: Send + 'static>(
 /// Moves the calling thread into the namespace `h` holds (time: its future children). pid is
 /// refused: see `check_pid_keeps_threads`.
 pub fn join(h: &NsHandle) -> Result<()> {
-  check_pid_keeps_threads(h.ns_type(), "setns")?;
-  join_fd(h.as_fd(), h.ns_type())?;
+  join_raw(h.as_fd().as_raw_fd(), h.ns_type())
+}
+
+/// `join` by descriptor number, for a caller that keeps the descriptor open (the JS handle) and
+/// knows its type; setns checks that type again, so a wrong number fails (EBADF, EINVAL).
+pub fn join_raw(fd: RawFd, ty: NsType) -> Result<()> {
+  check_pid_keeps_threads(ty, "setns")?;
+  check_single_threaded(ty, "setns")?;
+  setns_here(fd, ty)?;
   MOVED_FOR_GOOD.set(true);
   Ok(())
 }
 
-fn join_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<()> {
-  check_single_threaded(ty, "setns")?;
+/// setns of the calling thread (for mnt with its own fs first); the type checks are the caller's.
+fn setns_here(fd: RawFd, ty: NsType) -> Result<()> {
   if ty == NsType::Mnt {
     // Without its own fs_struct the thread cannot change mount namespace (EINVAL), and setns
-    // would otherwise rewrite root and cwd shared by every thread of the process.
+    // would otherwise rewrite root and cwd shared by every thread of the process. Every time:
+    // threads it started since share its fs_struct again.
     syscall::unshare(libc::CLONE_FS).map_err(|e| e.ns(ty))?;
     OWN_FS.set(true);
   }
-  syscall::setns(fd, ty.clone_flag()).map_err(|e| e.ns(ty))
+  syscall::setns_raw(fd, ty.clone_flag()).map_err(|e| e.ns(ty))?;
+  moved(ty);
+  Ok(())
 }
 
 /// Gives the calling thread new namespaces of the given types.
@@ -132,6 +167,7 @@ pub fn unshare(types: &[NsType]) -> Result<()> {
     [one] => e.ns(*one),
     _ => e,
   })?;
+  types.iter().for_each(|&t| moved(t));
   OWN_FS.set(OWN_FS.get() || flags & libc::CLONE_FS != 0);
   MOVED_FOR_GOOD.set(true);
   Ok(())
@@ -140,29 +176,44 @@ pub fn unshare(types: &[NsType]) -> Result<()> {
 /// What `run()` must put back: the thread's namespace of one type, and for mnt its cwd, which
 /// setns replaces with the new namespace's root.
 pub struct Saved {
-  ns: NsHandle,
+  ns: Rc<NsHandle>,
   cwd: Option<OwnedFd>,
+  /// Whether `restore` keeps `ns` as where the thread is (see `enter_raw`).
+  keep: bool,
 }
 
 /// Enters `h` on the calling thread and returns what `restore` needs to undo it. pid is refused
 /// here too: a thread started inside `run()` (libuv starts its pool lazily) would abort Node.
 pub fn enter(h: &NsHandle) -> Result<Saved> {
   check_pid_keeps_threads(h.ns_type(), "setns")?;
-  enter_fd(h.as_fd(), h.ns_type())
+  enter_at(h.as_fd().as_raw_fd(), h.ns_type(), false)
 }
 
-/// `enter` for a descriptor whose type the caller has checked (setns checks it again).
+/// `enter` by descriptor number, as `join_raw`, for run(), which enters and leaves often: the
+/// thread's own namespace of `ty` stays open for it from the first call on (one descriptor per
+/// thread and type), so that later calls need not open /proc/thread-self/ns/<type> again.
+pub fn enter_raw(fd: RawFd, ty: NsType) -> Result<Saved> {
+  check_pid_keeps_threads(ty, "setns")?;
+  enter_at(fd, ty, true)
+}
+
+/// `enter` for a descriptor whose type the caller has checked (setns checks it again). Keeps no
+/// descriptor open once restored.
 pub fn enter_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<Saved> {
+  enter_at(fd.as_raw_fd(), ty, false)
+}
+
+fn enter_at(fd: RawFd, ty: NsType, keep: bool) -> Result<Saved> {
   check_single_threaded(ty, "setns")?;
-  let ns = NsHandle::current_for_children(ty)?;
+  let (ns, keep) = where_now(ty, keep)?;
   let cwd = if ty == NsType::Mnt {
     Some(syscall::open("/proc/thread-self/cwd", libc::O_PATH | libc::O_DIRECTORY, 0)?)
   } else {
     None
   };
-  join_fd(fd, ty)?;
+  setns_here(fd, ty)?;
   ENTERED.set(ENTERED.get() + 1);
-  Ok(Saved { ns, cwd })
+  Ok(Saved { ns, cwd, keep })
 }
 
 impl Saved {
@@ -175,6 +226,9 @@ impl Saved {
 pub fn restore(saved: Saved) -> Result<()> {
   let ty = saved.ns.ns_type();
   syscall::setns(saved.ns.as_fd(), ty.clone_flag()).map_err(|e| e.ns(ty).step(Step::Restore))?;
+  if saved.keep {
+    WHERE.with_borrow_mut(|w| w[ty.position()] = Some(saved.ns));
+  }
   if let Some(cwd) = saved.cwd {
     syscall::fchdir(cwd.as_fd()).map_err(|e| e.ns(ty).step(Step::Restore))?;
   }
@@ -232,6 +286,30 @@ pub(crate) mod tests {
       restore(enter(&mnt).unwrap()).unwrap();
       // Back in its namespace, but with root and cwd of its own.
       assert!(!unmoved());
+    });
+  }
+
+  #[test]
+  fn run_entries_keep_where_the_thread_is_until_it_moves() {
+    on_new_thread(|| {
+      let kept = || WHERE.with_borrow(|w| w[NsType::Uts.position()].is_some());
+      let start = NsHandle::current(NsType::Uts).unwrap();
+      let a = crate::create::create(NsType::Uts).unwrap();
+      let b = crate::create::create(NsType::Uts).unwrap();
+      // spawn's entries leave nothing open behind them.
+      restore(enter_fd(a.as_fd(), NsType::Uts).unwrap()).unwrap();
+      assert!(!kept());
+      restore(enter_raw(a.raw_fd(), NsType::Uts).unwrap()).unwrap();
+      assert!(kept());
+      join(&a).unwrap();
+      assert!(!kept(), "a join forgets it");
+      restore(enter_raw(b.raw_fd(), NsType::Uts).unwrap()).unwrap();
+      assert!(NsHandle::current(NsType::Uts).unwrap().same_as(&a));
+      unshare(&[NsType::Uts]).unwrap();
+      let fresh = NsHandle::current(NsType::Uts).unwrap();
+      restore(enter_raw(b.raw_fd(), NsType::Uts).unwrap()).unwrap();
+      assert!(NsHandle::current(NsType::Uts).unwrap().same_as(&fresh));
+      assert!(!fresh.same_as(&start));
     });
   }
 

@@ -78,17 +78,20 @@ pub fn dup_cloexec_above(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
   owned(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }, "dup")
 }
 
+/// The soft RLIMIT_NOFILE: descriptors get numbers below it.
+pub fn fd_limit() -> Option<u64> {
+  let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+  // SAFETY: getrlimit writes only into `lim`, which is valid for writes.
+  (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_cur)
+}
+
 /// Grows the process's descriptor table to hold `n` descriptors (at most RLIMIT_NOFILE). The
 /// kernel grows it only when a descriptor beyond its size is opened, doubling each time, and in a
 /// multithreaded process each growth waits for an RCU grace period (milliseconds) in whichever
 /// thread opened that descriptor. Best effort: nothing happens when any step fails.
 pub fn reserve_fds(n: u64) {
-  let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-  // SAFETY: getrlimit writes only into `lim`, which is valid for writes.
-  if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-    return;
-  }
-  let top = n.min(lim.rlim_cur);
+  let Some(limit) = fd_limit() else { return };
+  let top = n.min(limit);
   let Ok(null) = open("/dev/null", libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return };
   if top < 2 {
     return;

@@ -15,11 +15,11 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use crate::error::{Error, Result};
 
 pub use fd::{
-  dup_cloexec, dup_cloexec_above, fstat, fstatfs_type, ioctl_fd, ioctl_int, ioctl_owner_uid, ioctl_u64, open,
-  pipe, read, reserve_fds, socketpair, write_all, FileId,
+  dup_cloexec, dup_cloexec_above, fd_limit, fstat, fstatfs_type, ioctl_fd, ioctl_int, ioctl_owner_uid,
+  ioctl_u64, open, pipe, read, reserve_fds, socketpair, write_all, FileId,
 };
 pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
-pub use ns::{fchdir, mount, setns, unshare};
+pub use ns::{fchdir, mount, setns, setns_raw, unshare};
 pub use proc::{
   online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, thread_count, waitid_pidfd, waitpid,
 };

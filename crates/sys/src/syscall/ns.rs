@@ -1,7 +1,7 @@
 //! Namespace changes of the calling thread: setns, unshare, and the fchdir that puts its cwd back
 //! after a mnt setns.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use super::check;
 use crate::error::Result;
@@ -9,6 +9,13 @@ use crate::error::Result;
 pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> Result<()> {
   // SAFETY: plain syscall on a descriptor that is open for the borrow.
   check(unsafe { libc::setns(fd.as_raw_fd(), nstype) }, "setns").map(drop)
+}
+
+/// setns by descriptor number, for one the caller holds open without a borrow to show for it
+/// (a JS handle's): a number that is not an open namespace descriptor fails (EBADF, EINVAL).
+pub fn setns_raw(fd: RawFd, nstype: libc::c_int) -> Result<()> {
+  // SAFETY: plain syscall; the kernel checks the number, and nothing is read from or kept of it.
+  check(unsafe { libc::setns(fd, nstype) }, "setns").map(drop)
 }
 
 pub fn unshare(flags: libc::c_int) -> Result<()> {

@@ -1,0 +1,21 @@
+// Node's built-in modules that only some calls of nsjs need, loaded on first use: importing nsjs
+// loads none of them, and together they take longer to load than nsjs itself (issue 12).
+import type * as dgram from 'node:dgram'
+import type * as http from 'node:http'
+import type * as https from 'node:https'
+import type * as net from 'node:net'
+import type * as tls from 'node:tls'
+import type * as workerThreads from 'node:worker_threads'
+
+/** `node:net` */
+export const lazyNet = (): typeof net => require('node:net')
+/** `node:dgram` */
+export const lazyDgram = (): typeof dgram => require('node:dgram')
+/** `node:http` */
+export const lazyHttp = (): typeof http => require('node:http')
+/** `node:https` */
+export const lazyHttps = (): typeof https => require('node:https')
+/** `node:tls` */
+export const lazyTls = (): typeof tls => require('node:tls')
+/** `node:worker_threads` */
+export const lazyWorkerThreads = (): typeof workerThreads => require('node:worker_threads')
