@@ -5,6 +5,7 @@ import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type * as net from 'node:net'
 import type * as tls from 'node:tls'
+import type * as v8 from 'node:v8'
 import type * as workerThreads from 'node:worker_threads'
 
 /** `node:net` */
@@ -17,5 +18,7 @@ export const lazyHttp = (): typeof http => require('node:http')
 export const lazyHttps = (): typeof https => require('node:https')
 /** `node:tls` */
 export const lazyTls = (): typeof tls => require('node:tls')
+/** `node:v8` */
+export const lazyV8 = (): typeof v8 => require('node:v8')
 /** `node:worker_threads` */
 export const lazyWorkerThreads = (): typeof workerThreads => require('node:worker_threads')

@@ -92,6 +92,17 @@ test('a burst of 100 spawns all report their exit', async () => {
   )
 })
 
+test("spawn: 'ipc' in stdio is refused with a clear error, nothing started", () => {
+  let err
+  try {
+    spawn('true', [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
+  } catch (e) {
+    err = e
+  }
+  check(err?.code === 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, got ${err?.code}`)
+  check(/unavailable on (Bun|Deno)/.test(err.message), `a message naming the runtime, got ${err.message}`)
+})
+
 test('a worker thread spawns and execs', async () => {
   const worker = new Worker(new URL('./smoke-worker.mjs', import.meta.url))
   const got = await new Promise((resolve, reject) => {

@@ -227,6 +227,11 @@ export class NsChildProcess extends EventEmitter {
     return [this.stdin, this.stdout, this.stderr, ...this.#extraStdio]
   }
 
+  /** Whether an IPC channel is open ('ipc' in `stdio`, or fork(): `send()`): false without one. */
+  get connected(): boolean {
+    return false
+  }
+
   /** The streams of 'pipe' entries past the third (null for the others), from fd 3 on. */
   #extraStdio: (Duplex | null)[] = []
 

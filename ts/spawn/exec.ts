@@ -16,7 +16,7 @@ import { wrapSoon } from './stdio'
 import { readOptions } from './validate'
 
 /** Options of {@link exec}: those of spawn, plus how output is collected. */
-export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
+export interface ExecOptions extends Omit<SpawnOptions, 'stdio' | 'serialization'> {
   /**
    * 'utf8' (default) or any other encoding `Buffer.isEncoding` accepts gives strings; 'buffer'
    * gives Buffers. Anything else rejects with ERR_INVALID_ARG_VALUE before the command starts.
@@ -33,9 +33,11 @@ export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
   stderr?: 'pipe' | 'inherit' | 'ignore'
 }
 
-/** The options exec() reads: spawn's but stdio, and its own. */
+/** The options exec() reads: spawn's but stdio (so no IPC channel, nor its serialization), and its own. */
 export const EXEC_KEYS = [
-  ...SPAWN_KEYS.filter((k): k is Exclude<typeof k, 'stdio'> => k !== 'stdio'),
+  ...SPAWN_KEYS.filter(
+    (k): k is Exclude<typeof k, 'stdio' | 'serialization'> => k !== 'stdio' && k !== 'serialization',
+  ),
   'encoding',
   'input',
   'maxBuffer',

@@ -23,3 +23,4 @@ export type {
   SeccompRule,
 } from './sandbox'
 export { spawn } from './start'
+export type { Serialization } from './validate'

@@ -31,13 +31,16 @@ import {
   readEnv,
   readExtraFds,
   readIdMap,
+  readIpc,
   readJoin,
   readOptions,
   readStdio,
   readTimeOffsets,
+  type Serialization,
   signalNumber,
   validateHostname,
   validateId,
+  withChannelEnv,
 } from './validate'
 
 /** One line of a uid_map or gid_map: ids `inside..inside+count` map to `outside..outside+count`. */
@@ -62,6 +65,7 @@ export type StdioOption =
   | 'pipe'
   | 'inherit'
   | 'ignore'
+  | 'ipc'
   | number
   | {
       /** A descriptor of ours that the child gets in this slot. */
@@ -199,8 +203,11 @@ export interface SpawnOptions {
    * Default 'pipe' for all three. A descriptor is an integer from 0 to 2147483647. Entries past
    * the third are the child's fds 3, 4, ... (up to 63): 'pipe' (a socket pair: `child.stdio[i]`),
    * a descriptor of ours, 'inherit' (ours of that number), or 'ignore'/null/undefined (closed).
+   * One entry, anywhere, may be 'ipc': a Node IPC channel on that fd (`child.send()`...).
    */
   stdio?: 'pipe' | 'inherit' | 'ignore' | readonly StdioOption[]
+  /** How an 'ipc' entry's messages are encoded, as in child_process. Default 'json'. */
+  serialization?: Serialization
   /**
    * Aborting kills the child with `killSignal` and rejects `exited` with an AbortError. As with
    * `kill()`, a child that is PID 1 of a new pid namespace and has no handler for `killSignal`
@@ -245,6 +252,7 @@ export const SPAWN_KEYS = [
   'rlimits',
   'seccomp',
   'stdio',
+  'serialization',
   'signal',
   'timeout',
   'killSignal',
@@ -289,6 +297,8 @@ export interface Normalized {
    * namespace comes with joins (those joins happen on the cloning thread itself).
    */
   mayHandOver: boolean
+  /** The 'ipc' entry of `stdio`, whose channel spawn() opens. */
+  ipc: { fd: number; serialization: Serialization } | undefined
 }
 
 /**
@@ -329,7 +339,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   // Without an env option the main thread's process.env is the real environment (Node writes
   // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
   // worker's process.env is a copy, so there the list is built.
-  const env = readEnv(o.env ?? (isMainThread() ? undefined : process.env))
+  const ipc = readIpc(o.stdio, o.serialization)
+  const env = withChannelEnv(readEnv(o.env ?? (isMainThread() ? undefined : process.env)), ipc)
   const uid = validateId(o.uid, 'options.uid')
   const gid = validateId(o.gid, 'options.gid')
   const dieWithParent =
@@ -428,6 +439,8 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
     signal: o.signal as AbortSignal | undefined,
     timeout,
     killSignal,
-    mayHandOver: ownFds.length === 0 && stdio.every((s) => typeof s === 'string') && !(newUser && handles.length > 0),
+    mayHandOver:
+      !ipc && ownFds.length === 0 && stdio.every((s) => typeof s === 'string') && !(newUser && handles.length > 0),
+    ipc,
   }
 }

@@ -1,10 +1,11 @@
 // spawn(): a spawn() call becomes a started (or handed-over) NsChildProcess; the extra pipes of
-// `stdio` past the third are made here.
+// `stdio` past the third and the IPC channel of an 'ipc' entry are made here.
 import { closeSync } from 'node:fs'
 
 import { lazyNet } from '../builtins'
 import { native } from '../errors'
 import { binding } from '../loader'
+import { type ChannelMethods, withChannel } from './channel'
 import { NsChildProcess } from './child'
 import { type Normalized, normalize, type SpawnOptions } from './options'
 import { shouldHandOver } from './pending'
@@ -49,9 +50,37 @@ export function spawnWith(
     for (const i of [1, 2]) if (n.stdio[i] === 'pipe') n.stdio[i] = n.request.stdio[i] = 'capture'
     n.request.captureLimit = captureLimit
   }
+  if (n.ipc) return withIpc(file, n, n.ipc)
+  return started(file, n)
+}
+
+function started(file: string, n: Normalized): NsChildProcess {
   const extra = n.request.extraFds
-  if (!extra?.includes(EXTRA_PIPE)) return new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
-  return withExtraPipes(file, n, extra)
+  if (extra?.includes(EXTRA_PIPE)) return withExtraPipes(file, n, extra)
+  const child = new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
+  // As child_process: `stdio` has an entry (null) for each one given.
+  if (extra) child.setExtraStdio(extra.map(() => null))
+  return child
+}
+
+/**
+ * An 'ipc' entry: a socket pair whose end goes to the child in that slot (such a spawn starts on
+ * this thread, so the child holds it once the constructor returns), the other to the channel.
+ */
+function withIpc(file: string, n: Normalized, ipc: NonNullable<Normalized['ipc']>): NsChildProcess & ChannelMethods {
+  const [ours, theirs] = native(() => binding().openIpcPair())
+  let child: NsChildProcess
+  try {
+    if (ipc.fd < 3) n.stdio[ipc.fd] = n.request.stdio[ipc.fd] = theirs
+    else if (n.request.extraFds) n.request.extraFds[ipc.fd - 3] = theirs
+    child = started(file, n)
+  } catch (err) {
+    closeSync(ours)
+    throw err
+  } finally {
+    closeSync(theirs)
+  }
+  return withChannel(child, ours, ipc.serialization)
 }
 
 /**

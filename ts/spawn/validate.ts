@@ -17,6 +17,7 @@ import {
   validateCString,
   validateInteger,
   validateObject,
+  validateOneOf,
   validatePath,
   validatePid,
   validateTypes,
@@ -158,12 +159,16 @@ export function readTimeOffsets(v: unknown): TimeOffsets | undefined {
   return { monotonic: seconds('monotonic'), boottime: seconds('boottime') }
 }
 
-/** Each of fds 0, 1, 2 as the native side takes it: 'inherit', 'ignore', 'pipe' or a descriptor. */
+/**
+ * Each of fds 0, 1, 2 as the native side takes it: 'inherit', 'ignore', 'pipe' or a descriptor
+ * ('ignore' stands in for an 'ipc' entry until spawn() has opened the channel).
+ */
 export function readStdio(stdio: unknown): StdioSlot[] {
   if (typeof stdio !== 'string' && !Array.isArray(stdio)) {
     throw invalidArgType('options.stdio', 'of type string or an instance of Array', stdio)
   }
-  return [0, 1, 2].map((i) => stdioSlot(typeof stdio === 'string' ? stdio : stdio[i], i))
+  if (typeof stdio === 'string') return [0, 1, 2].map((i) => stdioSlot(stdio === 'ipc' ? undefined : stdio, i, stdio))
+  return [0, 1, 2].map((i) => (stdio[i] === 'ipc' ? 'ignore' : stdioSlot(stdio[i], i, stdio[i])))
 }
 
 /** The most entries past the third (the child's fds 3 to 63). */
@@ -175,7 +180,7 @@ export const EXTRA_PIPE = -2
 /**
  * The entries of `stdio` past the third, as the descriptors the child gets there: ours for a
  * number or `{ fd }`, our own of that number for 'inherit', -1 (left closed) for 'ignore', null
- * or undefined, EXTRA_PIPE for 'pipe'. 'ipc' there is not supported (fork() has the channel).
+ * or undefined, EXTRA_PIPE for 'pipe', -1 for 'ipc' until spawn() has opened the channel.
  */
 export function readExtraFds(stdio: unknown): number[] | undefined {
   if (!Array.isArray(stdio) || stdio.length <= 3) return undefined
@@ -184,29 +189,80 @@ export function readExtraFds(stdio: unknown): number[] | undefined {
   }
   return Array.from(stdio.slice(3), (s: unknown, j) => {
     const i = j + 3
-    if (s === null || s === undefined || s === 'ignore') return -1
+    if (s === null || s === undefined || s === 'ignore' || s === 'ipc') return -1
     if (s === 'inherit') return i
     if (s === 'pipe') return EXTRA_PIPE
     const fd = typeof s === 'number' ? s : typeof s === 'object' ? (s as { fd?: unknown }).fd : undefined
     if (typeof fd === 'number') return validateInteger(fd, `options.stdio[${i}]`, 0, FD_MAX)
-    throw invalidArgValue(
-      `options.stdio[${i}]`,
-      s,
-      "must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd ('ipc' is fork()'s)",
-    )
+    throw invalidArgValue(`options.stdio[${i}]`, s, STDIO_VALUES)
   })
 }
 
-function stdioSlot(s: unknown, i: number): StdioSlot {
-  if (s === 'pipe' || s === null || s === undefined) return 'pipe'
+const STDIO_VALUES = "must be 'pipe', 'inherit', 'ignore', 'ipc', a file descriptor or an object with an fd"
+
+function stdioSlot(s: unknown, i: number, given: unknown): StdioSlot {
+  if (s === 'pipe' || s === null || s === undefined) {
+    if (given === 'ipc')
+      throw invalidArgValue('options.stdio', given, "must be 'pipe', 'inherit', 'ignore' or an Array")
+    return 'pipe'
+  }
   if (s === 'inherit' || s === 'ignore') return s
   const fd = typeof s === 'number' ? s : typeof s === 'object' ? (s as { fd?: unknown }).fd : undefined
   if (typeof fd === 'number') return validateInteger(fd, `options.stdio[${i}]`, 0, FD_MAX)
-  throw invalidArgValue(
-    `options.stdio[${i}]`,
-    s,
-    "must be 'pipe', 'inherit', 'ignore', a file descriptor or an object with an fd",
+  throw invalidArgValue(`options.stdio[${i}]`, s, STDIO_VALUES)
+}
+
+/** How messages are encoded on an IPC channel, as child_process's `serialization` option names it. */
+export type Serialization = 'json' | 'advanced'
+
+/** The 'ipc' entry of `stdio`: the child's descriptor number for it and how messages are encoded. */
+export interface IpcRead {
+  /** The child's descriptor number of the channel (its index in `stdio`). */
+  fd: number
+  serialization: Serialization
+}
+
+/**
+ * Where `stdio` has its 'ipc' entry, at most one (ERR_IPC_ONE_PIPE, as child_process), and the
+ * `serialization` of that channel (read, and checked, with or without one).
+ */
+export function readIpc(stdio: unknown, serialization: unknown): IpcRead | undefined {
+  const mode = validateOneOf(serialization ?? 'json', 'options.serialization', SERIALIZATIONS)
+  if (!Array.isArray(stdio)) return undefined
+  const at = stdio.indexOf('ipc')
+  if (at < 0) return undefined
+  if (stdio.indexOf('ipc', at + 1) >= 0) {
+    const err = new Error('Child process can have only one IPC pipe') as Error & { code: string }
+    err.code = 'ERR_IPC_ONE_PIPE'
+    throw err
+  }
+  if (IPC_UNAVAILABLE) {
+    const err = new Error(
+      `The feature stdio 'ipc' is unavailable on ${IPC_UNAVAILABLE}: its node:net cannot take a socket nsjs opened`,
+    ) as Error & { code: string }
+    err.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM'
+    throw err
+  }
+  return { fd: at, serialization: mode }
+}
+
+// Bun's net.Socket closes a Unix socket descriptor it is given, and Deno's node:fs cannot close
+// one it did not open: the parent's side of a channel is Node's alone.
+const IPC_UNAVAILABLE = process.versions.bun ? 'Bun' : process.versions.deno ? 'Deno' : undefined
+
+const SERIALIZATIONS = ['json', 'advanced'] as const satisfies readonly Serialization[]
+
+/**
+ * The child's environment with the channel's variables, as child_process sets them: ours (or
+ * `env`) without any NODE_CHANNEL_ entries of its own, then NODE_CHANNEL_FD and
+ * NODE_CHANNEL_SERIALIZATION_MODE (`env` as it is without a channel).
+ */
+export function withChannelEnv(env: string[] | undefined, ipc: IpcRead | undefined): string[] | undefined {
+  if (!ipc) return env
+  const base = (env ?? readEnv(process.env) ?? []).filter(
+    (e) => !e.startsWith('NODE_CHANNEL_FD=') && !e.startsWith('NODE_CHANNEL_SERIALIZATION_MODE='),
   )
+  return [...base, `NODE_CHANNEL_FD=${ipc.fd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${ipc.serialization}`]
 }
 
 /** `join` as given: handles, or the target to open them from (opened only after validation). */
