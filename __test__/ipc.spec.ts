@@ -52,10 +52,12 @@ test.serial('ipc: the channel fds are closed once the child has exited and disco
   await disconnected
   t.deepEqual(await child.exited, { code: 0, signal: null })
   // A child that ends the channel by exiting, not by our disconnect, leaves nothing either.
+  // As in child_process, 'close' waits for the channel too.
   const sh = spawn('true', [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }) as NsForkedProcess
-  const shGone = new Promise((resolve) => sh.once('disconnect', resolve))
-  await sh.exited
-  await shGone
+  const events: string[] = []
+  for (const e of ['exit', 'disconnect']) sh.on(e, () => events.push(e))
+  await new Promise((resolve) => sh.once('close', resolve))
+  t.deepEqual(events.sort(), ['disconnect', 'exit'])
   t.false(sh.connected)
   // A spawn that fails (no such command) closes both ends too.
   const missing = spawn('/nonexistent/cmd', [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })

@@ -128,11 +128,13 @@ export function withChannel<T extends NsChildProcess>(
   })
   socket.on('error', () => {})
   let ended = false
+  const release = child.holdClose()
   socket.on('close', () => {
     if (ended) return
     ended = true
     connected = false
     child.emit('disconnect')
+    release()
   })
   const withIpc = child as T & ChannelMethods
   Object.defineProperty(withIpc, 'connected', { get: () => connected, enumerable: true })

@@ -320,8 +320,20 @@ export class NsChildProcess extends EventEmitter {
     this.#maybeClose()
   }
 
+  /** Open IPC channels: as in child_process, 'close' also waits for the channel to close. */
+  #channels = 0
+
+  /** @internal An IPC channel is open: 'close' waits for the function returned to be called. */
+  holdClose(): () => void {
+    this.#channels++
+    return () => {
+      this.#channels--
+      this.#maybeClose()
+    }
+  }
+
   #maybeClose(): void {
-    if (this.#state.kind !== 'exited' || this.#stdio.outputsOpen) return
+    if (this.#state.kind !== 'exited' || this.#stdio.outputsOpen || this.#channels > 0) return
     this.#state = CLOSED
     this.emit('close', this.exitCode, this.signalCode)
   }
