@@ -10,9 +10,9 @@ import type { ListsAll } from '../type-checks'
 import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
 import type { NsChildProcess } from './child'
 import { captureAvailable } from './exits'
-import { SPAWN_KEYS, type SpawnOptions, type StdioOption } from './options'
+import { SPAWN_KEYS, type SpawnOptions } from './options'
 import { spawnWith } from './start'
-import { wrapSoon } from './stdio'
+import { type StdioOption, wrapSoon } from './stdio'
 import { readOptions } from './validate'
 
 /** Options of {@link exec}: those of spawn, plus how output is collected. */

@@ -11,7 +11,7 @@ export { exec } from './exec'
 export type { ForkOptions, NsForkedProcess } from './fork'
 export { fork } from './fork'
 export type { MountEntry } from './mounts'
-export type { IdMap, IdMapEntry, JoinOption, SpawnOptions, StdioOption } from './options'
+export type { IdMap, IdMapEntry, JoinOption, SpawnOptions } from './options'
 export type {
   Capability,
   RlimitName,
@@ -23,4 +23,5 @@ export type {
   SeccompRule,
 } from './sandbox'
 export { spawn } from './start'
+export type { StdioOption } from './stdio'
 export type { Serialization } from './validate'

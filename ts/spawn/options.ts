@@ -23,7 +23,7 @@ import {
 import { resolveIds } from './ids'
 import { type MountEntry, readMounts } from './mounts'
 import * as sandbox from './sandbox'
-import type { StdioSlot } from './stdio'
+import type { StdioOption, StdioSlot } from './stdio'
 import {
   openJoin,
   optionalPath,
@@ -59,20 +59,6 @@ export interface IdMapEntry {
  * (`--map-current-user`), or explicit lines (more than your own id needs CAP_SETUID/CAP_SETGID).
  */
 export type IdMap = 'root' | 'current' | readonly IdMapEntry[]
-
-/** What one of fds 0, 1, 2 of the child is connected to. */
-export type StdioOption =
-  | 'pipe'
-  | 'inherit'
-  | 'ignore'
-  | 'ipc'
-  | number
-  | {
-      /** A descriptor of ours that the child gets in this slot. */
-      fd: number
-    }
-  | null
-  | undefined
 
 /** Existing namespaces to enter: handles, or a process whose namespaces to enter (like nsenter -t). */
 export type JoinOption =

@@ -9,6 +9,20 @@ import { lazyNet } from '../builtins'
 import type { StdioKind } from '../native'
 import { isMainThread } from '../thread'
 
+/** What one of the child's fds is connected to (an entry of spawn()'s `stdio`). */
+export type StdioOption =
+  | 'pipe'
+  | 'inherit'
+  | 'ignore'
+  | 'ipc'
+  | number
+  | {
+      /** A descriptor of ours that the child gets in this slot. */
+      fd: number
+    }
+  | null
+  | undefined
+
 /** Each of fds 0-2 as the native side takes it: what it becomes, or a descriptor of ours. */
 export type StdioSlot = StdioKind | number
 
