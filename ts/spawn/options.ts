@@ -177,7 +177,7 @@ export interface SpawnOptions {
   /**
    * A cgroup v2 directory for the child (`/sys/fs/cgroup/sandboxes/job1`): the child is born in
    * it (clone3 with CLONE_INTO_CGROUP), so the command never runs outside it; where clone3 is
-   * refused (ENOSYS) the child writes itself into its `cgroup.procs` before any other step. A
+   * refused (ENOSYS, EPERM) the child writes itself into its `cgroup.procs` before any other step. A
    * missing directory, one the caller may not write (cgroup v2 delegation rules: its
    * `cgroup.procs` and the common ancestor's) or one that is no cgroup v2 directory fails at step
    * 'cgroup' naming the file. The directory must be a leaf.

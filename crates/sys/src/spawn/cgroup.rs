@@ -1,8 +1,9 @@
 //! `cgroup`: the child is born in a cgroup v2 directory, by clone3 with CLONE_INTO_CGROUP (Linux
 //! 5.7), so not one of its instructions runs outside it. Where clone3 is missing (an older kernel,
-//! or a container runtime's seccomp profile that answers ENOSYS for it) or does not know
-//! CLONE_INTO_CGROUP (E2BIG, Linux 5.3 to 5.6), the child writes itself into the directory's
-//! cgroup.procs as its very first step instead, which gives the command the same guarantee.
+//! or a container runtime's seccomp profile that answers ENOSYS for it, or EPERM as Docker's did
+//! before 20.10) or does not know CLONE_INTO_CGROUP (E2BIG, Linux 5.3 to 5.6), the child writes
+//! itself into the directory's cgroup.procs as its very first step instead, which gives the
+//! command the same guarantee.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -36,9 +37,11 @@ impl CgroupDir {
   }
 
   /// Whether clone3 failed with `errno` because this kernel (or a seccomp filter) has no clone3
-  /// with CLONE_INTO_CGROUP, so the spawn falls back to the write into cgroup.procs.
+  /// with CLONE_INTO_CGROUP, so the spawn falls back to clone and the write into cgroup.procs.
+  /// The cgroup's own refusals are never EPERM; an EPERM for the namespaces the child is born
+  /// with comes back from clone as well, at the cost of that one retry.
   pub fn clone3_missing(errno: i32) -> bool {
-    errno == libc::ENOSYS || errno == libc::E2BIG
+    matches!(errno, libc::ENOSYS | libc::E2BIG | libc::EPERM)
   }
 
   /// A failed clone3 as the user's error: the kernel's reasons to refuse the cgroup are step
@@ -139,9 +142,14 @@ mod tests {
   const NO_WRITE_ONLY_OPEN: &str = r#"{ "f": { "mismatch_action": "allow", "match_action": { "errno": 1 },
     "filter": [{ "syscall": "openat", "args": [
       { "index": 2, "type": "dword", "op": { "masked_eq": 3 }, "val": 1 }] }] } }"#;
-  /// clone3 fails with ENOSYS, as in the seccomp profiles of older container runtimes.
-  const NO_CLONE3: &str = r#"{ "c": { "mismatch_action": "allow", "match_action": { "errno": 38 },
-    "filter": [{ "syscall": "clone3" }] } }"#;
+  /// clone3 fails with `errno`, as in the seccomp profiles of older container runtimes (ENOSYS;
+  /// EPERM in Docker's before 20.10).
+  fn no_clone3(errno: i32) -> String {
+    format!(
+      r#"{{ "c": {{ "mismatch_action": "allow", "match_action": {{ "errno": {errno} }},
+        "filter": [{{ "syscall": "clone3" }}] }} }}"#
+    )
+  }
 
   #[test]
   fn the_child_is_born_in_the_cgroup_and_nobody_opens_its_cgroup_procs() {
@@ -158,16 +166,18 @@ mod tests {
   #[test]
   fn without_clone3_the_child_writes_itself_into_cgroup_procs() {
     let Some(cg) = TestCgroup::new("fallback") else { return };
-    let dir = cg.path.clone();
-    let line = on_new_thread(move || {
-      filter_this_thread(NO_CLONE3);
-      cgroup_line_of_child(&dir).unwrap()
-    });
-    assert_eq!(line, format!("0::/{}", cg.name));
+    for errno in [libc::ENOSYS, libc::EPERM] {
+      let dir = cg.path.clone();
+      let line = on_new_thread(move || {
+        filter_this_thread(&no_clone3(errno));
+        cgroup_line_of_child(&dir).unwrap()
+      });
+      assert_eq!(line, format!("0::/{}", cg.name), "clone3 refused with {errno}");
+    }
     // The fallback is what opens cgroup.procs for writing: with that refused too, it fails there.
     let dir = cg.path.clone();
     let e = on_new_thread(move || {
-      filter_this_thread(NO_CLONE3);
+      filter_this_thread(&no_clone3(libc::ENOSYS));
       filter_this_thread(NO_WRITE_ONLY_OPEN);
       cgroup_line_of_child(&dir).unwrap_err()
     });
