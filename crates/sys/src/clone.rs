@@ -119,8 +119,8 @@ struct CloneArgs {
 /// `clone_on` through clone3 with CLONE_INTO_CGROUP: the child is born in the cgroup v2
 /// directory `cgroup` (an O_PATH descriptor of it), so it never runs a single instruction outside
 /// it. `flags` are clone_on's, their exit signal (the low byte) included. Fails with the raw
-/// errno, for the caller to tell a kernel or seccomp profile without clone3 (ENOSYS) or without
-/// CLONE_INTO_CGROUP (E2BIG) from a refused cgroup.
+/// errno, for the caller to tell a kernel or seccomp profile without clone3 (ENOSYS, EPERM) or
+/// without CLONE_INTO_CGROUP (E2BIG) from a refused cgroup.
 ///
 /// # Safety
 /// As for `clone_on`.
