@@ -7,6 +7,7 @@ import { join } from 'node:path'
 
 import test, { type ExecutionContext } from 'ava'
 
+import { spawn } from '../ts/index'
 import { AS_NOBODY, nsLink, ROOT, target, tempDir } from './helpers'
 
 const CLI = join(ROOT, 'dist', 'cjs', 'cli.js')
@@ -180,6 +181,24 @@ test('nsenter --preserve-credentials keeps our ids in the entered user namespace
   t.is(run(['nsjs', 'exec', '-t', pid, '-U', '--preserve-credentials', 'id', '-u']).stdout, '65534\n')
   // As 65534, whose ids have no id in there (and who may not enter it): refused, exit 1.
   same(t, 'nsenter', ['-t', pid, '-U', '--preserve-credentials', 'id'], NOBODY)
+})
+
+test('nsenter --preserve-credentials into a namespace that does not map our ids', async (t) => {
+  // Root in there is 100000 outside; our 0 is unmapped: kept, the command shows as 65534.
+  const map = [{ inside: 0, outside: 100000, count: 1 }]
+  const holder = spawn('sleep', ['600'], { unshare: ['user'], uidMap: map, gidMap: map, stdio: 'ignore' })
+  t.teardown(() => holder.kill('SIGKILL'))
+  const pid = String(holder.pid)
+  for (const line of [
+    ['-t', pid, '-U', '--preserve-credentials', 'id'],
+    ['-t', pid, '-U', '--preserve-credentials', 'sh', '-c', 'id -u; grep ^CapEff /proc/self/status'],
+    ['-t', pid, '-U', '--preserve-credentials', '-S', '0', 'sh', '-c', 'id -u; id -g'],
+    [`--user=/proc/${pid}/ns/user`, '--preserve-credentials', 'id', '-u'],
+    // Without it the command would be root in there, which is unmapped: both fail.
+    ['-t', pid, '-U', 'id', '-u'],
+  ])
+    same(t, 'nsenter', line)
+  t.is(run(['nsjs', 'exec', '-t', pid, '-U', '--preserve-credentials', 'id', '-u']).stdout, '65534\n')
 })
 
 /**

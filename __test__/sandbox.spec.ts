@@ -317,6 +317,37 @@ test('an absolute link inside a tmpfs root resolves inside it, never to our file
   t.throws(() => statSync('/etc/hostname-link'), { code: 'ENOENT' })
 })
 
+test('sysfs: a new /sys of its net namespace replaces ours, as ip netns exec does', async (t) => {
+  const before = mountsBelow('/sys')
+  // One mount left at /sys, nothing below it (ours had cgroup and others), only its lo.
+  const script = 'ls /sys/class/net; grep -c " /sys " /proc/self/mountinfo; grep -c " /sys/" /proc/self/mountinfo; true'
+  const sysfs: MountEntry[] = [{ type: 'sysfs', target: '/sys' }]
+  const r = await exec('sh', ['-c', script], { unshare: ['net'], mounts: sysfs })
+  t.is(r.stdout, 'lo\n1\n0\n')
+  t.deepEqual(mountsBelow('/sys'), before, 'ours is untouched')
+  // Where nothing is mounted: made and mounted (in a tmpfs root, as another entry).
+  const boxed = await exec('/usr/bin/ls', ['/s/class/net'], {
+    unshare: ['net'],
+    root: 'tmpfs',
+    mounts: [
+      { type: 'bind', source: '/usr', target: '/usr' },
+      { type: 'symlink', target: '/lib64', linkTo: 'usr/lib64' },
+      { type: 'symlink', target: '/lib', linkTo: 'usr/lib' },
+      { type: 'sysfs', target: '/s' },
+    ],
+  })
+  t.is(boxed.stdout, 'lo\n')
+  // Unprivileged, ours is locked to the new user namespace: the new sysfs goes on top of it.
+  const rootless = asNobody(`
+    nsjs.exec('sh', ['-c', ${JSON.stringify(script)}], { unshare: ['user', 'net'], uidMap: 'root', mounts: ${JSON.stringify(sysfs)} })
+      .then((r) => console.log(JSON.stringify(r.stdout)), ${CATCH_FIELDS})`) as string
+  t.is(rootless.split('\n')[0], 'lo')
+  t.is(rootless.split('\n')[1], '2', 'ours stays under it')
+  for (const bad of [{ type: 'sysfs', target: 'sys' }, { type: 'sysfs' }]) {
+    t.throws(() => spawn('true', [], { mounts: [bad as MountEntry] }), { name: 'TypeError' }, JSON.stringify(bad))
+  }
+})
+
 test('mounts and root are checked before anything starts', (t) => {
   const bad: Array<[unknown, string]> = [
     ['nope', 'ERR_INVALID_ARG_TYPE'],

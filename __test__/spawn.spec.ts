@@ -209,6 +209,66 @@ test('entering a user namespace runs the command as root there, as nsenter -U do
   t.is((await exec('id', ['-u'], { join: other, uid: 1, gid: 1 })).stdout, '1\n')
 })
 
+// Serial: another test sets our supplementary groups for a while, and this one compares them.
+test.serial('preserveCredentials keeps our ids in a joined user namespace, as nsenter', async (t) => {
+  const startFds = nsjsFds()
+  // Our uid and gid 0 are 1000 in there; in the other, where root is 100000 outside, unmapped.
+  const mapped = { pid: await target(t, ['--user', '--map-user=1000', '--map-group=1000']), types: ['user' as const] }
+  const map = [{ inside: 0, outside: 100000, count: 1 }]
+  const holder = spawn('sleep', ['600'], { unshare: ['user'], uidMap: map, gidMap: map, stdio: 'ignore' })
+  t.teardown(() => holder.kill('SIGKILL'))
+  const unmapped = { pid: holder.pid as number, types: ['user' as const] }
+  const who = ['-c', 'id -u; id -g; grep -E "^(Groups|CapEff):" /proc/self/status']
+  // Our supplementary groups are kept, seen through the map (only 0 is mapped, to 1000); the
+  // kernel ends the line with a space. Not process.getgroups(), which adds our egid.
+  const ours = /^Groups:\t(.*) $/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? ''
+  const groups = (zero: number) => (ours ? ours.split(' ').map((g) => (g === '0' ? zero : 65534)) : [])
+  const lines = (uid: number, gid: number, zero: number) =>
+    `${uid}\n${gid}\nGroups:\t${groups(zero).join(' ')} \nCapEff:\t0000000000000000\n`
+  const kept = await exec('sh', who, { join: mapped, preserveCredentials: true })
+  t.is(kept.stdout, lines(1000, 1000, 1000), 'our ids as mapped, no capabilities there')
+  const overflow = await exec('sh', who, { join: unmapped, preserveCredentials: true })
+  t.is(overflow.stdout, lines(65534, 65534, 65534), 'unmapped ids show as the overflow id')
+  // false: root there, which this namespace does not map, as `nsenter -U` without the flag.
+  const root = await t.throwsAsync<NamespaceError>(exec('id', ['-u'], { join: mapped, preserveCredentials: false }))
+  t.like(root, { code: 'EINVAL', step: 'setgid' })
+  t.regex(root?.message ?? '', /preserveCredentials/)
+  // uid/gid given still apply, as nsenter's -S does with --preserve-credentials; the gid stays.
+  const both = await exec('sh', ['-c', 'id -u; id -g'], { join: unmapped, preserveCredentials: true, uid: 0 })
+  t.is(both.stdout, '0\n65534\n')
+  // Nothing to keep them from without a user namespace joined: our ids, as without the option.
+  const plain = await exec('id', ['-u'], { unshare: ['uts'], preserveCredentials: true })
+  t.is(plain.stdout, `${process.getuid!()}\n`)
+  const bad = t.throws(() => spawn('id', [], { join: mapped, preserveCredentials: 1 as unknown as boolean }))
+  t.like(bad, { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+  holder.kill('SIGKILL')
+  await holder.exited.catch(() => undefined)
+  t.deepEqual(zombieChildren(), [])
+  t.deepEqual(await fdsLeftSince(startFds), [], 'no join handle, pipe or pidfd is left')
+})
+
+test('as uid 65534, preserveCredentials keeps its ids in its own user namespace', (t) => {
+  // A namespace that maps only 65534 to itself: without the option the command would be root
+  // there, which is unmapped (EINVAL at setgid); with it, it stays 65534.
+  const r = asNobody(`
+    const { exec, spawn } = nsjs
+    const grab = (p) => p.then((v) => v.stdout, ${CATCH_FIELDS})
+    const holder = spawn('sleep', ['600'], { unshare: ['user'], uidMap: 'current', stdio: 'ignore' })
+    const join = { pid: holder.pid, types: ['user'] }
+    const who = ['-c', 'id -u; id -g; readlink /proc/self/ns/user']
+    Promise.all([
+      grab(exec('sh', who, { join, preserveCredentials: true })),
+      grab(exec('sh', who, { join })),
+      Promise.resolve(require('node:fs').readlinkSync('/proc/' + holder.pid + '/ns/user')),
+    ]).then((v) => { holder.kill('SIGKILL'); console.log(JSON.stringify(v)) })`) as [
+    string,
+    { code: string; step: string },
+    string,
+  ]
+  t.is(r[0], `65534\n65534\n${r[2]}\n`, 'its own ids, inside the joined namespace')
+  t.like(r[1], { code: 'EINVAL', step: 'setgid' })
+})
+
 test('the child acts like a ChildProcess: events, fields, stdio, kill by pidfd', async (t) => {
   const events: string[] = []
   const child = spawn('sh', ['-c', 'read line; echo "got $line"; echo err >&2; exec sleep 30'], { unshare: ['uts'] })
@@ -837,7 +897,7 @@ test("spawn refuses bad options with Node's codes and wording before any syscall
       /^The value of "options\.timeout" is out of range\. It must be an integer\./,
     ],
     // A truthy non-boolean was read as false: no /proc, no pivot, no new session, privileges kept.
-    ...(['mountProc', 'pivotRoot', 'detached', 'noNewPrivs'] as const).map(
+    ...(['mountProc', 'pivotRoot', 'detached', 'noNewPrivs', 'preserveCredentials'] as const).map(
       (k): [() => unknown, typeof TypeError, string, RegExp] => [
         () => spawn('true', [], { [k]: 'yes' as unknown as boolean }),
         TypeError,

@@ -224,7 +224,7 @@ function explain(r: NamespaceErrorFields): string {
 }
 
 const NOT_MAPPED =
-  "the id is not mapped in the command's user namespace (one entered with join is used as root, uid and gid 0, unless uid/gid are given)"
+  "the id is not mapped in the command's user namespace (one entered with join is used as root, uid and gid 0, unless uid/gid or preserveCredentials are given)"
 
 /**
  * Why a spawn step failed, keyed by step and then errno, or errno and namespace type

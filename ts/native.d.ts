@@ -176,7 +176,7 @@ export interface MountEntry {
 }
 
 /** What an entry of `mounts` is. */
-export type MountType = 'bind' | 'tmpfs' | 'proc' | 'dev' | 'dir' | 'file' | 'symlink'
+export type MountType = 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'dev' | 'dir' | 'file' | 'symlink'
 
 export interface NamespaceInfo {
   /** The inode number, as lsns prints it in its NS column. */

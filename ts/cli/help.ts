@@ -98,9 +98,9 @@ Options:
   -S, --setuid UID  run the command as UID
   -G, --setgid GID  run the command with group GID
   -F, --no-fork     accepted for nsenter compatibility: the command is always nsjs's child
-      --preserve-credentials  entering a user namespace, keep our uid and gid (as the ids
-                    they map to in there) instead of becoming root; ids not mapped there are
-                    refused (nsenter runs with them as 65534)
+      --preserve-credentials  entering a user namespace, keep our uid, gid and groups
+                    instead of becoming root: in there they show as the ids they map to, or
+                    as 65534 where unmapped (-S and -G still apply)
   -r, --root[=DIR]  the target's root directory as the command's root (at "/"); with DIR
                     (attached: -rDIR), that directory instead
   -w, --wd[=DIR]    the target's working directory as the command's; with DIR (-wDIR), that

@@ -30,6 +30,10 @@ import {
  *   of RAM), its root of `mode` (default 0o755) (`--tmpfs`, `--size`, `--perms`).
  * - `proc`: a new proc of the child's pid namespace (pair it with `unshare: ['pid']`; unprivileged,
  *   the kernel requires that) (`--proc`).
+ * - `sysfs`: a new sysfs (nosuid, nodev, noexec) of the child's network namespace, so that
+ *   /sys/class/net lists its devices; what was mounted at `target` is detached first, with the
+ *   mounts below it, as `ip netns exec` remounts /sys (one the kernel keeps locked, from a more
+ *   privileged user namespace, stays under it).
  * - `dev`: a minimal /dev on a tmpfs: null, zero, full, random, urandom and tty bound from ours;
  *   stdin, stdout, stderr, fd and core links; shm; a new devpts instance on pts and the ptmx link
  *   (`--dev`).
@@ -66,6 +70,12 @@ export type MountEntry =
       target: string
     }
   | {
+      /** A new sysfs of the child's network namespace, replacing what is mounted there. */
+      type: 'sysfs'
+      /** Where, inside the sandbox. */
+      target: string
+    }
+  | {
       /** A minimal /dev (`--dev`). */
       type: 'dev'
       /** Where, inside the sandbox. */
@@ -98,13 +108,14 @@ export type MountEntry =
       linkTo: string
     }
 
-const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'dir', 'file', 'symlink'] as const
+const TYPES = ['bind', 'tmpfs', 'proc', 'sysfs', 'dev', 'dir', 'file', 'symlink'] as const
 
 /** The fields each type takes besides `type` and `target`. */
 const FIELDS: Record<(typeof TYPES)[number], readonly string[]> = {
   bind: ['source', 'readonly'],
   tmpfs: ['size', 'mode'],
   proc: [],
+  sysfs: [],
   dev: [],
   dir: ['mode'],
   file: ['data', 'mode'],

@@ -147,12 +147,20 @@ export interface SpawnOptions {
   /**
    * uid and gid the command runs as (inside the user namespace, if any). When `join` enters a
    * user namespace (and no new one is made), the default is 0 and 0, as with nsenter: the
-   * command is root there, with that namespace's capabilities. Setting either drops our
-   * supplementary groups where the user namespace allows setgroups.
+   * command is root there, with that namespace's capabilities (see `preserveCredentials`).
+   * Setting either drops our supplementary groups where the user namespace allows setgroups.
    */
   uid?: number
   /** The gid the command runs as; see `uid`. */
   gid?: number
+  /**
+   * Entering a user namespace with `join`, keep our uid, gid and supplementary groups instead
+   * of becoming root there, as `nsenter --preserve-credentials`: inside they show as the ids
+   * they map to, or as the overflow id 65534 where unmapped, with no capabilities unless one is
+   * uid 0 there. `uid`/`gid`, when given, still apply (as nsenter's -S/-G with it), as in a
+   * spawn that enters no user namespace. Default false; no effect without such a join.
+   */
+  preserveCredentials?: boolean
   /** Signal the child gets when its parent dies (PR_SET_PDEATHSIG). `true` means SIGKILL. */
   dieWithParent?: boolean | NodeJS.Signals | number
   /** Start the child in a new session (setsid). */
@@ -238,6 +246,7 @@ export const SPAWN_KEYS = [
   'env',
   'uid',
   'gid',
+  'preserveCredentials',
   'dieWithParent',
   'detached',
   'noNewPrivs',
@@ -334,6 +343,7 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const env = readEnv(o.env ?? (isMainThread() ? undefined : process.env))
   const uid = validateId(o.uid, 'options.uid')
   const gid = validateId(o.gid, 'options.gid')
+  const preserveCredentials = validateBoolean(o.preserveCredentials, 'options.preserveCredentials')
   const dieWithParent =
     o.dieWithParent === undefined || o.dieWithParent === false
       ? undefined
@@ -374,12 +384,12 @@ export function normalize(file: unknown, args: unknown, options: unknown): Norma
   const ownFds = [...dirFds, ...(extraFds ?? []).filter((fd) => fd !== -1)]
   const joinTypes = handles.map((h) => h.type)
   const newUser = unshare.includes('user') || ids.maps
-  // As nsenter does (without --preserve-credentials): a command entering a user namespace runs
-  // as root there. Keeping our ids would leave it unmapped (uid 65534 inside) and without the
-  // capabilities the join was for, since execve grants them only to uid 0 of the namespace. The
-  // native plan applies it only if that join really happens: one of our own user namespace is
-  // left out (setns to it is EINVAL), and the command then keeps our ids, as with nsenter.
-  const rootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && !ids.maps
+  // As nsenter does (unless preserveCredentials, its --preserve-credentials): a command entering
+  // a user namespace runs as root there. Keeping our ids would leave them unmapped (65534
+  // inside) and without the capabilities the join was for, since execve grants them only to uid
+  // 0 of the namespace. The native plan applies it only if that join really happens: one of our
+  // own user namespace is left out (setns to it is EINVAL), and our ids stay, as with nsenter.
+  const rootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && !ids.maps && !preserveCredentials
   const more: NativeSpawnMore = {
     joinRoot: dirs[0] >= 0 ? dirs[0] : undefined,
     joinCwd: dirs[1] >= 0 ? dirs[1] : undefined,

@@ -1,6 +1,4 @@
 // nsjs exec: a command in existing namespaces, like nsenter.
-import { readFileSync } from 'node:fs'
-
 import { Namespace, type NamespaceType, type SpawnOptions } from '../../index'
 import { type Options, optionalValues, parse, parsePid, splitCommand, UsageError } from '../args'
 import { runChild } from '../child'
@@ -100,36 +98,6 @@ function dirTypes(pid: number, types: NamespaceType[]): NamespaceType[] {
   )
 }
 
-/** `id` (ours, outside) as the id it is inside the user namespace whose map is `file`. */
-function idInside(file: string, id: number): number | undefined {
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const [inside, outside, count] = line.trim().split(/\s+/).map(Number)
-    if (id >= outside && id < outside + count) return inside + id - outside
-  }
-  return undefined
-}
-
-/**
- * nsenter --preserve-credentials: our own uid and gid in the target's user namespace, where the
- * command would otherwise be root. spawn() keeps ids only by being given them, as seen inside,
- * so ours must be mapped there; nsenter would run with them unmapped (as 65534), we refuse.
- */
-function ownIdsIn(pid: number): { uid: number; gid: number } | undefined {
-  using theirs = Namespace.open(pid, 'user')
-  using mine = Namespace.current('user')
-  if (theirs.equals(mine)) return undefined // not entered: our ids stay as they are
-  const [euid, egid] = [process.geteuid?.() ?? 0, process.getegid?.() ?? 0]
-  const uid = idInside(`/proc/${pid}/uid_map`, euid)
-  const gid = idInside(`/proc/${pid}/gid_map`, egid)
-  if (uid === undefined || gid === undefined) {
-    throw new UsageError(
-      `--preserve-credentials: our uid ${euid} or gid ${egid} has no id in the user namespace of process ${pid}; nsjs keeps only mapped ids`,
-      'exec',
-    )
-  }
-  return { uid, gid }
-}
-
 /** `nsjs exec`: resolves with the command's exit status. */
 export async function cmdExec(args: string[]): Promise<number> {
   const { own, command } = splitCommand(attachedValues(args), EXEC_OPTIONS)
@@ -177,17 +145,8 @@ export async function cmdExec(args: string[]): Promise<number> {
     cwd: values['x-wd'] as string | undefined,
     uid: id(values.setuid, '--setuid'),
     gid: id(values.setgid, '--setgid'),
-  }
-  const keep = values['preserve-credentials'] && (all || types.includes('user'))
-  if (values['preserve-credentials'] && paths.some(([, type]) => type === 'user'))
-    throw new UsageError(
-      '--preserve-credentials keeps ids in the user namespace of --target PID (-U or --all), not of --user=FILE',
-      'exec',
-    )
-  if (keep && (options.uid === undefined || options.gid === undefined)) {
-    if (pid === undefined) throw new UsageError('--preserve-credentials needs --target PID', 'exec')
-    const ids = ownIdsIn(pid)
-    if (ids) [options.uid, options.gid] = [options.uid ?? ids.uid, options.gid ?? ids.gid]
+    // Our ids as the entered user namespace sees them (65534 where unmapped); -S/-G still apply.
+    preserveCredentials: values['preserve-credentials'] === true,
   }
   if (!paths.length) {
     const dirs = { ...(targetRoot && { root: true }), ...(targetCwd && { cwd: true }) }

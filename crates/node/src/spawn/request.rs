@@ -73,6 +73,7 @@ pub enum MountType {
   Bind,
   Tmpfs,
   Proc,
+  Sysfs,
   Dev,
   Dir,
   File,
@@ -249,6 +250,7 @@ fn mount(m: MountEntry) -> nsjs_sys::Result<Mount> {
     }
     MountType::Tmpfs => MountKind::Tmpfs { size: m.size.map(|s| s as u64), mode: m.mode.unwrap_or(0o755) },
     MountType::Proc => MountKind::Proc,
+    MountType::Sysfs => MountKind::Sysfs,
     MountType::Dev => MountKind::Dev,
     MountType::Dir => MountKind::Dir { mode: m.mode.unwrap_or(0o755) },
     MountType::File => MountKind::File {

@@ -129,6 +129,15 @@ fn apply(at: At<'_>, root: i32, op: &MountOp) {
       k::close(fs);
       attach(at, root, op, mnt);
     }
+    Op::Sysfs => {
+      at.check_exists_ok(m::mkdirat(parent, leaf, 0o755), Site::MountMkdir);
+      detach(at, root, op);
+      let fs = at.check(m::fsopen(c"sysfs"), Site::MountFsopen) as i32;
+      let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+      let mnt = at.check(m::fsmount(fs, attrs), Site::MountFsmount) as i32;
+      k::close(fs);
+      attach(at, root, op, mnt);
+    }
     Op::Dev => {
       at.check_exists_ok(m::mkdirat(parent, leaf, 0o755), Site::MountMkdir);
       let fs = at.check(m::fsopen(c"tmpfs"), Site::MountFsopen) as i32;
@@ -175,6 +184,26 @@ fn make_parents(at: At<'_>, root: i32, op: &MountOp) -> i32 {
     dir = at.check(m::open_in_root(root, path, libc::O_PATH | libc::O_DIRECTORY, 0), Site::MountOpen) as i32;
   }
   dir
+}
+
+/// Detaches what is mounted at the entry's target, with the mounts below it (umount -l), as
+/// `ip netns exec` does to /sys: umount2 of "." once the target, opened in the root (no symbolic
+/// link leads out of it), is the working directory, which is then put back. Nothing mounted
+/// there is EINVAL, and so is a mount locked by a more privileged user namespace: the new one
+/// then goes on top.
+fn detach(at: At<'_>, root: i32, op: &MountOp) {
+  let dir = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+  let cwd = at.check(k::open(c".", dir), Site::MountOpen) as i32;
+  let target =
+    at.check(m::open_in_root(root, &op.target, libc::O_PATH | libc::O_DIRECTORY, 0), Site::MountOpen) as i32;
+  at.check(k::fchdir(target), Site::MountChdir);
+  let r = k::umount2(c".", libc::MNT_DETACH);
+  at.check(k::fchdir(cwd), Site::MountChdir);
+  k::close(target);
+  k::close(cwd);
+  if r != -(libc::EINVAL as isize) {
+    at.check(r, Site::MountUmount);
+  }
 }
 
 /// Moves the detached mount `mnt` onto the entry's target and closes it.

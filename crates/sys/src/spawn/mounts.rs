@@ -21,6 +21,8 @@ pub enum Op {
     options: Vec<(CString, CString)>,
   },
   Proc,
+  /// A new sysfs, over the target once what is mounted there is detached.
+  Sysfs,
   Dev,
   Dir {
     mode: u32,
@@ -100,6 +102,7 @@ fn plan_one(i: usize, m: &Mount) -> Result<MountOp> {
       (Op::Tmpfs { options }, Some(*mode))
     }
     MountKind::Proc => (Op::Proc, None),
+    MountKind::Sysfs => (Op::Sysfs, None),
     MountKind::Dev => (Op::Dev, None),
     MountKind::Dir { mode } => (Op::Dir { mode: *mode }, Some(*mode)),
     MountKind::File { data, mode } => (Op::File { data: data.clone(), mode: *mode }, Some(*mode)),

@@ -77,6 +77,7 @@ sites! {
   MountWrite => Mount, "write";
   MountSymlink => Mount, "symlinkat";
   MountChdir => Mount, "fchdir";
+  MountUmount => Mount, "umount2";
   Rlimit => Rlimits, "prlimit64";
   CapBounding => Capabilities, "prctl";
   CapAmbient => Capabilities, "prctl";

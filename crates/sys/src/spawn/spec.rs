@@ -49,6 +49,9 @@ pub enum MountKind {
   Tmpfs { size: Option<u64>, mode: u32 },
   /// A new proc (nosuid, nodev, noexec): the pid namespace the child is in.
   Proc,
+  /// A new sysfs (nosuid, nodev, noexec) of the child's network namespace, once what was mounted
+  /// at the target is detached with the mounts below it, as `ip netns exec` remounts /sys.
+  Sysfs,
   /// A minimal /dev: a tmpfs with null, zero, full, random, urandom and tty bound from ours,
   /// stdin/stdout/stderr/fd/core links, shm, a new devpts instance on pts and the ptmx link.
   Dev,
