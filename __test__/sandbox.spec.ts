@@ -9,7 +9,6 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
-  rmdirSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
@@ -547,30 +546,6 @@ test('seccomp rules compile natively: errno by name, argument conditions, allow-
   for (const [seccomp, code] of bad) {
     t.throws(() => spawn('true', [], { seccomp: seccomp as never }), { code }, JSON.stringify(seccomp))
   }
-})
-
-/** Where cgroup v2 is mounted (the unified hierarchy), from our mountinfo. */
-function cgroup2(): string | undefined {
-  const line = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '))
-  return line?.split(' ')[4]
-}
-
-test.serial('cgroup: the child joins it before any step; a missing one names the file', async (t) => {
-  const base = cgroup2()
-  if (base === undefined) return t.pass('no cgroup v2 here')
-  const dir = join(base, `nsjs-test-${process.pid}`)
-  mkdirSync(dir)
-  t.teardown(() => rmdirSync(dir))
-  const r = await exec('sh', ['-c', 'grep "^0::" /proc/self/cgroup'], { cgroup: dir, unshare: ['user', 'pid'] })
-  t.is(r.stdout, `0::/${dir.slice(base.length + 1)}\n`)
-  t.is(readFileSync(join(dir, 'cgroup.procs'), 'utf8'), '', 'it left with its exit')
-  const missing = await t.throwsAsync(exec('true', [], { cgroup: join(dir, 'nope') }))
-  t.like(missing, { code: 'ENOENT', step: 'cgroup', path: join(dir, 'nope', 'cgroup.procs') })
-  const nobody = asNobody(`
-    nsjs.exec('true', [], { cgroup: ${JSON.stringify(dir)} }).then(() => console.log('null'), (e) => console.log(JSON.stringify({ code: e.code, step: e.step })))`)
-  t.deepEqual(nobody, { code: 'EACCES', step: 'cgroup' })
 })
 
 test('fork: a Node module in user, pid and net namespaces talks back over IPC', async (t) => {

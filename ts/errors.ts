@@ -258,6 +258,9 @@ const STEP_HINTS: Partial<Record<Step, Record<string, string>>> = {
     ENOENT: 'there is no cgroup.procs there: name a cgroup v2 directory that exists',
     EACCES: "the caller may not write that cgroup.procs (cgroup v2 delegation: also the common ancestor's)",
     EBUSY: 'that cgroup has controllers enabled for children: processes may only join a leaf',
+    ENOTDIR: 'that is not a directory: name a cgroup v2 directory',
+    EBADF:
+      'that directory is not a cgroup v2 one (another file system, or a cgroup v1 hierarchy): name one below the cgroup2 mount',
   },
   capabilities: {
     EPERM: "dropping capabilities needs CAP_SETPCAP; unprivileged, add 'user' to unshare",

@@ -173,10 +173,12 @@ export interface SpawnOptions {
    */
   init?: boolean
   /**
-   * A cgroup v2 directory for the child (`/sys/fs/cgroup/sandboxes/job1`): its `cgroup.procs` is
-   * opened here, with our credentials (a missing or unwritable one fails at step 'cgroup' naming
-   * it), and the child moves itself there before any other step, so the command never runs
-   * outside it. The directory must exist and be a leaf the caller may write (cgroup v2 rules).
+   * A cgroup v2 directory for the child (`/sys/fs/cgroup/sandboxes/job1`): the child is born in
+   * it (clone3 with CLONE_INTO_CGROUP), so the command never runs outside it; where clone3 is
+   * refused (ENOSYS, EPERM) the child writes itself into its `cgroup.procs` before any other step. A
+   * missing directory, one the caller may not write (cgroup v2 delegation rules: its
+   * `cgroup.procs` and the common ancestor's) or one that is no cgroup v2 directory fails at step
+   * 'cgroup' naming the file. The directory must be a leaf.
    */
   cgroup?: string
   /**

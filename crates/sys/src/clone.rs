@@ -43,6 +43,13 @@ impl Stack {
     Ok(Stack { base, len })
   }
 
+  /// The usable part, lowest address first, as clone3 takes it: the mapping without its guard
+  /// page. The child's first stack pointer is its end, `top()`.
+  fn usable(&self) -> (u64, u64) {
+    let page = page_size();
+    (self.base as u64 + page as u64, (self.len - page) as u64)
+  }
+
   /// The initial stack pointer: stacks grow down on every Linux target we build for.
   pub(crate) fn top(&self) -> *mut libc::c_void {
     // SAFETY: one past the end of our own mapping, 16-byte aligned since len is page-aligned.
@@ -67,7 +74,7 @@ fn page_size() -> usize {
   }
 }
 
-pub type ChildFn = extern "C" fn(*mut libc::c_void) -> libc::c_int;
+pub use crate::syscall::raw::ChildFn;
 
 /// Clones a child that runs `f(arg)` on `stack`. With `CLONE_PIDFD` in `flags` the pidfd is
 /// returned too.
@@ -91,6 +98,63 @@ pub unsafe fn clone_on(
   }
   Ok((pid, if flags & libc::CLONE_PIDFD != 0 { Some(pidfd) } else { None }))
 }
+
+/// The kernel's `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2, Linux 5.7).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+  flags: u64,
+  pidfd: u64,
+  child_tid: u64,
+  parent_tid: u64,
+  exit_signal: u64,
+  stack: u64,
+  stack_size: u64,
+  tls: u64,
+  set_tid: u64,
+  set_tid_size: u64,
+  cgroup: u64,
+}
+
+/// `clone_on` through clone3 with CLONE_INTO_CGROUP: the child is born in the cgroup v2
+/// directory `cgroup` (an O_PATH descriptor of it), so it never runs a single instruction outside
+/// it. `flags` are clone_on's, their exit signal (the low byte) included. Fails with the raw
+/// errno, for the caller to tell a kernel or seccomp profile without clone3 (ENOSYS, EPERM) or
+/// without CLONE_INTO_CGROUP (E2BIG) from a refused cgroup.
+///
+/// # Safety
+/// As for `clone_on`.
+pub unsafe fn clone3_into_cgroup_on(
+  stack: &Stack,
+  flags: libc::c_int,
+  cgroup: i32,
+  f: ChildFn,
+  arg: *mut libc::c_void,
+) -> Result<(libc::pid_t, Option<i32>)> {
+  let mut pidfd: libc::c_int = -1;
+  let (bottom, size) = stack.usable();
+  let args = CloneArgs {
+    flags: (flags & !libc::CSIGNAL) as u32 as u64 | CLONE_INTO_CGROUP,
+    pidfd: &mut pidfd as *mut libc::c_int as u64,
+    exit_signal: (flags & libc::CSIGNAL) as u64,
+    stack: bottom,
+    stack_size: size,
+    cgroup: cgroup as u64,
+    ..CloneArgs::default()
+  };
+  // SAFETY: `args` is a complete struct clone_args of the size given, its stack is the caller's
+  // (mapped, the child's alone); `pidfd` outlives the call, which is where the kernel stores the
+  // pidfd; the caller vouches for `f` and `arg` (see above).
+  let ret =
+    unsafe { raw::clone3_run(&args as *const CloneArgs as usize, std::mem::size_of::<CloneArgs>(), f, arg) };
+  if ret < 0 {
+    return Err(Error::os(ret.wrapping_neg() as i32, "clone3"));
+  }
+  Ok((ret as libc::pid_t, if flags & libc::CLONE_PIDFD != 0 { Some(pidfd) } else { None }))
+}
+
+/// CLONE_INTO_CGROUP, which only clone3 takes (it is above clone's 32 bits of flags).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Every signal blocked on the calling thread while it clones: a handler that ran in a CLONE_VM
 /// child would run on the parent's memory. The raw call also blocks the two signals glibc keeps

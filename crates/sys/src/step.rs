@@ -77,7 +77,7 @@ macro_rules! with_steps {
       Capabilities = "capabilities";
       /// Installing the `seccomp` filter, the last step before execve.
       Seccomp = "seccomp";
-      /// Joining the `cgroup` (opening its cgroup.procs, or the child's write of itself there).
+      /// Joining the `cgroup`: opening it, clone3 into it, or (without clone3) the write there.
       Cgroup = "cgroup";
       /// `init`: the init's signalfd, or starting the command as its child.
       Init = "init";

@@ -23,12 +23,14 @@ pub(super) const FAILED: i32 = 127;
 /// Linux has signals 1..=64; rt_sigaction refuses SIGKILL and SIGSTOP, which need no reset.
 const LAST_SIGNAL: i32 = 64;
 
-/// What clone's entry point is given: the plan, the child's ends of the handshake pipes, and
-/// where a child without a report pipe (the parent waits in vfork) leaves its report.
+/// What clone's entry point is given: the plan, the child's ends of the handshake pipes, where a
+/// child without a report pipe (the parent waits in vfork) leaves its report, and the
+/// cgroup.procs it writes itself into when it could not be cloned into its cgroup (see `cgroup`).
 pub struct Args<'a> {
   pub plan: &'a Plan,
   pub pipes: ChildEnds,
   pub report: SharedReport,
+  pub cgroup_procs: Option<i32>,
 }
 
 /// clone's entry point. `arg` is the parent's `Args`.
@@ -68,7 +70,7 @@ fn run(a: &Args<'_>) -> ! {
       k::signal_default(sig);
     }
   }
-  if let Some(procs) = p.cgroup_procs() {
+  if let Some(procs) = a.cgroup_procs {
     // "0" is the writer itself: the child, and so the command, lives in the cgroup from here on.
     check(a, k::write(procs, b"0"), Site::CgroupJoin, None);
   }

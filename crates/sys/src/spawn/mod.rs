@@ -4,7 +4,8 @@
 //! - `spec`: what a caller asks for.
 //! - `plan`: what is decided before clone (immutable once built), and `exec_path`, the paths the
 //!   child tries to execve.
-//! - `parent`: the parent's side: clone, then the handshake.
+//! - `parent`: the parent's side: clone, then the handshake; `cgroup`, the directory the child is
+//!   cloned into.
 //! - `child`: the code between clone and execve, a flat list of checked steps, over
 //!   `child_syscalls` (raw syscalls that neither allocate nor touch errno).
 //! - `handshake`: the typed parent<->child protocol (the go byte, the failure report), `site` the
@@ -19,6 +20,7 @@
 //! - `seccomp`: the rule form of `seccomp`, compiled with the seccompiler crate.
 //! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
 
+mod cgroup;
 mod child;
 mod child_syscalls;
 mod exec_path;

@@ -1,13 +1,14 @@
 //! The parent's half of a spawn: clone the child on a fresh stack, give it its user namespace
 //! maps if it has one, and learn from the report pipe whether it reached execve.
 
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
+use super::cgroup::CgroupDir;
 use super::child;
 use super::handshake::{Pipes, SharedReport};
 use super::plan::Plan;
 use super::spec::{Child, SpawnSpec};
-use crate::clone::{clone_on, BlockedSignals, Stack, STACK_SIZE};
+use crate::clone::{clone3_into_cgroup_on, clone_on, BlockedSignals, Stack, STACK_SIZE};
 use crate::error::{Error, Result};
 use crate::ns_type::NsType;
 use crate::step::Step;
@@ -18,7 +19,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let pipes = Pipes::new(plan.vfork(), plan.needs_handshake(), plan.first_free_fd())?;
   let stack = StackLease::take(plan.vfork())?;
   let plan = &plan;
-  let args = child::Args { plan, pipes: pipes.child_ends(), report: SharedReport::default() };
+  let mut args =
+    child::Args { plan, pipes: pipes.child_ends(), report: SharedReport::default(), cgroup_procs: None };
 
   let mut flags = libc::CLONE_PIDFD | libc::SIGCHLD | plan.clone_ns_flags;
   if plan.share_memory {
@@ -29,18 +31,33 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
     flags |= libc::CLONE_VFORK;
   }
 
-  let entered = enter_in_parent(&plan.parent_joins)?;
-  let cloned = {
-    let _blocked = BlockedSignals::all();
-    // SAFETY: `child::main` obeys clone_on's contract (raw syscalls only, see child.rs). `args`,
-    // `plan` and `stack` outlive the child's use of them: with CLONE_VFORK clone returns only
-    // after the child exec'ed or exited; otherwise `Running` below, dropped before them, kills
-    // and reaps the child on every early return, and the success path waits for EOF on the
-    // report pipe, which comes after execve has replaced the child's memory.
-    unsafe { clone_on(&stack, flags, child::main, &args as *const child::Args<'_> as *mut libc::c_void) }
+  // `cgroup`'s cgroup.procs when the child must write itself there (no clone3 into it here),
+  // kept open until the child is done with it.
+  let mut procs: Option<OwnedFd> = None;
+  let (pid, pidfd, restored) = loop {
+    let entered = enter_in_parent(&plan.parent_joins)?;
+    let cloned = {
+      let _blocked = BlockedSignals::all();
+      let into_cgroup = plan.cgroup.as_ref().filter(|_| procs.is_none());
+      // SAFETY: `child::main` obeys clone_on's contract (raw syscalls only, see child.rs). `args`,
+      // `plan` and `stack` outlive the child's use of them: with CLONE_VFORK clone returns only
+      // after the child exec'ed or exited; otherwise `Running` below, dropped before them, kills
+      // and reaps the child on every early return, and the success path waits for EOF on the
+      // report pipe, which comes after execve has replaced the child's memory.
+      unsafe { clone_child(&stack, flags, into_cgroup, &args as *const child::Args<'_> as *mut libc::c_void) }
+    };
+    let restored = leave(entered);
+    match cloned? {
+      Some((pid, pidfd)) => break (pid, pidfd, restored),
+      None => {
+        // Opened here, out of the joined namespaces, as the plan would have opened it.
+        restored?;
+        let fd = plan.cgroup.as_ref().expect("only clone3 into a cgroup falls back").open_procs()?;
+        args.cgroup_procs = Some(fd.as_raw_fd());
+        procs = Some(fd);
+      }
+    }
   };
-  let restored = leave(entered);
-  let (pid, pidfd) = cloned.map_err(|e| e.step(Step::Clone))?;
   let Some(pidfd) = pidfd else {
     return Err(Error::os(libc::EINVAL, "clone").step(Step::Clone));
   };
@@ -64,6 +81,28 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
     });
   }
   Ok(Child { pid, pidfd: running.keep() })
+}
+
+/// Clones the child running `child::main(arg)`: born in `cgroup` when there is one (clone3), else
+/// with clone. `None` when clone3 into a cgroup is not available here (see `CgroupDir`).
+///
+/// # Safety
+/// As for `clone_on`.
+unsafe fn clone_child(
+  stack: &Stack,
+  flags: libc::c_int,
+  cgroup: Option<&CgroupDir>,
+  arg: *mut libc::c_void,
+) -> Result<Option<(libc::pid_t, Option<i32>)>> {
+  match cgroup {
+    // SAFETY: forwarded from the caller.
+    Some(cg) => match unsafe { clone3_into_cgroup_on(stack, flags, cg.fd(), child::main, arg) } {
+      Err(e) if CgroupDir::clone3_missing(e.errno) => Ok(None),
+      r => r.map(Some).map_err(|e| cg.refused(e)),
+    },
+    // SAFETY: forwarded from the caller.
+    None => unsafe { clone_on(stack, flags, child::main, arg) }.map(Some).map_err(|e| e.step(Step::Clone)),
+  }
 }
 
 thread_local! {

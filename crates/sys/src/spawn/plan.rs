@@ -7,6 +7,7 @@ use std::ffi::{c_char, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 
+use super::cgroup::CgroupDir;
 use super::exec_path;
 use super::handshake::Report;
 use super::id_maps::IdMaps;
@@ -77,8 +78,8 @@ pub struct Plan {
   /// The command's stack when the child stays as the pid namespace's init (`init`), mapped here
   /// so that the child, which may not allocate, has it in its copy of our memory.
   init_stack: Option<Stack>,
-  /// `cgroup`'s cgroup.procs, open for writing.
-  cgroup_procs: Option<OwnedFd>,
+  /// `cgroup`'s directory, which the child is cloned into.
+  pub cgroup: Option<CgroupDir>,
   pub keep_caps: Option<u64>,
   pub rlimits: Vec<(u32, u64, u64)>,
   /// The seccomp programs, installed in this order.
@@ -236,14 +237,7 @@ impl Plan {
       .map(|r| cstring(r, if spec.pivot_root { Step::PivotRoot } else { Step::Chroot }, "chroot"))
       .transpose()?;
     let mounts = mounts::plan(&spec.mounts)?;
-    let cgroup_procs = spec
-      .cgroup
-      .as_deref()
-      .map(|dir| {
-        let path = format!("{}/cgroup.procs", dir.trim_end_matches('/'));
-        syscall::open(&path, libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(|e| e.step(Step::Cgroup).path(path))
-      })
-      .transpose()?;
+    let cgroup = spec.cgroup.as_deref().map(CgroupDir::open).transpose()?;
     // BPF_MAXINSNS, of 8-byte instructions.
     if let Some(f) = &spec.seccomp {
       if f.is_empty() || f.len() % 8 != 0 || f.len() / 8 > 4096 {
@@ -330,7 +324,7 @@ impl Plan {
       pdeathsig: spec.die_with_parent,
       new_session: spec.new_session,
       no_new_privs: spec.no_new_privs,
-      cgroup_procs,
+      cgroup,
       keep_caps: spec.keep_caps,
       rlimits: spec.rlimits.clone(),
       seccomp: spec
@@ -356,11 +350,6 @@ impl Plan {
   /// The first descriptor the child does not fill: the handshake pipes go there or above.
   pub fn first_free_fd(&self) -> RawFd {
     3 + self.extra_fds.len() as RawFd
-  }
-
-  /// The cgroup.procs descriptor the child writes itself to.
-  pub fn cgroup_procs(&self) -> Option<RawFd> {
-    self.cgroup_procs.as_ref().map(|fd| fd.as_raw_fd())
   }
 
   /// Where the command's stack starts when the child stays as init.
