@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -74,19 +76,6 @@ static char *const child_argv[] = {"/bin/true", NULL};
 // What the child needs for --steps, prepared by the parent (one child in clone at a time).
 static int child_devnull = -1;
 static int child_err_w = -1;
-
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/** This process's user+system CPU, every thread; not its children's (RUSAGE_CHILDREN has those). */
-static long long cpu_ns(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
-}
 
 static int child(void *arg) {
   (void)arg;

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 // PIDFD_GET_<TYPE>_NAMESPACE (Linux 6.11): _IO(0xFF, nr), in nsenter's order as crates/sys lists them.
 static const unsigned long pidfd_ns_ioctls[8] = {
     (0xFF << 8) | 9,  // user
@@ -34,18 +36,6 @@ static const unsigned long pidfd_ns_ioctls[8] = {
     (0xFF << 8) | 7,  // time
 };
 #define PIDFD_GET_NET_NAMESPACE ((0xFF << 8) | 4)
-
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long cpu_ns(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
-}
 
 static void die(const char *what) {
   perror(what);
