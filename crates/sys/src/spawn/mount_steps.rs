@@ -121,18 +121,16 @@ fn apply(at: At<'_>, root: i32, op: &MountOp) {
       k::close(fs);
       attach(at, root, op, mnt);
     }
-    Op::Proc => {
+    Op::Proc | Op::Sysfs => {
       at.check_exists_ok(m::mkdirat(parent, leaf, 0o755), Site::MountMkdir);
-      let fs = at.check(m::fsopen(c"proc"), Site::MountFsopen) as i32;
-      let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-      let mnt = at.check(m::fsmount(fs, attrs), Site::MountFsmount) as i32;
-      k::close(fs);
-      attach(at, root, op, mnt);
-    }
-    Op::Sysfs => {
-      at.check_exists_ok(m::mkdirat(parent, leaf, 0o755), Site::MountMkdir);
-      detach(at, root, op);
-      let fs = at.check(m::fsopen(c"sysfs"), Site::MountFsopen) as i32;
+      // A sysfs replaces what is there, as ip netns exec's does; a proc goes on top.
+      let name = if matches!(op.op, Op::Sysfs) {
+        detach(at, root, op);
+        c"sysfs"
+      } else {
+        c"proc"
+      };
+      let fs = at.check(m::fsopen(name), Site::MountFsopen) as i32;
       let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
       let mnt = at.check(m::fsmount(fs, attrs), Site::MountFsmount) as i32;
       k::close(fs);
