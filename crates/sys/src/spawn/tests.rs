@@ -342,14 +342,7 @@ fn pid_one_without_a_handler_is_killed_and_one_with_a_handler_gets_the_signal() 
 fn init_runs_the_command_as_pid_2_forwards_signals_and_passes_its_status() {
   let mut s = spec(&["sh", "-c", "echo $$; exit 5"]);
   s.init = true;
-  let (r, w) = syscall::pipe().unwrap();
-  s.stdio[1] = Stdio::Fd(w.as_raw_fd());
-  let c = spawn(&s).unwrap();
-  drop(w);
-  let mut out = String::new();
-  File::from(r).read_to_string(&mut out).unwrap();
-  assert_eq!(out, "2\n");
-  assert_eq!(wait(&c), (5, 0));
+  assert_eq!(output(s), ("2\n".to_string(), (5, 0)));
   let mut s = spec(&["sleep", "100"]);
   s.init = true;
   let c = spawn(&s).unwrap();
