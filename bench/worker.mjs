@@ -378,14 +378,9 @@ async function breakdown({ n, rounds, cBinary }) {
   if (native) {
     const nativeRun = (env) => () =>
       new Promise((resolve) => {
-        let c
-        const id = childId({
-          exitReported() {
-            c.release()
-            resolve()
-          },
-        })
-        c = native(request(env), id)
+        // The binding keeps the child's pidfd under its id and closes it before reporting the exit.
+        const id = childId({ exitReported: resolve })
+        native(request(env), id)
       })
     list['node native, env list'] = nodeVariant(() => nativeRun(envList())())
     list['node native, env []'] = nodeVariant(() => nativeRun([])())

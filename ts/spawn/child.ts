@@ -9,7 +9,6 @@ import type { Duplex, Readable, Writable } from 'node:stream'
 import { fromNative, namespaceError, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
-import type { NativeChild } from '../native'
 import type { NamespaceType } from '../types'
 import { awaitOutput, childId, forgetChild, stopCapture } from './exits'
 import type { Normalized } from './options'
@@ -33,11 +32,12 @@ export interface ExitStatus {
 type State =
   | { readonly kind: 'unstarted' }
   | { readonly kind: 'pending'; readonly pending: PendingSpawn }
-  | { readonly kind: 'running'; readonly child: NativeChild }
+  | { readonly kind: 'running' }
   | { readonly kind: 'exited' }
   | { readonly kind: 'closed' }
 
 const UNSTARTED: State = { kind: 'unstarted' }
+const RUNNING: State = { kind: 'running' }
 const EXITED: State = { kind: 'exited' }
 const CLOSED: State = { kind: 'closed' }
 
@@ -125,12 +125,13 @@ export class NsChildProcess extends EventEmitter {
   }
 
   #startNow(n: Normalized): void {
-    let child: NativeChild
+    // [pid, stdin, stdout, stderr]: the native side keeps the pidfd under the child's id.
+    let started: number[]
     const t0 = performance.now()
     const id = childId(this)
     this.#id = id
     try {
-      child = binding().spawnChild(n.request, id)
+      started = binding().spawnChild(n.request, id)
     } catch (err) {
       forgetChild(id)
       this.#stdio.endUnstarted(n.stdio)
@@ -141,9 +142,9 @@ export class NsChildProcess extends EventEmitter {
       for (const h of n.opened) h.close()
       for (const fd of n.dirFds) closeSync(fd)
     }
-    this.#stdio.attach(child.stdioFds)
+    this.#stdio.attach(started, 1)
     holdLoop(1)
-    this.#started(child)
+    this.#started(started[0])
     this.#armKill(n)
   }
 
@@ -167,7 +168,7 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** The outcome of a pending spawn. */
-  #onReady(outcome: NativeChild | Error, id: number): void {
+  #onReady(outcome: number[] | Error, id: number): void {
     if (outcome instanceof Error) {
       forgetChild(id)
       // The streams of a child that never ran end now.
@@ -180,7 +181,7 @@ export class NsChildProcess extends EventEmitter {
     const queued = this.#state.kind === 'pending' ? this.#state.pending.queuedSignal : undefined
     // From the hold of a pending child to that of a running one, which unref() may have dropped.
     if (!this.#referenced) holdLoop(-1)
-    this.#started(outcome)
+    this.#started(outcome[0])
     if (queued === undefined) return
     // As ChildProcess does when a kill fails other than with ESRCH (which kill() answers false).
     try {
@@ -190,9 +191,9 @@ export class NsChildProcess extends EventEmitter {
     }
   }
 
-  #started(child: NativeChild): void {
-    this.#state = { kind: 'running', child }
-    this.#pid = child.pid
+  #started(pid: number): void {
+    this.#state = RUNNING
+    this.#pid = pid
     if (this.#captures > 0) {
       // Held until the output is in, as the streams of pipes hold it (the exit watch does not).
       holdLoop(1)
@@ -298,7 +299,6 @@ export class NsChildProcess extends EventEmitter {
     for (const c of this.#cleanup.splice(0)) c()
     const s = this.#state
     if (s.kind === 'running') {
-      s.child.release()
       this.#state = EXITED
       if (this.#referenced) holdLoop(-1)
     }
@@ -381,7 +381,8 @@ export class NsChildProcess extends EventEmitter {
       return true
     }
     if (s.kind !== 'running') return false
-    const sent = native(() => s.child.kill(n))
+    const id = this.#id
+    const sent = native(() => binding().killChild(id, n))
     // As child_process: any successful kill(), signal 0 included.
     if (sent) this.killed = true
     return sent
@@ -405,7 +406,8 @@ export class NsChildProcess extends EventEmitter {
     if (pid === undefined || s.kind !== 'running') {
       throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'ioctl', pid })
     }
-    const handles = native(() => s.child.namespaces()).map((n) => Namespace.wrap(n))
+    const id = this.#id
+    const handles = native(() => binding().childNamespaces(id)).map((n) => Namespace.wrap(n))
     return Object.fromEntries(handles.map((h) => [h.type, h])) as Partial<Record<NamespaceType, Namespace>>
   }
 

@@ -44,6 +44,9 @@ function theRegistry(): Registry {
     const made: Registry = { exits: new Map(), ready: new Map(), outputs: new Map(), lastId: 0, capture: false }
     made.capture = binding().initSpawnCallbacks(
       (id, code, signal) => {
+        // Where the reaper thread reports exits, the binding still holds the child's pidfd
+        // (where this thread's loop watches them, it has closed it before this call).
+        if (!made.capture) binding().releaseChild(id)
         const w = made.exits.get(id)
         if (w === undefined) return
         made.exits.delete(id)

@@ -1,7 +1,10 @@
-//! A started child as JS holds it: its pid and pidfd, and the watch that reports its exit, by the
-//! child's id, to its thread's exit function (no pool thread waits for a child).
+//! A started child as JS holds it: by its id alone. Its pid and pidfd are kept here per thread
+//! under that id (a plain table, not an object per child: a wrapped class instance cost about
+//! 10 us of a spawn's parent CPU), and the watch reports its exit, by the id, to its thread's
+//! exit function (no pool thread waits for a child).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Arc, OnceLock};
 
@@ -17,55 +20,52 @@ use crate::error::{to_js, IntoNapi, Result};
 use crate::mirror::{type_list, NsType};
 use crate::namespace::NativeNamespace;
 
-#[napi]
-pub struct NativeChild {
-  pid: i32,
-  /// Dropped by `release()` once the child has been reaped.
-  pidfd: Option<OwnedFd>,
-  /// Parent ends of the pipes, for fds 0..2 (-1 where there is no pipe). JS takes ownership.
-  stdio_fds: Vec<i32>,
+thread_local! {
+  /// The running children of this thread, by the id JS gave each: their pid and the pidfd that
+  /// every signal goes through. JS holds only the id (no object per child); an entry goes once
+  /// the child has been reaped (`forget`), so an id never names another process.
+  static CHILDREN: RefCell<HashMap<u32, (i32, OwnedFd)>> = RefCell::new(HashMap::new());
 }
 
+/// Drops child `id`'s pidfd: it has been reaped and nothing will signal it again. Called by the
+/// exit watch of this thread's loop before it reports the exit, and by JS for the others.
+fn forget(id: u32) {
+  let gone = CHILDREN.with(|c| c.borrow_mut().remove(&id));
+  drop(gone);
+}
+
+/// Signals child `id` through its pidfd; false once it has exited (ESRCH) or was reaped.
 #[napi]
-impl NativeChild {
-  #[napi(getter)]
-  pub fn pid(&self) -> i32 {
-    self.pid
-  }
-
-  #[napi(getter)]
-  pub fn stdio_fds(&self) -> Vec<i32> {
-    self.stdio_fds.clone()
-  }
-
-  /// Signals the child through its pidfd; false once it has exited (ESRCH) or was released.
-  #[napi]
-  pub fn kill(&self, env: Env, signal: i32) -> Result<bool> {
-    let Some(pidfd) = &self.pidfd else { return Ok(false) };
-    match spawn::kill(pidfd.as_fd(), self.pid, signal) {
+pub fn kill_child(env: Env, id: u32, signal: i32) -> Result<bool> {
+  CHILDREN.with(|c| {
+    let children = c.borrow();
+    let Some((pid, pidfd)) = children.get(&id) else { return Ok(false) };
+    match spawn::kill(pidfd.as_fd(), *pid, signal) {
       Ok(()) => Ok(true),
       Err(e) if e.errno == libc::ESRCH => Ok(false),
-      Err(e) => Err(to_js(&env, e.pid(self.pid))),
+      Err(e) => Err(to_js(&env, e.pid(*pid))),
     }
-  }
+  })
+}
 
-  /// Handles on the child's namespaces of `types` (default: every type this kernel has), taken
-  /// through its pidfd, so never another process's even if its pid was reused. ESRCH once the
-  /// child has exited (also before it was reaped) or was released.
-  #[napi]
-  pub fn namespaces(&self, env: Env, types: Option<Vec<NsType>>) -> Result<Vec<NativeNamespace>> {
-    let Some(pidfd) = &self.pidfd else {
-      return Err(to_js(&env, Error::os(libc::ESRCH, "ioctl").pid(self.pid)));
-    };
-    let handles = NsHandle::open_pidfd_all(pidfd.as_fd(), self.pid, &type_list(types)).napi(&env)?;
-    handles.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
-  }
+/// Handles on child `id`'s namespaces of `types` (default: every type this kernel has), taken
+/// through its pidfd, so never another process's even if its pid was reused. ESRCH once the
+/// child has exited (also before it was reaped).
+#[napi]
+pub fn child_namespaces(env: Env, id: u32, types: Option<Vec<NsType>>) -> Result<Vec<NativeNamespace>> {
+  let handles = CHILDREN.with(|c| match c.borrow().get(&id) {
+    Some((pid, pidfd)) => NsHandle::open_pidfd_all(pidfd.as_fd(), *pid, &type_list(types)),
+    None => Err(Error::os(libc::ESRCH, "ioctl")),
+  });
+  handles.napi(&env)?.into_iter().map(|h| NativeNamespace::wrap(&env, h)).collect()
+}
 
-  /// Closes the pidfd: the child has been reaped and nothing will signal it again.
-  #[napi]
-  pub fn release(&mut self) {
-    self.pidfd = None;
-  }
+/// Forgets child `id` once JS has its exit, on a thread whose exits the reaper thread reports
+/// (there the reaper holds a pidfd of its own); on a thread whose loop watches exits the watch
+/// has done it already, before the report.
+#[napi]
+pub fn release_child(id: u32) {
+  forget(id);
 }
 
 /// `onExit(id, code, signal)`, for a thread whose exits the reaper thread sees.
@@ -111,7 +111,7 @@ pub fn init_spawn_callbacks(
       let (x, o) = (on_exit.value(), on_output.value());
       let on_exit = exit_watch::JsFunction::new(x.env.cast(), x.value.cast()).napi(&env)?;
       let on_output = exit_watch::JsFunction::new(o.env.cast(), o.value.cast()).napi(&env)?;
-      exit_watch::start_on(&event_loop, on_exit, on_output).napi(&env)?;
+      exit_watch::start_on(&event_loop, on_exit, on_output, forget).napi(&env)?;
       None
     }
     None => Some(Arc::new(
@@ -176,14 +176,9 @@ pub fn capture_limit(limit: Option<f64>) -> usize {
 
 /// Starts watching a started child's exit, reported as `id`, and collecting the output of its
 /// 'capture' slots; on failure ends it rather than leave it running unobserved (nobody would ever
-/// reap it).
-pub fn watched(
-  env: &Env,
-  child: Child,
-  id: u32,
-  stdio_fds: Vec<i32>,
-  capture: Capture,
-) -> Result<NativeChild> {
+/// reap it). What JS gets: `[pid, stdin, stdout, stderr]`, the parent ends of its pipes (-1
+/// where there is none; JS owns them); the pidfd stays here, under `id`.
+pub fn watched(env: &Env, child: Child, id: u32, stdio_fds: Vec<i32>, capture: Capture) -> Result<Vec<i32>> {
   let capturing = capture.fds.iter().any(Option::is_some);
   let watching = if exit_watch::watching() {
     exit_watch::watch_on(child.pidfd.as_fd(), id).and_then(|()| {
@@ -210,5 +205,11 @@ pub fn watched(
     spawn::kill_and_reap(child.pidfd.as_fd());
     return Err(to_js(env, e.step(Step::Clone)));
   }
-  Ok(NativeChild { pid: child.pid, pidfd: Some(child.pidfd), stdio_fds })
+  // Its exit cannot be reported before this thread's loop runs again (or, from the reaper
+  // thread, before JS has it), so the entry is in place by then.
+  CHILDREN.with(|c| c.borrow_mut().insert(id, (child.pid, child.pidfd)));
+  let mut got = Vec::with_capacity(1 + stdio_fds.len());
+  got.push(child.pid);
+  got.extend(stdio_fds);
+  Ok(got)
 }

@@ -82,6 +82,8 @@ struct LoopWatch {
   on_exit: JsFunction,
   /// `onOutput(id, stdout, stderr, overflow)` for output collected here (capture.rs).
   on_output: JsFunction,
+  /// Told each reaped child's id before its exit is reported: the caller closes its pidfd there.
+  reaped: fn(u32),
 }
 
 thread_local! {
@@ -98,9 +100,16 @@ fn layout() -> Layout {
 /// Starts watching exits on `event_loop`, the calling thread's own: from now on `watch_on` may
 /// be called on this thread, and `on_exit(id, code, signal)` is called on it for each watched
 /// child once it has exited and was reaped; `on_output(id, stdout, stderr, overflow)` once the
-/// output collected by `capture_on` is complete. The watch does not keep the loop alive (the
-/// caller decides that), and ends when the env of `on_exit` is torn down. Once per thread.
-pub fn start_on(event_loop: &EventLoop, on_exit: JsFunction, on_output: JsFunction) -> Result<()> {
+/// output collected by `capture_on` is complete. `reaped(id)` is called just before each exit
+/// is reported, once the child has been reaped: its pidfd may be closed there (nothing of the
+/// watch uses it after). The watch does not keep the loop alive (the caller decides that), and
+/// ends when the env of `on_exit` is torn down. Once per thread.
+pub fn start_on(
+  event_loop: &EventLoop,
+  on_exit: JsFunction,
+  on_output: JsFunction,
+  reaped: fn(u32),
+) -> Result<()> {
   if WATCH.with(Cell::get).is_some() {
     return Err(Error::os(libc::EALREADY, "uv_poll_init"));
   }
@@ -125,7 +134,8 @@ pub fn start_on(event_loop: &EventLoop, on_exit: JsFunction, on_output: JsFuncti
     unsafe { dealloc(handle as *mut u8, layout) };
     return Err(Error::os(-r, "uv_poll_init"));
   }
-  let watch: &'static LoopWatch = Box::leak(Box::new(LoopWatch { epoll, handle, on_exit, on_output }));
+  let watch: &'static LoopWatch =
+    Box::leak(Box::new(LoopWatch { epoll, handle, on_exit, on_output, reaped }));
   // SAFETY: an initialised handle; its first field is `void* data` (uv_handle_t's public ABI).
   unsafe {
     *(handle as *mut *const LoopWatch) = watch;
@@ -148,7 +158,7 @@ pub fn watching() -> bool {
 }
 
 /// Reports the exit of the child behind `pidfd` as `id` to this thread's exit function. `pidfd`
-/// stays the caller's and must stay open until that report (closing it ends the watch): the
+/// stays the caller's and must stay open until `reaped(id)` (closing it ends the watch): the
 /// watch keeps no duplicate. EINVAL when this thread has no watch (`start_on`).
 pub fn watch_on(pidfd: BorrowedFd<'_>, id: u32) -> Result<()> {
   // One-shot: an exit is reported once, even if the report does not close the pidfd.
@@ -207,8 +217,8 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
       }
       continue;
     }
-    // SAFETY: the pidfd stays open until its exit has been reported (watch_on's contract), and
-    // reports go out one by one below, each after its own reaping.
+    // SAFETY: the pidfd stays open until `reaped(id)` (watch_on's contract), which comes below,
+    // after its last use here; reports go out one by one, each after its own reaping.
     let pidfd = unsafe { BorrowedFd::borrow_raw(fd) };
     let (code, signal) = match syscall::waitid_pidfd(pidfd, true) {
       Ok(Some(s)) => s,
@@ -220,6 +230,7 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
       // Reaped by someone else: the status is lost.
       Err(_) => (-1, 0),
     };
+    (watch.reaped)(id);
     watch.on_exit.call(&[Arg::U32(id), Arg::I32(code), Arg::I32(signal)]);
   }
 }
