@@ -16,16 +16,15 @@ export declare class NativeNamespace {
 /** A spawn handed to the spawner thread; its outcome is taken once, by `take()` or `wait()`. */
 export declare class NativeSpawnLater {
   /**
-   * The started child as spawnChild gives it (`[pid, -1, -1, -1]`), once the ready function
-   * was called with this spawn's id; throws the failure when it did not start, and returns null
-   * when the outcome was taken already.
+   * The started child's pid, once the ready function was called with this spawn's id; throws
+   * the failure when it did not start, and returns null when the outcome was taken already.
    */
-  take(): Array<number> | null
+  take(): number | Array<number> | null
   /**
    * Blocks until the spawner thread has started (or failed to start) this child, for a caller
    * that needs the pid now. Throws EALREADY when `take()` already had the outcome.
    */
-  wait(): Array<number>
+  wait(): number | Array<number>
 }
 
 /**
@@ -355,12 +354,12 @@ export declare function socketInTraced(ns: NativeNamespace, domain: number, sock
 export declare function socketNamespace(fd: number): NativeNamespace
 
 /**
- * Starts the child on the calling thread: `[pid, stdin, stdout, stderr]`, the parent ends of its
- * pipes (-1 where there is none; the caller owns them). Its exit is reported once, on this
- * thread, as `id` to the exit function of `initSpawnCallbacks`, after the child has been
- * reaped; until then `killChild(id)` and `childNamespaces(id)` reach it.
+ * Starts the child on the calling thread: its pid, or `[pid, stdin, stdout, stderr]` when it
+ * has pipes (the parent ends, -1 where there is none; the caller owns them). Its exit is
+ * reported once, on this thread, as `id` to the exit function of `initSpawnCallbacks`, after
+ * the child has been reaped; until then `killChild(id)` and `childNamespaces(id)` reach it.
  */
-export declare function spawnChild(req: NativeSpawnRequest, id: number): Array<number>
+export declare function spawnChild(req: NativeSpawnRequest, id: number): number | Array<number>
 
 /**
  * Hands the spawn to the spawner thread. The ready function of `initSpawnCallbacks` is then

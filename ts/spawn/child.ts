@@ -38,6 +38,8 @@ type State =
 
 const UNSTARTED: State = { kind: 'unstarted' }
 const RUNNING: State = { kind: 'running' }
+/** The pipe ends of a child without pipes. */
+const NO_PIPES: readonly number[] = [-1, -1, -1]
 const EXITED: State = { kind: 'exited' }
 const CLOSED: State = { kind: 'closed' }
 
@@ -125,8 +127,8 @@ export class NsChildProcess extends EventEmitter {
   }
 
   #startNow(n: Normalized): void {
-    // [pid, stdin, stdout, stderr]: the native side keeps the pidfd under the child's id.
-    let started: number[]
+    // The pid, or [pid, stdin, stdout, stderr] with pipes; the pidfd stays native, by id.
+    let started: number | number[]
     const t0 = performance.now()
     const id = childId(this)
     this.#id = id
@@ -142,9 +144,10 @@ export class NsChildProcess extends EventEmitter {
       for (const h of n.opened) h.close()
       for (const fd of n.dirFds) closeSync(fd)
     }
-    this.#stdio.attach(started, 1)
+    if (typeof started === 'number') this.#stdio.attach(NO_PIPES)
+    else this.#stdio.attach(started, 1)
     holdLoop(1)
-    this.#started(started[0])
+    this.#started(typeof started === 'number' ? started : started[0])
     this.#armKill(n)
   }
 
@@ -168,7 +171,7 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** The outcome of a pending spawn. */
-  #onReady(outcome: number[] | Error, id: number): void {
+  #onReady(outcome: number | number[] | Error, id: number): void {
     if (outcome instanceof Error) {
       forgetChild(id)
       // The streams of a child that never ran end now.
@@ -181,7 +184,7 @@ export class NsChildProcess extends EventEmitter {
     const queued = this.#state.kind === 'pending' ? this.#state.pending.queuedSignal : undefined
     // From the hold of a pending child to that of a running one, which unref() may have dropped.
     if (!this.#referenced) holdLoop(-1)
-    this.#started(outcome[0])
+    this.#started(typeof outcome === 'number' ? outcome : outcome[0])
     if (queued === undefined) return
     // As ChildProcess does when a kill fails other than with ESRCH (which kill() answers false).
     try {

@@ -113,7 +113,7 @@ export class PendingSpawn implements ReadyWaiter {
   /** The cwd when spawn() was called, for a child that inherits it. */
   readonly #cwd: string | undefined
   readonly #stdio: Stdio
-  readonly #onReady: (outcome: number[] | Error) => void
+  readonly #onReady: (outcome: number | number[] | Error) => void
   #pipes: NativeStdioPipes | null = null
   #pipeError: unknown
   /** A signal kill() asked for before the child started (the last one). */
@@ -122,7 +122,7 @@ export class PendingSpawn implements ReadyWaiter {
   #settled = false
 
   /** Throws when the join handles cannot be held (nothing is then left open). */
-  constructor(n: Normalized, id: number, stdio: Stdio, onReady: (outcome: number[] | Error) => void) {
+  constructor(n: Normalized, id: number, stdio: Stdio, onReady: (outcome: number | number[] | Error) => void) {
     const { request } = n
     // Whatever the caller does once spawn() returns must not change the child: its join handles
     // may be closed (so hold duplicates), its cwd changed (so remember it; see handOver).
@@ -195,7 +195,7 @@ export class PendingSpawn implements ReadyWaiter {
 
   /** @internal The spawner thread has the outcome (exits.ts). */
   readyReported(): void {
-    let outcome: number[] | null | unknown
+    let outcome: number | number[] | null | unknown
     try {
       outcome = (this.#sent as NativeSpawnLater).take()
     } catch (err) {
@@ -209,7 +209,7 @@ export class PendingSpawn implements ReadyWaiter {
     if (!this.#sent) handOverThrough(this)
     // Handing over failed: the outcome is in already.
     if (!this.#sent) return
-    let outcome: number[] | unknown
+    let outcome: number | number[] | unknown
     try {
       outcome = native(() => (this.#sent as NativeSpawnLater).wait())
     } catch (err) {
@@ -224,7 +224,7 @@ export class PendingSpawn implements ReadyWaiter {
   }
 
   /** The spawner thread's outcome (a native error when it failed); null when waitForStart took it first. */
-  #settle(outcome: number[] | Error | null | unknown): void {
+  #settle(outcome: number | number[] | Error | null | unknown): void {
     if (outcome === null || this.#settled) return
     this.#settled = true
     inFlight.delete(this)
@@ -234,7 +234,7 @@ export class PendingSpawn implements ReadyWaiter {
       this.#onReady(outcome)
       return
     }
-    this.#onReady(outcome as number[])
+    this.#onReady(outcome as number | number[])
   }
 }
 

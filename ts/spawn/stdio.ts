@@ -150,7 +150,7 @@ export class Stdio {
    * Takes the parent's pipe ends of a started child (or of a pending one's opened pipes): the
    * three of `fds` from `from` on.
    */
-  attach(fds: number[], from = 0): void {
+  attach(fds: readonly number[], from = 0): void {
     this.#fds = fds.slice(from, from + 3)
     this.#streams = this.#fds.map((fd) => (fd < 0 ? null : undefined))
     this.#openOutputs = this.#fds.filter((fd, i) => i !== 0 && fd >= 0).length

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Arc, OnceLock};
 
-use napi::bindgen_prelude::{Buffer, FnArgs, Function, JsObjectValue, JsValue, Object};
+use napi::bindgen_prelude::{Buffer, Either, FnArgs, Function, JsObjectValue, JsValue, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -176,9 +176,16 @@ pub fn capture_limit(limit: Option<f64>) -> usize {
 
 /// Starts watching a started child's exit, reported as `id`, and collecting the output of its
 /// 'capture' slots; on failure ends it rather than leave it running unobserved (nobody would ever
-/// reap it). What JS gets: `[pid, stdin, stdout, stderr]`, the parent ends of its pipes (-1
-/// where there is none; JS owns them); the pidfd stays here, under `id`.
-pub fn watched(env: &Env, child: Child, id: u32, stdio_fds: Vec<i32>, capture: Capture) -> Result<Vec<i32>> {
+/// reap it). What JS gets: the pid alone when the child has no pipe of ours (a number: an array
+/// made through napi costs a spawn about 4 us), else `[pid, stdin, stdout, stderr]`, the parent
+/// ends of its pipes (-1 where there is none; JS owns them). The pidfd stays here, under `id`.
+pub fn watched(
+  env: &Env,
+  child: Child,
+  id: u32,
+  stdio_fds: Vec<i32>,
+  capture: Capture,
+) -> Result<Either<i32, Vec<i32>>> {
   let capturing = capture.fds.iter().any(Option::is_some);
   let watching = if exit_watch::watching() {
     exit_watch::watch_on(child.pidfd.as_fd(), id).and_then(|()| {
@@ -208,8 +215,11 @@ pub fn watched(env: &Env, child: Child, id: u32, stdio_fds: Vec<i32>, capture: C
   // Its exit cannot be reported before this thread's loop runs again (or, from the reaper
   // thread, before JS has it), so the entry is in place by then.
   CHILDREN.with(|c| c.borrow_mut().insert(id, (child.pid, child.pidfd)));
+  if stdio_fds.iter().all(|&fd| fd < 0) {
+    return Ok(Either::A(child.pid));
+  }
   let mut got = Vec::with_capacity(1 + stdio_fds.len());
   got.push(child.pid);
   got.extend(stdio_fds);
-  Ok(got)
+  Ok(Either::B(got))
 }

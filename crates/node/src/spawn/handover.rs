@@ -6,6 +6,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
+use napi::bindgen_prelude::Either;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -38,7 +39,7 @@ pub struct NativeSpawnLater {
 impl NativeSpawnLater {
   /// The started (and now watched) child or the failure, once; `None` when already taken or,
   /// without `wait`, not ready yet.
-  fn outcome(&self, env: &Env, wait: bool) -> Option<Result<Vec<i32>>> {
+  fn outcome(&self, env: &Env, wait: bool) -> Option<Result<Either<i32, Vec<i32>>>> {
     let outcome = self.pending.take(wait)?;
     let capture = self.capture.lock().unwrap_or_else(|p| p.into_inner()).take();
     let capture = capture.unwrap_or(Capture { fds: [None, None], limit: 0 });
@@ -48,18 +49,17 @@ impl NativeSpawnLater {
 
 #[napi]
 impl NativeSpawnLater {
-  /// The started child as spawnChild gives it (`[pid, -1, -1, -1]`), once the ready function
-  /// was called with this spawn's id; throws the failure when it did not start, and returns null
-  /// when the outcome was taken already.
+  /// The started child's pid, once the ready function was called with this spawn's id; throws
+  /// the failure when it did not start, and returns null when the outcome was taken already.
   #[napi]
-  pub fn take(&self, env: Env) -> Result<Option<Vec<i32>>> {
+  pub fn take(&self, env: Env) -> Result<Option<Either<i32, Vec<i32>>>> {
     self.outcome(&env, false).transpose()
   }
 
   /// Blocks until the spawner thread has started (or failed to start) this child, for a caller
   /// that needs the pid now. Throws EALREADY when `take()` already had the outcome.
   #[napi]
-  pub fn wait(&self, env: Env) -> Result<Vec<i32>> {
+  pub fn wait(&self, env: Env) -> Result<Either<i32, Vec<i32>>> {
     let taken = || to_js(&env, Error::os(libc::EALREADY, "clone").step(Step::Clone));
     self.outcome(&env, true).unwrap_or_else(|| Err(taken()))
   }

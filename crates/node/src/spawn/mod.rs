@@ -8,7 +8,7 @@ mod handover;
 mod request;
 mod stdio;
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, Either};
 use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::exit_watch;
@@ -27,12 +27,12 @@ pub fn open_join_dirs(env: Env, pid: i32, root: bool, cwd: bool) -> Result<Vec<i
   Ok([r, c].into_iter().map(|fd| fd.map_or(-1, std::os::fd::IntoRawFd::into_raw_fd)).collect())
 }
 
-/// Starts the child on the calling thread: `[pid, stdin, stdout, stderr]`, the parent ends of its
-/// pipes (-1 where there is none; the caller owns them). Its exit is reported once, on this
-/// thread, as `id` to the exit function of `initSpawnCallbacks`, after the child has been
-/// reaped; until then `killChild(id)` and `childNamespaces(id)` reach it.
+/// Starts the child on the calling thread: its pid, or `[pid, stdin, stdout, stderr]` when it
+/// has pipes (the parent ends, -1 where there is none; the caller owns them). Its exit is
+/// reported once, on this thread, as `id` to the exit function of `initSpawnCallbacks`, after
+/// the child has been reaped; until then `killChild(id)` and `childNamespaces(id)` reach it.
 #[napi]
-pub fn spawn_child(env: Env, mut req: NativeSpawnRequest, id: u32) -> Result<Vec<i32>> {
+pub fn spawn_child(env: Env, mut req: NativeSpawnRequest, id: u32) -> Result<Either<i32, Vec<i32>>> {
   let mut pipes = make_pipes(&env, &req.stdio, |_| true)?;
   let capture = Capture { fds: captured(&req.stdio, &mut pipes), limit: capture_limit(req.capture_limit) };
   plug(&mut req.stdio, &pipes.child_ends);
