@@ -1,8 +1,21 @@
 // spawn() and exec(): commands inside existing namespaces (nsenter) and new ones (unshare).
 import { spawn as cpSpawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 
 import test from 'ava'
 
@@ -16,6 +29,7 @@ import {
   type SpawnOptions,
   spawn,
 } from '../ts/index'
+import { binding } from '../ts/loader'
 import {
   asNobody,
   CATCH_FIELDS,
@@ -339,6 +353,53 @@ test.serial('no descriptor of the parent reaches the child except stdio', async 
   t.true(held.fd > 2)
   const r = await exec('sh', ['-c', 'ls /proc/$$/fd'])
   t.deepEqual(r.stdout.trim().split('\n').map(Number).sort(), [0, 1, 2])
+})
+
+test.serial("'ignore' uses one /dev/null kept per thread, closed with a worker", async (t) => {
+  const nulls = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === '/dev/null'
+      } catch {
+        return false
+      }
+    })
+  await spawn('true', [], { stdio: 'ignore' }).exited
+  const kept = binding().keptDescriptors()
+  const before = nulls()
+  t.true(
+    kept.some((fd) => before.includes(String(fd))),
+    'listed, and open on /dev/null',
+  )
+  for (let i = 0; i < 20; i++) await spawn('true', [], { stdio: 'ignore' }).exited
+  t.deepEqual(nulls(), before, 'no descriptor per spawn')
+  // A worker keeps its own while it lives; it goes with the worker's thread.
+  const worker = new Worker(
+    `const { spawn } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
+     const { parentPort } = require('node:worker_threads')
+     spawn('true', [], { stdio: 'ignore' }).exited.then(() => parentPort.postMessage('spawned'))`,
+    { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] },
+  )
+  await once(worker, 'message')
+  t.is(binding().keptDescriptors().length, kept.length + 1)
+  await worker.terminate()
+  t.deepEqual(binding().keptDescriptors(), kept)
+  t.deepEqual(nulls(), before)
+})
+
+test.serial('a kept /dev/null closed behind our back is never given to a child', async (t) => {
+  await spawn('true', [], { stdio: 'ignore' }).exited
+  const [kept] = binding()
+    .keptDescriptors()
+    .filter((fd) => readlinkSync(`/proc/self/fd/${fd}`) === '/dev/null')
+  // As careless code would: close a descriptor it does not own, then open a file that gets it.
+  closeSync(kept)
+  const file = openSync(join(tempDir(t), 'secret'), 'w+')
+  t.teardown(() => closeSync(file))
+  writeFileSync(file, 'not for the child')
+  const r = await exec('sh', ['-c', 'readlink /proc/self/fd/0; cat'], { stderr: 'ignore' })
+  t.is(r.stdout, '/dev/null\n')
+  t.true(readlinkSync(`/proc/self/fd/${file}`).endsWith('secret'), 'the file at that number is left alone')
 })
 
 test('failing steps reject with a NamespaceError naming the step', async (t) => {

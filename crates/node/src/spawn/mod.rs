@@ -43,6 +43,13 @@ pub fn spawn_child(env: Env, mut req: NativeSpawnRequest, id: u32) -> Result<Eit
   watched(&env, child, id, into_raw(pipes.parent_ends), capture)
 }
 
+/// The descriptors spawns keep open on purpose: one /dev/null per thread that spawned with an
+/// 'ignore' slot (instead of one opened and closed per spawn), for leak checks to leave out.
+#[napi]
+pub fn kept_descriptors() -> Vec<i32> {
+  spawn::dev_null::kept()
+}
+
 /// Stops collecting the output of child `id` ('capture' slots): what it wrote so far, as
 /// [stdout, stderr], or null when the output function has had it already.
 #[napi]

@@ -19,10 +19,12 @@
 //! - `target_dirs`: the root and cwd of a joined process (`join_root`, `join_cwd`).
 //! - `seccomp`: the rule form of `seccomp`, compiled with the seccompiler crate.
 //! - `spawner`: the thread that spawns for a JS thread whose event loop must not wait.
+//! - `dev_null`: the /dev/null of 'ignore' slots, kept open per spawning thread.
 
 mod cgroup;
 mod child;
 mod child_syscalls;
+pub mod dev_null;
 mod exec_path;
 mod handshake;
 mod id_maps;

@@ -4,7 +4,7 @@
 //! built: what only exists later (the pipes) goes to the child beside it.
 
 use std::ffi::{c_char, CString};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 
 use super::cgroup::CgroupDir;
@@ -84,13 +84,11 @@ pub struct Plan {
   pub rlimits: Vec<(u32, u64, u64)>,
   /// The seccomp programs, installed in this order.
   pub seccomp: Vec<Vec<u8>>,
-  /// The descriptor each of 0, 1, 2 becomes; None: inherited.
+  /// The descriptor each of 0, 1, 2 becomes; None: inherited. `Stdio::Null` is the thread's
+  /// kept /dev/null (dev_null.rs), open until the thread ends.
   pub stdio: [Option<RawFd>; 3],
   /// What fds 3.. become (-1: closed); see `SpawnSpec::extra_fds`.
   pub extra_fds: Vec<RawFd>,
-  /// /dev/null opened by the parent for `Stdio::Null`: the child may no longer see the parent's
-  /// /dev/null once it has changed root or joined another mount namespace.
-  _dev_null: Option<OwnedFd>,
 
   /// The process that spawns, which the child checks is still its parent (with `pdeathsig`).
   pub parent_pid: i32,
@@ -271,14 +269,14 @@ impl Plan {
       return Err(Error::os(libc::EINVAL, "spawn").step(Step::Stdio));
     }
     let dev_null = if spec.stdio.contains(&Stdio::Null) {
-      Some(syscall::open("/dev/null", libc::O_RDWR, 0).map_err(|e| e.step(Step::Dup2))?)
+      Some(super::dev_null::fd().map_err(|e| e.step(Step::Dup2))?)
     } else {
       None
     };
     let stdio = spec.stdio.map(|s| match s {
       Stdio::Inherit => None,
       Stdio::Fd(fd) => Some(fd),
-      Stdio::Null => dev_null.as_ref().map(|fd| fd.as_raw_fd()),
+      Stdio::Null => dev_null,
     });
     Ok(Plan {
       file: spec.file.clone(),
@@ -340,7 +338,6 @@ impl Plan {
       },
       stdio,
       extra_fds: spec.extra_fds.clone(),
-      _dev_null: dev_null,
       // Only the parent death signal's check reads it (a getpid per spawn otherwise).
       parent_pid: if spec.die_with_parent.is_some() { std::process::id() as i32 } else { 0 },
       late_user,
