@@ -10,7 +10,7 @@ import type { ListsAll } from '../type-checks'
 import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
 import type { NsChildProcess } from './child'
 import { captureAvailable } from './exits'
-import { SPAWN_KEYS, type SpawnOptions } from './options'
+import { type ReadOptions, SPAWN_KEYS, type SpawnOptions } from './options'
 import { spawnWith } from './start'
 import { type StdioOption, wrapSoon } from './stdio'
 import { readOptions } from './validate'
@@ -126,19 +126,14 @@ export function exec(
   }
   const maxBuffer = (o.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
   const encoding = (o.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
-  const { input, maxBuffer: _m, encoding: _e, stderr: errMode, ...spawnOpts } = o
+  const { input, stderr: errMode } = o
   let child: NsChildProcess
   const capture = captureAvailable()
   try {
-    child = spawnWith(
-      file,
-      args,
-      {
-        ...spawnOpts,
-        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe'],
-      } as SpawnOptions,
-      capture ? maxBuffer : undefined,
-    )
+    // The options as read above, each once: spawn reads them by name (not exec's own), with stdio.
+    const read: ReadOptions = o
+    read.stdio = [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe']
+    child = spawnWith(file, args, read, capture ? maxBuffer : undefined, true)
   } catch (err) {
     return Promise.reject(err)
   }

@@ -298,16 +298,20 @@ export interface Normalized {
   ipc: { fd: number; serialization: Serialization } | undefined
 }
 
+/** The options of a spawn as `readOptions` gives them: each read once, only those given. */
+export type ReadOptions = { [K in (typeof SPAWN_KEYS)[number]]?: unknown }
+
 /**
  * Checks a spawn() call and turns it into the native request. Everything is read and checked
  * before the first syscall; argument errors are TypeError or RangeError with Node's codes.
+ * `read`: `options` is what `readOptions` returned already (exec() reads its own).
  */
-export function normalize(file: unknown, args: unknown, options: unknown): Normalized {
+export function normalize(file: unknown, args: unknown, options: unknown, read = false): Normalized {
   // validate: the file, the arguments, then each option in SPAWN_KEYS order, each read once and
   // all before any descriptor is opened. An option left out takes its default where it is read.
   validatePath(file, 'file')
   const argv = readArgs(args)
-  const o = readOptions(options, SPAWN_KEYS)
+  const o = read ? (options as ReadOptions) : readOptions(options, SPAWN_KEYS)
   const join = readJoin(o.join)
   const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
   const uidMap = readIdMap(o.uidMap, 'options.uidMap')

@@ -7,7 +7,7 @@ import { native } from '../errors'
 import { binding } from '../loader'
 import { type ChannelMethods, withChannel } from './channel'
 import { NsChildProcess } from './child'
-import { type Normalized, normalize, type SpawnOptions } from './options'
+import { type Normalized, normalize, type ReadOptions, type SpawnOptions } from './options'
 import { shouldHandOver } from './pending'
 import { EXTRA_PIPE } from './validate'
 
@@ -37,15 +37,17 @@ export function spawn(file: string, args?: readonly string[], options?: SpawnOpt
 
 /**
  * @internal spawn(), and for exec(): `captureLimit` collects fds 1 and 2 natively where they are
- * 'pipe' (no streams; `NsChildProcess#onCaptured` gets the output), each up to that many bytes.
+ * 'pipe' (no streams; `NsChildProcess#onCaptured` gets the output), each up to that many bytes;
+ * `read`: `options` is what `readOptions` returned already (exec() has read them).
  */
 export function spawnWith(
   file: string,
   args?: readonly string[],
-  options?: SpawnOptions,
+  options?: SpawnOptions | ReadOptions,
   captureLimit?: number,
+  read = false,
 ): NsChildProcess {
-  const n = normalize(file, args, options)
+  const n = normalize(file, args, options, read)
   if (captureLimit !== undefined) {
     for (const i of [1, 2]) if (n.stdio[i] === 'pipe') n.stdio[i] = n.request.stdio[i] = 'capture'
     n.request.captureLimit = captureLimit
