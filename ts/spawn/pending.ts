@@ -40,10 +40,16 @@ export function shouldHandOver(): boolean {
   return binding().spawnerAvailable()
 }
 
-/** Counts a spawn done on the JS thread against this loop turn's budget. */
+/**
+ * Counts a spawn done on the JS thread against this loop turn's budget. The count is cleared on
+ * the next turn only once it has reached the budget: an Immediate scheduled for every spawn cost
+ * a sequential spawn (one per turn) a call into JS from the loop. What smaller counts carry over
+ * to a later turn stays below the budget, so a lone spawn there still starts at once; a burst
+ * there hands over at most that much sooner.
+ */
 export function chargeSyncSpawn(ms: number): void {
   spentThisTurn += ms
-  if (!resetScheduled) {
+  if (spentThisTurn >= TURN_BUDGET_MS && !resetScheduled) {
     resetScheduled = true
     setImmediate(() => {
       spentThisTurn = 0
