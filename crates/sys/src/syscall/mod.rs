@@ -1,13 +1,14 @@
 //! Thin, checked wrappers over the libc calls the rest of the crate needs, grouped by what they
-//! act on (`fd`, `ns`, `proc`). Each returns the errno as an `Error` naming the syscall; callers
-//! add the namespace type, path or pid. `raw` is the syscall instruction itself, for code that may
-//! not touch errno (a CLONE_VM child).
+//! act on (`fd`, `ns`, `proc`, `net`; `scm`: messages that carry descriptors). Each returns the
+//! errno as an `Error` naming the syscall; callers add the namespace type, path or pid. `raw` is
+//! the syscall instruction itself, for code that may not touch errno (a CLONE_VM child).
 
 mod fd;
 mod net;
 mod ns;
 mod proc;
 pub mod raw;
+mod scm;
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -20,6 +21,7 @@ pub use fd::{
 };
 pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
 pub use ns::{fchdir, mount, setns, setns_raw, unshare};
+pub use scm::{recv_with_fds, send_with_fd, socket_shape, Received, MAX_FDS};
 pub use proc::{
   online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, thread_count, waitid_pidfd, waitpid,
 };
