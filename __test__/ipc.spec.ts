@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 
 import { exec, fork, type NsForkedProcess, spawn } from '../ts/index'
-import { asNobody, tempDir } from './helpers'
+import { asNobody, procStat, tempDir } from './helpers'
 
 /** A Node module that answers each message with what it got and where it runs; exits on disconnect. */
 const ECHO = `process.on('message', (m) => process.send({ got: m, pid: process.pid, uid: process.getuid(), send: typeof process.send }))
@@ -342,13 +342,12 @@ test('ipc send: a dgram socket, several handles in a row, keepOpen', async (t) =
   t.deepEqual((await report)[0], { kinds: ['0:server', '1:undefined', '2:socket', '3:server'] })
   t.deepEqual(done, [0, 1, 2, 3])
   t.true(server.listening, 'a server sent stays ours too')
-  // keepOpen: a socket sent with it stays ours, attached and open.
+  // keepOpen: a socket sent with it stays ours, attached and open (both ends read it now, so
+  // only writes are checked: the child's, then ours).
   const [kept, keptPeer] = await tcpPair(t)
-  const read = messageWith(child, 'read')
   child.send({ do: 'read' }, kept, { keepOpen: true })
-  await once(keptPeer, 'data')
-  keptPeer.write('to the child')
-  await read
+  t.is(String((await once(keptPeer, 'data'))[0]), 'child writes')
+  t.not((kept as unknown as { _handle: unknown })._handle, null)
   kept.write('still ours')
   t.is(String((await once(keptPeer, 'data'))[0]), 'still ours')
   server.close()
@@ -456,8 +455,10 @@ s.recv(1)`
   const [{ pipe }] = await messageWith(stray, 'pipe')
   stray.disconnect()
   await stray.exited
-  const left = () => [...socketFds(), ...pipeFds()].filter((f) => f.endsWith(`=${link}`) || f.endsWith(`=pipe:[${pipe}]`))
-  for (const end = Date.now() + 2000; left().length > 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20))
+  const left = () =>
+    [...socketFds(), ...pipeFds()].filter((f) => f.endsWith(`=${link}`) || f.endsWith(`=pipe:[${pipe}]`))
+  for (const end = Date.now() + 2000; left().length > 0 && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 20))
   t.deepEqual(left(), [])
 })
 
@@ -526,4 +527,40 @@ test('ipc: as uid 65534, a server passes to a child in its own user namespace', 
       child.send('take', server)
     })`)
   t.deepEqual(out, { d: '1 0', s: { code: 0, signal: null }, me: 65534 })
+})
+
+test('ipc: on a worker thread handles pass too; ending the worker ends the channel', async (t) => {
+  const accept = join(tempDir(t), 'accept.js')
+  writeFileSync(
+    accept,
+    `process.on('message', (m, srv) => { srv.on('connection', (c) => c.end('child')); process.send('accepting') })
+     process.on('disconnect', () => process.exit(7))`,
+  )
+  const { Worker } = await import('node:worker_threads')
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads')
+    const net = require('node:net')
+    const { fork } = require(${JSON.stringify(require.resolve('../ts/index'))})
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      const child = fork(${JSON.stringify(accept)}, [], { execArgv: [] })
+      child.once('message', () => {
+        srv.close()
+        parentPort.postMessage({ port, pid: child.pid })
+      })
+      child.send('take', srv)
+    })`,
+    { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] },
+  )
+  const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  const [greeting] = await once(connect(port, '127.0.0.1'), 'data')
+  t.is(String(greeting), 'child')
+  // The worker's env goes with its channel still open: the child is told (it exits at once).
+  await w.terminate()
+  const gone = () => procStat(pid) === undefined || procStat(pid)?.state === 'Z'
+  for (const end = Date.now() + 5000; !gone() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20))
+  t.true(gone())
 })

@@ -71,7 +71,10 @@ export interface BoundAddress {
   path?: string
 }
 
-/** Ends the poll; its socket is the caller's to close afterwards. */
+/** Closes descriptor `fd` (the channel's, a duplicate, or one that arrived on it). */
+export declare function channelCloseFd(fd: number): void
+
+/** Ends the poll and closes its socket. */
 export declare function channelPollClose(id: number): void
 
 /** Polls for `events` from now on: 1 readable, 2 writable, 3 both. */
@@ -82,7 +85,8 @@ export declare function channelPollRef(id: number, referenced: boolean): void
 
 /**
  * Polls channel socket `fd` for reading on this thread's loop: `onReady(id, status, events)`
- * (status 0 or a negative errno; events 1 readable, 2 writable) until `channelPollClose(id)`.
+ * (status 0 or a negative errno; events 1 readable, 2 writable) until `channelPollClose(id)`,
+ * which closes `fd` (the poll owns it once started; it is closed too when the env goes).
  * Returns the poll's id. ENOSYS where the runtime has no libuv of Node's.
  */
 export declare function channelPollStart(fd: number, onReady: (id: number, status: number, events: number) => void): number

@@ -6,7 +6,6 @@
 // with read() and the kernel drops the descriptors of a message read that way. The protocol
 // around handles (NODE_HANDLE, its ACK and NACK, the queue that waits for them) is Node's, as
 // lib/internal/child_process.js has it; framing is ipc-wire.ts's, handles ipc-handles.ts's.
-import { closeSync } from 'node:fs'
 import { getSystemErrorName } from 'node:util'
 
 import { native } from '../errors'
@@ -15,6 +14,7 @@ import { invalidArgType, validateObject } from '../validate'
 import type { NsChildProcess } from './child'
 import {
   ArrivedFds,
+  closeFd,
   fromFd,
   type HandleMessage,
   type HandleOptions,
@@ -196,9 +196,12 @@ class Channel {
         this.#drop(w, writeError(err))
         continue
       }
-      if (n < 0) return this.#pollFor(READABLE | WRITABLE)
+      if (n < 0) {
+        this.#pollFor(READABLE | WRITABLE)
+        return
+      }
       // The descriptor went with the first byte: ours is closed, the child has its own.
-      if (w.attach >= 0) closeSync(w.attach)
+      if (w.attach >= 0) closeFd(w.attach)
       w.attach = -1
       w.sent += n
       this.#queued -= n
@@ -217,7 +220,7 @@ class Channel {
   #drop(w: Write, err: Error, quiet = false): void {
     this.#writes.shift()
     this.#queued -= w.bytes.length - w.sent
-    if (w.attach >= 0) closeSync(w.attach)
+    if (w.attach >= 0) closeFd(w.attach)
     w.attach = -1
     if (w.callback) process.nextTick(w.callback, err)
     else if (!quiet && !w.swallowErrors) process.nextTick(() => this.#child.emit('error', err))
@@ -230,7 +233,10 @@ class Channel {
   }
 
   #onReady(status: number, events: number): void {
-    if (status < 0) return this.#end()
+    if (status < 0) {
+      this.#end()
+      return
+    }
     if (events & WRITABLE) this.#flush()
     if (events & READABLE) this.#read()
   }
@@ -247,24 +253,34 @@ class Channel {
       const start = this.#received
       this.#received += r.bytes.length
       this.#arrived.add(start, Math.max(this.#received, start + 1), r.fds)
-      if (r.bytes.length === 0) return this.#end()
+      if (r.bytes.length === 0) {
+        this.#end()
+        return
+      }
       for (const { message, start } of this.#reader.push(r.bytes)) this.#onMessage(message, start)
       this.#arrived.closeBefore(this.#reader.parsed())
     }
   }
 
   #onMessage(message: unknown, start: number): void {
-    if (!isInternal(message)) return this.#deliver({ event: 'message', message, ready: true })
-    if (message.cmd === 'NODE_HANDLE') return this.#onHandle(message as HandleMessage, this.#arrived.take(start))
-    if (isAck(message)) return this.#onAck(message.cmd === 'NODE_HANDLE_ACK')
-    this.#deliver({ event: 'internalMessage', message, ready: true })
+    if (!isInternal(message)) this.#deliver({ event: 'message', message, ready: true })
+    else if (message.cmd === 'NODE_HANDLE') this.#onHandle(message as HandleMessage, this.#arrived.take(start))
+    else if (isAck(message)) this.#onAck(message.cmd === 'NODE_HANDLE_ACK')
+    else this.#deliver({ event: 'internalMessage', message, ready: true })
   }
 
   /** A handle from the child: acknowledged (or, its descriptor lost, refused) as Node does. */
   #onHandle(message: HandleMessage, fd: number | undefined): void {
-    if (fd === undefined) return this.#write({ cmd: 'NODE_HANDLE_NACK' }, -1, undefined, true)
+    if (fd === undefined) {
+      this.#write({ cmd: 'NODE_HANDLE_NACK' }, -1, undefined, true)
+      return
+    }
     this.#write({ cmd: 'NODE_HANDLE_ACK' }, -1, undefined, true)
-    const entry: Inbound = { event: isInternal(message.msg) ? 'internalMessage' : 'message', message: message.msg, ready: false }
+    const entry: Inbound = {
+      event: isInternal(message.msg) ? 'internalMessage' : 'message',
+      message: message.msg,
+      ready: false,
+    }
     this.#inbox.push(entry)
     fromFd(message, fd, (handle) => {
       entry.handle = handle
@@ -278,7 +294,8 @@ class Channel {
     const pending = this.#pending
     if (pending && (ack || pending.retransmissions++ === MAX_HANDLE_RETRANSMISSIONS)) {
       this.#closePending()
-      if (!ack) process.emitWarning('Handle did not reach the receiving process correctly', 'SentHandleNotReceivedWarning')
+      if (!ack)
+        process.emitWarning('Handle did not reach the receiving process correctly', 'SentHandleNotReceivedWarning')
     }
     const queue = this.#handleQueue ?? []
     this.#handleQueue = null
@@ -323,15 +340,18 @@ class Channel {
   /** The child closed its end (or the poll failed). */
   #end(): void {
     this.connected = false
-    this.#close()
+    this.#close(false)
   }
 
-  /** Closes our end: nothing more is read or written; every descriptor held is closed. */
-  #close(): void {
+  /**
+   * Closes our end, after writing what can be (`flush`, unless the child has closed its end):
+   * nothing more is read or written; every descriptor held is closed.
+   */
+  #close(flush = true): void {
     if (this.#fd < 0) return
-    this.#flush()
+    if (flush) this.#flush()
+    // Closes our end too (the poll owns it: it is closed when a worker's env goes, as well).
     binding().channelPollClose(this.#poll)
-    closeSync(this.#fd)
     this.#fd = -1
     this.#arrived.closeAll()
     this.#closePending()
@@ -366,7 +386,7 @@ export function withChannel<T extends NsChildProcess>(
   try {
     channel = new Channel(child, fd, serialization)
   } catch (err) {
-    closeSync(fd)
+    closeFd(fd)
     throw err
   }
   const withIpc = child as T & ChannelMethods

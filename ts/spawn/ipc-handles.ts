@@ -4,12 +4,24 @@
 // receiving builds the same kind of object around the descriptor that arrived. Node's own objects
 // only, through their public constructors and the properties every handle-passing library reads
 // (`_handle`, its `fd`): no internal binding.
-import { closeSync } from 'node:fs'
+
 import type { Socket as DgramSocket, SocketType } from 'node:dgram'
 import type { Server, Socket } from 'node:net'
 
 import { lazyDgram, lazyNet } from '../builtins'
 import { binding } from '../loader'
+
+/**
+ * Closes a descriptor of the channel's (ours, a duplicate, one that arrived), natively: node:fs
+ * on a worker thread warns about closing what it did not open. Never throws (cleanup paths).
+ */
+export function closeFd(fd: number): void {
+  try {
+    binding().channelCloseFd(fd)
+  } catch {
+    // EBADF: closed already; nothing else can fail in close() on a socket or pipe
+  }
+}
 
 /** The `type` of a NODE_HANDLE message: what was sent, so that the receiver rebuilds it. */
 export type HandleType = 'net.Socket' | 'net.Server' | 'net.Native' | 'dgram.Socket' | 'dgram.Native'
@@ -128,15 +140,11 @@ export function fromFd(message: HandleMessage, fd: number, emit: (handle: unknow
       const socket = lazyDgram().createSocket(dgramType ?? 'udp4')
       socket.bind({ fd }, () => emit(socket))
     } else {
-      closeSync(fd)
+      closeFd(fd)
       emit(undefined)
     }
   } catch {
-    try {
-      closeSync(fd)
-    } catch {
-      // taken by the object that failed after all
-    }
+    closeFd(fd)
     emit(undefined)
   }
 }
@@ -159,7 +167,7 @@ export class ArrivedFds {
     const i = this.#held.findIndex((h) => h.start <= start && start < h.end)
     if (i < 0) return undefined
     const [{ fds }] = this.#held.splice(i, 1)
-    for (const extra of fds.slice(1)) closeSync(extra)
+    for (const extra of fds.slice(1)) closeFd(extra)
     return fds[0]
   }
 
@@ -167,7 +175,7 @@ export class ArrivedFds {
   closeBefore(end: number): void {
     const stale = this.#held.filter((h) => h.end <= end)
     this.#held = this.#held.filter((h) => h.end > end)
-    for (const h of stale) for (const fd of h.fds) closeSync(fd)
+    for (const h of stale) for (const fd of h.fds) closeFd(fd)
   }
 
   /** Closes every descriptor held (the channel closed). */

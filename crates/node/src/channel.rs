@@ -19,7 +19,8 @@ pub struct ChannelRead {
 }
 
 /// Polls channel socket `fd` for reading on this thread's loop: `onReady(id, status, events)`
-/// (status 0 or a negative errno; events 1 readable, 2 writable) until `channelPollClose(id)`.
+/// (status 0 or a negative errno; events 1 readable, 2 writable) until `channelPollClose(id)`,
+/// which closes `fd` (the poll owns it once started; it is closed too when the env goes).
 /// Returns the poll's id. ENOSYS where the runtime has no libuv of Node's.
 #[napi(ts_args_type = "fd: number, onReady: (id: number, status: number, events: number) => void")]
 pub fn channel_poll_start(env: Env, fd: i32, on_ready: Function<FnArgs<(u32, i32, u32)>, ()>) -> Result<u32> {
@@ -46,7 +47,7 @@ pub fn channel_poll_ref(id: u32, referenced: bool) {
   channel_poll::set_ref(id, referenced);
 }
 
-/// Ends the poll; its socket is the caller's to close afterwards.
+/// Ends the poll and closes its socket.
 #[napi]
 pub fn channel_poll_close(id: u32) {
   channel_poll::close(id);
@@ -68,6 +69,12 @@ pub fn channel_recv(env: Env, fd: i32) -> Result<Option<ChannelRead>> {
 pub fn channel_send(env: Env, fd: i32, bytes: Buffer, attach: i32) -> Result<i64> {
   let attach = (attach >= 0).then_some(attach);
   Ok(syscall::send_with_fd(fd, &bytes, attach).napi(&env)?.map_or(-1, |n| n as i64))
+}
+
+/// Closes descriptor `fd` (the channel's, a duplicate, or one that arrived on it).
+#[napi]
+pub fn channel_close_fd(env: Env, fd: i32) -> Result<()> {
+  syscall::close_fd(fd).napi(&env)
 }
 
 /// A close-on-exec duplicate of `fd`, which the caller owns (a handle's descriptor, held until

@@ -39,6 +39,8 @@ extern "C" {
 struct Poll {
   id: u32,
   handle: *mut c_void,
+  /// The channel's socket, which the poll owns from `start` and closes in `close`.
+  fd: RawFd,
   /// Taken (and dropped, on the JS thread while the env lives) when the poll closes.
   on_ready: RefCell<Option<JsFunction>>,
   /// Inside a call of `on_ready`: a `close` from that call is finished once it returns.
@@ -66,7 +68,8 @@ fn has_uv_ref() -> bool {
   *PRESENT.get_or_init(|| !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"uv_ref".as_ptr()) }.is_null())
 }
 
-/// Starts polling `fd` (a channel's socket, which must stay open until `close`) for reading on
+/// Starts polling `fd` (a channel's socket, which the poll owns from now on if it starts, and
+/// closes in `close`: also when the env goes, so that the child sees the channel end) for reading on
 /// `event_loop`, the calling thread's: `on_ready(status, events)` is called on this thread with
 /// libuv's status (0, or a negative errno) and the events seen (READABLE | WRITABLE). The id
 /// names the poll to `set_events`, `set_ref` and `close`.
@@ -96,6 +99,7 @@ pub fn start(event_loop: &EventLoop, fd: RawFd, on_ready: JsFunction) -> Result<
   let poll = Box::into_raw(Box::new(Poll {
     id,
     handle,
+    fd,
     on_ready: RefCell::new(Some(on_ready)),
     calling: Cell::new(false),
     closing: Cell::new(false),
@@ -104,7 +108,9 @@ pub fn start(event_loop: &EventLoop, fd: RawFd, on_ready: JsFunction) -> Result<
   unsafe { *(handle as *mut *mut Poll) = poll };
   POLLS.with(|p| p.borrow_mut().insert(id, poll));
   if let Err(e) = set_events(id, READABLE) {
-    close(id);
+    // Not started: the descriptor stays the caller's, and only the handle goes.
+    POLLS.with(|p| p.borrow_mut().remove(&id));
+    finish(poll);
     return Err(e);
   }
   Ok(id)
@@ -143,14 +149,16 @@ pub fn set_ref(id: u32, referenced: bool) {
   });
 }
 
-/// Stops and frees the poll (the descriptor stays the caller's, to close now); `on_ready` is not
-/// called again. Closing a closed poll does nothing.
+/// Stops the poll and closes its descriptor; `on_ready` is not called again. Closing a closed
+/// poll does nothing.
 pub fn close(id: u32) {
   let Some(poll) = POLLS.with(|p| p.borrow_mut().remove(&id)) else { return };
   // SAFETY: removed from POLLS just now, so still allocated (freed only by `finish`).
   let p = unsafe { &*poll };
   // SAFETY: an initialised handle: stopping takes the descriptor out of the loop at once.
   unsafe { uv_poll_stop(p.handle) };
+  // Out of the loop's epoll set now, so closing cannot leave libuv a stale registration.
+  let _ = crate::syscall::close_fd(p.fd);
   p.closing.set(true);
   if !p.calling.get() {
     finish(poll);

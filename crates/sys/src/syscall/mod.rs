@@ -21,10 +21,10 @@ pub use fd::{
 };
 pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
 pub use ns::{fchdir, mount, setns, setns_raw, unshare};
-pub use scm::{recv_with_fds, send_with_fd, socket_shape, Received, MAX_FDS};
 pub use proc::{
   online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, thread_count, waitid_pidfd, waitpid,
 };
+pub use scm::{close_fd, recv_with_fds, send_with_fd, socket_shape, Received, MAX_FDS};
 
 pub(crate) fn cstr(s: &str, syscall: &'static str) -> Result<CString> {
   CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).path(s))

@@ -97,6 +97,16 @@ pub fn send_with_fd(fd: RawFd, bytes: &[u8], attach: Option<RawFd>) -> Result<Op
   Ok(Some(n as usize))
 }
 
+/// Closes descriptor `fd`, which JS holds (a channel's, or one that arrived on it), without going
+/// through node:fs (which, on a worker thread, warns about descriptors it did not open itself).
+pub fn close_fd(fd: RawFd) -> Result<()> {
+  // SAFETY: closing a number is memory-safe; the caller owns the descriptor and forgets it.
+  if unsafe { libc::close(fd) } < 0 {
+    return Err(Error::last("close"));
+  }
+  Ok(())
+}
+
 /// What a received descriptor is, to rebuild the handle a peer sent as its native form: whether
 /// it listens (SO_ACCEPTCONN) and its family (SO_DOMAIN: AF_INET, AF_INET6, AF_UNIX).
 pub fn socket_shape(fd: RawFd) -> Result<(bool, i32)> {
@@ -104,7 +114,8 @@ pub fn socket_shape(fd: RawFd) -> Result<(bool, i32)> {
     let mut value: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `value` is a writable c_int and `len` its size, both valid for the call.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&mut value as *mut i32).cast(), &mut len) };
+    let r =
+      unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&mut value as *mut i32).cast(), &mut len) };
     if r < 0 {
       return Err(Error::last("getsockopt"));
     }
