@@ -38,12 +38,17 @@ export interface NsForkedProcess extends NsChildProcess {
    * be written; calls back or emits 'error' with ERR_IPC_CHANNEL_CLOSED once disconnected.
    */
   send(message: unknown, callback?: (err: Error | null) => void): boolean
+  /**
+   * Sends `message` with `handle`, as above; `options.keepOpen` keeps a sent net.Socket ours
+   * (attached and open).
+   */
   send(
     message: unknown,
     handle: SendHandle | undefined,
     options?: { keepOpen?: boolean },
     callback?: (err: Error | null) => void,
   ): boolean
+  /** Sends `message` with `handle`, as above, and calls back once it is written. */
   send(message: unknown, handle: SendHandle | undefined, callback?: (err: Error | null) => void): boolean
   /** Closes the channel: the child's `process.on('disconnect')` fires, and it may exit. */
   disconnect(): void
