@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 
 import { exec, fork, type NsForkedProcess, spawn } from '../ts/index'
-import { asNobody, procStat, tempDir } from './helpers'
+import { asNobody, nodeScript, procStat, tempDir } from './helpers'
 
 /** A Node module that answers each message with what it got and where it runs; exits on disconnect. */
 const ECHO = `process.on('message', (m) => process.send({ got: m, pid: process.pid, uid: process.getuid(), send: typeof process.send }))
@@ -561,6 +561,31 @@ test('ipc: on a worker thread handles pass too; ending the worker ends the chann
   // The worker's env goes with its channel still open: the child is told (it exits at once).
   await w.terminate()
   const gone = () => procStat(pid) === undefined || procStat(pid)?.state === 'Z'
+  for (const end = Date.now() + 5000; !gone() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20))
+  t.true(gone())
+})
+
+test('ipc: messages wait for a listener; channel.unref() lets us exit first', async (t) => {
+  const dir = tempDir(t)
+  const early = join(dir, 'early.js')
+  writeFileSync(early, `process.send('early'); process.on('disconnect', () => process.exit(0))`)
+  const child = fork(early, [])
+  await new Promise((r) => setTimeout(r, 300))
+  t.is(await nextMessage(child), 'early', 'held until a listener came')
+  t.is(typeof child.channel?.fd, 'number')
+  child.disconnect()
+  await child.exited
+  t.is(child.channel, null)
+  // A parent that unrefs its child and the channel exits while the child runs; the child then
+  // sees the channel close (it exits on 'disconnect').
+  const out = nodeScript(`
+    const child = nsjs.fork(${JSON.stringify(early)}, [], { stdio: 'ignore', execArgv: [] })
+    child.once('message', () => {
+      child.unref()
+      child.channel.unref()
+      console.log(JSON.stringify({ pid: child.pid }))
+    })`) as { pid: number }
+  const gone = () => procStat(out.pid) === undefined || procStat(out.pid)?.state === 'Z'
   for (const end = Date.now() + 5000; !gone() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20))
   t.true(gone())
 })

@@ -30,6 +30,16 @@ type Callback = (err: Error | null) => void
 /** What a channel's `send()` takes after the message: a callback, or a handle, options, callback. */
 type SendRest = [callback?: Callback] | [handle: unknown, options?: unknown, callback?: unknown]
 
+/** child_process's `subprocess.channel`: the loop's hold on an open channel. */
+export interface ChannelControl {
+  /** Keeps the event loop alive while the channel is open (the default). */
+  ref(): void
+  /** Lets the event loop end with the channel open (the child sees it close when we exit). */
+  unref(): void
+  /** Our end's descriptor. */
+  readonly fd: number
+}
+
 /** A child with an IPC channel: what {@link withChannel} adds to an NsChildProcess. */
 export interface ChannelMethods {
   /** See NsForkedProcess#send. */
@@ -38,6 +48,8 @@ export interface ChannelMethods {
   disconnect(): void
   /** Whether the channel is open. */
   readonly connected: boolean
+  /** The channel's hold on the event loop while it is open, else null. */
+  readonly channel: ChannelControl | null
 }
 
 const READABLE = 1
@@ -114,6 +126,8 @@ class Channel {
   #writes: Write[] = []
   #queued = 0
   #inbox: Inbound[] = []
+  /** Messages read while nobody listened to 'message': emitted once someone does (Node's). */
+  #unheard: Inbound[] = []
   /** Node's `_handleQueue`: null, or the sends waiting for the last handle's acknowledgement. */
   #handleQueue: Held[] | null = null
   /** Node's `_pendingMessage`: the socket sent last, closed (ours) once acknowledged. */
@@ -128,6 +142,25 @@ class Channel {
     this.#reader = new MessageReader(serialization)
     this.#poll = native(() => binding().channelPollStart(fd, (_id, status, events) => this.#onReady(status, events)))
     this.#release = child.holdClose()
+    child.on('newListener', () => process.nextTick(() => this.#replay()))
+  }
+
+  /** child_process's `channel`: `ref()` and `unref()` of the loop's hold, `fd`; null once closed. */
+  control(): ChannelControl | null {
+    if (this.#fd < 0) return null
+    const id = this.#poll
+    return {
+      ref: () => binding().channelPollRef(id, true),
+      unref: () => binding().channelPollRef(id, false),
+      fd: this.#fd,
+    }
+  }
+
+  #replay(): void {
+    if (this.#fd < 0 || this.#child.listenerCount('message') === 0) return
+    const unheard = this.#unheard
+    this.#unheard = []
+    for (const { event, message, handle } of unheard) this.#child.emit(event, message, handle)
   }
 
   /** child_process's `send(message[, handle[, options]][, callback])`. */
@@ -322,8 +355,13 @@ class Channel {
     while (this.#inbox[0]?.ready) {
       const { event, message, handle } = this.#inbox.shift() as Inbound
       if (this.#fd < 0) discard(handle)
-      else process.nextTick(() => this.#child.emit(event, message, handle))
+      else process.nextTick(() => this.#emit({ event, message, handle, ready: true }))
     }
+  }
+
+  #emit(entry: Inbound): void {
+    if (entry.event === 'message' && this.#child.listenerCount('message') === 0) this.#unheard.push(entry)
+    else this.#child.emit(entry.event, entry.message, entry.handle)
   }
 
   /** child_process's `disconnect()`: at once, or once the handle queue has gone out. */
@@ -360,6 +398,7 @@ class Channel {
     for (const held of this.#handleQueue ?? []) if (held.callback) process.nextTick(held.callback, closed)
     this.#handleQueue = null
     this.#pump()
+    for (const { handle } of this.#unheard.splice(0)) discard(handle)
     process.nextTick(() => {
       this.#child.emit('disconnect')
       this.#release()
@@ -391,6 +430,7 @@ export function withChannel<T extends NsChildProcess>(
   }
   const withIpc = child as T & ChannelMethods
   Object.defineProperty(withIpc, 'connected', { get: () => channel.connected, enumerable: true })
+  Object.defineProperty(withIpc, 'channel', { get: () => channel.control(), enumerable: true })
   withIpc.send = (message: unknown, ...rest: unknown[]) => channel.send(message, ...rest)
   withIpc.disconnect = () => channel.disconnect()
   return withIpc

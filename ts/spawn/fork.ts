@@ -1,6 +1,7 @@
 // fork(): a Node.js module in namespaces, with an IPC channel, as child_process.fork() starts one:
 // spawn() of Node with an 'ipc' entry in stdio (the channel is ts/spawn/channel.ts's).
 import { invalidArgType, validateBoolean, validateObject, validatePath } from '../validate'
+import type { ChannelControl } from './channel'
 import type { NsChildProcess } from './child'
 import type { SpawnOptions } from './options'
 import { spawn } from './start'
@@ -54,6 +55,12 @@ export interface NsForkedProcess extends NsChildProcess {
   disconnect(): void
   /** Whether the channel is open. */
   readonly connected: boolean
+  /**
+   * As child_process's `subprocess.channel`: while the channel is open, `ref()`/`unref()` of its
+   * hold on the event loop (with `child.unref()`, `channel.unref()` lets us exit first; the
+   * child then sees the channel close) and `fd`; null once closed.
+   */
+  readonly channel: ChannelControl | null
 }
 
 /** What `send()` can pass to the child besides the message (child_process's SendHandle). */

@@ -4,6 +4,7 @@
 // namespace-methods.ts adds Namespace#spawn and #exec.
 import './namespace-methods'
 
+export type { ChannelControl } from './channel'
 export type { ExitStatus } from './child'
 export { NsChildProcess } from './child'
 export type { ExecError, ExecOptions, ExecResult } from './exec'
