@@ -3,7 +3,7 @@
 
 import { createSocket, Socket as DgramSocket } from 'node:dgram'
 import { once } from 'node:events'
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, connect, createServer, Server, Socket } from 'node:net'
 import { join } from 'node:path'
 
@@ -506,22 +506,31 @@ test("ipc: as uid 65534, a child in a new user namespace talks over 'ipc'", (t) 
 })
 
 test('ipc: as uid 65534, a server passes to a child in its own user namespace', (t) => {
+  // A copy of our Node where 65534 may run it: test:all keeps other Node lines under /root.
+  const dir = tempDir(t)
+  chmodSync(dir, 0o755)
+  const node = join(dir, 'node')
+  copyFileSync(process.execPath, node)
+  chmodSync(node, 0o755)
+  const file = join(dir, 'accept.js')
+  writeFileSync(
+    file,
+    `process.on('message', (m, srv) => { srv.on('connection', (c) => c.end(process.pid + ' ' + process.getuid())); process.send('accepting') })
+     process.on('disconnect', () => process.exit(0))`,
+  )
+  chmodSync(file, 0o644)
   const out = asNobody(`
-    const fs = require('fs'), net = require('net'), path = require('path'), os = require('os')
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-ipc-'))
-    const file = path.join(dir, 'accept.js')
-    fs.writeFileSync(file, "process.on('message', (m, srv) => { srv.on('connection', (c) => c.end(process.pid + ' ' + process.getuid())); process.send('accepting') }); process.on('disconnect', () => process.exit(0))")
+    const net = require('net')
     const server = net.createServer().listen(0, '127.0.0.1', () => {
       const { port } = server.address()
-      const child = nsjs.fork(file, [], { execArgv: [], unshare: ['user', 'pid'], uidMap: 'root' })
+      const child = nsjs.fork(${JSON.stringify(file)}, [], {
+        execPath: ${JSON.stringify(node)}, execArgv: [], unshare: ['user', 'pid'], uidMap: 'root',
+      })
       child.once('message', () => {
         server.close()
         net.connect(port, '127.0.0.1').once('data', (d) => {
           child.disconnect()
-          child.exited.then((s) => {
-            fs.rmSync(dir, { recursive: true })
-            console.log(JSON.stringify({ d: String(d), s, me: process.getuid() }))
-          })
+          child.exited.then((s) => console.log(JSON.stringify({ d: String(d), s, me: process.getuid() })))
         })
       })
       child.send('take', server)
