@@ -379,6 +379,49 @@ test('ipc send: a bad handle, options or message throws as Node; nothing is writ
   await child.exited
 })
 
+test('ipc: NODE_HANDLE_NACK both ways: a socket is sent 3 times more, then given up', async (t) => {
+  // A Python child that refuses every handle, then sends one without its descriptor.
+  const py = `import os, socket, json
+s = socket.socket(fileno=int(os.environ['NODE_CHANNEL_FD']))
+buf, seen = b'', []
+while True:
+    while b'\\n' not in buf:
+        data = s.recv(65536)
+        if not data:
+            raise SystemExit(0)
+        buf += data
+    line, buf = buf.split(b'\\n', 1)
+    m = json.loads(line)
+    seen.append(m['cmd'] if isinstance(m, dict) else m)
+    if seen[-1] == 'NODE_HANDLE':
+        s.sendall(b'{"cmd":"NODE_HANDLE_NACK"}\\n')
+    elif m == 'report':
+        s.sendall(b'{"cmd":"NODE_HANDLE","type":"net.Socket","msg":"no fd"}\\n')
+    elif seen[-1] == 'NODE_HANDLE_NACK':
+        s.sendall((json.dumps({'seen': seen}) + '\\n').encode())`
+  const child = spawn('python3', ['-c', py], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }) as NsForkedProcess
+  const [sock] = await tcpPair(t)
+  const link = socketLink(sock)
+  const warned = new Promise<Error>((resolve) => {
+    const on = (w: Error) => {
+      if (w.name !== 'SentHandleNotReceivedWarning') return
+      process.off('warning', on)
+      resolve(w)
+    }
+    process.on('warning', on)
+  })
+  const seen = messageWith(child, 'seen')
+  child.send('socket', sock)
+  child.send('report')
+  t.is((await warned).message, 'Handle did not reach the receiving process correctly')
+  t.is(linksTo(link), 0, 'given up: our copy is closed')
+  t.deepEqual((await seen)[0], {
+    seen: ['NODE_HANDLE', 'NODE_HANDLE', 'NODE_HANDLE', 'NODE_HANDLE', 'report', 'NODE_HANDLE_NACK'],
+  })
+  child.disconnect()
+  t.deepEqual(await child.exited, { code: 0, signal: null })
+})
+
 test('ipc receive: a server, a socket and a dgram socket from the child', async (t) => {
   const child = fork(handlesModule(tempDir(t)), [], { unshare: ['user', 'pid'], uidMap: 'root' })
   const server = messageWith(child, 'server')

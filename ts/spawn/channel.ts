@@ -194,14 +194,15 @@ class Channel {
       if (this.#handleQueue) return this.#hold({ message, handle, options, callback })
       sent = nativeOf(wrapper, handle, options)
       if (sent) wire = wrapper
-      if (sent && wrapper.type === 'net.Socket' && !options.keepOpen) {
-        this.#pending = { message: wrapper, handle: sent, retransmissions: 0 }
-      }
     } else if (this.#handleQueue && !isAck(message)) {
       return this.#hold({ message, handle: null, options, callback })
     }
     this.#write(wire, sent?.fd ?? -1, callback, options.swallowErrors === true)
     if (sent) this.#handleQueue ??= []
+    // Node's postSend: a socket sent is ours to close once the child has acknowledged it.
+    if (sent && (wire as HandleMessage).type === 'net.Socket' && !options.keepOpen) {
+      this.#pending = { message: wire as HandleMessage, handle: sent, retransmissions: 0 }
+    }
     return this.#queued < HIGH_WATER
   }
 
