@@ -195,6 +195,7 @@ test('ipc: exec() takes no stdio, so no channel, and says so in its environment'
 /** A Node module that does with each handle it gets what the message says, and reports it. */
 const HANDLES = `const net = require('net'), dgram = require('dgram')
 const kinds = []
+let held
 process.on('message', (m, h) => {
   const kind = h instanceof net.Server ? 'server' : h instanceof net.Socket ? 'socket' : h instanceof dgram.Socket ? 'dgram' : typeof h
   if (m.do === 'accept') {
@@ -212,6 +213,15 @@ process.on('message', (m, h) => {
   } else if (m.do === 'record') {
     kinds.push(m.i + ':' + kind)
     if (h) h.close ? h.close() : h.destroy()
+  } else if (m.do === 'hold') {
+    held = h
+    process.send({ holding: kind })
+  } else if (m.do === 'drop') {
+    held.destroy()
+  } else if (m.do === 'count-back') {
+    const srv = net.createServer((c) => {
+      process.send({ accepted: true }, c, () => srv.getConnections((e, n) => process.send({ count: e ? e.code : n })))
+    }).listen(0, '127.0.0.1', () => net.connect(srv.address().port, '127.0.0.1').on('error', () => {}))
   } else if (m.do === 'report') {
     process.send({ kinds })
   } else if (m.do === 'send-back') {
@@ -355,6 +365,35 @@ test('ipc send: a dgram socket, several handles in a row, keepOpen', async (t) =
   t.deepEqual(await child.exited, { code: 0, signal: null })
 })
 
+test('ipc send: a server counts the sockets it accepted that the child holds (key)', async (t) => {
+  const child = fork(handlesModule(tempDir(t)), [])
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const accepted = once(server, 'connection')
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
+  t.teardown(() => client.destroy())
+  const [socket] = (await accepted) as [Socket]
+  const holding = messageWith(child, 'holding')
+  child.send({ do: 'hold' }, socket)
+  await holding
+  // The server asks the child (NODE_SOCKET_GET_COUNT), as Node's does.
+  const count = await new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))))
+  t.is(count, 1, "the child's")
+  let closed = false
+  const closing = new Promise<void>((resolve) =>
+    server.close(() => {
+      closed = true
+      resolve()
+    }),
+  )
+  await new Promise((r) => setTimeout(r, 200))
+  t.false(closed, 'close() waits for the child to close the socket (NODE_SOCKET_ALL_CLOSED)')
+  child.send({ do: 'drop' })
+  await closing
+  child.disconnect()
+  t.deepEqual(await child.exited, { code: 0, signal: null })
+})
+
 test('ipc send: a bad handle, options or message throws as Node; nothing is written', async (t) => {
   const child = fork(handlesModule(tempDir(t)), [])
   t.throws(() => child.send({ do: 'x' }, {} as never), {
@@ -451,6 +490,14 @@ test('ipc receive: a server, a socket and a dgram socket from the child', async 
   t.true(sock instanceof Socket)
   ;(sock as Socket).end('parent writes')
   t.deepEqual((await peerRead)[0], { peerRead: 'parent writes' })
+  // A socket the child's server accepted: we count it for that server, which asks us.
+  const accepted = messageWith(child, 'accepted')
+  const count = messageWith(child, 'count')
+  child.send({ do: 'count-back' })
+  const [, held] = await accepted
+  t.true(held instanceof Socket)
+  t.deepEqual((await count)[0], { count: 1 })
+  ;(held as Socket).destroy()
   child.disconnect()
   t.deepEqual(await child.exited, { code: 0, signal: null })
 })

@@ -22,6 +22,7 @@ import {
   type NativeHandle,
   nativeOf,
 } from './ipc-handles'
+import { SocketLists } from './ipc-socket-list'
 import { encodeMessage, isInternal, MessageReader } from './ipc-wire'
 import type { Serialization } from './validate'
 
@@ -134,6 +135,7 @@ class Channel {
   #pending: { message: HandleMessage; handle: NativeHandle; retransmissions: number } | null = null
   connected = true
   #release: () => void
+  readonly #lists: SocketLists
 
   constructor(child: NsChildProcess, fd: number, serialization: Serialization) {
     this.#child = child
@@ -142,6 +144,11 @@ class Channel {
     this.#reader = new MessageReader(serialization)
     this.#poll = native(() => binding().channelPollStart(fd, (_id, status, events) => this.#onReady(status, events)))
     this.#release = child.holdClose()
+    this.#lists = new SocketLists({
+      child,
+      connected: () => this.connected,
+      sendInternal: (message, swallowErrors) => this.#send(message, undefined, { swallowErrors }),
+    })
     child.on('newListener', () => process.nextTick(() => this.#replay()))
   }
 
@@ -192,7 +199,7 @@ class Channel {
     if (handle) {
       const wrapper: HandleMessage = { cmd: 'NODE_HANDLE', type: handleType(handle), msg: message }
       if (this.#handleQueue) return this.#hold({ message, handle, options, callback })
-      sent = nativeOf(wrapper, handle, options)
+      sent = nativeOf(wrapper, handle, options, this.#lists)
       if (sent) wire = wrapper
     } else if (this.#handleQueue && !isAck(message)) {
       return this.#hold({ message, handle: null, options, callback })
@@ -316,7 +323,7 @@ class Channel {
       ready: false,
     }
     this.#inbox.push(entry)
-    fromFd(message, fd, (handle) => {
+    fromFd(message, fd, this.#lists, (handle) => {
       entry.handle = handle
       entry.ready = true
       this.#pump()

@@ -10,6 +10,7 @@ import type { Server, Socket } from 'node:net'
 
 import { lazyDgram, lazyNet } from '../builtins'
 import { binding } from '../loader'
+import type { SocketLists } from './ipc-socket-list'
 
 /**
  * Closes a descriptor of the channel's (ours, a duplicate, one that arrived), natively: node:fs
@@ -40,6 +41,8 @@ export interface HandleMessage {
   type: HandleType
   msg: unknown
   dgramType?: SocketType
+  /** For a socket a net.Server accepted: that server's key (ipc-socket-list.ts). */
+  key?: string
 }
 
 /** What `send()` takes as options with a handle (and Node's legacy `swallowErrors`). */
@@ -82,14 +85,23 @@ function dgramHandle(socket: DgramSocket): NativeHandle | undefined {
 /**
  * The native handle to send for `handle` (whose type `message` names), or undefined when it has
  * none (a closed socket, a server not listening): the message then goes without it, as in Node.
+ * A socket a server accepted gets that server's key, tracked in `lists`.
  */
-export function nativeOf(message: HandleMessage, handle: unknown, options: HandleOptions): NativeHandle | undefined {
+export function nativeOf(
+  message: HandleMessage,
+  handle: unknown,
+  options: HandleOptions,
+  lists: SocketLists,
+): NativeHandle | undefined {
   let native: NativeHandle | null | undefined
   switch (message.type) {
     case 'net.Socket': {
-      const socket = handle as Socket & WithHandle & { server?: { _connections: number } | null }
+      const socket = handle as Socket &
+        WithHandle & { server?: { _connections: number; _connectionKey?: string } | null }
       const h = socket._handle
       if (!h) return undefined
+      // One a server accepted: the child counts it for that server, which asks it (Node's).
+      if (socket.server) message.key = lists.sending(socket.server)
       if (!options.keepOpen) {
         // Detached from its object now, as Node does: what arrives meanwhile is the child's.
         h.readStop?.()
@@ -116,12 +128,12 @@ export function nativeOf(message: HandleMessage, handle: unknown, options: Handl
 
 /**
  * Builds what the child sent as `message.type` around descriptor `fd` (which it then owns), and
- * calls `emit` with it once it is ready (a server once it listens): a net.Socket, net.Server or
- * dgram.Socket. The native forms come as those objects too (a raw handle cannot be made without
+ * calls `emit` with it once it is ready (a server once it listens): a net.Socket (counted in
+ * `lists` when it names a server's key), net.Server or dgram.Socket. The native forms come as those objects too (a raw handle cannot be made without
  * Node's internal bindings): a listening socket as a net.Server. Undefined, with `fd` closed,
  * when the descriptor is not what the type says.
  */
-export function fromFd(message: HandleMessage, fd: number, emit: (handle: unknown) => void): void {
+export function fromFd(message: HandleMessage, fd: number, lists: SocketLists, emit: (handle: unknown) => void): void {
   try {
     const net = lazyNet()
     let type: string = message.type
@@ -135,7 +147,9 @@ export function fromFd(message: HandleMessage, fd: number, emit: (handle: unknow
       const server = new net.Server()
       server.listen({ fd }, () => emit(server))
     } else if (type === 'net.Socket') {
-      emit(new net.Socket({ fd, readable: true, writable: true }))
+      const socket = new net.Socket({ fd, readable: true, writable: true })
+      if (typeof message.key === 'string') lists.got(message.key, socket)
+      emit(socket)
     } else if (type === 'dgram.Socket') {
       const socket = lazyDgram().createSocket(dgramType ?? 'udp4')
       socket.bind({ fd }, () => emit(socket))
