@@ -33,7 +33,17 @@ impl Drop for Slot {
   fn drop(&mut self) {
     if let Some(k) = self.0.take() {
       forget_number(k.fd.as_raw_fd());
+      // Closed only if still ours: that number may be another file's by now (see `fd`).
+      if !k.still_ours() {
+        let _ = k.fd.into_raw_fd();
+      }
     }
+  }
+}
+
+impl Kept {
+  fn still_ours(&self) -> bool {
+    matches!(syscall::fstat(self.fd.as_fd()), Ok(id) if id.dev == self.dev && id.ino == self.ino)
   }
 }
 
@@ -50,15 +60,13 @@ pub fn fd() -> Result<RawFd> {
   SLOT.with(|slot| {
     let mut slot = slot.borrow_mut();
     if let Some(k) = &slot.0 {
-      match syscall::fstat(k.fd.as_fd()) {
-        Ok(id) if id.dev == k.dev && id.ino == k.ino => return Ok(k.fd.as_raw_fd()),
-        // Closed behind our back, and perhaps reused: that number is not ours to close.
-        _ => {
-          let gone = slot.0.take().expect("checked above");
-          forget_number(gone.fd.as_raw_fd());
-          let _ = gone.fd.into_raw_fd();
-        }
+      if k.still_ours() {
+        return Ok(k.fd.as_raw_fd());
       }
+      // Closed behind our back, and perhaps reused: that number is not ours to close.
+      let gone = slot.0.take().expect("checked above");
+      forget_number(gone.fd.as_raw_fd());
+      let _ = gone.fd.into_raw_fd();
     }
     let fd = syscall::open("/dev/null", libc::O_RDWR, 0)?;
     let id = syscall::fstat(fd.as_fd())?;
@@ -93,6 +101,23 @@ mod tests {
     assert!(kept().contains(&a));
     assert!(!kept().contains(&other), "the thread's is unlisted when it ends");
     assert!(std::fs::read_link(format!("/proc/self/fd/{a}")).unwrap().ends_with("null"));
+  }
+
+  #[test]
+  fn a_thread_ending_leaves_a_reused_number_alone() {
+    let other = std::thread::spawn(|| {
+      let mine = fd().unwrap();
+      // SAFETY: the test closes its thread's kept descriptor on purpose, as careless code would.
+      unsafe { libc::close(mine) };
+      let file = syscall::open("/proc/self/stat", libc::O_RDONLY, 0).unwrap();
+      (mine, file)
+    });
+    let (mine, file) = other.join().unwrap();
+    if file.as_raw_fd() == mine {
+      // The thread's end did not close it (std aborts a debug build on closing an owned fd twice).
+      assert!(syscall::fstat(file.as_fd()).is_ok());
+    }
+    assert!(!kept().contains(&mine));
   }
 
   #[test]
