@@ -63,14 +63,6 @@ export interface BindRequest {
   ipv6Only: boolean
 }
 
-/** The address a socket is bound to, as Node's `address()` gives it (or `path` for unix). */
-export interface BoundAddress {
-  address?: string
-  family?: string
-  port?: number
-  path?: string
-}
-
 /** Closes the kept handle `fd`; closing twice is a no-op. */
 export declare function closeHandle(fd: number): void
 
@@ -327,7 +319,7 @@ export interface RlimitEntry {
 }
 
 /** A rule the library enforces itself: `NamespaceError.code` where there is no errno. */
-export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID'
+export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID' | 'ERR_NS_NO_WAY_BACK'
 
 /**
  * run()'s entry: moves the calling thread into the namespace of `fd` (see `joinFd`) until
@@ -341,7 +333,12 @@ export declare function runRestore(): void
 /** What /proc/<pid>/setgroups of a new user namespace says. */
 export type SetGroups = 'allow' | 'deny'
 
-export declare function socketBind(fd: number, req: BindRequest): BoundAddress
+/**
+ * A new socket of `socket_type` made inside `ns` and bound there as `req` asks (its family
+ * follows the address); the caller owns the descriptor. One call for what listen() and dgram
+ * bind need, and the descriptor is closed again here when bind fails.
+ */
+export declare function socketBoundIn(ns: NativeNamespace, socketType: number, req: BindRequest): number
 
 /** A new socket made inside `ns` (close-on-exec, non-blocking); the caller owns the descriptor. */
 export declare function socketIn(ns: NativeNamespace, domain: number, socketType: number, protocol: number): number
@@ -393,8 +390,8 @@ export interface TimeOffsets {
 }
 
 /**
- * `socketIn`, and whether the persistent maker thread made it ('maker') or a thread of its own
- * ('throwaway'): for tests and the benchmark.
+ * `socketIn`, and whether the calling thread made it ('caller', there and back within the call)
+ * or a thread of its own ('throwaway'): for tests and the benchmark.
  */
 export interface TracedSocket {
   fd: number

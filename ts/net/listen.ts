@@ -9,7 +9,7 @@ import { binding } from '../loader'
 import type { NativeNamespace } from '../native'
 import { invalidArgType, validateBoolean, validateInteger, validateObject } from '../validate'
 import { resolveIn } from './lookup'
-import { DOMAINS, netHandle, nodeSocketError } from './socket'
+import { netHandle, nodeSocketError } from './socket'
 
 /** sizeof(sockaddr_un.sun_path) on Linux. */
 const SUN_PATH = 108
@@ -66,34 +66,21 @@ function isEafnosupport(e: unknown): boolean {
   return (e as { code?: string }).code === 'EAFNOSUPPORT'
 }
 
-/** A bound socket inside `h`; its descriptor is closed again when bind fails. */
+/** A bound socket inside `h` (one native call, which closes the descriptor again when bind fails). */
 function boundSocket(
   h: NativeNamespace,
   where: { host?: string; port: number; path?: string },
   opts: { reusePort: boolean; ipv6Only: boolean; reuseAddr: boolean },
   type: number,
 ): number {
-  const domain =
-    where.path !== undefined
-      ? DOMAINS.unix
-      : where.host !== undefined && lazyNet().isIPv6(where.host)
-        ? DOMAINS.inet6
-        : DOMAINS.inet
-  const fd = binding().socketIn(h, domain, type, 0)
-  try {
-    binding().socketBind(fd, {
-      host: where.host,
-      port: where.port,
-      path: where.path,
-      reuseAddr: opts.reuseAddr,
-      reusePort: opts.reusePort,
-      ipv6Only: opts.ipv6Only,
-    })
-  } catch (e) {
-    closeSync(fd)
-    throw e
-  }
-  return fd
+  return binding().socketBoundIn(h, type, {
+    host: where.host,
+    port: where.port,
+    path: where.path,
+    reuseAddr: opts.reuseAddr,
+    reusePort: opts.reusePort,
+    ipv6Only: opts.ipv6Only,
+  })
 }
 
 /** Binds a new socket of `type` inside `h` at `where`; the default host as Node chooses it. */

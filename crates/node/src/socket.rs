@@ -1,14 +1,14 @@
 //! Sockets inside a net namespace (`A.socket`, and what `listen`, `connect`, `createSocket` build
-//! on): the descriptor is made inside by nsjs-sys's socket maker and handed to JS, which owns it
-//! from then on (Node's own handles adopt it). Binding works on the caller's descriptor number,
-//! through a duplicate, so nothing here ever closes a descriptor JS owns.
+//! on): the descriptor is made inside by nsjs-sys (`socket::socket_in`), bound there too for a
+//! server or a datagram socket, and handed to JS, which owns it from then on (Node's own handles
+//! adopt it). Nothing here ever closes a descriptor JS owns.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, IntoRawFd};
 
 use napi::Env;
 use napi_derive::napi;
-use nsjs_sys::socket::addr::{self, Address, BindOptions};
+use nsjs_sys::socket::addr::{Address, BindOptions};
 use nsjs_sys::socket::{self, MakerKind};
 use nsjs_sys::{syscall, Error};
 
@@ -29,8 +29,8 @@ pub fn socket_in(
   })
 }
 
-/// `socketIn`, and whether the persistent maker thread made it ('maker') or a thread of its own
-/// ('throwaway'): for tests and the benchmark.
+/// `socketIn`, and whether the calling thread made it ('caller', there and back within the call)
+/// or a thread of its own ('throwaway'): for tests and the benchmark.
 #[napi(object)]
 pub struct TracedSocket {
   pub fd: i32,
@@ -48,7 +48,7 @@ pub fn socket_in_traced(
   let (fd, kind) =
     ns.with(&env, |h| socket::socket_in_traced(h, domain, socket_type, protocol).napi(&env))?;
   let maker = match kind {
-    MakerKind::Maker => "maker",
+    MakerKind::Caller => "caller",
     MakerKind::Throwaway => "throwaway",
   };
   Ok(TracedSocket { fd: fd.into_raw_fd(), maker: maker.into() })
@@ -79,17 +79,11 @@ pub struct BindRequest {
   pub ipv6_only: bool,
 }
 
-/// The address a socket is bound to, as Node's `address()` gives it (or `path` for unix).
-#[napi(object)]
-pub struct BoundAddress {
-  pub address: Option<String>,
-  pub family: Option<String>,
-  pub port: Option<u32>,
-  pub path: Option<String>,
-}
-
+/// A new socket of `socket_type` made inside `ns` and bound there as `req` asks (its family
+/// follows the address); the caller owns the descriptor. One call for what listen() and dgram
+/// bind need, and the descriptor is closed again here when bind fails.
 #[napi]
-pub fn socket_bind(env: Env, fd: i32, req: BindRequest) -> Result<BoundAddress> {
+pub fn socket_bound_in(env: Env, ns: &NativeNamespace, socket_type: i32, req: BindRequest) -> Result<i32> {
   let target = match (&req.host, &req.path) {
     (_, Some(path)) => Address::Unix(path.clone().into_bytes()),
     (Some(host), None) => {
@@ -100,21 +94,11 @@ pub fn socket_bind(env: Env, fd: i32, req: BindRequest) -> Result<BoundAddress> 
     (None, None) => return Err(napi::Error::from_reason("a host or a path is needed")),
   };
   let opts = BindOptions { reuse_addr: req.reuse_addr, reuse_port: req.reuse_port, v6only: req.ipv6_only };
-  let dup = syscall::dup_cloexec(fd).napi(&env)?;
-  let bound = addr::bind(dup.as_fd(), &target, opts).map_err(|e| with_target(e, &target)).napi(&env)?;
-  Ok(match bound {
-    Address::Inet(a) => BoundAddress {
-      address: Some(a.ip().to_string()),
-      family: Some(if a.is_ipv4() { "IPv4" } else { "IPv6" }.into()),
-      port: Some(a.port().into()),
-      path: None,
-    },
-    Address::Unix(p) => BoundAddress {
-      address: None,
-      family: None,
-      port: None,
-      path: Some(String::from_utf8_lossy(&p).into_owned()),
-    },
+  ns.with(&env, |h| {
+    socket::bound_socket_in(h, socket_type, &target, opts)
+      .map_err(|e| with_target(e, &target))
+      .napi(&env)
+      .map(IntoRawFd::into_raw_fd)
   })
 }
 

@@ -21,7 +21,8 @@ pub use fd::{
 pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
 pub use ns::{fchdir, mount, setns, setns_raw, unshare};
 pub use proc::{
-  online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, thread_count, waitid_pidfd, waitpid,
+  effective_caps, online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, swap_signal_mask_raw,
+  thread_count, waitid_pidfd, waitpid,
 };
 
 pub(crate) fn cstr(s: &str, syscall: &'static str) -> Result<CString> {
