@@ -91,9 +91,13 @@ test.serial('socketBoundIn refuses bad addresses and closes its socket when bind
   using A = await Namespace.create('net')
   const req = { port: 0, reuseAddr: true, reusePort: false, ipv6Only: false }
   const bound = (r: Parameters<ReturnType<typeof binding>['socketBoundIn']>[2]) =>
-    native(() => binding().socketBoundIn(A.nativeHandle, 1, r))
+    native(() => binding().socketBoundIn(A.nativeHandle, 1, r)).fd
   t.throws(() => bound({ ...req, host: 'nope' }), { message: /not an IP address: nope/ })
   t.throws(() => bound(req), { message: /a host or a path is needed/ })
+  const made = native(() => binding().socketBoundIn(A.nativeHandle, 1, { ...req, host: '::', ipv6Only: true }))
+  t.like(made, { address: '::', family: 'IPv6' })
+  t.true(made.port !== undefined && made.port > 0)
+  closeSync(made.fd)
   const name = { ...req, path: `\0nsjs-bound-${process.pid}` }
   const fd = bound(name)
   t.is(socketsIn(A), 1)
@@ -181,4 +185,23 @@ test.serial('as uid 65534, in a user namespace of its own: the same', (t) => {
     }).then((r) => console.log(String(r.stdout)), (e) => console.log(JSON.stringify({ spawn: (${CATCH_FIELDS})(e), stderr: String(e.stderr) })))
   `) as Record<string, unknown>
   checkOwnUserNs(t, out)
+})
+
+test.serial('listen() on a listening server rejects as Node does and closes its socket', async (t) => {
+  using A = await Namespace.create('net')
+  await A.exec('ip', ['link', 'set', 'lo', 'up'])
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  t.teardown(() => server.close())
+  // The first listen of the process adopts with listen({ fd }), later ones with a handle.
+  for (const _ of [1, 2]) {
+    const s = createServer()
+    const at = await A.listen(s, { host: '127.0.0.1', backlog: 8 })
+    t.deepEqual(at, s.address())
+    await new Promise((r) => s.close(r))
+  }
+  await A.listen(server, { host: '127.0.0.1' })
+  t.is(socketsIn(A), 1)
+  await t.throwsAsync(A.listen(server, { host: '127.0.0.1' }), { code: 'ERR_SERVER_ALREADY_LISTEN' })
+  t.is(socketsIn(A), 1)
 })

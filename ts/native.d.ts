@@ -63,6 +63,17 @@ export interface BindRequest {
   ipv6Only: boolean
 }
 
+/**
+ * A socket made and bound by `socketBoundIn`: its descriptor (the caller's from now on) and, for
+ * IP, the address it is bound to as Node's `address()` gives it.
+ */
+export interface BoundSocket {
+  fd: number
+  address?: string
+  family?: string
+  port?: number
+}
+
 /** Closes the kept handle `fd`; closing twice is a no-op. */
 export declare function closeHandle(fd: number): void
 
@@ -335,10 +346,10 @@ export type SetGroups = 'allow' | 'deny'
 
 /**
  * A new socket of `socket_type` made inside `ns` and bound there as `req` asks (its family
- * follows the address); the caller owns the descriptor. One call for what listen() and dgram
- * bind need, and the descriptor is closed again here when bind fails.
+ * follows the address). One call for what listen() and dgram bind need; the descriptor is closed
+ * again here when bind fails.
  */
-export declare function socketBoundIn(ns: NativeNamespace, socketType: number, req: BindRequest): number
+export declare function socketBoundIn(ns: NativeNamespace, socketType: number, req: BindRequest): BoundSocket
 
 /** A new socket made inside `ns` (close-on-exec, non-blocking); the caller owns the descriptor. */
 export declare function socketIn(ns: NativeNamespace, domain: number, socketType: number, protocol: number): number

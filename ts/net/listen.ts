@@ -6,7 +6,7 @@ import type * as net from 'node:net'
 import { lazyNet } from '../builtins'
 import { fromNative } from '../errors'
 import { binding } from '../loader'
-import type { NativeNamespace } from '../native'
+import type { BoundSocket, NativeNamespace } from '../native'
 import { invalidArgType, validateBoolean, validateInteger, validateObject } from '../validate'
 import { resolveIn } from './lookup'
 import { netHandle, nodeSocketError } from './socket'
@@ -72,7 +72,7 @@ function boundSocket(
   where: { host?: string; port: number; path?: string },
   opts: { reusePort: boolean; ipv6Only: boolean; reuseAddr: boolean },
   type: number,
-): number {
+): BoundSocket {
   return binding().socketBoundIn(h, type, {
     host: where.host,
     port: where.port,
@@ -92,7 +92,7 @@ export function bindInside(
   type: number,
   any6 = '::',
   any4 = '0.0.0.0',
-): number {
+): BoundSocket {
   try {
     if (where.path === undefined && where.host === undefined) {
       try {
@@ -119,7 +119,8 @@ export function bindInside(
  */
 export async function listen(this: unknown, server: net.Server, options: NsListenOptions = {}): Promise<ListenAddress> {
   const h = netHandle(this, 'listen')
-  if (!(server instanceof lazyNet().Server)) throw invalidArgType('server', 'an instance of net.Server', server)
+  const N = lazyNet()
+  if (!(server instanceof N.Server)) throw invalidArgType('server', 'an instance of net.Server', server)
   const o = validateObject(options, 'options')
   const port = o.port === undefined ? 0 : validateInteger(o.port, 'options.port', 0, 65535)
   const backlog = o.backlog === undefined ? undefined : validateInteger(o.backlog, 'options.backlog', 0, 0x7fffffff)
@@ -141,9 +142,11 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
     }
   } else if (o.host !== undefined && o.host !== null) {
     if (typeof o.host !== 'string') throw invalidArgType('options.host', 'of type string', o.host)
-    if (o.host !== '') host = lazyNet().isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
+    if (o.host !== '') host = N.isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
   }
-  const fd = bindInside(h, 'listen', { host, port, path }, opts, 1)
+  const bound = bindInside(h, 'listen', { host, port, path }, opts, 1)
+  const fd = bound.fd
+  const handle = path === undefined ? adoptingHandle(fd) : undefined
   try {
     await new Promise<void>((resolve, reject) => {
       const onError = (e: Error) => {
@@ -157,20 +160,56 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
       server.once('error', onError)
       server.once('listening', onListening)
       try {
-        server.listen({ fd, backlog, exclusive: true })
+        if (handle === undefined) server.listen({ fd, backlog, exclusive: true })
+        else if (backlog === undefined) server.listen(handle)
+        else server.listen(handle, backlog)
       } catch (e) {
         server.off('error', onError)
         server.off('listening', onListening)
-        closeSync(fd)
+        if (handle === undefined) closeSync(fd)
+        else handle.close()
         throw e
       }
     })
   } catch (e) {
     throw nodeSocketError(e, 'listen', h, { address: host, port, path })
   }
-  const addr = server.address()
   // A server listening on an adopted unix socket knows no pipe name: report the one asked for.
-  return addr || (o.path as string | undefined) || ''
+  if (path !== undefined) return o.path as string
+  learnTcpHandle(server)
+  return { address: bound.address as string, family: bound.family as string, port: bound.port as number }
+}
+
+/** Node's TCP handle (internal), as far as adopting a listening socket goes. */
+interface TcpServerHandle {
+  open(fd: number): number
+  close(): void
+}
+
+/**
+ * Node's TCP handle class, as the first server that adopted a socket of ours showed it
+ * (`server._handle`). With it later servers get a handle that has adopted their socket already
+ * (`listen(handle)`): what `listen({ fd })` builds, less asking the kernel what the descriptor
+ * is (guessHandleType: fstat, getsockopt and getsockname, each time). Never on Bun or Deno.
+ */
+let TcpServer: (new (type: number) => TcpServerHandle) | undefined
+
+/** A TCP server handle (TCPConstants.SERVER: 1) holding `fd`, once the class is known. */
+function adoptingHandle(fd: number): TcpServerHandle | undefined {
+  if (TcpServer === undefined) return undefined
+  const handle = new TcpServer(1)
+  if (handle.open(fd) === 0) return handle
+  // Not adopted: the descriptor is still ours, and listen({ fd }) reports what Node makes of it.
+  handle.close()
+  return undefined
+}
+
+function learnTcpHandle(server: net.Server): void {
+  if (TcpServer !== undefined || process.versions.bun !== undefined || process.versions.deno !== undefined) return
+  const c = (server as unknown as { _handle?: { constructor?: unknown } | null })._handle?.constructor
+  if (typeof c === 'function' && typeof c.prototype?.open === 'function' && typeof c.prototype?.listen === 'function') {
+    TcpServer = c as new (type: number) => TcpServerHandle
+  }
 }
 
 /** The first address of `name` inside `h`'s namespace (dns.lookup's ENOTFOUND when none). */

@@ -79,11 +79,26 @@ pub struct BindRequest {
   pub ipv6_only: bool,
 }
 
+/// A socket made and bound by `socketBoundIn`: its descriptor (the caller's from now on) and, for
+/// IP, the address it is bound to as Node's `address()` gives it.
+#[napi(object)]
+pub struct BoundSocket {
+  pub fd: i32,
+  pub address: Option<String>,
+  pub family: Option<String>,
+  pub port: Option<u32>,
+}
+
 /// A new socket of `socket_type` made inside `ns` and bound there as `req` asks (its family
-/// follows the address); the caller owns the descriptor. One call for what listen() and dgram
-/// bind need, and the descriptor is closed again here when bind fails.
+/// follows the address). One call for what listen() and dgram bind need; the descriptor is closed
+/// again here when bind fails.
 #[napi]
-pub fn socket_bound_in(env: Env, ns: &NativeNamespace, socket_type: i32, req: BindRequest) -> Result<i32> {
+pub fn socket_bound_in(
+  env: Env,
+  ns: &NativeNamespace,
+  socket_type: i32,
+  req: BindRequest,
+) -> Result<BoundSocket> {
   let target = match (&req.host, &req.path) {
     (_, Some(path)) => Address::Unix(path.clone().into_bytes()),
     (Some(host), None) => {
@@ -94,11 +109,18 @@ pub fn socket_bound_in(env: Env, ns: &NativeNamespace, socket_type: i32, req: Bi
     (None, None) => return Err(napi::Error::from_reason("a host or a path is needed")),
   };
   let opts = BindOptions { reuse_addr: req.reuse_addr, reuse_port: req.reuse_port, v6only: req.ipv6_only };
-  ns.with(&env, |h| {
-    socket::bound_socket_in(h, socket_type, &target, opts)
-      .map_err(|e| with_target(e, &target))
-      .napi(&env)
-      .map(IntoRawFd::into_raw_fd)
+  let (fd, bound) = ns.with(&env, |h| {
+    socket::bound_socket_in(h, socket_type, &target, opts).map_err(|e| with_target(e, &target)).napi(&env)
+  })?;
+  let fd = fd.into_raw_fd();
+  Ok(match bound {
+    Address::Inet(a) => BoundSocket {
+      fd,
+      address: Some(a.ip().to_string()),
+      family: Some(if a.is_ipv4() { "IPv4" } else { "IPv6" }.into()),
+      port: Some(a.port().into()),
+    },
+    Address::Unix(_) => BoundSocket { fd, address: None, family: None, port: None },
   })
 }
 

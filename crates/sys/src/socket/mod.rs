@@ -42,12 +42,21 @@ pub fn socket_in_traced(ns: &NsHandle, domain: i32, ty: i32, protocol: i32) -> R
   maker::make(ns.as_fd(), domain, ty, protocol)
 }
 
-/// `socket_in`, then bound to `addr` on the calling thread (see `addr::bind_only`): what a
-/// listening or datagram socket needs, in one call.
-pub fn bound_socket_in(ns: &NsHandle, ty: i32, addr: &Address, opts: BindOptions) -> Result<OwnedFd> {
+/// `socket_in`, then bound to `addr` on the calling thread: what a listening or datagram socket
+/// needs, in one call. Returns the address it is bound to: for IP the kernel's (the port it chose
+/// for 0), for unix the one asked for.
+pub fn bound_socket_in(
+  ns: &NsHandle,
+  ty: i32,
+  addr: &Address,
+  opts: BindOptions,
+) -> Result<(OwnedFd, Address)> {
   let fd = socket_in(ns, addr.domain(), ty, 0)?;
-  addr::bind_only(fd.as_fd(), addr, opts)?;
-  Ok(fd)
+  let bound = match addr {
+    Address::Inet(_) => addr::bind(fd.as_fd(), addr, opts)?,
+    Address::Unix(_) => addr::bind_only(fd.as_fd(), addr, opts).map(|()| addr.clone())?,
+  };
+  Ok((fd, bound))
 }
 
 /// The net namespace the socket `fd` lives in (SIOCGSKNS, Linux 4.9), as a new handle.

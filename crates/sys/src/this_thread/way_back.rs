@@ -11,6 +11,10 @@ use crate::ns_type::NsType;
 use crate::step::Step;
 use crate::syscall;
 
+thread_local! {
+  static MAIN: bool = super::is_main_thread();
+}
+
 /// capability(7) numbers.
 const CAP_SYS_CHROOT: u32 = 18;
 const CAP_SYS_ADMIN: u32 = 21;
@@ -53,9 +57,11 @@ pub(super) fn back_from(ty: NsType, home: &NsHandle, kept: bool) -> Option<bool>
 /// `f` must run nothing that could notice (no JS, no callback of the caller's). Only where the
 /// way back is certain (`way_back`) and for types that carry no other thread state (net, uts,
 /// ipc; not mnt with its root and cwd, nor pid, time, user); None otherwise, and the caller
-/// uses a thread of its own. All signals are blocked meanwhile with the raw call: no handler
-/// runs while the thread is elsewhere, and glibc's setxid signal, by which another thread's
-/// setuid() would change this thread's credentials (and so its way back) under it, waits.
+/// uses a thread of its own. Off the main thread all signals are blocked meanwhile, with the raw
+/// call: glibc's setxid signal, by which another thread's setuid() (Node's process.setuid, on
+/// the main thread) would change this thread's credentials and so its way back, then waits until
+/// the thread is back. The main thread itself is where Node changes credentials, so nothing can
+/// meanwhile; a signal handler that runs there while it is away only writes to libuv's pipe.
 pub fn visit<T>(fd: BorrowedFd<'_>, ty: NsType, f: impl FnOnce() -> T) -> Option<Result<T>> {
   if !matches!(ty, NsType::Net | NsType::Uts | NsType::Ipc) {
     return None;
@@ -64,7 +70,7 @@ pub fn visit<T>(fd: BorrowedFd<'_>, ty: NsType, f: impl FnOnce() -> T) -> Option
   if back_from(ty, &home, kept) != Some(true) {
     return None;
   }
-  let mask = syscall::swap_signal_mask_raw(!0).ok()?;
+  let mask = if MAIN.with(|m| *m) { None } else { Some(syscall::swap_signal_mask_raw(!0).ok()?) };
   let result = match syscall::setns(fd, ty.clone_flag()) {
     Err(e) => Err(e.ns(ty)),
     Ok(()) => {
@@ -80,8 +86,10 @@ pub fn visit<T>(fd: BorrowedFd<'_>, ty: NsType, f: impl FnOnce() -> T) -> Option
       }
     }
   };
-  // Cannot fail: the mask is one the kernel just gave back.
-  let _ = syscall::swap_signal_mask_raw(mask);
+  if let Some(mask) = mask {
+    // Cannot fail: the mask is one the kernel just gave back.
+    let _ = syscall::swap_signal_mask_raw(mask);
+  }
   Some(result)
 }
 
