@@ -180,7 +180,8 @@ test.serial('in a user namespace of its own, run() refuses before moving; socket
 
 test.serial('as uid 65534, in a user namespace of its own: the same', (t) => {
   const out = asNobody(`
-    nsjs.exec(process.execPath, ${JSON.stringify(ownUserNsArgv())}, {
+    // /proc/self/exe: uid 65534 may not search /root, where test:all keeps its other Node binaries.
+    nsjs.exec('/proc/self/exe', ${JSON.stringify(ownUserNsArgv())}, {
       unshare: ['user'], uidMap: 'root', gidMap: 'root', cwd: '/',
     }).then((r) => console.log(String(r.stdout)), (e) => console.log(JSON.stringify({ spawn: (${CATCH_FIELDS})(e), stderr: String(e.stderr) })))
   `) as Record<string, unknown>
