@@ -89,20 +89,26 @@ function socketsIn(ns: Namespace): number {
 
 test.serial('socketBoundIn refuses bad addresses and closes its socket when bind fails', async (t) => {
   using A = await Namespace.create('net')
-  const req = { port: 0, reuseAddr: true, reusePort: false, ipv6Only: false }
-  const bound = (r: Parameters<ReturnType<typeof binding>['socketBoundIn']>[2]) =>
-    native(() => binding().socketBoundIn(A.nativeHandle, 1, r)).fd
-  t.throws(() => bound({ ...req, host: 'nope' }), { message: /not an IP address: nope/ })
-  t.throws(() => bound(req), { message: /a host or a path is needed/ })
-  const made = native(() => binding().socketBoundIn(A.nativeHandle, 1, { ...req, host: '::', ipv6Only: true }))
-  t.like(made, { address: '::', family: 'IPv6' })
-  t.true(made.port !== undefined && made.port > 0)
+  const REUSE_ADDR = 1
+  const IPV6_ONLY = 4
+  // The descriptor times 65536 plus the port.
+  const bound = (host: string | null, path: string | null, flags = REUSE_ADDR) => {
+    const packed = native(() => binding().socketBoundIn(A.nativeHandle, 1, host, 0, path, flags))
+    return { fd: Math.floor(packed / 65536), port: packed % 65536 }
+  }
+  t.throws(() => bound('nope', null), { message: /not an IP address: nope/ })
+  t.throws(() => bound(null, null), { message: /a host or a path is needed/ })
+  const made = bound('::', null, REUSE_ADDR | IPV6_ONLY)
+  t.true(made.port > 0)
+  using of = Namespace.fromSocket(made.fd)
+  t.true(of.equals(A))
   closeSync(made.fd)
-  const name = { ...req, path: `\0nsjs-bound-${process.pid}` }
-  const fd = bound(name)
+  const name = `\0nsjs-bound-${process.pid}`
+  const { fd, port } = bound(null, name)
+  t.is(port, 0)
   t.is(socketsIn(A), 1)
   // The name is taken in A: the second socket is closed again.
-  const e = t.throws(() => bound(name)) as NodeJS.ErrnoException
+  const e = t.throws(() => bound(null, name)) as NodeJS.ErrnoException
   t.like(e, { code: 'EADDRINUSE', syscall: 'bind' })
   t.is(socketsIn(A), 1)
   closeSync(fd)
@@ -194,10 +200,11 @@ test.serial('listen() on a listening server rejects as Node does and closes its 
   const { createServer } = await import('node:net')
   const server = createServer()
   t.teardown(() => server.close())
-  // The first listen of the process adopts with listen({ fd }), later ones with a handle.
-  for (const _ of [1, 2]) {
+  // The first listen of the process adopts with listen({ fd }), later ones with a handle; the
+  // address it resolves with is Node's own (inet_ntop's form for IPv6).
+  for (const host of ['127.0.0.1', '127.0.0.1', '0:0:0:0:0:0:0:1', undefined]) {
     const s = createServer()
-    const at = await A.listen(s, { host: '127.0.0.1', backlog: 8 })
+    const at = await A.listen(s, { host, backlog: 8 })
     t.deepEqual(at, s.address())
     await new Promise((r) => s.close(r))
   }

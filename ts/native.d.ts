@@ -53,27 +53,6 @@ export declare class NativeStdioPipes {
 /** Keeps the handle of `n` in the table: its descriptor, which JS holds from now on. */
 export declare function adoptHandle(n: NativeNamespace): number
 
-/** Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract). */
-export interface BindRequest {
-  host?: string
-  port?: number
-  path?: string
-  reuseAddr: boolean
-  reusePort: boolean
-  ipv6Only: boolean
-}
-
-/**
- * A socket made and bound by `socketBoundIn`: its descriptor (the caller's from now on) and, for
- * IP, the address it is bound to as Node's `address()` gives it.
- */
-export interface BoundSocket {
-  fd: number
-  address?: string
-  family?: string
-  port?: number
-}
-
 /** Closes the kept handle `fd`; closing twice is a no-op. */
 export declare function closeHandle(fd: number): void
 
@@ -345,11 +324,14 @@ export declare function runRestore(): void
 export type SetGroups = 'allow' | 'deny'
 
 /**
- * A new socket of `socket_type` made inside `ns` and bound there as `req` asks (its family
- * follows the address). One call for what listen() and dgram bind need; the descriptor is closed
- * again here when bind fails.
+ * A new socket of `socket_type` made inside `ns` and bound there: to `host` (an IP address) and
+ * `port`, or to the unix `path` (a leading NUL: abstract); `flags` from `BIND_*`. One call for
+ * what listen() and dgram bind need; the descriptor is closed again here when bind fails.
+ * Returns the descriptor times 65536 plus the port it is bound to (the kernel's choice for 0;
+ * 0 for unix): arguments and result are plain numbers and strings because reading and building
+ * objects with named properties costs more than the rest of the call.
  */
-export declare function socketBoundIn(ns: NativeNamespace, socketType: number, req: BindRequest): BoundSocket
+export declare function socketBoundIn(ns: NativeNamespace, socketType: number, host: string | undefined | null, port: number, path: string | undefined | null, flags: number): number
 
 /** A new socket made inside `ns` (close-on-exec, non-blocking); the caller owns the descriptor. */
 export declare function socketIn(ns: NativeNamespace, domain: number, socketType: number, protocol: number): number

@@ -6,7 +6,7 @@ import type * as net from 'node:net'
 import { lazyNet } from '../builtins'
 import { fromNative } from '../errors'
 import { binding } from '../loader'
-import type { BoundSocket, NativeNamespace } from '../native'
+import type { NativeNamespace } from '../native'
 import { invalidArgType, validateBoolean, validateInteger, validateObject } from '../validate'
 import { resolveIn } from './lookup'
 import { netHandle, nodeSocketError } from './socket'
@@ -66,6 +66,19 @@ function isEafnosupport(e: unknown): boolean {
   return (e as { code?: string }).code === 'EAFNOSUPPORT'
 }
 
+/** A socket made and bound inside a namespace: its descriptor, the IP address it was bound to as
+ * given, and the port (0 for unix). */
+export interface BoundSocket {
+  fd: number
+  host: string | undefined
+  port: number
+}
+
+/** socketBoundIn's flags (crates/node/src/socket.rs, BIND_*). */
+const REUSE_ADDR = 1
+const REUSE_PORT = 2
+const IPV6_ONLY = 4
+
 /** A bound socket inside `h` (one native call, which closes the descriptor again when bind fails). */
 function boundSocket(
   h: NativeNamespace,
@@ -73,14 +86,10 @@ function boundSocket(
   opts: { reusePort: boolean; ipv6Only: boolean; reuseAddr: boolean },
   type: number,
 ): BoundSocket {
-  return binding().socketBoundIn(h, type, {
-    host: where.host,
-    port: where.port,
-    path: where.path,
-    reuseAddr: opts.reuseAddr,
-    reusePort: opts.reusePort,
-    ipv6Only: opts.ipv6Only,
-  })
+  const flags = (opts.reuseAddr ? REUSE_ADDR : 0) | (opts.reusePort ? REUSE_PORT : 0) | (opts.ipv6Only ? IPV6_ONLY : 0)
+  // The descriptor times 65536 plus the port, in one number (see socket.rs).
+  const packed = binding().socketBoundIn(h, type, where.host ?? null, where.port, where.path ?? null, flags)
+  return { fd: Math.floor(packed / 65536), host: where.host, port: packed % 65536 }
 }
 
 /** Binds a new socket of `type` inside `h` at `where`; the default host as Node chooses it. */
@@ -177,7 +186,13 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
   // A server listening on an adopted unix socket knows no pipe name: report the one asked for.
   if (path !== undefined) return o.path as string
   learnTcpHandle(server)
-  return { address: bound.address as string, family: bound.family as string, port: bound.port as number }
+  // What server.address() would say, without asking the kernel again.
+  const address = bound.host as string
+  if (N.isIPv4(address)) return { address, family: 'IPv4', port: bound.port }
+  // inet_ntop's form, as address() gives it ('0:0::1' is '::1').
+  const canonical =
+    typeof N.SocketAddress === 'function' ? new N.SocketAddress({ address, family: 'ipv6' }).address : address
+  return { address: canonical, family: 'IPv6', port: bound.port }
 }
 
 /** Node's TCP handle (internal), as far as adopting a listening socket goes. */

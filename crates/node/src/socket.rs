@@ -68,60 +68,49 @@ pub fn netnsid(env: Env, ns: &NativeNamespace) -> Result<Option<i32>> {
   ns.with(&env, |h| socket::nsid_of(h).napi(&env))
 }
 
-/// Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract).
-#[napi(object)]
-pub struct BindRequest {
-  pub host: Option<String>,
-  pub port: Option<u32>,
-  pub path: Option<String>,
-  pub reuse_addr: bool,
-  pub reuse_port: bool,
-  pub ipv6_only: bool,
-}
+/// `socketBoundIn`'s `flags`: the socket options set before bind, as libuv's bind sets them.
+const BIND_REUSE_ADDR: u32 = 1;
+const BIND_REUSE_PORT: u32 = 2;
+const BIND_IPV6_ONLY: u32 = 4;
 
-/// A socket made and bound by `socketBoundIn`: its descriptor (the caller's from now on) and, for
-/// IP, the address it is bound to as Node's `address()` gives it.
-#[napi(object)]
-pub struct BoundSocket {
-  pub fd: i32,
-  pub address: Option<String>,
-  pub family: Option<String>,
-  pub port: Option<u32>,
-}
-
-/// A new socket of `socket_type` made inside `ns` and bound there as `req` asks (its family
-/// follows the address). One call for what listen() and dgram bind need; the descriptor is closed
-/// again here when bind fails.
+/// A new socket of `socket_type` made inside `ns` and bound there: to `host` (an IP address) and
+/// `port`, or to the unix `path` (a leading NUL: abstract); `flags` from `BIND_*`. One call for
+/// what listen() and dgram bind need; the descriptor is closed again here when bind fails.
+/// Returns the descriptor times 65536 plus the port it is bound to (the kernel's choice for 0;
+/// 0 for unix): arguments and result are plain numbers and strings because reading and building
+/// objects with named properties costs more than the rest of the call.
 #[napi]
 pub fn socket_bound_in(
   env: Env,
   ns: &NativeNamespace,
   socket_type: i32,
-  req: BindRequest,
-) -> Result<BoundSocket> {
-  let target = match (&req.host, &req.path) {
-    (_, Some(path)) => Address::Unix(path.clone().into_bytes()),
+  host: Option<String>,
+  port: u32,
+  path: Option<String>,
+  flags: u32,
+) -> Result<f64> {
+  let target = match (host, path) {
+    (_, Some(path)) => Address::Unix(path.into_bytes()),
     (Some(host), None) => {
       let ip: IpAddr =
         host.parse().map_err(|_| napi::Error::from_reason(format!("not an IP address: {host}")))?;
-      Address::Inet(SocketAddr::new(ip, req.port.unwrap_or(0) as u16))
+      Address::Inet(SocketAddr::new(ip, port as u16))
     }
     (None, None) => return Err(napi::Error::from_reason("a host or a path is needed")),
   };
-  let opts = BindOptions { reuse_addr: req.reuse_addr, reuse_port: req.reuse_port, v6only: req.ipv6_only };
+  let opts = BindOptions {
+    reuse_addr: flags & BIND_REUSE_ADDR != 0,
+    reuse_port: flags & BIND_REUSE_PORT != 0,
+    v6only: flags & BIND_IPV6_ONLY != 0,
+  };
   let (fd, bound) = ns.with(&env, |h| {
     socket::bound_socket_in(h, socket_type, &target, opts).map_err(|e| with_target(e, &target)).napi(&env)
   })?;
-  let fd = fd.into_raw_fd();
-  Ok(match bound {
-    Address::Inet(a) => BoundSocket {
-      fd,
-      address: Some(a.ip().to_string()),
-      family: Some(if a.is_ipv4() { "IPv4" } else { "IPv6" }.into()),
-      port: Some(a.port().into()),
-    },
-    Address::Unix(_) => BoundSocket { fd, address: None, family: None, port: None },
-  })
+  let port = match bound {
+    Address::Inet(a) => a.port(),
+    Address::Unix(_) => 0,
+  };
+  Ok(f64::from(fd.into_raw_fd()) * 65536.0 + f64::from(port))
 }
 
 /// A unix path is named in the error (the JS side names IP addresses itself).
