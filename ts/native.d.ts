@@ -53,12 +53,56 @@ export declare class NativeStdioPipes {
 /** Keeps the handle of `n` in the table: its descriptor, which JS holds from now on. */
 export declare function adoptHandle(n: NativeNamespace): number
 
+/** Closes descriptor `fd` (the channel's, a duplicate, or one that arrived on it). */
+export declare function channelCloseFd(fd: number): void
+
+/** Ends the poll and closes its socket. */
+export declare function channelPollClose(id: number): void
+
+/** Polls for `events` from now on: 1 readable, 2 writable, 3 both. */
+export declare function channelPollEvents(id: number, events: number): void
+
+/** Whether the poll keeps the event loop alive (it does from its start). */
+export declare function channelPollRef(id: number, referenced: boolean): void
+
+/**
+ * Polls channel socket `fd` for reading on this thread's loop: `onReady(id, status, events)`
+ * (status 0 or a negative errno; events 1 readable, 2 writable) until `channelPollClose(id)`,
+ * which closes `fd` (the poll owns it once started; it is closed too when the env goes).
+ * Returns the poll's id. ENOSYS where the runtime has no libuv of Node's.
+ */
+export declare function channelPollStart(fd: number, onReady: (id: number, status: number, events: number) => void): number
+
+/**
+ * What one read of a channel returned: bytes (empty at end of stream) and the descriptors (ours
+ * now, close-on-exec) that arrived with the first of them.
+ */
+export interface ChannelRead {
+  bytes: Buffer
+  fds: Array<number>
+}
+
+/** One non-blocking read of channel socket `fd`, up to 64 KiB: null when nothing is waiting. */
+export declare function channelRecv(fd: number): ChannelRead | null
+
+/**
+ * One non-blocking write of `bytes` to channel socket `fd`, with descriptor `attach` (-1 for
+ * none) on the same message: how many bytes went, or -1 when the socket is full.
+ */
+export declare function channelSend(fd: number, bytes: Buffer, attach: number): number
+
 /** Closes the kept handle `fd`; closing twice is a no-op. */
 export declare function closeHandle(fd: number): void
 
 export declare function create(nsType: NsType): Promise<NativeNamespace>
 
 export declare function createSync(nsType: NsType): NativeNamespace
+
+/**
+ * A close-on-exec duplicate of `fd`, which the caller owns (a handle's descriptor, held until
+ * it has been sent).
+ */
+export declare function dupCloexec(fd: number): number
 
 /** The handle's nsfs device and inode, the kernel's identity of a namespace. */
 export declare function handleId(fd: number): Array<bigint>
@@ -340,6 +384,12 @@ export declare function socketInTraced(ns: NativeNamespace, domain: number, sock
 
 /** The net namespace socket `fd` is in (SIOCGSKNS). */
 export declare function socketNamespace(fd: number): NativeNamespace
+
+/**
+ * What received socket `fd` is: `[listening (1 or 0), family]` (AF_INET 2, AF_INET6 10,
+ * AF_UNIX 1), to rebuild a handle sent in its native form ('net.Native', 'dgram.Native').
+ */
+export declare function socketShape(fd: number): Array<number>
 
 /**
  * Starts the child on the calling thread. Its exit is reported once, on this thread, as `id`

@@ -1,6 +1,7 @@
 // fork(): a Node.js module in namespaces, with an IPC channel, as child_process.fork() starts one:
 // spawn() of Node with an 'ipc' entry in stdio (the channel is ts/spawn/channel.ts's).
 import { invalidArgType, validateBoolean, validateObject, validatePath } from '../validate'
+import type { ChannelControl } from './channel'
 import type { NsChildProcess } from './child'
 import type { SpawnOptions } from './options'
 import { spawn } from './start'
@@ -28,24 +29,50 @@ export interface ForkOptions extends Omit<SpawnOptions, 'stdio'> {
 export interface NsForkedProcess extends NsChildProcess {
   /**
    * Sends `message` to the child's `process.on('message')`: anything JSON carries ('json'
-   * serialization), or what V8's structured clone does ('advanced'). A handle (second argument
-   * other than a function) throws ERR_INVALID_HANDLE_TYPE: the channel carries no descriptors.
-   * Returns false, and calls back or emits 'error' with ERR_IPC_CHANNEL_CLOSED, once disconnected.
+   * serialization), or what V8's structured clone does ('advanced'). With `handle` (a
+   * net.Server, net.Socket, dgram.Socket, or the native handle of one), the child gets that
+   * handle as the second argument of its 'message' listener, as child_process passes it: the
+   * descriptor travels with the message (SCM_RIGHTS), later sends wait until the child has
+   * acknowledged it, and a net.Socket is detached here at once and closed once the child has it
+   * unless `options.keepOpen`. A socket keeps belonging to the net namespace it was made in.
+   * Any other handle throws ERR_INVALID_HANDLE_TYPE. Returns false (as Node) once much waits to
+   * be written; calls back or emits 'error' with ERR_IPC_CHANNEL_CLOSED once disconnected.
    */
   send(message: unknown, callback?: (err: Error | null) => void): boolean
+  /**
+   * Sends `message` with `handle`, as above; `options.keepOpen` keeps a sent net.Socket ours
+   * (attached and open).
+   */
+  send(
+    message: unknown,
+    handle: SendHandle | undefined,
+    options?: { keepOpen?: boolean },
+    callback?: (err: Error | null) => void,
+  ): boolean
+  /** Sends `message` with `handle`, as above, and calls back once it is written. */
+  send(message: unknown, handle: SendHandle | undefined, callback?: (err: Error | null) => void): boolean
   /** Closes the channel: the child's `process.on('disconnect')` fires, and it may exit. */
   disconnect(): void
   /** Whether the channel is open. */
   readonly connected: boolean
+  /**
+   * As child_process's `subprocess.channel`: while the channel is open, `ref()`/`unref()` of its
+   * hold on the event loop (with `child.unref()`, `channel.unref()` lets us exit first; the
+   * child then sees the channel close) and `fd`; null once closed.
+   */
+  readonly channel: ChannelControl | null
 }
+
+/** What `send()` can pass to the child besides the message (child_process's SendHandle). */
+export type SendHandle = import('node:net').Socket | import('node:net').Server | import('node:dgram').Socket
 
 /**
  * Runs Node module `modulePath` with `args` in a child started as {@link spawn} starts one (so in
  * new or joined namespaces: a user, pid or net namespace that `join()` cannot enter), with an IPC
  * channel like `child_process.fork()`'s: `child.send()` and `child.on('message')` here,
  * `process.send()` and `process.on('message')` there, in Node's 'json' serialization or, with
- * `serialization: 'advanced'`, V8's. Handles cannot be sent. 'disconnect' is emitted when the
- * channel closes.
+ * `serialization: 'advanced'`, V8's; handles (servers, sockets) pass both ways, as in
+ * child_process. 'disconnect' is emitted when the channel closes.
  *
  * @example
  * const child = fork('./worker.js', [], { unshare: ['user', 'pid', 'net'], uidMap: 'root' })

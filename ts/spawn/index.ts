@@ -4,11 +4,12 @@
 // namespace-methods.ts adds Namespace#spawn and #exec.
 import './namespace-methods'
 
+export type { ChannelControl } from './channel'
 export type { ExitStatus } from './child'
 export { NsChildProcess } from './child'
 export type { ExecError, ExecOptions, ExecResult } from './exec'
 export { exec } from './exec'
-export type { ForkOptions, NsForkedProcess } from './fork'
+export type { ForkOptions, NsForkedProcess, SendHandle } from './fork'
 export { fork } from './fork'
 export type { MountEntry } from './mounts'
 export type { IdMap, IdMapEntry, JoinOption, SpawnOptions } from './options'

@@ -7,6 +7,7 @@ import { native } from '../errors'
 import { binding } from '../loader'
 import { type ChannelMethods, withChannel } from './channel'
 import { NsChildProcess } from './child'
+import { closeFd } from './ipc-handles'
 import { type Normalized, normalize, type SpawnOptions } from './options'
 import { shouldHandOver } from './pending'
 import { EXTRA_PIPE } from './validate'
@@ -75,10 +76,10 @@ function withIpc(file: string, n: Normalized, ipc: NonNullable<Normalized['ipc']
     else if (n.request.extraFds) n.request.extraFds[ipc.fd - 3] = theirs
     child = started(file, n)
   } catch (err) {
-    closeSync(ours)
+    closeFd(ours)
     throw err
   } finally {
-    closeSync(theirs)
+    closeFd(theirs)
   }
   return withChannel(child, ours, ipc.serialization)
 }

@@ -2,6 +2,7 @@
 //! here; the hand-written TypeScript wrapper validates arguments before calling in.
 
 mod caller_thread;
+mod channel;
 mod create_task;
 mod error;
 mod fd_pressure;

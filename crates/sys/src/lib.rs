@@ -14,11 +14,14 @@
 //! - `spawn`: the clone-based spawner (see its own map of modules).
 //! - `socket`: sockets made inside a net namespace, their addresses, and which namespace one is in.
 //! - `exit_watch`: a callback once a spawned child has exited and was reaped.
+//! - `channel_poll`: readiness of an IPC channel's socket on Node's loop (the `libuv` feature).
 //! - `clone`: a child stack with a guard page, clone(2) on it, and signals blocked around it.
 //! - `environ`: the process environment a child inherits, as it is now or held for a later spawn.
 //! - `syscall`: thin checked wrappers over libc, and the raw syscall instruction.
 //! - `error`, `step`: the one error shape, and the step of an operation that failed.
 
+#[cfg(feature = "libuv")]
+pub mod channel_poll;
 pub mod clone;
 pub mod create;
 pub mod environ;

@@ -112,7 +112,7 @@ impl JsFunction {
 
   /// Has `hook` called when the env is torn down, while it can still be used (Node's
   /// cleanup hooks run before its handles are closed and its loop runs for the last time).
-  pub(super) fn at_env_cleanup(&self, hook: extern "C" fn(*mut c_void)) -> Result<()> {
+  pub(crate) fn at_env_cleanup(&self, hook: extern "C" fn(*mut c_void)) -> Result<()> {
     // SAFETY: on the env's thread while it lives (JsFunction's contract); the hook has the
     // signature Node calls and ignores its (null) argument.
     check(unsafe { napi_add_env_cleanup_hook(self.env, hook, null_mut()) }, "napi_add_env_cleanup_hook")

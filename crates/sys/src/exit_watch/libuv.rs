@@ -71,6 +71,11 @@ impl EventLoop {
     });
     (present && !event_loop.is_null()).then_some(EventLoop(event_loop))
   }
+
+  /// The loop, for the channel polls (channel_poll.rs).
+  pub(crate) fn as_ptr(&self) -> *mut c_void {
+    self.0
+  }
 }
 
 /// The thread's watch. Never mutated after `start_on`: the JS it calls may start (and so watch)

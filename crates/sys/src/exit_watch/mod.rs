@@ -19,7 +19,7 @@ use std::os::fd::RawFd;
 use crate::error::Result;
 
 #[cfg(feature = "libuv")]
-pub use js_call::JsFunction;
+pub use js_call::{Arg, JsFunction};
 #[cfg(feature = "libuv")]
 pub use libuv::{capture_on, start_on, stop_capture, watch_on, watching, EventLoop};
 

@@ -1,13 +1,14 @@
 //! Thin, checked wrappers over the libc calls the rest of the crate needs, grouped by what they
-//! act on (`fd`, `ns`, `proc`). Each returns the errno as an `Error` naming the syscall; callers
-//! add the namespace type, path or pid. `raw` is the syscall instruction itself, for code that may
-//! not touch errno (a CLONE_VM child).
+//! act on (`fd`, `ns`, `proc`, `net`; `scm`: messages that carry descriptors). Each returns the
+//! errno as an `Error` naming the syscall; callers add the namespace type, path or pid. `raw` is
+//! the syscall instruction itself, for code that may not touch errno (a CLONE_VM child).
 
 mod fd;
 mod net;
 mod ns;
 mod proc;
 pub mod raw;
+mod scm;
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -24,6 +25,7 @@ pub use proc::{
   effective_caps, online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, swap_signal_mask_raw,
   thread_count, waitid_pidfd, waitpid,
 };
+pub use scm::{close_fd, recv_with_fds, send_with_fd, socket_shape, Received, MAX_FDS};
 
 pub(crate) fn cstr(s: &str, syscall: &'static str) -> Result<CString> {
   CString::new(s).map_err(|_| Error::os(libc::EINVAL, syscall).path(s))
