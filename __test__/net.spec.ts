@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 
 import { exec, Namespace, type NamespaceError } from '../ts/index'
-import { asNobody, CATCH_FIELDS, nodeScript, nsjsFds, nsLink, ROOT, tempDir } from './helpers'
+import { asNobody, CATCH_FIELDS, nsjsFds, nsLink, tempDir } from './helpers'
 
 /**
  * The fetch a dispatcher of the installed undici works with: the global one when this Node
@@ -445,44 +445,4 @@ test.serial('agent({ https: true }) and dispatcher({ tls }) speak TLS from insid
   await t.throwsAsync(fetchWith(`https://127.0.0.1:${port}/`, { dispatcher: refused } as RequestInit))
   await Promise.all([agent.destroy(), dispatcher.close(), refused.close()])
   await stop(server)
-})
-
-test.serial('one maker thread serves every thread; a short-lived one stands in before it runs', async (t) => {
-  using A = await Namespace.create('net')
-  const { binding } = await import('../ts/loader')
-  const here = binding().socketInTraced(A.nativeHandle, 2, 1, 0)
-  t.is(here.maker, 'maker')
-  using ofHere = Namespace.fromSocket(here.fd)
-  t.true(ofHere.equals(A))
-  closeSync(here.fd)
-  const dir = tempDir(t)
-  const file = join(dir, 'worker.js')
-  writeFileSync(
-    file,
-    `const { parentPort, workerData } = require('node:worker_threads')
-const { closeSync } = require('node:fs')
-const { Namespace } = require(${JSON.stringify(join(ROOT, 'ts', 'index.ts'))})
-const { binding } = require(${JSON.stringify(join(ROOT, 'ts', 'loader.ts'))})
-const A = Namespace.fromFd(workerData)
-const made = binding().socketInTraced(A.nativeHandle, 2, 1, 0)
-const same = Namespace.fromSocket(made.fd).equals(A)
-closeSync(made.fd)
-A.close()
-parentPort.postMessage({ maker: made.maker, same })
-`,
-  )
-  const { Worker } = await import('node:worker_threads')
-  const w = new Worker(file, { workerData: A.nativeHandle.fd })
-  const got = await new Promise((r, j) => w.once('message', r).once('error', j))
-  await w.terminate()
-  t.deepEqual(got, { maker: 'maker', same: true }, 'a worker uses the running maker')
-  // A fresh process whose first socket is made inside run(): the maker may not start there (its
-  // home would be that namespace), so a short-lived thread makes it.
-  const fresh = nodeScript(`
-    const { binding } = require(${JSON.stringify(join(ROOT, 'ts', 'loader.ts'))})
-    const A = nsjs.Namespace.createSync('net')
-    const made = A.run(() => binding().socketInTraced(A.nativeHandle, 2, 1, 0))
-    console.log(JSON.stringify({ maker: made.maker, same: nsjs.Namespace.fromSocket(made.fd).equals(A) }))
-  `)
-  t.deepEqual(fresh, { maker: 'throwaway', same: true })
 })

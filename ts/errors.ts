@@ -133,6 +133,8 @@ const RULES: Record<RuleCode | 'ESRCH', Explain> = {
     `a mnt namespace file cannot be mounted in ${r.path ?? 'a directory'}: its mount is shared, and the kernel refuses a mount namespace file where the mount would propagate (it could make a loop). Persist it in a directory that is not a mount point (nsjs then makes it a private mount of its own), or on a private mount, as util-linux unshare --mount=FILE requires (mount --bind DIR DIR; mount --make-private DIR)`,
   ERR_NS_THREAD_ID: (r) =>
     `${r.pid} is the id of a thread of process ${r.tgid}, not of a process: namespaces are opened through a process, so use its process id ${r.tgid} (the Tgid in /proc/${r.pid}/status). A thread that entered other namespaces itself is reached only through /proc/${r.tgid}/task/${r.pid}/ns/<type> with Namespace.fromPath()`,
+  ERR_NS_NO_WAY_BACK: (_, t) =>
+    `the thread did not enter that ${t} namespace: it could not come back to its own, which is owned by a user namespace above the process's (a process started in a user namespace of its own, as by unshare -U, may enter the namespaces it creates but not return to the ones it started in), or CAP_SYS_ADMIN is missing from its effective set; spawn({ join }) a child there instead, or join() it for good`,
   ESRCH: (r) =>
     r.pid === undefined
       ? 'the process is not running (it never started, or has exited)'

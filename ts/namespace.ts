@@ -322,8 +322,7 @@ export class Namespace {
 
   /**
    * Runs the synchronous `fn` with the calling thread inside this namespace, then moves the
-   * thread back (and, for mnt, restores its cwd), also when `fn` throws. Returns what `fn`
-   * returns.
+   * thread back (and, for mnt, restores its cwd), also when `fn` throws. Returns what `fn` returns.
    *
    * Only work done synchronously inside `fn` happens in the namespace: a socket created one tick
    * later (`net.connect`, `listen(port, host)`, dgram `bind`) is created outside. `fn` must not
@@ -332,6 +331,8 @@ export class Namespace {
    * thenable throws after it ran (and the thread is back). For sockets inside a net namespace
    * use `listen()`, `connect()`, `createSocket()`, `agent()` and `dispatcher()` instead. From its
    * first run() of a type on, a thread keeps a descriptor on its own namespace of that type open.
+   * @throws NamespaceError `ERR_NS_NO_WAY_BACK` (step `restore`), before moving, for a thread that
+   *   could not come back (its namespace owned above the process's user namespace; no CAP_SYS_ADMIN).
    */
   run<T>(fn: () => T & (T extends PromiseLike<unknown> ? never : unknown)): T {
     validateFunction(fn)

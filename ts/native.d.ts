@@ -38,24 +38,6 @@ export declare class NativeStdioPipes {
 /** Keeps the handle of `n` in the table: its descriptor, which JS holds from now on. */
 export declare function adoptHandle(n: NativeNamespace): number
 
-/** Where to bind: `host` and `port` for IP, or `path` for a unix socket (a leading NUL: abstract). */
-export interface BindRequest {
-  host?: string
-  port?: number
-  path?: string
-  reuseAddr: boolean
-  reusePort: boolean
-  ipv6Only: boolean
-}
-
-/** The address a socket is bound to, as Node's `address()` gives it (or `path` for unix). */
-export interface BoundAddress {
-  address?: string
-  family?: string
-  port?: number
-  path?: string
-}
-
 /** Closes descriptor `fd` (the channel's, a duplicate, or one that arrived on it). */
 export declare function channelCloseFd(fd: number): void
 
@@ -379,7 +361,7 @@ export interface RlimitEntry {
 }
 
 /** A rule the library enforces itself: `NamespaceError.code` where there is no errno. */
-export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID'
+export type RuleCode = 'ERR_NS_NOT_NAMESPACE' | 'ERR_NS_TYPE_MISMATCH' | 'ERR_NS_UNSUPPORTED' | 'ERR_NS_MULTITHREADED' | 'ERR_NS_CLOSED' | 'ERR_NS_SHARED_MOUNT' | 'ERR_NS_THREAD_ID' | 'ERR_NS_NO_WAY_BACK'
 
 /**
  * run()'s entry: moves the calling thread into the namespace of `fd` (see `joinFd`) until
@@ -393,7 +375,15 @@ export declare function runRestore(): void
 /** What /proc/<pid>/setgroups of a new user namespace says. */
 export type SetGroups = 'allow' | 'deny'
 
-export declare function socketBind(fd: number, req: BindRequest): BoundAddress
+/**
+ * A new socket of `socket_type` made inside `ns` and bound there: to `host` (an IP address) and
+ * `port`, or to the unix `path` (a leading NUL: abstract); `flags` from `BIND_*`. One call for
+ * what listen() and dgram bind need; the descriptor is closed again here when bind fails.
+ * Returns the descriptor times 65536 plus the port it is bound to (the kernel's choice for 0;
+ * 0 for unix): arguments and result are plain numbers and strings because reading and building
+ * objects with named properties costs more than the rest of the call.
+ */
+export declare function socketBoundIn(ns: NativeNamespace, socketType: number, host: string | undefined | null, port: number, path: string | undefined | null, flags: number): number
 
 /** A new socket made inside `ns` (close-on-exec, non-blocking); the caller owns the descriptor. */
 export declare function socketIn(ns: NativeNamespace, domain: number, socketType: number, protocol: number): number
@@ -453,8 +443,8 @@ export interface TimeOffsets {
 }
 
 /**
- * `socketIn`, and whether the persistent maker thread made it ('maker') or a thread of its own
- * ('throwaway'): for tests and the benchmark.
+ * `socketIn`, and whether the calling thread made it ('caller', there and back within the call)
+ * or a thread of its own ('throwaway'): for tests and the benchmark.
  */
 export interface TracedSocket {
   fd: number

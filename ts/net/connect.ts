@@ -1,5 +1,6 @@
 // A.connect(): a net.Socket whose descriptor was made inside the namespace, connected by Node as
-// usual (new net.Socket({ fd }) then connect). Host names resolve with A.lookup (inside).
+// usual (its handle adopts the descriptor, then Node connects it). Host names resolve with
+// A.lookup (inside).
 
 import { closeSync } from 'node:fs'
 import type * as net from 'node:net'
@@ -7,6 +8,7 @@ import type * as net from 'node:net'
 import { lazyNet } from '../builtins'
 import { native } from '../errors'
 import { binding } from '../loader'
+import type { NativeNamespace } from '../native'
 import { invalidArgType, validateObject } from '../validate'
 import { type LookupCallback, type LookupOptions, lookup } from './lookup'
 import { DOMAINS, netHandle, SOCKET_TYPES } from './socket'
@@ -29,6 +31,8 @@ export function normalizeConnectArgs(args: unknown[]): Record<string, unknown> {
 /** Node's TCP handle, as far as adopting a descriptor goes (what `new net.Socket({ fd })` calls). */
 interface TcpHandle {
   open(fd: number): number
+  /** The handle's descriptor, -1 while it has none. */
+  readonly fd: number
 }
 
 /**
@@ -37,10 +41,13 @@ interface TcpHandle {
  * inside (with `options.lookup` if given), to IPv4 unless `family: 6`; IPv6 and IPv4 literals
  * pick their own family. The optional listener is added for 'connect'.
  *
- * For an address or a path the socket is made at once and adopted with `new net.Socket({ fd })`.
- * For a host name it is made once the name is resolved and adopted by the handle connect()
- * has just created, as `{ fd }` would: a socket adopted earlier would sit unconnected (and
- * already reading) for the lookup's duration, which the event loop sees as a hang-up.
+ * For a path the socket is made at once and adopted with `new net.Socket({ fd })` (Node connects
+ * a unix socket within connect()). For TCP, net.connect's own socket is built, and its handle
+ * (which connect() creates without a descriptor, making one only when it connects, a tick later
+ * for an address and after the lookup for a name) adopts the descriptor made inside, as
+ * `{ fd }` would: at once for an address, once the name is resolved for a host name. A socket
+ * adopted earlier would sit unconnected (and already reading) meanwhile, which the event loop
+ * sees as a hang-up.
  */
 export function connect(this: unknown, ...args: unknown[]): net.Socket {
   const h = netHandle(this, 'connect')
@@ -50,54 +57,73 @@ export function connect(this: unknown, ...args: unknown[]): net.Socket {
   for (const k of SOCKET_KEYS) if (o[k] !== undefined) ctor[k] = o[k]
   const opts: Record<string, unknown> = { ...o }
   for (const k of SOCKET_KEYS) delete opts[k]
-  let socket: net.Socket
+  const N = lazyNet()
   if (typeof o.path === 'string') {
-    socket = adopt(
+    const socket = adopt(
+      N,
       native(() => binding().socketIn(h, DOMAINS.unix, SOCKET_TYPES.stream, 0)),
       ctor,
     )
-  } else {
-    const host = o.host === undefined || o.host === null || o.host === '' ? 'localhost' : o.host
-    const ip = typeof host === 'string' ? lazyNet().isIP(host) : 0
-    const family = ip !== 0 ? ip : o.family === 6 ? 6 : 4
-    // Each attempt of autoSelectFamily makes a socket of its own, outside: one address it is.
-    Object.assign(opts, { host, family, autoSelectFamily: false })
-    if (ip !== 0) {
-      socket = adopt(
-        native(() => binding().socketIn(h, family === 6 ? DOMAINS.inet6 : DOMAINS.inet, SOCKET_TYPES.stream, 0)),
-        ctor,
-      )
-    } else {
-      const s = new (lazyNet().Socket)(ctor)
-      socket = s
-      const resolve = (typeof o.lookup === 'function' ? o.lookup : lookup.bind(this)) as typeof lookup
-      opts.lookup = (name: string, lo: LookupOptions, cb: LookupCallback) =>
-        resolve.call(this, name, { ...lo, family }, (err, address, fam) => {
-          if (err) return cb(err, address, fam)
-          try {
-            const domain = (fam ?? lazyNet().isIP(String(address))) === 6 ? DOMAINS.inet6 : DOMAINS.inet
-            const fd = native(() => binding().socketIn(h, domain, SOCKET_TYPES.stream, 0))
-            const rc = (s as unknown as { _handle: TcpHandle })._handle.open(fd)
-            if (rc !== 0) {
-              closeSync(fd)
-              throw Object.assign(new Error(`open ${rc}`), { errno: rc, syscall: 'open' })
-            }
-          } catch (e) {
-            return cb(e as NodeJS.ErrnoException, '', fam)
-          }
-          cb(null, address, fam)
-        })
-    }
+    if (typeof o.timeout === 'number') socket.setTimeout(o.timeout)
+    return socket.connect(opts as unknown as net.NetConnectOpts, listener)
+  }
+  const host = o.host === undefined || o.host === null || o.host === '' ? 'localhost' : o.host
+  const ip = typeof host === 'string' ? N.isIP(host) : 0
+  const family = ip !== 0 ? ip : o.family === 6 ? 6 : 4
+  // Each attempt of autoSelectFamily makes a socket of its own, outside: one address it is.
+  Object.assign(opts, { host, family, autoSelectFamily: false })
+  const socket = new N.Socket(ctor)
+  if (ip === 0) {
+    const resolve = (typeof o.lookup === 'function' ? o.lookup : lookup.bind(this)) as typeof lookup
+    opts.lookup = (name: string, lo: LookupOptions, cb: LookupCallback) =>
+      resolve.call(this, name, { ...lo, family }, (err, address, fam) => {
+        if (err) return cb(err, address, fam)
+        try {
+          openInside(socket, h, (fam ?? N.isIP(String(address))) === 6 ? DOMAINS.inet6 : DOMAINS.inet)
+        } catch (e) {
+          return cb(e as NodeJS.ErrnoException, '', fam)
+        }
+        cb(null, address, fam)
+      })
   }
   if (typeof o.timeout === 'number') socket.setTimeout(o.timeout)
   socket.connect(opts as unknown as net.NetConnectOpts, listener)
+  if (ip !== 0) {
+    // Node connects to an address on the next tick: the handle gets its descriptor before that.
+    try {
+      openInside(socket, h, family === 6 ? DOMAINS.inet6 : DOMAINS.inet)
+    } catch (e) {
+      socket.destroy()
+      throw e
+    }
+  }
   return socket
 }
 
+/**
+ * Gives the handle `socket.connect()` created a stream socket made inside `h`. Throws (and
+ * closes the descriptor) when the handle is missing or already has a socket, which would mean
+ * a Node that connects earlier than this module knows: the connection would be made outside.
+ */
+function openInside(socket: net.Socket, h: NativeNamespace, domain: number): void {
+  const handle = (socket as unknown as { _handle: TcpHandle | null })._handle
+  if (!handle || handle.fd !== -1) {
+    throw Object.assign(new Error('connect: the socket has no handle waiting for a descriptor'), {
+      code: 'ERR_INTERNAL_ASSERTION',
+    })
+  }
+  const fd = native(() => binding().socketIn(h, domain, SOCKET_TYPES.stream, 0))
+  const rc = handle.open(fd)
+  if (rc !== 0) {
+    closeSync(fd)
+    throw Object.assign(new Error(`open ${rc}`), { errno: rc, syscall: 'open' })
+  }
+}
+
 /** new net.Socket({ fd }) for a descriptor of ours, closed again if Node refuses it. */
-function adopt(fd: number, ctor: Record<string, unknown>): net.Socket {
+function adopt(N: typeof net, fd: number, ctor: Record<string, unknown>): net.Socket {
   try {
-    return new (lazyNet().Socket)({ ...ctor, fd, readable: true, writable: true })
+    return new N.Socket({ ...ctor, fd, readable: true, writable: true })
   } catch (e) {
     closeSync(fd)
     throw e

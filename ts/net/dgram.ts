@@ -52,7 +52,7 @@ export function createSocket(
   const adopt = (where: { host?: string; port: number }, cb?: BindCallback) => {
     let fd: number
     try {
-      fd = bindInside(h, 'bind', where, opts, SOCKET_TYPES.dgram, v6 ? '::' : '0.0.0.0', v6 ? '::' : '0.0.0.0')
+      fd = bindInside(h, 'bind', where, opts, SOCKET_TYPES.dgram, v6 ? '::' : '0.0.0.0', v6 ? '::' : '0.0.0.0').fd
     } catch (e) {
       sock.emit('error', e)
       return

@@ -9,7 +9,7 @@ import { binding } from '../loader'
 import type { NativeNamespace } from '../native'
 import { invalidArgType, validateBoolean, validateInteger, validateObject } from '../validate'
 import { resolveIn } from './lookup'
-import { DOMAINS, netHandle, nodeSocketError } from './socket'
+import { netHandle, nodeSocketError } from './socket'
 
 /** sizeof(sockaddr_un.sun_path) on Linux. */
 const SUN_PATH = 108
@@ -66,34 +66,30 @@ function isEafnosupport(e: unknown): boolean {
   return (e as { code?: string }).code === 'EAFNOSUPPORT'
 }
 
-/** A bound socket inside `h`; its descriptor is closed again when bind fails. */
+/** A socket made and bound inside a namespace: its descriptor, the IP address it was bound to as
+ * given, and the port (0 for unix). */
+export interface BoundSocket {
+  fd: number
+  host: string | undefined
+  port: number
+}
+
+/** socketBoundIn's flags (crates/node/src/socket.rs, BIND_*). */
+const REUSE_ADDR = 1
+const REUSE_PORT = 2
+const IPV6_ONLY = 4
+
+/** A bound socket inside `h` (one native call, which closes the descriptor again when bind fails). */
 function boundSocket(
   h: NativeNamespace,
   where: { host?: string; port: number; path?: string },
   opts: { reusePort: boolean; ipv6Only: boolean; reuseAddr: boolean },
   type: number,
-): number {
-  const domain =
-    where.path !== undefined
-      ? DOMAINS.unix
-      : where.host !== undefined && lazyNet().isIPv6(where.host)
-        ? DOMAINS.inet6
-        : DOMAINS.inet
-  const fd = binding().socketIn(h, domain, type, 0)
-  try {
-    binding().socketBind(fd, {
-      host: where.host,
-      port: where.port,
-      path: where.path,
-      reuseAddr: opts.reuseAddr,
-      reusePort: opts.reusePort,
-      ipv6Only: opts.ipv6Only,
-    })
-  } catch (e) {
-    closeSync(fd)
-    throw e
-  }
-  return fd
+): BoundSocket {
+  const flags = (opts.reuseAddr ? REUSE_ADDR : 0) | (opts.reusePort ? REUSE_PORT : 0) | (opts.ipv6Only ? IPV6_ONLY : 0)
+  // The descriptor times 65536 plus the port, in one number (see socket.rs).
+  const packed = binding().socketBoundIn(h, type, where.host ?? null, where.port, where.path ?? null, flags)
+  return { fd: Math.floor(packed / 65536), host: where.host, port: packed % 65536 }
 }
 
 /** Binds a new socket of `type` inside `h` at `where`; the default host as Node chooses it. */
@@ -105,7 +101,7 @@ export function bindInside(
   type: number,
   any6 = '::',
   any4 = '0.0.0.0',
-): number {
+): BoundSocket {
   try {
     if (where.path === undefined && where.host === undefined) {
       try {
@@ -132,7 +128,8 @@ export function bindInside(
  */
 export async function listen(this: unknown, server: net.Server, options: NsListenOptions = {}): Promise<ListenAddress> {
   const h = netHandle(this, 'listen')
-  if (!(server instanceof lazyNet().Server)) throw invalidArgType('server', 'an instance of net.Server', server)
+  const N = lazyNet()
+  if (!(server instanceof N.Server)) throw invalidArgType('server', 'an instance of net.Server', server)
   const o = validateObject(options, 'options')
   const port = o.port === undefined ? 0 : validateInteger(o.port, 'options.port', 0, 65535)
   const backlog = o.backlog === undefined ? undefined : validateInteger(o.backlog, 'options.backlog', 0, 0x7fffffff)
@@ -154,9 +151,11 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
     }
   } else if (o.host !== undefined && o.host !== null) {
     if (typeof o.host !== 'string') throw invalidArgType('options.host', 'of type string', o.host)
-    if (o.host !== '') host = lazyNet().isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
+    if (o.host !== '') host = N.isIP(o.host) !== 0 ? o.host : await firstAddress(h, o.host)
   }
-  const fd = bindInside(h, 'listen', { host, port, path }, opts, 1)
+  const bound = bindInside(h, 'listen', { host, port, path }, opts, 1)
+  const fd = bound.fd
+  const handle = path === undefined ? adoptingHandle(fd) : undefined
   try {
     await new Promise<void>((resolve, reject) => {
       const onError = (e: Error) => {
@@ -170,20 +169,62 @@ export async function listen(this: unknown, server: net.Server, options: NsListe
       server.once('error', onError)
       server.once('listening', onListening)
       try {
-        server.listen({ fd, backlog, exclusive: true })
+        if (handle === undefined) server.listen({ fd, backlog, exclusive: true })
+        else if (backlog === undefined) server.listen(handle)
+        else server.listen(handle, backlog)
       } catch (e) {
         server.off('error', onError)
         server.off('listening', onListening)
-        closeSync(fd)
+        if (handle === undefined) closeSync(fd)
+        else handle.close()
         throw e
       }
     })
   } catch (e) {
     throw nodeSocketError(e, 'listen', h, { address: host, port, path })
   }
-  const addr = server.address()
   // A server listening on an adopted unix socket knows no pipe name: report the one asked for.
-  return addr || (o.path as string | undefined) || ''
+  if (path !== undefined) return o.path as string
+  learnTcpHandle(server)
+  // What server.address() would say, without asking the kernel again.
+  const address = bound.host as string
+  if (N.isIPv4(address)) return { address, family: 'IPv4', port: bound.port }
+  // inet_ntop's form, as address() gives it ('0:0::1' is '::1').
+  const canonical =
+    typeof N.SocketAddress === 'function' ? new N.SocketAddress({ address, family: 'ipv6' }).address : address
+  return { address: canonical, family: 'IPv6', port: bound.port }
+}
+
+/** Node's TCP handle (internal), as far as adopting a listening socket goes. */
+interface TcpServerHandle {
+  open(fd: number): number
+  close(): void
+}
+
+/**
+ * Node's TCP handle class, as the first server that adopted a socket of ours showed it
+ * (`server._handle`). With it later servers get a handle that has adopted their socket already
+ * (`listen(handle)`): what `listen({ fd })` builds, less asking the kernel what the descriptor
+ * is (guessHandleType: fstat, getsockopt and getsockname, each time). Never on Bun or Deno.
+ */
+let TcpServer: (new (type: number) => TcpServerHandle) | undefined
+
+/** A TCP server handle (TCPConstants.SERVER: 1) holding `fd`, once the class is known. */
+function adoptingHandle(fd: number): TcpServerHandle | undefined {
+  if (TcpServer === undefined) return undefined
+  const handle = new TcpServer(1)
+  if (handle.open(fd) === 0) return handle
+  // Not adopted: the descriptor is still ours, and listen({ fd }) reports what Node makes of it.
+  handle.close()
+  return undefined
+}
+
+function learnTcpHandle(server: net.Server): void {
+  if (TcpServer !== undefined || process.versions.bun !== undefined || process.versions.deno !== undefined) return
+  const c = (server as unknown as { _handle?: { constructor?: unknown } | null })._handle?.constructor
+  if (typeof c === 'function' && typeof c.prototype?.open === 'function' && typeof c.prototype?.listen === 'function') {
+    TcpServer = c as new (type: number) => TcpServerHandle
+  }
 }
 
 /** The first address of `name` inside `h`'s namespace (dns.lookup's ENOTFOUND when none). */

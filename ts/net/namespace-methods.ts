@@ -21,15 +21,16 @@ declare module '../namespace' {
      * socket(2) inside this net namespace: a close-on-exec, non-blocking descriptor that the
      * caller owns (close it with fs.closeSync, or hand it to a library). `domain`: 'inet',
      * 'inet6', 'unix', 'netlink', 'packet' or an AF_* number; `type`: 'stream', 'dgram', 'raw',
-     * 'seqpacket' or a SOCK_* number. No thread of the process moves: a native thread of nsjs
-     * makes it. ERR_NS_TYPE_MISMATCH for a handle of another type.
+     * 'seqpacket' or a SOCK_* number. Made within the one native call: the calling thread is
+     * back where it was before any JS runs (or a short-lived native thread makes it, where the
+     * way back is not certain). ERR_NS_TYPE_MISMATCH for a handle of another type.
      */
     socket(domain: SocketDomain, type: SocketType, protocol?: number): number
     /**
      * Makes `server` (any net.Server: http, https, net, tls) listen on a socket made and bound
-     * inside this net namespace, then `server.listen({ fd })`. Resolves with `server.address()`;
-     * rejects with Node's error shape (EADDRINUSE, EADDRNOTAVAIL, ...), the namespace named in
-     * the message. A host name is resolved inside.
+     * inside this net namespace, which the server adopts as with `server.listen({ fd })`.
+     * Resolves with what `server.address()` gives; rejects with Node's error shape (EADDRINUSE,
+     * EADDRNOTAVAIL, ...), the namespace named in the message. A host name is resolved inside.
      */
     listen(server: net.Server, options?: NsListenOptions): Promise<ListenAddress>
     /**

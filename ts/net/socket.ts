@@ -1,6 +1,7 @@
 // Sockets made inside a net namespace: the raw descriptor (A.socket), the namespace of an existing
 // socket (ofSocket / fromSocket), and the checks every socket function shares. The descriptor is
-// made by the native socket maker thread (crates/sys/src/socket), so no thread of Node moves.
+// made natively within one call (crates/sys/src/socket): the calling thread enters, makes it and is
+// back before any JS runs, or a short-lived native thread makes it where the way back is unsure.
 import type * as dgram from 'node:dgram'
 import { getSystemErrorMap } from 'node:util'
 import { namespaceError, native } from '../errors'

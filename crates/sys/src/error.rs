@@ -25,6 +25,9 @@ macro_rules! with_rules {
       SharedMount = "ERR_NS_SHARED_MOUNT";
       /// A thread id was given where a process id is needed (pidfd_open takes only a process).
       ThreadId = "ERR_NS_THREAD_ID";
+      /// The thread could not come back from the namespace it would enter (see
+      /// `this_thread::way_back`), so it does not enter.
+      NoWayBack = "ERR_NS_NO_WAY_BACK";
     }
   };
 }

@@ -81,7 +81,8 @@ macro_rules! with_steps {
       Cgroup = "cgroup";
       /// `init`: the init's signalfd, or starting the command as its child.
       Init = "init";
-      /// Putting the calling thread back in the namespace it had before `enter`.
+      /// Putting the calling thread back in the namespace it had before `enter`; with the rule
+      /// ERR_NS_NO_WAY_BACK, that restore found impossible before entering.
       Restore = "restore";
     }
   };

@@ -15,6 +15,17 @@ pub enum Address {
   Unix(Vec<u8>),
 }
 
+impl Address {
+  /// The address family a socket needs to be bound to it.
+  pub fn domain(&self) -> i32 {
+    match self {
+      Address::Inet(SocketAddr::V4(_)) => libc::AF_INET,
+      Address::Inet(SocketAddr::V6(_)) => libc::AF_INET6,
+      Address::Unix(_) => libc::AF_UNIX,
+    }
+  }
+}
+
 /// What Node's listen and dgram bind set before bind(2).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BindOptions {
@@ -28,6 +39,12 @@ pub struct BindOptions {
 
 /// Binds `fd` to `addr` and returns the address it is bound to (the port the kernel chose for 0).
 pub fn bind(fd: BorrowedFd<'_>, addr: &Address, opts: BindOptions) -> Result<Address> {
+  bind_only(fd, addr, opts)?;
+  local(fd)
+}
+
+/// Binds `fd` to `addr` with the socket options `opts` asks for, as libuv binds.
+pub fn bind_only(fd: BorrowedFd<'_>, addr: &Address, opts: BindOptions) -> Result<()> {
   if opts.reuse_addr {
     syscall::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
   }
@@ -38,8 +55,7 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &Address, opts: BindOptions) -> Result<Add
     syscall::setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, opts.v6only as i32)?;
   }
   let (storage, len) = to_storage(addr)?;
-  syscall::bind(fd, &storage, len)?;
-  local(fd)
+  syscall::bind(fd, &storage, len)
 }
 
 /// The address `fd` is bound to.

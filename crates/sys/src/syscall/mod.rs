@@ -22,7 +22,8 @@ pub use fd::{
 pub use net::{bind, getaddrinfo, getsockname, setsockopt_int, socket};
 pub use ns::{fchdir, mount, setns, setns_raw, unshare};
 pub use proc::{
-  online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, thread_count, waitid_pidfd, waitpid,
+  effective_caps, online_cpus, pidfd_getfd, pidfd_open, pidfd_send_signal, pin_to_cpu, swap_signal_mask_raw,
+  thread_count, waitid_pidfd, waitpid,
 };
 pub use scm::{close_fd, recv_with_fds, send_with_fd, socket_shape, Received, MAX_FDS};
 

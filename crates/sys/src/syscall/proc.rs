@@ -107,3 +107,33 @@ pub fn pin_to_cpu(cpu: usize) -> Result<()> {
   )
   .map(drop)
 }
+
+/// The calling thread's effective capabilities (capget, version 3: two 32-bit words), bit `n`
+/// for capability `n`.
+pub fn effective_caps() -> Result<u64> {
+  // _LINUX_CAPABILITY_VERSION_3, pid 0: the calling thread.
+  let header: [u32; 2] = [0x2008_0522, 0];
+  // Two { effective, permitted, inheritable } structs: the low and the high 32 capabilities.
+  let mut data = [0u32; 6];
+  // SAFETY: capget reads the 8-byte header and writes the two 12-byte structs of version 3.
+  let ret = unsafe { libc::syscall(libc::SYS_capget, header.as_ptr(), data.as_mut_ptr()) } as libc::c_int;
+  check(ret, "capget")?;
+  Ok(u64::from(data[0]) | u64::from(data[3]) << 32)
+}
+
+/// Sets the calling thread's signal mask with the raw rt_sigprocmask (glibc's own refuses to
+/// block the signals it uses for setuid and setgroups across threads) and returns the old one.
+pub fn swap_signal_mask_raw(mask: u64) -> Result<u64> {
+  let mut old: u64 = 0;
+  // SAFETY: the kernel's sigset_t is 8 bytes on Linux; both pointers are valid for it.
+  let ret = unsafe {
+    libc::syscall(
+      libc::SYS_rt_sigprocmask,
+      libc::SIG_SETMASK,
+      &mask as *const u64,
+      &mut old as *mut u64,
+      8usize,
+    )
+  } as libc::c_int;
+  check(ret, "rt_sigprocmask").map(|_| old)
+}

@@ -13,6 +13,11 @@ use crate::ns_type::NsType;
 use crate::step::Step;
 use crate::syscall;
 
+mod way_back;
+
+use way_back::back_from;
+pub use way_back::visit;
+
 thread_local! {
   /// `enter`s of this thread not yet undone by `restore`.
   static ENTERED: Cell<u32> = const { Cell::new(0) };
@@ -26,6 +31,9 @@ thread_local! {
   /// Only nsjs moves a thread: code outside it that calls setns on a JS thread is not seen.
   static WHERE: RefCell<[Option<Rc<NsHandle>>; NsType::COUNT]> =
     const { RefCell::new([const { None }; NsType::COUNT]) };
+  /// Per type, whether the thread could come back to where `WHERE` says it is (`way_back`), kept
+  /// and forgotten with it.
+  static BACK: Cell<[Option<bool>; NsType::COUNT]> = const { Cell::new([None; NsType::COUNT]) };
 }
 
 /// Where the calling thread is in `ty` (see `WHERE`), opened now if nsjs does not know it, and
@@ -44,6 +52,13 @@ fn where_now(ty: NsType, keep: bool) -> Result<(Rc<NsHandle>, bool)> {
 /// The thread has moved in `ty` (or may have): where it is is no longer known.
 fn moved(ty: NsType) {
   WHERE.with_borrow_mut(|w| w[ty.position()] = None);
+  remember_back(ty, None);
+}
+
+fn remember_back(ty: NsType, back: Option<bool>) {
+  let mut all = BACK.get();
+  all[ty.position()] = back;
+  BACK.set(all);
 }
 
 /// Whether the calling thread is the process's main thread (Node's: the one that runs
@@ -180,32 +195,41 @@ pub struct Saved {
   cwd: Option<OwnedFd>,
   /// Whether `restore` keeps `ns` as where the thread is (see `enter_raw`).
   keep: bool,
+  /// `way_back` to `ns`, found before entering (`enter_raw`), kept again with it.
+  back: Option<bool>,
 }
 
 /// Enters `h` on the calling thread and returns what `restore` needs to undo it. pid is refused
 /// here too: a thread started inside `run()` (libuv starts its pool lazily) would abort Node.
+/// So is a namespace the thread could not come back from (`ERR_NS_NO_WAY_BACK`, step
+/// `restore`, see `way_back`), before the thread moves.
 pub fn enter(h: &NsHandle) -> Result<Saved> {
   check_pid_keeps_threads(h.ns_type(), "setns")?;
-  enter_at(h.as_fd().as_raw_fd(), h.ns_type(), false)
+  enter_at(h.as_fd().as_raw_fd(), h.ns_type(), false, true)
 }
 
 /// `enter` by descriptor number, as `join_raw`, for run(), which enters and leaves often: the
 /// thread's own namespace of `ty` stays open for it from the first call on (one descriptor per
-/// thread and type), so that later calls need not open /proc/thread-self/ns/<type> again.
+/// thread and type), so that later calls need not open /proc/thread-self/ns/<type> again, nor
+/// find the way back again.
 pub fn enter_raw(fd: RawFd, ty: NsType) -> Result<Saved> {
   check_pid_keeps_threads(ty, "setns")?;
-  enter_at(fd, ty, true)
+  enter_at(fd, ty, true, true)
 }
 
 /// `enter` for a descriptor whose type the caller has checked (setns checks it again). Keeps no
-/// descriptor open once restored.
+/// descriptor open once restored, and does not check the way back (spawn's parent side).
 pub fn enter_fd(fd: BorrowedFd<'_>, ty: NsType) -> Result<Saved> {
-  enter_at(fd.as_raw_fd(), ty, false)
+  enter_at(fd.as_raw_fd(), ty, false, false)
 }
 
-fn enter_at(fd: RawFd, ty: NsType, keep: bool) -> Result<Saved> {
+fn enter_at(fd: RawFd, ty: NsType, keep: bool, check_back: bool) -> Result<Saved> {
   check_single_threaded(ty, "setns")?;
   let (ns, keep) = where_now(ty, keep)?;
+  let back = if check_back { back_from(ty, &ns, keep) } else { None };
+  if back == Some(false) {
+    return Err(Error::rule(Rule::NoWayBack, "setns").ns(ty).step(Step::Restore));
+  }
   let cwd = if ty == NsType::Mnt {
     Some(syscall::open("/proc/thread-self/cwd", libc::O_PATH | libc::O_DIRECTORY, 0)?)
   } else {
@@ -213,7 +237,7 @@ fn enter_at(fd: RawFd, ty: NsType, keep: bool) -> Result<Saved> {
   };
   setns_here(fd, ty)?;
   ENTERED.set(ENTERED.get() + 1);
-  Ok(Saved { ns, cwd, keep })
+  Ok(Saved { ns, cwd, keep, back })
 }
 
 impl Saved {
@@ -228,6 +252,7 @@ pub fn restore(saved: Saved) -> Result<()> {
   syscall::setns(saved.ns.as_fd(), ty.clone_flag()).map_err(|e| e.ns(ty).step(Step::Restore))?;
   if saved.keep {
     WHERE.with_borrow_mut(|w| w[ty.position()] = Some(saved.ns));
+    remember_back(ty, saved.back);
   }
   if let Some(cwd) = saved.cwd {
     syscall::fchdir(cwd.as_fd()).map_err(|e| e.ns(ty).step(Step::Restore))?;
