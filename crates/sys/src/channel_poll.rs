@@ -9,31 +9,16 @@
 //! libuv and Node-API are Node's own, as in exit_watch (whose `EventLoop` check and `JsFunction`
 //! this uses); the Node addon alone enables the `libuv` feature.
 
-use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
 use std::os::fd::RawFd;
-use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::exit_watch::{Arg, EventLoop, JsFunction};
+use crate::uv::{uv_close, uv_poll_start, uv_poll_stop, uv_ref, uv_unref};
 
-/// uv_handle_type's UV_POLL; uv_poll_event's UV_READABLE and UV_WRITABLE (stable libuv ABI).
-const UV_POLL: c_int = 8;
-pub const READABLE: u32 = 1;
-pub const WRITABLE: u32 = 2;
-
-extern "C" {
-  fn uv_handle_size(kind: c_int) -> usize;
-  fn uv_poll_init(event_loop: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
-  fn uv_poll_start(handle: *mut c_void, events: c_int, cb: extern "C" fn(*mut c_void, c_int, c_int))
-    -> c_int;
-  fn uv_poll_stop(handle: *mut c_void) -> c_int;
-  fn uv_close(handle: *mut c_void, cb: extern "C" fn(*mut c_void));
-  fn uv_ref(handle: *mut c_void);
-  fn uv_unref(handle: *mut c_void);
-}
+pub use crate::uv::{READABLE, WRITABLE};
 
 /// One channel's poll. Reached from libuv through the handle's `data` and from JS through its id.
 struct Poll {
@@ -55,46 +40,17 @@ thread_local! {
   static CLEANUP_HOOKED: Cell<bool> = const { Cell::new(false) };
 }
 
-fn layout() -> Layout {
-  // SAFETY: uv_handle_size has no preconditions.
-  let size = unsafe { uv_handle_size(UV_POLL) };
-  Layout::from_size_align(size.max(std::mem::size_of::<usize>()), 16).expect("a small, valid layout")
-}
-
-/// uv_ref, which `EventLoop::new` does not check for, looked up once (see exit_watch/libuv.rs).
-fn has_uv_ref() -> bool {
-  static PRESENT: OnceLock<bool> = OnceLock::new();
-  // SAFETY: a NUL-terminated name; dlsym only looks it up.
-  *PRESENT.get_or_init(|| !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"uv_ref".as_ptr()) }.is_null())
-}
-
 /// Starts polling `fd` (a channel's socket, which the poll owns from now on if it starts, and
 /// closes in `close`: also when the env goes, so that the child sees the channel end) for reading on
 /// `event_loop`, the calling thread's: `on_ready(status, events)` is called on this thread with
 /// libuv's status (0, or a negative errno) and the events seen (READABLE | WRITABLE). The id
 /// names the poll to `set_events`, `set_ref` and `close`.
 pub fn start(event_loop: &EventLoop, fd: RawFd, on_ready: JsFunction) -> Result<u32> {
-  if !has_uv_ref() {
-    return Err(Error::os(libc::ENOSYS, "uv_poll_init"));
-  }
   if !CLEANUP_HOOKED.with(Cell::get) {
     on_ready.at_env_cleanup(on_env_cleanup)?;
     CLEANUP_HOOKED.with(|h| h.set(true));
   }
-  let layout = layout();
-  // SAFETY: a non-zero-sized layout.
-  let handle = unsafe { alloc_zeroed(layout) } as *mut c_void;
-  if handle.is_null() {
-    return Err(Error::os(libc::ENOMEM, "uv_poll_init"));
-  }
-  // SAFETY: zeroed storage of uv_handle_size(UV_POLL) bytes, the loop this thread runs
-  // (EventLoop's contract); a closed descriptor fails the init.
-  let r = unsafe { uv_poll_init(event_loop.as_ptr(), handle, fd) };
-  if r != 0 {
-    // SAFETY: uv_poll_init failed before registering anything: the storage is ours alone.
-    unsafe { dealloc(handle as *mut u8, layout) };
-    return Err(Error::os(-r, "uv_poll_init"));
-  }
+  let handle = crate::uv::poll_init(event_loop.as_ptr(), fd)?;
   let id = NEXT_ID.with(|n| n.replace(n.get().wrapping_add(1).max(1)));
   let poll = Box::into_raw(Box::new(Poll {
     id,
@@ -197,7 +153,7 @@ extern "C" fn on_closed(handle: *mut c_void) {
   // refers to it any more (it left POLLS before it was closed).
   unsafe {
     drop(Box::from_raw(*(handle as *const *mut Poll)));
-    dealloc(handle as *mut u8, layout());
+    crate::uv::free_poll(handle);
   }
 }
 

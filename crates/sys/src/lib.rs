@@ -15,6 +15,7 @@
 //! - `socket`: sockets made inside a net namespace, their addresses, and which namespace one is in.
 //! - `exit_watch`: a callback once a spawned child has exited and was reaped.
 //! - `channel_poll`: readiness of an IPC channel's socket on Node's loop (the `libuv` feature).
+//! - `uv`: the libuv functions and ABI both of them use (the `libuv` feature).
 //! - `clone`: a child stack with a guard page, clone(2) on it, and signals blocked around it.
 //! - `environ`: the process environment a child inherits, as it is now or held for a later spawn.
 //! - `syscall`: thin checked wrappers over libc, and the raw syscall instruction.
@@ -38,6 +39,8 @@ pub mod spawn;
 pub mod step;
 pub mod syscall;
 pub mod this_thread;
+#[cfg(feature = "libuv")]
+mod uv;
 
 pub use error::{Error, Result};
 pub use handle::NsHandle;

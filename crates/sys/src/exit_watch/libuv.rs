@@ -15,43 +15,15 @@
 //! uv_poll_init, Deno's subset crashes) never get here: the addon checks the runtime first and
 //! `EventLoop::new` checks that every function used here exists, before any libuv call.
 
-use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::cell::Cell;
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, c_void};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
 
 use super::capture::{self, Output};
 use super::js_call::{Arg, JsFunction};
 use crate::error::{Error, Result};
 use crate::syscall;
-
-/// uv_handle_type's UV_POLL, and uv_poll_event's UV_READABLE (stable libuv ABI since 1.0).
-const UV_POLL: c_int = 8;
-const UV_READABLE: c_int = 1;
-
-extern "C" {
-  fn uv_handle_size(kind: c_int) -> usize;
-  fn uv_poll_init(event_loop: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
-  fn uv_poll_start(handle: *mut c_void, events: c_int, cb: extern "C" fn(*mut c_void, c_int, c_int))
-    -> c_int;
-  fn uv_poll_stop(handle: *mut c_void) -> c_int;
-  fn uv_close(handle: *mut c_void, cb: extern "C" fn(*mut c_void));
-  fn uv_unref(handle: *mut c_void);
-}
-
-/// The functions called here, checked with dlsym before the first call (lazy binding would
-/// otherwise resolve a missing one at its first call and abort the process), and uv_backend_fd,
-/// which only a full libuv has.
-const FUNCTIONS: [&CStr; 7] = [
-  c"uv_handle_size",
-  c"uv_poll_init",
-  c"uv_poll_start",
-  c"uv_poll_stop",
-  c"uv_close",
-  c"uv_unref",
-  c"uv_backend_fd",
-];
+use crate::uv::{self, uv_close, uv_poll_start, uv_poll_stop, uv_unref};
 
 /// A libuv loop run by the calling (JS) thread, as napi_get_uv_event_loop gave it.
 pub struct EventLoop(*mut c_void);
@@ -61,15 +33,7 @@ impl EventLoop {
   /// real libuv (Node). `None` when it is null or the process lacks one of the functions used
   /// (uv_backend_fd stands for a full libuv: Deno's partial one has no such function).
   pub fn new(event_loop: *mut c_void) -> Option<EventLoop> {
-    // Looked up once: the process's symbols do not change, and a spawn should not pay for it.
-    static PRESENT: OnceLock<bool> = OnceLock::new();
-    let present = *PRESENT.get_or_init(|| {
-      FUNCTIONS.iter().all(|name| {
-        // SAFETY: a NUL-terminated name; dlsym only looks it up.
-        !unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }.is_null()
-      })
-    });
-    (present && !event_loop.is_null()).then_some(EventLoop(event_loop))
+    (uv::present() && !event_loop.is_null()).then_some(EventLoop(event_loop))
   }
 
   /// The loop, for the channel polls (channel_poll.rs).
@@ -96,12 +60,6 @@ thread_local! {
   static WATCH: Cell<Option<&'static LoopWatch>> = const { Cell::new(None) };
 }
 
-fn layout() -> Layout {
-  // SAFETY: uv_handle_size has no preconditions.
-  let size = unsafe { uv_handle_size(UV_POLL) };
-  Layout::from_size_align(size.max(std::mem::size_of::<usize>()), 16).expect("a small, valid layout")
-}
-
 /// Starts watching exits on `event_loop`, the calling thread's own: from now on `watch_on` may
 /// be called on this thread, and `on_exit(id, code, signal)` is called on it for each watched
 /// child once it has exited and was reaped; `on_output(id, stdout, stderr, overflow)` once the
@@ -125,20 +83,7 @@ pub fn start_on(
   }
   // SAFETY: a descriptor the kernel just returned, owned by nothing else.
   let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
-  let layout = layout();
-  // SAFETY: a non-zero-sized layout.
-  let handle = unsafe { alloc_zeroed(layout) } as *mut c_void;
-  if handle.is_null() {
-    return Err(Error::os(libc::ENOMEM, "uv_poll_init"));
-  }
-  // SAFETY: `handle` is zeroed storage of uv_handle_size(UV_POLL) bytes, `event_loop.0` is the
-  // loop this thread runs (EventLoop's contract), and `epoll` is open.
-  let r = unsafe { uv_poll_init(event_loop.0, handle, epoll.as_raw_fd()) };
-  if r != 0 {
-    // SAFETY: uv_poll_init failed before registering anything: the storage is ours alone.
-    unsafe { dealloc(handle as *mut u8, layout) };
-    return Err(Error::os(-r, "uv_poll_init"));
-  }
+  let handle = uv::poll_init(event_loop.0, epoll.as_raw_fd())?;
   let watch: &'static LoopWatch =
     Box::leak(Box::new(LoopWatch { epoll, handle, on_exit, on_output, reaped }));
   // SAFETY: an initialised handle; its first field is `void* data` (uv_handle_t's public ABI).
@@ -147,7 +92,7 @@ pub fn start_on(
     uv_unref(handle);
   }
   // SAFETY: an initialised poll handle and a callback with libuv's signature.
-  let r = unsafe { uv_poll_start(handle, UV_READABLE, on_readable) };
+  let r = unsafe { uv_poll_start(handle, uv::READABLE as c_int, on_readable) };
   let hooked = watch.on_exit.at_env_cleanup(on_env_cleanup);
   if r != 0 || hooked.is_err() {
     close(watch);
@@ -263,6 +208,6 @@ fn close(watch: &'static LoopWatch) {
 }
 
 extern "C" fn on_closed(handle: *mut c_void) {
-  // SAFETY: libuv is done with the handle, whose storage was allocated in `start_on`.
-  unsafe { dealloc(handle as *mut u8, layout()) };
+  // SAFETY: libuv is done with the handle, made by poll_init in `start_on`.
+  unsafe { uv::free_poll(handle) };
 }
