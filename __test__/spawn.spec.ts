@@ -383,7 +383,9 @@ test.serial("'ignore' uses one /dev/null kept per thread, closed with a worker",
      const { parentPort } = require('node:worker_threads')
      const had = binding().keptDescriptors()
      spawn('true', [], { stdio: 'ignore' }).exited.then(() =>
-       parentPort.postMessage(binding().keptDescriptors().filter((fd) => !had.includes(fd))))`,
+       parentPort.postMessage(binding().keptDescriptors().filter((fd) => !had.includes(fd))))
+     // Alive until terminated: a worker that ends by itself takes its descriptor with it.
+     parentPort.on('message', () => {})`,
     { eval: true, execArgv: ['--require', require.resolve('tsx/cjs')] },
   )
   const [added] = (await once(worker, 'message')) as [number[]]

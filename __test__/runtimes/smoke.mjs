@@ -1,6 +1,6 @@
 // The smoke suite for runtimes other than Node (Bun, Deno): the package's main paths once each
-// (open, join, run, create, persist, spawn, exec, a burst of 100 spawns and a spawn from a worker),
-// in the plain ESM a runtime runs without a test framework. Run as root inside a private mount
+// (open, join, run, create, persist, spawn, exec, a burst of 100 spawns, listen and connect, and a
+// spawn from a worker), in the plain ESM a runtime runs without a test framework. Run as root inside a private mount
 // namespace (scripts/test-all.mjs does that); prints `ok`/`not ok` lines and ends with
 // `N passed, N failed, N skipped`.
 import { mkdtempSync, readdirSync } from 'node:fs'
@@ -98,6 +98,37 @@ test("spawn: 'ipc' in stdio is refused with a clear error, nothing started", () 
     spawn('true', [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
   } catch (e) {
     err = e
+  }
+  check(err?.code === 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, got ${err?.code}`)
+  check(/unavailable on (Bun|Deno)/.test(err.message), `a message naming the runtime, got ${err.message}`)
+})
+
+test('listen: a server listens inside a new net namespace, not on the host', async () => {
+  const { createServer } = await import('node:net')
+  const ns = await Namespace.create('net')
+  const server = createServer()
+  try {
+    await exec('ip', ['link', 'set', 'lo', 'up'], { join: [ns] })
+    const { port } = await ns.listen(server, { port: 0, host: '127.0.0.1' })
+    const inside = (await exec('ss', ['-ltnH'], { join: [ns] })).stdout.toString()
+    const host = (await exec('ss', ['-ltnH'])).stdout.toString()
+    check(inside.includes(`127.0.0.1:${port} `), `:${port} listening inside, got ${JSON.stringify(inside)}`)
+    check(!host.includes(`127.0.0.1:${port} `), `:${port} not listening on the host`)
+  } finally {
+    server.close()
+    ns.close()
+  }
+})
+
+test("connect: refused with a clear error (the runtime's net.Socket would connect outside)", async () => {
+  const ns = await Namespace.create('net')
+  let err
+  try {
+    ns.connect({ host: '127.0.0.1', port: 9 })
+  } catch (e) {
+    err = e
+  } finally {
+    ns.close()
   }
   check(err?.code === 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, got ${err?.code}`)
   check(/unavailable on (Bun|Deno)/.test(err.message), `a message naming the runtime, got ${err.message}`)

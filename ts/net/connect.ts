@@ -16,6 +16,13 @@ import { DOMAINS, netHandle, SOCKET_TYPES } from './socket'
 /** net.connect's options (TCP or IPC). */
 export type NsConnectOptions = net.NetConnectOpts
 
+/**
+ * Bun's and Deno's net.Socket make a socket of their own when they connect, whatever descriptor
+ * they were given (both connected from the host's namespace, tried with Bun 1.4 and Deno 2.9):
+ * refused there rather than connected from the wrong namespace.
+ */
+const CONNECT_UNAVAILABLE = process.versions.bun ? 'Bun' : process.versions.deno ? 'Deno' : undefined
+
 /** The options of `new net.Socket()` that go to the constructor rather than to connect(). */
 const SOCKET_KEYS = ['allowHalfOpen', 'noDelay', 'keepAlive', 'keepAliveInitialDelay', 'onread', 'signal'] as const
 
@@ -57,6 +64,13 @@ export function connect(this: unknown, ...args: unknown[]): net.Socket {
   for (const k of SOCKET_KEYS) if (o[k] !== undefined) ctor[k] = o[k]
   const opts: Record<string, unknown> = { ...o }
   for (const k of SOCKET_KEYS) delete opts[k]
+  if (CONNECT_UNAVAILABLE) {
+    const err = new Error(
+      `The feature connect() is unavailable on ${CONNECT_UNAVAILABLE}: its net.Socket connects a socket of its own, outside the namespace`,
+    ) as Error & { code: string }
+    err.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM'
+    throw err
+  }
   const N = lazyNet()
   if (typeof o.path === 'string') {
     const socket = adopt(

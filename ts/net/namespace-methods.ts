@@ -36,7 +36,8 @@ declare module '../namespace' {
     /**
      * A net.Socket connected from inside this net namespace, with net.connect's arguments and
      * options (TCP, unix `path`, abstract `\0name`). A host name resolves inside ({@link lookup}),
-     * to IPv4 unless `family: 6`.
+     * to IPv4 unless `family: 6`. Throws ERR_FEATURE_UNAVAILABLE_ON_PLATFORM under Bun and Deno,
+     * whose net.Socket would connect a socket of its own, outside.
      */
     connect(options: net.NetConnectOpts, connectListener?: () => void): net.Socket
     /** A TCP connection to `host:port` made from inside this net namespace; see above. */
