@@ -72,6 +72,25 @@ export function nsLink(pid: number | 'self' | 'thread-self', type: string): stri
   return readlinkSync(`/proc/${pid}/ns/${type}`)
 }
 
+/**
+ * Threads of this process whose net namespace is `net:[inode]`, the async create's own thread
+ * left out: `Namespace.create()` unshares a thread that exists for that alone and resolves just
+ * before it ends, so under load it may still be listed for a moment.
+ */
+export function threadsInNet(inode: string | number | bigint): string[] {
+  const id = `net:[${inode}]`
+  return readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return (
+        readlinkSync(`/proc/self/task/${tid}/ns/net`) === id &&
+        readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'nsjs-create'
+      )
+    } catch {
+      return false
+    }
+  })
+}
+
 export function fdCount(): number {
   return readdirSync('/proc/self/fd').length
 }

@@ -12,20 +12,9 @@ import test from 'ava'
 import { native } from '../ts/errors'
 import { exec, Namespace } from '../ts/index'
 import { binding } from '../ts/loader'
-import { asNobody, CATCH_FIELDS, nsLink, ROOT, tempDir } from './helpers'
+import { asNobody, CATCH_FIELDS, nsLink, ROOT, tempDir, threadsInNet } from './helpers'
 
 /** The threads of this process in the net namespace `ns`. */
-function threadsIn(ns: Namespace): string[] {
-  const id = `net:[${ns.inode}]`
-  return readdirSync('/proc/self/task').filter((tid) => {
-    try {
-      return readlinkSync(`/proc/self/task/${tid}/ns/net`) === id
-    } catch {
-      return false
-    }
-  })
-}
-
 test.serial('the calling thread makes the socket and is back when the call returns', async (t) => {
   using A = await Namespace.create('net')
   using B = await Namespace.create('net')
@@ -45,8 +34,8 @@ test.serial('the calling thread makes the socket and is back when the call retur
   })
   t.deepEqual(inRun, { maker: 'caller', inA: true, at: `net:[${B.inode}]` })
   t.is(nsLink('thread-self', 'net'), home)
-  t.deepEqual(threadsIn(A), [])
-  t.deepEqual(threadsIn(B), [])
+  t.deepEqual(threadsInNet(A.inode), [])
+  t.deepEqual(threadsInNet(B.inode), [])
 })
 
 test.serial('a worker thread makes its sockets itself too', async (t) => {
