@@ -1,7 +1,7 @@
-// spawn() and exec(): processes started in namespaces. options.ts turns a call into the native
-// request, child.ts is the process, pending.ts its hand-over to the spawner thread, stdio.ts its
-// streams, exec.ts collects its output, validate.ts checks what only spawn takes;
-// namespace-methods.ts adds Namespace#spawn and #exec.
+// spawn() and exec(): processes started in namespaces. options.ts turns a call (its options as
+// keys.ts reads them) into the native request, child.ts is the process, pending.ts its hand-over
+// to the spawner thread, stdio.ts its streams, exec.ts collects its output, validate.ts checks
+// what only spawn takes; namespace-methods.ts adds Namespace#spawn and #exec.
 import './namespace-methods'
 
 export type { ChannelControl } from './channel'

@@ -1,6 +1,7 @@
 // The options of spawn() and exec(), and normalize(): the one place where a spawn() call becomes
 // the request the native binding takes. A new option is a field of SpawnOptions, a key in
-// SPAWN_KEYS and a line in each section of normalize() that concerns it.
+// SPAWN_KEYS and a line of readSpawnOptions (keys.ts), and a line in each section of normalize()
+// that concerns it.
 
 import { constants as osConstants } from 'node:os'
 import { resolve } from 'node:path'
@@ -21,6 +22,7 @@ import {
   validateTypes,
 } from '../validate'
 import { resolveIds } from './ids'
+import { type ReadOptions, readSpawnOptions } from './keys'
 import { type MountEntry, readMounts } from './mounts'
 import * as sandbox from './sandbox'
 import type { StdioOption, StdioSlot } from './stdio'
@@ -33,7 +35,6 @@ import {
   readIdMap,
   readIpc,
   readJoin,
-  readOptions,
   readStdio,
   readTimeOffsets,
   type Serialization,
@@ -221,45 +222,6 @@ export interface SpawnOptions {
   argv0?: string
 }
 
-/** The options spawn() reads, in the order it reads them. */
-export const SPAWN_KEYS = [
-  'join',
-  'unshare',
-  'uidMap',
-  'gidMap',
-  'setgroups',
-  'hostname',
-  'mountProc',
-  'propagation',
-  'timeOffsets',
-  'root',
-  'mounts',
-  'pivotRoot',
-  'cwd',
-  'env',
-  'uid',
-  'gid',
-  'preserveCredentials',
-  'dieWithParent',
-  'detached',
-  'noNewPrivs',
-  'init',
-  'cgroup',
-  'capabilities',
-  'rlimits',
-  'seccomp',
-  'stdio',
-  'serialization',
-  'signal',
-  'timeout',
-  'killSignal',
-  'argv0',
-] as const satisfies ReadonlyArray<keyof SpawnOptions>
-
-// An option missing from the list would be read as absent: a type error instead.
-const spawnKeysComplete: ListsAll<keyof SpawnOptions, (typeof SPAWN_KEYS)[number]> = true
-void spawnKeysComplete
-
 /** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
 const TIMEOUT_MAX = 0x7fffffff
 
@@ -298,9 +260,6 @@ export interface Normalized {
   ipc: { fd: number; serialization: Serialization } | undefined
 }
 
-/** The options of a spawn as `readOptions` gives them: each read once, only those given. */
-export type ReadOptions = { [K in (typeof SPAWN_KEYS)[number]]?: unknown }
-
 /**
  * Checks a spawn() call and turns it into the native request. Everything is read and checked
  * before the first syscall; argument errors are TypeError or RangeError with Node's codes.
@@ -311,7 +270,7 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
   // all before any descriptor is opened. An option left out takes its default where it is read.
   validatePath(file, 'file')
   const argv = readArgs(args)
-  const o = read ? (options as ReadOptions) : readOptions(options, SPAWN_KEYS)
+  const o = read ? (options as ReadOptions) : readSpawnOptions(options)
   const join = readJoin(o.join)
   const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
   const uidMap = readIdMap(o.uidMap, 'options.uidMap')
@@ -431,7 +390,7 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
       stdio,
       extraFds,
       // Left out when every one of them is at its default: the native side then reads none.
-      more: Object.values(more).some((v) => v !== undefined) ? more : undefined,
+      more: anyDefined(more) ? more : undefined,
     },
     args: argv,
     opened,
@@ -445,4 +404,10 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
       !ipc && ownFds.length === 0 && stdio.every((s) => typeof s === 'string') && !(newUser && handles.length > 0),
     ipc,
   }
+}
+
+/** Whether any field of `o` is set (a loop, not Object.values: no array per spawn). */
+function anyDefined(o: object): boolean {
+  for (const k in o) if ((o as Record<string, unknown>)[k] !== undefined) return true
+  return false
 }
