@@ -308,11 +308,7 @@ fn stdio(slots: &[StdioSlot]) -> nsjs_sys::Result<[Stdio; 3]> {
 /// (process.env) with setenv, which takes no lock, so a read elsewhere may follow freed memory.
 /// ts/spawn always passes `env` from other threads; this guards direct use of the binding.
 fn on_main_thread(what: &'static str) -> nsjs_sys::Result<()> {
-  thread_local! {
-    // A thread is the main thread or not for its whole life: asked once (two syscalls).
-    static MAIN: bool = this_thread::is_main_thread();
-  }
-  if MAIN.with(|m| *m) {
+  if this_thread::is_main_thread() {
     Ok(())
   } else {
     Err(Error::os(libc::EINVAL, what).step(Step::Env))

@@ -94,11 +94,7 @@ fn own_nice() -> i32 {
 /// thread (a worker's children end with the worker, through PR_SET_PDEATHSIG), it is unmoved, it
 /// has the spawner thread's nice value, and the spawner thread is not broken.
 pub fn available() -> bool {
-  thread_local! {
-    // A thread is the main thread or not for its whole life: asked once (two syscalls).
-    static MAIN: bool = this_thread::is_main_thread();
-  }
-  if !MAIN.with(|m| *m) || !this_thread::unmoved() || BROKEN.load(Ordering::Relaxed) {
+  if !this_thread::is_main_thread() || !this_thread::unmoved() || BROKEN.load(Ordering::Relaxed) {
     return false;
   }
   let mut spawner = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());

@@ -62,10 +62,14 @@ fn remember_back(ty: NsType, back: Option<bool>) {
 }
 
 /// Whether the calling thread is the process's main thread (Node's: the one that runs
-/// uv_default_loop()).
+/// uv_default_loop()). A thread is the main thread or not for its whole life: asked once per
+/// thread (two syscalls), then remembered.
 pub fn is_main_thread() -> bool {
-  // SAFETY: getpid and gettid have no preconditions.
-  unsafe { libc::getpid() == libc::gettid() }
+  thread_local! {
+    // SAFETY: getpid and gettid have no preconditions.
+    static MAIN: bool = unsafe { libc::getpid() == libc::gettid() };
+  }
+  MAIN.with(|m| *m)
 }
 
 /// std's default; the threads nsjs starts need little, but the size only reserves address space.

@@ -11,10 +11,6 @@ use crate::ns_type::NsType;
 use crate::step::Step;
 use crate::syscall;
 
-thread_local! {
-  static MAIN: bool = super::is_main_thread();
-}
-
 /// capability(7) numbers.
 const CAP_SYS_CHROOT: u32 = 18;
 const CAP_SYS_ADMIN: u32 = 21;
@@ -70,7 +66,7 @@ pub fn visit<T>(fd: BorrowedFd<'_>, ty: NsType, f: impl FnOnce() -> T) -> Option
   if back_from(ty, &home, kept) != Some(true) {
     return None;
   }
-  let mask = if MAIN.with(|m| *m) { None } else { Some(syscall::swap_signal_mask_raw(!0).ok()?) };
+  let mask = if super::is_main_thread() { None } else { Some(syscall::swap_signal_mask_raw(!0).ok()?) };
   let result = match syscall::setns(fd, ty.clone_flag()) {
     Err(e) => Err(e.ns(ty)),
     Ok(()) => {
