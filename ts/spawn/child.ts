@@ -13,7 +13,7 @@ import type { NamespaceType } from '../types'
 import { awaitOutput, childId, forgetChild, stopCapture } from './exits'
 import type { Normalized } from './options'
 import { chargeSyncSpawn, enqueue, PendingSpawn } from './pending'
-import { holdLoop, Stdio } from './stdio'
+import { holdLoop, NO_FDS, Stdio } from './stdio'
 import { abortError, signalName, signalNumber } from './validate'
 
 /** How a child ended: `code` when it exited, `signal` when a signal ended it. */
@@ -38,8 +38,6 @@ type State =
 
 const UNSTARTED: State = { kind: 'unstarted' }
 const RUNNING: State = { kind: 'running' }
-/** The pipe ends of a child without pipes. */
-const NO_PIPES: readonly number[] = [-1, -1, -1]
 const EXITED: State = { kind: 'exited' }
 const CLOSED: State = { kind: 'closed' }
 
@@ -144,7 +142,7 @@ export class NsChildProcess extends EventEmitter {
       for (const h of n.opened) h.close()
       for (const fd of n.dirFds) closeSync(fd)
     }
-    if (typeof started === 'number') this.#stdio.attach(NO_PIPES)
+    if (typeof started === 'number') this.#stdio.attach(NO_FDS)
     else this.#stdio.attach(started, 1)
     holdLoop(1)
     this.#started(typeof started === 'number' ? started : started[0])
@@ -299,17 +297,19 @@ export class NsChildProcess extends EventEmitter {
   exitReported(code: number, signal: number): void {
     this.exitCode = signal ? null : code
     this.signalCode = signal ? (signalName(signal) ?? null) : null
-    for (const c of this.#cleanup.splice(0)) c()
+    if (this.#cleanup.length > 0) for (const c of this.#cleanup.splice(0)) c()
     const s = this.#state
     if (s.kind === 'running') {
       this.#state = EXITED
       if (this.#referenced) holdLoop(-1)
     }
-    this.#stdio.wrapAll()
-    this.stdin?.destroy()
-    // As child_process does: output nobody reads is drained, so that 'close' still comes.
-    for (const out of [this.stdout, this.stderr]) {
-      if (out?.readable && out.readableFlowing === null) out.resume()
+    if (this.#stdio.hasPipes) {
+      this.#stdio.wrapAll()
+      this.stdin?.destroy()
+      // As child_process does: output nobody reads is drained, so that 'close' still comes.
+      for (const out of [this.stdout, this.stderr]) {
+        if (out?.readable && out.readableFlowing === null) out.resume()
+      }
     }
     const status = { code: this.exitCode, signal: this.signalCode }
     // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the

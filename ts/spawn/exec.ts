@@ -140,7 +140,6 @@ export function exec(
   }
   const timeout = o.timeout as number | undefined
   const signal = o.signal as AbortSignal | undefined
-  const cmd = child.spawnargs.join(' ')
   // As execFile: once the child is killed for a reason of ours (`timeout`, `signal`), output
   // that its own children may keep open is no longer waited for, so the promise settles when the
   // child has exited. The timer runs until 'close': after the exit, it ends that wait too.
@@ -216,18 +215,20 @@ export function exec(
       clearTimeout(lateTimer)
       forgetSignal()
       const result = { stdout: text(out), stderr: text(err), code, signal }
+      // Joined only for a failure, which reports it.
+      const cmd = (): string => child.spawnargs.join(' ')
       // Fields execFile's errors carry; `code` stays the error's own where it has one.
       const failedWith = (e: object): void => {
         const { code: exitCode, ...rest } = result
-        reject(Object.assign(e, rest, { exitCode, cmd, killed: child.killed }))
+        reject(Object.assign(e, rest, { exitCode, cmd: cmd(), killed: child.killed }))
       }
       const commandFailed = (): Error =>
-        new Error(`Command failed: ${cmd}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
+        new Error(`Command failed: ${cmd()}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
       child.exited.then(
         () => {
           if (overflow) return failedWith(overflow)
           if (code === 0) return resolve(result)
-          reject(Object.assign(commandFailed(), result, { cmd, killed: child.killed }))
+          reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: child.killed }))
         },
         (failure: unknown) => {
           if (failure instanceof NamespaceError) return reject(failure)
@@ -235,7 +236,7 @@ export function exec(
           // A timeout (when it came before any abort: `exited` keeps the first) is reported as
           // execFile reports it: a failed command that was killed.
           if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
-            return reject(Object.assign(commandFailed(), result, { cmd, killed: true }))
+            return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: true }))
           failedWith(failure as object)
         },
       )

@@ -94,6 +94,11 @@ function wrapSome(): void {
 
 type Reading = { _read: (n: number) => void }
 
+/** The pipe ends of a child without pipes: `attach(NO_FDS)` is the cheap case. Never written. */
+export const NO_FDS: readonly number[] = [-1, -1, -1]
+/** The streams of a child without pipes, shared by all of them: no entry of it is ever written. */
+const NO_STREAMS: Array<PipeStream | null | undefined> = [null, null, null]
+
 /** Opens the 'pipe' slots of `slots`: the parent's ends, or undefined when that failed. */
 export interface PipeOpener {
   openPipes(slots: StdioSlot[]): number[] | undefined
@@ -106,24 +111,32 @@ export interface PipeOpener {
  * for first, and their output is read only once 'spawn' has been emitted.
  */
 export class Stdio {
-  /** The parent's pipe ends; -1 where there is none. */
-  #fds = [-1, -1, -1]
-  /** The Socket on each: null where there is no pipe, undefined where it is not made yet. */
-  #streams: Array<PipeStream | null | undefined> = [null, null, null]
+  /** The parent's pipe ends; -1 where there is none. Replaced, never written in place. */
+  #fds: readonly number[] = NO_FDS
+  /**
+   * The Socket on each: null where there is no pipe, undefined where it is not made yet. Only an
+   * undefined entry is ever written, so a child without pipes shares {@link NO_STREAMS}.
+   */
+  #streams: Array<PipeStream | null | undefined> = NO_STREAMS
   /** Output streams (1, 2) not closed yet: as in child_process, 'close' waits for them. */
   #openOutputs = 0
   /** The stdio of a pending child whose pipes are not open yet, and what opens them. */
   #planned: { slots: StdioSlot[]; opener: PipeOpener } | undefined
   /** Whether output Sockets made now wait for 'spawn' before they read. */
   #holding = false
-  /** The held reads, started once 'spawn' has been emitted. */
-  #afterSpawn: Array<() => void> = []
+  /** The held reads, started once 'spawn' has been emitted (made for the first). */
+  #afterSpawn: Array<() => void> | undefined
   #referenced = true
   readonly #onOutputClosed: () => void
 
   /** @param onOutputClosed called when stdout or stderr closes. */
   constructor(onOutputClosed: () => void) {
     this.#onOutputClosed = onOutputClosed
+  }
+
+  /** Whether a slot may be a pipe: false for a child that has none (`attach(NO_FDS)`). */
+  get hasPipes(): boolean {
+    return this.#streams !== NO_STREAMS
   }
 
   /** Output collected natively ('capture' slots) and not complete yet. */
@@ -151,6 +164,13 @@ export class Stdio {
    * three of `fds` from `from` on.
    */
   attach(fds: readonly number[], from = 0): void {
+    if (fds === NO_FDS) {
+      // Most spawns: what the fields start as, without the four arrays made below.
+      this.#fds = NO_FDS
+      this.#streams = NO_STREAMS
+      this.#openOutputs = 0
+      return
+    }
     this.#fds = fds.slice(from, from + 3)
     this.#streams = this.#fds.map((fd) => (fd < 0 ? null : undefined))
     this.#openOutputs = this.#fds.filter((fd, i) => i !== 0 && fd >= 0).length
@@ -202,7 +222,7 @@ export class Stdio {
       over.destroy()
       return over
     })
-    this.#fds = [-1, -1, -1]
+    this.#fds = NO_FDS
   }
 
   /** Makes every Socket not made yet. */
@@ -242,6 +262,7 @@ export class Stdio {
     ;(s as unknown as Reading)._read = (n: number) => {
       wanted = n
     }
+    this.#afterSpawn ??= []
     this.#afterSpawn.push(() => {
       ;(s as unknown as Reading)._read = read
       if (wanted !== undefined) read.call(s, wanted)
@@ -255,7 +276,10 @@ export class Stdio {
 
   /** 'spawn' has been emitted: the held reads start. */
   spawned(): void {
-    for (const go of this.#afterSpawn.splice(0)) go()
+    const held = this.#afterSpawn
+    if (held === undefined) return
+    this.#afterSpawn = undefined
+    for (const go of held) go()
   }
 
   ref(): void {

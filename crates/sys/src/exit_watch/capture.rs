@@ -31,7 +31,13 @@ pub struct Output {
 
 thread_local! {
   static CAPTURES: RefCell<HashMap<u32, Capture>> = RefCell::new(HashMap::new());
+  /// Where each read lands before it is appended: one per thread, zeroed once, instead of 64 KiB
+  /// of stack zeroed for every read (two per exec() of a command that prints nothing).
+  static CHUNK: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; CHUNK_SIZE].into_boxed_slice());
 }
+
+/// The most one read takes: a pipe's default capacity, 16 pages.
+const CHUNK_SIZE: usize = 64 * 1024;
 
 /// Starts collecting child `id`'s output from `fds` (its stdout and stderr pipes' read ends),
 /// each up to `limit` bytes. `register(fd, stream)` adds a pipe to the watch's epoll instance.
@@ -62,17 +68,20 @@ pub fn readable(id: u32, stream: u8) -> Option<Output> {
     let mut map = m.borrow_mut();
     let c = map.get_mut(&id)?;
     let fd = c.fds[i].as_ref()?;
-    let mut chunk = [0u8; 64 * 1024];
-    match syscall::read(fd.as_fd(), &mut chunk) {
-      Ok(0) | Err(_) => c.fds[i] = None,
-      Ok(n) => {
-        let room = c.limit.saturating_sub(c.bytes[i].len());
-        c.bytes[i].extend_from_slice(&chunk[..n.min(room)]);
-        if n > room {
-          c.overflow = Some(stream);
-          c.fds = [None, None];
-        }
+    let got = CHUNK.with(|chunk| {
+      let chunk = &mut chunk.borrow_mut()[..];
+      let n = syscall::read(fd.as_fd(), chunk).ok().filter(|&n| n > 0)?;
+      let room = c.limit.saturating_sub(c.bytes[i].len());
+      c.bytes[i].extend_from_slice(&chunk[..n.min(room)]);
+      Some(n > room)
+    });
+    match got {
+      None => c.fds[i] = None,
+      Some(true) => {
+        c.overflow = Some(stream);
+        c.fds = [None, None];
       }
+      Some(false) => {}
     }
     if c.fds.iter().any(Option::is_some) {
       return None;
