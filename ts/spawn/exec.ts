@@ -202,12 +202,12 @@ export function exec(
     child.once('exit', startCollecting)
   }
   // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
-  const text = (b: Buffer[]): string | Buffer =>
-    encoding === 'buffer'
-      ? Buffer.concat(b)
-      : cutShort
-        ? new StringDecoder(encoding).write(Buffer.concat(b))
-        : Buffer.concat(b).toString(encoding)
+  // One chunk (what 'capture' hands over per stream) is used as it is: nothing else holds it.
+  const text = (b: Buffer[]): string | Buffer => {
+    const all = b.length === 1 ? b[0] : Buffer.concat(b)
+    if (encoding === 'buffer') return all
+    return cutShort ? new StringDecoder(encoding).write(all) : all.toString(encoding)
+  }
   return new Promise((resolve, reject) => {
     child.on('error', () => {}) // reported through exited/close below
     child.exited.catch(() => {})
