@@ -341,6 +341,14 @@ export class NsChildProcess extends EventEmitter {
     this.emit('close', this.exitCode, this.signalCode)
   }
 
+  /**
+   * @internal What `exited` settles with, once it has (always by 'close'): exec() reads it there
+   * instead of making the promise and waiting a microtask for it.
+   */
+  get outcome(): { ok: ExitStatus } | { err: unknown } | undefined {
+    return this.#status
+  }
+
   #settle(s: { ok: ExitStatus } | { err: unknown }): void {
     if (this.#status) return
     this.#status = s

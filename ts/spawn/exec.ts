@@ -209,8 +209,7 @@ export function exec(
     return cutShort ? new StringDecoder(encoding).write(all) : all.toString(encoding)
   }
   return new Promise((resolve, reject) => {
-    child.on('error', () => {}) // reported through exited/close below
-    child.exited.catch(() => {})
+    child.on('error', () => {}) // reported through the outcome at 'close' below
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(lateTimer)
       forgetSignal()
@@ -224,22 +223,30 @@ export function exec(
       }
       const commandFailed = (): Error =>
         new Error(`Command failed: ${cmd()}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
-      child.exited.then(
-        () => {
+      const settle = (outcome: { ok: unknown } | { err: unknown }): void => {
+        if ('ok' in outcome) {
           if (overflow) return failedWith(overflow)
           if (code === 0) return resolve(result)
-          reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: child.killed }))
-        },
-        (failure: unknown) => {
-          if (failure instanceof NamespaceError) return reject(failure)
-          if (overflow) return failedWith(overflow)
-          // A timeout (when it came before any abort: `exited` keeps the first) is reported as
-          // execFile reports it: a failed command that was killed.
-          if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
-            return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: true }))
-          failedWith(failure as object)
-        },
-      )
+          return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: child.killed }))
+        }
+        const failure = outcome.err
+        if (failure instanceof NamespaceError) return reject(failure)
+        if (overflow) return failedWith(overflow)
+        // A timeout (when it came before any abort: `exited` keeps the first) is reported as
+        // execFile reports it: a failed command that was killed.
+        if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
+          return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: true }))
+        failedWith(failure as object)
+      }
+      // What `exited` settles with is known by 'close': read as it is, with no promise made for
+      // it (nor a microtask waited for); the promise is only the fallback.
+      const outcome = child.outcome
+      if (outcome) settle(outcome)
+      else
+        child.exited.then(
+          (ok) => settle({ ok }),
+          (e: unknown) => settle({ err: e }),
+        )
     })
   })
 }
