@@ -341,7 +341,24 @@ async function breakdown({ n, rounds, cBinary }) {
     const { binding } = require('../dist/cjs/loader.js')
     // Children report their exit by id (ts/spawn/exits.ts).
     ;({ childId } = require('../dist/cjs/spawn/exits.js'))
-    native = binding().spawnChild
+    // It takes the request's fields one argument each.
+    const spawnChild = binding().spawnChild
+    native = (r, id) =>
+      spawnChild(
+        r.file,
+        r.argv,
+        r.env,
+        r.envGeneration,
+        r.path,
+        r.join,
+        r.unshare,
+        r.cwd,
+        r.stdio,
+        r.extraFds,
+        r.captureLimit,
+        r.more,
+        id,
+      )
   } catch {}
   const request = (env) => ({
     file: '/bin/true',

@@ -10,7 +10,7 @@ import { fromNative, namespaceError, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NamespaceType } from '../types'
-import { awaitOutput, childId, forgetChild, stopCapture } from './exits'
+import { awaitOutput, childId, forgetChild, spawnNow, stopCapture } from './exits'
 import type { Normalized } from './options'
 import { chargeSyncSpawn, enqueue, PendingSpawn } from './pending'
 import { holdLoop, NO_FDS, Stdio } from './stdio'
@@ -131,7 +131,7 @@ export class NsChildProcess extends EventEmitter {
     const id = childId(this)
     this.#id = id
     try {
-      started = binding().spawnChild(n.request, id)
+      started = spawnNow(n.request, id)
     } catch (err) {
       forgetChild(id)
       this.#stdio.endUnstarted(n.stdio)
@@ -303,14 +303,7 @@ export class NsChildProcess extends EventEmitter {
       this.#state = EXITED
       if (this.#referenced) holdLoop(-1)
     }
-    if (this.#stdio.hasPipes) {
-      this.#stdio.wrapAll()
-      this.stdin?.destroy()
-      // As child_process does: output nobody reads is drained, so that 'close' still comes.
-      for (const out of [this.stdout, this.stderr]) {
-        if (out?.readable && out.readableFlowing === null) out.resume()
-      }
-    }
+    this.#stdio.childExited()
     const status = { code: this.exitCode, signal: this.signalCode }
     // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the
     // child ended.
@@ -341,10 +334,7 @@ export class NsChildProcess extends EventEmitter {
     this.emit('close', this.exitCode, this.signalCode)
   }
 
-  /**
-   * @internal What `exited` settles with, once it has (always by 'close'): exec() reads it there
-   * instead of making the promise and waiting a microtask for it.
-   */
+  /** @internal What `exited` settles with, once it has (always by 'close'; exec() reads it). */
   get outcome(): { ok: ExitStatus } | { err: unknown } | undefined {
     return this.#status
   }

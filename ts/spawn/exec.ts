@@ -223,7 +223,7 @@ export function exec(
       }
       const commandFailed = (): Error =>
         new Error(`Command failed: ${cmd()}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
-      const settle = (outcome: { ok: unknown } | { err: unknown }): void => {
+      const settle = (outcome: { ok: unknown } | { err: unknown }) => {
         if ('ok' in outcome) {
           if (overflow) return failedWith(overflow)
           if (code === 0) return resolve(result)

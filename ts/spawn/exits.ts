@@ -2,7 +2,9 @@
 // reports by id to one exit function and one ready function per thread (initSpawnCallbacks),
 // instead of a native callback object made for every child (each of which was an async handle
 // that libuv checked on every wake-up of the loop).
+
 import { binding } from '../loader'
+import type { NativeSpawnRequest } from '../native'
 
 /** What waits for a child's exit: the child, until it has exited. */
 export interface ExitWaiter {
@@ -131,4 +133,27 @@ export function awaitOutput(id: number, waiter: OutputWaiter): void {
 export function stopCapture(id: number): Buffer[] | null {
   theRegistry().outputs.delete(id)
   return binding().stopCapture(id)
+}
+
+/**
+ * Starts the child of `r` on this thread as `id` (the native spawnChild): its pid, or [pid,
+ * stdin, stdout, stderr] with pipes. The request goes one field per argument, which napi reads by
+ * position, where an object's fields are read by name, a V8 string made for each.
+ */
+export function spawnNow(r: NativeSpawnRequest, id: number): number | number[] {
+  return binding().spawnChild(
+    r.file,
+    r.argv,
+    r.env,
+    r.envGeneration,
+    r.path,
+    r.join,
+    r.unshare,
+    r.cwd,
+    r.stdio,
+    r.extraFds,
+    r.captureLimit,
+    r.more,
+    id,
+  )
 }

@@ -134,9 +134,19 @@ export class Stdio {
     this.#onOutputClosed = onOutputClosed
   }
 
-  /** Whether a slot may be a pipe: false for a child that has none (`attach(NO_FDS)`). */
-  get hasPipes(): boolean {
-    return this.#streams !== NO_STREAMS
+  /**
+   * The child has exited: every Socket is made, stdin is destroyed, and output nobody reads is
+   * drained, as child_process does, so that 'close' still comes. Nothing to do (nor any array
+   * made) for a child without pipes.
+   */
+  childExited(): void {
+    if (this.#streams === NO_STREAMS) return
+    this.wrapAll()
+    this.get(0)?.destroy()
+    for (let i = 1; i < 3; i++) {
+      const out = this.get(i)
+      if (out?.readable && out.readableFlowing === null) out.resume()
+    }
   }
 
   /** Output collected natively ('capture' slots) and not complete yet. */

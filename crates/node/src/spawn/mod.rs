@@ -15,8 +15,9 @@ use nsjs_sys::exit_watch;
 use nsjs_sys::spawn::{self, SpawnSpec};
 
 use crate::error::{IntoNapi, Result};
-use child::{capture_limit, watched, Capture};
-use request::NativeSpawnRequest;
+use crate::mirror::NsType;
+use child::{watched, Capture};
+use request::{JoinFd, NativeSpawnMore, NativeSpawnRequest, StdioSlot};
 use stdio::{captured, into_raw, make_pipes, plug};
 
 /// `join: { pid, root, cwd }`: descriptors of process `pid`'s root and cwd (-1 for one not asked
@@ -31,10 +32,47 @@ pub fn open_join_dirs(env: Env, pid: i32, root: bool, cwd: bool) -> Result<Vec<i
 /// has pipes (the parent ends, -1 where there is none; the caller owns them). Its exit is
 /// reported once, on this thread, as `id` to the exit function of `initSpawnCallbacks`, after
 /// the child has been reaped; until then `killChild(id)` and `childNamespaces(id)` reach it.
-#[napi]
-pub fn spawn_child(env: Env, mut req: NativeSpawnRequest, id: u32) -> Result<Either<i32, Vec<i32>>> {
+///
+/// The request comes as the fields of a `NativeSpawnRequest`, one argument each, in its order:
+/// napi reads an object's fields by name, making and interning a V8 string for every one (a
+/// dozen per spawn, about 4 us of it), where arguments are read by position.
+#[napi(
+  ts_args_type = "file: string, argv: Array<string>, vars: Array<string> | undefined, envGeneration: number | undefined, path: string | undefined, join: Array<JoinFd> | undefined, unshare: Array<NsType> | undefined, cwd: string | undefined, stdio: Array<StdioKind | number>, extraFds: Array<number> | undefined, captureLimit: number | undefined, more: NativeSpawnMore | undefined, id: number"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_child(
+  env: Env,
+  file: String,
+  argv: Vec<String>,
+  vars: Option<Vec<String>>,
+  env_generation: Option<i64>,
+  path: Option<String>,
+  join: Option<Vec<JoinFd>>,
+  unshare: Option<Vec<NsType>>,
+  cwd: Option<String>,
+  stdio: Vec<StdioSlot>,
+  extra_fds: Option<Vec<i32>>,
+  capture_limit: Option<f64>,
+  more: Option<NativeSpawnMore>,
+  id: u32,
+) -> Result<Either<i32, Vec<i32>>> {
+  let mut req = NativeSpawnRequest {
+    file,
+    argv,
+    env: vars,
+    env_generation,
+    path,
+    join,
+    unshare,
+    cwd,
+    stdio,
+    extra_fds,
+    capture_limit,
+    more,
+  };
   let mut pipes = make_pipes(&env, &req.stdio, |_| true)?;
-  let capture = Capture { fds: captured(&req.stdio, &mut pipes), limit: capture_limit(req.capture_limit) };
+  let capture =
+    Capture { fds: captured(&req.stdio, &mut pipes), limit: child::capture_limit(req.capture_limit) };
   plug(&mut req.stdio, &pipes.child_ends);
   let spec = SpawnSpec::try_from(req).napi(&env)?;
   let child = spawn::spawn(&spec).napi(&env)?;
