@@ -109,3 +109,13 @@ test('import() of nsjs gives the classes require() gives, and loads no lazy part
   )
   t.deepEqual(out, { loaded: [], same: true })
 })
+
+test('the built package names its classes as written, in stack traces too', (t) => {
+  const out = fresh(`
+    const { Namespace } = require(${JSON.stringify(ROOT)})
+    let frame
+    try { Namespace.open(-1, 'net') } catch (e) { frame = e.stack.split('\\n').find((l) => l.includes('.open ')) }
+    console.log(JSON.stringify({ name: Namespace.name, frame }))`)
+  t.is(out.name, 'Namespace')
+  t.regex(out.frame as string, /at Namespace\.open /)
+})

@@ -111,6 +111,21 @@ await build({
   plugins: [lazyExternal],
 })
 
+// esbuild turns a class that refers to itself (Namespace) into `var X = class _X`, and its name,
+// and so every stack trace through it, becomes `_Namespace.open`. A class expression's own name
+// is bound inside its body just as `_X` is, so naming it X again changes nothing, unless code in
+// the body declares another X, which is checked (esbuild's keepNames would do it too, at about
+// 1 ms of every import for its __name calls).
+for (const file of ['dist/cjs/index.js', ...Object.values(lazyFiles).map((f) => `dist/cjs/${f}`)]) {
+  let text = readFileSync(file, 'utf8')
+  for (const [, name] of text.matchAll(/\bvar (\w+) = class _\1\b/g)) {
+    const declarations = text.match(new RegExp(`\\b(?:const|let|var|function|class)\\s+${name}\\b`, 'g'))
+    if (declarations?.length !== 1) throw new Error(`${file}: ${name} is declared more than once`)
+    text = text.replaceAll(new RegExp(`\\b_${name}\\b`, 'g'), name)
+  }
+  writeFileSync(file, text)
+}
+
 const cjs = require('../dist/cjs/index.js')
 const names = Object.keys(cjs).filter((k) => k !== 'default' && k !== '__esModule')
 mkdirSync('dist/esm', { recursive: true })
