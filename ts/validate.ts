@@ -146,10 +146,15 @@ export function validateTypes(types: unknown, name = 'types', allowEmpty = false
   if (!Array.isArray(types)) throw invalidArgType(name, 'an instance of Array', types)
   if (types.length === 0 && !allowEmpty) throw invalidArgValue(name, types, 'must name at least one namespace type')
   const out: NamespaceType[] = []
-  types.forEach((t, i) => {
-    const v = validateType(t, `${name}[${i}]`)
+  // Element by element as forEach visits them (holes skipped); the name is only built for an
+  // error (spawn() calls this for every `unshare`).
+  const n = types.length
+  for (let i = 0; i < n; i++) {
+    if (!(i in types)) continue
+    const t: unknown = types[i]
+    const v = NAMESPACE_TYPES.includes(t as NamespaceType) ? (t as NamespaceType) : validateType(t, `${name}[${i}]`)
     if (!out.includes(v)) out.push(v)
-  })
+  }
   return out
 }
 

@@ -1,6 +1,5 @@
-// NsChildProcess, the process spawn() starts, and spawn() itself. Where the child is in its life
-// is one field, `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its
-// streams ts/spawn/stdio.ts's.
+// NsChildProcess, the process spawn() starts, and spawn() itself. Where the child is in its life is one field,
+// `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
@@ -42,6 +41,8 @@ const RUNNING: State = { kind: 'running' }
 const NO_PIPES: readonly number[] = [-1, -1, -1]
 const EXITED: State = { kind: 'exited' }
 const CLOSED: State = { kind: 'closed' }
+/** The stdio past the third of a child without any: shared, so frozen. */
+const NO_EXTRA_STDIO: (Duplex | null)[] = Object.freeze([]) as unknown as (Duplex | null)[]
 
 /**
  * A process started by {@link spawn}. It behaves like Node's ChildProcess where users expect
@@ -75,8 +76,9 @@ export class NsChildProcess extends EventEmitter {
   #referenced = true
   readonly #stdio = new Stdio(() => this.#maybeClose())
   #status: { ok: ExitStatus } | { err: unknown } | undefined
-  #waiters: Array<[(s: ExitStatus) => void, (e: unknown) => void]> = []
   #exitedPromise: Promise<ExitStatus> | undefined
+  #resolveExited: ((s: ExitStatus) => void) | undefined
+  #rejectExited: ((e: unknown) => void) | undefined
   /** Why `signal` or `timeout` killed it: `exited` rejects with this. */
   #failure: unknown
   /** Undoes the `signal` and `timeout` options once the child has exited. */
@@ -237,7 +239,7 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** The streams of 'pipe' entries past the third (null for the others), from fd 3 on. */
-  #extraStdio: (Duplex | null)[] = []
+  #extraStdio: (Duplex | null)[] = NO_EXTRA_STDIO
 
   /** @internal Set once by spawn(). */
   setExtraStdio(streams: (Duplex | null)[]): void {
@@ -312,8 +314,7 @@ export class NsChildProcess extends EventEmitter {
       if (out?.readable && out.readableFlowing === null) out.resume()
     }
     const status = { code: this.exitCode, signal: this.signalCode }
-    // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the
-    // child ended.
+    // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the child ended.
     this.#settle(
       this.#failure
         ? { err: Object.assign(this.#failure as object, { exitCode: status.code, signal: status.signal }) }
@@ -344,7 +345,7 @@ export class NsChildProcess extends EventEmitter {
   #settle(s: { ok: ExitStatus } | { err: unknown }): void {
     if (this.#status) return
     this.#status = s
-    for (const [ok, fail] of this.#waiters.splice(0)) 'ok' in s ? ok(s.ok) : fail(s.err)
+    'ok' in s ? this.#resolveExited?.(s.ok) : this.#rejectExited?.(s.err)
   }
 
   /**
@@ -356,9 +357,11 @@ export class NsChildProcess extends EventEmitter {
    */
   get exited(): Promise<ExitStatus> {
     this.#exitedPromise ??= new Promise((resolve, reject) => {
+      // Called by #settle, unless it has been already.
+      this.#resolveExited = resolve
+      this.#rejectExited = reject
       const s = this.#status
       if (s) 'ok' in s ? resolve(s.ok) : reject(s.err)
-      else this.#waiters.push([resolve, reject])
     })
     return this.#exitedPromise
   }

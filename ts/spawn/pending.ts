@@ -147,14 +147,14 @@ export class PendingSpawn implements ReadyWaiter {
     }
     this.#request = request
     this.#id = id
-    this.#held = [...held, ...n.opened]
+    this.#held = held.length === 0 ? n.opened : [...held, ...n.opened]
     this.#stdio = stdio
     this.#onReady = onReady
     // Opened at the hand-over, or when a stream is asked for first: not in the burst itself.
     if (n.stdio.includes('pipe')) stdio.plan(n.stdio, this)
     // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
     // path of ours would mean something else there.
-    this.#cwd = n.joined.some((h) => h.type === 'mnt') ? undefined : currentCwd()
+    this.#cwd = n.joined.length > 0 && n.joined.some((h) => h.type === 'mnt') ? undefined : currentCwd()
     // The environment of now, for a child that inherits it: what process.env is at the call, as
     // for a child started at once (released when handed over, which every queued spawn is).
     if (request.env === undefined) request.envGeneration = native(() => binding().holdEnvironment())

@@ -99,6 +99,10 @@ export interface PipeOpener {
   openPipes(slots: StdioSlot[]): number[] | undefined
 }
 
+// The stdio of a child without pipes, shared by all of them (frozen: only replaced, never written).
+const NO_FDS: readonly number[] = Object.freeze([-1, -1, -1])
+const NO_STREAMS: Array<PipeStream | null | undefined> = Object.freeze([null, null, null]) as unknown as null[]
+
 /**
  * The parent's side of fds 0-2 of one child. A pipe's Socket is made when it is first asked for,
  * or in the background by {@link wrapSoon}; always before the child's exit is handled. The pipes
@@ -107,9 +111,9 @@ export interface PipeOpener {
  */
 export class Stdio {
   /** The parent's pipe ends; -1 where there is none. */
-  #fds = [-1, -1, -1]
+  #fds = NO_FDS
   /** The Socket on each: null where there is no pipe, undefined where it is not made yet. */
-  #streams: Array<PipeStream | null | undefined> = [null, null, null]
+  #streams: Array<PipeStream | null | undefined> = NO_STREAMS
   /** Output streams (1, 2) not closed yet: as in child_process, 'close' waits for them. */
   #openOutputs = 0
   /** The stdio of a pending child whose pipes are not open yet, and what opens them. */
@@ -117,7 +121,7 @@ export class Stdio {
   /** Whether output Sockets made now wait for 'spawn' before they read. */
   #holding = false
   /** The held reads, started once 'spawn' has been emitted. */
-  #afterSpawn: Array<() => void> = []
+  #afterSpawn: Array<() => void> | undefined
   #referenced = true
   readonly #onOutputClosed: () => void
 
@@ -202,7 +206,7 @@ export class Stdio {
       over.destroy()
       return over
     })
-    this.#fds = [-1, -1, -1]
+    this.#fds = NO_FDS
   }
 
   /** Makes every Socket not made yet. */
@@ -242,6 +246,7 @@ export class Stdio {
     ;(s as unknown as Reading)._read = (n: number) => {
       wanted = n
     }
+    this.#afterSpawn ??= []
     this.#afterSpawn.push(() => {
       ;(s as unknown as Reading)._read = read
       if (wanted !== undefined) read.call(s, wanted)
@@ -255,7 +260,7 @@ export class Stdio {
 
   /** 'spawn' has been emitted: the held reads start. */
   spawned(): void {
-    for (const go of this.#afterSpawn.splice(0)) go()
+    if (this.#afterSpawn) for (const go of this.#afterSpawn.splice(0)) go()
   }
 
   ref(): void {
