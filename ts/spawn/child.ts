@@ -9,19 +9,11 @@ import { fromNative, namespaceError, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NamespaceType } from '../types'
-import { awaitOutput, childId, forgetChild, stopCapture } from './exits'
+import { awaitOutput, childId, type ExitStatus, forgetChild, stopCapture } from './exits'
 import type { Normalized } from './options'
 import { chargeSyncSpawn, enqueue, PendingSpawn } from './pending'
 import { holdLoop, Stdio } from './stdio'
 import { abortError, signalName, signalNumber } from './validate'
-
-/** How a child ended: `code` when it exited, `signal` when a signal ended it. */
-export interface ExitStatus {
-  /** The exit code, or null when a signal ended the child. */
-  code: number | null
-  /** The signal that ended the child, or null when it exited. */
-  signal: NodeJS.Signals | null
-}
 
 /**
  * Where a child is in its life. While the spawner thread has it (queued or handed over) it is
@@ -74,7 +66,7 @@ export class NsChildProcess extends EventEmitter {
   #captures = 0
   /** Whether the child holds the event loop once it runs (a pending one always does). */
   #referenced = true
-  readonly #stdio = new Stdio(() => this.#maybeClose())
+  readonly #stdio = new Stdio(this)
   #status: { ok: ExitStatus } | { err: unknown } | undefined
   #exitedPromise: Promise<ExitStatus> | undefined
   #resolveExited: ((s: ExitStatus) => void) | undefined
@@ -158,7 +150,7 @@ export class NsChildProcess extends EventEmitter {
     const id = childId(this)
     this.#id = id
     try {
-      pending = new PendingSpawn(n, id, this.#stdio, (outcome) => this.#onReady(outcome, id))
+      pending = new PendingSpawn(n, id, this.#stdio, this)
     } catch (err) {
       forgetChild(id)
       this.#fail(err, true)
@@ -173,7 +165,9 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** The outcome of a pending spawn. */
-  #onReady(outcome: number | number[] | Error, id: number): void {
+  /** @internal The outcome of this child's pending spawn (pending.ts). */
+  pendingOutcome(outcome: number | number[] | Error): void {
+    const id = this.#id
     if (outcome instanceof Error) {
       forgetChild(id)
       // The streams of a child that never ran end now.
@@ -334,6 +328,11 @@ export class NsChildProcess extends EventEmitter {
       this.#channels--
       this.#maybeClose()
     }
+  }
+
+  /** @internal stdout or stderr has closed (stdio.ts). */
+  outputClosed(): void {
+    this.#maybeClose()
   }
 
   #maybeClose(): void {

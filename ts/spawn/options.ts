@@ -394,6 +394,10 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
       extraFds,
       // Left out when every one of them is at its default: the native side then reads none.
       more: anyDefined(more) ? more : undefined,
+      // Set later (a queued spawn, exec()): here from the start, so that setting them does not
+      // give each request a second store for properties added after it was made.
+      envGeneration: undefined,
+      captureLimit: undefined,
     },
     args: argv,
     opened,

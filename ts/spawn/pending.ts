@@ -105,9 +105,14 @@ function currentCwd(): string | undefined {
   }
 }
 
+/** What gets a queued spawn's outcome once: the started child's pid (with its pipes), or the error. */
+export interface OutcomeWaiter {
+  pendingOutcome(outcome: number | number[] | Error): void
+}
+
 /**
  * A spawn queued for, or handed to, the spawner thread, until it has started or failed to. Its
- * outcome goes to `onReady` once: the started child, or the error. Neither `handOver` nor
+ * outcome goes to its waiter once: the started child, or the error. Neither `handOver` nor
  * `finish` throws.
  */
 export class PendingSpawn implements ReadyWaiter {
@@ -119,7 +124,7 @@ export class PendingSpawn implements ReadyWaiter {
   /** The cwd when spawn() was called, for a child that inherits it. */
   readonly #cwd: string | undefined
   readonly #stdio: Stdio
-  readonly #onReady: (outcome: number | number[] | Error) => void
+  readonly #waiter: OutcomeWaiter
   #pipes: NativeStdioPipes | null = null
   #pipeError: unknown
   /** A signal kill() asked for before the child started (the last one). */
@@ -128,7 +133,7 @@ export class PendingSpawn implements ReadyWaiter {
   #settled = false
 
   /** Throws when the join handles cannot be held (nothing is then left open). */
-  constructor(n: Normalized, id: number, stdio: Stdio, onReady: (outcome: number | number[] | Error) => void) {
+  constructor(n: Normalized, id: number, stdio: Stdio, waiter: OutcomeWaiter) {
     const { request } = n
     // Whatever the caller does once spawn() returns must not change the child: its join handles
     // may be closed (so hold duplicates), its cwd changed (so remember it; see handOver).
@@ -149,7 +154,7 @@ export class PendingSpawn implements ReadyWaiter {
     this.#id = id
     this.#held = held.length === 0 ? n.opened : [...held, ...n.opened]
     this.#stdio = stdio
-    this.#onReady = onReady
+    this.#waiter = waiter
     // Opened at the hand-over, or when a stream is asked for first: not in the burst itself.
     if (n.stdio.includes('pipe')) stdio.plan(n.stdio, this)
     // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
@@ -237,10 +242,10 @@ export class PendingSpawn implements ReadyWaiter {
     for (const h of this.#held) h.close()
     outcome = fromNative(outcome)
     if (outcome instanceof Error) {
-      this.#onReady(outcome)
+      this.#waiter.pendingOutcome(outcome)
       return
     }
-    this.#onReady(outcome as number | number[])
+    this.#waiter.pendingOutcome(outcome as number | number[])
   }
 }
 

@@ -94,6 +94,12 @@ function wrapSome(): void {
 
 type Reading = { _read: (n: number) => void }
 
+/** The child whose stdio a {@link Stdio} is (a method, not a closure made for every child). */
+export interface OutputOwner {
+  /** stdout or stderr has closed. */
+  outputClosed(): void
+}
+
 /** Opens the 'pipe' slots of `slots`: the parent's ends, or undefined when that failed. */
 export interface PipeOpener {
   openPipes(slots: StdioSlot[]): number[] | undefined
@@ -123,11 +129,11 @@ export class Stdio {
   /** The held reads, started once 'spawn' has been emitted. */
   #afterSpawn: Array<() => void> | undefined
   #referenced = true
-  readonly #onOutputClosed: () => void
+  readonly #owner: OutputOwner
 
-  /** @param onOutputClosed called when stdout or stderr closes. */
-  constructor(onOutputClosed: () => void) {
-    this.#onOutputClosed = onOutputClosed
+  /** @param owner is told when stdout or stderr closes. */
+  constructor(owner: OutputOwner) {
+    this.#owner = owner
   }
 
   /** Output collected natively ('capture' slots) and not complete yet. */
@@ -229,7 +235,7 @@ export class Stdio {
     } else {
       s.once('close', () => {
         this.#openOutputs--
-        this.#onOutputClosed()
+        this.#owner.outputClosed()
       })
     }
     if (!this.#referenced) s.unref?.()
