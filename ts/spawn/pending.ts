@@ -32,12 +32,26 @@ let exitHooked = false
  * this turn's budget is spent or earlier spawns are still queued or in flight (order is kept),
  * and only while the native side says the spawner thread stands in for this thread (not while
  * this thread is in namespaces it joined or entered, has a root and cwd of its own, or a nice
- * value other than the spawner thread's).
+ * value other than the spawner thread's). When it does and the child inherits the environment,
+ * the environment of now is held for it (`envGeneration`), in the same native call: the
+ * spawn's hand-over releases it, or {@link releaseEnvironment} if it fails before.
  */
-export function shouldHandOver(): boolean {
+export function shouldHandOver(request: NativeSpawnRequest): boolean {
   if (!isMainThread()) return false
   if (queue.length === 0 && inFlight.size === 0 && spentThisTurn < TURN_BUDGET_MS) return false
-  return binding().spawnerAvailable()
+  const inherits = request.env === undefined
+  const answer = binding().spawnerAvailable(inherits)
+  if (answer < 0) return false
+  if (inherits) request.envGeneration = answer
+  return true
+}
+
+/** Releases the environment {@link shouldHandOver} held for a spawn that will not be handed over. */
+function releaseEnvironment(request: NativeSpawnRequest): void {
+  const generation = request.envGeneration
+  if (generation === undefined) return
+  request.envGeneration = undefined
+  binding().releaseEnvironment(generation)
 }
 
 /**
@@ -148,6 +162,7 @@ export class PendingSpawn implements ReadyWaiter {
         })
     } catch (err) {
       for (const h of [...held, ...n.opened]) h.close()
+      releaseEnvironment(request)
       throw err
     }
     this.#request = request
@@ -160,9 +175,6 @@ export class PendingSpawn implements ReadyWaiter {
     // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
     // path of ours would mean something else there.
     this.#cwd = n.joined.length > 0 && n.joined.some((h) => h.type === 'mnt') ? undefined : currentCwd()
-    // The environment of now, for a child that inherits it: what process.env is at the call, as
-    // for a child started at once (released when handed over, which every queued spawn is).
-    if (request.env === undefined) request.envGeneration = native(() => binding().holdEnvironment())
   }
 
   /** Opens the 'pipe' slots of `slots`; the parent's ends, or undefined when that failed. */
@@ -192,6 +204,7 @@ export class PendingSpawn implements ReadyWaiter {
     pinCwd(this.#request, this.#cwd)
     this.#stdio.openPlanned()
     if (this.#pipeError !== undefined) {
+      releaseEnvironment(this.#request)
       this.#settle(this.#pipeError)
       return
     }
