@@ -1,4 +1,5 @@
-// ts/loader.ts: which libc a process runs on (from /proc/self/maps), which bundled binary fits,
+// ts/loader.ts: which libc a process runs on (from /proc/self/maps, unless musl's loader is
+// absent), which bundled binary fits,
 // and the error for a platform without one.
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -7,7 +8,7 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
-import { availableTargets, detectLibc, KNOWN_TARGETS, selectTarget } from '../ts/loader'
+import { availableTargets, detectLibc, hostLibc, KNOWN_TARGETS, selectTarget } from '../ts/loader'
 import { ROOT } from './helpers'
 
 const line = (addr: string, perms: string, path: string) =>
@@ -98,6 +99,30 @@ test('detectLibc: no libc in the maps falls back to the process report', (t) => 
 
 test('detectLibc() on this machine agrees with the process report', (t) => {
   t.is(detectLibc(), reportLibc())
+})
+
+test('hostLibc: no musl loader at its fixed path means glibc, nothing else read', (t) => {
+  const asked: string[] = []
+  const absent = (path: string) => {
+    asked.push(path)
+    return false
+  }
+  t.is(hostLibc('x64', absent), 'gnu')
+  t.is(hostLibc('arm64', absent), 'gnu')
+  t.deepEqual(asked, ['/lib/ld-musl-x86_64.so.1', '/lib/ld-musl-aarch64.so.1'])
+})
+
+test("hostLibc: with musl's loader, or for another arch, the maps decide", (t) => {
+  // Debian with the musl package installed has the loader too: this process is still glibc.
+  t.is(
+    hostLibc('x64', () => true),
+    detectLibc(),
+  )
+  t.is(
+    hostLibc('riscv64', () => t.fail('no fixed path is known for riscv64') as never),
+    detectLibc(),
+  )
+  t.is(hostLibc(), reportLibc())
 })
 
 test('selectTarget picks the binary for platform, arch and libc', (t) => {

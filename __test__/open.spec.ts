@@ -1,10 +1,28 @@
 // Opening namespaces and their identity: open, current, fromPath, fromFd, owner, parent.
-import { closeSync, openSync, readlinkSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 
 import test from 'ava'
 
-import { NAMESPACE_TYPES, Namespace, NamespaceError } from '../ts/index'
+import { NAMESPACE_TYPES, Namespace, NamespaceError, spawn } from '../ts/index'
+import { binding } from '../ts/loader'
 import { nsFdCount, nsLink, target } from './helpers'
+
+/** The process a kept pidfd of ours names (its fdinfo's Pid), or undefined. */
+function keptPidfdOf(pid: number): number | undefined {
+  return binding()
+    .keptDescriptors()
+    .find((fd) => {
+      try {
+        return (
+          readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[pidfd]' &&
+          new RegExp(`^Pid:\\s+${pid}$`, 'm').test(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
+        )
+      } catch {
+        return false
+      }
+    })
+}
 
 test('open(pid, type) is the namespace of /proc/<pid>/ns/<type>, for every type', async (t) => {
   const pid = await target(t, ['--uts', '--net', '--ipc', '--cgroup', '--mount', '--time', '--pid', '--fork'])
@@ -26,6 +44,59 @@ test('a target in new namespaces differs from ours; the same namespace compares 
   t.false(theirs.equals(mine))
   using theirUser = Namespace.open(pid, 'user')
   t.true(theirUser.equals(Namespace.current('user')), 'unshare without --user stays in our user namespace')
+})
+
+test('open(pid) keeps the pidfd of the last pid for the next open, listed as kept', async (t) => {
+  const pid = await target(t, ['--uts'])
+  Namespace.open(pid, 'uts').close()
+  const kept = keptPidfdOf(pid)
+  t.not(kept, undefined, 'a pidfd on that process, in keptDescriptors()')
+  using again = Namespace.open(pid, 'uts')
+  t.is(again.id, nsLink(pid, 'uts'))
+  t.is(keptPidfdOf(pid), kept, 'the same one, not a second')
+  // Another pid's open replaces it: one per thread, never more.
+  Namespace.open(process.pid, 'uts').close()
+  t.is(keptPidfdOf(pid), undefined)
+  t.not(keptPidfdOf(process.pid), undefined)
+})
+
+test.serial('open(pid) after that pid went to another process opens the new one', async (t) => {
+  t.timeout(60_000)
+  // The process whose pidfd is kept exits; its pid is handed to a new process (ns_last_pid, as
+  // CRIU does) in a uts namespace of its own. open(pid) must give the new one's namespace.
+  const ourChild = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid
+    } catch {
+      return false
+    }
+  }
+  let outcome: { reused: boolean; hostname?: string; id?: string; expected?: string } = { reused: false }
+  for (let i = 0; i < 20 && !outcome.reused; i++) {
+    const old = spawn('sleep', ['30'], { unshare: ['uts'], hostname: 'nsjs-old', stdio: 'ignore' })
+    const pid = old.pid as number
+    using first = Namespace.open(pid, 'uts')
+    t.is(
+      first.run(() => hostname()),
+      'nsjs-old',
+    )
+    t.not(keptPidfdOf(pid), undefined)
+    old.kill('SIGKILL')
+    await old.exited
+    for (const until = Date.now() + 5000; ourChild(pid) && Date.now() < until; );
+    writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1))
+    const reuser = spawn('sleep', ['30'], { unshare: ['uts'], hostname: 'nsjs-new', stdio: 'ignore' })
+    if (reuser.pid === pid) {
+      using now = Namespace.open(pid, 'uts')
+      outcome = { reused: true, hostname: now.run(() => hostname()), id: now.id, expected: nsLink(pid, 'uts') }
+    }
+    reuser.kill('SIGKILL')
+    await reuser.exited
+  }
+  t.true(outcome.reused, 'the pid was handed to the new process')
+  t.like(outcome, { hostname: 'nsjs-new' })
+  t.is(outcome.id, outcome.expected)
 })
 
 test('openAll(pid, types) opens them in order through one pidfd; else every type', async (t) => {

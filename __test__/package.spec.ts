@@ -143,8 +143,13 @@ function expectedFiles(): string[] {
     ...dist,
     'dist/esm/index.mjs',
     'dist/esm/index.d.mts',
-    // What index.mjs imports: the CommonJS package, without Node lexing it (scripts/build-ts.mjs).
+    // For bundlers (the "module" condition): the CommonJS package through a file with nothing to
+    // lex (scripts/build-ts.mjs).
+    'dist/esm/for-bundlers.mjs',
     'dist/esm/nsjs.cjs',
+    // Spawning and sockets, bundled apart from dist/cjs/index.js and loaded on first use.
+    'dist/cjs/nsjs-spawn.js',
+    'dist/cjs/nsjs-net.js',
     // The man page, built from the CLI's help texts (package.json "man").
     'dist/man/nsjs.1',
     ...availableTargets().map((t) => `binding/nsjs.${t}.node`),

@@ -308,9 +308,10 @@ export function reportImport(imp) {
       loadMs: median(list.map((x) => x.loadMs)),
       firstCallMs: median(list.map((x) => x.firstCallMs)),
       maxMs: Math.max(...list.map((x) => x.us / 1000)),
-      target: T.importMs,
+      // The `node -e` rows are shown for comparison, without a target (bench/README.md, 12).
+      target: name.includes('node -e') ? undefined : T.importMs,
     }
-    r.met = le(r.totalMs, T.importMs)
+    r.met = r.target === undefined ? undefined : le(r.totalMs, T.importMs)
     return r
   })
   console.log(
@@ -325,13 +326,15 @@ export function reportImport(imp) {
         r.loadMs.toFixed(2),
         r.firstCallMs.toFixed(2),
         r.maxMs.toFixed(2),
-        `<= ${T.importMs}`,
-        yes(r.met),
+        r.target === undefined ? '-' : `<= ${T.importMs}`,
+        r.met === undefined ? '-' : yes(r.met),
       ]),
     ),
   )
   return {
     rows,
-    met: { [`loading nsjs + first native call <= ${T.importMs} ms (require and import)`]: rows.every((r) => r.met) },
+    met: {
+      [`loading nsjs + first native call <= ${T.importMs} ms (require and import)`]: rows.every((r) => r.met !== false),
+    },
   }
 }

@@ -12,6 +12,7 @@
 import * as cp from 'node:child_process'
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
+import * as os from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants, performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -246,18 +247,32 @@ const t2 = performance.now()
 console.log(JSON.stringify({ loadMs: t1 - t0, firstCallMs: t2 - t1, totalMs: t2 - t0 }))`
   // The same files package.json's "exports" gives require() and import.
   const esm = pathToFileURL(join(root, 'dist/esm/index.mjs')).href
+  const requireIt = probe(`const nsjs = require(${JSON.stringify(root)})`)
+  const importIt = probe(`const nsjs = await import(${JSON.stringify(esm)})`)
+  // As an application loads nsjs: from its own file, app.cjs or app.mjs. Node has then loaded a
+  // file already, as it has for any application (for an ES module, its loader's code and the
+  // thread pool that reads files); `node -e` has not, and the first file it reads pays for that.
+  const dir = fs.mkdtempSync(join(os.tmpdir(), 'nsjs-bench-import-'))
+  fs.writeFileSync(join(dir, 'app.cjs'), requireIt)
+  fs.writeFileSync(join(dir, 'app.mjs'), importIt)
   const variants = {
-    'require + first call': ['-e', probe(`const nsjs = require(${JSON.stringify(root)})`)],
-    'import() + first call': ['--input-type=module', '-e', probe(`const nsjs = await import(${JSON.stringify(esm)})`)],
+    'require + first call': [join(dir, 'app.cjs')],
+    'import() + first call': [join(dir, 'app.mjs')],
+    'require, from node -e': ['-e', requireIt],
+    'import(), from node -e': ['--input-type=module', '-e', importIt],
   }
   const res = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
-  for (let i = 0; i < count; i++) {
-    for (const [name, args] of rotate(Object.entries(variants), i)) {
-      const r = cp.spawnSync(process.execPath, args, { encoding: 'utf8' })
-      if (r.status !== 0) throw new Error(`import probe: ${r.stderr}`)
-      const j = JSON.parse(r.stdout)
-      res[name].push({ us: j.totalMs * 1000, loadMs: j.loadMs, firstCallMs: j.firstCallMs })
+  try {
+    for (let i = 0; i < count; i++) {
+      for (const [name, args] of rotate(Object.entries(variants), i)) {
+        const r = cp.spawnSync(process.execPath, args, { encoding: 'utf8' })
+        if (r.status !== 0) throw new Error(`import probe: ${r.stderr}`)
+        const j = JSON.parse(r.stdout)
+        res[name].push({ us: j.totalMs * 1000, loadMs: j.loadMs, firstCallMs: j.firstCallMs })
+      }
     }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
   }
   for (const [name, list] of Object.entries(res))
     log(`${name}, ${count} fresh processes: median ${median(list.map((x) => x.us / 1000)).toFixed(1)} ms`)

@@ -8,10 +8,15 @@ export type { NamespaceErrorCode, NamespaceErrorFields, SystemErrorCode } from '
 export { NamespaceError } from './errors'
 export { Namespace } from './namespace'
 export type { RuleCode } from './native'
-// Everything ts/spawn and ts/net export is public; importing them also adds their Namespace
-// methods (spawn, exec; listen, connect, ...).
-export * from './net'
-export * from './spawn'
+// Everything ts/spawn and ts/net export is public. Their code loads on first use (ts/lazy.ts):
+// here only their types (which add the Namespace methods: spawn, exec; listen, connect, ...),
+// the placeholders of those methods, spawn/exec/fork that load the rest, and NsChildProcess.
+export type * from './net'
+
+import './net/public'
+
+export type * from './spawn'
+export { exec, fork, NsChildProcess, spawn } from './spawn/public'
 
 export type { ListOptions, NamespaceInfo, NamespaceType } from './types'
 export { NAMESPACE_TYPES } from './types'

@@ -42,6 +42,25 @@ export function detectLibc(maps?: string): Libc {
   return header?.glibcVersionRuntime ? 'gnu' : 'musl'
 }
 
+/** Where musl's ABI puts its dynamic loader, the PT_INTERP of every dynamically linked musl program. */
+const MUSL_LOADERS: Partial<Record<string, string>> = {
+  x64: '/lib/ld-musl-x86_64.so.1',
+  arm64: '/lib/ld-musl-aarch64.so.1',
+}
+
+/**
+ * {@link detectLibc} without its read of /proc/self/maps (about 1 ms of an import, with the hundred
+ * or so mappings of a Node process) where the answer is certain anyway: without musl's loader at
+ * its fixed path, this process is not a dynamically linked musl one (Alpine, Void, Chimera and
+ * distroless musl images all have it; the maps decide wherever it is). Only a musl whose loader
+ * lives elsewhere (a Nix store) gets 'gnu' here; {@link binding} asks the maps once that binary
+ * fails to load.
+ */
+export function hostLibc(arch: string = process.arch, exists: (path: string) => boolean = existsSync): Libc {
+  const loader = MUSL_LOADERS[arch]
+  return loader !== undefined && !exists(loader) ? 'gnu' : detectLibc()
+}
+
 function bindingDir(): string {
   // An ES module bundle has no __dirname: its binary was found by the static require or not at all.
   if (typeof __dirname === 'undefined') return join(process.cwd(), 'binding')
@@ -173,13 +192,20 @@ export function binding(): Binding {
     cached = loadOverride(override)
     return cached
   }
-  const libc = process.platform === 'linux' ? detectLibc() : 'gnu'
+  let libc = process.platform === 'linux' ? hostLibc() : 'gnu'
   const sea = seaAssets()
   if (sea) {
     cached = loadFromSea(sea, `${process.platform}-${process.arch}-${libc}`)
     return cached
   }
-  cached = requireTarget(`${process.platform}-${process.arch}-${libc}`)
+  try {
+    cached = requireTarget(`${process.platform}-${process.arch}-${libc}`)
+  } catch (e) {
+    // The glibc binary on a musl that hostLibc could not see: the maps say so.
+    if (libc !== 'gnu' || process.platform !== 'linux' || detectLibc() !== 'musl') throw e
+    libc = 'musl'
+    cached = requireTarget(`${process.platform}-${process.arch}-${libc}`)
+  }
   if (cached) return cached
   // No binary for this machine: the error names what the package's folder has.
   const dir = bindingDir()

@@ -146,8 +146,9 @@ export interface JoinFd {
 }
 
 /**
- * The descriptors spawns keep open on purpose: one /dev/null per thread that spawned with an
- * 'ignore' slot (instead of one opened and closed per spawn), for leak checks to leave out.
+ * The descriptors nsjs keeps open on purpose, for leak checks to leave out: one /dev/null per
+ * thread that spawned with an 'ignore' slot (instead of one opened and closed per spawn), and one
+ * pidfd per thread that opened namespaces by pid (the last process's, for its next open).
  */
 export declare function keptDescriptors(): Array<number>
 

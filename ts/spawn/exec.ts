@@ -82,23 +82,7 @@ export interface ExecError<T = string> extends Error, ExecResult<T> {
   killed: boolean
 }
 
-/**
- * Runs a command to completion in namespaces, like util.promisify(child_process.execFile):
- * resolves with `{ stdout, stderr, code, signal }`, and rejects with an error carrying the same
- * fields when the exit is not 0 (or with the NamespaceError of a failed step). As with execFile,
- * a `timeout` rejects with that error and `killed: true`, an aborted `signal` with an AbortError,
- * and both settle once the command has exited, without waiting for output that its own
- * children keep open.
- *
- * @example
- * const { stdout } = await exec('hostname', [], { unshare: ['uts'], hostname: 'x' })
- */
-export function exec(
-  file: string,
-  args: readonly string[] | undefined,
-  options: ExecOptions & { encoding: 'buffer' },
-): Promise<ExecResult<Buffer>>
-export function exec(file: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult<string>>
+/** exec() itself; ts/spawn/public.ts exports it, with its documentation. */
 export function exec(
   file: string,
   args?: readonly string[],

@@ -66,19 +66,7 @@ export interface NsForkedProcess extends NsChildProcess {
 /** What `send()` can pass to the child besides the message (child_process's SendHandle). */
 export type SendHandle = import('node:net').Socket | import('node:net').Server | import('node:dgram').Socket
 
-/**
- * Runs Node module `modulePath` with `args` in a child started as {@link spawn} starts one (so in
- * new or joined namespaces: a user, pid or net namespace that `join()` cannot enter), with an IPC
- * channel like `child_process.fork()`'s: `child.send()` and `child.on('message')` here,
- * `process.send()` and `process.on('message')` there, in Node's 'json' serialization or, with
- * `serialization: 'advanced'`, V8's; handles (servers, sockets) pass both ways, as in
- * child_process. 'disconnect' is emitted when the channel closes.
- *
- * @example
- * const child = fork('./worker.js', [], { unshare: ['user', 'pid', 'net'], uidMap: 'root' })
- * child.on('message', (m) => console.log(m))
- * child.send({ job: 1 })
- */
+/** fork() itself; ts/spawn/public.ts exports it, with its documentation. */
 export function fork(modulePath: string, args?: string[], options?: ForkOptions): NsForkedProcess {
   validatePath(modulePath, 'modulePath')
   const argv = readArgs(args)

@@ -13,26 +13,7 @@ import { type Normalized, normalize, type SpawnOptions } from './options'
 import { shouldHandOver } from './pending'
 import { EXTRA_PIPE } from './validate'
 
-/**
- * Starts `file` with `args` (an argv array: nothing goes through a shell) inside existing
- * namespaces (`join`, like nsenter) and/or new ones (`unshare`, like unshare(1)), on a native
- * clone() with its own child stack.
- *
- * Many spawns in one loop turn do not hold the event loop: once the turn's spawns have taken
- * 0.25 ms, the rest are handed to a native spawner thread (README "Spawning" lists when this
- * never happens). Their `pid` is set (and 'spawn' emitted) when they start; reading `pid` earlier
- * waits for the child to start. Their cwd, environment and join handles are those of the call.
- *
- * Argument errors throw at once, before anything is opened or started: TypeError or RangeError
- * with Node's codes (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). `args` and
- * every option are read exactly once. A failure of any step before the command runs (setns, uid_map,
- * sethostname, mount /proc, chdir, execve, ...) is emitted as an 'error' event with a
- * NamespaceError naming the step, and `exited` rejects with it.
- *
- * @example
- * const box = spawn('sh', ['-c', 'hostname; echo $$'], { unshare: ['uts', 'pid'], hostname: 'box' })
- * const { code } = await box.exited
- */
+/** spawn() itself; ts/spawn/public.ts exports it, with its documentation. */
 export function spawn(file: string, args?: readonly string[], options?: SpawnOptions): NsChildProcess {
   return spawnWith(file, args, options)
 }

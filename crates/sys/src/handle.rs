@@ -6,6 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result, Rule};
+use crate::last_pidfd;
 use crate::ns_type::NsType;
 use crate::syscall;
 
@@ -111,8 +112,8 @@ impl NsHandle {
 
   pub fn open_pid_all(pid: i32, types: &[NsType]) -> Result<Vec<Self>> {
     check_supported(pid, types)?;
-    let pidfd = syscall::pidfd_open(pid).map_err(|e| about_all(types, thread_id_error(e, pid)))?;
-    Self::open_pidfd_all(pidfd.as_fd(), pid, types)
+    let open = || syscall::pidfd_open(pid).map_err(|e| about_all(types, thread_id_error(e, pid)));
+    last_pidfd::through(pid, open, |pidfd| Self::open_pidfd_all(pidfd, pid, types))
   }
 
   /// The namespaces of `types` that the process behind `pidfd` (whose pid is `pid`) is in, in

@@ -4,6 +4,7 @@
 //!
 //! - `ns_type`: the eight namespace types, one table with their names and flags.
 //! - `handle`: a namespace handle (`NsHandle`), opened from a path, a pid or a pidfd.
+//! - `last_pidfd`: per thread, the pidfd of the process last opened by pid, for the next open.
 //! - `this_thread`: the calling thread's namespace changes (join, enter/restore, unshare) and the
 //!   native threads nsjs starts.
 //! - `create`: new namespaces that the caller does not move into.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod exit_watch;
 pub mod fd_mount;
 pub mod handle;
+pub mod last_pidfd;
 pub mod list;
 pub mod mountinfo;
 pub mod ns_type;

@@ -43,11 +43,14 @@ pub fn spawn_child(env: Env, mut req: NativeSpawnRequest, id: u32) -> Result<Eit
   watched(&env, child, id, into_raw(pipes.parent_ends), capture)
 }
 
-/// The descriptors spawns keep open on purpose: one /dev/null per thread that spawned with an
-/// 'ignore' slot (instead of one opened and closed per spawn), for leak checks to leave out.
+/// The descriptors nsjs keeps open on purpose, for leak checks to leave out: one /dev/null per
+/// thread that spawned with an 'ignore' slot (instead of one opened and closed per spawn), and one
+/// pidfd per thread that opened namespaces by pid (the last process's, for its next open).
 #[napi]
 pub fn kept_descriptors() -> Vec<i32> {
-  spawn::dev_null::kept()
+  let mut kept = spawn::dev_null::kept();
+  kept.extend(nsjs_sys::last_pidfd::kept());
+  kept
 }
 
 /// Stops collecting the output of child `id` ('capture' slots): what it wrote so far, as
