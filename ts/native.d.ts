@@ -115,13 +115,6 @@ export declare function handleType(fd: number): number
 /** A `NativeNamespace` on the kept handle `fd`, closed when it is. */
 export declare function handleView(fd: number): NativeNamespace
 
-/**
- * Names this process's environment as it is now, for a spawn that will be handed to the spawner
- * thread later (`envGeneration` of its request). Main thread only: it reads the environment that
- * thread's process.env writes to.
- */
-export declare function holdEnvironment(): number
-
 /** One line of a uid_map or gid_map: `count` ids from `inside` on are `outside` on in the parent. */
 export interface IdMapLine {
   inside: number
@@ -266,8 +259,8 @@ export interface NativeSpawnRequest {
   file: string
   argv: Array<string>
   /**
-   * "K=V" strings; absent: this process's own environment (as `hold_environment` named it,
-   * when `env_generation` is given).
+   * "K=V" strings; absent: this process's own environment (as `spawnerAvailable(true)` held
+   * it, when `env_generation` is given).
    */
   env?: Array<string>
   envGeneration?: number
@@ -354,6 +347,12 @@ export type Propagation = 'private' | 'slave' | 'shared' | 'unchanged'
  */
 export declare function releaseChild(id: number): void
 
+/**
+ * Releases the environment `spawnerAvailable(true)` held as `generation`, for a spawn that will
+ * not be handed over after all (a spawn that is releases it itself).
+ */
+export declare function releaseEnvironment(generation: number): void
+
 /** One resource limit: soft and hard, Infinity for RLIM_INFINITY. */
 export interface RlimitEntry {
   resource: number
@@ -422,9 +421,12 @@ export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeSt
 
 /**
  * Whether a spawn from this thread may be handed to the spawner thread now (see
- * nsjs_sys::spawn::spawner).
+ * nsjs_sys::spawn::spawner): -1 when not. When it may and `hold_env`, this process's
+ * environment as it is now is held for it (its request's `envGeneration`, the number returned;
+ * a main-thread spawn that inherits the environment must get it as it was at its call);
+ * otherwise 0. One call for both, as a burst makes one per spawn.
  */
-export declare function spawnerAvailable(): boolean
+export declare function spawnerAvailable(holdEnv: boolean): number
 
 /** What one of the child's fds 0..2 becomes, besides a descriptor of the parent's to pass. */
 export type StdioKind = 'inherit' | 'ignore' | 'pipe' | 'capture'

@@ -145,11 +145,19 @@ export function validateOptionalType(type: unknown, name = 'type'): NamespaceTyp
 export function validateTypes(types: unknown, name = 'types', allowEmpty = false): NamespaceType[] {
   if (!Array.isArray(types)) throw invalidArgType(name, 'an instance of Array', types)
   if (types.length === 0 && !allowEmpty) throw invalidArgValue(name, types, 'must name at least one namespace type')
-  const out: NamespaceType[] = []
-  types.forEach((t, i) => {
-    const v = validateType(t, `${name}[${i}]`)
-    if (!out.includes(v)) out.push(v)
-  })
+  // Element by element as forEach visits them (holes skipped); the name is only built for an
+  // error. spawn() calls this for every `unshare` and keeps the result until the child starts:
+  // sized once, as one of each type at most (a first push would give it room for 17).
+  const n = types.length
+  const out: NamespaceType[] = new Array(Math.min(n, NAMESPACE_TYPES.length))
+  let count = 0
+  for (let i = 0; i < n; i++) {
+    if (!(i in types)) continue
+    const t: unknown = types[i]
+    const v = NAMESPACE_TYPES.includes(t as NamespaceType) ? (t as NamespaceType) : validateType(t, `${name}[${i}]`)
+    if (!out.includes(v)) out[count++] = v
+  }
+  out.length = count
   return out
 }
 

@@ -1,6 +1,5 @@
-// NsChildProcess, the process spawn() starts, and spawn() itself. Where the child is in its life
-// is one field, `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its
-// streams ts/spawn/stdio.ts's.
+// NsChildProcess, the process spawn() starts, and spawn() itself. Where the child is in its life is one field,
+// `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
@@ -10,19 +9,11 @@ import { fromNative, namespaceError, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NamespaceType } from '../types'
-import { awaitOutput, childId, forgetChild, spawnNow, stopCapture } from './exits'
+import { awaitOutput, childId, type ExitStatus, forgetChild, spawnNow, stopCapture } from './exits'
 import type { Normalized } from './options'
 import { chargeSyncSpawn, enqueue, PendingSpawn } from './pending'
 import { holdLoop, NO_FDS, Stdio } from './stdio'
 import { abortError, signalName, signalNumber } from './validate'
-
-/** How a child ended: `code` when it exited, `signal` when a signal ended it. */
-export interface ExitStatus {
-  /** The exit code, or null when a signal ended the child. */
-  code: number | null
-  /** The signal that ended the child, or null when it exited. */
-  signal: NodeJS.Signals | null
-}
 
 /**
  * Where a child is in its life. While the spawner thread has it (queued or handed over) it is
@@ -40,6 +31,8 @@ const UNSTARTED: State = { kind: 'unstarted' }
 const RUNNING: State = { kind: 'running' }
 const EXITED: State = { kind: 'exited' }
 const CLOSED: State = { kind: 'closed' }
+/** The stdio past the third of a child without any: shared, so frozen. */
+const NO_EXTRA_STDIO: (Duplex | null)[] = Object.freeze([]) as unknown as (Duplex | null)[]
 
 /**
  * A process started by {@link spawn}. It behaves like Node's ChildProcess where users expect
@@ -71,10 +64,11 @@ export class NsChildProcess extends EventEmitter {
   #captures = 0
   /** Whether the child holds the event loop once it runs (a pending one always does). */
   #referenced = true
-  readonly #stdio = new Stdio(() => this.#maybeClose())
+  readonly #stdio = new Stdio(this)
   #status: { ok: ExitStatus } | { err: unknown } | undefined
-  #waiters: Array<[(s: ExitStatus) => void, (e: unknown) => void]> = []
   #exitedPromise: Promise<ExitStatus> | undefined
+  #resolveExited: ((s: ExitStatus) => void) | undefined
+  #rejectExited: ((e: unknown) => void) | undefined
   /** Why `signal` or `timeout` killed it: `exited` rejects with this. */
   #failure: unknown
   /** Undoes the `signal` and `timeout` options once the child has exited. */
@@ -154,7 +148,7 @@ export class NsChildProcess extends EventEmitter {
     const id = childId(this)
     this.#id = id
     try {
-      pending = new PendingSpawn(n, id, this.#stdio, (outcome) => this.#onReady(outcome, id))
+      pending = new PendingSpawn(n, id, this.#stdio, this)
     } catch (err) {
       forgetChild(id)
       this.#fail(err, true)
@@ -169,7 +163,9 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** The outcome of a pending spawn. */
-  #onReady(outcome: number | number[] | Error, id: number): void {
+  /** @internal The outcome of this child's pending spawn (pending.ts). */
+  pendingOutcome(outcome: number | number[] | Error): void {
+    const id = this.#id
     if (outcome instanceof Error) {
       forgetChild(id)
       // The streams of a child that never ran end now.
@@ -235,7 +231,7 @@ export class NsChildProcess extends EventEmitter {
   }
 
   /** The streams of 'pipe' entries past the third (null for the others), from fd 3 on. */
-  #extraStdio: (Duplex | null)[] = []
+  #extraStdio: (Duplex | null)[] = NO_EXTRA_STDIO
 
   /** @internal Set once by spawn(). */
   setExtraStdio(streams: (Duplex | null)[]): void {
@@ -305,8 +301,7 @@ export class NsChildProcess extends EventEmitter {
     }
     this.#stdio.childExited()
     const status = { code: this.exitCode, signal: this.signalCode }
-    // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the
-    // child ended.
+    // A kill by `signal` or `timeout` rejects; the error keeps its own code and gains how the child ended.
     this.#settle(
       this.#failure
         ? { err: Object.assign(this.#failure as object, { exitCode: status.code, signal: status.signal }) }
@@ -328,6 +323,11 @@ export class NsChildProcess extends EventEmitter {
     }
   }
 
+  /** @internal stdout or stderr has closed (stdio.ts). */
+  outputClosed(): void {
+    this.#maybeClose()
+  }
+
   #maybeClose(): void {
     if (this.#state.kind !== 'exited' || this.#stdio.outputsOpen || this.#channels > 0) return
     this.#state = CLOSED
@@ -342,7 +342,7 @@ export class NsChildProcess extends EventEmitter {
   #settle(s: { ok: ExitStatus } | { err: unknown }): void {
     if (this.#status) return
     this.#status = s
-    for (const [ok, fail] of this.#waiters.splice(0)) 'ok' in s ? ok(s.ok) : fail(s.err)
+    'ok' in s ? this.#resolveExited?.(s.ok) : this.#rejectExited?.(s.err)
   }
 
   /**
@@ -354,9 +354,11 @@ export class NsChildProcess extends EventEmitter {
    */
   get exited(): Promise<ExitStatus> {
     this.#exitedPromise ??= new Promise((resolve, reject) => {
+      // Called by #settle, unless it has been already.
+      this.#resolveExited = resolve
+      this.#rejectExited = reject
       const s = this.#status
       if (s) 'ok' in s ? resolve(s.ok) : reject(s.err)
-      else this.#waiters.push([resolve, reject])
     })
     return this.#exitedPromise
   }

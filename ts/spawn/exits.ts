@@ -6,6 +6,14 @@
 import { binding } from '../loader'
 import type { NativeSpawnRequest } from '../native'
 
+/** How a child ended: `code` when it exited, `signal` when a signal ended it. */
+export interface ExitStatus {
+  /** The exit code, or null when a signal ended the child. */
+  code: number | null
+  /** The signal that ended the child, or null when it exited. */
+  signal: NodeJS.Signals | null
+}
+
 /** What waits for a child's exit: the child, until it has exited. */
 export interface ExitWaiter {
   /** @internal The child has exited and was reaped; code -1 when a signal ended it. */

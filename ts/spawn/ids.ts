@@ -23,7 +23,25 @@ export interface Ids {
   gid: number | undefined
 }
 
+/** The ids of a spawn that gives none: shared, so frozen. */
+const NO_IDS: Ids = Object.freeze({
+  maps: false,
+  uidMap: undefined,
+  gidMap: undefined,
+  setgroups: undefined,
+  uid: undefined,
+  gid: undefined,
+})
+
 export function resolveIds(given: IdsGiven): Ids {
+  if (
+    given.uidMap === undefined &&
+    given.gidMap === undefined &&
+    given.setgroups === undefined &&
+    given.uid === undefined &&
+    given.gid === undefined
+  )
+    return NO_IDS
   // Only maps need our ids (two native calls per spawn otherwise).
   const maps = given.uidMap !== undefined || given.gidMap !== undefined
   const euid = maps ? (process.geteuid?.() ?? 0) : 0

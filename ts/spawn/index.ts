@@ -5,10 +5,10 @@
 import './namespace-methods'
 
 export type { ChannelControl } from './channel'
-export type { ExitStatus } from './child'
 export { NsChildProcess } from './child'
 export type { ExecError, ExecOptions, ExecResult } from './exec'
 export { exec } from './exec'
+export type { ExitStatus } from './exits'
 export type { ForkOptions, NsForkedProcess, SendHandle } from './fork'
 export { fork } from './fork'
 export type { MountEntry } from './mounts'

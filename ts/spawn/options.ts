@@ -233,6 +233,9 @@ const propagationsComplete: ListsAll<Propagation, (typeof PROPAGATIONS)[number]>
 void setgroupsComplete
 void propagationsComplete
 
+/** No descriptors (`dirFds` of a spawn without `join: { root, cwd }`): shared, so frozen. */
+const NO_FDS: number[] = Object.freeze([]) as unknown as number[]
+
 /** A spawn() call, checked and resolved: the native request, and what only JS needs. */
 export interface Normalized {
   /** What the native binding takes. */
@@ -340,16 +343,16 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
   // interpret: the join handles are opened last (nothing is left open when a check throws), and
   // the request is built.
   const { handles, opened, dirs } = openJoin(join)
-  const dirFds = dirs.filter((fd) => fd >= 0)
-  const ownFds = [...dirFds, ...(extraFds ?? []).filter((fd) => fd !== -1)]
-  const joinTypes = handles.map((h) => h.type)
+  const dirFds = dirs[0] < 0 && dirs[1] < 0 ? NO_FDS : dirs.filter((fd) => fd >= 0)
+  const namesOwnFds = dirFds.length > 0 || (extraFds?.some((fd) => fd !== -1) ?? false)
+  const joinsUser = handles.length > 0 && handles.some((h) => h.type === 'user')
   const newUser = unshare.includes('user') || ids.maps
   // As nsenter does (unless preserveCredentials, its --preserve-credentials): a command entering
   // a user namespace runs as root there. Keeping our ids would leave them unmapped (65534
   // inside) and without the capabilities the join was for, since execve grants them only to uid
   // 0 of the namespace. The native plan applies it only if that join really happens: one of our
   // own user namespace is left out (setns to it is EINVAL), and our ids stay, as with nsenter.
-  const rootInJoinedUser = joinTypes.includes('user') && !unshare.includes('user') && !ids.maps && !preserveCredentials
+  const rootInJoinedUser = joinsUser && !unshare.includes('user') && !ids.maps && !preserveCredentials
   const more: NativeSpawnMore = {
     joinRoot: dirs[0] >= 0 ? dirs[0] : undefined,
     joinCwd: dirs[1] >= 0 ? dirs[1] : undefined,
@@ -391,6 +394,10 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
       extraFds,
       // Left out when every one of them is at its default: the native side then reads none.
       more: anyDefined(more) ? more : undefined,
+      // Set later (a queued spawn, exec()): here from the start, so that setting them does not
+      // give each request a second store for properties added after it was made.
+      envGeneration: undefined,
+      captureLimit: undefined,
     },
     args: argv,
     opened,
@@ -401,7 +408,12 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
     timeout,
     killSignal,
     mayHandOver:
-      !ipc && ownFds.length === 0 && stdio.every((s) => typeof s === 'string') && !(newUser && handles.length > 0),
+      !ipc &&
+      !namesOwnFds &&
+      typeof stdio[0] === 'string' &&
+      typeof stdio[1] === 'string' &&
+      typeof stdio[2] === 'string' &&
+      !(newUser && handles.length > 0),
     ipc,
   }
 }

@@ -32,12 +32,26 @@ let exitHooked = false
  * this turn's budget is spent or earlier spawns are still queued or in flight (order is kept),
  * and only while the native side says the spawner thread stands in for this thread (not while
  * this thread is in namespaces it joined or entered, has a root and cwd of its own, or a nice
- * value other than the spawner thread's).
+ * value other than the spawner thread's). When it does and the child inherits the environment,
+ * the environment of now is held for it (`envGeneration`), in the same native call: the
+ * spawn's hand-over releases it, or {@link releaseEnvironment} if it fails before.
  */
-export function shouldHandOver(): boolean {
+export function shouldHandOver(request: NativeSpawnRequest): boolean {
   if (!isMainThread()) return false
   if (queue.length === 0 && inFlight.size === 0 && spentThisTurn < TURN_BUDGET_MS) return false
-  return binding().spawnerAvailable()
+  const inherits = request.env === undefined
+  const answer = binding().spawnerAvailable(inherits)
+  if (answer < 0) return false
+  if (inherits) request.envGeneration = answer
+  return true
+}
+
+/** Releases the environment {@link shouldHandOver} held for a spawn that will not be handed over. */
+function releaseEnvironment(request: NativeSpawnRequest): void {
+  const generation = request.envGeneration
+  if (generation === undefined) return
+  request.envGeneration = undefined
+  binding().releaseEnvironment(generation)
 }
 
 /**
@@ -105,9 +119,14 @@ function currentCwd(): string | undefined {
   }
 }
 
+/** What gets a queued spawn's outcome once: the started child's pid (with its pipes), or the error. */
+export interface OutcomeWaiter {
+  pendingOutcome(outcome: number | number[] | Error): void
+}
+
 /**
  * A spawn queued for, or handed to, the spawner thread, until it has started or failed to. Its
- * outcome goes to `onReady` once: the started child, or the error. Neither `handOver` nor
+ * outcome goes to its waiter once: the started child, or the error. Neither `handOver` nor
  * `finish` throws.
  */
 export class PendingSpawn implements ReadyWaiter {
@@ -119,7 +138,7 @@ export class PendingSpawn implements ReadyWaiter {
   /** The cwd when spawn() was called, for a child that inherits it. */
   readonly #cwd: string | undefined
   readonly #stdio: Stdio
-  readonly #onReady: (outcome: number | number[] | Error) => void
+  readonly #waiter: OutcomeWaiter
   #pipes: NativeStdioPipes | null = null
   #pipeError: unknown
   /** A signal kill() asked for before the child started (the last one). */
@@ -128,7 +147,7 @@ export class PendingSpawn implements ReadyWaiter {
   #settled = false
 
   /** Throws when the join handles cannot be held (nothing is then left open). */
-  constructor(n: Normalized, id: number, stdio: Stdio, onReady: (outcome: number | number[] | Error) => void) {
+  constructor(n: Normalized, id: number, stdio: Stdio, waiter: OutcomeWaiter) {
     const { request } = n
     // Whatever the caller does once spawn() returns must not change the child: its join handles
     // may be closed (so hold duplicates), its cwd changed (so remember it; see handOver).
@@ -143,21 +162,19 @@ export class PendingSpawn implements ReadyWaiter {
         })
     } catch (err) {
       for (const h of [...held, ...n.opened]) h.close()
+      releaseEnvironment(request)
       throw err
     }
     this.#request = request
     this.#id = id
-    this.#held = [...held, ...n.opened]
+    this.#held = held.length === 0 ? n.opened : [...held, ...n.opened]
     this.#stdio = stdio
-    this.#onReady = onReady
+    this.#waiter = waiter
     // Opened at the hand-over, or when a stream is asked for first: not in the burst itself.
     if (n.stdio.includes('pipe')) stdio.plan(n.stdio, this)
     // Not with a joined mount namespace: setns puts the child at that namespace's root, and a
     // path of ours would mean something else there.
-    this.#cwd = n.joined.some((h) => h.type === 'mnt') ? undefined : currentCwd()
-    // The environment of now, for a child that inherits it: what process.env is at the call, as
-    // for a child started at once (released when handed over, which every queued spawn is).
-    if (request.env === undefined) request.envGeneration = native(() => binding().holdEnvironment())
+    this.#cwd = n.joined.length > 0 && n.joined.some((h) => h.type === 'mnt') ? undefined : currentCwd()
   }
 
   /** Opens the 'pipe' slots of `slots`; the parent's ends, or undefined when that failed. */
@@ -187,6 +204,7 @@ export class PendingSpawn implements ReadyWaiter {
     pinCwd(this.#request, this.#cwd)
     this.#stdio.openPlanned()
     if (this.#pipeError !== undefined) {
+      releaseEnvironment(this.#request)
       this.#settle(this.#pipeError)
       return
     }
@@ -237,10 +255,10 @@ export class PendingSpawn implements ReadyWaiter {
     for (const h of this.#held) h.close()
     outcome = fromNative(outcome)
     if (outcome instanceof Error) {
-      this.#onReady(outcome)
+      this.#waiter.pendingOutcome(outcome)
       return
     }
-    this.#onReady(outcome as number | number[])
+    this.#waiter.pendingOutcome(outcome as number | number[])
   }
 }
 

@@ -277,12 +277,15 @@ function readPolicy(v: unknown): string {
   return `{${filters.join(',')}}`
 }
 
+/** `readSeccomp` of no policy: shared, so frozen. */
+const NO_SECCOMP: { buffer?: Buffer; rules?: string } = Object.freeze({})
+
 /**
  * `seccomp`: a compiled classic-BPF program (whole 8-byte instructions, at most 4096) as
  * `buffer`, or a {@link SeccompPolicy} as `rules` (seccompiler's JSON, compiled natively).
  */
 export function readSeccomp(v: unknown): { buffer?: Buffer; rules?: string } {
-  if (v === undefined) return {}
+  if (v === undefined) return NO_SECCOMP
   if (!(v instanceof Uint8Array)) return { rules: readPolicy(v) }
   if (v.byteLength === 0 || v.byteLength % 8 !== 0 || v.byteLength > 4096 * 8) {
     throw invalidArgValue(

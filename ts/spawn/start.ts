@@ -42,7 +42,8 @@ export function spawnWith(
 function started(file: string, n: Normalized): NsChildProcess {
   const extra = n.request.extraFds
   if (extra?.includes(EXTRA_PIPE)) return withExtraPipes(file, n, extra)
-  const child = new NsChildProcess(file, n, n.mayHandOver && shouldHandOver())
+  // An aborted `signal`: not started at all, so nothing to decide (or to hold for it).
+  const child = new NsChildProcess(file, n, n.mayHandOver && !n.signal?.aborted && shouldHandOver(n.request))
   // As child_process: `stdio` has an entry (null) for each one given.
   if (extra) child.setExtraStdio(extra.map(() => null))
   return child

@@ -94,10 +94,16 @@ function wrapSome(): void {
 
 type Reading = { _read: (n: number) => void }
 
-/** The pipe ends of a child without pipes: `attach(NO_FDS)` is the cheap case. Never written. */
-export const NO_FDS: readonly number[] = [-1, -1, -1]
-/** The streams of a child without pipes, shared by all of them: no entry of it is ever written. */
-const NO_STREAMS: Array<PipeStream | null | undefined> = [null, null, null]
+/** The child whose stdio a {@link Stdio} is (a method, not a closure made for every child). */
+export interface OutputOwner {
+  /** stdout or stderr has closed. */
+  outputClosed(): void
+}
+
+// The stdio of a child without pipes, shared by all of them (frozen: only replaced, never written;
+// `attach(NO_FDS)` is the cheap case).
+export const NO_FDS: readonly number[] = Object.freeze([-1, -1, -1])
+const NO_STREAMS: Array<PipeStream | null | undefined> = Object.freeze([null, null, null]) as unknown as null[]
 
 /** Opens the 'pipe' slots of `slots`: the parent's ends, or undefined when that failed. */
 export interface PipeOpener {
@@ -127,11 +133,11 @@ export class Stdio {
   /** The held reads, started once 'spawn' has been emitted (made for the first). */
   #afterSpawn: Array<() => void> | undefined
   #referenced = true
-  readonly #onOutputClosed: () => void
+  readonly #owner: OutputOwner
 
-  /** @param onOutputClosed called when stdout or stderr closes. */
-  constructor(onOutputClosed: () => void) {
-    this.#onOutputClosed = onOutputClosed
+  /** @param owner is told when stdout or stderr closes. */
+  constructor(owner: OutputOwner) {
+    this.#owner = owner
   }
 
   /**
@@ -255,7 +261,7 @@ export class Stdio {
     } else {
       s.once('close', () => {
         this.#openOutputs--
-        this.#onOutputClosed()
+        this.#owner.outputClosed()
       })
     }
     if (!this.#referenced) s.unref?.()

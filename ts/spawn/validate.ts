@@ -167,7 +167,11 @@ export function readStdio(stdio: unknown): StdioSlot[] {
   if (typeof stdio !== 'string' && !Array.isArray(stdio)) {
     throw invalidArgType('options.stdio', 'of type string or an instance of Array', stdio)
   }
-  if (typeof stdio === 'string') return [0, 1, 2].map((i) => stdioSlot(stdio === 'ipc' ? undefined : stdio, i, stdio))
+  if (typeof stdio === 'string') {
+    // The same slot three times (an error names index 0, the first it would meet).
+    const s = stdioSlot(stdio === 'ipc' ? undefined : stdio, 0, stdio)
+    return [s, s, s]
+  }
   return [0, 1, 2].map((i) => (stdio[i] === 'ipc' ? 'ignore' : stdioSlot(stdio[i], i, stdio[i])))
 }
 
@@ -270,8 +274,17 @@ export type JoinRead =
   | { handles: Namespace[] }
   | { pid: number; types: NamespaceType[] | undefined; root: boolean; cwd: boolean }
 
+/** No `join`: shared by every spawn without one, so frozen. */
+const NO_JOIN: JoinRead = Object.freeze({ handles: Object.freeze([]) as unknown as Namespace[] })
+/** What `openJoin` gives for no handles: shared, so frozen. */
+const NOTHING_OPENED: ReturnType<typeof openJoin> = Object.freeze({
+  handles: NO_JOIN.handles,
+  opened: NO_JOIN.handles,
+  dirs: Object.freeze([-1, -1]) as unknown as [number, number],
+})
+
 export function readJoin(join: unknown): JoinRead {
-  if (join === undefined) return { handles: [] }
+  if (join === undefined) return NO_JOIN
   if (Array.isArray(join)) {
     return {
       handles: readArray(join, 'options.join', (h, i) => {
@@ -293,7 +306,9 @@ export function readJoin(join: unknown): JoinRead {
  * `root`/`cwd` descriptors of the target's root and cwd (-1 when not asked for; also closed then).
  */
 export function openJoin(join: JoinRead): { handles: Namespace[]; opened: Namespace[]; dirs: [number, number] } {
-  if ('handles' in join) return { handles: join.handles, opened: [], dirs: [-1, -1] }
+  if ('handles' in join) {
+    return join.handles.length === 0 ? NOTHING_OPENED : { handles: join.handles, opened: [], dirs: [-1, -1] }
+  }
   // One pidfd for all of them (they are all the target's, even if its pid is reused meanwhile),
   // and nsenter's rules, in one native call: a user namespace we already share is left out
   // (setns to one's own is EINVAL), and without types every namespace we share (--all).

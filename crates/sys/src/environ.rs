@@ -97,15 +97,29 @@ fn each_entry(mut f: impl FnMut(&[u8]) -> bool) {
   }
 }
 
+/// Whether the live environment is the one `copy` was made of: entry by entry, each compared in
+/// one pass (strcmp stops at the first difference or the end; no strlen first), as `hold` asks
+/// this on every spawn() of a burst.
 fn unchanged(copy: &EnvBlock) -> bool {
   let mut i = 0;
-  let mut same = true;
-  each_entry(|e| {
-    same = copy.entries.get(i).is_some_and(|c| c.as_bytes() == e);
-    i += 1;
-    same
-  });
-  same && i == copy.entries.len()
+  // SAFETY: as in each_entry, `environ` is a NULL-terminated array of NUL-terminated strings
+  // that only the calling thread changes; each entry of `copy.ptrs` but the last (NULL) points
+  // into a CString of `copy.entries`. strcmp reads both strings up to their NULs, no further.
+  unsafe {
+    let mut p = environ;
+    if p.is_null() {
+      return copy.entries.is_empty();
+    }
+    while !(*p).is_null() {
+      match copy.ptrs.get(i) {
+        Some(c) if !c.is_null() && libc::strcmp(*p, *c) == 0 => {}
+        _ => return false,
+      }
+      i += 1;
+      p = p.add(1);
+    }
+  }
+  i == copy.entries.len()
 }
 
 /// The environment as execve takes it, as it is now.
@@ -222,5 +236,8 @@ mod tests {
     assert_eq!(path(), std::env::var("PATH").ok());
     assert_eq!(child_sees_own_environ(), "changed\n", "a bare name found on our PATH, our variable");
     std::env::remove_var("NSJS_ENVIRON_TEST");
+    let removed = hold();
+    assert_ne!(removed, after, "a variable removed is a change too");
+    assert!(!take(removed).unwrap().strings().iter().any(|e| e.starts_with("NSJS_ENVIRON_TEST=")));
   }
 }

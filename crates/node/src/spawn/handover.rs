@@ -12,19 +12,27 @@ use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::SpawnSpec;
-use nsjs_sys::{Error, Step};
+use nsjs_sys::{environ, Error, Step};
 
 use super::child::{capture_limit, ready_tsfn, watched, Capture};
-use super::request::NativeSpawnRequest;
 use super::request::StdioKind;
+use super::request::{release_held, NativeSpawnRequest};
 use super::stdio::{captured, make_pipes, plug, NativeStdioPipes};
 use crate::error::{to_js, IntoNapi, Result};
 
 /// Whether a spawn from this thread may be handed to the spawner thread now (see
-/// nsjs_sys::spawn::spawner).
+/// nsjs_sys::spawn::spawner): -1 when not. When it may and `hold_env`, this process's
+/// environment as it is now is held for it (its request's `envGeneration`, the number returned;
+/// a main-thread spawn that inherits the environment must get it as it was at its call);
+/// otherwise 0. One call for both, as a burst makes one per spawn.
 #[napi]
-pub fn spawner_available() -> bool {
-  spawner::available()
+pub fn spawner_available(hold_env: bool) -> i64 {
+  match (spawner::available(), hold_env) {
+    (false, _) => -1,
+    // available() is only true on the main thread, the one thread that may read the environment.
+    (true, true) => environ::hold() as i64,
+    (true, false) => 0,
+  }
 }
 
 /// A spawn handed to the spawner thread; its outcome is taken once, by `take()` or `wait()`.
@@ -81,7 +89,9 @@ pub fn spawn_child_later(
     None => Vec::new(),
   };
   // The 'capture' slots' pipes are made here: JS never sees them.
-  let mut capture_pipes = make_pipes(&env, &req.stdio, |k| k == StdioKind::Capture)?;
+  // A failure before SpawnSpec::try_from (which takes it) releases the held environment here.
+  let mut capture_pipes = make_pipes(&env, &req.stdio, |k| k == StdioKind::Capture)
+    .inspect_err(|_| release_held(req.env_generation))?;
   let capture =
     Capture { fds: captured(&req.stdio, &mut capture_pipes), limit: capture_limit(req.capture_limit) };
   child_ends.resize_with(3, || None);

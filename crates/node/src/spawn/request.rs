@@ -6,12 +6,10 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, Either};
-use napi::Env;
 use napi_derive::napi;
 use nsjs_sys::spawn::{self, Mount, MountKind, SpawnSpec, Stdio};
 use nsjs_sys::{environ, this_thread, Error, Step};
 
-use crate::error::{IntoNapi, Result};
 use crate::mirror::NsType;
 
 /// One line of a uid_map or gid_map: `count` ids from `inside` on are `outside` on in the parent.
@@ -115,8 +113,8 @@ pub type StdioSlot = Either<StdioKind, i32>;
 pub struct NativeSpawnRequest {
   pub file: String,
   pub argv: Vec<String>,
-  /// "K=V" strings; absent: this process's own environment (as `hold_environment` named it,
-  /// when `env_generation` is given).
+  /// "K=V" strings; absent: this process's own environment (as `spawnerAvailable(true)` held
+  /// it, when `env_generation` is given).
   pub env: Option<Vec<String>>,
   pub env_generation: Option<i64>,
   /// The PATH a bare `file` is looked up in when the child's environment has none: the calling
@@ -336,11 +334,14 @@ fn environment(env: Option<Vec<String>>, generation: Option<i64>) -> nsjs_sys::R
   }
 }
 
-/// Names this process's environment as it is now, for a spawn that will be handed to the spawner
-/// thread later (`envGeneration` of its request). Main thread only: it reads the environment that
-/// thread's process.env writes to.
+/// Releases the environment `spawnerAvailable(true)` held as `generation`, for a spawn that will
+/// not be handed over after all (a spawn that is releases it itself).
 #[napi]
-pub fn hold_environment(env: Env) -> Result<i64> {
-  on_main_thread("environ").napi(&env)?;
-  Ok(environ::hold() as i64)
+pub fn release_environment(generation: i64) {
+  release_held(Some(generation));
+}
+
+/// Releases the held environment `generation` names, if any.
+pub(super) fn release_held(generation: Option<i64>) {
+  drop(generation.and_then(|g| environ::take(g as u64)));
 }
