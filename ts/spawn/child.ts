@@ -16,13 +16,13 @@ import { holdLoop, NO_FDS, Stdio } from './stdio'
 import { abortError, signalName, signalNumber } from './validate'
 
 /**
- * Where a child is in its life. While the spawner thread has it (queued or handed over) it is
- * pending; running from its start until it has been reaped; exited until 'close' (which waits
- * for the output streams); unstarted when it never ran ('close' then comes with the error).
+ * Where a child is in its life: pending (its PendingSpawn) while the spawner thread has it (queued
+ * or handed over); running from its start until it has been reaped; exited until 'close' (which
+ * waits for the output streams); unstarted when it never ran ('close' then comes with the error).
  */
 type State =
   | { readonly kind: 'unstarted' }
-  | { readonly kind: 'pending'; readonly pending: PendingSpawn }
+  | PendingSpawn
   | { readonly kind: 'running' }
   | { readonly kind: 'exited' }
   | { readonly kind: 'closed' }
@@ -72,7 +72,7 @@ export class NsChildProcess extends EventEmitter {
   /** Why `signal` or `timeout` killed it: `exited` rejects with this. */
   #failure: unknown
   /** Undoes the `signal` and `timeout` options once the child has exited. */
-  #cleanup: Array<() => void> = []
+  #cleanup: Array<() => void> | undefined
 
   /** @internal */
   constructor(file: string, n: Normalized, later: boolean) {
@@ -114,7 +114,7 @@ export class NsChildProcess extends EventEmitter {
    * thread (see {@link spawn}) is waited for here, so reading `pid` always gives the real one.
    */
   get pid(): number | undefined {
-    if (this.#state.kind === 'pending') this.#state.pending.waitForStart()
+    if (this.#state.kind === 'pending') this.#state.waitForStart()
     return this.#pid
   }
 
@@ -154,7 +154,7 @@ export class NsChildProcess extends EventEmitter {
       this.#fail(err, true)
       return
     }
-    this.#state = { kind: 'pending', pending }
+    this.#state = pending
     // Held until the child has started, whatever unref() says: a spawn() that returned is a
     // child that runs, as with child_process (and the process's 'exit' waits for it too).
     holdLoop(1)
@@ -170,12 +170,12 @@ export class NsChildProcess extends EventEmitter {
       forgetChild(id)
       // The streams of a child that never ran end now.
       this.#stdio.end()
-      for (const c of this.#cleanup.splice(0)) c()
+      for (const c of this.#cleanup?.splice(0) ?? []) c()
       holdLoop(-1)
       this.#fail(outcome, true)
       return
     }
-    const queued = this.#state.kind === 'pending' ? this.#state.pending.queuedSignal : undefined
+    const queued = this.#state.kind === 'pending' ? this.#state.queuedSignal : undefined
     // From the hold of a pending child to that of a running one, which unref() may have dropped.
     if (!this.#referenced) holdLoop(-1)
     this.#started(typeof outcome === 'number' ? outcome : outcome[0])
@@ -240,6 +240,7 @@ export class NsChildProcess extends EventEmitter {
 
   /** Arms the `signal` and `timeout` options: each kills the child with `killSignal`. */
   #armKill({ signal, timeout, killSignal }: Normalized): void {
+    if (signal || timeout) this.#cleanup = []
     if (signal) {
       // (An already aborted signal never gets here: such a child is not started.)
       const onAbort = (): void => {
@@ -249,7 +250,7 @@ export class NsChildProcess extends EventEmitter {
         this.#emitError(err)
       }
       signal.addEventListener('abort', onAbort, { once: true })
-      this.#cleanup.push(() => signal.removeEventListener('abort', onAbort))
+      this.#cleanup?.push(() => signal.removeEventListener('abort', onAbort))
     }
     if (timeout) {
       const timer = setTimeout(() => {
@@ -259,7 +260,7 @@ export class NsChildProcess extends EventEmitter {
         this.kill(killSignal)
       }, timeout)
       timer.unref()
-      this.#cleanup.push(() => clearTimeout(timer))
+      this.#cleanup?.push(() => clearTimeout(timer))
     }
   }
 
@@ -293,7 +294,7 @@ export class NsChildProcess extends EventEmitter {
   exitReported(code: number, signal: number): void {
     this.exitCode = signal ? null : code
     this.signalCode = signal ? (signalName(signal) ?? null) : null
-    if (this.#cleanup.length > 0) for (const c of this.#cleanup.splice(0)) c()
+    if (this.#cleanup) for (const c of this.#cleanup.splice(0)) c()
     const s = this.#state
     if (s.kind === 'running') {
       this.#state = EXITED
@@ -379,7 +380,7 @@ export class NsChildProcess extends EventEmitter {
     const n = signalNumber(signal)
     const s = this.#state
     if (s.kind === 'pending') {
-      if (n !== 0) s.pending.killWhenStarted(n)
+      if (n !== 0) s.killWhenStarted(n)
       this.killed = true
       return true
     }

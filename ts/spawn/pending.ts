@@ -146,6 +146,11 @@ export class PendingSpawn implements ReadyWaiter {
   #sent: NativeSpawnLater | undefined
   #settled = false
 
+  /** A pending child's state (child.ts) is its PendingSpawn: no object of its own for that. */
+  get kind(): 'pending' {
+    return 'pending'
+  }
+
   /** Throws when the join handles cannot be held (nothing is then left open). */
   constructor(n: Normalized, id: number, stdio: Stdio, waiter: OutcomeWaiter) {
     const { request } = n
@@ -275,5 +280,6 @@ function pinCwd(request: NativeSpawnRequest, cwd: string | undefined): void {
     more.root = resolvePath(cwd, more.root)
     return
   }
-  request.cwd = resolvePath(cwd, request.cwd ?? '.')
+  // process.cwd() is absolute and normalized already: no new string for a child that inherits it.
+  request.cwd = request.cwd === undefined ? cwd : resolvePath(cwd, request.cwd)
 }
