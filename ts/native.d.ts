@@ -13,20 +13,6 @@ export declare class NativeNamespace {
   get fd(): number
 }
 
-/** A spawn handed to the spawner thread; its outcome is taken once, by `take()` or `wait()`. */
-export declare class NativeSpawnLater {
-  /**
-   * The started child's pid, once the ready function was called with this spawn's id; throws
-   * the failure when it did not start, and returns null when the outcome was taken already.
-   */
-  take(): number | Array<number> | null
-  /**
-   * Blocks until the spawner thread has started (or failed to start) this child, for a caller
-   * that needs the pid now. Throws EALREADY when `take()` already had the outcome.
-   */
-  wait(): number | Array<number>
-}
-
 /**
  * The pipes of a spawn that is handed over later: made at its hand-over, or earlier when JS asks
  * for one of its streams. JS owns `parentFds`; the child's ends go with the hand-over.
@@ -413,11 +399,11 @@ export declare function spawnChild(file: string, argv: Array<string>, vars: Arra
 
 /**
  * Hands the spawn to the spawner thread. The ready function of `initSpawnCallbacks` is then
- * called once on this thread with `id`, when `take()` has the outcome (unless `wait()` took it
- * first); the exit is reported as `id` as for spawnChild. `pipes` are the child's ends of the
- * 'pipe' slots.
+ * called once on this thread with `id`, when `takeSpawn(id)` has the outcome (unless
+ * `waitSpawn(id)` took it first); the exit is reported as `id` as for spawnChild. `pipes` are
+ * the child's ends of the 'pipe' slots.
  */
-export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | undefined | null, id: number): NativeSpawnLater
+export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | undefined | null, id: number): void
 
 /**
  * Whether a spawn from this thread may be handed to the spawner thread now (see
@@ -443,6 +429,13 @@ export declare function stopCapture(id: number): Array<Buffer> | null
 /** The positions of the types this kernel has. */
 export declare function supportedTypes(): Array<number>
 
+/**
+ * The started child's pid of the handed-over spawn `id`, once the ready function was called
+ * with `id`; throws the failure when it did not start, and returns null when the outcome was
+ * taken already.
+ */
+export declare function takeSpawn(id: number): number | Array<number> | null
+
 /** Offsets of a new time namespace's clocks, in seconds. */
 export interface TimeOffsets {
   monotonic: number
@@ -461,3 +454,9 @@ export interface TracedSocket {
 export declare function unpersist(path: string): void
 
 export declare function unshareThread(types: Array<NsType>): void
+
+/**
+ * Blocks until the spawner thread has started (or failed to start) the handed-over spawn `id`,
+ * for a caller that needs the pid now. Throws EALREADY when `takeSpawn` already had the outcome.
+ */
+export declare function waitSpawn(id: number): number | Array<number>

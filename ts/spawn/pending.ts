@@ -11,7 +11,7 @@ import { resolve as resolvePath } from 'node:path'
 import { fromNative, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
-import type { NativeSpawnLater, NativeSpawnRequest, NativeStdioPipes } from '../native'
+import type { NativeSpawnRequest, NativeStdioPipes } from '../native'
 import { isMainThread } from '../thread'
 import { awaitReady, type ReadyWaiter } from './exits'
 import type { Normalized } from './options'
@@ -143,7 +143,8 @@ export class PendingSpawn implements ReadyWaiter {
   #pipeError: unknown
   /** A signal kill() asked for before the child started (the last one). */
   #signal: number | undefined
-  #sent: NativeSpawnLater | undefined
+  /** Whether the spawner thread has it (its outcome is then taken by id). */
+  #sent = false
   #settled = false
 
   /** A pending child's state (child.ts) is its PendingSpawn: no object of its own for that. */
@@ -214,7 +215,8 @@ export class PendingSpawn implements ReadyWaiter {
       return
     }
     try {
-      this.#sent = binding().spawnChildLater(this.#request, this.#pipes, this.#id)
+      binding().spawnChildLater(this.#request, this.#pipes, this.#id)
+      this.#sent = true
     } catch (err) {
       this.#settle(err)
       return
@@ -226,7 +228,7 @@ export class PendingSpawn implements ReadyWaiter {
   readyReported(): void {
     let outcome: number | number[] | null | unknown
     try {
-      outcome = (this.#sent as NativeSpawnLater).take()
+      outcome = binding().takeSpawn(this.#id)
     } catch (err) {
       outcome = err
     }
@@ -240,7 +242,7 @@ export class PendingSpawn implements ReadyWaiter {
     if (!this.#sent) return
     let outcome: number | number[] | unknown
     try {
-      outcome = native(() => (this.#sent as NativeSpawnLater).wait())
+      outcome = native(() => binding().waitSpawn(this.#id))
     } catch (err) {
       outcome = err
     }

@@ -1,10 +1,12 @@
 //! A spawn handed to the spawner thread (see nsjs_sys::spawn::spawner), so that a burst of
 //! spawns does not hold the event loop: JS learns that the outcome is in through its thread's
-//! ready function (by the spawn's id) and takes it with `take()`, or blocks for it with `wait()`
-//! when it needs the pid now.
+//! ready function (by the spawn's id) and takes it with `takeSpawn(id)`, or blocks for it with
+//! `waitSpawn(id)` when it needs the pid now.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use napi::bindgen_prelude::Either;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -35,55 +37,56 @@ pub fn spawner_available(hold_env: bool) -> i64 {
   }
 }
 
-/// A spawn handed to the spawner thread; its outcome is taken once, by `take()` or `wait()`.
-#[napi]
-pub struct NativeSpawnLater {
+/// A spawn handed to the spawner thread, until its outcome is taken (by id: no JS object, with
+/// its weak reference and finalizer for the garbage collector to handle, for each of a burst).
+struct Later {
   pending: Arc<Pending>,
-  id: u32,
   /// The parent's ends of the 'capture' slots, collected once the child has started.
-  capture: Mutex<Option<Capture>>,
+  capture: Capture,
 }
 
-impl NativeSpawnLater {
-  /// The started (and now watched) child or the failure, once; `None` when already taken or,
-  /// without `wait`, not ready yet.
-  fn outcome(&self, env: &Env, wait: bool) -> Option<Result<Either<i32, Vec<i32>>>> {
-    let outcome = self.pending.take(wait)?;
-    let capture = self.capture.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let capture = capture.unwrap_or(Capture { fds: [None, None], limit: 0 });
-    Some(outcome.napi(env).and_then(|child| watched(env, child, self.id, vec![-1; 3], capture)))
-  }
+thread_local! {
+  /// This thread's handed-over spawns whose outcome has not been taken, by id.
+  static LATER: RefCell<HashMap<u32, Later>> = RefCell::new(HashMap::new());
 }
 
+/// The started (and now watched) child or the failure of spawn `id`, once; `None` when already
+/// taken or, without `wait`, not ready yet.
+fn outcome(env: &Env, id: u32, wait: bool) -> Option<Result<Either<i32, Vec<i32>>>> {
+  let pending = LATER.with_borrow(|later| later.get(&id).map(|l| Arc::clone(&l.pending)))?;
+  let outcome = pending.take(wait)?;
+  let capture = LATER.with_borrow_mut(|later| later.remove(&id)).map(|l| l.capture);
+  let capture = capture.unwrap_or(Capture { fds: [None, None], limit: 0 });
+  Some(outcome.napi(env).and_then(|child| watched(env, child, id, vec![-1; 3], capture)))
+}
+
+/// The started child's pid of the handed-over spawn `id`, once the ready function was called
+/// with `id`; throws the failure when it did not start, and returns null when the outcome was
+/// taken already.
 #[napi]
-impl NativeSpawnLater {
-  /// The started child's pid, once the ready function was called with this spawn's id; throws
-  /// the failure when it did not start, and returns null when the outcome was taken already.
-  #[napi]
-  pub fn take(&self, env: Env) -> Result<Option<Either<i32, Vec<i32>>>> {
-    self.outcome(&env, false).transpose()
-  }
+pub fn take_spawn(env: Env, id: u32) -> Result<Option<Either<i32, Vec<i32>>>> {
+  outcome(&env, id, false).transpose()
+}
 
-  /// Blocks until the spawner thread has started (or failed to start) this child, for a caller
-  /// that needs the pid now. Throws EALREADY when `take()` already had the outcome.
-  #[napi]
-  pub fn wait(&self, env: Env) -> Result<Either<i32, Vec<i32>>> {
-    let taken = || to_js(&env, Error::os(libc::EALREADY, "clone").step(Step::Clone));
-    self.outcome(&env, true).unwrap_or_else(|| Err(taken()))
-  }
+/// Blocks until the spawner thread has started (or failed to start) the handed-over spawn `id`,
+/// for a caller that needs the pid now. Throws EALREADY when `takeSpawn` already had the outcome.
+#[napi]
+pub fn wait_spawn(env: Env, id: u32) -> Result<Either<i32, Vec<i32>>> {
+  let taken = || to_js(&env, Error::os(libc::EALREADY, "clone").step(Step::Clone));
+  outcome(&env, id, true).unwrap_or_else(|| Err(taken()))
 }
 
 /// Hands the spawn to the spawner thread. The ready function of `initSpawnCallbacks` is then
-/// called once on this thread with `id`, when `take()` has the outcome (unless `wait()` took it
-/// first); the exit is reported as `id` as for spawnChild. `pipes` are the child's ends of the
-/// 'pipe' slots.
+/// called once on this thread with `id`, when `takeSpawn(id)` has the outcome (unless
+/// `waitSpawn(id)` took it first); the exit is reported as `id` as for spawnChild. `pipes` are
+/// the child's ends of the 'pipe' slots.
 #[napi]
 pub fn spawn_child_later(
   env: Env,
   mut req: NativeSpawnRequest,
   pipes: Option<&mut NativeStdioPipes>,
   id: u32,
-) -> Result<NativeSpawnLater> {
+) -> Result<()> {
   let mut child_ends: Vec<Option<OwnedFd>> = match pipes {
     Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
     None => Vec::new(),
@@ -115,7 +118,8 @@ pub fn spawn_child_later(
     ready.call(id, ThreadsafeFunctionCallMode::NonBlocking);
   });
   let keep = child_ends.into_iter().flatten().collect();
-  // The notification runs on this thread, after this call has returned the NativeSpawnLater.
+  // The notification runs on this thread, after this call has returned.
   let pending = spawner::submit(spec, keep, notify).napi(&env)?;
-  Ok(NativeSpawnLater { pending, id, capture: Mutex::new(Some(capture)) })
+  LATER.with_borrow_mut(|later| later.insert(id, Later { pending, capture }));
+  Ok(())
 }
