@@ -401,9 +401,10 @@ export declare function spawnChild(file: string, argv: Array<string>, vars: Arra
  * Hands the spawn to the spawner thread. The ready function of `initSpawnCallbacks` is then
  * called once on this thread with `id`, when `takeSpawn(id)` has the outcome (unless
  * `waitSpawn(id)` took it first); the exit is reported as `id` as for spawnChild. `pipes` are
- * the child's ends of the 'pipe' slots.
+ * the child's ends of the 'pipe' slots. The request comes one field per argument, as for
+ * spawnChild (read by position, not by name: no V8 string made per field).
  */
-export declare function spawnChildLater(req: NativeSpawnRequest, pipes: NativeStdioPipes | undefined | null, id: number): void
+export declare function spawnChildLater(file: string, argv: Array<string>, vars: Array<string> | undefined, envGeneration: number | undefined, path: string | undefined, join: Array<JoinFd> | undefined, unshare: Array<NsType> | undefined, cwd: string | undefined, stdio: Array<StdioKind | number>, extraFds: Array<number> | undefined, captureLimit: number | undefined, more: NativeSpawnMore | undefined, pipes: NativeStdioPipes | undefined | null, id: number): void
 
 /**
  * Whether a spawn from this thread may be handed to the spawner thread now (see

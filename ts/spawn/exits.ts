@@ -4,7 +4,7 @@
 // that libuv checked on every wake-up of the loop).
 
 import { binding } from '../loader'
-import type { NativeSpawnRequest } from '../native'
+import type { NativeSpawnRequest, NativeStdioPipes } from '../native'
 
 /** How a child ended: `code` when it exited, `signal` when a signal ended it. */
 export interface ExitStatus {
@@ -162,6 +162,29 @@ export function spawnNow(r: NativeSpawnRequest, id: number): number | number[] {
     r.extraFds,
     r.captureLimit,
     r.more,
+    id,
+  )
+}
+
+/**
+ * Hands the child of `r` to the spawner thread as `id` (the native spawnChildLater), with the
+ * child's ends of its 'pipe' slots in `pipes`; one field per argument, as {@link spawnNow}.
+ */
+export function spawnLater(r: NativeSpawnRequest, pipes: NativeStdioPipes | null, id: number): void {
+  binding().spawnChildLater(
+    r.file,
+    r.argv,
+    r.env,
+    r.envGeneration,
+    r.path,
+    r.join,
+    r.unshare,
+    r.cwd,
+    r.stdio,
+    r.extraFds,
+    r.captureLimit,
+    r.more,
+    pipes,
     id,
   )
 }

@@ -13,7 +13,7 @@ import { binding } from '../loader'
 import { Namespace } from '../namespace'
 import type { NativeSpawnRequest, NativeStdioPipes } from '../native'
 import { isMainThread } from '../thread'
-import { awaitReady, type ReadyWaiter } from './exits'
+import { awaitReady, type ReadyWaiter, spawnLater } from './exits'
 import type { Normalized } from './options'
 import type { Stdio, StdioSlot } from './stdio'
 
@@ -215,7 +215,7 @@ export class PendingSpawn implements ReadyWaiter {
       return
     }
     try {
-      binding().spawnChildLater(this.#request, this.#pipes, this.#id)
+      spawnLater(this.#request, this.#pipes, this.#id)
       this.#sent = true
     } catch (err) {
       this.#settle(err)

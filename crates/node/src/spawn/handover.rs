@@ -16,11 +16,12 @@ use nsjs_sys::spawn::spawner::{self, Pending};
 use nsjs_sys::spawn::SpawnSpec;
 use nsjs_sys::{environ, Error, Step};
 
-use super::child::{capture_limit, ready_tsfn, watched, Capture};
+use super::child::{self, ready_tsfn, watched, Capture};
 use super::request::StdioKind;
-use super::request::{release_held, NativeSpawnRequest};
+use super::request::{release_held, JoinFd, NativeSpawnMore, NativeSpawnRequest, StdioSlot};
 use super::stdio::{captured, make_pipes, plug, NativeStdioPipes};
 use crate::error::{to_js, IntoNapi, Result};
+use crate::mirror::NsType;
 
 /// Whether a spawn from this thread may be handed to the spawner thread now (see
 /// nsjs_sys::spawn::spawner): -1 when not. When it may and `hold_env`, this process's
@@ -79,14 +80,43 @@ pub fn wait_spawn(env: Env, id: u32) -> Result<Either<i32, Vec<i32>>> {
 /// Hands the spawn to the spawner thread. The ready function of `initSpawnCallbacks` is then
 /// called once on this thread with `id`, when `takeSpawn(id)` has the outcome (unless
 /// `waitSpawn(id)` took it first); the exit is reported as `id` as for spawnChild. `pipes` are
-/// the child's ends of the 'pipe' slots.
-#[napi]
+/// the child's ends of the 'pipe' slots. The request comes one field per argument, as for
+/// spawnChild (read by position, not by name: no V8 string made per field).
+#[napi(
+  ts_args_type = "file: string, argv: Array<string>, vars: Array<string> | undefined, envGeneration: number | undefined, path: string | undefined, join: Array<JoinFd> | undefined, unshare: Array<NsType> | undefined, cwd: string | undefined, stdio: Array<StdioKind | number>, extraFds: Array<number> | undefined, captureLimit: number | undefined, more: NativeSpawnMore | undefined, pipes: NativeStdioPipes | undefined | null, id: number"
+)]
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_child_later(
   env: Env,
-  mut req: NativeSpawnRequest,
+  file: String,
+  argv: Vec<String>,
+  vars: Option<Vec<String>>,
+  env_generation: Option<i64>,
+  path: Option<String>,
+  join: Option<Vec<JoinFd>>,
+  unshare: Option<Vec<NsType>>,
+  cwd: Option<String>,
+  stdio: Vec<StdioSlot>,
+  extra_fds: Option<Vec<i32>>,
+  capture_limit: Option<f64>,
+  more: Option<NativeSpawnMore>,
   pipes: Option<&mut NativeStdioPipes>,
   id: u32,
 ) -> Result<()> {
+  let mut req = NativeSpawnRequest {
+    file,
+    argv,
+    env: vars,
+    env_generation,
+    path,
+    join,
+    unshare,
+    cwd,
+    stdio,
+    extra_fds,
+    capture_limit,
+    more,
+  };
   let mut child_ends: Vec<Option<OwnedFd>> = match pipes {
     Some(p) => p.pipes.child_ends.iter_mut().map(Option::take).collect(),
     None => Vec::new(),
@@ -96,7 +126,7 @@ pub fn spawn_child_later(
   let mut capture_pipes = make_pipes(&env, &req.stdio, |k| k == StdioKind::Capture)
     .inspect_err(|_| release_held(req.env_generation))?;
   let capture =
-    Capture { fds: captured(&req.stdio, &mut capture_pipes), limit: capture_limit(req.capture_limit) };
+    Capture { fds: captured(&req.stdio, &mut capture_pipes), limit: child::capture_limit(req.capture_limit) };
   child_ends.resize_with(3, || None);
   for (end, made) in child_ends.iter_mut().zip(capture_pipes.child_ends) {
     if made.is_some() {
