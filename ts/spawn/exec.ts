@@ -10,11 +10,10 @@ import type { ListsAll } from '../type-checks'
 import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
 import type { NsChildProcess } from './child'
 import { captureAvailable } from './exits'
-import { type ReadOptions, SPAWN_KEYS } from './keys'
+import { readSpawnOptions, SPAWN_KEYS } from './keys'
 import type { SpawnOptions } from './options'
 import { spawnWith } from './start'
 import { type StdioOption, wrapSoon } from './stdio'
-import { readOptions } from './validate'
 
 /** Options of {@link exec}: those of spawn, plus how output is collected. */
 export interface ExecOptions extends Omit<SpawnOptions, 'stdio' | 'serialization'> {
@@ -88,37 +87,39 @@ export function exec(
   args?: readonly string[],
   options: ExecOptions = {},
 ): Promise<ExecResult<string | Buffer>> {
-  const o = readOptions(options, EXEC_KEYS)
-  if (o.maxBuffer !== undefined && typeof o.maxBuffer !== 'number') {
-    return Promise.reject(invalidArgType('options.maxBuffer', 'of type number', o.maxBuffer))
+  // In EXEC_KEYS order: spawn's (the same object shape as spawn()'s read), then exec's own.
+  const o = readSpawnOptions(options, true)
+  const given = options as Record<string, unknown>
+  const own = { encoding: given.encoding, input: given.input, maxBuffer: given.maxBuffer, stderr: given.stderr }
+  if (own.maxBuffer !== undefined && typeof own.maxBuffer !== 'number') {
+    return Promise.reject(invalidArgType('options.maxBuffer', 'of type number', own.maxBuffer))
   }
-  if (o.maxBuffer !== undefined && !((o.maxBuffer as number) >= 0)) {
-    return Promise.reject(outOfRange('options.maxBuffer', '>= 0', o.maxBuffer))
+  if (own.maxBuffer !== undefined && !((own.maxBuffer as number) >= 0)) {
+    return Promise.reject(outOfRange('options.maxBuffer', '>= 0', own.maxBuffer))
   }
-  if (o.input !== undefined && typeof o.input !== 'string' && !ArrayBuffer.isView(o.input)) {
+  if (own.input !== undefined && typeof own.input !== 'string' && !ArrayBuffer.isView(own.input)) {
     return Promise.reject(
-      invalidArgType('options.input', 'of type string or an instance of Buffer, TypedArray, or DataView', o.input),
+      invalidArgType('options.input', 'of type string or an instance of Buffer, TypedArray, or DataView', own.input),
     )
   }
   // Checked before the child starts: an unknown encoding used to throw from the 'close' listener,
   // uncaught, leaving the promise unsettled.
   if (
-    o.encoding !== undefined &&
-    o.encoding !== 'buffer' &&
-    (typeof o.encoding !== 'string' || !Buffer.isEncoding(o.encoding))
+    own.encoding !== undefined &&
+    own.encoding !== 'buffer' &&
+    (typeof own.encoding !== 'string' || !Buffer.isEncoding(own.encoding))
   ) {
-    return Promise.reject(invalidArgValue('options.encoding', o.encoding, 'is invalid encoding'))
+    return Promise.reject(invalidArgValue('options.encoding', own.encoding, 'is invalid encoding'))
   }
-  const maxBuffer = (o.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
-  const encoding = (o.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
-  const { input, stderr: errMode } = o
+  const maxBuffer = (own.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
+  const encoding = (own.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
+  const { input, stderr: errMode } = own
   let child: NsChildProcess
   const capture = captureAvailable()
   try {
     // The options as read above, each once: spawn reads them by name (not exec's own), with stdio.
-    const read: ReadOptions = o
-    read.stdio = [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe']
-    child = spawnWith(file, args, read, capture ? maxBuffer : undefined, true)
+    o.stdio = [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe']
+    child = spawnWith(file, args, o, capture ? maxBuffer : undefined, true)
   } catch (err) {
     return Promise.reject(err)
   }
