@@ -262,11 +262,12 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
   // Without an env option the main thread's process.env is the real environment (Node writes
   // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
   // worker's process.env is a copy, so there the list is built.
-  const ipc = readIpc(o.stdio, o.serialization)
-  const env = withChannelEnv(readEnv(o.env ?? (isMainThread() ? undefined : process.env)), ipc)
+  const ipc = Array.isArray(o.stdio) || o.serialization !== undefined ? readIpc(o.stdio, o.serialization) : undefined
+  const given = readEnv(o.env ?? (isMainThread() ? undefined : process.env))
+  const env = ipc === undefined ? given : withChannelEnv(given, ipc)
   const proc = processGiven(o) ? readProcess(o, setup?.sandboxed ?? false) : undefined
   const stdio = readStdio(o.stdio ?? 'pipe')
-  const extraFds = readExtraFds(o.stdio)
+  const extraFds = Array.isArray(o.stdio) && o.stdio.length > 3 ? readExtraFds(o.stdio) : undefined
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal)
   }
