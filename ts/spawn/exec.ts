@@ -199,29 +199,10 @@ export function exec(
       clearTimeout(lateTimer)
       forgetSignal()
       const result = { stdout: text(out), stderr: text(err), code, signal }
-      // Joined only for a failure, which reports it.
-      const cmd = (): string => child.spawnargs.join(' ')
-      // Fields execFile's errors carry; `code` stays the error's own where it has one.
-      const failedWith = (e: object): void => {
-        const { code: exitCode, ...rest } = result
-        reject(Object.assign(e, rest, { exitCode, cmd: cmd(), killed: child.killed }))
-      }
-      const commandFailed = (): Error =>
-        new Error(`Command failed: ${cmd()}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
-      const settle = (outcome: { ok: unknown } | { err: unknown }) => {
-        if ('ok' in outcome) {
-          if (overflow) return failedWith(overflow)
-          if (code === 0) return resolve(result)
-          return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: child.killed }))
-        }
-        const failure = outcome.err
-        if (failure instanceof NamespaceError) return reject(failure)
-        if (overflow) return failedWith(overflow)
-        // A timeout (when it came before any abort: `exited` keeps the first) is reported as
-        // execFile reports it: a failed command that was killed.
-        if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
-          return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: true }))
-        failedWith(failure as object)
+      const settle = (outcome: Outcome): void => {
+        const failure = execFailure(child, result, outcome, overflow)
+        if (failure === undefined) resolve(result)
+        else reject(failure)
       }
       // What `exited` settles with is known by 'close': read as it is, with no promise made for
       // it (nor a microtask waited for); the promise is only the fallback.
@@ -234,4 +215,50 @@ export function exec(
         )
     })
   })
+}
+
+type Outcome = { ok: unknown } | { err: unknown }
+
+/**
+ * What exec()'s promise rejects with once 'close' has come, from how the child ended (`outcome`,
+ * what `exited` settles with): the error execFile would give, or undefined when it resolves with
+ * `result`. A function of its own, so that the common case (exit 0) makes none of a failure's
+ * closures.
+ */
+function execFailure(
+  child: NsChildProcess,
+  result: ExecResult<string | Buffer>,
+  outcome: Outcome,
+  overflow: Error | undefined,
+): object | undefined {
+  if ('ok' in outcome) {
+    if (overflow) return failedWith(overflow, child, result)
+    if (result.code === 0) return undefined
+    return Object.assign(commandFailed(child, result), result, { cmd: commandLine(child), killed: child.killed })
+  }
+  const failure = outcome.err
+  if (failure instanceof NamespaceError) return failure
+  if (overflow) return failedWith(overflow, child, result)
+  // A timeout (when it came before any abort: `exited` keeps the first) is reported as
+  // execFile reports it: a failed command that was killed.
+  if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
+    return Object.assign(commandFailed(child, result), result, { cmd: commandLine(child), killed: true })
+  return failedWith(failure as object, child, result)
+}
+
+/** The command line, joined only for a failure, which reports it. */
+function commandLine(child: NsChildProcess): string {
+  return child.spawnargs.join(' ')
+}
+
+/** `e` with the fields execFile's errors carry; `code` stays the error's own where it has one. */
+function failedWith(e: object, child: NsChildProcess, result: ExecResult<string | Buffer>): object {
+  const { code: exitCode, ...rest } = result
+  return Object.assign(e, rest, { exitCode, cmd: commandLine(child), killed: child.killed })
+}
+
+function commandFailed(child: NsChildProcess, { code, signal, stderr }: ExecResult<string | Buffer>): Error {
+  return new Error(
+    `Command failed: ${commandLine(child)}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${stderr}`,
+  )
 }
