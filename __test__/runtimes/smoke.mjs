@@ -3,7 +3,8 @@
 // spawn from a worker), in the plain ESM a runtime runs without a test framework. Run as root inside a private mount
 // namespace (scripts/test-all.mjs does that); prints `ok`/`not ok` lines and ends with
 // `N passed, N failed, N skipped`.
-import { mkdtempSync, readdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -50,17 +51,23 @@ test('join: this thread enters a new net namespace', async () => {
 })
 
 test('persist: a net namespace bound to a file and removed again', async () => {
-  // /run is the private tmpfs of the run (see above): the directory's self-bind dies with it.
+  // /run is the private tmpfs of the run (see above), but the directory's self-bind (made as
+  // `ip netns` makes /run/netns's) and the directory go anyway, for a run outside it.
   const dir = mkdtempSync('/run/nsjs-smoke-')
-  const ns = await Namespace.create('net')
-  const path = join(dir, 'lab')
-  await ns.persist(path)
-  const again = Namespace.fromPath(path)
-  check(again.equals(ns), 'the persisted namespace')
-  again.close()
-  await Namespace.unpersist(path)
-  ns.close()
-  check(readdirSync(dir).length === 0, 'the file removed')
+  try {
+    const ns = await Namespace.create('net')
+    const path = join(dir, 'lab')
+    await ns.persist(path)
+    const again = Namespace.fromPath(path)
+    check(again.equals(ns), 'the persisted namespace')
+    again.close()
+    await Namespace.unpersist(path)
+    ns.close()
+    check(readdirSync(dir).length === 0, 'the file removed')
+  } finally {
+    if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir} `)) execFileSync('umount', [dir])
+    rmdirSync(dir)
+  }
 })
 
 test('spawn: a child in a new uts namespace exits with its code', async () => {

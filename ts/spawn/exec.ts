@@ -10,11 +10,10 @@ import type { ListsAll } from '../type-checks'
 import { invalidArgType, invalidArgValue, outOfRange } from '../validate'
 import type { NsChildProcess } from './child'
 import { captureAvailable } from './exits'
-import { type ReadOptions, SPAWN_KEYS } from './keys'
+import { readSpawnOptions, SPAWN_KEYS } from './keys'
 import type { SpawnOptions } from './options'
 import { spawnWith } from './start'
 import { type StdioOption, wrapSoon } from './stdio'
-import { readOptions } from './validate'
 
 /** Options of {@link exec}: those of spawn, plus how output is collected. */
 export interface ExecOptions extends Omit<SpawnOptions, 'stdio' | 'serialization'> {
@@ -88,37 +87,39 @@ export function exec(
   args?: readonly string[],
   options: ExecOptions = {},
 ): Promise<ExecResult<string | Buffer>> {
-  const o = readOptions(options, EXEC_KEYS)
-  if (o.maxBuffer !== undefined && typeof o.maxBuffer !== 'number') {
-    return Promise.reject(invalidArgType('options.maxBuffer', 'of type number', o.maxBuffer))
+  // In EXEC_KEYS order: spawn's (the same object shape as spawn()'s read), then exec's own.
+  const o = readSpawnOptions(options, true)
+  const given = options as Record<string, unknown>
+  const own = { encoding: given.encoding, input: given.input, maxBuffer: given.maxBuffer, stderr: given.stderr }
+  if (own.maxBuffer !== undefined && typeof own.maxBuffer !== 'number') {
+    return Promise.reject(invalidArgType('options.maxBuffer', 'of type number', own.maxBuffer))
   }
-  if (o.maxBuffer !== undefined && !((o.maxBuffer as number) >= 0)) {
-    return Promise.reject(outOfRange('options.maxBuffer', '>= 0', o.maxBuffer))
+  if (own.maxBuffer !== undefined && !((own.maxBuffer as number) >= 0)) {
+    return Promise.reject(outOfRange('options.maxBuffer', '>= 0', own.maxBuffer))
   }
-  if (o.input !== undefined && typeof o.input !== 'string' && !ArrayBuffer.isView(o.input)) {
+  if (own.input !== undefined && typeof own.input !== 'string' && !ArrayBuffer.isView(own.input)) {
     return Promise.reject(
-      invalidArgType('options.input', 'of type string or an instance of Buffer, TypedArray, or DataView', o.input),
+      invalidArgType('options.input', 'of type string or an instance of Buffer, TypedArray, or DataView', own.input),
     )
   }
   // Checked before the child starts: an unknown encoding used to throw from the 'close' listener,
   // uncaught, leaving the promise unsettled.
   if (
-    o.encoding !== undefined &&
-    o.encoding !== 'buffer' &&
-    (typeof o.encoding !== 'string' || !Buffer.isEncoding(o.encoding))
+    own.encoding !== undefined &&
+    own.encoding !== 'buffer' &&
+    (typeof own.encoding !== 'string' || !Buffer.isEncoding(own.encoding))
   ) {
-    return Promise.reject(invalidArgValue('options.encoding', o.encoding, 'is invalid encoding'))
+    return Promise.reject(invalidArgValue('options.encoding', own.encoding, 'is invalid encoding'))
   }
-  const maxBuffer = (o.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
-  const encoding = (o.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
-  const { input, stderr: errMode } = o
+  const maxBuffer = (own.maxBuffer as number | undefined) ?? 16 * 1024 * 1024
+  const encoding = (own.encoding as BufferEncoding | 'buffer' | undefined) ?? 'utf8'
+  const { input, stderr: errMode } = own
   let child: NsChildProcess
   const capture = captureAvailable()
   try {
     // The options as read above, each once: spawn reads them by name (not exec's own), with stdio.
-    const read: ReadOptions = o
-    read.stdio = [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe']
-    child = spawnWith(file, args, read, capture ? maxBuffer : undefined, true)
+    o.stdio = [input === undefined ? 'ignore' : 'pipe', 'pipe', (errMode as StdioOption) ?? 'pipe']
+    child = spawnWith(file, args, o, capture ? maxBuffer : undefined, true)
   } catch (err) {
     return Promise.reject(err)
   }
@@ -198,29 +199,10 @@ export function exec(
       clearTimeout(lateTimer)
       forgetSignal()
       const result = { stdout: text(out), stderr: text(err), code, signal }
-      // Joined only for a failure, which reports it.
-      const cmd = (): string => child.spawnargs.join(' ')
-      // Fields execFile's errors carry; `code` stays the error's own where it has one.
-      const failedWith = (e: object): void => {
-        const { code: exitCode, ...rest } = result
-        reject(Object.assign(e, rest, { exitCode, cmd: cmd(), killed: child.killed }))
-      }
-      const commandFailed = (): Error =>
-        new Error(`Command failed: ${cmd()}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${result.stderr}`)
-      const settle = (outcome: { ok: unknown } | { err: unknown }) => {
-        if ('ok' in outcome) {
-          if (overflow) return failedWith(overflow)
-          if (code === 0) return resolve(result)
-          return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: child.killed }))
-        }
-        const failure = outcome.err
-        if (failure instanceof NamespaceError) return reject(failure)
-        if (overflow) return failedWith(overflow)
-        // A timeout (when it came before any abort: `exited` keeps the first) is reported as
-        // execFile reports it: a failed command that was killed.
-        if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
-          return reject(Object.assign(commandFailed(), result, { cmd: cmd(), killed: true }))
-        failedWith(failure as object)
+      const settle = (outcome: Outcome): void => {
+        const failure = execFailure(child, result, outcome, overflow)
+        if (failure === undefined) resolve(result)
+        else reject(failure)
       }
       // What `exited` settles with is known by 'close': read as it is, with no promise made for
       // it (nor a microtask waited for); the promise is only the fallback.
@@ -233,4 +215,50 @@ export function exec(
         )
     })
   })
+}
+
+type Outcome = { ok: unknown } | { err: unknown }
+
+/**
+ * What exec()'s promise rejects with once 'close' has come, from how the child ended (`outcome`,
+ * what `exited` settles with): the error execFile would give, or undefined when it resolves with
+ * `result`. A function of its own, so that the common case (exit 0) makes none of a failure's
+ * closures.
+ */
+function execFailure(
+  child: NsChildProcess,
+  result: ExecResult<string | Buffer>,
+  outcome: Outcome,
+  overflow: Error | undefined,
+): object | undefined {
+  if ('ok' in outcome) {
+    if (overflow) return failedWith(overflow, child, result)
+    if (result.code === 0) return undefined
+    return Object.assign(commandFailed(child, result), result, { cmd: commandLine(child), killed: child.killed })
+  }
+  const failure = outcome.err
+  if (failure instanceof NamespaceError) return failure
+  if (overflow) return failedWith(overflow, child, result)
+  // A timeout (when it came before any abort: `exited` keeps the first) is reported as
+  // execFile reports it: a failed command that was killed.
+  if ((failure as { code?: unknown }).code === 'ETIMEDOUT')
+    return Object.assign(commandFailed(child, result), result, { cmd: commandLine(child), killed: true })
+  return failedWith(failure as object, child, result)
+}
+
+/** The command line, joined only for a failure, which reports it. */
+function commandLine(child: NsChildProcess): string {
+  return child.spawnargs.join(' ')
+}
+
+/** `e` with the fields execFile's errors carry; `code` stays the error's own where it has one. */
+function failedWith(e: object, child: NsChildProcess, result: ExecResult<string | Buffer>): object {
+  const { code: exitCode, ...rest } = result
+  return Object.assign(e, rest, { exitCode, cmd: commandLine(child), killed: child.killed })
+}
+
+function commandFailed(child: NsChildProcess, { code, signal, stderr }: ExecResult<string | Buffer>): Error {
+  return new Error(
+    `Command failed: ${commandLine(child)}${signal ? ` (${signal})` : ` (exit code ${code})`}\n${stderr}`,
+  )
 }

@@ -52,8 +52,10 @@ export type ReadOptions = { [K in (typeof SPAWN_KEYS)[number]]?: unknown }
  * order, by name. A spawn in a burst costs the event loop its synchronous part, and 31 reads
  * through a changing key (`options[k]`) were a fifth of it: a read by name is cached at its own
  * site for the shape of the caller's options object. Absent options are undefined here.
+ * `forExec`: exec()'s read, which leaves out `stdio` and `serialization` (it has no such
+ * options) and gives an object of the same shape, so that normalize() sees one shape only.
  */
-export function readSpawnOptions(options: unknown): ReadOptions {
+export function readSpawnOptions(options: unknown, forExec = false): ReadOptions {
   const o = validateObject(options, 'options') as ReadOptions
   return {
     join: o.join,
@@ -81,8 +83,8 @@ export function readSpawnOptions(options: unknown): ReadOptions {
     capabilities: o.capabilities,
     rlimits: o.rlimits,
     seccomp: o.seccomp,
-    stdio: o.stdio,
-    serialization: o.serialization,
+    stdio: forExec ? undefined : o.stdio,
+    serialization: forExec ? undefined : o.serialization,
     signal: o.signal,
     timeout: o.timeout,
     killSignal: o.killSignal,

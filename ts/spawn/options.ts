@@ -1,30 +1,19 @@
 // The options of spawn() and exec(), and normalize(): the one place where a spawn() call becomes
 // the request the native binding takes. A new option is a field of SpawnOptions, a key in
 // SPAWN_KEYS and a line of readSpawnOptions (keys.ts), and a line in each section of normalize()
-// that concerns it.
+// that concerns it (or of options-more.ts, for the options most spawns leave out).
 
 import { constants as osConstants } from 'node:os'
-import { resolve } from 'node:path'
 
 import type { Namespace } from '../namespace'
-import type { NativeSpawnMore, NativeSpawnRequest, Propagation, SetGroups } from '../native'
+import type { NativeSpawnRequest } from '../native'
 import { isMainThread } from '../thread'
-import type { ListsAll } from '../type-checks'
 import type { NamespaceType } from '../types'
-import {
-  invalidArgType,
-  invalidArgValue,
-  validateBoolean,
-  validateCString,
-  validateInteger,
-  validateOneOf,
-  validatePath,
-  validateTypes,
-} from '../validate'
-import { resolveIds } from './ids'
+import { invalidArgType, validateCString, validateInteger, validatePath, validateTypes } from '../validate'
 import { type ReadOptions, readSpawnOptions } from './keys'
-import { type MountEntry, readMounts } from './mounts'
-import * as sandbox from './sandbox'
+import type { MountEntry } from './mounts'
+import { makesUser, moreRequest, processGiven, readProcess, readSetup, setupGiven } from './options-more'
+import type * as sandbox from './sandbox'
 import type { StdioOption, StdioSlot } from './stdio'
 import {
   openJoin,
@@ -32,15 +21,11 @@ import {
   readArgs,
   readEnv,
   readExtraFds,
-  readIdMap,
   readIpc,
   readJoin,
   readStdio,
-  readTimeOffsets,
   type Serialization,
   signalNumber,
-  validateHostname,
-  validateId,
   withChannelEnv,
 } from './validate'
 
@@ -225,14 +210,6 @@ export interface SpawnOptions {
 /** setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning). */
 const TIMEOUT_MAX = 0x7fffffff
 
-const SETGROUPS = ['allow', 'deny'] as const satisfies readonly SetGroups[]
-const PROPAGATIONS = ['private', 'slave', 'shared', 'unchanged'] as const satisfies readonly Propagation[]
-// And every value the native side knows is offered.
-const setgroupsComplete: ListsAll<SetGroups, (typeof SETGROUPS)[number]> = true
-const propagationsComplete: ListsAll<Propagation, (typeof PROPAGATIONS)[number]> = true
-void setgroupsComplete
-void propagationsComplete
-
 /** No descriptors (`dirFds` of a spawn without `join: { root, cwd }`): shared, so frozen. */
 const NO_FDS: number[] = Object.freeze([]) as unknown as number[]
 
@@ -266,7 +243,11 @@ export interface Normalized {
 /**
  * Checks a spawn() call and turns it into the native request. Everything is read and checked
  * before the first syscall; argument errors are TypeError or RangeError with Node's codes.
- * `read`: `options` is what `readOptions` returned already (exec() reads its own).
+ * `read`: `options` is what `readSpawnOptions` returned already (exec() reads its own).
+ *
+ * Kept small, the options most spawns leave out being read elsewhere (options-more.ts) only when
+ * given, and without callbacks over arrays whose kind differs from call to call: V8 then
+ * compiles it quickly and keeps it compiled whichever options each call brings.
  */
 export function normalize(file: unknown, args: unknown, options: unknown, read = false): Normalized {
   // validate: the file, the arguments, then each option in SPAWN_KEYS order, each read once and
@@ -275,125 +256,43 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
   const argv = readArgs(args)
   const o = read ? (options as ReadOptions) : readSpawnOptions(options)
   const join = readJoin(o.join)
-  const unshare = o.unshare === undefined ? [] : validateTypes(o.unshare, 'options.unshare', true)
-  const uidMap = readIdMap(o.uidMap, 'options.uidMap')
-  const gidMap = readIdMap(o.gidMap, 'options.gidMap')
-  const setgroups = o.setgroups === undefined ? undefined : validateOneOf(o.setgroups, 'options.setgroups', SETGROUPS)
-  const hostname = validateHostname(o.hostname)
-  const propagation = validateOneOf(o.propagation ?? 'private', 'options.propagation', PROPAGATIONS)
-  const timeOffsets = readTimeOffsets(o.timeOffsets)
-  const rootRead = optionalPath(o.root, 'options.root')
-  const rootTmpfs = rootRead === 'tmpfs'
-  const root = rootTmpfs ? undefined : rootRead
-  const mounts = readMounts(o.mounts)
-  const builds = rootTmpfs || (mounts?.length ?? 0) > 0
-  const capabilities = sandbox.readCapabilities(o.capabilities)
-  const rlimits = sandbox.readRlimits(o.rlimits)
-  const seccomp = sandbox.readSeccomp(o.seccomp)
-  const sandboxed = builds || capabilities !== undefined || rlimits !== undefined || o.seccomp !== undefined
-  if (builds && (propagation === 'shared' || propagation === 'unchanged')) {
-    throw invalidArgValue(
-      'options.propagation',
-      propagation,
-      "must be 'private' or 'slave' with mounts or root: 'tmpfs' (a mount made in the sandbox must not reach ours)",
-    )
-  }
+  const unshare = o.unshare === undefined ? undefined : nonEmpty(validateTypes(o.unshare, 'options.unshare', true))
+  const setup = setupGiven(o) ? readSetup(o) : undefined
   const cwd = optionalPath(o.cwd, 'options.cwd')
   // Without an env option the main thread's process.env is the real environment (Node writes
   // changes through to it), so the native side takes it as it is instead of a rebuilt list. A
   // worker's process.env is a copy, so there the list is built.
-  const ipc = readIpc(o.stdio, o.serialization)
-  const env = withChannelEnv(readEnv(o.env ?? (isMainThread() ? undefined : process.env)), ipc)
-  const uid = validateId(o.uid, 'options.uid')
-  const gid = validateId(o.gid, 'options.gid')
-  const preserveCredentials = validateBoolean(o.preserveCredentials, 'options.preserveCredentials')
-  const dieWithParent =
-    o.dieWithParent === undefined || o.dieWithParent === false
-      ? undefined
-      : o.dieWithParent === true
-        ? osConstants.signals.SIGKILL
-        : signalNumber(o.dieWithParent)
-  const mountProc = validateBoolean(o.mountProc, 'options.mountProc')
-  const pivotRoot = validateBoolean(o.pivotRoot, 'options.pivotRoot')
-  const detached = validateBoolean(o.detached, 'options.detached')
-  // A sandbox option makes it the default, as bubblewrap always sets it.
-  const noNewPrivs = validateBoolean(o.noNewPrivs, 'options.noNewPrivs', sandboxed)
-  const init = validateBoolean(o.init, 'options.init')
-  const cgroup = optionalPath(o.cgroup, 'options.cgroup')
+  const ipc = Array.isArray(o.stdio) || o.serialization !== undefined ? readIpc(o.stdio, o.serialization) : undefined
+  const given = readEnv(o.env ?? (isMainThread() ? undefined : process.env))
+  const env = ipc === undefined ? given : withChannelEnv(given, ipc)
+  const proc = processGiven(o) ? readProcess(o, setup?.sandboxed ?? false) : undefined
   const stdio = readStdio(o.stdio ?? 'pipe')
-  const extraFds = readExtraFds(o.stdio)
+  const extraFds = Array.isArray(o.stdio) && o.stdio.length > 3 ? readExtraFds(o.stdio) : undefined
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal)
   }
   const timeout = o.timeout === undefined ? undefined : validateInteger(o.timeout, 'options.timeout', 0, TIMEOUT_MAX)
-  const killSignal = signalNumber(o.killSignal ?? 'SIGTERM')
+  const killSignal = o.killSignal === undefined ? SIGTERM : signalNumber(o.killSignal)
   const argv0 = o.argv0 === undefined ? (file as string) : validateCString(o.argv0, 'options.argv0')
-
-  // defaults: those that follow from other options or from who we are.
-  const ids = resolveIds({ uidMap, gidMap, setgroups, uid, gid })
-  // A bare command whose environment has no PATH is looked up in ours, read here on the calling
-  // thread: native code must not read the process environment, which Node's main thread writes
-  // (process.env) with no lock another thread could take. Without `env` on the main thread the
-  // native side takes that environment, PATH included, as it is.
-  const path =
-    env !== undefined && !(file as string).includes('/') && !env.some((e) => e.startsWith('PATH='))
-      ? process.env.PATH
-      : undefined
+  const path = env === undefined ? undefined : pathToSearch(file as string, env)
 
   // interpret: the join handles are opened last (nothing is left open when a check throws), and
   // the request is built.
   const { handles, opened, dirs } = openJoin(join)
-  const dirFds = dirs[0] < 0 && dirs[1] < 0 ? NO_FDS : dirs.filter((fd) => fd >= 0)
-  const namesOwnFds = dirFds.length > 0 || (extraFds?.some((fd) => fd !== -1) ?? false)
-  const joinsUser = handles.length > 0 && handles.some((h) => h.type === 'user')
-  const newUser = unshare.includes('user') || ids.maps
-  // As nsenter does (unless preserveCredentials, its --preserve-credentials): a command entering
-  // a user namespace runs as root there. Keeping our ids would leave them unmapped (65534
-  // inside) and without the capabilities the join was for, since execve grants them only to uid
-  // 0 of the namespace. The native plan applies it only if that join really happens: one of our
-  // own user namespace is left out (setns to it is EINVAL), and our ids stay, as with nsenter.
-  const rootInJoinedUser = joinsUser && !unshare.includes('user') && !ids.maps && !preserveCredentials
-  const more: NativeSpawnMore = {
-    joinRoot: dirs[0] >= 0 ? dirs[0] : undefined,
-    joinCwd: dirs[1] >= 0 ? dirs[1] : undefined,
-    uidMap: ids.uidMap,
-    gidMap: ids.gidMap,
-    setgroups: ids.setgroups,
-    hostname,
-    mountProc: mountProc || undefined,
-    // 'private' is the native default.
-    propagation: propagation === 'private' ? undefined : propagation,
-    timeOffsets,
-    root,
-    rootTmpfs: rootTmpfs || undefined,
-    mounts,
-    pivotRoot: pivotRoot || undefined,
-    uid: ids.uid,
-    gid: ids.gid,
-    rootInJoinedUser: rootInJoinedUser || undefined,
-    dieWithParent,
-    newSession: detached || undefined,
-    noNewPrivs: noNewPrivs || undefined,
-    init: init || undefined,
-    cgroup: cgroup === undefined ? undefined : resolve(cgroup),
-    capabilities,
-    rlimits,
-    seccomp: seccomp.buffer,
-    seccompRules: seccomp.rules,
-  }
+  const joins = handles.length > 0
+  const dirFds = dirs[0] < 0 && dirs[1] < 0 ? NO_FDS : descriptors(dirs)
   return {
     request: {
       file: file as string,
-      argv: [argv0, ...argv],
+      argv: withArgv0(argv0, argv),
       env,
       path,
-      join: handles.length > 0 ? handles.map((h) => ({ fd: h.fd, nsType: h.type })) : undefined,
-      unshare: unshare.length > 0 ? unshare : undefined,
+      join: joins ? joinRequest(handles) : undefined,
+      unshare,
       cwd,
       stdio,
       extraFds,
-      // Left out when every one of them is at its default: the native side then reads none.
-      more: anyDefined(more) ? more : undefined,
+      more: moreRequest(setup, proc, unshare, handles, dirs),
       // Set later (a queued spawn, exec()): here from the start, so that setting them does not
       // give each request a second store for properties added after it was made.
       envGeneration: undefined,
@@ -408,18 +307,58 @@ export function normalize(file: unknown, args: unknown, options: unknown, read =
     timeout,
     killSignal,
     mayHandOver:
-      !ipc &&
-      !namesOwnFds &&
+      ipc === undefined &&
+      dirFds.length === 0 &&
+      (extraFds === undefined || !namesFds(extraFds)) &&
       typeof stdio[0] === 'string' &&
       typeof stdio[1] === 'string' &&
       typeof stdio[2] === 'string' &&
-      !(newUser && handles.length > 0),
+      !(joins && makesUser(unshare, setup)),
     ipc,
   }
 }
 
-/** Whether any field of `o` is set (a loop, not Object.values: no array per spawn). */
-function anyDefined(o: object): boolean {
-  for (const k in o) if ((o as Record<string, unknown>)[k] !== undefined) return true
+const SIGTERM = osConstants.signals.SIGTERM
+
+function nonEmpty<T>(list: T[]): T[] | undefined {
+  return list.length > 0 ? list : undefined
+}
+
+/**
+ * Where a bare command is looked up when its environment (`env`) has no PATH: in ours, read here
+ * on the calling thread, since native code must not read the process environment, which Node's
+ * main thread writes (process.env) with no lock another thread could take. (Without `env` on the
+ * main thread the native side takes that environment, PATH included, as it is.)
+ */
+function pathToSearch(file: string, env: readonly string[]): string | undefined {
+  if (file.includes('/')) return undefined
+  for (let i = 0; i < env.length; i++) if (env[i].startsWith('PATH=')) return undefined
+  return process.env.PATH
+}
+
+/** The command line the native side takes: argv[0], then the arguments. */
+function withArgv0(argv0: string, args: readonly string[]): string[] {
+  const out = [argv0]
+  for (let i = 0; i < args.length; i++) out.push(args[i])
+  return out
+}
+
+/** The join entries of the request: each handle's descriptor and type. */
+function joinRequest(handles: readonly Namespace[]): { fd: number; nsType: NamespaceType }[] {
+  const out: { fd: number; nsType: NamespaceType }[] = []
+  for (let i = 0; i < handles.length; i++) out.push({ fd: handles[i].fd, nsType: handles[i].type })
+  return out
+}
+
+/** The descriptors among `dirs` (-1 where none was opened). */
+function descriptors(dirs: readonly [number, number]): number[] {
+  const out: number[] = []
+  for (let i = 0; i < 2; i++) if (dirs[i] >= 0) out.push(dirs[i])
+  return out
+}
+
+/** Whether the entries past the third name a descriptor of ours (anything but -1). */
+function namesFds(extra: readonly number[]): boolean {
+  for (let i = 0; i < extra.length; i++) if (extra[i] !== -1) return true
   return false
 }

@@ -21,7 +21,7 @@ export function spawn(file: string, args?: readonly string[], options?: SpawnOpt
 /**
  * @internal spawn(), and for exec(): `captureLimit` collects fds 1 and 2 natively where they are
  * 'pipe' (no streams; `NsChildProcess#onCaptured` gets the output), each up to that many bytes;
- * `read`: `options` is what `readOptions` returned already (exec() has read them).
+ * `read`: `options` is what `readSpawnOptions` returned already (exec() has read them).
  */
 export function spawnWith(
   file: string,
@@ -32,7 +32,8 @@ export function spawnWith(
 ): NsChildProcess {
   const n = normalize(file, args, options, read)
   if (captureLimit !== undefined) {
-    for (const i of [1, 2]) if (n.stdio[i] === 'pipe') n.stdio[i] = n.request.stdio[i] = 'capture'
+    if (n.stdio[1] === 'pipe') n.stdio[1] = n.request.stdio[1] = 'capture'
+    if (n.stdio[2] === 'pipe') n.stdio[2] = n.request.stdio[2] = 'capture'
     n.request.captureLimit = captureLimit
   }
   if (n.ipc) return withIpc(file, n, n.ipc)

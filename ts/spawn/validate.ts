@@ -172,7 +172,12 @@ export function readStdio(stdio: unknown): StdioSlot[] {
     const s = stdioSlot(stdio === 'ipc' ? undefined : stdio, 0, stdio)
     return [s, s, s]
   }
-  return [0, 1, 2].map((i) => (stdio[i] === 'ipc' ? 'ignore' : stdioSlot(stdio[i], i, stdio[i])))
+  return [arraySlot(stdio, 0), arraySlot(stdio, 1), arraySlot(stdio, 2)]
+}
+
+function arraySlot(stdio: unknown[], i: number): StdioSlot {
+  const s = stdio[i]
+  return s === 'ipc' ? 'ignore' : stdioSlot(s, i, s)
 }
 
 /** The most entries past the third (the child's fds 3 to 63). */
@@ -231,7 +236,8 @@ export interface IpcRead {
  * `serialization` of that channel (read, and checked, with or without one).
  */
 export function readIpc(stdio: unknown, serialization: unknown): IpcRead | undefined {
-  const mode = validateOneOf(serialization ?? 'json', 'options.serialization', SERIALIZATIONS)
+  const mode =
+    serialization === undefined ? 'json' : validateOneOf(serialization, 'options.serialization', SERIALIZATIONS)
   if (!Array.isArray(stdio)) return undefined
   const at = stdio.indexOf('ipc')
   if (at < 0) return undefined
@@ -274,13 +280,17 @@ export type JoinRead =
   | { handles: Namespace[] }
   | { pid: number; types: NamespaceType[] | undefined; root: boolean; cwd: boolean }
 
+/** No handles: shared, so frozen. */
+const NO_HANDLES = Object.freeze([]) as unknown as Namespace[]
 /** No `join`: shared by every spawn without one, so frozen. */
-const NO_JOIN: JoinRead = Object.freeze({ handles: Object.freeze([]) as unknown as Namespace[] })
+const NO_JOIN: JoinRead = Object.freeze({ handles: NO_HANDLES })
+/** No root or cwd descriptors (`openJoin`'s `dirs`): shared, so frozen. */
+const NO_DIRS = Object.freeze([-1, -1]) as unknown as [number, number]
 /** What `openJoin` gives for no handles: shared, so frozen. */
 const NOTHING_OPENED: ReturnType<typeof openJoin> = Object.freeze({
-  handles: NO_JOIN.handles,
-  opened: NO_JOIN.handles,
-  dirs: Object.freeze([-1, -1]) as unknown as [number, number],
+  handles: NO_HANDLES,
+  opened: NO_HANDLES,
+  dirs: NO_DIRS,
 })
 
 export function readJoin(join: unknown): JoinRead {
@@ -307,13 +317,15 @@ export function readJoin(join: unknown): JoinRead {
  */
 export function openJoin(join: JoinRead): { handles: Namespace[]; opened: Namespace[]; dirs: [number, number] } {
   if ('handles' in join) {
-    return join.handles.length === 0 ? NOTHING_OPENED : { handles: join.handles, opened: [], dirs: [-1, -1] }
+    // None opened here: the same (frozen) arrays as without a join, so that code reading them
+    // sees one kind of array whether a spawn joins or not.
+    return join.handles.length === 0 ? NOTHING_OPENED : { handles: join.handles, opened: NO_HANDLES, dirs: NO_DIRS }
   }
   // One pidfd for all of them (they are all the target's, even if its pid is reused meanwhile),
   // and nsenter's rules, in one native call: a user namespace we already share is left out
   // (setns to one's own is EINVAL), and without types every namespace we share (--all).
   const opened = native(() => binding().openPidJoins(join.pid, join.types)).map((n) => Namespace.wrap(n))
-  if (!join.root && !join.cwd) return { handles: opened, opened, dirs: [-1, -1] }
+  if (!join.root && !join.cwd) return { handles: opened, opened, dirs: NO_DIRS }
   try {
     const [root, cwd] = native(() => binding().openJoinDirs(join.pid, join.root, join.cwd))
     return { handles: opened, opened, dirs: [root, cwd] }

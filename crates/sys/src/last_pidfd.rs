@@ -148,7 +148,8 @@ mod tests {
     });
     assert_eq!(gone.unwrap_err().errno, libc::ESRCH);
     assert_eq!(calls, 1, "the kept pidfd was tried; pidfd_open of the reaped pid failed");
-    assert!(!kept().contains(&other));
+    // (Not by number: released, it may be another thread's kept pidfd by now.)
+    SLOT.with(|slot| assert!(slot.borrow().0.is_none(), "the gone process's pidfd was released"));
   }
 
   #[test]
@@ -168,10 +169,11 @@ mod tests {
     let me = std::process::id() as i32;
     std::thread::spawn(move || {
       let fd = through(me, fresh(me), |fd| Ok(fd.as_raw_fd())).unwrap();
-      // Someone closes it and the number goes to another file.
-      syscall::close_fd(fd).unwrap();
+      // Someone closes it and the number goes to another file: in one step (dup3 over it), since
+      // a number closed here could go to another test's thread before we reopened it.
       let other = syscall::open("/dev/null", libc::O_RDONLY, 0).unwrap();
-      assert_eq!(other.as_raw_fd(), fd);
+      // SAFETY: `fd` is open (the kept pidfd); dup3 atomically makes it name /dev/null instead.
+      assert_eq!(unsafe { libc::dup3(other.as_raw_fd(), fd, libc::O_CLOEXEC) }, fd);
       let mut opened = false;
       let used = through(
         me,
@@ -184,6 +186,8 @@ mod tests {
       .unwrap();
       assert!(opened, "a fresh pidfd, not the reused number");
       assert_ne!(used, fd);
+      assert!(!kept().contains(&fd), "unlisted, and left open: that number is not ours now");
+      syscall::close_fd(fd).unwrap();
       drop(other);
     })
     .join()
@@ -192,9 +196,22 @@ mod tests {
 
   #[test]
   fn released_when_the_thread_ends() {
-    let me = std::process::id() as i32;
-    let fd =
-      std::thread::spawn(move || through(me, fresh(me), |fd| Ok(fd.as_raw_fd())).unwrap()).join().unwrap();
-    assert!(!kept().contains(&fd));
+    // A process of this test's own, so that its pidfd's inode is no other test's: other threads
+    // may get the released number meanwhile, for their own pidfds.
+    let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+    let pid = child.id() as i32;
+    let id = std::thread::spawn(move || {
+      through(pid, fresh(pid), |fd| syscall::fstat(fd).map(|id| (id.dev, id.ino))).unwrap()
+    })
+    .join()
+    .unwrap();
+    let still_kept = kept().into_iter().any(|fd| {
+      // SAFETY: only fstat'ed; a number closed meanwhile just fails the fstat.
+      let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+      matches!(syscall::fstat(fd), Ok(k) if (k.dev, k.ino) == id)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!still_kept, "no kept pidfd of that process once its thread has ended");
   }
 }
