@@ -4,6 +4,7 @@ import type * as dgram from 'node:dgram'
 import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type * as net from 'node:net'
+import type * as os from 'node:os'
 import type * as tls from 'node:tls'
 import type * as v8 from 'node:v8'
 import type * as workerThreads from 'node:worker_threads'
@@ -13,6 +14,12 @@ let netModule: typeof net | undefined
 export const lazyNet = (): typeof net => {
   netModule ??= require('node:net') as typeof net
   return netModule
+}
+let osModule: typeof os | undefined
+/** `node:os` (its errno and signal numbers: only an error or a signal by name needs them). */
+export const lazyOs = (): typeof os => {
+  osModule ??= require('node:os') as typeof os
+  return osModule
 }
 /** `node:dgram` */
 export const lazyDgram = (): typeof dgram => require('node:dgram')

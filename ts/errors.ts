@@ -1,5 +1,6 @@
-import { constants as osConstants } from 'node:os'
 import { getSystemErrorName } from 'node:util'
+
+import { lazyOs } from './builtins'
 
 import type { NsType, RuleCode, Step } from './native'
 import type { NamespaceType } from './types'
@@ -347,8 +348,14 @@ function isNative(err: unknown): err is NativeError {
 }
 
 /** Errno numbers by name, as Node knows them: the first name of a number wins (EAGAIN, not EWOULDBLOCK). */
-const ERRNO_NAMES = new Map<number, string>()
-for (const [name, n] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name)
+let errnoNames: Map<number, string> | undefined
+function errnoName(errno: number): string | undefined {
+  if (errnoNames === undefined) {
+    errnoNames = new Map()
+    for (const [name, n] of Object.entries(lazyOs().constants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name)
+  }
+  return errnoNames.get(errno)
+}
 
 /**
  * An errno's code as Node names it: libuv's name (what Node's own system errors carry, e.g.
@@ -358,7 +365,7 @@ for (const [name, n] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(
 export function errnoCode(errno: number): string {
   if (!(errno > 0)) return `E${errno}`
   const uv = getSystemErrorName(-errno)
-  return uv.startsWith('Unknown') ? (ERRNO_NAMES.get(errno) ?? `E${errno}`) : uv
+  return uv.startsWith('Unknown') ? (errnoName(errno) ?? `E${errno}`) : uv
 }
 
 /** Turns an error of the native binding into a NamespaceError; other values pass through. */

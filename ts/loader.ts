@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
+import { lazyOs } from './builtins'
 import type * as Native from './native'
 
 export type Binding = typeof Native
@@ -172,7 +172,7 @@ export function loadFromSea(sea: { getAsset(name: string): ArrayBuffer }, target
     err.code = 'ERR_NS_UNSUPPORTED_PLATFORM'
     throw err
   }
-  const dir = mkdtempSync(join(tmpdir(), 'nsjs-sea-'))
+  const dir = mkdtempSync(join(lazyOs().tmpdir(), 'nsjs-sea-'))
   try {
     const file = join(dir, name)
     writeFileSync(file, new Uint8Array(bytes), { mode: 0o500 })

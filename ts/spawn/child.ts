@@ -2,9 +2,9 @@
 // `#state`; its hand-over to the spawner thread is ts/spawn/pending.ts's, its streams ts/spawn/stdio.ts's.
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
-import { constants as osConstants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 
+import { lazyOs } from '../builtins'
 import { fromNative, namespaceError, native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
@@ -408,7 +408,7 @@ export class NsChildProcess extends EventEmitter {
     const pid = this.pid
     const s = this.#state
     if (pid === undefined || s.kind !== 'running') {
-      throw namespaceError({ code: 'ESRCH', errno: osConstants.errno.ESRCH, syscall: 'ioctl', pid })
+      throw namespaceError({ code: 'ESRCH', errno: lazyOs().constants.errno.ESRCH, syscall: 'ioctl', pid })
     }
     const id = this.#id
     const handles = native(() => binding().childNamespaces(id)).map((n) => Namespace.wrap(n))

@@ -1,7 +1,6 @@
 // The checks only spawn's options need, each reading a value once and returning what the native
 // request takes. The shared helpers and the wording are ts/validate.ts's.
-import { constants as osConstants } from 'node:os'
-
+import { lazyOs } from '../builtins'
 import { native } from '../errors'
 import { binding } from '../loader'
 import { Namespace } from '../namespace'
@@ -25,13 +24,17 @@ import {
 import type { StdioSlot } from './stdio'
 
 // By number; where two names share one (SIGABRT and SIGIOT), the first, as child_process reports.
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
-for (const [name, n] of Object.entries(osConstants.signals))
-  if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
+// Made by the first signal asked for, not at import.
+let signalNames: Map<number, NodeJS.Signals> | undefined
 
 /** A signal's name, as child_process reports it in `signalCode`. */
 export function signalName(n: number): NodeJS.Signals | undefined {
-  return SIGNAL_NAMES.get(n)
+  if (signalNames === undefined) {
+    signalNames = new Map()
+    for (const [name, k] of Object.entries(lazyOs().constants.signals))
+      if (!signalNames.has(k)) signalNames.set(k, name as NodeJS.Signals)
+  }
+  return signalNames.get(n)
 }
 
 /** The error `signal` rejects with once aborted, as Node's own AbortError (code ABORT_ERR). */
@@ -47,7 +50,7 @@ export function signalNumber(sig: unknown): number {
   if (typeof sig === 'number') {
     if (Number.isInteger(sig) && sig >= 0 && sig <= 64) return sig
   } else if (typeof sig === 'string') {
-    const n = (osConstants.signals as Record<string, number>)[sig]
+    const n = (lazyOs().constants.signals as Record<string, number>)[sig]
     if (n !== undefined) return n
   }
   // As child_process: the same code for kill() and for the signal options.
