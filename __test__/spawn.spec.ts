@@ -27,6 +27,8 @@ import {
   spawn,
 } from '../ts/index'
 import { binding } from '../ts/loader'
+import { SPAWN_KEYS } from '../ts/spawn/keys'
+import { PROCESS_KEYS, processGiven, SETUP_KEYS, setupGiven } from '../ts/spawn/options-more'
 import {
   asNobody,
   CATCH_FIELDS,
@@ -877,6 +879,23 @@ test('close comes after exit even when nobody reads the output, as with child_pr
   const [code] = (await once(c, 'close')) as [number | null]
   t.is(code, 0)
   t.true(c.stdout?.destroyed && c.stderr?.destroyed)
+})
+
+test('each option of the groups read apart from normalize() alone gets its group read', (t) => {
+  // readSetup/readProcess can only read the options their key lists name (the compiler sees to
+  // that); a spawn giving just one of them must still have that group read, not skipped.
+  for (const [keys, given] of [
+    [SETUP_KEYS, setupGiven],
+    [PROCESS_KEYS, processGiven],
+  ] as const) {
+    t.false(given({}))
+    for (const k of keys) t.true(given({ [k]: false }), k)
+  }
+  t.deepEqual(
+    [...SETUP_KEYS, ...PROCESS_KEYS].filter((k) => !SPAWN_KEYS.includes(k)),
+    [],
+    'spawn options, each read once by readSpawnOptions',
+  )
 })
 
 test('spawn validates its arguments before anything starts', (t) => {

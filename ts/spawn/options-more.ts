@@ -50,7 +50,28 @@ export interface SetupRead {
   sandboxed: boolean
 }
 
-/** Whether any option {@link readSetup} reads is given. */
+/**
+ * The options {@link readSetup} reads: its parameter has these alone, so the compiler refuses one
+ * it reads that is missing here, and the tests check that {@link setupGiven} names each.
+ */
+export const SETUP_KEYS = [
+  'uidMap',
+  'gidMap',
+  'setgroups',
+  'hostname',
+  'propagation',
+  'timeOffsets',
+  'root',
+  'mounts',
+  'capabilities',
+  'rlimits',
+  'seccomp',
+] as const satisfies readonly (keyof ReadOptions)[]
+
+/**
+ * Whether any option {@link readSetup} reads is given: written out, not a loop over SETUP_KEYS,
+ * as one load of a known field each is what every spawn pays here.
+ */
 export function setupGiven(o: ReadOptions): boolean {
   return (
     o.uidMap !== undefined ||
@@ -68,7 +89,7 @@ export function setupGiven(o: ReadOptions): boolean {
 }
 
 /** Checks the namespace setup and sandbox options, in SPAWN_KEYS order. */
-export function readSetup(o: ReadOptions): SetupRead {
+export function readSetup(o: Pick<ReadOptions, (typeof SETUP_KEYS)[number]>): SetupRead {
   const uidMap = readIdMap(o.uidMap, 'options.uidMap')
   const gidMap = readIdMap(o.gidMap, 'options.gidMap')
   const setgroups = o.setgroups === undefined ? undefined : validateOneOf(o.setgroups, 'options.setgroups', SETGROUPS)
@@ -120,7 +141,21 @@ export interface ProcessRead {
   cgroup: string | undefined
 }
 
-/** Whether any option {@link readProcess} reads is given. */
+/** The options {@link readProcess} reads (as {@link SETUP_KEYS} for readSetup). */
+export const PROCESS_KEYS = [
+  'uid',
+  'gid',
+  'preserveCredentials',
+  'dieWithParent',
+  'mountProc',
+  'pivotRoot',
+  'detached',
+  'noNewPrivs',
+  'init',
+  'cgroup',
+] as const satisfies readonly (keyof ReadOptions)[]
+
+/** Whether any option {@link readProcess} reads is given (written out, as {@link setupGiven}). */
 export function processGiven(o: ReadOptions): boolean {
   return (
     o.uid !== undefined ||
@@ -137,7 +172,7 @@ export function processGiven(o: ReadOptions): boolean {
 }
 
 /** Checks the credential and process options; `sandboxed`: no_new_privs defaults to true. */
-export function readProcess(o: ReadOptions, sandboxed: boolean): ProcessRead {
+export function readProcess(o: Pick<ReadOptions, (typeof PROCESS_KEYS)[number]>, sandboxed: boolean): ProcessRead {
   const uid = validateId(o.uid, 'options.uid')
   const gid = validateId(o.gid, 'options.gid')
   const preserveCredentials = validateBoolean(o.preserveCredentials, 'options.preserveCredentials')
