@@ -119,9 +119,11 @@ export function reportSeq(seq, { goNote }) {
   console.log(
     `   targets: nsjs/Go <= ${T.seqVsGo}x, nsjs/C <= ${T.seqVsC}x; Go's net row is LockOSThread + setns there + exec.Cmd.Run + setns back`,
   )
+  const steady = seq.steady ? reportSteady(seq.steady, rows) : undefined
   const [uts, net, ex] = rows
   return {
     rows,
+    steady,
     met: {
       [`sequential spawn, new uts ns: <= ${T.seqVsGo}x Go`]: uts.met.vsGo,
       [`sequential spawn, new uts ns: <= ${T.seqVsC}x the C floor`]: uts.met.vsC,
@@ -131,6 +133,41 @@ export function reportSeq(seq, { goNote }) {
       [`exec() parent CPU per spawn <= ${T.execCpuUs} us`]: ex.met.cpu,
     },
   }
+}
+
+/**
+ * 9, continued: the nsjs rows again in the same process after `steady.warmup` more spawns of
+ * each (V8 has compiled the path), and the native call alone under them. Information, no target.
+ */
+function reportSteady(steady, rows) {
+  const { runs } = steady
+  const out = [
+    ['new uts ns, spawn()', 'nsjs uts', rows[0]],
+    ['joined net ns, spawn()', 'nsjs net', rows[1]],
+    ['new uts ns, exec()', 'nsjs exec uts', rows[2]],
+    ['native spawnChild + exit report alone, uts', 'native uts', undefined],
+  ]
+    .filter(([, name]) => runs[name])
+    .map(([what, name, row]) => ({
+      case: what,
+      nsjsUs: med(runs, name),
+      nsjsCpuUs: med(runs, name, (x) => x.cpuUs),
+      roundsCpuUs: row?.nsjsCpuUs,
+    }))
+  console.log(
+    `   The nsjs rows again in the same process after ${steady.warmup} more spawns of each (V8 has compiled their path by then;`,
+  )
+  console.log(
+    "   above, its compiler threads' CPU is part of the parent's), and the native call alone: what Node and the kernel cost",
+  )
+  console.log('   without the TypeScript layer. Information, no target:')
+  console.log(
+    table(
+      ['case', 'nsjs', 'CPU nsjs', 'CPU above'],
+      out.map((r) => [r.case, us(r.nsjsUs), us(r.nsjsCpuUs), r.roundsCpuUs === undefined ? '-' : us(r.roundsCpuUs)]),
+    ),
+  )
+  return { warmup: steady.warmup, rows: out }
 }
 
 /** 10. Bursts of children against Go (goroutines) and C (clone all, then reap all). */

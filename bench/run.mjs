@@ -4,6 +4,7 @@
 //
 // Environment knobs: BENCH_N (spawns per variant per round, default 200), BENCH_ROUNDS (default 5),
 // BENCH_BURST (concurrent spawns, default 500), BENCH_BALLAST_MIB (default 1024),
+// BENCH_STEADY_WARMUP (spawns of each variant before section 9 measures them again, default 1600),
 // BENCH_QUICK=1 (a short smoke run: small N, 2 rounds; its numbers are not meant to be quoted),
 // BENCH_ONLY=<names> (only those sections, comma- or space-separated; see SECTIONS below; results.json
 // is then left alone). Sections 9 to 12 (issue 12) compare with Go (bench/gobench.go, built here
@@ -41,6 +42,8 @@ const num = (name, dflt) => {
 const N = num('BENCH_N', quick ? 40 : 200)
 const ROUNDS = num('BENCH_ROUNDS', quick ? 2 : 5)
 const WARMUP = quick ? 10 : 50
+// Section 9's steady state: spawns of each variant before it is measured again (information only).
+const STEADY_WARMUP = num('BENCH_STEADY_WARMUP', quick ? 80 : 1600)
 const BURST = num('BENCH_BURST', 500)
 const BURST_ROUNDS = quick ? 1 : 3
 const BALLAST = num('BENCH_BALLAST_MIB', 1024)
@@ -400,7 +403,11 @@ if (!want('sandbox')) {
 let seqRun
 if (want('seq')) {
   console.log('9. sequential spawn against Go and C (time and parent CPU per spawn)')
-  seqRun = await runWorker('seq', { target: pid, n: N, rounds: ROUNDS, warmup: WARMUP, cBinary, goBinary }, 'vs.mjs')
+  seqRun = await runWorker(
+    'seq',
+    { target: pid, n: N, rounds: ROUNDS, warmup: WARMUP, steadyWarmup: STEADY_WARMUP, cBinary, goBinary },
+    'vs.mjs',
+  )
 }
 let concurrentRun
 if (want('concurrent')) {

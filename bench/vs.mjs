@@ -82,7 +82,7 @@ async function rounds(list, count, label) {
 
 // ---- seq: one spawn after the other ----------------------------------------------------------------
 
-async function seq({ target, n, rounds: count, warmup, cBinary, goBinary }) {
+async function seq({ target, n, rounds: count, warmup, steadyWarmup, cBinary, goBinary }) {
   const { spawn, exec, Namespace } = require('..')
   const net = Namespace.open(target, 'net')
   const run = async (options) => {
@@ -106,8 +106,56 @@ async function seq({ target, n, rounds: count, warmup, cBinary, goBinary }) {
   await loopAsync(warmup, () => run(joined))
   await loopAsync(warmup, () => exec('/bin/true', [], { unshare: ['uts'] }))
   const res = await rounds(list, count, 'seq')
+  const steady = await steadyState({ run, uts, joined, exec, n, count, warmup: steadyWarmup })
   net.close()
-  return { n, rounds: count, runs: res }
+  return { n, rounds: count, runs: res, steady }
+}
+
+/**
+ * For information, no target: the same nsjs variants in the same process once it has made
+ * `warmup` more spawns of each, by when V8 has compiled their path (the rounds above come after 50,
+ * while it is still compiling it, and its compiler threads count as parent CPU), and under them
+ * the native call alone: the binding's spawnChild and its exit report, no JS layer (as section
+ * 6's "node native"), which is what Node and the kernel cost without nsjs's TypeScript.
+ */
+async function steadyState({ run, uts, joined, exec, n, count, warmup }) {
+  const list = {
+    'nsjs uts': () => loopAsync(n, () => run(uts)),
+    'nsjs net': () => loopAsync(n, () => run(joined)),
+    'nsjs exec uts': () => loopAsync(n, () => exec('/bin/true', [], { unshare: ['uts'] })),
+  }
+  const native = nativeSpawn()
+  if (native) {
+    const stdio = ['ignore', 'ignore', 'ignore']
+    const one = () =>
+      new Promise((resolve) => {
+        // The binding reports the exit by the id (ts/spawn/exits.ts); the request goes one field
+        // per argument (file, argv, env, envGeneration, path, join, unshare, cwd, stdio,
+        // extraFds, captureLimit, more, id).
+        const id = native.childId({ exitReported: resolve })
+        const u = undefined
+        native.spawnChild('/bin/true', ['/bin/true'], u, u, u, u, ['uts'], u, stdio, u, u, u, id)
+      })
+    list['native uts'] = () => loopAsync(n, one)
+  }
+  // The exit watch behind the native call does not hold the loop open.
+  const keep = setInterval(() => {}, 1 << 30)
+  // Each variant's warm-up in rounds of n, as it is then measured.
+  for (const name of Object.keys(list)) for (let done = 0; done < warmup; done += n) await list[name]()
+  const res = await rounds(list, count, 'seq, steady')
+  clearInterval(keep)
+  return { warmup, runs: res }
+}
+
+/** The internal native entry point and the id registry, as ts/spawn/child.ts uses them; null when this build lacks them. */
+function nativeSpawn() {
+  try {
+    const { binding } = require('../dist/cjs/loader.js')
+    const { childId } = require('../dist/cjs/spawn/exits.js')
+    return { spawnChild: binding().spawnChild, childId }
+  } catch {
+    return null
+  }
 }
 
 // ---- concurrent: bursts of children ----------------------------------------------------------------

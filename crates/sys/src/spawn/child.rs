@@ -64,7 +64,8 @@ fn run(a: &Args<'_>) -> ! {
   let p = a.plan;
   // Handlers of the parent would run on the parent's memory; SIG_IGN (Node ignores SIGPIPE)
   // would survive execve. All signals stay blocked (the parent blocked them around clone)
-  // until just before execve.
+  // until just before execve. (CLONE_CLEAR_SIGHAND would reset the handled ones for free, but
+  // not the ignored ones, and only asking each signal tells those apart, at the cost of this.)
   for sig in 1..=LAST_SIGNAL {
     if sig != libc::SIGKILL && sig != libc::SIGSTOP {
       k::signal_default(sig);

@@ -22,6 +22,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Child> {
   let mut args =
     child::Args { plan, pipes: pipes.child_ends(), report: SharedReport::default(), cgroup_procs: None };
 
+  // SIGCHLD as the exit signal, though the pidfd is what tells us of the exit: execve sets a
+  // child's exit signal back to SIGCHLD anyway (de_thread), so none other would outlast it.
   let mut flags = libc::CLONE_PIDFD | libc::SIGCHLD | plan.clone_ns_flags;
   if plan.share_memory {
     flags |= libc::CLONE_VM;
