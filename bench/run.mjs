@@ -260,7 +260,30 @@ async function startTarget() {
 
 // ---- workers --------------------------------------------------------------------------------------
 
+/**
+ * The machine's CPU time so far from /proc/stat's first line, in clock ticks: all of it, and the
+ * steal, time a virtual machine's CPUs were ready to run but the hypervisor ran something else.
+ */
+function cpuTicks() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1, 9).map(Number)
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] }
+  } catch {
+    return undefined
+  }
+}
+
+/** Steal over a part of the run, as a percentage of the machine's CPU time then (see cpuTicks). */
+function stealPercent(a, b) {
+  if (!a || !b || b.total <= a.total) return undefined
+  return (100 * (b.steal - a.steal)) / (b.total - a.total)
+}
+
+/** Steal during each worker task, by task; a run with much of it measured a machine shared with others. */
+const stealByTask = {}
+
 function runWorker(task, opts, script = 'worker.mjs') {
+  const before = cpuTicks()
   return new Promise((resolve, reject) => {
     worker = cpSpawn(process.execPath, [join(here, script), task, JSON.stringify(opts)], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -270,6 +293,16 @@ function runWorker(task, opts, script = 'worker.mjs') {
     worker.once('error', reject)
     worker.once('close', (code, signal) => {
       worker = undefined
+      const steal = stealPercent(before, cpuTicks())
+      if (steal !== undefined) {
+        // A task run twice (compare, without and with ballast) is listed under its count too.
+        const key =
+          task in stealByTask
+            ? `${task} #${Object.keys(stealByTask).filter((k) => k.startsWith(task)).length + 1}`
+            : task
+        stealByTask[key] = Math.round(steal * 10) / 10
+        process.stderr.write(`  [${task}] steal: ${steal.toFixed(1)} % of the CPU time (the hypervisor ran others)\n`)
+      }
       if (code !== 0) return reject(new Error(`worker ${task} failed (${signal ?? code})`))
       resolve(JSON.parse(out.trim().split('\n').at(-1)))
     })
@@ -278,6 +311,9 @@ function runWorker(task, opts, script = 'worker.mjs') {
 
 // ---- the run ----------------------------------------------------------------------------------
 
+// Steal above this share of the run's CPU time makes its figures suspect (see cpuTicks).
+const STEAL_WARN = 2
+const runStart = cpuTicks()
 const env = {
   date: new Date().toISOString(),
   node: process.version,
@@ -430,9 +466,16 @@ if (want('import')) {
 }
 cleanup()
 env.loadavgAtEnd = os.loadavg()
+env.stealPercent = { run: stealPercent(runStart, cpuTicks()), byTask: stealByTask }
 console.log(
   `\nload average at the end: ${env.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine skew the numbers)`,
 )
+if (env.stealPercent.run !== undefined) {
+  const worst = Object.entries(stealByTask).sort((a, b) => b[1] - a[1])[0]
+  console.log(
+    `steal: ${env.stealPercent.run.toFixed(1)} % of the CPU time over the run${worst ? `, ${worst[1]} % at most in one task (${worst[0]})` : ''}${env.stealPercent.run >= STEAL_WARN ? `: the hypervisor ran others on these CPUs, so figures here are slower than on a machine of its own, the more so in the tasks with most steal` : ''}`,
+  )
+}
 
 // ---- report -----------------------------------------------------------------------------------
 
