@@ -251,6 +251,23 @@ test.serial("'spawn' comes before any output of a handed-over child", async (t) 
   for (const seen of await Promise.all(order)) t.is(seen[0], 'spawn')
 })
 
+test.serial("a burst's 'spawn' events come in the order of its spawn() calls", async (t) => {
+  const kids = burst(1000, '/bin/true', () => [], { unshare: ['uts'], stdio: 'ignore' })
+  const order: number[] = []
+  for (const [i, k] of kids.entries()) k.once('spawn', () => order.push(i))
+  // The loop held once the queue is with the spawner thread finds a pile of outcomes, more than
+  // a turn takes, while more come in: those must wait behind the pile.
+  kids[100].once('spawn', () => {
+    for (const end = Date.now() + 200; Date.now() < end; );
+  })
+  await Promise.all(kids.map((k) => k.exited))
+  t.deepEqual(
+    order,
+    kids.map((_, i) => i),
+  )
+  t.deepEqual(zombieChildren(), [])
+})
+
 test.serial('a relative cwd is resolved against the cwd of the spawn() call', async (t) => {
   const here = process.cwd()
   const dir = realpathSync(tempDir(t))
