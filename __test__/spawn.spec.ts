@@ -634,6 +634,18 @@ test('exec rejects a non-zero exit with its output and status, like execFile', a
   t.is((await exec('echo', ['$HOME; ls'])).stdout, '$HOME; ls\n', 'argv is never passed through a shell')
 })
 
+test('exec: a stream the command left empty is an empty string, or a Buffer of its own', async (t) => {
+  t.deepEqual(await exec('true'), { stdout: '', stderr: '', code: 0, signal: null })
+  const [a, b] = await Promise.all([
+    exec('true', [], { encoding: 'buffer' }),
+    exec('echo', ['x'], { encoding: 'buffer' }),
+  ])
+  t.true(Buffer.isBuffer(a.stdout) && Buffer.isBuffer(a.stderr) && Buffer.isBuffer(b.stderr))
+  t.deepEqual([a.stdout.length, a.stderr.length, b.stderr.length], [0, 0, 0])
+  t.is(b.stdout.toString(), 'x\n')
+  t.true(a.stdout !== a.stderr && a.stderr !== b.stderr, 'no Buffer is shared between results')
+})
+
 test('exec checks encoding before starting; every Buffer encoding and buffer work', async (t) => {
   const marker = `nsjs-encoding-${process.pid}`
   for (const encoding of ['bogus', 'UTF-9', 42, null]) {

@@ -92,11 +92,11 @@ export class NsChildProcess extends EventEmitter {
     }
   }
 
-  /** @internal For exec(): gets the output of the 'capture' slots, once (exits.ts). */
-  onCaptured: ((stdout: Buffer, stderr: Buffer, overflow: number) => void) | undefined
+  /** @internal For exec(): gets the output of the 'capture' slots, once (null: none came). */
+  onCaptured: ((stdout: Buffer | null, stderr: Buffer | null, overflow: number) => void) | undefined
 
   /** @internal The output of the 'capture' slots is complete (exits.ts). */
-  outputReported(stdout: Buffer, stderr: Buffer, overflow: number): void {
+  outputReported(stdout: Buffer | null, stderr: Buffer | null, overflow: number): void {
     if (!this.#stdio.captureEnded()) return
     holdLoop(-1)
     this.onCaptured?.(stdout, stderr, overflow)

@@ -154,8 +154,8 @@ export function exec(
     child.kill('SIGKILL')
   }
   child.onCaptured = (stdout, stderr, over) => {
-    out.push(stdout)
-    err.push(stderr)
+    if (stdout) out.push(stdout)
+    if (stderr) err.push(stderr)
     if (over !== 0) overflowed(over === 1 ? 'stdout' : 'stderr')
   }
   const collect = (into: Buffer[], s: Readable | null, name: string): void => {
@@ -189,6 +189,7 @@ export function exec(
   // Output cut short may end inside a character: that tail is dropped rather than shown as U+FFFD.
   // One chunk (what 'capture' hands over per stream) is used as it is: nothing else holds it.
   const text = (b: Buffer[]): string | Buffer => {
+    if (b.length === 0) return encoding === 'buffer' ? Buffer.alloc(0) : ''
     const all = b.length === 1 ? b[0] : Buffer.concat(b)
     if (encoding === 'buffer') return all
     return cutShort ? new StringDecoder(encoding).write(all) : all.toString(encoding)

@@ -22,8 +22,11 @@ export interface ExitWaiter {
 
 /** What waits for the output of a child's 'capture' slots. */
 export interface OutputWaiter {
-  /** @internal The output is complete; overflow 1 or 2 when stdout or stderr went past its limit. */
-  outputReported(stdout: Buffer, stderr: Buffer, overflow: number): void
+  /**
+   * @internal The output is complete (null: the stream was empty); overflow 1 or 2 when stdout or
+   * stderr went past its limit.
+   */
+  outputReported(stdout: Buffer | null, stderr: Buffer | null, overflow: number): void
 }
 
 /** What waits for the outcome of a spawn handed to the spawner thread. */
@@ -46,6 +49,13 @@ interface Registry {
 const REGISTRY = Symbol.for('nsjs.spawn.registry')
 let registry: Registry | undefined
 
+function outputReported(r: Registry, id: number, stdout: Buffer | null, stderr: Buffer | null, overflow: number): void {
+  const w = r.outputs.get(id)
+  if (w === undefined) return
+  r.outputs.delete(id)
+  w.outputReported(stdout, stderr, overflow)
+}
+
 function theRegistry(): Registry {
   if (registry) return registry
   const b = binding() as unknown as { [REGISTRY]?: Registry }
@@ -53,22 +63,19 @@ function theRegistry(): Registry {
   if (r === undefined) {
     const made: Registry = { exits: new Map(), ready: new Map(), outputs: new Map(), lastId: 0, capture: false }
     made.capture = binding().initSpawnCallbacks(
-      (id, code, signal) => {
+      (id, code, signal, stdout, stderr, overflow) => {
         // Where the reaper thread reports exits, the binding still holds the child's pidfd
         // (where this thread's loop watches them, it has closed it before this call).
         if (!made.capture) binding().releaseChild(id)
+        // Output that was complete with the exit comes with it, first, as if reported just before.
+        if (stdout !== undefined) outputReported(made, id, stdout, stderr ?? null, overflow ?? 0)
         const w = made.exits.get(id)
         if (w === undefined) return
         made.exits.delete(id)
         w.exitReported(code, signal)
       },
       (id) => readyReported(made, id),
-      (id, stdout, stderr, overflow) => {
-        const w = made.outputs.get(id)
-        if (w === undefined) return
-        made.outputs.delete(id)
-        w.outputReported(stdout, stderr, overflow)
-      },
+      (id, stdout, stderr, overflow) => outputReported(made, id, stdout, stderr, overflow),
     )
     r = made
     b[REGISTRY] = r

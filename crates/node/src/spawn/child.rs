@@ -89,11 +89,13 @@ thread_local! {
 /// was spawned with: `onExit(id, code, signal)` once it has exited and was reaped (code -1 when a
 /// signal ended it), `onReady(id)` once a handed-over spawn's outcome can be taken, and
 /// `onOutput(id, stdout, stderr, overflow)` once the output of its 'capture' slots is complete
-/// (overflow: 1 or 2 when stdout or stderr went past its limit). One set per thread, for all its
-/// children: nothing per child but its id. Called once per thread, before its first spawn.
-/// Answers whether 'capture' slots may be used on this thread (its own loop watches exits).
+/// (overflow: 1 or 2 when stdout or stderr went past its limit; an empty stream is null), or
+/// `onExit(id, code, signal, stdout, stderr, overflow)` when it completed with the exit. One set
+/// per thread, for all its children: nothing per child but its id. Called once per thread,
+/// before its first spawn. Answers whether 'capture' slots may be used on this thread (its own
+/// loop watches exits).
 #[napi(
-  ts_args_type = "onExit: (id: number, code: number, signal: number) => void, onReady: (id: number) => void, onOutput: (id: number, stdout: Buffer, stderr: Buffer, overflow: number) => void"
+  ts_args_type = "onExit: (id: number, code: number, signal: number, stdout?: Buffer | null, stderr?: Buffer | null, overflow?: number) => void, onReady: (id: number) => void, onOutput: (id: number, stdout: Buffer | null, stderr: Buffer | null, overflow: number) => void"
 )]
 pub fn init_spawn_callbacks(
   env: Env,

@@ -43,6 +43,7 @@ extern "C" {
   ) -> NapiStatus;
   fn napi_async_destroy(env: NapiEnv, context: NapiAsyncContext) -> NapiStatus;
   fn napi_get_global(env: NapiEnv, result: *mut NapiValue) -> NapiStatus;
+  fn napi_get_null(env: NapiEnv, result: *mut NapiValue) -> NapiStatus;
   fn napi_create_uint32(env: NapiEnv, value: u32, result: *mut NapiValue) -> NapiStatus;
   fn napi_create_int32(env: NapiEnv, value: i32, result: *mut NapiValue) -> NapiStatus;
   fn napi_create_buffer_copy(
@@ -141,6 +142,7 @@ impl JsFunction {
           && match *arg {
             Arg::U32(v) => napi_create_uint32(env, v, to),
             Arg::I32(v) => napi_create_int32(env, v, to),
+            Arg::Bytes([]) => napi_get_null(env, to),
             Arg::Bytes(b) => napi_create_buffer_copy(env, b.len(), b.as_ptr().cast(), null_mut(), to),
           } == 0;
       }
@@ -160,9 +162,10 @@ impl JsFunction {
 }
 
 /// The most arguments `JsFunction::call` passes.
-const MAX_ARGS: usize = 4;
+const MAX_ARGS: usize = 6;
 
-/// An argument of `JsFunction::call`: a number, or bytes passed as a new Buffer.
+/// An argument of `JsFunction::call`: a number, or bytes passed as a new Buffer (null for none:
+/// most commands leave one of stdout and stderr empty, and a Buffer each costs a call into V8).
 #[derive(Clone, Copy)]
 pub enum Arg<'a> {
   U32(u32),

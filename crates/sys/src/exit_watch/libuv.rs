@@ -63,9 +63,10 @@ thread_local! {
 /// Starts watching exits on `event_loop`, the calling thread's own: from now on `watch_on` may
 /// be called on this thread, and `on_exit(id, code, signal)` is called on it for each watched
 /// child once it has exited and was reaped; `on_output(id, stdout, stderr, overflow)` once the
-/// output collected by `capture_on` is complete. `reaped(id)` is called just before each exit
-/// is reported, once the child has been reaped: its pidfd may be closed there (nothing of the
-/// watch uses it after). The watch does not keep the loop alive (the caller decides that), and
+/// output collected by `capture_on` is complete, unless it completed with the exit, which then
+/// brings it: `on_exit(id, code, signal, stdout, stderr, overflow)`; an empty stream is null.
+/// `reaped(id)` is called just before each exit is reported, once the child has been reaped: its
+/// pidfd may be closed there (nothing of the watch uses it after). The watch does not keep the loop alive (the caller decides that), and
 /// ends when the env of `on_exit` is torn down. Once per thread.
 pub fn start_on(
   event_loop: &EventLoop,
@@ -158,13 +159,22 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
   let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
   // SAFETY: `events` is writable for the count passed; timeout 0 never blocks.
   let n = unsafe { libc::epoll_wait(watch.epoll.as_raw_fd(), events.as_mut_ptr(), BATCH as c_int, 0) };
-  for ev in &events[..n.max(0) as usize] {
-    let (id, kind, fd) = ((ev.u64 >> 32) as u32, (ev.u64 >> 30 & 3) as u8, (ev.u64 & 0x3fff_ffff) as RawFd);
+  let events = &events[..n.max(0) as usize];
+  // Output first: a child whose output completes in the batch that has its exit (exec() of a
+  // command that ends: its pipes close as it exits) gets both in one call into JS, not two.
+  let mut complete: Vec<(u32, Output)> = Vec::new();
+  for ev in events {
+    let (id, kind, _) = decode(ev);
+    // Found by id, not by the event's descriptor, which an earlier report may have closed.
     if kind != EXIT {
-      // Found by id, not by the event's descriptor, which an earlier report may have closed.
       if let Some(o) = capture::readable(id, kind) {
-        report_output(watch, id, &o);
+        complete.push((id, o));
       }
+    }
+  }
+  for ev in events {
+    let (id, kind, fd) = decode(ev);
+    if kind != EXIT {
       continue;
     }
     // SAFETY: the pidfd stays open until `reaped(id)` (watch_on's contract), which comes below,
@@ -181,13 +191,25 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
       Err(_) => (-1, 0),
     };
     (watch.reaped)(id);
-    watch.on_exit.call(&[Arg::U32(id), Arg::I32(code), Arg::I32(signal)]);
+    let exit = [Arg::U32(id), Arg::I32(code), Arg::I32(signal)];
+    match complete.iter().position(|(c, _)| *c == id) {
+      Some(i) => {
+        let (_, o) = complete.swap_remove(i);
+        let output = [Arg::Bytes(&o.stdout), Arg::Bytes(&o.stderr), Arg::U32(u32::from(o.overflow))];
+        watch.on_exit.call(&[exit.as_slice(), output.as_slice()].concat());
+      }
+      None => watch.on_exit.call(&exit),
+    }
+  }
+  for (id, o) in &complete {
+    let args = [Arg::U32(*id), Arg::Bytes(&o.stdout), Arg::Bytes(&o.stderr), Arg::U32(u32::from(o.overflow))];
+    watch.on_output.call(&args);
   }
 }
 
-fn report_output(watch: &LoopWatch, id: u32, o: &Output) {
-  let args = [Arg::U32(id), Arg::Bytes(&o.stdout), Arg::Bytes(&o.stderr), Arg::U32(u32::from(o.overflow))];
-  watch.on_output.call(&args);
+/// An event's child id, what it is about (EXIT or a stream) and its descriptor (see `key`).
+fn decode(ev: &libc::epoll_event) -> (u32, u8, RawFd) {
+  ((ev.u64 >> 32) as u32, (ev.u64 >> 30 & 3) as u8, (ev.u64 & 0x3fff_ffff) as RawFd)
 }
 
 /// Stops the watch before its env goes: nothing may call into JS after that.
