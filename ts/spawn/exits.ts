@@ -117,15 +117,11 @@ function scheduleNextTurn(r: Registry): void {
   setImmediate(nextTurn, r)
 }
 
-/**
- * The rest of this loop turn's budget, what the notifications taken since the count was last
- * cleared left of it (nothing when they used it up, earlier in this turn): the waiting ones it
- * covers are taken, the others wait for the next turn, which has a whole budget.
- */
+/** A new loop turn's budget: the waiting notifications it covers are taken, the others wait again. */
 function nextTurn(r: Registry): void {
   nextTurnScheduled = false
-  const end = performance.now() + READY_BUDGET_MS - readySpent
   readySpent = 0
+  const end = performance.now() + READY_BUDGET_MS
   try {
     while (readyTaken < readyIds.length && performance.now() < end) takeOne(r, readyIds[readyTaken++])
   } finally {
