@@ -74,7 +74,10 @@ function theRegistry(): Registry {
         made.exits.delete(id)
         w.exitReported(code, signal)
       },
-      (id) => readyReported(made, id),
+      (id) => {
+        // Node hands over up to 1,000 notifications in one go: taken a turn's budget at a time.
+        if (readyIds.push(id) === 1) setImmediate(takeReady, made)
+      },
       (id, stdout, stderr, overflow) => outputReported(made, id, stdout, stderr, overflow),
     )
     r = made
@@ -84,61 +87,30 @@ function theRegistry(): Registry {
   return r
 }
 
-// Handed-over spawns whose outcome is in are taken as their notifications come, until taking them
-// has cost READY_BUDGET_MS; then the rest wait for setImmediate, which takes them a budget per loop
-// turn, so that a burst's notifications (Node hands over up to 1,000 in one go) do not hold the
-// loop. The count is cleared only once it has reached the budget (as chargeSyncSpawn's, in
-// pending.ts): an Immediate for every notification cost a burst a call into JS per child.
+// Handed-over spawns whose outcome is in, taken at most READY_BUDGET_MS per loop turn so that
+// a burst's notifications do not hold the loop.
 const READY_BUDGET_MS = 0.5
 const readyIds: number[] = []
 let readyTaken = 0
-let readySpent = 0
-let nextTurnScheduled = false
 
-function readyReported(r: Registry, id: number): void {
-  // In order: none is taken before those already waiting.
-  if (readyTaken === readyIds.length && readySpent < READY_BUDGET_MS) {
-    const t0 = performance.now()
-    try {
-      takeOne(r, id)
-    } finally {
-      readySpent += performance.now() - t0
-      if (readySpent >= READY_BUDGET_MS) scheduleNextTurn(r)
-    }
-    return
-  }
-  readyIds.push(id)
-  scheduleNextTurn(r)
-}
-
-function scheduleNextTurn(r: Registry): void {
-  if (nextTurnScheduled) return
-  nextTurnScheduled = true
-  setImmediate(nextTurn, r)
-}
-
-/** A new loop turn's budget: the waiting notifications it covers are taken, the others wait again. */
-function nextTurn(r: Registry): void {
-  nextTurnScheduled = false
-  readySpent = 0
+function takeReady(r: Registry): void {
   const end = performance.now() + READY_BUDGET_MS
   try {
-    while (readyTaken < readyIds.length && performance.now() < end) takeOne(r, readyIds[readyTaken++])
+    while (readyTaken < readyIds.length && performance.now() < end) {
+      const id = readyIds[readyTaken++]
+      const w = r.ready.get(id)
+      if (w === undefined) continue
+      r.ready.delete(id)
+      w.readyReported()
+    }
   } finally {
     // Whatever one of them threw, the others still get theirs.
-    if (readyTaken < readyIds.length) scheduleNextTurn(r)
+    if (readyTaken < readyIds.length) setImmediate(takeReady, r)
     else {
       readyIds.length = 0
       readyTaken = 0
     }
   }
-}
-
-function takeOne(r: Registry, id: number): void {
-  const w = r.ready.get(id)
-  if (w === undefined) return
-  r.ready.delete(id)
-  w.readyReported()
 }
 
 /** A new id for a spawn whose exit `waiter` waits for (1 to 2^32-1, none in use). */
