@@ -66,8 +66,9 @@ thread_local! {
 /// output collected by `capture_on` is complete, unless it completed with the exit, which then
 /// brings it: `on_exit(id, code, signal, stdout, stderr, overflow)`; an empty stream is null.
 /// `reaped(id)` is called just before each exit is reported, once the child has been reaped: its
-/// pidfd may be closed there (nothing of the watch uses it after). The watch does not keep the loop alive (the caller decides that), and
-/// ends when the env of `on_exit` is torn down. Once per thread.
+/// pidfd may be closed there (nothing of the watch uses it after). The watch does not keep the
+/// loop alive (the caller decides that), and ends when the env of `on_exit` is torn down. Once
+/// per thread.
 pub fn start_on(
   event_loop: &EventLoop,
   on_exit: JsFunction,
@@ -191,14 +192,14 @@ extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
       Err(_) => (-1, 0),
     };
     (watch.reaped)(id);
-    let exit = [Arg::U32(id), Arg::I32(code), Arg::I32(signal)];
     match complete.iter().position(|(c, _)| *c == id) {
       Some(i) => {
         let (_, o) = complete.swap_remove(i);
-        let output = [Arg::Bytes(&o.stdout), Arg::Bytes(&o.stderr), Arg::U32(u32::from(o.overflow))];
-        watch.on_exit.call(&[exit.as_slice(), output.as_slice()].concat());
+        let (out, err, overflow) =
+          (Arg::Bytes(&o.stdout), Arg::Bytes(&o.stderr), Arg::U32(u32::from(o.overflow)));
+        watch.on_exit.call(&[Arg::U32(id), Arg::I32(code), Arg::I32(signal), out, err, overflow]);
       }
-      None => watch.on_exit.call(&exit),
+      None => watch.on_exit.call(&[Arg::U32(id), Arg::I32(code), Arg::I32(signal)]),
     }
   }
   for (id, o) in &complete {
