@@ -119,10 +119,12 @@ export function reportSeq(seq, { goNote }) {
   console.log(
     `   targets: nsjs/Go <= ${T.seqVsGo}x, nsjs/C <= ${T.seqVsC}x; Go's net row is LockOSThread + setns there + exec.Cmd.Run + setns back`,
   )
+  const roundsFloor = seq.roundsFloor ? reportRoundsFloor(seq.roundsFloor) : undefined
   const steady = seq.steady ? reportSteady(seq.steady, rows) : undefined
   const [uts, net, ex] = rows
   return {
     rows,
+    roundsFloor,
     steady,
     met: {
       [`sequential spawn, new uts ns: <= ${T.seqVsGo}x Go`]: uts.met.vsGo,
@@ -133,6 +135,32 @@ export function reportSeq(seq, { goNote }) {
       [`exec() parent CPU per spawn <= ${T.execCpuUs} us`]: ex.met.cpu,
     },
   }
+}
+
+/**
+ * 9, continued: the native call alone in the rounds' own pattern, in a fresh process: the parent
+ * CPU per spawn that no TypeScript layer could go below in those rounds. Information, no target.
+ */
+function reportRoundsFloor(floor) {
+  const { runs } = floor
+  const names = Object.keys(runs).filter((k) => k.startsWith('native'))
+  const cpu = names.flatMap((k) => runs[k].map((x) => x.cpuUs))
+  const byRound = runs[names[0]].map((_, r) => median(names.map((k) => runs[k][r].cpuUs)))
+  const out = {
+    cpuUs: median(cpu),
+    byRoundCpuUs: byRound,
+    cCpuUs: med(runs, 'C uts', (x) => x.cpuUs),
+  }
+  console.log(
+    `   Under the rounds: the native call alone (spawnChild + its exit report, no TypeScript layer), new uts ns, in a fresh`,
+  )
+  console.log(
+    `   process with the rounds' pattern (${floor.warmup} x 3 to warm up, 3 x ${floor.n} a round, C's run between): parent CPU ${us(out.cpuUs)} us per spawn`,
+  )
+  console.log(
+    `   (by round: ${byRound.map(us).join(' / ')}; C's ${us(out.cCpuUs)}); what the TypeScript layer adds must fit between it and the target.`,
+  )
+  return out
 }
 
 /**

@@ -444,6 +444,9 @@ if (want('seq')) {
     { target: pid, n: N, rounds: ROUNDS, warmup: WARMUP, steadyWarmup: STEADY_WARMUP, cBinary, goBinary },
     'vs.mjs',
   )
+  // The native call alone in the rounds' pattern, in a process of its own (a fourth variant in
+  // seq's rounds would warm Node's code on the path for the other three).
+  seqRun.roundsFloor = await runWorker('seqFloor', { n: N, rounds: ROUNDS, warmup: WARMUP, cBinary }, 'vs.mjs')
 }
 let concurrentRun
 if (want('concurrent')) {

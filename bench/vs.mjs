@@ -4,11 +4,12 @@
 //   node bench/vs.mjs <task> '<json options>'
 //
 // Tasks: seq (sequential spawn in a new uts ns and joined to a net ns, and exec(): time and parent
-// CPU per spawn), concurrent (bursts of children: throughput, event loop lag, parent CPU per child),
-// handles (joinSync, run, open, openAll, 10k handles kept open), import (require + first native call
-// in fresh processes). The Go side is bench/gobench.go, the C side bench/clone_exec.c and
-// bench/ns_ops.c, each run with spawnSync between nsjs's rounds and timing itself (its own process
-// start is outside its figure). Progress goes to stderr; the result is one line of JSON on stdout.
+// CPU per spawn), seqFloor (the native call alone in seq's pattern), concurrent (bursts of
+// children: throughput, event loop lag, parent CPU per child), handles (joinSync, run, open,
+// openAll, 10k handles kept open), import (require + first native call in fresh processes). The
+// Go side is bench/gobench.go, the C side bench/clone_exec.c and bench/ns_ops.c, each run with
+// spawnSync between nsjs's rounds and timing itself (its own process start is outside its figure).
+// Progress goes to stderr; the result is one line of JSON on stdout.
 import * as cp from 'node:child_process'
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
@@ -126,16 +127,7 @@ async function steadyState({ run, uts, joined, exec, n, count, warmup }) {
   }
   const native = nativeSpawn()
   if (native) {
-    const stdio = ['ignore', 'ignore', 'ignore']
-    const one = () =>
-      new Promise((resolve) => {
-        // The binding reports the exit by the id (ts/spawn/exits.ts); the request goes one field
-        // per argument (file, argv, env, envGeneration, path, join, unshare, cwd, stdio,
-        // extraFds, captureLimit, more, id).
-        const id = native.childId({ exitReported: resolve })
-        const u = undefined
-        native.spawnChild('/bin/true', ['/bin/true'], u, u, u, u, ['uts'], u, stdio, u, u, u, id)
-      })
+    const one = nativeUts(native)
     list['native uts'] = () => loopAsync(n, one)
   }
   // The exit watch behind the native call does not hold the loop open.
@@ -145,6 +137,46 @@ async function steadyState({ run, uts, joined, exec, n, count, warmup }) {
   const res = await rounds(list, count, 'seq, steady')
   clearInterval(keep)
   return { warmup, runs: res }
+}
+
+/**
+ * The floor under the rounds of `seq`: the native call alone (as the steady state's "native uts")
+ * in a fresh process, in the rounds' own pattern: the same warm-up and as many spawns before and
+ * in each round (three loops of `n` a round, as seq's three nsjs variants), interleaved with C's
+ * run. Node's own code on that path (promises, the callback scope, the loop) is still being
+ * compiled there as it is in seq's rounds, so no TypeScript layer could go below this figure in
+ * them. Information, no target.
+ */
+async function seqFloor({ n, rounds: count, warmup, cBinary }) {
+  const native = nativeSpawn()
+  if (!native) return null
+  const one = nativeUts(native)
+  // The exit watch behind the native call does not hold the loop open.
+  const keep = setInterval(() => {}, 1 << 30)
+  for (let i = 0; i < 3; i++) await loopAsync(warmup, one)
+  const list = {
+    'native uts 1': () => loopAsync(n, one),
+    'native uts 2': () => loopAsync(n, one),
+    'native uts 3': () => loopAsync(n, one),
+    'C uts': () => external(cBinary, ['uts', String(n)]),
+  }
+  const res = await rounds(list, count, 'seq floor')
+  clearInterval(keep)
+  return { n, rounds: count, warmup, runs: res }
+}
+
+/** One spawn of /bin/true in a new uts ns through the binding alone, resolved at its exit report. */
+function nativeUts(native) {
+  const stdio = ['ignore', 'ignore', 'ignore']
+  const u = undefined
+  return () =>
+    new Promise((resolve) => {
+      // The binding reports the exit by the id (ts/spawn/exits.ts); the request goes one field
+      // per argument (file, argv, env, envGeneration, path, join, unshare, cwd, stdio,
+      // extraFds, captureLimit, more, id).
+      const id = native.childId({ exitReported: resolve })
+      native.spawnChild('/bin/true', ['/bin/true'], u, u, u, u, ['uts'], u, stdio, u, u, u, id)
+    })
 }
 
 /** The internal native entry point and the id registry, as ts/spawn/child.ts uses them; null when this build lacks them. */
@@ -327,7 +359,7 @@ console.log(JSON.stringify({ loadMs: t1 - t0, firstCallMs: t2 - t1, totalMs: t2 
   return { rounds: count, runs: res }
 }
 
-const tasks = { seq, concurrent, handles, import: importTask }
+const tasks = { seq, seqFloor, concurrent, handles, import: importTask }
 if (!tasks[task]) {
   process.stderr.write(`unknown task ${task}\n`)
   process.exit(2)
